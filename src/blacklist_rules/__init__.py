@@ -1,0 +1,60 @@
+"""blacklist-rules: declarative freeze / cancel / blacklist rules over account events.
+
+>>> from blacklist_rules import Engine
+>>> engine = Engine.from_path()            # the default rule pack, an in-memory db
+>>> outcome = engine.process({"event_id": "e1", "type": "impersonation_report",
+...     "account_id": "acct-1", "occurred_at": "2026-05-01T09:00:00+08:00",
+...     "reporter_id": "user-7", "confirmed": True})
+>>> [d.action for d in outcome.decisions], engine.status("acct-1")
+(['blacklist'], 'blacklisted')
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .compiler import CompiledRuleset
+from .decisions import Action, ConditionTrace, Decision, Mode, RuleMatch, Status, StatusChange
+from .engine import Engine, Outcome, default_rules_path, load_ruleset
+from .errors import (
+    BlacklistRulesError,
+    EvaluationError,
+    EventError,
+    RuleFileError,
+    RuleLoadError,
+    StoreError,
+)
+from .events import Event, ParsedLine, iter_jsonl, parse_event
+from .spec import rule_json_schema
+from .store import SQLiteStore
+
+try:
+    __version__ = version("blacklist-rules")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Action",
+    "BlacklistRulesError",
+    "CompiledRuleset",
+    "ConditionTrace",
+    "Decision",
+    "Engine",
+    "EvaluationError",
+    "Event",
+    "EventError",
+    "Mode",
+    "Outcome",
+    "ParsedLine",
+    "RuleFileError",
+    "RuleLoadError",
+    "RuleMatch",
+    "SQLiteStore",
+    "Status",
+    "StatusChange",
+    "StoreError",
+    "__version__",
+    "default_rules_path",
+    "iter_jsonl",
+    "load_ruleset",
+    "parse_event",
+    "rule_json_schema",
+]

@@ -1,0 +1,211 @@
+"""Semantic checks of loaded rules: one function per invariant, every error collected.
+
+The spec says a file is well-formed; these say it makes sense: event types exist, conditions
+name fields those event types have, values fit the field, regular expressions stay inside the
+subset that Python and durable-rules read alike, and rule ids are unique.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from .errors import RuleFileError
+from .events import EVENT_TYPES, FIELDS, FieldKind
+from .loader import RuleSource
+from .spec import All, AnyOf, Compare, Condition, Not, suggest
+
+_OPS_BY_KIND = {
+    "str": {"eq", "ne", "in", "not_in", "matches", "exists"},
+    "enum": {"eq", "ne", "in", "not_in", "exists"},
+    "bool": {"eq", "ne", "exists"},
+    "int": {"eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "exists"},
+}
+# durable-rules' `$mt` matches the whole string with its own engine: no escapes, anchors,
+# flags or shorthand classes; and it mis-builds negated classes (`([^a]|.b1)` fails "ab1").
+# Only this subset means the same to Python's `re.fullmatch` (proven by differential tests).
+_REGEX_FORBIDDEN = re.compile(r"[\\\"\x00-\x1f^$]|\(\?|\{,")
+
+
+# Measured: durable-rules takes minutes, or never returns, building a repeated group that
+# itself repeats (`(a*)*`, `b(1+a)*`); without that, every pattern we generated built in < 30 ms.
+_NESTED_REPEAT = re.compile(r"\([^()]*[*+?{][^()]*\)[*+?{]")
+_BOUND = re.compile(r"\{(\d+)(?:,(\d+))?\}")
+MAX_PATTERN = 200
+
+
+def _walk(node: Condition | None, negated: bool = False) -> Iterator[tuple[Compare, bool]]:
+    if isinstance(node, Compare):
+        yield node, negated
+    elif isinstance(node, All | AnyOf):
+        for item in node.items:
+            yield from _walk(item, negated)
+    elif isinstance(node, Not):
+        yield from _walk(node.item, not negated)
+
+
+def check_event_types(rule: RuleSource) -> Iterator[RuleFileError]:
+    seen: set[str] = set()
+    for index, name in enumerate(rule.spec.event_types):
+        at = ("on", index) if len(rule.spec.event_types) > 1 else ("on",)
+        if name not in EVENT_TYPES:
+            yield rule.error(
+                at, "E-EVENT-TYPE", f"unknown event type `{name}`", suggest(name, EVENT_TYPES)
+            )
+        elif name in seen:
+            yield rule.error(at, "E-EVENT-TYPE", f"event type `{name}` is listed twice")
+        seen.add(name)
+
+
+def _field_hint(name: str, known: list[str]) -> str | None:
+    """Did-you-mean, also for a nested field named by its last part (`status`)."""
+    nested = [field for field in known if field.endswith("." + name)]
+    return f"did you mean `{nested[0]}`?" if nested else suggest(name, known)
+
+
+def _check_value(test: Compare, kind: FieldKind) -> str | None:
+    values = test.value if isinstance(test.value, tuple) else (test.value,)
+    if test.op == "exists":
+        return None
+    for value in values:
+        if kind.kind == "bool" and not isinstance(value, bool):
+            return f"`{test.field}` is true or false, not {value!r}"
+        if kind.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            return f"`{test.field}` is a whole number, not {value!r}"
+        if kind.kind in ("str", "enum") and not isinstance(value, str):
+            return f"`{test.field}` is text, not {value!r}: quote it"
+    return None
+
+
+def check_conditions(rule: RuleSource) -> Iterator[RuleFileError]:
+    types = [name for name in rule.spec.event_types if name in FIELDS]
+    for test, negated in _walk(rule.condition):
+        kinds = [FIELDS[name].get(test.field) for name in types]
+        if not types:
+            continue
+        if None in kinds:
+            lacking = [name for name, kind in zip(types, kinds, strict=True) if kind is None]
+            known = sorted({f for name in lacking for f in FIELDS[name]})
+            yield rule.error(
+                test.path,
+                "E-FIELD",
+                f"`{lacking[0]}` events have no field `{test.field}`",
+                _field_hint(test.field, known),
+            )
+            continue
+        kind = kinds[0]
+        assert kind is not None
+        if test.op not in _OPS_BY_KIND[kind.kind]:
+            yield rule.error(
+                test.path,
+                "E-OP-KIND",
+                f"`{test.op}` does not apply to `{test.field}` ({kind.kind})",
+                f"use one of: {', '.join(sorted(_OPS_BY_KIND[kind.kind]))}",
+            )
+            continue
+        problem = _check_value(test, kind)
+        if problem:
+            yield rule.error(test.path, "E-VALUE-TYPE", problem)
+            continue
+        if kind.kind == "enum" and test.op != "exists":
+            values = test.value if isinstance(test.value, tuple) else (test.value,)
+            for value in values:
+                if value not in kind.choices:
+                    yield rule.error(
+                        test.path,
+                        "E-VALUE",
+                        f"`{test.field}` is never {value!r}; it is one of "
+                        f"{', '.join(kind.choices)}",
+                        suggest(str(value), kind.choices),
+                    )
+        if test.op == "matches":
+            yield from _check_regex(rule, test, negated)
+
+
+def _check_regex(rule: RuleSource, test: Compare, negated: bool) -> Iterator[RuleFileError]:
+    pattern = str(test.value)
+    if negated:
+        yield rule.error(
+            test.path,
+            "E-REGEX",
+            "`matches` cannot stand under `not`",
+            "durable-rules has no negated match; list the values with `not_in`",
+        )
+    if _REGEX_FORBIDDEN.search(pattern):
+        yield rule.error(
+            test.path,
+            "E-REGEX",
+            f"pattern {pattern!r} uses syntax outside the supported subset",
+            "patterns match the whole value; no \\ escapes, quotes, anchors, [^…], (?…) or {,n}",
+        )
+        return
+    if _NESTED_REPEAT.search(pattern):
+        yield rule.error(
+            test.path,
+            "E-REGEX",
+            f"pattern {pattern!r} repeats a group that itself repeats",
+            "durable-rules cannot build `(x*)*`-style patterns; repeat the group or its parts",
+        )
+        return
+    bounds = [int(n) for match in _BOUND.finditer(pattern) for n in match.groups() if n]
+    if len(pattern) > MAX_PATTERN or any(n > 50 for n in bounds):
+        yield rule.error(
+            test.path,
+            "E-REGEX",
+            f"pattern is too large: at most {MAX_PATTERN} characters and repeats of 50",
+        )
+        return
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        yield rule.error(test.path, "E-REGEX", f"invalid pattern {pattern!r}: {exc}")
+
+
+def check_then(rule: RuleSource) -> Iterator[RuleFileError]:
+    then = rule.spec.then
+    if then.action != "freeze":
+        for key in ("duration", "until"):
+            if getattr(then, key) is not None:
+                yield rule.error(
+                    ("then", key), "E-THEN", f"`{key}` applies to freeze only, not {then.action}"
+                )
+
+
+def check_unique_ids(rules: list[RuleSource]) -> Iterator[RuleFileError]:
+    first: dict[str, RuleSource] = {}
+    for rule in rules:
+        earlier = first.setdefault(rule.spec.id, rule)
+        if earlier is not rule:
+            yield rule.error(
+                ("id",),
+                "E-DUP-ID",
+                f"rule id `{rule.spec.id}` is already used",
+                f"first used in {earlier.file}:{earlier.line_of(('id',))}",
+            )
+
+
+def check_patterns(
+    rules: list[RuleSource], probe: Callable[[str], str | None]
+) -> Iterator[RuleFileError]:
+    """Patterns the matching engine itself refuses; `probe` asks it (None: accepted)."""
+    for rule in rules:
+        for test, _negated in _walk(rule.condition):
+            if test.op == "matches" and not _REGEX_FORBIDDEN.search(str(test.value)):
+                problem = probe(str(test.value))
+                if problem is not None:
+                    yield rule.error(
+                        test.path,
+                        "E-REGEX",
+                        f"pattern {test.value!r} cannot be compiled: {problem}",
+                        "rewrite it, e.g. without a negated class in an alternation",
+                    )
+
+
+PER_RULE = (check_event_types, check_conditions, check_then)
+
+
+def check_rules(rules: list[RuleSource]) -> list[RuleFileError]:
+    """Every semantic error in a rule pack, sorted by file and line."""
+    errors = [error for rule in rules for check in PER_RULE for error in check(rule)]
+    errors.extend(check_unique_ids(rules))
+    return sorted(errors)

@@ -1,0 +1,204 @@
+"""The `blacklist-rules` command line; it uses only the public API.
+
+Exit codes: 0 success; 1 rule files or events rejected (with `--strict`), or a check failed;
+2 usage errors and unreadable inputs; 3 a rule evaluation failed (fail closed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import (
+    BlacklistRulesError,
+    Engine,
+    RuleLoadError,
+    SQLiteStore,
+    __version__,
+    default_rules_path,
+    iter_jsonl,
+    load_ruleset,
+    rule_json_schema,
+)
+
+DEFAULT_DB = "blacklist-rules.db"
+
+
+def _print_json(data: Any, out: TextIO) -> None:
+    out.write(json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    ruleset = load_ruleset(args.rules)
+    where = args.rules or default_rules_path()
+    print(f"{where}: {len(ruleset.rules)} rules OK, ruleset digest {ruleset.digest}")
+    for rule in ruleset.rules:
+        print(
+            f"  {rule.id} v{rule.version}  on {', '.join(rule.event_types)}  "
+            f"→ {rule.action} ({rule.mode})"
+        )
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    events = Path(args.events)
+    if not events.is_file():
+        print(f"error: no such events file: {events}", file=sys.stderr)
+        return 2
+    counts: Counter[str] = Counter()
+    actions: Counter[str] = Counter()
+    with Engine.from_path(args.rules, db=args.db) as engine:
+        for outcome in engine.run(iter_jsonl(events), source=str(events)):
+            if outcome.rejection is not None:
+                counts["rejected"] += 1
+                print(f"{events}:{outcome.line}: rejected: {outcome.rejection}", file=sys.stderr)
+            elif outcome.failure is not None:
+                counts["failed"] += 1
+                print(
+                    f"{events}:{outcome.line}: FAILED (nothing decided): {outcome.failure}",
+                    file=sys.stderr,
+                )
+            elif outcome.duplicate:
+                counts["duplicates"] += 1
+            else:
+                counts["accepted"] += 1
+            for decision in outcome.decisions:
+                actions[f"{decision.action} ({decision.mode})"] += 1
+                _print_json(decision.to_dict(), sys.stdout)
+    total = sum(counts.values())
+    print(
+        f"processed {total} events: {counts['accepted']} accepted, "
+        f"{counts['duplicates']} duplicates (ignored), {counts['rejected']} rejected, "
+        f"{counts['failed']} failed",
+        file=sys.stderr,
+    )
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(actions.items())) or "none"
+    print(f"decisions: {summary}", file=sys.stderr)
+    if counts["failed"]:
+        return 3
+    return 1 if args.strict and counts["rejected"] else 0
+
+
+def _existing_db(path: str) -> Path:
+    db = Path(path)
+    if not db.is_file():
+        raise BlacklistRulesError(f"no such db: {db}")
+    return db
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    with Engine.from_path(args.rules, db=_existing_db(args.db)) as engine:
+        status = engine.status(args.account)
+        standing = engine.standing(args.account)
+        if args.json:
+            _print_json(
+                {
+                    "account_id": args.account,
+                    "status": status,
+                    "standing": [d.to_dict() for d in standing],
+                },
+                sys.stdout,
+            )
+            return 0
+        print(f"{args.account}: {status}")
+        for decision in standing:
+            until = f" until {decision.expires_at.isoformat()}" if decision.expires_at else ""
+            if decision.end_condition:
+                until += f" or {decision.end_condition}"
+            print(
+                f"  {decision.decision_id}  {decision.action}{until}  by {decision.rule_id} "
+                f"v{decision.rule_version}  ({decision.reason})  evidence: "
+                f"{', '.join(decision.evidence)}"
+            )
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    store = SQLiteStore(_existing_db(args.db))
+    try:
+        account = getattr(args, "account", None)
+        for record in store.audit_records(account):
+            if args.audit_command == "show" and not args.json:
+                print(
+                    f"#{record['seq']}  {record['occurred_at'] or '-':32}  {record['kind']:17} "
+                    f"{json.dumps(record['record'], ensure_ascii=False, default=str)}"
+                )
+            else:
+                _print_json(record, sys.stdout)
+    finally:
+        store.close()
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(rule_json_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="blacklist-rules",
+        description="Declarative account-moderation rules: freeze, cancel, blacklist, audited.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def rules_option(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument(
+            "--rules",
+            default=None,
+            metavar="DIR",
+            help="rule folder (default: the packaged default pack)",
+        )
+
+    validate = commands.add_parser("validate", help="load and check rule files")
+    validate.add_argument("rules", nargs="?", default=None, metavar="RULES")
+    validate.set_defaults(func=_cmd_validate)
+
+    run = commands.add_parser("run", help="process a JSONL file of events")
+    run.add_argument("events", metavar="EVENTS.jsonl")
+    rules_option(run)
+    run.add_argument("--db", default=DEFAULT_DB, help=f"SQLite db (default: {DEFAULT_DB})")
+    run.add_argument("--strict", action="store_true", help="exit 1 if any event was rejected")
+    run.set_defaults(func=_cmd_run)
+
+    status = commands.add_parser("status", help="an account's status and the decisions behind it")
+    status.add_argument("account", metavar="ACCOUNT")
+    status.add_argument("--db", default=DEFAULT_DB)
+    rules_option(status)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=_cmd_status)
+
+    audit = commands.add_parser("audit", help="read the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    show = audit_commands.add_parser("show", help="an account's audit records")
+    show.add_argument("--account", required=True)
+    show.add_argument("--json", action="store_true", help="JSON lines instead of text")
+    show.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
+    export = audit_commands.add_parser("export", help="every audit record")
+    export.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
+    audit.set_defaults(func=_cmd_audit)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of rule files")
+    schema.set_defaults(func=_cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RuleLoadError as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        print(f"{len(exc.errors)} error(s); nothing was loaded", file=sys.stderr)
+        return 1
+    except BlacklistRulesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

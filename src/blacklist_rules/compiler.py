@@ -1,0 +1,260 @@
+"""Specs → a compiled ruleset: durable-rules JSON, an index by event type, and guards.
+
+The same condition tree is compiled twice: into the durable-rules definition (the matching
+engine) and into Python closures (the guard that decides which events are worth posting, and
+the tracer that records the values each comparison saw). Differential tests prove the two
+equal; at run time a disagreement fails closed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import attrs
+
+from .decisions import Action, ConditionTrace, Mode
+from .loader import RuleSource
+from .spec import SCHEMA_VERSION, All, AnyOf, Compare, Condition, Not, parse_duration
+
+COMPILER_VERSION = 1
+"""Bumped when compilation changes meaning, so the digest of an unchanged pack changes too."""
+CATCH_ALL = "__catch_all__"
+PROBE = "eval_id"
+"""A field only our snapshots carry: guards the catch-all so it never matches engine state."""
+
+Snapshot = Mapping[str, Any]
+Guard = Callable[[Snapshot], bool]
+
+_NEGATED_OP = {
+    "eq": "ne",
+    "ne": "eq",
+    "lt": "gte",
+    "lte": "gt",
+    "gt": "lte",
+    "gte": "lt",
+    "in": "not_in",
+    "not_in": "in",
+}
+_DURABLE_OP = {
+    "ne": "$neq",
+    "lt": "$lt",
+    "lte": "$lte",
+    "gt": "$gt",
+    "gte": "$gte",
+    "matches": "$mt",
+}
+
+
+def _compare_durable(test: Compare, op: str) -> dict[str, Any]:
+    field, value = test.field, test.value
+    if op == "eq":
+        return {field: value}
+    if op == "exists":
+        return {"$ex" if value else "$nex": {field: 1}}
+    if op == "in":
+        assert isinstance(value, tuple)
+        return {"$or": [{field: item} for item in value]}
+    if op == "not_in":
+        assert isinstance(value, tuple)
+        return {"$and": [{"$neq": {field: item}} for item in value]}
+    return {_DURABLE_OP[op]: {field: value}}
+
+
+def to_durable(node: Condition, negate: bool = False) -> dict[str, Any]:
+    """A durable-rules expression; `not` is pushed down to the comparisons (it has no `$not`).
+
+    Every comparison but `exists` is false on an absent field, in durable-rules and here, so
+    the negation of one is "absent, or the opposite comparison".
+    """
+    if isinstance(node, Not):
+        return to_durable(node.item, not negate)
+    if isinstance(node, All | AnyOf):
+        joins_all = isinstance(node, All) != negate
+        return {"$and" if joins_all else "$or": [to_durable(item, negate) for item in node.items]}
+    if not negate:
+        return _compare_durable(node, node.op)
+    if node.op == "exists":
+        return _compare_durable(attrs.evolve(node, value=not node.value), "exists")
+    if node.op == "matches":  # refused by the checks: durable-rules cannot negate a match
+        raise ValueError("`matches` cannot be negated")
+    opposite = _compare_durable(node, _NEGATED_OP[node.op])
+    return {"$or": [{"$nex": {node.field: 1}}, opposite]}
+
+
+MAX_ALTERNATIVES = 64
+"""durable-rules expands `$or` into alternatives; past this many, building slows sharply."""
+
+
+def alternatives(expression: dict[str, Any]) -> int:
+    """How many alternatives durable-rules expands an expression into (its DNF size)."""
+    if "$and" in expression:
+        return math.prod(alternatives(item) for item in expression["$and"])
+    if "$or" in expression:
+        return sum(alternatives(item) for item in expression["$or"])
+    return 1
+
+
+_MISSING = object()
+
+
+def as_durable_sees(text: str) -> str:
+    """durable-rules runs `$mt` over the JSON-escaped text (a quote is `\\"`, a newline `\\n`):
+    measured on 2.0.28, `a.b` matches neither `a"b` nor `a<newline>b`. The guard does the same."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def _compare_python(test: Compare) -> Guard:
+    field, value, op = test.field, test.value, test.op
+    if op == "exists":
+        return (lambda s: field in s) if value else (lambda s: field not in s)
+    if op == "matches":
+        pattern = re.compile(str(value))
+        return lambda s: (
+            isinstance(v := s.get(field), str)
+            and (pattern.fullmatch(as_durable_sees(v)) is not None)
+        )
+    if op in ("in", "not_in"):
+        members = frozenset(value) if isinstance(value, tuple) else frozenset((value,))
+        if op == "in":
+            return lambda s: s.get(field, _MISSING) in members
+        return lambda s: (v := s.get(field, _MISSING)) is not _MISSING and v not in members
+    compare: Callable[[Any, Any], bool] = {
+        "eq": lambda a, b: a == b,
+        "ne": lambda a, b: a != b,
+        "lt": lambda a, b: a < b,
+        "lte": lambda a, b: a <= b,
+        "gt": lambda a, b: a > b,
+        "gte": lambda a, b: a >= b,
+    }[op]
+    return lambda s: (v := s.get(field, _MISSING)) is not _MISSING and compare(v, value)
+
+
+def to_guard(node: Condition | None) -> Guard:
+    """The condition as a Python closure with the semantics of `to_durable`."""
+    if node is None:
+        return lambda s: True
+    if isinstance(node, Not):
+        inner = to_guard(node.item)
+        return lambda s: not inner(s)
+    if isinstance(node, All):
+        parts = tuple(to_guard(item) for item in node.items)
+        return lambda s: all(part(s) for part in parts)
+    if isinstance(node, AnyOf):
+        parts = tuple(to_guard(item) for item in node.items)
+        return lambda s: any(part(s) for part in parts)
+    return _compare_python(node)
+
+
+def trace(node: Condition | None, snapshot: Snapshot) -> tuple[ConditionTrace, ...]:
+    """Every comparison in the tree with the value it saw: the explanation of a match."""
+    if node is None:
+        return ()
+    if isinstance(node, Not):
+        return trace(node.item, snapshot)
+    if isinstance(node, All | AnyOf):
+        return tuple(t for item in node.items for t in trace(item, snapshot))
+    expected = list(node.value) if isinstance(node.value, tuple) else node.value
+    return (
+        ConditionTrace(
+            node.field, node.op, expected, snapshot.get(node.field), _compare_python(node)(snapshot)
+        ),
+    )
+
+
+@attrs.frozen
+class CompiledRule:
+    """One rule, ready to run."""
+
+    id: str
+    version: int
+    action: Action
+    mode: Mode
+    priority: int
+    reason: str
+    event_types: tuple[str, ...]
+    condition: Condition | None
+    guard: Guard = attrs.field(eq=False, repr=False)
+    duration: timedelta | None = None
+    until: str | None = None
+    source: str = ""
+
+
+@attrs.frozen
+class CompiledRuleset:
+    """A rule pack compiled: immutable, named after its content digest."""
+
+    digest: str
+    rules: tuple[CompiledRule, ...]
+    by_type: Mapping[str, tuple[CompiledRule, ...]]
+    definition: Mapping[str, Any] = attrs.field(repr=False)
+
+    @property
+    def name(self) -> str:
+        """The durable-rules ruleset name: a new pack never replaces a registered one."""
+        return f"br_{self.digest[:16]}"
+
+    def rule(self, rule_id: str) -> CompiledRule:
+        return next(rule for rule in self.rules if rule.id == rule_id)
+
+
+def _digest(rules: list[RuleSource]) -> str:
+    canonical = json.dumps(
+        {
+            "schema": SCHEMA_VERSION,
+            "compiler": COMPILER_VERSION,
+            "rules": sorted(
+                (r.spec.model_dump(mode="json", by_alias=True) for r in rules),
+                key=lambda d: d["id"],
+            ),
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def compile_rules(rules: list[RuleSource]) -> CompiledRuleset:
+    """Compile checked rules; the caller has run `checks.check_rules` and found no error."""
+    compiled = []
+    durable: dict[str, Any] = {}
+    for order, source in enumerate(sorted(rules, key=lambda r: (r.spec.priority, r.spec.id))):
+        spec, then = source.spec, source.spec.then
+        rule = CompiledRule(
+            id=spec.id,
+            version=spec.version,
+            action=Action(then.action),
+            mode=Mode(spec.mode),
+            priority=spec.priority,
+            reason=then.reason,
+            event_types=spec.event_types,
+            condition=source.condition,
+            guard=to_guard(source.condition),
+            duration=parse_duration(then.duration) if then.duration else None,
+            until=then.until,
+            source=source.file,
+        )
+        compiled.append(rule)
+        types = [{"type": name} for name in rule.event_types]
+        terms: list[dict[str, Any]] = [{"$ex": {PROBE: 1}}, {"$or": types}]
+        if rule.condition is not None:
+            terms.append(to_durable(rule.condition))
+        durable[rule.id] = {"all": [{"m": {"$and": terms}}], "pri": order, "run": rule.id}
+    durable[CATCH_ALL] = {"all": [{"m": {"$ex": {PROBE: 1}}}], "pri": 1_000_000, "run": CATCH_ALL}
+    by_type: dict[str, list[CompiledRule]] = {}
+    for rule in compiled:
+        for name in rule.event_types:
+            by_type.setdefault(name, []).append(rule)
+    digest = _digest(rules)
+    return CompiledRuleset(
+        digest=digest,
+        rules=tuple(compiled),
+        by_type={name: tuple(group) for name, group in by_type.items()},
+        definition=durable,
+    )

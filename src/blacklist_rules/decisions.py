@@ -1,0 +1,171 @@
+"""Decisions and statuses: the engine's output, as frozen attrs classes.
+
+Actions and statuses are `StrEnum`s, so `decision.action == "freeze"` holds and they serialise
+as plain strings. Severity orders both: freeze < cancel < blacklist, active < frozen < cancelled
+< blacklisted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+
+class Action(StrEnum):
+    FREEZE = "freeze"
+    CANCEL = "cancel"
+    BLACKLIST = "blacklist"
+
+    @property
+    def severity(self) -> int:
+        return _ACTION_SEVERITY[self]
+
+    @property
+    def status(self) -> Status:
+        return _STATUS_OF[self]
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    FROZEN = "frozen"
+    CANCELLED = "cancelled"
+    BLACKLISTED = "blacklisted"
+
+    @property
+    def severity(self) -> int:
+        return _STATUS_SEVERITY[self]
+
+
+class Mode(StrEnum):
+    ENFORCE = "enforce"
+    SHADOW = "shadow"
+
+
+_ACTION_SEVERITY = {Action.FREEZE: 1, Action.CANCEL: 2, Action.BLACKLIST: 3}
+_STATUS_SEVERITY = {Status.ACTIVE: 0, Status.FROZEN: 1, Status.CANCELLED: 2, Status.BLACKLISTED: 3}
+_STATUS_OF = {
+    Action.FREEZE: Status.FROZEN,
+    Action.CANCEL: Status.CANCELLED,
+    Action.BLACKLIST: Status.BLACKLISTED,
+}
+
+HUMAN_REVIEW = "human-review"
+"""`rule_id` of decisions a reviewer took with a `review_decision` event."""
+
+
+def decision_id(event_id: str, account_id: str, mode: str) -> str:
+    """Deterministic id, so a replay of the same events names the same decisions."""
+    digest = hashlib.sha256(f"{event_id}\x1f{account_id}\x1f{mode}".encode()).hexdigest()
+    return f"d-{digest[:24]}"
+
+
+@attrs.frozen
+class ConditionTrace:
+    """One comparison of a matched rule, with the value the event had (None: absent)."""
+
+    field: str
+    op: str
+    expected: Any
+    seen: Any
+    result: bool
+
+
+@attrs.frozen
+class RuleMatch:
+    """A rule whose condition held for an event."""
+
+    rule_id: str
+    rule_version: int
+    action: Action
+    mode: Mode
+    priority: int
+    reason: str
+    conditions: tuple[ConditionTrace, ...] = ()
+
+
+@attrs.frozen
+class Decision:
+    """One decision for one event and account: the most severe matched action."""
+
+    decision_id: str
+    account_id: str
+    action: Action
+    rule_id: str
+    rule_version: int
+    ruleset_digest: str
+    evidence: tuple[str, ...]
+    reason: str
+    mode: Mode
+    effective_at: datetime
+    expires_at: datetime | None
+    status_before: Status
+    status_after: Status
+    end_condition: str | None = None
+    matched: tuple[RuleMatch, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible form: one line of `run`'s output."""
+        data = attrs.asdict(self, recurse=True)
+        data["effective_at"] = self.effective_at.isoformat()
+        data["expires_at"] = self.expires_at.isoformat() if self.expires_at else None
+        data["evidence"] = list(self.evidence)
+        data["matched"] = [
+            {**attrs.asdict(m), "conditions": [attrs.asdict(c) for c in m.conditions]}
+            for m in self.matched
+        ]
+        return data
+
+
+@attrs.frozen
+class StatusChange:
+    """An account's status moved: by a decision, a lift, an appeal or a freeze's end."""
+
+    account_id: str
+    status_before: Status
+    status_after: Status
+    cause: str
+    at: datetime
+    event_id: str | None = None
+    decision_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = attrs.asdict(self)
+        data["at"] = self.at.isoformat()
+        return data
+
+
+def decision_from_dict(data: dict[str, Any]) -> Decision:
+    """Inverse of `Decision.to_dict`: decisions read back from the store."""
+    matched = tuple(
+        RuleMatch(
+            rule_id=m["rule_id"],
+            rule_version=m["rule_version"],
+            action=Action(m["action"]),
+            mode=Mode(m["mode"]),
+            priority=m["priority"],
+            reason=m["reason"],
+            conditions=tuple(ConditionTrace(**c) for c in m["conditions"]),
+        )
+        for m in data.get("matched", ())
+    )
+    return Decision(
+        decision_id=data["decision_id"],
+        account_id=data["account_id"],
+        action=Action(data["action"]),
+        rule_id=data["rule_id"],
+        rule_version=data["rule_version"],
+        ruleset_digest=data["ruleset_digest"],
+        evidence=tuple(data["evidence"]),
+        reason=data["reason"],
+        mode=Mode(data["mode"]),
+        effective_at=datetime.fromisoformat(data["effective_at"]),
+        expires_at=datetime.fromisoformat(data["expires_at"]) if data["expires_at"] else None,
+        status_before=Status(data["status_before"]),
+        status_after=Status(data["status_after"]),
+        end_condition=data.get("end_condition"),
+        matched=matched,
+    )

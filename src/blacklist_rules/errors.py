@@ -1,0 +1,65 @@
+"""The one exception tree of blacklist-rules.
+
+::
+
+    BlacklistRulesError
+    ├── RuleLoadError        rule files that do not load; carries every RuleFileError, sorted
+    ├── EventError           an event that does not validate; carries its field path and reason
+    ├── EvaluationError      matching failed: the event is recorded as failed, never allowed
+    └── StoreError           the database cannot be opened or is of another schema version
+
+Every third-party error is mapped to one of these at the seam that calls the library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+
+class BlacklistRulesError(Exception):
+    """Root of every error this library raises on purpose."""
+
+
+@attrs.frozen(order=True)
+class RuleFileError:
+    """One problem in one rule file, located so a reviewer can jump to it."""
+
+    file: str
+    line: int
+    code: str
+    message: str
+    hint: str | None = attrs.field(default=None, order=False)
+
+    def __str__(self) -> str:
+        text = f"{self.file}:{self.line}: {self.code}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class RuleLoadError(BlacklistRulesError):
+    """Rule files failed to load; nothing was loaded."""
+
+    def __init__(self, errors: Iterable[RuleFileError]) -> None:
+        self.errors = sorted(errors)
+        count = len(self.errors)
+        lines = "\n".join(str(error) for error in self.errors)
+        super().__init__(f"{count} error{'s' if count != 1 else ''} in rule files:\n{lines}")
+
+
+class EventError(BlacklistRulesError):
+    """An event was rejected. `path` is the field path (`identity.phone`), or '' for the whole."""
+
+    def __init__(self, reason: str, *, path: str = "", event_id: str | None = None) -> None:
+        self.reason = reason
+        self.path = path
+        self.event_id = event_id
+        super().__init__(f"{path}: {reason}" if path else reason)
+
+
+class EvaluationError(BlacklistRulesError):
+    """Rule evaluation failed for an event; it was recorded as failed and no decision was taken."""
+
+
+class StoreError(BlacklistRulesError):
+    """The store cannot be used as asked."""

@@ -1,0 +1,290 @@
+"""Account events: the input contract (DESIGN §2), validated with pydantic at the boundary.
+
+Events are parsed from dicts, JSON text or JSONL files. Anything malformed becomes an
+`EventError` with the field path and the reason, never a crash, and never with an identity
+value in its message: registration identities are personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import attrs
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+)
+
+from .errors import EventError
+
+MAX_LINE_BYTES = 64 * 1024
+"""A JSONL line longer than this is rejected before it is parsed."""
+
+
+def _rfc3339_text(value: object) -> object:
+    """Only text timestamps: pydantic would otherwise read a bare number as Unix time."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an RFC 3339 timestamp string with an offset")
+    return value
+
+
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+Text = Annotated[str, Field(max_length=2000)]
+Short = Annotated[str, Field(min_length=1, max_length=100)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+IdentityValue = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Identity(_Strict):
+    """Raw identity values: used to derive keyed fingerprints, never stored."""
+
+    id_number: IdentityValue | None = None
+    name: IdentityValue | None = None
+    phone: IdentityValue | None = None
+    device_id: IdentityValue | None = None
+
+
+class Verification(_Strict):
+    status: Literal["passed", "failed", "pending"]
+    reason: Short | None = None
+
+
+class _Event(BaseModel):
+    # Extra fields on a known type are kept as evidence.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event_id: Id
+    account_id: Id
+    occurred_at: Timestamp
+
+
+class Registration(_Event):
+    type: Literal["registration"]
+    identity: Identity = Field(default_factory=Identity)
+    verification: Verification | None = None
+
+
+class IdentityVerification(_Event):
+    type: Literal["identity_verification"]
+    status: Literal["passed", "failed"]
+    reason: Short | None = None
+
+
+class ImpersonationReport(_Event):
+    type: Literal["impersonation_report"]
+    reporter_id: Id
+    impersonated_name: Text | None = None
+    impersonated_account_id: Id | None = None
+    confirmed: StrictBool
+
+
+class RumorFlag(_Event):
+    type: Literal["rumor_flag"]
+    content_id: Id
+    verdict: Literal["malicious_rumor", "rumor", "not_rumor"]
+    source: Literal["fact_check", "authority_notice", "user_report"]
+    reach: Annotated[StrictInt, Field(ge=0)] | None = None
+
+
+class ReviewDecision(_Event):
+    type: Literal["review_decision"]
+    reviewer_id: Id
+    action: Literal["freeze", "cancel", "blacklist", "lift"]
+    decision_id: Id | None = None
+    reason: Text
+
+
+class AppealOutcome(_Event):
+    type: Literal["appeal_outcome"]
+    decision_id: Id
+    outcome: Literal["upheld", "overturned"]
+    reviewer_id: Id
+    reason: Text | None = None
+
+
+Event = Annotated[
+    Registration
+    | IdentityVerification
+    | ImpersonationReport
+    | RumorFlag
+    | ReviewDecision
+    | AppealOutcome,
+    Field(discriminator="type"),
+]
+EVENT_MODELS: dict[str, type[_Event]] = {
+    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    for model in (
+        Registration,
+        IdentityVerification,
+        ImpersonationReport,
+        RumorFlag,
+        ReviewDecision,
+        AppealOutcome,
+    )
+}
+EVENT_TYPES: tuple[str, ...] = tuple(sorted(EVENT_MODELS))
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+_PRIVATE = frozenset({"identity"})
+"""Fields never stored, logged or offered to rule conditions."""
+
+
+def _error_from(exc: ValidationError, event_id: str | None) -> EventError:
+    """Field path and reason of each problem; pydantic's input values are left out on purpose."""
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        loc = err["loc"][1:] if err["loc"] and err["loc"][0] in EVENT_MODELS else err["loc"]
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ("type",)
+        problems.append((".".join(str(part) for part in loc), err["msg"]))
+    path, reason = problems[0]
+    if len(problems) > 1:
+        reason += "; and " + "; ".join(f"{p or '(event)'}: {m}" for p, m in problems[1:])
+    return EventError(reason, path=path, event_id=event_id)
+
+
+def _safe_event_id(data: object) -> str | None:
+    if isinstance(data, Mapping):
+        value = data.get("event_id")
+        if isinstance(value, str) and 0 < len(value) <= 200:
+            return value
+    return None
+
+
+def parse_event(data: object) -> Event:
+    """An event model from a dict, a model, or JSON text; raises `EventError`."""
+    if isinstance(data, _Event):
+        return typing.cast(Event, data)
+    if isinstance(data, str | bytes):
+        if len(data) > MAX_LINE_BYTES:
+            raise EventError(f"event is longer than {MAX_LINE_BYTES} bytes")
+        try:
+            # pydantic's own JSON parser: about twice as fast as json.loads + validate_python.
+            return _ADAPTER.validate_json(data)
+        except ValidationError as exc:
+            return _parse_text_slowly(data, exc)
+    if not isinstance(data, Mapping):
+        raise EventError("an event must be a JSON object")
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise _error_from(exc, _safe_event_id(data)) from None
+
+
+def _parse_text_slowly(text: str | bytes, exc: ValidationError) -> Event:
+    """The error path of JSON text: say whether the JSON or the event is wrong, and which id."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as bad:
+        message = bad.msg if isinstance(bad, json.JSONDecodeError) else str(bad)
+        raise EventError(f"malformed JSON: {message}") from None
+    if not isinstance(data, Mapping):
+        raise EventError("an event must be a JSON object") from None
+    raise _error_from(exc, _safe_event_id(data)) from None
+
+
+@attrs.frozen
+class ParsedLine:
+    """One line of a JSONL source: the event, or why it was rejected."""
+
+    line: int
+    event: Event | None
+    error: EventError | None
+
+
+def iter_jsonl(source: Path | Iterable[bytes | str]) -> Iterator[ParsedLine]:
+    """Parse a JSONL file or line iterable lazily; blank lines are skipped, numbering is kept."""
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            yield from iter_jsonl(handle)
+        return
+    for number, raw in enumerate(source, start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield ParsedLine(number, parse_event(raw), None)
+        except EventError as exc:
+            yield ParsedLine(number, None, exc)
+
+
+def stored_payload(event: Event) -> dict[str, Any]:
+    """What may be persisted as evidence: the event without its raw identity values."""
+    return event.model_dump(mode="json", exclude=set(_PRIVATE), exclude_none=True)
+
+
+def utc_text(moment: datetime) -> str:
+    """Fixed-form UTC ISO text: it sorts lexically in time order, so SQLite can compare it."""
+    return moment.astimezone(UTC).isoformat()
+
+
+# --- the field catalog: which fields rule conditions may name, and their kinds ---------------
+
+
+@attrs.frozen
+class FieldKind:
+    """The kind of an event field that conditions may test."""
+
+    kind: Literal["str", "bool", "int", "enum"]
+    choices: tuple[str, ...] = ()
+
+
+def _kind_of(annotation: Any) -> FieldKind | type[BaseModel] | None:
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _kind_of(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        kinds = [_kind_of(arg) for arg in typing.get_args(annotation) if arg is not type(None)]
+        return kinds[0] if len(kinds) == 1 else None
+    if origin is Literal:
+        return FieldKind("enum", tuple(str(arg) for arg in typing.get_args(annotation)))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return {str: FieldKind("str"), bool: FieldKind("bool"), int: FieldKind("int")}.get(annotation)
+
+
+def _catalog(model: type[BaseModel], prefix: str = "") -> dict[str, FieldKind]:
+    fields: dict[str, FieldKind] = {}
+    for name, info in model.model_fields.items():
+        if name in _PRIVATE or name == "occurred_at":
+            continue
+        kind = _kind_of(info.annotation)
+        if isinstance(kind, FieldKind):
+            fields[prefix + name] = kind
+        elif kind is not None:
+            fields.update(_catalog(kind, f"{prefix}{name}."))
+    return fields
+
+
+FIELDS: dict[str, dict[str, FieldKind]] = {name: _catalog(m) for name, m in EVENT_MODELS.items()}
+"""Per event type, the dotted field paths conditions may name."""
+
+
+def flatten(event: Event) -> dict[str, str | bool | int]:
+    """The condition fields as one flat dict with dotted keys; absent fields are left out."""
+    flat: dict[str, str | bool | int] = {}
+    catalog = FIELDS[event.type]
+    for path in catalog:
+        value: Any = event
+        for part in path.split("."):
+            value = getattr(value, part, None)
+            if value is None:
+                break
+        if value is not None:
+            flat[path] = value
+    return flat

@@ -1,0 +1,343 @@
+"""Rule-file specs: what one YAML rule file says, validated with pydantic, before any checks.
+
+A rule file names the events it listens to (`on`), a condition tree (`when`), and the action it
+takes (`then`). Conditions are data, never code: a tree of `all`, `any`, `not` and comparisons
+`field: value` or `field: {operator: value}`. Shape errors carry the path inside the file so the
+loader can turn them into `file:line` messages.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Annotated, Any, Final, Literal
+
+import attrs
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
+
+SCHEMA_VERSION: Final = 1
+"""Version of the rule-file format; files may state it as `schema: 1`."""
+
+OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "matches", "exists")
+COMBINATORS = ("all", "any", "not")
+Scalar = str | bool | int
+Path = tuple[str | int, ...]
+
+
+@attrs.frozen
+class Compare:
+    """`field <op> value`; every operator but `exists` is false when the field is absent."""
+
+    field: str
+    op: str
+    value: Scalar | tuple[Scalar, ...]
+    path: Path = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class All:
+    items: tuple[Condition, ...]
+    path: Path = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class AnyOf:
+    items: tuple[Condition, ...]
+    path: Path = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class Not:
+    item: Condition
+    path: Path = attrs.field(eq=False, repr=False)
+
+
+Condition = Compare | All | AnyOf | Not
+
+
+@attrs.frozen
+class ShapeError:
+    """A condition that is not of a known shape, at `path` inside the rule file."""
+
+    path: Path
+    code: str
+    message: str
+    hint: str | None = None
+
+
+def _is_scalar(value: object) -> bool:
+    return isinstance(value, str | bool | int) and not isinstance(value, float)
+
+
+def parse_condition(raw: object, path: Path, errors: list[ShapeError]) -> Condition | None:
+    """Turn the raw `when` tree into condition nodes, appending every shape error found."""
+    if not isinstance(raw, Mapping) or not raw:
+        errors.append(ShapeError(path, "E-COND", "a condition must be a non-empty mapping"))
+        return None
+    if len(raw) == 1:
+        ((key, value),) = raw.items()
+        if key in ("all", "any"):
+            if not isinstance(value, list) or not value:
+                errors.append(ShapeError((*path, key), "E-COND", f"`{key}` takes a list"))
+                return None
+            items = [parse_condition(v, (*path, key, i), errors) for i, v in enumerate(value)]
+            kept = tuple(item for item in items if item is not None)
+            return All(kept, path) if key == "all" else AnyOf(kept, path)
+        if key == "not":
+            item = parse_condition(value, (*path, "not"), errors)
+            return None if item is None else Not(item, path)
+    # A mapping of `field: test` pairs: all must hold.
+    tests: list[Condition] = []
+    for key, value in raw.items():
+        if not isinstance(key, str) or key in COMBINATORS:
+            errors.append(
+                ShapeError(
+                    path,
+                    "E-COND",
+                    f"`{key}` must be alone in its mapping",
+                    "write each combinator as its own list item",
+                )
+            )
+            continue
+        tests.extend(_parse_tests(key, value, (*path, key), errors))
+    if len(tests) == 1:
+        return tests[0]
+    return All(tuple(tests), path)
+
+
+def _parse_tests(field: str, value: object, path: Path, errors: list[ShapeError]) -> list[Compare]:
+    if _is_scalar(value):
+        return [Compare(field, "eq", value, path)]  # type: ignore[arg-type]
+    if value is None:
+        errors.append(
+            ShapeError(
+                path,
+                "E-VALUE",
+                f"`{field}` is given no value",
+                "to test that a field is absent write `{exists: false}`",
+            )
+        )
+        return []
+    if isinstance(value, float):
+        errors.append(
+            ShapeError(path, "E-VALUE-TYPE", f"`{field}`: only whole numbers are compared")
+        )
+        return []
+    if isinstance(value, list):
+        errors.append(
+            ShapeError(
+                path,
+                "E-COND",
+                f"`{field}` is given a list",
+                "to test membership write `{in: [...]}`",
+            )
+        )
+        return []
+    if not isinstance(value, Mapping) or not value:
+        errors.append(
+            ShapeError(path, "E-COND", f"`{field}` needs a value or `{{operator: value}}`")
+        )
+        return []
+    tests = []
+    for op, operand in value.items():
+        at = (*path, op)
+        if op not in OPERATORS:
+            errors.append(
+                ShapeError(at, "E-OP", f"unknown operator `{op}`", suggest(op, OPERATORS))
+            )
+        elif op in ("in", "not_in"):
+            if not isinstance(operand, list) or not operand or not all(map(_is_scalar, operand)):
+                errors.append(ShapeError(at, "E-VALUE", f"`{op}` takes a non-empty list of values"))
+            elif len(operand) > 500:
+                errors.append(ShapeError(at, "E-VALUE", f"`{op}` takes at most 500 values"))
+            else:
+                tests.append(Compare(field, op, tuple(operand), at))
+        elif op == "exists" and not isinstance(operand, bool):
+            errors.append(ShapeError(at, "E-VALUE", "`exists` takes true or false"))
+        elif not _is_scalar(operand):
+            errors.append(ShapeError(at, "E-VALUE", f"`{op}` takes a single value"))
+        else:
+            tests.append(Compare(field, op, operand, at))
+    return tests
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """A did-you-mean hint for a misspelt name, or None when nothing is close."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+_DURATION = re.compile(r"^([1-9][0-9]{0,5})([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30d`, `12h`, `15m`, `2w`, `45s`: a positive whole number and one unit."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(
+            f"invalid duration {text!r}: write a positive whole number and a unit, "
+            "one of s, m, h, d, w (e.g. `30d`)"
+        )
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+_CONDITION_DEFS: dict[str, Any] = {
+    "condition": {
+        "description": "all / any / not, or field tests that must all hold",
+        "type": "object",
+        "minProperties": 1,
+        "oneOf": [
+            {
+                "properties": {
+                    "all": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/condition"}}
+                },
+                "required": ["all"],
+                "additionalProperties": False,
+            },
+            {
+                "properties": {
+                    "any": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/condition"}}
+                },
+                "required": ["any"],
+                "additionalProperties": False,
+            },
+            {
+                "properties": {"not": {"$ref": "#/$defs/condition"}},
+                "required": ["not"],
+                "additionalProperties": False,
+            },
+            {
+                "not": {"anyOf": [{"required": [k]} for k in COMBINATORS]},
+                "additionalProperties": {"$ref": "#/$defs/test"},
+            },
+        ],
+    },
+    "scalar": {"type": ["string", "boolean", "integer"]},
+    "test": {
+        "anyOf": [
+            {"$ref": "#/$defs/scalar"},
+            {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": False,
+                "properties": {
+                    **{
+                        op: {"$ref": "#/$defs/scalar"}
+                        for op in ("eq", "ne", "lt", "lte", "gt", "gte", "matches")
+                    },
+                    "in": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 500,
+                        "items": {"$ref": "#/$defs/scalar"},
+                    },
+                    "not_in": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 500,
+                        "items": {"$ref": "#/$defs/scalar"},
+                    },
+                    "exists": {"type": "boolean"},
+                },
+            },
+        ]
+    },
+}
+
+
+class Then(BaseModel):
+    """The action a rule takes when its condition holds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["freeze", "cancel", "blacklist"]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    duration: Annotated[
+        str | None,
+        Field(
+            description="freeze only: how long it lasts, e.g. `30d`",
+            json_schema_extra={"pattern": _DURATION.pattern},
+        ),
+    ] = None
+    until: Annotated[
+        Literal["verification_passed"] | None,
+        Field(description="freeze only: the event that ends it"),
+    ] = None
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+class RuleSpec(BaseModel):
+    """One rule file. `when` stays raw here; `parse_condition` turns it into nodes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_: Annotated[Literal[1], Field(alias="schema")] = SCHEMA_VERSION
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,79}$")]
+    version: Annotated[int, Field(ge=1)]
+    description: Annotated[str, Field(min_length=1, max_length=2000)]
+    basis: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=2000,
+            description="the legal or terms-of-service ground of the rule",
+        ),
+    ]
+    on: Annotated[
+        list[str],
+        BeforeValidator(lambda value: [value] if isinstance(value, str) else value),
+        Field(min_length=1),
+        WithJsonSchema(
+            {
+                "description": "event type, or a list of them",
+                "anyOf": [
+                    {"type": "string"},
+                    {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "minItems": 1,
+                        "uniqueItems": True,
+                    },
+                ],
+            }
+        ),
+    ]
+    when: Annotated[dict[str, Any] | None, WithJsonSchema({"type": "object"})] = None
+    then: Then
+    priority: Annotated[
+        int, Field(ge=0, le=10_000, description="lower runs first; breaks ties of equal severity")
+    ] = 100
+    mode: Literal["enforce", "shadow"] = "enforce"
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        return tuple(self.on)
+
+
+def rule_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a rule file, for editors; published as `rules/rule.schema.json`."""
+    schema = RuleSpec.model_json_schema(by_alias=True)
+    schema.setdefault("$defs", {}).update(_CONDITION_DEFS)
+    schema["properties"]["when"] = {
+        "$ref": "#/$defs/condition",
+        "description": "when the rule holds; absent: always",
+    }
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "blacklist-rules rule file"
+    return schema

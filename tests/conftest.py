@@ -1,0 +1,36 @@
+"""Shared fixtures: an event factory and an engine over the default pack."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from blacklist_rules import Engine
+
+from .support import EventFactory, event
+
+
+@pytest.fixture
+def make_event() -> EventFactory:
+    """A factory of events with fresh ids: make_event("rumor_flag", "a", days=3, verdict=...)."""
+    counter = itertools.count(1)
+
+    def make(
+        kind: str, account: str, *, days: float = 0, event_id: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        return event(
+            kind, account, timedelta(days=days), event_id or f"ev-{next(counter):05d}", **fields
+        )
+
+    return make
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    """The default rule pack over an in-memory db."""
+    with Engine.from_path() as engine:
+        yield engine

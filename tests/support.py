@@ -1,0 +1,66 @@
+"""Test support: event builders and small rule packs written to temporary folders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+EventFactory = Callable[..., dict[str, Any]]
+
+
+def event(
+    kind: str, account: str, at: datetime | timedelta, event_id: str, **fields: Any
+) -> dict[str, Any]:
+    """One contract event; `at` may be an offset from T0."""
+    moment = T0 + at if isinstance(at, timedelta) else at
+    return {
+        "event_id": event_id,
+        "type": kind,
+        "account_id": account,
+        "occurred_at": moment.isoformat(),
+        **fields,
+    }
+
+
+def write_rule(folder: Path, name: str, text: str) -> Path:
+    """Write one rule file and return the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return folder
+
+
+RUMOR_FREEZE_30D = """
+id: freeze-malicious-rumor
+version: 1
+description: A fact-checked malicious rumour freezes the account for 30 days.
+basis: Test basis.
+on: rumor_flag
+when:
+  all:
+    - verdict: malicious_rumor
+    - source: {in: [fact_check, authority_notice]}
+then:
+  action: freeze
+  duration: 30d
+  reason: Malicious rumour.
+priority: 10
+mode: enforce
+"""
+
+SHADOW_REPORT_FREEZE = """
+id: shadow-freeze-on-report
+version: 2
+description: Any unconfirmed impersonation report freezes (shadow trial).
+basis: Test basis.
+on: impersonation_report
+when:
+  confirmed: false
+then:
+  action: freeze
+  reason: Reported for impersonation.
+mode: shadow
+"""

@@ -1,0 +1,121 @@
+"""End to end through the real command line (`python -m blacklist_rules`) and a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a subprocess, as a user would."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run(
+        [sys.executable, "-m", "blacklist_rules", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_run_prints_decisions_and_summary_and_is_idempotent(tmp_path: Path) -> None:
+    """`run` over the example writes decisions as JSON lines; a second run adds nothing."""
+    first = cli("run", str(EXAMPLES / "events.jsonl"), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    decisions = [json.loads(line) for line in first.stdout.splitlines()]
+    assert decisions
+    assert {d["action"] for d in decisions} == {"freeze", "cancel", "blacklist"}
+    for decision in decisions:
+        assert decision["ruleset_digest"]
+        assert decision["evidence"]
+        if decision["rule_id"] != "human-review":  # reviewers' decisions match no rule
+            assert decision["matched"][0]["conditions"]
+    assert "processed 1200 events: 1200 accepted" in first.stderr
+    assert (tmp_path / "blacklist-rules.db").is_file()  # the default --db
+
+    second = cli("run", str(EXAMPLES / "events.jsonl"), cwd=tmp_path)
+    assert second.returncode == 0
+    assert second.stdout == ""
+    assert "1200 duplicates" in second.stderr
+    assert "decisions: none" in second.stderr
+
+
+def test_rejected_lines_are_reported_recorded_and_strict_fails(tmp_path: Path) -> None:
+    """Bad lines get `file:line: rejected: path: reason`; the run goes on; --strict exits 1."""
+    result = cli(
+        "run", str(EXAMPLES / "bad_events.jsonl"), "--db", "bad.db", "--strict", cwd=tmp_path
+    )
+    assert result.returncode == 1
+    rejected = [line for line in result.stderr.splitlines() if ": rejected: " in line]
+    assert len(rejected) == 7
+    assert any(":5: rejected: occurred_at: Input should have timezone info" in r for r in rejected)
+    assert "2 accepted" in result.stderr
+    export = cli("audit", "export", "--format", "jsonl", "bad.db", cwd=tmp_path)
+    kinds = [json.loads(line)["kind"] for line in export.stdout.splitlines()]
+    assert kinds.count("rejected_event") == 7
+    lenient = cli("run", str(EXAMPLES / "bad_events.jsonl"), "--db", "other.db", cwd=tmp_path)
+    assert lenient.returncode == 0
+
+
+def test_status_and_audit_show_explain_an_account(tmp_path: Path) -> None:
+    """After a run, `status` shows the decision behind the status and `audit show` its records."""
+    run = cli("run", str(EXAMPLES / "events.jsonl"), "--db", "x.db", cwd=tmp_path)
+    blacklist = next(
+        json.loads(line)
+        for line in run.stdout.splitlines()
+        if json.loads(line)["action"] == "blacklist"
+    )
+    account = blacklist["account_id"]
+    status = cli("status", account, "--db", "x.db", "--json", cwd=tmp_path)
+    data = json.loads(status.stdout)
+    assert data["status"] == "blacklisted"
+    assert blacklist["decision_id"] in [d["decision_id"] for d in data["standing"]]
+    text = cli("status", account, "--db", "x.db", cwd=tmp_path)
+    assert text.stdout.startswith(f"{account}: blacklisted")
+    shown = cli("audit", "show", "--account", account, "x.db", cwd=tmp_path)
+    assert "decision" in shown.stdout
+    assert "status_change" in shown.stdout
+
+
+def test_validate_reports_file_and_line(tmp_path: Path) -> None:
+    """`validate` exits 0 on the default pack and 1 with `file:line:` on a broken rule."""
+    ok = cli("validate", str(ROOT / "rules"), cwd=tmp_path)
+    assert ok.returncode == 0
+    assert "5 rules OK" in ok.stdout
+    broken = tmp_path / "rules"
+    broken.mkdir()
+    (broken / "r.yaml").write_text(
+        "id: r\nversion: 1\ndescription: d\nbasis: b\non: identity_verification\n"
+        "when:\n  staus: failed\nthen: {action: freeze, reason: r}\n"
+    )
+    bad = cli("validate", str(broken), cwd=tmp_path)
+    assert bad.returncode == 1
+    assert f"{broken / 'r.yaml'}:7: E-FIELD:" in bad.stderr
+    assert "did you mean `status`?" in bad.stderr
+
+
+def test_missing_inputs_are_clear_errors(tmp_path: Path) -> None:
+    """A missing events file or db is a one-line error with exit 2, not a traceback."""
+    missing = cli("run", "nope.jsonl", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "no such events file" in missing.stderr
+    no_db = cli("status", "a", "--db", "absent.db", cwd=tmp_path)
+    assert no_db.returncode == 2
+    assert "no such db" in no_db.stderr
+    assert "Traceback" not in no_db.stderr + missing.stderr
+
+
+def test_schema_prints_the_published_json_schema(tmp_path: Path) -> None:
+    """`schema` prints exactly `rules/rule.schema.json`."""
+    result = cli("schema", cwd=tmp_path)
+    assert json.loads(result.stdout) == json.loads(
+        (ROOT / "rules" / "rule.schema.json").read_text()
+    )

@@ -1,0 +1,372 @@
+"""The engine on the default pack and on small packs: decisions, statuses, reversals, audit."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from blacklist_rules import Engine, EvaluationError, Status
+from blacklist_rules.engine import default_rules_path
+
+from .support import RUMOR_FREEZE_30D, SHADOW_REPORT_FREEZE, EventFactory, write_rule
+
+PROVEN_FAKE = ("forged_document", "identity_of_another_person", "invalid_id_number")
+
+
+def test_failed_verification_freezes_until_a_passed_one(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    """Failed check → freeze with end condition; a passed check ends it and restores active."""
+    out = engine.process(
+        make_event("identity_verification", "a", status="failed", reason="name_id_mismatch")
+    )
+    (decision,) = out.decisions
+    assert decision.action == "freeze"
+    assert decision.rule_id == "freeze-failed-verification"
+    assert decision.end_condition == "verification_passed"
+    assert decision.expires_at is None
+    assert (decision.status_before, decision.status_after) == ("active", "frozen")
+    assert engine.status("a") == Status.FROZEN
+    out = engine.process(make_event("identity_verification", "a", days=2, status="passed"))
+    assert out.decisions == ()
+    assert [(c.status_before, c.status_after) for c in out.status_changes] == [("frozen", "active")]
+    assert engine.status("a") == "active"
+    assert engine.standing("a") == []
+
+
+@pytest.mark.parametrize("reason", PROVEN_FAKE)
+def test_proven_fake_identity_cancels_and_lists_every_matching_rule(
+    engine: Engine, make_event: EventFactory, reason: str
+) -> None:
+    """The most severe action wins; the decision keeps the freeze rule that also matched."""
+    out = engine.process(make_event("identity_verification", "a", status="failed", reason=reason))
+    (decision,) = out.decisions
+    assert decision.action == "cancel"
+    assert decision.rule_id == "cancel-proven-fake-identity"
+    assert [m.rule_id for m in decision.matched] == [
+        "cancel-proven-fake-identity",
+        "freeze-failed-verification",
+    ]
+    traces = {(t.field, t.op): t for t in decision.matched[0].conditions}
+    assert traces["reason", "in"].seen == reason
+    assert traces["reason", "in"].result is True
+    assert engine.status("a") == "cancelled"
+
+
+def test_registration_with_failed_check_is_judged_like_a_verification(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    """A registration carrying a failed forged-document check is cancelled at once."""
+    out = engine.process(
+        make_event(
+            "registration",
+            "a",
+            identity={"phone": "13800138000"},
+            verification={"status": "failed", "reason": "forged_document"},
+        )
+    )
+    assert [(d.action, d.rule_id) for d in out.decisions] == [
+        ("cancel", "cancel-proven-fake-registration")
+    ]
+
+
+def test_confirmed_impersonation_blacklists_and_unconfirmed_does_not(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    """Only a reviewer-confirmed report blacklists."""
+    out = engine.process(make_event("impersonation_report", "a", reporter_id="r1", confirmed=False))
+    assert out.decisions == ()
+    out = engine.process(make_event("impersonation_report", "a", reporter_id="r2", confirmed=True))
+    assert [d.action for d in out.decisions] == ["blacklist"]
+    assert engine.status("a") == "blacklisted"
+
+
+def test_automation_never_lowers_a_status(engine: Engine, make_event: EventFactory) -> None:
+    """A freeze rule firing on a cancelled account gives no decision and keeps the status."""
+    engine.process(
+        make_event("identity_verification", "a", status="failed", reason="forged_document")
+    )
+    out = engine.process(
+        make_event("identity_verification", "a", days=1, status="failed", reason="name_id_mismatch")
+    )
+    assert out.decisions == ()
+    assert engine.status("a") == "cancelled"
+
+
+def test_human_review_decides_and_lift_reverses(engine: Engine, make_event: EventFactory) -> None:
+    """A reviewer's freeze is a decision; a lift naming it reverses it and recomputes status."""
+    out = engine.process(
+        make_event(
+            "review_decision", "a", reviewer_id="rev", action="freeze", reason="manual check"
+        )
+    )
+    (decision,) = out.decisions
+    assert (decision.rule_id, decision.action, engine.status("a")) == (
+        "human-review",
+        "freeze",
+        "frozen",
+    )
+    out = engine.process(
+        make_event(
+            "review_decision",
+            "a",
+            days=1,
+            reviewer_id="rev",
+            action="lift",
+            decision_id=decision.decision_id,
+            reason="documents checked",
+        )
+    )
+    assert engine.status("a") == "active"
+    assert [c.status_after for c in out.status_changes] == ["active"]
+    kinds = [r["kind"] for r in engine.audit_records("a")]
+    assert kinds == ["decision", "status_change", "reversal", "status_change"]
+
+
+def test_lift_without_decision_id_reverses_everything_standing(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    """`lift` with no decision named clears every standing decision of the account."""
+    engine.process(make_event("identity_verification", "a", status="failed", reason="x"))
+    engine.process(make_event("impersonation_report", "a", reporter_id="r", confirmed=True))
+    assert len(engine.standing("a")) == 2
+    engine.process(
+        make_event(
+            "review_decision", "a", days=1, reviewer_id="rev", action="lift", reason="cleared"
+        )
+    )
+    assert engine.standing("a") == []
+    assert engine.status("a") == "active"
+
+
+def test_appeal_overturned_reverses_and_upheld_is_recorded(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    """Appeals name a decision; overturned reverses it, upheld only leaves a record."""
+    (cancel,) = engine.process(
+        make_event("identity_verification", "a", status="failed", reason="forged_document")
+    ).decisions
+    out = engine.process(
+        make_event(
+            "appeal_outcome",
+            "a",
+            days=1,
+            decision_id=cancel.decision_id,
+            outcome="upheld",
+            reviewer_id="rev",
+        )
+    )
+    assert out.accepted
+    assert engine.status("a") == "cancelled"
+    out = engine.process(
+        make_event(
+            "appeal_outcome",
+            "a",
+            days=2,
+            decision_id=cancel.decision_id,
+            outcome="overturned",
+            reviewer_id="rev2",
+        )
+    )
+    assert out.accepted
+    assert engine.status("a") == "active"
+    again = engine.process(
+        make_event(
+            "appeal_outcome",
+            "a",
+            days=3,
+            decision_id=cancel.decision_id,
+            outcome="overturned",
+            reviewer_id="rev3",
+        )
+    )
+    assert again.rejection is not None
+    assert "already reversed" in again.rejection.reason
+    kinds = [r["kind"] for r in engine.audit_records("a")]
+    assert kinds.count("appeal_upheld") == 1
+    assert kinds.count("reversal") == 1
+
+
+def test_appeal_naming_an_unknown_or_foreign_decision_is_rejected_and_recorded(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    """A decision id that does not exist, or belongs to another account, is refused."""
+    (cancel,) = engine.process(
+        make_event("identity_verification", "a", status="failed", reason="forged_document")
+    ).decisions
+    for account, wanted in (("a", "d-unknown"), ("b", cancel.decision_id)):
+        out = engine.process(
+            make_event(
+                "appeal_outcome",
+                account,
+                decision_id=wanted,
+                outcome="overturned",
+                reviewer_id="rev",
+            )
+        )
+        assert out.rejection is not None
+        assert out.rejection.path == "decision_id"
+    assert engine.status("a") == "cancelled"
+    rejected = [r for r in engine.audit_records() if r["kind"] == "rejected_event"]
+    assert [r["record"]["account_id"] for r in rejected] == ["a", "b"]
+
+
+def test_a_repeated_event_is_ignored_and_a_conflicting_one_rejected(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    """Same id and content: a duplicate, nothing changes. Same id, other content: rejected."""
+    first = make_event("impersonation_report", "a", reporter_id="r", confirmed=True)
+    engine.process(first)
+    records = len(list(engine.audit_records()))
+    out = engine.process(dict(first))
+    assert out.duplicate
+    assert out.decisions == ()
+    assert len(list(engine.audit_records())) == records
+    out = engine.process({**first, "reporter_id": "someone-else"})
+    assert out.rejection is not None
+    assert out.rejection.path == "event_id"
+    assert len(engine.decisions("a")) == 1
+
+
+def test_freeze_with_duration_ends_when_event_time_passes_it(
+    tmp_path: Path, make_event: EventFactory
+) -> None:
+    """The event that moves the clock past a freeze's end carries the status change."""
+    rules = write_rule(tmp_path / "rules", "rumor", RUMOR_FREEZE_30D)
+    with Engine.from_path(rules) as engine:
+        out = engine.process(
+            make_event(
+                "rumor_flag", "a", content_id="c1", verdict="malicious_rumor", source="fact_check"
+            )
+        )
+        (freeze,) = out.decisions
+        assert freeze.expires_at is not None
+        assert (freeze.expires_at - freeze.effective_at).days == 30
+        out = engine.process(make_event("registration", "other", days=29))
+        assert engine.status("a") == "frozen"
+        assert out.status_changes == ()
+        out = engine.process(make_event("registration", "other", days=31))
+        assert [(c.account_id, c.status_after) for c in out.status_changes] == [("a", "active")]
+        assert out.status_changes[0].at == freeze.expires_at
+        assert engine.status("a") == "active"
+
+
+def test_a_late_freeze_already_over_ends_at_once(tmp_path: Path, make_event: EventFactory) -> None:
+    """A freeze whose end is already behind the clock is recorded, then ends in the same outcome."""
+    rules = write_rule(tmp_path / "rules", "rumor", RUMOR_FREEZE_30D)
+    with Engine.from_path(rules) as engine:
+        engine.process(make_event("registration", "other", days=100))
+        out = engine.process(
+            make_event(
+                "rumor_flag",
+                "a",
+                days=1,
+                content_id="c1",
+                verdict="malicious_rumor",
+                source="authority_notice",
+            )
+        )
+        assert [d.action for d in out.decisions] == ["freeze"]
+        assert [c.status_after for c in out.status_changes] == ["frozen", "active"]
+        assert engine.status("a") == "active"
+
+
+def test_shadow_rules_decide_but_never_change_status(
+    tmp_path: Path, make_event: EventFactory
+) -> None:
+    """A shadow decision is returned and recorded with mode shadow; the status stays."""
+    rules = write_rule(tmp_path / "rules", "shadow", SHADOW_REPORT_FREEZE)
+    with Engine.from_path(rules) as engine:
+        out = engine.process(
+            make_event("impersonation_report", "a", reporter_id="r", confirmed=False)
+        )
+        (decision,) = out.decisions
+        assert (decision.mode, decision.action, decision.status_after) == (
+            "shadow",
+            "freeze",
+            "active",
+        )
+        assert engine.status("a") == "active"
+        assert out.status_changes == ()
+        assert [d.mode for d in engine.decisions("a")] == ["shadow"]
+
+
+def test_state_and_audit_survive_reopening_the_db(tmp_path: Path, make_event: EventFactory) -> None:
+    """A real SQLite file keeps status, decisions, the clock and the audit trail."""
+    db = tmp_path / "state.db"
+    with Engine.from_path(db=db) as engine:
+        with engine.batch():
+            engine.process(
+                make_event("impersonation_report", "a", days=5, reporter_id="r", confirmed=True)
+            )
+        clock = engine.clock
+    with Engine.from_path(db=db) as engine:
+        assert engine.status("a") == "blacklisted"
+        assert engine.clock == clock
+        (decision,) = engine.decisions("a")
+        assert decision.matched[0].conditions[0].seen is True
+        record = next(r for r in engine.audit_records("a") if r["kind"] == "decision")
+        assert record["record"]["ruleset_digest"] == engine.digest
+        assert record["occurred_at"]
+        assert record["recorded_at"]
+
+
+def test_a_rule_that_fails_to_evaluate_is_never_an_allow(
+    engine: Engine, make_event: EventFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When durable-rules and the guard disagree, the event fails, is recorded, can be retried."""
+    monkeypatch.setattr(engine._matcher, "match", lambda snapshot: [])
+    ev = make_event("impersonation_report", "a", reporter_id="r", confirmed=True)
+    with pytest.raises(EvaluationError, match="disagree"):
+        engine.process(ev)
+    failed = [r for r in engine.audit_records() if r["kind"] == "evaluation_failed"]
+    assert [r["event_id"] for r in failed] == [ev["event_id"]]
+    monkeypatch.undo()
+    out = engine.process(ev)  # not remembered as processed: the retry decides
+    assert [d.action for d in out.decisions] == ["blacklist"]
+
+
+def test_run_yields_failures_and_goes_on(
+    engine: Engine, make_event: EventFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a run, a failed evaluation is an outcome with `failure`; later events still run."""
+
+    def broken(snapshot: object) -> list[str]:
+        raise EvaluationError("boom")
+
+    monkeypatch.setattr(engine._matcher, "match", broken)
+    events = [
+        make_event("impersonation_report", "a", reporter_id="r", confirmed=True),
+        make_event("registration", "b"),
+    ]
+    outcomes = list(engine.run(events))
+    assert outcomes[0].failure is not None
+    assert outcomes[1].accepted
+
+
+def test_default_pack_is_found_and_loads() -> None:
+    """The packaged default pack has the five history-free rules of DESIGN §1."""
+    assert default_rules_path().is_dir()
+    with Engine.from_path() as engine:
+        assert sorted(r.id for r in engine.ruleset.rules) == [
+            "blacklist-confirmed-impersonation",
+            "cancel-proven-fake-identity",
+            "cancel-proven-fake-registration",
+            "freeze-failed-registration-verification",
+            "freeze-failed-verification",
+        ]
+
+
+def test_two_versions_of_a_pack_run_side_by_side(tmp_path: Path, make_event: EventFactory) -> None:
+    """Two engines with different packs in one process keep their own rules."""
+    changed = tmp_path / "rules"
+    shutil.copytree(default_rules_path(), changed)
+    target = changed / "impersonation" / "blacklist-confirmed-impersonation.yaml"
+    target.write_text(target.read_text().replace("action: blacklist", "action: cancel"))
+    with Engine.from_path() as old, Engine.from_path(changed) as new:
+        assert old.digest != new.digest
+        ev = make_event("impersonation_report", "a", reporter_id="r", confirmed=True)
+        assert [d.action for d in old.process(ev).decisions] == ["blacklist"]
+        assert [d.action for d in new.process(ev).decisions] == ["cancel"]
