@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from blacklist_rules import Engine, EvaluationError, Status
+from blacklist_rules import Engine, EvaluationError, Status, iter_jsonl
 from blacklist_rules.engine import default_rules_path
 
 from .support import RUMOR_FREEZE_30D, SHADOW_REPORT_FREEZE, EventFactory, write_rule
@@ -370,3 +371,65 @@ def test_two_versions_of_a_pack_run_side_by_side(tmp_path: Path, make_event: Eve
         ev = make_event("impersonation_report", "a", reporter_id="r", confirmed=True)
         assert [d.action for d in old.process(ev).decisions] == ["blacklist"]
         assert [d.action for d in new.process(ev).decisions] == ["cancel"]
+
+
+def test_a_resend_formatted_differently_is_still_a_duplicate(engine: Engine) -> None:
+    """Lines are stored as received; a resend with other key order or spacing is a duplicate."""
+    first = (
+        '{"event_id":"x1","type":"rumor_flag","account_id":"a",'
+        '"occurred_at":"2026-01-01T00:00:00Z","content_id":"c","verdict":"rumor",'
+        '"source":"user_report","note":"kept"}'
+    )
+    resend = (
+        '{ "source": "user_report", "verdict": "rumor", "content_id": "c", "note": "kept",'
+        ' "occurred_at": "2026-01-01T00:00:00+00:00", "account_id": "a", "type": "rumor_flag",'
+        ' "event_id": "x1" }'
+    )
+    clash = first.replace('"rumor"', '"not_rumor"')
+    outcomes = list(engine.run(iter_jsonl([first, resend, clash])))
+    assert outcomes[0].accepted
+    assert outcomes[1].duplicate
+    assert outcomes[2].rejection is not None
+    assert outcomes[2].line == 3
+
+
+def test_raw_identity_values_never_reach_the_db_file(tmp_path: Path) -> None:
+    """Registration identities are used, never stored: not in events, audit or rejections."""
+    secrets = {
+        "id_number": "11010519491231002X",
+        "name": "张三丰",
+        "phone": "13912345678",
+        "device_id": "dev-SECRET-42",
+    }
+    lines = [
+        json.dumps(
+            {
+                "event_id": "r1",
+                "type": "registration",
+                "account_id": "a",
+                "occurred_at": "2026-01-01T00:00:00Z",
+                "identity": secrets,
+                "verification": {"status": "failed", "reason": "forged_document"},
+            },
+            ensure_ascii=False,
+        ),
+        json.dumps(
+            {
+                "event_id": "r2",
+                "type": "registration",
+                "account_id": "b",
+                "occurred_at": "2026-01-01T00:00:00Z",
+                "identity": {**secrets, "phone": 13912345678},
+            },
+            ensure_ascii=False,
+        ),
+    ]
+    db = tmp_path / "state.db"
+    with Engine.from_path(db=db) as engine:
+        outcomes = list(engine.run(iter_jsonl(lines)))
+    assert outcomes[0].decisions
+    assert outcomes[1].rejection is not None
+    assert "13912345678" not in str(outcomes[1].rejection)
+    stored = b"".join(path.read_bytes() for path in tmp_path.iterdir())
+    for value in secrets.values():
+        assert value.encode() not in stored, value

@@ -8,8 +8,6 @@ recorded and `EvaluationError` is raised.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -51,12 +49,18 @@ from .events import (
     ReviewDecision,
     flatten,
     parse_event,
+    stored_payload,
+    stored_text,
     utc_text,
 )
 from .loader import RuleSource, read_rules
 from .store import SQLiteStore
 
 VERIFICATION_PASSED = "verification_passed"
+_TYPES_WITH_EFFECTS = frozenset(
+    {"identity_verification", "registration", "review_decision", "appeal_outcome"}
+)
+"""Event types that can change state by themselves (end a freeze, decide, reverse)."""
 
 
 def default_rules_path() -> Path:
@@ -230,11 +234,10 @@ class Engine:
             for item in items:
                 try:
                     if isinstance(item, ParsedLine):
-                        yield self.process(
-                            item.event if item.event else item.error, line=item.line, source=source
-                        )
+                        event = item.event if item.event else item.error
+                        yield self._guarded(event, item.line, source, item.text)
                     else:
-                        yield self.process(item, source=source)
+                        yield self._guarded(item, None, source, None)
                 except EvaluationError as exc:
                     yield Outcome(
                         None,
@@ -247,9 +250,15 @@ class Engine:
         self, event: object, *, line: int | None = None, source: str | None = None
     ) -> Outcome:
         """Process one event. A malformed one is recorded and returned as a rejection."""
+        return self._guarded(event, line, source, None)
+
+    def _guarded(
+        self, event: object, line: int | None, source: str | None, received: str | None
+    ) -> Outcome:
+        """One event in the store's transaction: kept on success or on a recorded failure."""
         self.store.begin()
         try:
-            outcome = self._process(event, line, source)
+            outcome = self._process(event, line, source, received)
         except EvaluationError:
             self._after_write()
             raise
@@ -265,20 +274,19 @@ class Engine:
         if self._batch_depth == 0 or self._pending >= self.commit_every:
             self.flush()
 
-    def _process(self, raw: object, line: int | None, source: str | None) -> Outcome:
+    def _process(
+        self, raw: object, line: int | None, source: str | None, received: str | None
+    ) -> Outcome:
         try:
             if isinstance(raw, EventError):
                 raise raw
             event = parse_event(raw)
         except EventError as exc:
             return self._reject(exc, line, source)
-        text = _payload_text(event)
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        when = utc_text(event.occurred_at)
-        known = self.store.add_event(
-            event.event_id, event.account_id, event.type, when, digest, text
-        )
-        if known == digest:
+        text = stored_text(event, received)
+        micros = round(event.occurred_at.timestamp() * 1_000_000)
+        known = self.store.add_event(event.event_id, event.account_id, event.type, micros, text)
+        if known is not None and _same_event(known, text, event):
             return Outcome(
                 event.event_id,
                 event.account_id,
@@ -312,11 +320,21 @@ class Engine:
                 },
                 account_id=event.account_id,
                 event_id=event.event_id,
-                occurred_at=when,
+                occurred_at=utc_text(event.occurred_at),
             )
             raise
         self._changes = []
         self._advance(event.occurred_at, event.event_id)
+        if not matches and event.type not in _TYPES_WITH_EFFECTS:
+            # The common case: nothing matched and the event changes nothing by itself.
+            return Outcome(
+                event.event_id,
+                event.account_id,
+                (),
+                tuple(self._changes),
+                self.status(event.account_id),
+                line=line,
+            )
         try:
             human = self._apply_event(event)
         except EventError as exc:
@@ -412,7 +430,7 @@ class Engine:
                 if event.verification
                 else None
             )
-            if passed == "passed":
+            if passed == "passed" and event.account_id in self._statuses:
                 ended = self.store.end_decisions(
                     event.account_id, VERIFICATION_PASSED, utc_text(event.occurred_at)
                 )
@@ -610,16 +628,9 @@ def _parse_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-def _payload_text(event: Event) -> str:
-    """The event as stored, without raw identity values; its hash tells a resend from a clash.
-
-    Declared fields serialise in a fixed order; extra fields are sorted so key order in the
-    input never makes the same event look different.
-    """
-    if not event.model_extra:
-        return event.model_dump_json(exclude={"identity"}, exclude_none=True)
-    payload = event.model_dump(mode="json", exclude={"identity"}, exclude_none=True)
-    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def _same_event(stored: str, text: str, event: Event) -> bool:
+    """A resend of the stored event, however its JSON was formatted?"""
+    return stored == text or stored_payload(parse_event(stored)) == stored_payload(event)
 
 
 def _match_of(rule: CompiledRule, snapshot: dict[str, Any]) -> RuleMatch:

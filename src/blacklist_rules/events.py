@@ -206,6 +206,8 @@ class ParsedLine:
     line: int
     event: Event | None
     error: EventError | None
+    text: str | None = None
+    """The line as received, kept so it can be stored without serialising the event again."""
 
 
 def iter_jsonl(source: Path | Iterable[bytes | str]) -> Iterator[ParsedLine]:
@@ -218,14 +220,36 @@ def iter_jsonl(source: Path | Iterable[bytes | str]) -> Iterator[ParsedLine]:
         if not raw.strip():
             continue
         try:
-            yield ParsedLine(number, parse_event(raw), None)
+            event = parse_event(raw)
         except EventError as exc:
             yield ParsedLine(number, None, exc)
+            continue
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        yield ParsedLine(number, event, None, text.strip())
 
 
-def stored_payload(event: Event) -> dict[str, Any]:
-    """What may be persisted as evidence: the event without its raw identity values."""
-    return event.model_dump(mode="json", exclude=set(_PRIVATE), exclude_none=True)
+def stored_text(event: Event, received: str | None) -> str:
+    """What is stored of an event: the text as received when it can hold no identity values
+    (it is then the evidence verbatim, and no serialisation is paid), else `stored_payload`."""
+    if (
+        received is not None
+        and event.type != "registration"
+        and "identity" not in (event.model_extra or ())
+    ):
+        return received
+    return stored_payload(event)
+
+
+def stored_payload(event: Event) -> str:
+    """The event as stored, as JSON text without raw identity values.
+
+    Declared fields serialise in a fixed order and extra fields are sorted, so the same event
+    always gives the same text: that is how a resend is told from a clash of event ids.
+    """
+    if not event.model_extra:
+        return event.model_dump_json(exclude=set(_PRIVATE), exclude_none=True)
+    payload = event.model_dump(mode="json", exclude=set(_PRIVATE), exclude_none=True)
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def utc_text(moment: datetime) -> str:
@@ -275,11 +299,15 @@ FIELDS: dict[str, dict[str, FieldKind]] = {name: _catalog(m) for name, m in EVEN
 """Per event type, the dotted field paths conditions may name."""
 
 
+_NESTED = {name: [p for p in fields if "." in p] for name, fields in FIELDS.items()}
+_TOP = {name: [p for p in fields if "." not in p] for name, fields in FIELDS.items()}
+
+
 def flatten(event: Event) -> dict[str, str | bool | int]:
     """The condition fields as one flat dict with dotted keys; absent fields are left out."""
-    flat: dict[str, str | bool | int] = {}
-    catalog = FIELDS[event.type]
-    for path in catalog:
+    values = event.__dict__
+    flat = {name: values[name] for name in _TOP[event.type] if values[name] is not None}
+    for path in _NESTED[event.type]:
         value: Any = event
         for part in path.split("."):
             value = getattr(value, part, None)

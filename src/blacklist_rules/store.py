@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS rulesets (
     digest TEXT PRIMARY KEY, first_used_at TEXT NOT NULL, rules TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, type TEXT NOT NULL,
-    occurred_at TEXT NOT NULL, digest TEXT NOT NULL, payload TEXT NOT NULL);
+    occurred_us INTEGER NOT NULL, payload TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (account_id TEXT PRIMARY KEY, status TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS decisions (
     decision_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,
@@ -58,6 +58,8 @@ class SQLiteStore:
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode = WAL" if self.path != ":memory:" else "SELECT 1")
             self._db.execute("PRAGMA synchronous = NORMAL")
+            # A larger page cache keeps the event-id index in memory as the db grows.
+            self._db.execute("PRAGMA cache_size = -32768")
             self._db.executescript(_SCHEMA)
             found = self.meta("schema_version")
             if found is None:
@@ -109,23 +111,17 @@ class SQLiteStore:
 
     # --- events -------------------------------------------------------------------------
     def add_event(
-        self,
-        event_id: str,
-        account_id: str,
-        type_: str,
-        occurred_at: str,
-        digest: str,
-        payload: str,
+        self, event_id: str, account_id: str, type_: str, occurred_us: int, payload: str
     ) -> str | None:
-        """Record an event; returns None, or the digest already stored under that id."""
+        """Record an event; returns None, or the payload already stored under that id."""
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)",
-            (event_id, account_id, type_, occurred_at, digest, payload),
+            "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)",
+            (event_id, account_id, type_, occurred_us, payload),
         )
         if cursor.rowcount == 1:
             return None
         row = self._db.execute(
-            "SELECT digest FROM events WHERE event_id = ?", (event_id,)
+            "SELECT payload FROM events WHERE event_id = ?", (event_id,)
         ).fetchone()
         return str(row[0])
 
@@ -139,12 +135,6 @@ class SQLiteStore:
         return None if row is None else dict(json.loads(row[0]))
 
     # --- accounts and decisions ---------------------------------------------------------
-    def status(self, account_id: str) -> str | None:
-        row = self._db.execute(
-            "SELECT status FROM accounts WHERE account_id = ?", (account_id,)
-        ).fetchone()
-        return None if row is None else str(row[0])
-
     def flagged(self) -> list[tuple[str, str]]:
         """Accounts whose status is not `active`."""
         rows = self._db.execute("SELECT account_id, status FROM accounts WHERE status != 'active'")
