@@ -2,7 +2,7 @@
 
 The guard decides which events are posted to durable-rules; if the two ever disagreed, the
 prefilter could change a decision. Random condition trees over real event fields, including
-negation over absent fields and the regular-expression subset, must fire the same rules.
+negation over absent fields and regular expressions, must fire the same rules.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import RuleLoadError, load_ruleset
-from blacklist_rules._durable import DurableMatcher, pattern_problem
-from blacklist_rules.checks import check_patterns, check_rules
-from blacklist_rules.compiler import as_durable_sees, compile_rules
+from blacklist_rules._durable import CATCH_ALL, DurableMatcher
+from blacklist_rules.checks import check_rules
+from blacklist_rules.compiler import compile_rules
 from blacklist_rules.engine import engine_problems
 from blacklist_rules.events import flatten, parse_event
 from blacklist_rules.loader import parse_rule_text
@@ -28,15 +28,16 @@ TEXT = "abc1\n"
 texts = st.text(alphabet=TEXT, min_size=1, max_size=4)
 ids = st.text(alphabet="abc1", min_size=1, max_size=4)
 
-_atoms = st.sampled_from(["a", "b", "c", "1", ".", "[a-c]", "[ab1]", "[1-9]"])
+_atoms = st.sampled_from(["a", "b", "c", "1", ".", "[a-c]", "[^a]", "\\d", "[ab1]"])
 _quantifiers = st.sampled_from(["", "", "*", "+", "?", "{2}", "{1,2}"])
 _pieces = st.lists(st.tuples(_atoms, _quantifiers).map("".join), min_size=1, max_size=3).map(
     "".join
 )
+_plain = st.lists(_atoms, min_size=1, max_size=3).map("".join)
 patterns = st.one_of(
     _pieces,
-    st.tuples(_pieces, _pieces).map(lambda p: f"({p[0]}|{p[1]})"),
-    st.tuples(_atoms, _atoms).map(lambda p: f"({p[0]}|{p[1]})+"),
+    st.tuples(_plain, _plain).map(lambda p: f"({p[0]}|{p[1]})"),
+    st.tuples(_plain, _plain, _quantifiers).map(lambda p: f"({p[0]}|{p[1]}){p[2]}"),
     st.tuples(_pieces, _atoms, _atoms).map(lambda p: f"{p[0]}({p[1]}{p[2]})*"),
 )
 
@@ -68,7 +69,7 @@ def leaf(
 ) -> dict[str, Any]:
     field = draw(st.sampled_from(sorted(fields)))
     values, ops = fields[field]
-    op = draw(st.sampled_from([o for o in ops if negatable or o != "matches"]))
+    op = draw(st.sampled_from(ops))
     if op == "exists":
         return {field: {"exists": draw(st.booleans())}}
     if op == "matches":
@@ -157,7 +158,6 @@ def test_guard_and_durable_rules_fire_the_same_rules(
         assert rule is not None
         rules.append(rule)
     assert check_rules(rules) == []
-    assume(not list(check_patterns(rules, pattern_problem)))  # refused at load, tested below
     ruleset = compile_rules(rules)
     assume(not engine_problems(rules, ruleset))  # likewise
     matcher = DurableMatcher(ruleset.name, ruleset.definition)
@@ -172,45 +172,98 @@ def test_guard_and_durable_rules_fire_the_same_rules(
         )
         snapshot = flatten(event)
         guarded = sorted(r.id for r in ruleset.by_type[event.type] if r.guard(snapshot))
-        assert sorted(matcher.match(snapshot)) == guarded, (snapshot, ruleset.definition)
+        fired = matcher.match(ruleset.snapshot(dict(snapshot), event.type))
+        assert sorted(fired) == guarded, (snapshot, ruleset.definition)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(patterns, texts)
-def test_the_regex_subset_means_the_same_in_python(pattern: str, value: str) -> None:
-    """Within the subset, `$mt` is `re.fullmatch` over the JSON-escaped text, as the guard does."""
-    assume(pattern_problem(pattern) is None)
-    text = rule_text("regex", "impersonation_report", {"impersonated_name": {"matches": pattern}})
-    rule, _errors = parse_rule_text(text, "regex.yaml")
-    assert rule is not None
-    assert check_rules([rule]) == []
-    ruleset = compile_rules([rule])
+def test_a_pattern_fires_exactly_when_python_fullmatches(pattern: str, value: str) -> None:
+    """A `matches` rule fires in durable-rules exactly when `re.fullmatch` holds, and its
+    negation exactly when it does not: the match reaches durable-rules as a computed feature."""
+    folder_rules = [
+        rule_text("pos", "impersonation_report", {"impersonated_name": {"matches": pattern}}),
+        rule_text(
+            "neg", "impersonation_report", {"not": {"impersonated_name": {"matches": pattern}}}
+        ),
+    ]
+    parsed = [parse_rule_text(text, f"{n}.yaml")[0] for n, text in enumerate(folder_rules)]
+    rules = [rule for rule in parsed if rule is not None]
+    assert len(rules) == 2
+    assert check_rules(rules) == []
+    ruleset = compile_rules(rules)
     matcher = DurableMatcher(ruleset.name, ruleset.definition)
-    fired = matcher.match({"type": "impersonation_report", "impersonated_name": value})
-    expected = re.fullmatch(pattern, as_durable_sees(value)) is not None
-    assert (fired == ["regex"]) == expected
-    assert ruleset.rules[0].guard({"impersonated_name": value}) is expected
+    snapshot = {"type": "impersonation_report", "impersonated_name": value}
+    fired = matcher.match(ruleset.snapshot(dict(snapshot), "impersonation_report"))
+    expected = "pos" if re.fullmatch(pattern, value) else "neg"
+    assert fired == [expected]
+    assert [r.id for r in ruleset.rules if r.guard(snapshot)] == [expected]
 
 
-def test_a_dot_does_not_match_a_newline_or_quote() -> None:
-    """Measured: durable-rules sees escaped text, so `.` is not a newline, a tab or a quote."""
-    for value, expected in (("a b", True), ("a谣b", True), ("a\nb", False), ('a"b', False)):
-        assert (re.fullmatch("a.b", as_durable_sees(value)) is not None) is expected
+def _raw_mt(pattern: str, value: str) -> bool:
+    """durable-rules' own `$mt`, which the compiler deliberately does not use."""
+    name = f"raw_mt_{abs(hash(pattern)) % 10**12}"
+    definition = {
+        "r": {
+            "all": [{"m": {"$and": [{"$ex": {"eval_id": 1}}, {"$mt": {"v": pattern}}]}}],
+            "run": "r",
+        },
+        CATCH_ALL: {"all": [{"m": {"$ex": {"eval_id": 1}}}], "pri": 9, "run": CATCH_ALL},
+    }
+    return DurableMatcher(name, definition).match({"v": value}) == ["r"]
 
 
-def test_patterns_durable_rules_gets_wrong_are_refused_at_load(tmp_path: Path) -> None:
-    """Negated classes are outside the subset: durable-rules refuses some and mis-builds others."""
-    assert pattern_problem("(a|[^a])") == "durable-rules cannot build this pattern (regex conflict)"
-    assert pattern_problem("(a|b)") is None
+@pytest.mark.parametrize(
+    ("pattern", "value"),
+    [("1*.?(aa)*", "111"), ("(1*a|a*)", "1"), ("a.b", 'a"b'), ("\\d+", "123")],
+)
+def test_durable_rules_own_regex_disagrees_with_python(pattern: str, value: str) -> None:
+    """Why matches are computed in Python: durable-rules 2.0.28's `$mt` gets these wrong.
+
+    If this starts failing, durable-rules' regex engine changed: revisit `feature_key`.
+    """
+    assert _raw_mt(pattern, value) != (re.fullmatch(pattern, value) is not None)
+
+
+def test_rules_may_use_full_python_patterns(tmp_path: Path) -> None:
+    """Anchors, escapes, negated classes and `not` over `matches` load and behave as in Python."""
     folder = tmp_path / "rules"
     folder.mkdir()
-    when = {"impersonated_name": {"matches": "([^a]|.b1)"}}
-    (folder / "r.yaml").write_text(rule_text("refused", "impersonation_report", when))
+    when = {
+        "any": [
+            {"impersonated_name": {"matches": "^\\w+ [^a]\\d{2}$"}},
+            {"not": {"reporter_id": {"matches": "trusted-.*"}}},
+        ]
+    }
+    (folder / "r.yaml").write_text(rule_text("full", "impersonation_report", when))
+    ruleset = load_ruleset(folder)
+    matcher = DurableMatcher(ruleset.name, ruleset.definition)
+    for name, reporter, expected in (
+        ("abc b12", "trusted-1", True),
+        ("abc a12", "trusted-1", False),
+        ("abc a12", "someone", True),
+    ):
+        snapshot = {
+            "type": "impersonation_report",
+            "impersonated_name": name,
+            "reporter_id": reporter,
+        }
+        fired = matcher.match(ruleset.snapshot(dict(snapshot), "impersonation_report"))
+        assert (fired == ["full"]) is expected
+        assert ruleset.rules[0].guard(snapshot) is expected
+
+
+def test_a_catastrophic_pattern_is_refused_at_load(tmp_path: Path) -> None:
+    """`(a+)+` can backtrack for minutes on 2,000 characters: E-REGEX at load."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    when = {"impersonated_name": {"matches": "(a+)+b"}}
+    (folder / "r.yaml").write_text(rule_text("redos", "impersonation_report", when))
     with pytest.raises(RuleLoadError) as info:
         load_ruleset(folder)
     (error,) = info.value.errors
     assert error.code == "E-REGEX"
-    assert "[^…]" in (error.hint or "")
+    assert "repeats a group that itself repeats" in error.message
 
 
 def test_a_condition_too_complex_for_durable_rules_is_a_load_error(tmp_path: Path) -> None:

@@ -540,56 +540,16 @@ ERROR_CASES = [
         on: identity_verification
         when:
           reason:
-            matches: "^forged"
+            matches: "(forg+)+ed"
         then:
           action: cancel
           reason: Forged.
         """,
         8,
         "E-REGEX",
-        "pattern '^forged' uses syntax outside the supported subset",
-        "no \\ escapes, quotes, anchors",
-        id="regex-anchor",
-    ),
-    pytest.param(
-        """\
-        id: r1
-        version: 1
-        description: A rule.
-        basis: Test.
-        on: identity_verification
-        when:
-          reason:
-            matches: "forged$"
-        then:
-          action: cancel
-          reason: Forged.
-        """,
-        8,
-        "E-REGEX",
-        "uses syntax outside the supported subset",
-        None,
-        id="regex-dollar",
-    ),
-    pytest.param(
-        """\
-        id: r1
-        version: 1
-        description: A rule.
-        basis: Test.
-        on: identity_verification
-        when:
-          reason:
-            matches: "\\\\d+"
-        then:
-          action: cancel
-          reason: Digits.
-        """,
-        8,
-        "E-REGEX",
-        "pattern '\\\\d+' uses syntax outside the supported subset",
-        None,
-        id="regex-escape",
+        "pattern '(forg+)+ed' repeats a group that itself repeats",
+        "can take minutes on long text",
+        id="regex-nested-repeat",
     ),
     pytest.param(
         """\
@@ -610,27 +570,6 @@ ERROR_CASES = [
         "invalid pattern '(ab'",
         None,
         id="regex-invalid",
-    ),
-    pytest.param(
-        """\
-        id: r1
-        version: 1
-        description: A rule.
-        basis: Test.
-        on: identity_verification
-        when:
-          not:
-            reason:
-              matches: "stolen.*"
-        then:
-          action: cancel
-          reason: Not stolen.
-        """,
-        9,
-        "E-REGEX",
-        "`matches` cannot stand under `not`",
-        "`not_in`",
-        id="regex-under-not",
     ),
     pytest.param(
         """\
@@ -1157,3 +1096,15 @@ def test_bad_item_of_event_type_list_is_reported_at_its_line(tmp_path: Path) -> 
     (error,) = load_errors(tmp_path)
 
     assert (error.line, error.message.split(":")[0]) == (7, "`on.1`")
+
+
+def test_an_overlong_pattern_is_refused(tmp_path: Path) -> None:
+    """Patterns are capped at 200 characters, reported at the pattern's line."""
+    path = tmp_path / "rule.yaml"
+    path.write_text(
+        "id: r1\nversion: 1\ndescription: A rule.\nbasis: Test.\non: identity_verification\n"
+        f"when:\n  reason:\n    matches: {'a' * 201}\nthen: {{action: cancel, reason: R.}}\n"
+    )
+    (error,) = load_errors(tmp_path)
+    assert (error.code, error.line) == ("E-REGEX", 8)
+    assert "longer than 200 characters" in error.message

@@ -67,9 +67,6 @@ def _get_host() -> _Host:
 
 _ERROR_CODES = {
     "113": "the condition is too complex for durable-rules (expression limit)",
-    "502": "the pattern is too large (transition limit)",
-    "503": "the pattern is too large (state limit)",
-    "507": "durable-rules cannot build this pattern (regex conflict)",
 }
 _problems: dict[str, str | None] = {}
 
@@ -89,11 +86,6 @@ def rule_problem(rule: Mapping[str, Any]) -> str | None:
             code = str(exc).rsplit(" ", 1)[-1]
             _problems[text] = _ERROR_CODES.get(code, str(exc))
     return _problems[text]
-
-
-def pattern_problem(pattern: str) -> str | None:
-    """Why durable-rules refuses a `$mt` pattern Python accepts, such as `(a|[^a])`, or None."""
-    return rule_problem({"all": [{"m": {"$mt": {"v": pattern}}}], "run": "p"})
 
 
 class DurableMatcher:

@@ -20,7 +20,16 @@ import attrs
 
 from .decisions import Action, ConditionTrace, Mode
 from .loader import RuleSource
-from .spec import SCHEMA_VERSION, All, AnyOf, Compare, Condition, Not, parse_duration
+from .spec import (
+    SCHEMA_VERSION,
+    All,
+    AnyOf,
+    Compare,
+    Condition,
+    Not,
+    comparisons,
+    parse_duration,
+)
 
 COMPILER_VERSION = 1
 """Bumped when compilation changes meaning, so the digest of an unchanged pack changes too."""
@@ -47,12 +56,25 @@ _DURABLE_OP = {
     "lte": "$lte",
     "gt": "$gt",
     "gte": "$gte",
-    "matches": "$mt",
 }
+
+
+def feature_key(test: Compare) -> str:
+    """The snapshot key holding a `matches` test's result, computed in Python.
+
+    durable-rules' own `$mt` is not used: measured on 2.0.28, its regex engine disagrees with
+    Python's on plain patterns (`1*.?(aa)*` does not match "111", `(1*a|a*)` matches "1"),
+    refuses some (`(a|[^a])`), never finishes building others (`(a*)*`), and matches the
+    JSON-escaped text. The match is a boolean feature of the snapshot instead.
+    """
+    digest = hashlib.sha256(f"{test.field}\x1f{test.value}".encode()).hexdigest()[:12]
+    return f"match_{digest}"
 
 
 def _compare_durable(test: Compare, op: str) -> dict[str, Any]:
     field, value = test.field, test.value
+    if op == "matches":
+        return {feature_key(test): True}
     if op == "eq":
         return {field: value}
     if op == "exists":
@@ -81,8 +103,8 @@ def to_durable(node: Condition, negate: bool = False) -> dict[str, Any]:
         return _compare_durable(node, node.op)
     if node.op == "exists":
         return _compare_durable(attrs.evolve(node, value=not node.value), "exists")
-    if node.op == "matches":  # refused by the checks: durable-rules cannot negate a match
-        raise ValueError("`matches` cannot be negated")
+    if node.op == "matches":  # the feature is false when the field is absent, too
+        return {feature_key(node): False}
     opposite = _compare_durable(node, _NEGATED_OP[node.op])
     return {"$or": [{"$nex": {node.field: 1}}, opposite]}
 
@@ -103,22 +125,13 @@ def alternatives(expression: dict[str, Any]) -> int:
 _MISSING = object()
 
 
-def as_durable_sees(text: str) -> str:
-    """durable-rules runs `$mt` over the JSON-escaped text (a quote is `\\"`, a newline `\\n`):
-    measured on 2.0.28, `a.b` matches neither `a"b` nor `a<newline>b`. The guard does the same."""
-    return json.dumps(text, ensure_ascii=False)[1:-1]
-
-
 def _compare_python(test: Compare) -> Guard:
     field, value, op = test.field, test.value, test.op
     if op == "exists":
         return (lambda s: field in s) if value else (lambda s: field not in s)
     if op == "matches":
         pattern = re.compile(str(value))
-        return lambda s: (
-            isinstance(v := s.get(field), str)
-            and (pattern.fullmatch(as_durable_sees(v)) is not None)
-        )
+        return lambda s: isinstance(v := s.get(field), str) and pattern.fullmatch(v) is not None
     if op in ("in", "not_in"):
         members = frozenset(value) if isinstance(value, tuple) else frozenset((value,))
         if op == "in":
@@ -199,8 +212,20 @@ class CompiledRuleset:
         """The durable-rules ruleset name: a new pack never replaces a registered one."""
         return f"br_{self.digest[:16]}"
 
+    features: Mapping[str, tuple[tuple[str, str, re.Pattern[str]], ...]] = attrs.field(
+        factory=dict, repr=False
+    )
+    """Per event type: (snapshot key, field, pattern) of every `matches` test."""
+
     def rule(self, rule_id: str) -> CompiledRule:
         return next(rule for rule in self.rules if rule.id == rule_id)
+
+    def snapshot(self, fields: dict[str, Any], event_type: str) -> dict[str, Any]:
+        """What durable-rules sees: the event's fields and each pattern's result."""
+        for key, field, pattern in self.features.get(event_type, ()):
+            value = fields.get(field)
+            fields[key] = isinstance(value, str) and pattern.fullmatch(value) is not None
+        return fields
 
 
 def _digest(rules: list[RuleSource]) -> str:
@@ -251,10 +276,21 @@ def compile_rules(rules: list[RuleSource]) -> CompiledRuleset:
     for rule in compiled:
         for name in rule.event_types:
             by_type.setdefault(name, []).append(rule)
-    digest = _digest(rules)
+    features: dict[str, dict[str, tuple[str, str, re.Pattern[str]]]] = {}
+    for rule in compiled:
+        for test in comparisons(rule.condition):
+            if test.op == "matches":
+                key = feature_key(test)
+                for name in rule.event_types:
+                    features.setdefault(name, {})[key] = (
+                        key,
+                        test.field,
+                        re.compile(str(test.value)),
+                    )
     return CompiledRuleset(
-        digest=digest,
+        digest=_digest(rules),
         rules=tuple(compiled),
         by_type={name: tuple(group) for name, group in by_type.items()},
         definition=durable,
+        features={name: tuple(found.values()) for name, found in features.items()},
     )

@@ -18,8 +18,8 @@ from typing import Any
 
 import attrs
 
-from ._durable import DurableMatcher, pattern_problem, rule_problem
-from .checks import check_patterns, check_rules
+from ._durable import DurableMatcher, rule_problem
+from .checks import check_rules
 from .compiler import (
     MAX_ALTERNATIVES,
     CompiledRule,
@@ -75,7 +75,6 @@ def load_ruleset(location: str | Path | None = None) -> CompiledRuleset:
     """Load, check and compile a rule pack; raises `RuleLoadError` with every error found."""
     rules, errors = read_rules(Path(location) if location is not None else default_rules_path())
     errors.extend(check_rules(rules))
-    errors.extend(check_patterns(rules, pattern_problem))
     if errors:
         raise RuleLoadError(errors)
     ruleset = compile_rules(rules)
@@ -381,7 +380,7 @@ class Engine:
         guarded = [rule for rule in candidates if rule.guard(snapshot)]
         if not guarded and self.prefilter:
             return []
-        fired = self._matcher.match(snapshot)
+        fired = self._matcher.match(self.ruleset.snapshot(snapshot, event.type))
         if sorted(fired) != sorted(rule.id for rule in guarded):
             raise EvaluationError(
                 f"rule engines disagree on event {event.event_id}: durable-rules fired "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Final, Literal
 
@@ -62,6 +62,17 @@ class Not:
 
 
 Condition = Compare | All | AnyOf | Not
+
+
+def comparisons(node: Condition | None) -> Iterator[Compare]:
+    """Every comparison in a condition tree, in file order."""
+    if isinstance(node, Compare):
+        yield node
+    elif isinstance(node, All | AnyOf):
+        for item in node.items:
+            yield from comparisons(item)
+    elif isinstance(node, Not):
+        yield from comparisons(node.item)
 
 
 @attrs.frozen
