@@ -25,9 +25,9 @@ from typing import Any
 
 from durable import engine as _engine
 
+from .compiler import CATCH_ALL
 from .errors import EvaluationError
 
-CATCH_ALL = "__catch_all__"
 _SID = "0"
 
 

@@ -1,8 +1,8 @@
 """Semantic checks of loaded rules: one function per invariant, every error collected.
 
 The spec says a file is well-formed; these say it makes sense: event types exist, conditions
-name fields those event types have, values fit the field, regular expressions stay inside the
-subset that Python and durable-rules read alike, and rule ids are unique.
+name fields those event types have, values fit the field, regular expressions compile and
+cannot backtrack for minutes, and rule ids are unique.
 """
 
 from __future__ import annotations
