@@ -42,8 +42,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from blacklist_rules._durable import CATCH_ALL, DurableMatcher
-from blacklist_rules.compiler import CompiledRuleset
+from blacklist_rules._durable import DurableMatcher
+from blacklist_rules.compiler import CATCH_ALL, CompiledRuleset
 from blacklist_rules.engine import Engine, load_ruleset
 from blacklist_rules.events import flatten, iter_jsonl, parse_event
 from blacklist_rules.synthetic import generate_events

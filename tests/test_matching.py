@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import RuleLoadError, load_ruleset
-from blacklist_rules._durable import CATCH_ALL, DurableMatcher
+from blacklist_rules._durable import DurableMatcher
 from blacklist_rules.checks import check_rules
-from blacklist_rules.compiler import compile_rules
+from blacklist_rules.compiler import CATCH_ALL, compile_rules
 from blacklist_rules.engine import engine_problems
 from blacklist_rules.events import flatten, parse_event
 from blacklist_rules.loader import parse_rule_text
