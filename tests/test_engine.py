@@ -433,3 +433,30 @@ def test_raw_identity_values_never_reach_the_db_file(tmp_path: Path) -> None:
     stored = b"".join(path.read_bytes() for path in tmp_path.iterdir())
     for value in secrets.values():
         assert value.encode() not in stored, value
+
+
+REVIEW_RULE = """
+id: cancel-on-review-cancel
+version: 1
+description: Mirrors a reviewer's cancel (to test one decision per event).
+basis: Test basis.
+on: review_decision
+when:
+  action: freeze
+then:
+  action: cancel
+  reason: Mirror.
+"""
+
+
+def test_a_reviewers_decision_is_the_events_only_enforced_decision(
+    tmp_path: Path, make_event: EventFactory
+) -> None:
+    """A rule that also fires on a review event gives no second decision for that event."""
+    rules = write_rule(tmp_path / "rules", "review", REVIEW_RULE)
+    with Engine.from_path(rules) as engine:
+        out = engine.process(
+            make_event("review_decision", "a", reviewer_id="rev", action="freeze", reason="manual")
+        )
+        assert [(d.rule_id, d.action) for d in out.decisions] == [("human-review", "freeze")]
+        assert engine.status("a") == "frozen"

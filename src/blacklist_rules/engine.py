@@ -339,8 +339,9 @@ class Engine:
         except EventError as exc:
             self.store.forget_event(event.event_id)
             return self._reject(exc, line, source, event.account_id)
-        decisions = [d for d in human if d is not None]
-        for mode in (Mode.ENFORCE, Mode.SHADOW):
+        decisions = list(human)
+        # One decision per event and account: a reviewer's decision is the event's decision.
+        for mode in (Mode.SHADOW,) if human else (Mode.ENFORCE, Mode.SHADOW):
             chosen = self._decide(event, [m for m in matches if m.mode == mode])
             if chosen is not None:
                 decisions.append(chosen)
@@ -393,7 +394,8 @@ class Engine:
         """The most severe match wins, if it is above the status: automation never lowers."""
         if not matches:
             return None
-        best = min(matches, key=lambda m: (-m.action.severity, m.priority, m.rule_id))
+        matches = sorted(matches, key=_precedence)
+        best = matches[0]
         before = self.status(event.account_id)
         if best.action.status.severity <= before.severity:
             return None
@@ -414,12 +416,10 @@ class Engine:
             status_before=before,
             status_after=best.action.status if enforce else before,
             end_condition=rule.until if best.action == Action.FREEZE else None,
-            matched=tuple(
-                sorted(matches, key=lambda m: (-m.action.severity, m.priority, m.rule_id))
-            ),
+            matched=tuple(matches),
         )
 
-    def _apply_event(self, event: Event) -> list[Decision | None]:
+    def _apply_event(self, event: Event) -> list[Decision]:
         """Effects of the event itself: passed verifications, human reviews, appeals."""
         if isinstance(event, IdentityVerification | Registration):
             passed = (
@@ -447,7 +447,7 @@ class Engine:
             self._appeal(event)
         return []
 
-    def _review(self, event: ReviewDecision) -> list[Decision | None]:
+    def _review(self, event: ReviewDecision) -> list[Decision]:
         if event.action != "lift":
             action = Action(event.action)
             before = self.status(event.account_id)
@@ -630,6 +630,11 @@ def _parse_time(text: str | None) -> datetime | None:
 def _same_event(stored: str, text: str, event: Event) -> bool:
     """A resend of the stored event, however its JSON was formatted?"""
     return stored == text or stored_payload(parse_event(stored)) == stored_payload(event)
+
+
+def _precedence(match: RuleMatch) -> tuple[int, int, str]:
+    """Most severe first; then the lower priority number; then the rule id, for determinism."""
+    return (-match.action.severity, match.priority, match.rule_id)
 
 
 def _match_of(rule: CompiledRule, snapshot: dict[str, Any]) -> RuleMatch:
