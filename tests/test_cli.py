@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from blacklist_rules.synthetic import generate_events, write_jsonl
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
@@ -56,7 +58,10 @@ def test_rejected_lines_are_reported_recorded_and_strict_fails(tmp_path: Path) -
     assert result.returncode == 1
     rejected = [line for line in result.stderr.splitlines() if ": rejected: " in line]
     assert len(rejected) == 7
-    assert any(":5: rejected: occurred_at: Input should have timezone info" in r for r in rejected)
+    assert any(
+        ":5: rejected: occurred_at: must be an RFC 3339 timestamp with an offset" in r
+        for r in rejected
+    )
     assert "2 accepted" in result.stderr
     export = cli("audit", "export", "--format", "jsonl", "bad.db", cwd=tmp_path)
     kinds = [json.loads(line)["kind"] for line in export.stdout.splitlines()]
@@ -119,3 +124,41 @@ def test_schema_prints_the_published_json_schema(tmp_path: Path) -> None:
     assert json.loads(result.stdout) == json.loads(
         (ROOT / "rules" / "rule.schema.json").read_text()
     )
+
+
+def test_a_reader_that_stops_early_loses_no_decision(tmp_path: Path) -> None:
+    """`run … | head -1`: exit 141 without a traceback; the next run re-delivers every
+    decision that was not committed, so none is lost (at least once)."""
+    events = tmp_path / "many.jsonl"
+    write_jsonl(generate_events(20_000, n_accounts=2_000, seed=3), events)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    command = [sys.executable, "-m", "blacklist_rules", "run", str(events), "--db", "p.db"]
+    with subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        first = json.loads(process.stdout.readline())
+        process.stdout.close()
+        stderr = process.stderr.read()
+        assert process.wait(timeout=300) == 141
+    assert "Traceback" not in stderr
+    assert "standard output was closed" in stderr
+
+    def decided(db: str) -> set[str]:
+        export = cli("audit", "export", db, cwd=tmp_path).stdout.splitlines()
+        return {
+            json.loads(line)["decision_id"]
+            for line in export
+            if json.loads(line)["kind"] == "decision"
+        }
+
+    committed_before = decided("p.db")  # what was committed is what was written before it
+    full = cli("run", str(events), "--db", "all.db", cwd=tmp_path)
+    everything = {json.loads(line)["decision_id"] for line in full.stdout.splitlines()}
+    again = cli("run", str(events), "--db", "p.db", cwd=tmp_path)
+    redelivered = {json.loads(line)["decision_id"] for line in again.stdout.splitlines()}
+    assert len(everything) > 60
+    assert first["decision_id"] in everything
+    assert redelivered == everything - committed_before  # nothing lost, nothing doubled
+    assert decided("p.db") == everything

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -460,3 +462,80 @@ def test_a_reviewers_decision_is_the_events_only_enforced_decision(
         )
         assert [(d.rule_id, d.action) for d in out.decisions] == [("human-review", "freeze")]
         assert engine.status("a") == "frozen"
+
+
+def test_a_crash_inside_one_event_undoes_only_that_event(
+    tmp_path: Path, make_event: EventFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error mid-batch: earlier events stay, the failure is recorded, memory and
+    db agree, and the same event succeeds when retried."""
+    db = tmp_path / "state.db"
+    with Engine.from_path(db=db) as engine:
+        first = make_event("impersonation_report", "a", reporter_id="r", confirmed=True)
+        second = make_event("impersonation_report", "b", reporter_id="r", confirmed=True)
+        original = engine._record
+
+        def crash_on_b(decision: Any, event_id: str) -> None:
+            original(decision, event_id)
+            if decision.account_id == "b":
+                raise RuntimeError("disk on fire")
+
+        monkeypatch.setattr(engine, "_record", crash_on_b)
+        outcomes = list(engine.run([first, second]))
+        assert outcomes[0].accepted
+        assert outcomes[1].failure is not None
+        assert "disk on fire" in str(outcomes[1].failure)
+        assert engine.status("b") == "active"  # memory followed the db back
+        monkeypatch.undo()
+        assert [d.action for d in engine.process(second).decisions] == ["blacklist"]
+    with Engine.from_path(db=db) as engine:
+        assert (engine.status("a"), engine.status("b")) == ("blacklisted", "blacklisted")
+        failed = [r for r in engine.audit_records() if r["kind"] == "evaluation_failed"]
+        assert [r["account_id"] for r in failed] == ["b"]
+
+
+def test_an_exception_in_the_callers_loop_loses_nothing(
+    tmp_path: Path, make_event: EventFactory
+) -> None:
+    """If the consumer fails, uncommitted events are dropped and run again next time: their
+    outcomes are delivered at least once, never committed undelivered."""
+    db = tmp_path / "state.db"
+    events = [
+        make_event("impersonation_report", f"acct-{n}", reporter_id="r", confirmed=True)
+        for n in range(5)
+    ]
+    delivered: list[str] = []
+
+    def consume() -> None:
+        with Engine.from_path(db=db) as engine:
+            engine.commit_every = 2
+            for outcome in engine.run(events):
+                if outcome.account_id == "acct-3":
+                    raise KeyboardInterrupt  # before acct-3's decision reached anyone
+                delivered.extend(d.account_id for d in outcome.decisions)
+
+    with pytest.raises(KeyboardInterrupt):
+        consume()
+    assert delivered == ["acct-0", "acct-1", "acct-2"]
+    with Engine.from_path(db=db) as engine:
+        again = [d.account_id for o in engine.run(events) for d in o.decisions]
+    assert "acct-3" in again
+    assert "acct-4" in again
+    assert "acct-0" not in again  # committed with its batch, once delivered
+
+
+def test_the_store_keeps_the_text_of_every_rule_used(
+    tmp_path: Path, make_event: EventFactory
+) -> None:
+    """A regulator can read the exact rule files behind a digest; reading status writes nothing."""
+    db = tmp_path / "state.db"
+    with Engine.from_path(db=db) as engine:
+        engine.process(make_event("impersonation_report", "a", reporter_id="r", confirmed=True))
+        digest = engine.digest
+    with Engine.from_path(db=db) as engine:
+        engine.status("a")
+    rows = sqlite3.connect(db).execute("SELECT digest, rules FROM rulesets").fetchall()
+    assert [row[0] for row in rows] == [digest]
+    rules = {rule["id"]: rule for rule in json.loads(rows[0][1])}
+    source = default_rules_path() / "impersonation" / "blacklist-confirmed-impersonation.yaml"
+    assert rules["blacklist-confirmed-impersonation"]["text"] == source.read_text()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -48,7 +49,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     events = Path(args.events)
     if not events.is_file():
-        print(f"error: no such events file: {events}", file=sys.stderr)
+        problem = "is not a file" if events.exists() else "no such events file"
+        print(f"error: {problem}: {events}", file=sys.stderr)
         return 2
     counts: Counter[str] = Counter()
     actions: Counter[str] = Counter()
@@ -107,9 +109,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
             return 0
         print(f"{args.account}: {status}")
         for decision in standing:
-            until = f" until {decision.expires_at.isoformat()}" if decision.expires_at else ""
-            if decision.end_condition:
-                until += f" or {decision.end_condition}"
+            ends = [f"at {decision.expires_at.isoformat()}"] if decision.expires_at else []
+            if decision.end_condition == "verification_passed":
+                ends.append("when a verification passes")
+            until = f" (ends {' or '.join(ends)})" if ends else ""
             print(
                 f"  {decision.decision_id}  {decision.action}{until}  by {decision.rule_id} "
                 f"v{decision.rule_version}  ({decision.reason})  evidence: "
@@ -194,6 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        # The reader went away (`| head`). What was not committed runs again next time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("stopped: standard output was closed", file=sys.stderr)
+        return 141
     except RuleLoadError as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)

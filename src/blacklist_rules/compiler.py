@@ -196,6 +196,8 @@ class CompiledRule:
     duration: timedelta | None = None
     until: str | None = None
     source: str = ""
+    text: str = attrs.field(default="", repr=False)
+    """The rule file as written, kept with every pack the store has used."""
 
 
 @attrs.frozen
@@ -264,6 +266,7 @@ def compile_rules(rules: list[RuleSource]) -> CompiledRuleset:
             duration=parse_duration(then.duration) if then.duration else None,
             until=then.until,
             source=source.file,
+            text=source.text,
         )
         compiled.append(rule)
         types = [{"type": name} for name in rule.event_types]

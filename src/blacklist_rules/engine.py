@@ -147,7 +147,9 @@ class Engine:
         # Only accounts that are not active are kept in memory: few, and read on every event.
         self._statuses = {account: Status(status) for account, status in store.flagged()}
         self._changes: list[StatusChange] = []
-        store.remember_ruleset(ruleset.digest, [_rule_record(rule) for rule in ruleset.rules])
+        self._remembered = False
+        self._closed = False
+        self._current: Event | None = None
 
     @classmethod
     def from_path(
@@ -176,6 +178,8 @@ class Engine:
 
     def flush(self) -> None:
         """Commit what the engine holds; `process` does this itself outside `batch()`."""
+        if self._closed:
+            return
         if self._clock is not None:
             self.store.set_meta("clock", self._clock.isoformat())
         self.store.commit()
@@ -183,6 +187,7 @@ class Engine:
 
     def close(self) -> None:
         self.flush()
+        self._closed = True
         self.store.close()
 
     def __enter__(self) -> Engine:
@@ -194,18 +199,30 @@ class Engine:
         value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """On an exception, what was not committed is dropped: those events run again next
+        time (their outcomes may then be delivered twice: at least once, never lost)."""
+        if kind is not None and not self._closed:
+            self.store.rollback()
+            self._pending = 0
         self.close()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Commit every `commit_every` events instead of every event: the fast path for runs."""
+        """Commit every `commit_every` events instead of every event: the fast path for runs.
+
+        The last batch is committed when the block ends normally. When it ends with an exception,
+        or a `run` is abandoned, it is left to `close()` (commit) or `__exit__` with an
+        exception (drop): outcomes never delivered are then never committed.
+        """
         self._batch_depth += 1
         try:
             yield
-        finally:
+        except BaseException:
             self._batch_depth -= 1
-            if self._batch_depth == 0:
-                self.flush()
+            raise
+        self._batch_depth -= 1
+        if self._batch_depth == 0:
+            self.flush()
 
     # --- queries ------------------------------------------------------------------------
     def status(self, account_id: str) -> Status:
@@ -254,23 +271,54 @@ class Engine:
     def _guarded(
         self, event: object, line: int | None, source: str | None, received: str | None
     ) -> Outcome:
-        """One event in the store's transaction: kept on success or on a recorded failure."""
+        """One event under a savepoint: on any failure only this event is undone, the failure is
+        recorded and `EvaluationError` raised. In a batch, the commit comes before the next
+        event, once the caller has had the outcomes, so none is committed undelivered."""
+        if self._pending >= self.commit_every:
+            self.flush()
         self.store.begin()
+        if not self._remembered:
+            rules = [_rule_record(rule) for rule in self.ruleset.rules]
+            self.store.remember_ruleset(self.ruleset.digest, rules)
+            self._remembered = True
+        self.store.savepoint()
+        self._current, clock = None, self._clock
         try:
             outcome = self._process(event, line, source, received)
-        except EvaluationError:
+        except Exception as exc:
+            self.store.rollback_to_savepoint()
+            # What memory holds beside the db follows it back (failures are rare: reload).
+            self._clock, self._next_expiry = clock, _parse_time(self.store.next_expiry())
+            self._statuses = {account: Status(status) for account, status in self.store.flagged()}
+            self._record_failure(exc, line, source)
             self._after_write()
-            raise
-        except BaseException:
-            self.store.rollback()
-            self._pending = 0
-            raise
+            if isinstance(exc, EvaluationError):
+                raise
+            raise EvaluationError(f"processing failed, nothing decided: {exc!r}") from exc
+        self.store.release_savepoint()
         self._after_write()
         return outcome
 
+    def _record_failure(self, exc: Exception, line: int | None, source: str | None) -> None:
+        event = self._current
+        self.store.audit(
+            "evaluation_failed",
+            {
+                "event_id": event.event_id if event else None,
+                "line": line,
+                "source": source,
+                "error": str(exc) if isinstance(exc, EvaluationError) else repr(exc),
+                "ruleset_digest": self.digest,
+            },
+            account_id=event.account_id if event else None,
+            event_id=event.event_id if event else None,
+            occurred_at=utc_text(event.occurred_at) if event else None,
+        )
+        self.store.release_savepoint()
+
     def _after_write(self) -> None:
         self._pending += 1
-        if self._batch_depth == 0 or self._pending >= self.commit_every:
+        if self._batch_depth == 0:
             self.flush()
 
     def _process(
@@ -282,6 +330,7 @@ class Engine:
             event = parse_event(raw)
         except EventError as exc:
             return self._reject(exc, line, source)
+        self._current = event
         text = stored_text(event, received)
         micros = round(event.occurred_at.timestamp() * 1_000_000)
         known = self.store.add_event(event.event_id, event.account_id, event.type, micros, text)
@@ -304,24 +353,7 @@ class Engine:
                 source,
                 event.account_id,
             )
-        try:
-            matches = self._match(event)
-        except EvaluationError as exc:
-            self.store.forget_event(event.event_id)
-            self.store.audit(
-                "evaluation_failed",
-                {
-                    "event_id": event.event_id,
-                    "line": line,
-                    "source": source,
-                    "error": str(exc),
-                    "ruleset_digest": self.digest,
-                },
-                account_id=event.account_id,
-                event_id=event.event_id,
-                occurred_at=utc_text(event.occurred_at),
-            )
-            raise
+        matches = self._match(event)
         self._changes = []
         self._advance(event.occurred_at, event.event_id)
         if not matches and event.type not in _TYPES_WITH_EFFECTS:
@@ -650,13 +682,5 @@ def _match_of(rule: CompiledRule, snapshot: dict[str, Any]) -> RuleMatch:
 
 
 def _rule_record(rule: CompiledRule) -> dict[str, Any]:
-    return {
-        "id": rule.id,
-        "version": rule.version,
-        "action": rule.action,
-        "mode": rule.mode,
-        "priority": rule.priority,
-        "reason": rule.reason,
-        "on": list(rule.event_types),
-        "source": rule.source,
-    }
+    """What the store keeps of each rule under the pack's digest: the file as written."""
+    return {"id": rule.id, "version": rule.version, "file": rule.source, "text": rule.text}

@@ -8,6 +8,7 @@ value in its message: registration identities are personal data.
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,6 +18,7 @@ from typing import Annotated, Any, Literal, Union
 
 import attrs
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -34,17 +36,39 @@ MAX_LINE_BYTES = 64 * 1024
 """A JSONL line longer than this is rejected before it is parsed."""
 
 
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
 def _rfc3339_text(value: object) -> object:
-    """Only text timestamps: pydantic would otherwise read a bare number as Unix time."""
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an RFC 3339 timestamp string with an offset")
+    """Only RFC 3339 text: pydantic would otherwise read a number, even quoted, as Unix time."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError(
+            "must be an RFC 3339 timestamp with an offset, e.g. 2026-05-01T09:00:00+08:00"
+        )
     return value
+
+
+def _in_range(moment: datetime) -> datetime:
+    """Event time must convert to UTC and be plausible: one bad clock moves everyone's clock."""
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+    if not _EARLIEST <= utc < _LATEST:
+        raise ValueError("must lie between 1970 and 2999")
+    return moment
 
 
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
 Text = Annotated[str, Field(max_length=2000)]
 Short = Annotated[str, Field(min_length=1, max_length=100)]
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_range)]
 IdentityValue = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -152,7 +176,8 @@ def _error_from(exc: ValidationError, event_id: str | None) -> EventError:
         loc = err["loc"][1:] if err["loc"] and err["loc"][0] in EVENT_MODELS else err["loc"]
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc = ("type",)
-        problems.append((".".join(str(part) for part in loc), err["msg"]))
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append((".".join(str(part) for part in loc), message))
     path, reason = problems[0]
     if len(problems) > 1:
         reason += "; and " + "; ".join(f"{p or '(event)'}: {m}" for p, m in problems[1:])
@@ -217,6 +242,12 @@ def iter_jsonl(source: Path | Iterable[bytes | str]) -> Iterator[ParsedLine]:
             yield from iter_jsonl(handle)
         return
     for number, raw in enumerate(source, start=1):
+        if number == 1:  # a byte-order mark is not part of the first event
+            raw = (
+                raw.removeprefix(b"\xef\xbb\xbf")
+                if isinstance(raw, bytes)
+                else raw.removeprefix("\ufeff")
+            )
         if not raw.strip():
             continue
         try:

@@ -35,6 +35,7 @@ class RuleSource:
     spec: RuleSpec
     condition: Condition | None
     line_of: Callable[[Path], int] = attrs.field(eq=False, repr=False)
+    text: str = attrs.field(default="", eq=False, repr=False)
 
     def error(self, path: Path, code: str, message: str, hint: str | None = None) -> RuleFileError:
         return RuleFileError(self.file, self.line_of(path), code, message, hint)
@@ -133,7 +134,14 @@ def _pydantic_errors(
                 )
             )
         else:
-            errors.append(RuleFileError(source, line_of(loc), "E-SPEC", f"`{where}`: {err['msg']}"))
+            errors.append(
+                RuleFileError(
+                    source,
+                    line_of(loc),
+                    "E-SPEC",
+                    f"`{where}`: {err['msg'].removeprefix('Value error, ')}",
+                )
+            )
     return errors
 
 
@@ -171,7 +179,7 @@ def parse_rule_text(text: str, source: str) -> tuple[RuleSource | None, list[Rul
     errors = [RuleFileError(source, line_of(e.path), e.code, e.message, e.hint) for e in shape]
     if errors:
         return None, errors
-    return RuleSource(source, spec, condition, line_of), []
+    return RuleSource(source, spec, condition, line_of, text), []
 
 
 def rule_files(directory: FsPath) -> list[FsPath]:
@@ -189,7 +197,9 @@ def read_rules(location: FsPath) -> tuple[list[RuleSource], list[RuleFileError]]
         return [], [RuleFileError(str(location), 0, "E-PATH", "no such file or folder")]
     files = [location] if location.is_file() else rule_files(location)
     if not files:
-        return [], [RuleFileError(str(location), 0, "E-EMPTY", "no rule files (*.yaml) found")]
+        return [], [
+            RuleFileError(str(location), 0, "E-EMPTY", "no rule files (*.yaml, *.yml) found")
+        ]
     rules: list[RuleSource] = []
     errors: list[RuleFileError] = []
     for path in files:

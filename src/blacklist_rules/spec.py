@@ -300,7 +300,7 @@ class RuleSpec(BaseModel):
 
     schema_: Annotated[Literal[1], Field(alias="schema")] = SCHEMA_VERSION
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,79}$")]
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1, strict=True)]
     description: Annotated[str, Field(min_length=1, max_length=2000)]
     basis: Annotated[
         str,

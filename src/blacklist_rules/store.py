@@ -90,6 +90,16 @@ class SQLiteStore:
             self._db.execute("ROLLBACK")
             self._in_tx = False
 
+    def savepoint(self) -> None:
+        self._db.execute("SAVEPOINT event")
+
+    def release_savepoint(self) -> None:
+        self._db.execute("RELEASE event")
+
+    def rollback_to_savepoint(self) -> None:
+        """Undo what the current event wrote; the savepoint stays open until released."""
+        self._db.execute("ROLLBACK TO event")
+
     def close(self) -> None:
         self.commit()
         self._db.close()
