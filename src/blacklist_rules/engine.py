@@ -150,6 +150,8 @@ class Engine:
         self._remembered = False
         self._closed = False
         self._current: Event | None = None
+        self._inserted = False  # the current event's row was written
+        self._saved = False  # a savepoint guards the current event's further writes
 
     @classmethod
     def from_path(
@@ -186,9 +188,10 @@ class Engine:
         self._pending = 0
 
     def close(self) -> None:
-        self.flush()
-        self._closed = True
-        self.store.close()
+        if not self._closed:
+            self.flush()
+            self._closed = True
+            self.store.close()
 
     def __enter__(self) -> Engine:
         return self
@@ -203,7 +206,8 @@ class Engine:
         time (their outcomes may then be delivered twice: at least once, never lost)."""
         if kind is not None and not self._closed:
             self.store.rollback()
-            self._pending = 0
+            self._closed = True  # nothing more is written, not even the clock
+            self.store.close()
         self.close()
 
     @contextmanager
@@ -271,7 +275,7 @@ class Engine:
     def _guarded(
         self, event: object, line: int | None, source: str | None, received: str | None
     ) -> Outcome:
-        """One event under a savepoint: on any failure only this event is undone, the failure is
+        """One event, all or nothing: on a failure only this event is undone, the failure is
         recorded and `EvaluationError` raised. In a batch, the commit comes before the next
         event, once the caller has had the outcomes, so none is committed undelivered."""
         if self._pending >= self.commit_every:
@@ -281,23 +285,38 @@ class Engine:
             rules = [_rule_record(rule) for rule in self.ruleset.rules]
             self.store.remember_ruleset(self.ruleset.digest, rules)
             self._remembered = True
-        self.store.savepoint()
-        self._current, clock = None, self._clock
+        self._current, self._inserted, self._saved, clock = None, False, False, self._clock
         try:
             outcome = self._process(event, line, source, received)
+        except EventError as exc:  # refused for what it asks (an unknown decision, …)
+            self._undo_event(clock)
+            outcome = self._reject(exc, line, source, self._current_account())
         except Exception as exc:
-            self.store.rollback_to_savepoint()
-            # What memory holds beside the db follows it back (failures are rare: reload).
-            self._clock, self._next_expiry = clock, _parse_time(self.store.next_expiry())
-            self._statuses = {account: Status(status) for account, status in self.store.flagged()}
+            self._undo_event(clock)
             self._record_failure(exc, line, source)
             self._after_write()
             if isinstance(exc, EvaluationError):
                 raise
             raise EvaluationError(f"processing failed, nothing decided: {exc!r}") from exc
-        self.store.release_savepoint()
+        if self._saved:
+            self.store.release_savepoint()
         self._after_write()
         return outcome
+
+    def _undo_event(self, clock: datetime | None) -> None:
+        """Undo what the event wrote (its savepoint if it took one, and its row); what memory
+        holds beside the db follows it back (this is rare: reloading is fine)."""
+        if self._saved:
+            self.store.rollback_to_savepoint()
+            self.store.release_savepoint()
+            self._saved = False
+        if self._inserted and self._current is not None:
+            self.store.forget_event(self._current.event_id)
+        self._clock, self._next_expiry = clock, _parse_time(self.store.next_expiry())
+        self._statuses = {account: Status(status) for account, status in self.store.flagged()}
+
+    def _current_account(self) -> str | None:
+        return self._current.account_id if self._current is not None else None
 
     def _record_failure(self, exc: Exception, line: int | None, source: str | None) -> None:
         event = self._current
@@ -314,7 +333,6 @@ class Engine:
             event_id=event.event_id if event else None,
             occurred_at=utc_text(event.occurred_at) if event else None,
         )
-        self.store.release_savepoint()
 
     def _after_write(self) -> None:
         self._pending += 1
@@ -353,24 +371,30 @@ class Engine:
                 source,
                 event.account_id,
             )
+        self._inserted = True
         matches = self._match(event)
         self._changes = []
+        quiet = not matches and event.type not in _TYPES_WITH_EFFECTS
+        if quiet and (self._next_expiry is None or self._next_expiry > event.occurred_at):
+            # The common case: nothing matched, nothing changes, no freeze ends: one write.
+            if self._clock is None or event.occurred_at > self._clock:
+                self._clock = event.occurred_at
+            return Outcome(
+                event.event_id, event.account_id, status=self.status(event.account_id), line=line
+            )
+        # More than one write may follow: under a savepoint, so a failure undoes them all.
+        self.store.savepoint()
+        self._saved = True
         self._advance(event.occurred_at, event.event_id)
-        if not matches and event.type not in _TYPES_WITH_EFFECTS:
-            # The common case: nothing matched and the event changes nothing by itself.
+        if quiet:
             return Outcome(
                 event.event_id,
                 event.account_id,
-                (),
-                tuple(self._changes),
-                self.status(event.account_id),
+                status_changes=tuple(self._changes),
+                status=self.status(event.account_id),
                 line=line,
             )
-        try:
-            human = self._apply_event(event)
-        except EventError as exc:
-            self.store.forget_event(event.event_id)
-            return self._reject(exc, line, source, event.account_id)
+        human = self._apply_event(event)  # may refuse the event: EventError, see _guarded
         decisions = list(human)
         # One decision per event and account: a reviewer's decision is the event's decision.
         for mode in (Mode.SHADOW,) if human else (Mode.ENFORCE, Mode.SHADOW):
