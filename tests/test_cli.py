@@ -162,3 +162,47 @@ def test_a_reader_that_stops_early_loses_no_decision(tmp_path: Path) -> None:
     assert first["decision_id"] in everything
     assert redelivered == everything - committed_before  # nothing lost, nothing doubled
     assert decided("p.db") == everything
+
+
+def test_run_until_ends_the_freezes_whose_time_is_up(tmp_path: Path) -> None:
+    """`run --until TIME` advances event time after the events and reports what ended."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yaml").write_text(
+        "id: freeze-report\nversion: 1\ndescription: d\nbasis: b\non: impersonation_report\n"
+        "when: {confirmed: false}\nthen: {action: freeze, duration: 2d, reason: r}\n"
+    )
+    events = tmp_path / "e.jsonl"
+    events.write_text(
+        json.dumps(
+            {
+                "event_id": "e1",
+                "type": "impersonation_report",
+                "account_id": "a",
+                "occurred_at": "2026-01-01T00:00:00Z",
+                "reporter_id": "r",
+                "confirmed": False,
+            }
+        )
+        + "\n"
+    )
+    result = cli(
+        "run",
+        str(events),
+        "--rules",
+        str(rules),
+        "--db",
+        "u.db",
+        "--until",
+        "2026-01-05T00:00:00Z",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 status change(s)" in result.stderr
+    assert "a: frozen → active" in result.stderr
+    status = cli("status", "a", "--db", "u.db", "--rules", str(rules), cwd=tmp_path)
+    assert status.stdout.startswith("a: active")
+    bad = cli("run", str(events), "--db", "v.db", "--until", "soon", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "RFC 3339" in bad.stderr
+    assert not (tmp_path / "v.db").exists()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from blacklist_rules import Engine, EvaluationError, Status, iter_jsonl
+from blacklist_rules import Engine, EvaluationError, EventError, Status, iter_jsonl
 from blacklist_rules.engine import default_rules_path
 
 from .support import RUMOR_FREEZE_30D, SHADOW_REPORT_FREEZE, EventFactory, write_rule
@@ -539,3 +539,28 @@ def test_the_store_keeps_the_text_of_every_rule_used(
     rules = {rule["id"]: rule for rule in json.loads(rows[0][1])}
     source = default_rules_path() / "impersonation" / "blacklist-confirmed-impersonation.yaml"
     assert rules["blacklist-confirmed-impersonation"]["text"] == source.read_text()
+
+
+def test_advance_to_ends_freezes_without_an_event(tmp_path: Path, make_event: EventFactory) -> None:
+    """`advance_to` moves event time; freezes whose time is up end; the clock never goes back."""
+    rules = write_rule(tmp_path / "rules", "rumor", RUMOR_FREEZE_30D)
+    with Engine.from_path(rules) as engine:
+        (freeze,) = engine.process(
+            make_event(
+                "rumor_flag", "a", content_id="c", verdict="malicious_rumor", source="fact_check"
+            )
+        ).decisions
+        assert freeze.expires_at is not None
+        assert engine.advance_to("2026-03-15T00:00:00Z") == ()
+        assert engine.status("a") == "frozen"
+        (change,) = engine.advance_to(freeze.expires_at.isoformat())
+        assert (change.account_id, change.status_after, change.at) == (
+            "a",
+            "active",
+            freeze.expires_at,
+        )
+        assert change.event_id is None
+        engine.advance_to("2026-01-01T00:00:00Z")
+        assert engine.clock == freeze.expires_at
+        with pytest.raises(EventError, match="RFC 3339"):
+            engine.advance_to("next tuesday")

@@ -22,7 +22,7 @@ from .errors import (
     RuleLoadError,
     StoreError,
 )
-from .events import Event, ParsedLine, iter_jsonl, parse_event
+from .events import Event, ParsedLine, iter_jsonl, parse_event, parse_time
 from .spec import rule_json_schema
 from .store import SQLiteStore
 
@@ -56,5 +56,6 @@ __all__ = [
     "iter_jsonl",
     "load_ruleset",
     "parse_event",
+    "parse_time",
     "rule_json_schema",
 ]

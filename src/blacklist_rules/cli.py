@@ -24,6 +24,7 @@ from . import (
     default_rules_path,
     iter_jsonl,
     load_ruleset,
+    parse_time,
     rule_json_schema,
 )
 
@@ -52,6 +53,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         problem = "is not a file" if events.exists() else "no such events file"
         print(f"error: {problem}: {events}", file=sys.stderr)
         return 2
+    until = parse_time(args.until) if args.until is not None else None  # fail before running
     counts: Counter[str] = Counter()
     actions: Counter[str] = Counter()
     with Engine.from_path(args.rules, db=args.db) as engine:
@@ -72,6 +74,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
             for decision in outcome.decisions:
                 actions[f"{decision.action} ({decision.mode})"] += 1
                 _print_json(decision.to_dict(), sys.stdout)
+        if until is not None:
+            ended = engine.advance_to(until)
+            print(
+                f"clock advanced to {engine.clock.isoformat() if engine.clock else '-'}: "
+                f"{len(ended)} status change(s)",
+                file=sys.stderr,
+            )
+            for change in ended:
+                print(
+                    f"  {change.account_id}: {change.status_before} → {change.status_after} "
+                    f"({change.cause})",
+                    file=sys.stderr,
+                )
     total = sum(counts.values())
     print(
         f"processed {total} events: {counts['accepted']} accepted, "
@@ -168,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     rules_option(run)
     run.add_argument("--db", default=DEFAULT_DB, help=f"SQLite db (default: {DEFAULT_DB})")
     run.add_argument("--strict", action="store_true", help="exit 1 if any event was rejected")
+    run.add_argument(
+        "--until",
+        metavar="TIME",
+        help="then move event time to TIME (RFC 3339), ending the freezes whose time is up",
+    )
     run.set_defaults(func=_cmd_run)
 
     status = commands.add_parser("status", help="an account's status and the decisions behind it")

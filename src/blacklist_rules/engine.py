@@ -49,6 +49,7 @@ from .events import (
     ReviewDecision,
     flatten,
     parse_event,
+    parse_time,
     stored_payload,
     stored_text,
     utc_text,
@@ -245,6 +246,21 @@ class Engine:
         return self.store.audit_records(account_id)
 
     # --- processing ---------------------------------------------------------------------
+    def advance_to(self, moment: datetime | str) -> tuple[StatusChange, ...]:
+        """Move event time forward without an event (say, at the end of a day's log), ending
+        every freeze whose time is up. The clock never goes back: an earlier time does nothing.
+        """
+        when = parse_time(moment)
+        if self._pending >= self.commit_every:
+            self.flush()
+        self.store.begin()
+        self._changes = []
+        self._advance(when, None)
+        self._pending += 1
+        if self._batch_depth == 0:
+            self.flush()
+        return tuple(self._changes)
+
     def run(self, items: Iterable[object], *, source: str | None = None) -> Iterator[Outcome]:
         """Process many events (models, dicts, JSON lines or `ParsedLine`s), batching commits.
 
@@ -653,7 +669,7 @@ class Engine:
         )
         self._changes.append(change)
 
-    def _recompute(self, account_id: str, cause: str, at: datetime, event_id: str) -> None:
+    def _recompute(self, account_id: str, cause: str, at: datetime, event_id: str | None) -> None:
         """Status from the decisions still standing; `active` when none stands."""
         clock = utc_text(self._clock) if self._clock else None
         standing = self.store.standing(account_id, clock)
@@ -666,7 +682,7 @@ class Engine:
         if after != before:
             self._set_status(account_id, before, after, cause, at, event_id)
 
-    def _advance(self, moment: datetime, event_id: str) -> None:
+    def _advance(self, moment: datetime, event_id: str | None) -> None:
         """Move the clock to `moment` (never back) and end every freeze whose time is up."""
         if self._clock is None or moment > self._clock:
             self._clock = moment

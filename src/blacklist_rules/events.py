@@ -259,6 +259,18 @@ def iter_jsonl(source: Path | Iterable[bytes | str]) -> Iterator[ParsedLine]:
         yield ParsedLine(number, event, None, text.strip())
 
 
+_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(Timestamp)
+
+
+def parse_time(value: object) -> datetime:
+    """A moment under the rules of `occurred_at` (RFC 3339 with an offset); `EventError` if not."""
+    try:
+        return _TIMESTAMP.validate_python(value)
+    except ValidationError as exc:
+        message = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+        raise EventError(message, path="time") from None
+
+
 def stored_text(event: Event, received: str | None) -> str:
     """What is stored of an event: the text as received when it can hold no identity values
     (it is then the evidence verbatim, and no serialisation is paid), else `stored_payload`."""
