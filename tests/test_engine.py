@@ -564,3 +564,77 @@ def test_advance_to_ends_freezes_without_an_event(tmp_path: Path, make_event: Ev
         assert engine.clock == freeze.expires_at
         with pytest.raises(EventError, match="RFC 3339"):
             engine.advance_to("next tuesday")
+
+
+def test_freezes_end_at_the_same_instant_whatever_the_events_offset(tmp_path: Path) -> None:
+    """Regression: expiry compared local-offset text with UTC text, so +08:00 freezes ended
+    8 hours late and -05:00 ones vanished from `standing` early."""
+    rules = write_rule(tmp_path / "rules", "rumor", RUMOR_FREEZE_30D)
+    with Engine.from_path(rules) as engine:
+        for account, moment in (
+            ("east", "2026-03-01T16:00:00+08:00"),
+            ("west", "2026-03-01T03:00:00-05:00"),
+        ):
+            engine.process(
+                {
+                    "event_id": account,
+                    "type": "rumor_flag",
+                    "account_id": account,
+                    "occurred_at": moment,
+                    "content_id": "c",
+                    "verdict": "malicious_rumor",
+                    "source": "fact_check",
+                }
+            )
+        engine.advance_to("2026-03-31T07:59:59Z")
+        assert [len(engine.standing(a)) for a in ("east", "west")] == [1, 1]
+        changes = engine.advance_to("2026-03-31T08:00:00Z")
+        assert sorted(c.account_id for c in changes) == ["east", "west"]
+        assert (engine.status("east"), engine.status("west")) == ("active", "active")
+
+
+def test_a_late_passed_verification_does_not_end_a_later_freeze(make_event: EventFactory) -> None:
+    """Regression: a check that passed before the freeze is not the one that ends it."""
+    passed = make_event("identity_verification", "a", days=1, status="passed")
+    failed = make_event("identity_verification", "a", days=5, status="failed", reason="x")
+    for order in ([passed, failed], [failed, passed]):
+        with Engine.from_path() as engine:
+            list(engine.run(order))
+            assert engine.status("a") == "frozen", order
+
+
+def test_lift_all_is_one_status_change_and_spares_later_decisions(
+    make_event: EventFactory,
+) -> None:
+    """Regressions: lifting everything went cancelled → frozen → active in two records, and a
+    late lift reversed decisions taken after it."""
+    with Engine.from_path() as engine:
+        engine.process(
+            make_event(
+                "identity_verification", "a", days=1, status="failed", reason="forged_document"
+            )
+        )
+        engine.process(
+            make_event(
+                "review_decision", "a", days=2, reviewer_id="r", action="freeze", reason="hold"
+            )
+        )
+        out = engine.process(
+            make_event(
+                "review_decision", "a", days=3, reviewer_id="r", action="lift", reason="cleared"
+            )
+        )
+        assert [(c.status_before, c.status_after) for c in out.status_changes] == [
+            ("cancelled", "active")
+        ]
+    freeze = make_event(
+        "review_decision", "b", days=1, reviewer_id="r", action="freeze", reason="hold"
+    )
+    lift = make_event(
+        "review_decision", "b", days=2, reviewer_id="r", action="lift", reason="cleared"
+    )
+    report = make_event("impersonation_report", "b", days=5, reporter_id="x", confirmed=True)
+    for order in ([freeze, lift, report], [freeze, report, lift]):
+        with Engine.from_path() as engine:
+            list(engine.run(order))
+            assert engine.status("b") == "blacklisted", order

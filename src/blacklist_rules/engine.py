@@ -544,9 +544,20 @@ class Engine:
         if event.decision_id is not None:
             self._reverse(self._standing_decision(event, event.decision_id), event)
         else:
+            # Every decision standing when the reviewer lifted (not those taken after a late
+            # lift), reversed together: one status change, from the status to what remains.
             clock = utc_text(self._clock) if self._clock else None
-            for record in self.store.standing(event.account_id, clock):
-                self._reverse(record, event)
+            lifted = self.store.standing(event.account_id, clock, utc_text(event.occurred_at))
+            for record in lifted:
+                self._mark_reversed(record, event)
+            if lifted:
+                reversed_ids = ", ".join(record["decision_id"] for record in lifted)
+                self._recompute(
+                    event.account_id,
+                    f"review_decision lifted {reversed_ids}",
+                    event.occurred_at,
+                    event.event_id,
+                )
         return []
 
     def _standing_decision(
@@ -594,6 +605,15 @@ class Engine:
             )
 
     def _reverse(self, record: dict[str, Any], event: ReviewDecision | AppealOutcome) -> None:
+        self._mark_reversed(record, event)
+        self._recompute(
+            event.account_id,
+            f"{event.type} reversed {record['decision_id']}",
+            event.occurred_at,
+            event.event_id,
+        )
+
+    def _mark_reversed(self, record: dict[str, Any], event: ReviewDecision | AppealOutcome) -> None:
         self.store.reverse_decision(record["decision_id"], event.event_id)
         self.store.audit(
             "reversal",
@@ -609,17 +629,12 @@ class Engine:
             decision_id=record["decision_id"],
             occurred_at=utc_text(event.occurred_at),
         )
-        self._recompute(
-            event.account_id,
-            f"{event.type} reversed {record['decision_id']}",
-            event.occurred_at,
-            event.event_id,
-        )
 
     # --- recording ----------------------------------------------------------------------
     def _record(self, decision: Decision, event_id: str) -> None:
         record = decision.to_dict()
-        self.store.add_decision(record, event_id)
+        expires = utc_text(decision.expires_at) if decision.expires_at else None
+        self.store.add_decision(record, event_id, utc_text(decision.effective_at), expires)
         self.store.audit(
             "decision",
             record,

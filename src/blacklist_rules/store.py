@@ -153,7 +153,10 @@ class SQLiteStore:
     def set_status(self, account_id: str, status: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?)", (account_id, status))
 
-    def add_decision(self, record: dict[str, Any], event_id: str) -> None:
+    def add_decision(
+        self, record: dict[str, Any], event_id: str, effective_at: str, expires_at: str | None
+    ) -> None:
+        """Store a decision; the time columns are UTC text (see `utc_text`), so they compare."""
         self._db.execute(
             "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
             (
@@ -163,8 +166,8 @@ class SQLiteStore:
                 record["action"],
                 record["mode"],
                 record["rule_id"],
-                record["effective_at"],
-                record["expires_at"],
+                effective_at,
+                expires_at,
                 record["end_condition"],
                 _dumps(record),
             ),
@@ -178,12 +181,16 @@ class SQLiteStore:
         ).fetchone()
         return None if row is None else (dict(json.loads(row[0])), row[1], row[2])
 
-    def standing(self, account_id: str, clock: str | None) -> list[dict[str, Any]]:
-        """Enforced decisions still in force: not reversed, not ended, freezes not expired."""
+    def standing(
+        self, account_id: str, clock: str | None, decided_by: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Enforced decisions still in force: not reversed, not ended, freezes not expired;
+        with `decided_by`, only those taken at or before that time."""
         rows = self._db.execute(
             f"SELECT record FROM decisions WHERE account_id = ? AND {_STANDING} "
-            "AND (expires_at IS NULL OR ? IS NULL OR expires_at > ?) ORDER BY effective_at, rowid",
-            (account_id, clock, clock),
+            "AND (expires_at IS NULL OR ? IS NULL OR expires_at > ?) "
+            "AND (? IS NULL OR effective_at <= ?) ORDER BY effective_at, rowid",
+            (account_id, clock, clock, decided_by, decided_by),
         ).fetchall()
         return [dict(json.loads(row[0])) for row in rows]
 
@@ -195,11 +202,12 @@ class SQLiteStore:
         return [dict(json.loads(row[0])) for row in rows]
 
     def end_decisions(self, account_id: str, end_condition: str, at: str) -> list[str]:
-        """End the account's standing freezes that wait for `end_condition`; their ids."""
+        """End the account's standing freezes, decided at or before `at`, that wait for
+        `end_condition`; their ids. A late event never ends what was decided after it."""
         rows = self._db.execute(
             f"SELECT decision_id FROM decisions WHERE account_id = ? AND end_condition = ? "
-            f"AND {_STANDING}",
-            (account_id, end_condition),
+            f"AND effective_at <= ? AND {_STANDING}",
+            (account_id, end_condition, at),
         ).fetchall()
         ids = [str(row[0]) for row in rows]
         self._db.executemany(
