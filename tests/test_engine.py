@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -638,3 +639,23 @@ def test_lift_all_is_one_status_change_and_spares_later_decisions(
         with Engine.from_path() as engine:
             list(engine.run(order))
             assert engine.status("b") == "blacklisted", order
+
+
+def test_a_late_failed_verification_is_ended_by_a_passed_one_already_seen(
+    make_event: EventFactory,
+) -> None:
+    """Failed on day 1, passed on day 5: active in whatever order they arrive; the late freeze
+    is recorded and ends at the passed check's time."""
+    failed = make_event("identity_verification", "a", days=1, status="failed", reason="x")
+    passed = make_event("identity_verification", "a", days=5, status="passed")
+    for order in ([failed, passed], [passed, failed]):
+        with Engine.from_path() as engine:
+            outcomes = list(engine.run(order))
+            assert engine.status("a") == "active", order
+            assert [d.action for d in engine.decisions("a")] == ["freeze"]
+    late = outcomes[1]
+    assert [(c.status_before, c.status_after) for c in late.status_changes] == [
+        ("active", "frozen"),
+        ("frozen", "active"),
+    ]
+    assert late.status_changes[1].at == datetime.fromisoformat(passed["occurred_at"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -58,6 +58,7 @@ from .loader import RuleSource, read_rules
 from .store import SQLiteStore
 
 VERIFICATION_PASSED = "verification_passed"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TYPES_WITH_EFFECTS = frozenset(
     {"identity_verification", "registration", "review_decision", "appeal_outcome"}
 )
@@ -419,6 +420,8 @@ class Engine:
                 decisions.append(chosen)
         for decision in decisions:
             self._record(decision, event.event_id)
+            if decision.end_condition == VERIFICATION_PASSED and decision.mode == Mode.ENFORCE:
+                self._end_if_already_verified(decision, event.event_id)
         if any(d.expires_at for d in decisions):
             self._advance(event.occurred_at, event.event_id)  # a freeze already over ends now
         return Outcome(
@@ -628,6 +631,23 @@ class Engine:
             event_id=event.event_id,
             decision_id=record["decision_id"],
             occurred_at=utc_text(event.occurred_at),
+        )
+
+    def _end_if_already_verified(self, decision: Decision, event_id: str) -> None:
+        """A freeze decided on a late event ends at once if a verification passed after it:
+        in time order that check would have ended it, so arrival order changes nothing."""
+        since = round(decision.effective_at.timestamp() * 1_000_000)
+        passed = self.store.passed_verification_after(decision.account_id, since)
+        if passed is None:
+            return
+        passed_id, passed_us = passed
+        at = _EPOCH + timedelta(microseconds=passed_us)
+        self.store.end_decision(decision.decision_id, utc_text(at))
+        self._recompute(
+            decision.account_id,
+            f"verification passed: {decision.decision_id} (by {passed_id}, which came earlier)",
+            at,
+            event_id,
         )
 
     # --- recording ----------------------------------------------------------------------

@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS rulesets (
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, type TEXT NOT NULL,
     occurred_us INTEGER NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS verifications_by_account ON events (account_id, occurred_us)
+    WHERE type IN ('identity_verification', 'registration');
 CREATE TABLE IF NOT EXISTS accounts (account_id TEXT PRIMARY KEY, status TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS decisions (
     decision_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,
@@ -214,6 +216,24 @@ class SQLiteStore:
             "UPDATE decisions SET ended_at = ? WHERE decision_id = ?", [(at, i) for i in ids]
         )
         return ids
+
+    def passed_verification_after(self, account_id: str, after_us: int) -> tuple[str, int] | None:
+        """The account's first passed verification later than `after_us`: (event id, time)."""
+        row = self._db.execute(
+            "SELECT event_id, occurred_us FROM events "
+            "WHERE account_id = ? AND occurred_us > ? "
+            "AND type IN ('identity_verification', 'registration') "
+            "AND coalesce(json_extract(payload, '$.status'), "
+            "             json_extract(payload, '$.verification.status')) = 'passed' "
+            "ORDER BY occurred_us LIMIT 1",
+            (account_id, after_us),
+        ).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]))
+
+    def end_decision(self, decision_id: str, at: str) -> None:
+        self._db.execute(
+            "UPDATE decisions SET ended_at = ? WHERE decision_id = ?", (at, decision_id)
+        )
 
     def reverse_decision(self, decision_id: str, by_event: str) -> None:
         self._db.execute(
