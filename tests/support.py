@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from blacklist_rules import Engine
+
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 EventFactory = Callable[..., dict[str, Any]]
@@ -64,3 +66,10 @@ then:
   reason: Reported for impersonation.
 mode: shadow
 """
+
+
+def final_status(events: list[dict[str, Any]], account: str) -> str:
+    """The account's status after a fresh engine over the default pack runs `events` in order."""
+    with Engine.from_path() as engine:
+        list(engine.run(events))
+        return str(engine.status(account))

@@ -208,16 +208,15 @@ class CompiledRuleset:
     rules: tuple[CompiledRule, ...]
     by_type: Mapping[str, tuple[CompiledRule, ...]]
     definition: Mapping[str, Any] = attrs.field(repr=False)
+    features: Mapping[str, tuple[tuple[str, str, re.Pattern[str]], ...]] = attrs.field(
+        factory=dict, repr=False
+    )
+    """Per event type: (snapshot key, field, pattern) of every `matches` test."""
 
     @property
     def name(self) -> str:
         """The durable-rules ruleset name: a new pack never replaces a registered one."""
         return f"br_{self.digest[:16]}"
-
-    features: Mapping[str, tuple[tuple[str, str, re.Pattern[str]], ...]] = attrs.field(
-        factory=dict, repr=False
-    )
-    """Per event type: (snapshot key, field, pattern) of every `matches` test."""
 
     def rule(self, rule_id: str) -> CompiledRule:
         return next(rule for rule in self.rules if rule.id == rule_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -48,17 +48,18 @@ from .events import (
     Registration,
     ReviewDecision,
     flatten,
+    from_micros,
     parse_event,
     parse_time,
     stored_payload,
     stored_text,
+    to_micros,
     utc_text,
 )
 from .loader import RuleSource, read_rules
 from .store import SQLiteStore
 
 VERIFICATION_PASSED = "verification_passed"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TYPES_WITH_EFFECTS = frozenset(
     {"identity_verification", "registration", "review_decision", "appeal_outcome"}
 )
@@ -252,14 +253,10 @@ class Engine:
         every freeze whose time is up. The clock never goes back: an earlier time does nothing.
         """
         when = parse_time(moment)
-        if self._pending >= self.commit_every:
-            self.flush()
-        self.store.begin()
+        self._begin()
         self._changes = []
         self._advance(when, None)
-        self._pending += 1
-        if self._batch_depth == 0:
-            self.flush()
+        self._after_write()
         return tuple(self._changes)
 
     def run(self, items: Iterable[object], *, source: str | None = None) -> Iterator[Outcome]:
@@ -295,9 +292,7 @@ class Engine:
         """One event, all or nothing: on a failure only this event is undone, the failure is
         recorded and `EvaluationError` raised. In a batch, the commit comes before the next
         event, once the caller has had the outcomes, so none is committed undelivered."""
-        if self._pending >= self.commit_every:
-            self.flush()
-        self.store.begin()
+        self._begin()
         if not self._remembered:
             rules = [_rule_record(rule) for rule in self.ruleset.rules]
             self.store.remember_ruleset(self.ruleset.digest, rules)
@@ -351,6 +346,12 @@ class Engine:
             occurred_at=utc_text(event.occurred_at) if event else None,
         )
 
+    def _begin(self) -> None:
+        """Open the transaction, first committing a full batch whose outcomes were handed out."""
+        if self._pending >= self.commit_every:
+            self.flush()
+        self.store.begin()
+
     def _after_write(self) -> None:
         self._pending += 1
         if self._batch_depth == 0:
@@ -367,7 +368,7 @@ class Engine:
             return self._reject(exc, line, source)
         self._current = event
         text = stored_text(event, received)
-        micros = round(event.occurred_at.timestamp() * 1_000_000)
+        micros = to_micros(event.occurred_at)
         known = self.store.add_event(event.event_id, event.account_id, event.type, micros, text)
         if known is not None and _same_event(known, text, event):
             return Outcome(
@@ -636,12 +637,12 @@ class Engine:
     def _end_if_already_verified(self, decision: Decision, event_id: str) -> None:
         """A freeze decided on a late event ends at once if a verification passed after it:
         in time order that check would have ended it, so arrival order changes nothing."""
-        since = round(decision.effective_at.timestamp() * 1_000_000)
+        since = to_micros(decision.effective_at)
         passed = self.store.passed_verification_after(decision.account_id, since)
         if passed is None:
             return
         passed_id, passed_us = passed
-        at = _EPOCH + timedelta(microseconds=passed_us)
+        at = from_micros(passed_us)
         self.store.end_decision(decision.decision_id, utc_text(at))
         self._recompute(
             decision.account_id,

@@ -11,7 +11,7 @@ import json
 import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -28,6 +28,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
+from pydantic_core import ErrorDetails
 
 from .errors import EventError
 
@@ -169,6 +170,11 @@ _PRIVATE = frozenset({"identity"})
 """Fields never stored, logged or offered to rule conditions."""
 
 
+def error_message(err: ErrorDetails) -> str:
+    """pydantic's message for one error, without its `Value error, ` prefix."""
+    return err["msg"].removeprefix("Value error, ")
+
+
 def _error_from(exc: ValidationError, event_id: str | None) -> EventError:
     """Field path and reason of each problem; pydantic's input values are left out on purpose."""
     problems = []
@@ -176,8 +182,7 @@ def _error_from(exc: ValidationError, event_id: str | None) -> EventError:
         loc = err["loc"][1:] if err["loc"] and err["loc"][0] in EVENT_MODELS else err["loc"]
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc = ("type",)
-        message = err["msg"].removeprefix("Value error, ")
-        problems.append((".".join(str(part) for part in loc), message))
+        problems.append((".".join(str(part) for part in loc), error_message(err)))
     path, reason = problems[0]
     if len(problems) > 1:
         reason += "; and " + "; ".join(f"{p or '(event)'}: {m}" for p, m in problems[1:])
@@ -267,8 +272,7 @@ def parse_time(value: object) -> datetime:
     try:
         return _TIMESTAMP.validate_python(value)
     except ValidationError as exc:
-        message = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
-        raise EventError(message, path="time") from None
+        raise EventError(error_message(exc.errors()[0]), path="time") from None
 
 
 def stored_text(event: Event, received: str | None) -> str:
@@ -293,6 +297,19 @@ def stored_payload(event: Event) -> str:
         return event.model_dump_json(exclude=set(_PRIVATE), exclude_none=True)
     payload = event.model_dump(mode="json", exclude=set(_PRIVATE), exclude_none=True)
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    """Event time as whole microseconds since the epoch, as the store keeps it."""
+    return round(moment.timestamp() * 1_000_000)
+
+
+def from_micros(micros: int) -> datetime:
+    """The UTC moment of `to_micros`, exactly (no float round trip)."""
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def utc_text(moment: datetime) -> str:

@@ -21,6 +21,7 @@ from ruamel.yaml.parser import ParserError
 from ruamel.yaml.scanner import ScannerError
 
 from .errors import RuleFileError, RuleLoadError
+from .events import error_message
 from .spec import Condition, Path, RuleSpec, ShapeError, parse_condition, suggest
 
 RULE_SUFFIXES = (".yaml", ".yml")
@@ -139,7 +140,7 @@ def _pydantic_errors(
                     source,
                     line_of(loc),
                     "E-SPEC",
-                    f"`{where}`: {err['msg'].removeprefix('Value error, ')}",
+                    f"`{where}`: {error_message(err)}",
                 )
             )
     return errors
