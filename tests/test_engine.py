@@ -357,15 +357,19 @@ def test_run_yields_failures_and_goes_on(
 
 
 def test_default_pack_is_found_and_loads() -> None:
-    """The packaged default pack has the five history-free rules of DESIGN §1."""
+    """The packaged default pack has a rule for each row of DESIGN §1 but the last (issue 4)."""
     assert default_rules_path().is_dir()
     with Engine.from_path() as engine:
         assert sorted(r.id for r in engine.ruleset.rules) == [
             "blacklist-confirmed-impersonation",
+            "blacklist-repeated-malicious-rumours",
             "cancel-proven-fake-identity",
             "cancel-proven-fake-registration",
+            "cancel-unverified-after-freeze",
             "freeze-failed-registration-verification",
             "freeze-failed-verification",
+            "freeze-repeated-malicious-rumours",
+            "freeze-suspected-impersonation",
         ]
 
 
@@ -558,9 +562,9 @@ def test_advance_to_ends_freezes_without_an_event(tmp_path: Path, make_event: Ev
             )
         ).decisions
         assert freeze.expires_at is not None
-        assert engine.advance_to("2026-03-15T00:00:00Z") == ()
+        assert engine.advance_to("2026-03-15T00:00:00Z").status_changes == ()
         assert engine.status("a") == "frozen"
-        (change,) = engine.advance_to(freeze.expires_at.isoformat())
+        (change,) = engine.advance_to(freeze.expires_at.isoformat()).status_changes
         assert (change.account_id, change.status_after, change.at) == (
             "a",
             "active",
@@ -595,7 +599,7 @@ def test_freezes_end_at_the_same_instant_whatever_the_events_offset(tmp_path: Pa
             )
         engine.advance_to("2026-03-31T07:59:59Z")
         assert [len(engine.standing(a)) for a in ("east", "west")] == [1, 1]
-        changes = engine.advance_to("2026-03-31T08:00:00Z")
+        changes = engine.advance_to("2026-03-31T08:00:00Z").status_changes
         assert sorted(c.account_id for c in changes) == ["east", "west"]
         assert (engine.status("east"), engine.status("west")) == ("active", "active")
 

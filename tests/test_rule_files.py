@@ -131,11 +131,13 @@ def test_bare_on_key_is_the_string_on(tmp_path: Path) -> None:
 
 
 def test_default_pack_on_keys_are_event_types() -> None:
-    """Each default rule listens to exactly the event types its file's `on` key names."""
+    """Each default rule listens to exactly the event types its file's `on` key names; a
+    deadline rule (no `on`) to the passing of time."""
     loaded = {rule.id: rule.event_types for rule in load_ruleset(RULES).rules}
     for path in DEFAULT_RULE_FILES:
         data = yaml_data(path)
-        on = data["on"] if isinstance(data["on"], list) else [data["on"]]
+        on = data.get("on", ["deadline"])
+        on = on if isinstance(on, list) else [on]
         assert loaded[data["id"]] == tuple(on), path
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from .errors import RuleFileError
 from .events import EVENT_TYPES, FIELDS, FieldKind
 from .loader import RuleSource
-from .spec import Compare, comparisons, suggest
+from .spec import Compare, Filter, Path, comparisons, suggest
 
 _OPS_BY_KIND = {
     "str": {"eq", "ne", "in", "not_in", "matches", "exists"},
@@ -28,16 +28,108 @@ MAX_PATTERN = 200
 
 
 def check_event_types(rule: RuleSource) -> Iterator[RuleFileError]:
-    seen: set[str] = set()
-    for index, name in enumerate(rule.spec.event_types):
-        at = ("on", index) if len(rule.spec.event_types) > 1 else ("on",)
-        if name not in EVENT_TYPES:
+    for filter_ in rule.filters:
+        seen: set[str] = set()
+        for index, name in enumerate(filter_.types):
+            at = (*filter_.path, "on", index) if len(filter_.types) > 1 else (*filter_.path, "on")
+            if name not in EVENT_TYPES:
+                yield rule.error(
+                    at, "E-EVENT-TYPE", f"unknown event type `{name}`", suggest(name, EVENT_TYPES)
+                )
+            elif name in seen:
+                yield rule.error(at, "E-EVENT-TYPE", f"event type `{name}` is listed twice")
+            seen.add(name)
+
+
+def check_shape(rule: RuleSource) -> Iterator[RuleFileError]:
+    """A rule listens to events (`on`) or waits for a deadline, never both."""
+    spec = rule.spec
+    if spec.deadline is None:
+        if spec.on is None:
             yield rule.error(
-                at, "E-EVENT-TYPE", f"unknown event type `{name}`", suggest(name, EVENT_TYPES)
+                (), "E-MISSING", "missing required key `on`", "or write a `deadline` rule"
             )
-        elif name in seen:
-            yield rule.error(at, "E-EVENT-TYPE", f"event type `{name}` is listed twice")
-        seen.add(name)
+        return
+    for key in ("on", "when", "window"):
+        if getattr(spec, key) is not None:
+            yield rule.error(
+                (key,),
+                "E-DEADLINE",
+                f"a deadline rule takes no `{key}`",
+                "its events are named in `deadline.after` and `deadline.unless`",
+            )
+    after = spec.deadline.after
+    if (after.decision is None) == (after.on is None):
+        yield rule.error(
+            ("deadline", "after"),
+            "E-DEADLINE",
+            "`after` names either `decision` (rule ids) or `on` (events), exactly one",
+        )
+    elif after.when is not None and after.on is None:
+        yield rule.error(("deadline", "after", "when"), "E-DEADLINE", "`when` needs `on`")
+
+
+def _field_kind(
+    rule: RuleSource, types: tuple[str, ...], field: str, at: Path
+) -> Iterator[RuleFileError]:
+    known = [name for name in types if name in FIELDS]
+    lacking = [name for name in known if field not in FIELDS[name]]
+    if lacking:
+        names = sorted({f for name in lacking for f in FIELDS[name]})
+        yield rule.error(
+            at,
+            "E-FIELD",
+            f"`{lacking[0]}` events have no field `{field}`",
+            _field_hint(field, names),
+        )
+
+
+def check_window(rule: RuleSource) -> Iterator[RuleFileError]:
+    window = rule.spec.window
+    if window is not None and window.distinct is not None:
+        yield from _field_kind(rule, rule.spec.event_types, window.distinct, ("window", "distinct"))
+
+
+def check_deadline_anchors(rules: list[RuleSource]) -> Iterator[RuleFileError]:
+    """`after: {decision: …}` names enforced rules of the pack, and deadlines form no cycle."""
+    by_id = {rule.spec.id: rule for rule in rules}
+    anchors: dict[str, list[str]] = {}
+    for rule in rules:
+        deadline = rule.spec.deadline
+        if deadline is None or deadline.after.decision is None:
+            continue
+        many = len(deadline.after.decision) > 1
+        for index, name in enumerate(deadline.after.decision):
+            at: Path = ("deadline", "after", "decision", *((index,) if many else ()))
+            named = by_id.get(name)
+            if named is None:
+                yield rule.error(
+                    at, "E-DEADLINE", f"no rule `{name}` in the pack", suggest(name, by_id)
+                )
+            elif named.spec.mode == "shadow":
+                yield rule.error(
+                    at,
+                    "E-DEADLINE",
+                    f"`{name}` is a shadow rule: its decisions never take effect, so they "
+                    "start no deadline",
+                )
+            else:
+                anchors.setdefault(rule.spec.id, []).append(name)
+    for start in sorted(anchors):
+        # Follow anchors from each deadline rule; reaching it again is a cycle.
+        seen, todo = set(), list(anchors[start])
+        while todo:
+            name = todo.pop()
+            if name == start:
+                yield by_id[start].error(
+                    ("deadline", "after"),
+                    "E-DEADLINE",
+                    f"deadlines form a cycle through `{start}`: each decision would start the next",
+                )
+                break
+            if name not in seen:
+                seen.add(name)
+                todo.extend(anchors.get(name, ()))
 
 
 def _field_hint(name: str, known: list[str]) -> str | None:
@@ -61,8 +153,13 @@ def _check_value(test: Compare, kind: FieldKind) -> str | None:
 
 
 def check_conditions(rule: RuleSource) -> Iterator[RuleFileError]:
-    types = [name for name in rule.spec.event_types if name in FIELDS]
-    for test in comparisons(rule.condition):
+    for filter_ in rule.filters:
+        yield from _check_filter(rule, filter_)
+
+
+def _check_filter(rule: RuleSource, filter_: Filter) -> Iterator[RuleFileError]:
+    types = [name for name in filter_.types if name in FIELDS]
+    for test in comparisons(filter_.condition):
         kinds = [FIELDS[name].get(test.field) for name in types]
         if not types:
             continue
@@ -147,11 +244,12 @@ def check_unique_ids(rules: list[RuleSource]) -> Iterator[RuleFileError]:
             )
 
 
-PER_RULE = (check_event_types, check_conditions, check_then)
+PER_RULE = (check_shape, check_event_types, check_conditions, check_window, check_then)
 
 
 def check_rules(rules: list[RuleSource]) -> list[RuleFileError]:
     """Every semantic error in a rule pack, sorted by file and line."""
     errors = [error for rule in rules for check in PER_RULE for error in check(rule)]
     errors.extend(check_unique_ids(rules))
+    errors.extend(check_deadline_anchors(rules))
     return sorted(errors)

@@ -40,10 +40,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     where = args.rules or default_rules_path()
     print(f"{where}: {len(ruleset.rules)} rules OK, ruleset digest {ruleset.digest}")
     for rule in ruleset.rules:
-        print(
-            f"  {rule.id} v{rule.version}  on {', '.join(rule.event_types)}  "
-            f"→ {rule.action} ({rule.mode})"
-        )
+        when = f"on {', '.join(rule.event_types)}"
+        if rule.window is not None:
+            when += f", {rule.window.count} {rule.window.label}"
+        if rule.deadline is not None:
+            when = rule.deadline.label
+        print(f"  {rule.id} v{rule.version}  {when}  → {rule.action} ({rule.mode})")
     return 0
 
 
@@ -75,13 +77,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 actions[f"{decision.action} ({decision.mode})"] += 1
                 _print_json(decision.to_dict(), sys.stdout)
         if until is not None:
-            ended = engine.advance_to(until)
+            moved = engine.advance_to(until)
+            for decision in moved.decisions:
+                actions[f"{decision.action} ({decision.mode})"] += 1
+                _print_json(decision.to_dict(), sys.stdout)
             print(
                 f"clock advanced to {engine.clock.isoformat() if engine.clock else '-'}: "
-                f"{len(ended)} status change(s)",
+                f"{len(moved.decisions)} deadline decision(s), "
+                f"{len(moved.status_changes)} status change(s)",
                 file=sys.stderr,
             )
-            for change in ended:
+            for change in moved.status_changes:
                 print(
                     f"  {change.account_id}: {change.status_before} → {change.status_after} "
                     f"({change.cause})",

@@ -26,12 +26,15 @@ from .spec import (
     AnyOf,
     Compare,
     Condition,
+    Deadline,
+    Filter,
     Not,
+    Window,
     comparisons,
     parse_duration,
 )
 
-COMPILER_VERSION = 1
+COMPILER_VERSION = 2
 """Bumped when compilation changes meaning, so the digest of an unchanged pack changes too."""
 CATCH_ALL = "__catch_all__"
 PROBE = "eval_id"
@@ -198,6 +201,64 @@ class CompiledRule:
     source: str = ""
     text: str = attrs.field(default="", repr=False)
     """The rule file as written, kept with every pack the store has used."""
+    window: WindowTest | None = None
+    deadline: DeadlineSpec | None = None
+
+
+@attrs.frozen
+class Listener:
+    """A filter that is not a rule: events that feed a stream, or that start a deadline.
+
+    It runs in durable-rules beside the rules (named `stream:<key>` or `after:<rule id>`), so
+    what enters history is matched by the same engine as what decides.
+    """
+
+    name: str
+    types: tuple[str, ...]
+    condition: Condition | None
+    guard: Guard = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class Stream:
+    """Events an account's windows and deadlines count: kept in the store's history table."""
+
+    key: str
+    listener: Listener
+    distinct: str | None
+    span_us: int
+    """The longest span anything reads from this stream."""
+
+
+@attrs.frozen
+class Feature:
+    """A count the snapshot carries: a stream's events (or values) within a span."""
+
+    key: str
+    span_us: int
+
+
+@attrs.frozen
+class WindowTest:
+    """`count` or more events (or distinct values) of a stream within `span_us`."""
+
+    key: str
+    """Snapshot key of the feature: the count in the window ending at the evaluated time."""
+    stream: str
+    count: int
+    span_us: int
+    label: str
+
+
+@attrs.frozen
+class DeadlineSpec:
+    """Acts `span_us` after an anchor unless an event of an `unless` stream came first."""
+
+    span_us: int
+    after_rules: tuple[str, ...]
+    after_listener: str | None
+    unless: tuple[str, ...]
+    label: str
 
 
 @attrs.frozen
@@ -212,6 +273,17 @@ class CompiledRuleset:
         factory=dict, repr=False
     )
     """Per event type: (snapshot key, field, pattern) of every `matches` test."""
+    listeners: Mapping[str, tuple[Listener, ...]] = attrs.field(factory=dict, repr=False)
+    """Per event type: the stream and deadline-anchor filters listening to it."""
+    streams: Mapping[str, Stream] = attrs.field(factory=dict, repr=False)
+    windows: Mapping[str, tuple[Feature, ...]] = attrs.field(factory=dict, repr=False)
+    """Per stream key: the counts the snapshot carries from it."""
+    horizon_us: int = 0
+    """The longest window or deadline: events later than this behind the clock still count."""
+
+    @property
+    def has_history(self) -> bool:
+        return bool(self.streams) or any(rule.deadline for rule in self.rules)
 
     @property
     def name(self) -> str:
@@ -246,12 +318,112 @@ def _digest(rules: list[RuleSource]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
+
+
+def _listener(name: str, filter_: Filter) -> Listener:
+    return Listener(name, filter_.types, filter_.condition, to_guard(filter_.condition))
+
+
+def _filter_terms(types: tuple[str, ...], condition: Condition | None) -> list[dict[str, Any]]:
+    terms: list[dict[str, Any]] = [{"$ex": {PROBE: 1}}, {"$or": [{"type": t} for t in types]}]
+    if condition is not None:
+        terms.append(to_durable(condition))
+    return terms
+
+
+def _stream_key(filter_: Filter, distinct: str | None) -> str:
+    durable = to_durable(filter_.condition) if filter_.condition is not None else None
+    text = _canonical([sorted(filter_.types), durable, distinct])
+    return "s_" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _span_text(span: timedelta) -> str:
+    days, rest = divmod(int(span.total_seconds()), 86_400)
+    if not rest:
+        return f"{days}d"
+    return f"{int(span.total_seconds())}s"
+
+
+class _Builder:
+    """Collects streams, windows and listeners while rules are compiled."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, Stream] = {}
+        self.windows: dict[str, dict[str, Feature]] = {}
+        self.listeners: dict[str, Listener] = {}
+
+    def stream(self, filter_: Filter, distinct: str | None, span_us: int) -> str:
+        key = _stream_key(filter_, distinct)
+        known = self.streams.get(key)
+        if known is None:
+            listener = _listener(f"stream:{key}", filter_)
+            known = Stream(key, listener, distinct, span_us)
+            self.listeners[listener.name] = listener
+        self.streams[key] = attrs.evolve(known, span_us=max(known.span_us, span_us))
+        return key
+
+    def window(self, source: RuleSource, window: Window) -> WindowTest:
+        own = source.filter(())
+        assert own is not None
+        span = parse_duration(window.within)
+        span_us = int(span.total_seconds()) * 1_000_000
+        stream = self.stream(own, window.distinct, span_us)
+        what = f"distinct {window.distinct}" if window.distinct else "events"
+        key = "w_" + hashlib.sha256(f"{stream}\x1f{span_us}".encode()).hexdigest()[:12]
+        test = WindowTest(key, stream, window.count, span_us, f"{what} within {_span_text(span)}")
+        self.windows.setdefault(stream, {})[key] = Feature(key, span_us)
+        return test
+
+    def deadline(self, source: RuleSource, deadline: Deadline) -> DeadlineSpec:
+        span = parse_duration(deadline.within)
+        span_us = int(span.total_seconds()) * 1_000_000
+        unless = tuple(
+            self.stream(f, None, span_us)
+            for f in source.filters
+            if f.path[:2] == ("deadline", "unless")
+        )
+        after = source.filter(("deadline", "after"))
+        listener = None
+        if after is not None:
+            listener = f"after:{source.spec.id}"
+            self.listeners[listener] = _listener(listener, after)
+        anchor = (
+            f"decision of {', '.join(deadline.after.decision)}"
+            if deadline.after.decision
+            else "event"
+        )
+        return DeadlineSpec(
+            span_us,
+            tuple(deadline.after.decision or ()),
+            listener,
+            unless,
+            f"{_span_text(span)} after {anchor}",
+        )
+
+
+DEADLINE = "deadline"
+"""The `type` of the snapshot posted when a deadline passes (no event type has this name)."""
+
+
 def compile_rules(rules: list[RuleSource]) -> CompiledRuleset:
     """Compile checked rules; the caller has run `checks.check_rules` and found no error."""
     compiled = []
     durable: dict[str, Any] = {}
+    build = _Builder()
     for order, source in enumerate(sorted(rules, key=lambda r: (r.spec.priority, r.spec.id))):
         spec, then = source.spec, source.spec.then
+        window = build.window(source, spec.window) if spec.window else None
+        deadline = build.deadline(source, spec.deadline) if spec.deadline else None
+        condition = source.condition
+        types = spec.event_types
+        if deadline is not None:
+            types, condition = (DEADLINE,), Compare(DEADLINE, "eq", spec.id, ("deadline",))
+        full = condition
+        if window is not None:
+            test = Compare(window.key, "gte", window.count, ("window",))
+            full = test if condition is None else All((condition, test), ("window",))
         rule = CompiledRule(
             id=spec.id,
             version=spec.version,
@@ -259,40 +431,57 @@ def compile_rules(rules: list[RuleSource]) -> CompiledRuleset:
             mode=Mode(spec.mode),
             priority=spec.priority,
             reason=then.reason,
-            event_types=spec.event_types,
-            condition=source.condition,
-            guard=to_guard(source.condition),
+            event_types=types,
+            condition=condition,
+            guard=to_guard(full),
             duration=parse_duration(then.duration) if then.duration else None,
             until=then.until,
             source=source.file,
             text=source.text,
+            window=window,
+            deadline=deadline,
         )
         compiled.append(rule)
-        types = [{"type": name} for name in rule.event_types]
-        terms: list[dict[str, Any]] = [{"$ex": {PROBE: 1}}, {"$or": types}]
-        if rule.condition is not None:
-            terms.append(to_durable(rule.condition))
+        terms = _filter_terms(types, full)
         durable[rule.id] = {"all": [{"m": {"$and": terms}}], "pri": order, "run": rule.id}
+    for order, listener in enumerate(sorted(build.listeners.values(), key=lambda x: x.name)):
+        terms = _filter_terms(listener.types, listener.condition)
+        durable[listener.name] = {
+            "all": [{"m": {"$and": terms}}],
+            "pri": len(compiled) + order,
+            "run": listener.name,
+        }
     durable[CATCH_ALL] = {"all": [{"m": {"$ex": {PROBE: 1}}}], "pri": 1_000_000, "run": CATCH_ALL}
     by_type: dict[str, list[CompiledRule]] = {}
     for rule in compiled:
         for name in rule.event_types:
             by_type.setdefault(name, []).append(rule)
+    listeners: dict[str, list[Listener]] = {}
+    for listener in build.listeners.values():
+        for name in listener.types:
+            listeners.setdefault(name, []).append(listener)
     features: dict[str, dict[str, tuple[str, str, re.Pattern[str]]]] = {}
-    for rule in compiled:
-        for test in comparisons(rule.condition):
-            if test.op == "matches":
-                key = feature_key(test)
-                for name in rule.event_types:
-                    features.setdefault(name, {})[key] = (
-                        key,
-                        test.field,
-                        re.compile(str(test.value)),
-                    )
+    for source in rules:
+        for filter_ in source.filters:
+            for test in comparisons(filter_.condition):
+                if test.op == "matches":
+                    key = feature_key(test)
+                    for name in filter_.types:
+                        features.setdefault(name, {})[key] = (
+                            key,
+                            test.field,
+                            re.compile(str(test.value)),
+                        )
+    spans = [s.span_us for s in build.streams.values()]
+    spans += [rule.deadline.span_us for rule in compiled if rule.deadline]
     return CompiledRuleset(
         digest=_digest(rules),
         rules=tuple(compiled),
         by_type={name: tuple(group) for name, group in by_type.items()},
         definition=durable,
         features={name: tuple(found.values()) for name, found in features.items()},
+        listeners={name: tuple(group) for name, group in listeners.items()},
+        streams=dict(build.streams),
+        windows={key: tuple(found.values()) for key, found in build.windows.items()},
+        horizon_us=max(spans, default=0),
     )

@@ -106,6 +106,8 @@ class Decision:
     status_after: Status
     end_condition: str | None = None
     matched: tuple[RuleMatch, ...] = ()
+    anchor: str | None = None
+    """For a deadline's decision: the decision (or event) id the deadline counted from."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible form: one line of `run`'s output."""
@@ -168,4 +170,5 @@ def decision_from_dict(data: dict[str, Any]) -> Decision:
         status_after=Status(data["status_after"]),
         end_condition=data.get("end_condition"),
         matched=matched,
+        anchor=data.get("anchor"),
     )

@@ -21,9 +21,11 @@ import attrs
 from ._durable import DurableMatcher, rule_problem
 from .checks import check_rules
 from .compiler import (
+    DEADLINE,
     MAX_ALTERNATIVES,
     CompiledRule,
     CompiledRuleset,
+    Listener,
     alternatives,
     compile_rules,
     trace,
@@ -31,6 +33,7 @@ from .compiler import (
 from .decisions import (
     HUMAN_REVIEW,
     Action,
+    ConditionTrace,
     Decision,
     Mode,
     RuleMatch,
@@ -56,6 +59,7 @@ from .events import (
     to_micros,
     utc_text,
 )
+from .history import Row, count, in_window, late_firings
 from .loader import RuleSource, read_rules
 from .store import SQLiteStore
 
@@ -126,6 +130,21 @@ class Outcome:
         return self.rejection is None and self.failure is None and not self.duplicate
 
 
+@attrs.frozen
+class _Occasion:
+    """A moment at which rules matched for one account: an event's own time, a later moment a
+    late event completed a window at, or a deadline's end."""
+
+    at: datetime
+    key: str
+    """Seed of the decision id: the same events give the same ids on every replay."""
+    event_id: str
+    matches: tuple[RuleMatch, ...]
+    evidence: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    """Per rule, when the evidence is more than `event_id`: a window's events."""
+    anchor: str | None = None
+
+
 class Engine:
     """Applies a compiled rule pack to account events, keeping state in a store."""
 
@@ -136,20 +155,42 @@ class Engine:
         *,
         prefilter: bool = True,
         commit_every: int = 1000,
+        prune: bool = True,
     ) -> None:
         self.ruleset = ruleset
         self.store = store
         self.prefilter = prefilter
         self.commit_every = commit_every
+        self.prune = prune
+        """Forget history no window can reach any more (off only to check that it changes
+        nothing)."""
+        # Which deadline rules an enforced decision of a rule starts, and which an event
+        # of a stream meets.
+        self._anchored: dict[str, list[CompiledRule]] = {}
+        self._unless: dict[str, list[str]] = {}
+        for rule in ruleset.rules:
+            if rule.deadline is not None:
+                for name in rule.deadline.after_rules:
+                    self._anchored.setdefault(name, []).append(rule)
+                for key in rule.deadline.unless:
+                    self._unless.setdefault(key, []).append(rule.id)
+        self._after = {
+            rule.deadline.after_listener: rule
+            for rule in ruleset.rules
+            if rule.deadline is not None and rule.deadline.after_listener
+        }
         self._matcher = DurableMatcher(ruleset.name, ruleset.definition)
         self._batch_depth = 0
         self._pending = 0
         clock = store.meta("clock")
         self._clock: datetime | None = datetime.fromisoformat(clock) if clock else None
-        self._next_expiry = _parse_time(store.next_expiry())
+        self._next_due = self._due()
+        pruned = store.meta("pruned_at_us")
+        self._pruned_at_us = int(pruned) if pruned else None
         # Only accounts that are not active are kept in memory: few, and read on every event.
         self._statuses = {account: Status(status) for account, status in store.flagged()}
         self._changes: list[StatusChange] = []
+        self._decided: list[Decision] = []  # by deadlines, while the current event moved time
         self._remembered = False
         self._closed = False
         self._current: Event | None = None
@@ -163,12 +204,14 @@ class Engine:
         db: str | Path | None = None,
         *,
         prefilter: bool = True,
+        prune: bool = True,
     ) -> Engine:
         """An engine over a rule folder (default: the packaged pack) and a db (default: memory)."""
         return cls(
             load_ruleset(rules),
             SQLiteStore(db if db is not None else ":memory:"),
             prefilter=prefilter,
+            prune=prune,
         )
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -187,6 +230,7 @@ class Engine:
             return
         if self._clock is not None:
             self.store.set_meta("clock", self._clock.isoformat())
+            self._prune_history()
         self.store.commit()
         self._pending = 0
 
@@ -248,16 +292,16 @@ class Engine:
         return self.store.audit_records(account_id)
 
     # --- processing ---------------------------------------------------------------------
-    def advance_to(self, moment: datetime | str) -> tuple[StatusChange, ...]:
-        """Move event time forward without an event (say, at the end of a day's log), ending
-        every freeze whose time is up. The clock never goes back: an earlier time does nothing.
-        """
+    def advance_to(self, moment: datetime | str) -> Outcome:
+        """Move event time forward without an event (say, at the end of a day's log): every
+        freeze whose time is up ends and every deadline that passes acts. The clock never goes
+        back: an earlier time does nothing."""
         when = parse_time(moment)
         self._begin()
-        self._changes = []
+        self._changes, self._decided = [], []
         self._advance(when, None)
         self._after_write()
-        return tuple(self._changes)
+        return Outcome(None, None, tuple(self._decided), tuple(self._changes))
 
     def run(self, items: Iterable[object], *, source: str | None = None) -> Iterator[Outcome]:
         """Process many events (models, dicts, JSON lines or `ParsedLine`s), batching commits.
@@ -296,6 +340,7 @@ class Engine:
         if not self._remembered:
             rules = [_rule_record(rule) for rule in self.ruleset.rules]
             self.store.remember_ruleset(self.ruleset.digest, rules)
+            self._fill_streams()
             self._remembered = True
         self._current, self._inserted, self._saved, clock = None, False, False, self._clock
         try:
@@ -324,7 +369,8 @@ class Engine:
             self._saved = False
         if self._inserted and self._current is not None:
             self.store.forget_event(self._current.event_id)
-        self._clock, self._next_expiry = clock, _parse_time(self.store.next_expiry())
+        self._clock = clock
+        self._next_due = self._due()
         self._statuses = {account: Status(status) for account, status in self.store.flagged()}
 
     def _current_account(self) -> str | None:
@@ -390,10 +436,11 @@ class Engine:
                 event.account_id,
             )
         self._inserted = True
-        matches = self._match(event)
-        self._changes = []
-        quiet = not matches and event.type not in _TYPES_WITH_EFFECTS
-        if quiet and (self._next_expiry is None or self._next_expiry > event.occurred_at):
+        self._changes, self._decided = [], []
+        occasions, listening = self._match(event)
+        matched = any(occasion.matches for occasion in occasions)
+        quiet = not matched and not listening and event.type not in _TYPES_WITH_EFFECTS
+        if quiet and (self._next_due is None or self._next_due > event.occurred_at):
             # The common case: nothing matched, nothing changes, no freeze ends: one write.
             if self._clock is None or event.occurred_at > self._clock:
                 self._clock = event.occurred_at
@@ -401,34 +448,28 @@ class Engine:
                 event.event_id, event.account_id, status=self.status(event.account_id), line=line
             )
         # More than one write may follow: under a savepoint, so a failure undoes them all.
-        self.store.savepoint()
-        self._saved = True
+        self._savepoint()
         self._advance(event.occurred_at, event.event_id)
-        if quiet:
-            return Outcome(
-                event.event_id,
-                event.account_id,
-                status_changes=tuple(self._changes),
-                status=self.status(event.account_id),
-                line=line,
-            )
+        self._listen(event, listening)
         human = self._apply_event(event)  # may refuse the event: EventError, see _guarded
         decisions = list(human)
-        # One decision per event and account: a reviewer's decision is the event's decision.
-        for mode in (Mode.SHADOW,) if human else (Mode.ENFORCE, Mode.SHADOW):
-            chosen = self._decide(event, [m for m in matches if m.mode == mode])
-            if chosen is not None:
-                decisions.append(chosen)
+        for occasion in occasions:
+            # One decision per event and account: a reviewer's decision is the event's decision.
+            own = human and occasion.key == event.event_id
+            for mode in (Mode.SHADOW,) if own else (Mode.ENFORCE, Mode.SHADOW):
+                chosen = self._decide(event.account_id, occasion, mode)
+                if chosen is not None:
+                    decisions.append(chosen)
         for decision in decisions:
             self._record(decision, event.event_id)
             if decision.end_condition == VERIFICATION_PASSED and decision.mode == Mode.ENFORCE:
                 self._end_if_already_verified(decision, event.event_id)
-        if any(d.expires_at for d in decisions):
+        if self._next_due is not None and self._clock and self._next_due <= self._clock:
             self._advance(event.occurred_at, event.event_id)  # a freeze already over ends now
         return Outcome(
             event.event_id,
             event.account_id,
-            tuple(decisions),
+            (*decisions, *self._decided),
             tuple(self._changes),
             self.status(event.account_id),
             line=line,
@@ -450,50 +491,164 @@ class Engine:
         return Outcome(error.event_id, account_id, rejection=error, line=line)
 
     # --- matching -----------------------------------------------------------------------
-    def _match(self, event: Event) -> list[RuleMatch]:
-        """Rules that hold for the event: the guard picks them, durable-rules must agree."""
-        candidates = self.ruleset.by_type.get(event.type, ())
-        snapshot = flatten(event)
+    def _match(self, event: Event) -> tuple[list[_Occasion], list[Listener]]:
+        """Rules that hold for the event: the guard picks them, durable-rules must agree.
+
+        Events that feed a stream enter history first, so the snapshot carries each window's
+        count. The first occasion is the event's own; a late event adds the later moments
+        whose windows it completed.
+        """
+        ruleset = self.ruleset
+        snapshot = ruleset.snapshot(flatten(event), event.type)
+        listening = [it for it in ruleset.listeners.get(event.type, ()) if it.guard(snapshot)]
+        rows = self._observe(event, snapshot, listening) if listening else {}
+        candidates = ruleset.by_type.get(event.type, ())
         guarded = [rule for rule in candidates if rule.guard(snapshot)]
-        if not guarded and self.prefilter:
-            return []
-        fired = self._matcher.match(self.ruleset.snapshot(snapshot, event.type))
-        if sorted(fired) != sorted(rule.id for rule in guarded):
-            raise EvaluationError(
-                f"rule engines disagree on event {event.event_id}: durable-rules fired "
-                f"{sorted(fired)}, the guard {sorted(r.id for r in guarded)}"
+        if not guarded and not listening and self.prefilter:
+            return [], []
+        names = [it.name for it in listening]
+        self._agree(event.event_id, snapshot, [rule.id for rule in guarded] + names)
+        at_us = to_micros(event.occurred_at)
+        occasions = [
+            _Occasion(
+                event.occurred_at,
+                event.event_id,
+                event.event_id,
+                tuple(_match_of(rule, snapshot) for rule in guarded),
+                _window_evidence(guarded, rows, at_us),
             )
-        return [_match_of(rule, snapshot) for rule in guarded]
+        ]
+        for moment, (firing_event, rule_ids) in sorted(self._late(event, rows).items()):
+            later = {**snapshot, **_features(ruleset, rows, moment)}
+            held = [rule for rule in candidates if rule.guard(later)]
+            self._agree(event.event_id, later, [rule.id for rule in held] + names)
+            new = [rule for rule in held if rule.id in rule_ids]
+            occasions.append(
+                _Occasion(
+                    from_micros(moment),
+                    f"{event.event_id}@{firing_event}",
+                    event.event_id,
+                    tuple(_match_of(rule, later) for rule in new),
+                    _window_evidence(new, rows, moment),
+                )
+            )
+        return occasions, listening
+
+    def _agree(self, what: str, snapshot: dict[str, Any], expected: list[str]) -> None:
+        fired = self._matcher.match(snapshot)
+        if sorted(fired) != sorted(expected):
+            raise EvaluationError(
+                f"rule engines disagree on {what}: durable-rules fired "
+                f"{sorted(fired)}, the guard {sorted(expected)}"
+            )
+
+    def _observe(
+        self, event: Event, snapshot: dict[str, Any], listening: list[Listener]
+    ) -> dict[str, list[Row]]:
+        """Add the event to the streams it feeds; put each window's count in the snapshot.
+
+        An event more than the horizon (the longest window or deadline) behind the clock is
+        too late to count: it is kept in the log but enters no stream.
+        """
+        self._savepoint()
+        at_us = to_micros(event.occurred_at)
+        clock_us = max(to_micros(self._clock), at_us) if self._clock else at_us
+        if at_us <= clock_us - self.ruleset.horizon_us:
+            return {}
+        found: dict[str, list[Row]] = {}
+        for listener in listening:
+            stream = self.ruleset.streams.get(listener.name.removeprefix("stream:"))
+            if stream is None:
+                continue
+            value = snapshot.get(stream.distinct) if stream.distinct else None
+            self.store.add_history(stream.key, event.account_id, at_us, event.event_id, value)
+            tests = self.ruleset.windows.get(stream.key, ())
+            if tests:
+                span = max(test.span_us for test in tests)
+                found[stream.key] = self.store.history(
+                    stream.key, event.account_id, at_us - span, at_us + span
+                )
+        snapshot.update(_features(self.ruleset, found, at_us))
+        return found
+
+    def _late(self, event: Event, rows: dict[str, list[Row]]) -> dict[int, tuple[str, set[str]]]:
+        """Later moments whose windows the (late) event completes, and the rules firing then."""
+        at_us = to_micros(event.occurred_at)
+        moments: dict[int, tuple[str, set[str]]] = {}
+        for rule in self.ruleset.by_type.get(event.type, ()):
+            test = rule.window
+            if test is None or test.stream not in rows:
+                continue
+            stream_rows = rows[test.stream]
+            if not stream_rows or stream_rows[-1][0] <= at_us:
+                continue  # in time order: nothing after it
+            late = next(row for row in stream_rows if row[1] == event.event_id)
+            distinct = self.ruleset.streams[test.stream].distinct is not None
+            for firing in late_firings(stream_rows, late, test.span_us, test.count, distinct):
+                moments.setdefault(firing.at_us, (firing.event_id, set()))[1].add(rule.id)
+        return moments
+
+    def _listen(self, event: Event, listening: list[Listener]) -> None:
+        """The event meets the deadlines it is an `unless` of, and starts those it anchors."""
+        at_us = to_micros(event.occurred_at)
+        for listener in listening:
+            rule = self._after.get(listener.name)
+            if rule is not None:
+                self._schedule(rule, event.account_id, event.event_id, event.event_id, at_us)
+            waiting = self._unless.get(listener.name.removeprefix("stream:"))
+            if waiting:
+                self.store.meet_deadlines(event.account_id, waiting, at_us)
 
     # --- deciding -----------------------------------------------------------------------
-    def _decide(self, event: Event, matches: list[RuleMatch]) -> Decision | None:
-        """The most severe match wins, if it is above the status: automation never lowers."""
-        if not matches:
+    def _decide(self, account_id: str, occasion: _Occasion, mode: Mode) -> Decision | None:
+        """The most severe match that takes effect: automation never lowers a status."""
+        matches = sorted((m for m in occasion.matches if m.mode == mode), key=_precedence)
+        before = self.status(account_id)
+        for best in matches:
+            rule = self.ruleset.rule(best.rule_id)
+            expires = occasion.at + rule.duration if rule.duration else None
+            if self._takes_effect(account_id, best, occasion.at, expires, before):
+                break
+        else:
             return None
-        matches = sorted(matches, key=_precedence)
-        best = matches[0]
-        before = self.status(event.account_id)
-        if best.action.status.severity <= before.severity:
-            return None
-        rule = self.ruleset.rule(best.rule_id)
         enforce = best.mode == Mode.ENFORCE
         return Decision(
-            decision_id=decision_id(event.event_id, event.account_id, best.mode),
-            account_id=event.account_id,
+            decision_id=decision_id(occasion.key, account_id, best.mode),
+            account_id=account_id,
             action=best.action,
             rule_id=best.rule_id,
             rule_version=best.rule_version,
             ruleset_digest=self.digest,
-            evidence=(event.event_id,),
+            evidence=occasion.evidence.get(best.rule_id, (occasion.event_id,)),
             reason=best.reason,
             mode=best.mode,
-            effective_at=event.occurred_at,
-            expires_at=event.occurred_at + rule.duration if rule.duration else None,
+            effective_at=occasion.at,
+            expires_at=expires,
             status_before=before,
-            status_after=best.action.status if enforce else before,
+            status_after=max(before, best.action.status, key=lambda s: s.severity)
+            if enforce
+            else before,
             end_condition=rule.until if best.action == Action.FREEZE else None,
             matched=tuple(matches),
+            anchor=occasion.anchor,
         )
+
+    def _takes_effect(
+        self,
+        account_id: str,
+        match: RuleMatch,
+        at: datetime,
+        expires: datetime | None,
+        status: Status,
+    ) -> bool:
+        """Above the status, or a freeze of a frozen account that no freeze of the same rule
+        already covers: freezes end on their own terms, so each reason stands on its own."""
+        if match.action.status.severity > status.severity:
+            return True
+        if match.action != Action.FREEZE or status != Status.FROZEN:
+            return False
+        until = utc_text(expires) if expires else None
+        return not self.store.covered(account_id, match.rule_id, match.mode, utc_text(at), until)
 
     def _apply_event(self, event: Event) -> list[Decision]:
         """Effects of the event itself: passed verifications, human reviews, appeals."""
@@ -664,10 +819,12 @@ class Engine:
             decision_id=decision.decision_id,
             occurred_at=utc_text(decision.effective_at),
         )
-        if decision.expires_at is not None and (
-            self._next_expiry is None or decision.expires_at < self._next_expiry
-        ):
-            self._next_expiry = decision.expires_at
+        if decision.expires_at is not None:
+            self._due_by(decision.expires_at)
+        if decision.mode == Mode.ENFORCE:
+            start_us = to_micros(decision.effective_at)
+            for rule in self._anchored.get(decision.rule_id, ()):
+                self._schedule(rule, decision.account_id, decision.decision_id, event_id, start_us)
         if decision.mode == Mode.ENFORCE and decision.status_after != decision.status_before:
             self._set_status(
                 decision.account_id,
@@ -719,16 +876,126 @@ class Engine:
             self._set_status(account_id, before, after, cause, at, event_id)
 
     def _advance(self, moment: datetime, event_id: str | None) -> None:
-        """Move the clock to `moment` (never back) and end every freeze whose time is up."""
+        """Move the clock to `moment` (never back): deadlines that pass act, freezes whose
+        time is up end. A deadline's decision may start another deadline: repeat until none
+        is due (deadlines form no cycle: checked at load)."""
         if self._clock is None or moment > self._clock:
             self._clock = moment
-        if self._next_expiry is None or self._next_expiry > self._clock:
+        while self._next_due is not None and self._next_due <= self._clock:
+            for due in self.store.due_deadlines(to_micros(self._clock)):
+                self._fire(*due)
+            for account_id, ended, expires_at in self.store.expire(utc_text(self._clock)):
+                self._recompute(
+                    account_id,
+                    f"freeze {ended} ended",
+                    datetime.fromisoformat(expires_at),
+                    event_id,
+                )
+            self._next_due = self._due()
+
+    # --- deadlines and history ------------------------------------------------------------
+    def _due(self) -> datetime | None:
+        """The next moment something happens by itself: a freeze ends or a deadline passes."""
+        expiry = _parse_time(self.store.next_expiry())
+        deadline_us = self.store.next_deadline()
+        deadline = from_micros(deadline_us) if deadline_us is not None else None
+        return min((t for t in (expiry, deadline) if t is not None), default=None)
+
+    def _due_by(self, moment: datetime) -> None:
+        if self._next_due is None or moment < self._next_due:
+            self._next_due = moment
+
+    def _schedule(
+        self, rule: CompiledRule, account_id: str, anchor: str, event_id: str, start_us: int
+    ) -> None:
+        """Start the deadline `rule` counts from `anchor` (a decision or event id). One older
+        than the horizon is not started: history that could meet it may be gone."""
+        assert rule.deadline is not None
+        clock_us = to_micros(self._clock) if self._clock else start_us
+        if start_us <= clock_us - self.ruleset.horizon_us:
             return
-        for account_id, ended, expires_at in self.store.expire(utc_text(self._clock)):
-            self._recompute(
-                account_id, f"freeze {ended} ended", datetime.fromisoformat(expires_at), event_id
-            )
-        self._next_expiry = _parse_time(self.store.next_expiry())
+        due_us = start_us + rule.deadline.span_us
+        met = any(
+            self.store.history(key, account_id, start_us - 1, due_us)
+            for key in rule.deadline.unless
+        )
+        state = "met" if met else "pending"
+        self.store.add_deadline(rule.id, anchor, account_id, event_id, start_us, due_us, state)
+        if not met:
+            self._due_by(from_micros(due_us))
+
+    def _fire(self, rule_id: str, anchor: str, account_id: str, event_id: str, due_us: int) -> None:
+        """A deadline passed with nothing to meet it: durable-rules matches the deadline's
+        snapshot like an event's, and the rule decides. A reversed anchor decision voids it."""
+        rule = self.ruleset.rule(rule_id)
+        assert rule.deadline is not None
+        evidence: tuple[str, ...] = (event_id,)
+        if rule.deadline.after_rules:
+            found = self.store.decision(anchor)
+            if found is None or found[2] is not None:
+                self.store.set_deadline_state(rule_id, anchor, "void")
+                return
+            evidence = tuple(found[0]["evidence"])
+        self.store.set_deadline_state(rule_id, anchor, "fired")
+        snapshot: dict[str, Any] = {"type": DEADLINE, DEADLINE: rule_id}
+        held = [r for r in self.ruleset.by_type.get(DEADLINE, ()) if r.guard(snapshot)]
+        self._agree(f"deadline {rule_id} of {anchor}", snapshot, [r.id for r in held])
+        at = from_micros(due_us)
+        passed = ConditionTrace(rule.deadline.label, "passed", None, utc_text(at), True)
+        occasion = _Occasion(
+            at,
+            f"{DEADLINE}:{rule_id}:{anchor}",
+            event_id,
+            tuple(attrs.evolve(_match_of(r, snapshot), conditions=(passed,)) for r in held),
+            {rule_id: evidence},
+            anchor,
+        )
+        for mode in (Mode.ENFORCE, Mode.SHADOW):
+            decision = self._decide(account_id, occasion, mode)
+            if decision is not None:
+                self._record(decision, event_id)
+                self._decided.append(decision)
+
+    def _savepoint(self) -> None:
+        if not self._saved:
+            self.store.savepoint()
+            self._saved = True
+
+    def _fill_streams(self) -> None:
+        """A stream new to this db (a rule added since) starts from the events already in the
+        log, back to the horizon; its rules decide nothing about the past."""
+        filled = self.store.filled_streams()
+        clock_us = to_micros(self._clock) if self._clock else None
+        for key, stream in sorted(self.ruleset.streams.items()):
+            if key in filled:
+                continue
+            if clock_us is not None:
+                since = clock_us - self.ruleset.horizon_us - stream.span_us
+                for account_id, payload in self.store.events_since(stream.listener.types, since):
+                    event = parse_event(payload)
+                    snapshot = self.ruleset.snapshot(flatten(event), event.type)
+                    held = stream.listener.guard(snapshot)
+                    if held != (stream.listener.name in self._matcher.match(snapshot)):
+                        raise EvaluationError(f"rule engines disagree on {event.event_id}")
+                    if held:
+                        value = snapshot.get(stream.distinct) if stream.distinct else None
+                        at_us = to_micros(event.occurred_at)
+                        self.store.add_history(key, account_id, at_us, event.event_id, value)
+            self.store.mark_stream_filled(key)
+
+    def _prune_history(self) -> None:
+        """Forget what no window can reach: events more than the horizon plus their stream's
+        span behind the clock. Done when the clock has moved an eighth of the horizon."""
+        if not self.prune or self._clock is None or not self.ruleset.horizon_us:
+            return
+        clock_us, horizon = to_micros(self._clock), self.ruleset.horizon_us
+        if self._pruned_at_us is not None and clock_us - self._pruned_at_us < horizon // 8:
+            return
+        for key, stream in self.ruleset.streams.items():
+            self.store.prune_history(key, clock_us - horizon - stream.span_us)
+        self.store.prune_deadlines(clock_us - 2 * horizon)
+        self._pruned_at_us = clock_us
+        self.store.set_meta("pruned_at_us", str(clock_us))
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -746,6 +1013,12 @@ def _precedence(match: RuleMatch) -> tuple[int, int, str]:
 
 
 def _match_of(rule: CompiledRule, snapshot: dict[str, Any]) -> RuleMatch:
+    conditions = trace(rule.condition, snapshot)
+    if rule.window is not None:
+        seen = snapshot.get(rule.window.key)
+        held = seen is not None and seen >= rule.window.count
+        test = ConditionTrace(rule.window.label, "gte", rule.window.count, seen, held)
+        conditions = (*conditions, test)
     return RuleMatch(
         rule.id,
         rule.version,
@@ -753,8 +1026,31 @@ def _match_of(rule: CompiledRule, snapshot: dict[str, Any]) -> RuleMatch:
         rule.mode,
         rule.priority,
         rule.reason,
-        trace(rule.condition, snapshot),
+        conditions,
     )
+
+
+def _features(ruleset: CompiledRuleset, rows: dict[str, list[Row]], at_us: int) -> dict[str, int]:
+    """Each window's count at `at_us`, for the streams the event fed."""
+    found = {}
+    for key, stream_rows in rows.items():
+        distinct = ruleset.streams[key].distinct is not None
+        for test in ruleset.windows.get(key, ()):
+            found[test.key] = count(stream_rows, at_us, test.span_us, distinct)
+    return found
+
+
+def _window_evidence(
+    rules: list[CompiledRule], rows: dict[str, list[Row]], at_us: int
+) -> dict[str, tuple[str, ...]]:
+    """For each window rule, the events in its window: the evidence of its decision."""
+    return {
+        rule.id: tuple(
+            row[1] for row in in_window(rows[rule.window.stream], at_us, rule.window.span_us)
+        )
+        for rule in rules
+        if rule.window is not None and rule.window.stream in rows
+    }
 
 
 def _rule_record(rule: CompiledRule) -> dict[str, Any]:

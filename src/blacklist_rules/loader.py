@@ -9,12 +9,13 @@ never half-loads.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path as FsPath
 from typing import Any
 
 import attrs
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.parser import ParserError
@@ -22,21 +23,39 @@ from ruamel.yaml.scanner import ScannerError
 
 from .errors import RuleFileError, RuleLoadError
 from .events import error_message
-from .spec import Condition, Path, RuleSpec, ShapeError, parse_condition, suggest
+from .spec import (
+    Condition,
+    Filter,
+    Path,
+    RuleSpec,
+    ShapeError,
+    parse_condition,
+    raw_filters,
+    suggest,
+)
 
 RULE_SUFFIXES = (".yaml", ".yml")
-_TOP_KEYS = tuple(field.alias or name for name, field in RuleSpec.model_fields.items())
 
 
 @attrs.frozen
 class RuleSource:
-    """One parsed rule file: its spec, its condition tree and a way back to source lines."""
+    """One parsed rule file: its spec, its filters and a way back to source lines."""
 
     file: str
     spec: RuleSpec
-    condition: Condition | None
+    filters: tuple[Filter, ...]
+    """The rule's own `on`/`when` first (path `()`), then a deadline's `after` and `unless`."""
     line_of: Callable[[Path], int] = attrs.field(eq=False, repr=False)
     text: str = attrs.field(default="", eq=False, repr=False)
+
+    @property
+    def condition(self) -> Condition | None:
+        """The rule's own `when`."""
+        own = self.filter(())
+        return own.condition if own is not None else None
+
+    def filter(self, path: Path) -> Filter | None:
+        return next((f for f in self.filters if f.path == path), None)
 
     def error(self, path: Path, code: str, message: str, hint: str | None = None) -> RuleFileError:
         return RuleFileError(self.file, self.line_of(path), code, message, hint)
@@ -110,6 +129,26 @@ def _plain(node: Any) -> Any:
     return node
 
 
+def _keys_at(loc: Path) -> tuple[str, ...]:
+    """The keys allowed in the mapping at `loc` (for did-you-mean), from the spec models."""
+    model: Any = RuleSpec
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        found = None
+        for arg in typing.get_args(field.annotation) if field else ():
+            for inner in (arg, *typing.get_args(arg)):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    found = inner
+        if field is not None and isinstance(field.annotation, type):
+            found = field.annotation if issubclass(field.annotation, BaseModel) else found
+        if found is None:
+            return ()
+        model = found
+    return tuple(f.alias or name for name, f in model.model_fields.items())
+
+
 def _pydantic_errors(
     exc: ValidationError, source: str, line_of: Callable[[Path], int]
 ) -> list[RuleFileError]:
@@ -118,7 +157,7 @@ def _pydantic_errors(
         loc: Path = tuple(err["loc"])
         where = ".".join(map(str, loc)) or "(file)"
         if err["type"] == "extra_forbidden":
-            choices = _TOP_KEYS if len(loc) == 1 else ("action", "reason", "duration", "until")
+            choices = _keys_at(loc[:-1])
             errors.append(
                 RuleFileError(
                     source,
@@ -176,11 +215,14 @@ def parse_rule_text(text: str, source: str) -> tuple[RuleSource | None, list[Rul
     except ValidationError as exc:
         return None, _pydantic_errors(exc, source, line_of)
     shape: list[ShapeError] = []
-    condition = None if spec.when is None else parse_condition(spec.when, ("when",), shape)
+    filters = tuple(
+        Filter(types, None if when is None else parse_condition(when, (*at, "when"), shape), at)
+        for types, when, at in raw_filters(spec)
+    )
     errors = [RuleFileError(source, line_of(e.path), e.code, e.message, e.hint) for e in shape]
     if errors:
         return None, errors
-    return RuleSource(source, spec, condition, line_of, text), []
+    return RuleSource(source, spec, filters, line_of, text), []
 
 
 def rule_files(directory: FsPath) -> list[FsPath]:

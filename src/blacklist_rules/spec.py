@@ -266,6 +266,104 @@ _CONDITION_DEFS: dict[str, Any] = {
 }
 
 
+@attrs.frozen
+class Filter:
+    """Which events count: event types and an optional condition, at `path` in the file.
+
+    A rule has one for its own `on`/`when` and, for a deadline, one for each `after`/`unless`.
+    """
+
+    types: tuple[str, ...]
+    condition: Condition | None
+    path: Path
+
+
+class Window(BaseModel):
+    """Repeated behaviour: at least `count` matching events (or distinct values of a field)
+    whose event times lie less than `within` apart."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    count: Annotated[int, Field(ge=1, le=10_000, strict=True)]
+    within: Annotated[
+        str,
+        Field(
+            description="the span, e.g. `180d`: the events lie less than this apart",
+            json_schema_extra={"pattern": _DURATION.pattern},
+        ),
+    ]
+    distinct: Annotated[
+        str | None,
+        Field(description="count distinct values of this field instead of events"),
+    ] = None
+
+    @field_validator("within")
+    @classmethod
+    def _within(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+def _listed(value: object) -> object:
+    return [value] if isinstance(value, str | dict) else value
+
+
+_EVENT_TYPES_SCHEMA = {
+    "description": "event type, or a list of them",
+    "anyOf": [
+        {"type": "string"},
+        {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True},
+    ],
+}
+EventTypes = Annotated[
+    list[str], BeforeValidator(_listed), Field(min_length=1), WithJsonSchema(_EVENT_TYPES_SCHEMA)
+]
+_CONDITION_MARK = "x-condition"
+RawCondition = Annotated[dict[str, Any] | None, WithJsonSchema({_CONDITION_MARK: True})]
+
+
+class EventFilter(BaseModel):
+    """Events of these types for which the condition holds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    on: EventTypes
+    when: RawCondition = None
+
+
+class After(BaseModel):
+    """What starts a deadline: a decision of one of the named rules, or a matching event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    decision: Annotated[
+        list[str] | None,
+        BeforeValidator(_listed),
+        Field(min_length=1, description="rule ids whose enforced decisions start it"),
+        WithJsonSchema(
+            {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+        ),
+    ] = None
+    on: Annotated[list[str] | None, BeforeValidator(_listed), Field(min_length=1)] = None
+    when: RawCondition = None
+
+
+class Deadline(BaseModel):
+    """The rule acts when `within` has passed since `after` with no `unless` event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    after: After
+    within: Annotated[str, Field(json_schema_extra={"pattern": _DURATION.pattern})]
+    unless: Annotated[list[EventFilter], BeforeValidator(_listed)] = []
+
+    @field_validator("within")
+    @classmethod
+    def _within(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class Then(BaseModel):
     """The action a rule takes when its condition holds."""
 
@@ -311,25 +409,14 @@ class RuleSpec(BaseModel):
         ),
     ]
     on: Annotated[
-        list[str],
-        BeforeValidator(lambda value: [value] if isinstance(value, str) else value),
+        list[str] | None,
+        BeforeValidator(_listed),
         Field(min_length=1),
-        WithJsonSchema(
-            {
-                "description": "event type, or a list of them",
-                "anyOf": [
-                    {"type": "string"},
-                    {
-                        "type": "array",
-                        "items": {"type": "string"},
-                        "minItems": 1,
-                        "uniqueItems": True,
-                    },
-                ],
-            }
-        ),
-    ]
-    when: Annotated[dict[str, Any] | None, WithJsonSchema({"type": "object"})] = None
+        WithJsonSchema(_EVENT_TYPES_SCHEMA),
+    ] = None
+    when: RawCondition = None
+    window: Window | None = None
+    deadline: Deadline | None = None
     then: Then
     priority: Annotated[
         int, Field(ge=0, le=10_000, description="lower runs first; breaks ties of equal severity")
@@ -338,17 +425,45 @@ class RuleSpec(BaseModel):
 
     @property
     def event_types(self) -> tuple[str, ...]:
-        return tuple(self.on)
+        """The types of the rule's own events; a deadline rule has none (time moves it)."""
+        return tuple(self.on or ())
+
+
+def raw_filters(spec: RuleSpec) -> list[tuple[tuple[str, ...], dict[str, Any] | None, Path]]:
+    """Every (event types, raw `when`, place in the file) the rule names: its own `on`/`when`,
+    a deadline's `after` events and each `unless`."""
+    found: list[tuple[tuple[str, ...], dict[str, Any] | None, Path]] = []
+    if spec.on is not None:
+        found.append((tuple(spec.on), spec.when, ()))
+    if spec.deadline is not None:
+        after = spec.deadline.after
+        if after.on is not None:
+            found.append((tuple(after.on), after.when, ("deadline", "after")))
+        for index, unless in enumerate(spec.deadline.unless):
+            found.append((tuple(unless.on), unless.when, ("deadline", "unless", index)))
+    return found
 
 
 def rule_json_schema() -> dict[str, Any]:
     """The JSON Schema of a rule file, for editors; published as `rules/rule.schema.json`."""
-    schema = RuleSpec.model_json_schema(by_alias=True)
+
+    def refer(node: Any) -> Any:
+        if isinstance(node, dict):
+            if node.get(_CONDITION_MARK):
+                return {"$ref": "#/$defs/condition"}
+            return {key: refer(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [refer(item) for item in node]
+        return node
+
+    schema: dict[str, Any] = refer(RuleSpec.model_json_schema(by_alias=True))
     schema.setdefault("$defs", {}).update(_CONDITION_DEFS)
     schema["properties"]["when"] = {
         "$ref": "#/$defs/condition",
         "description": "when the rule holds; absent: always",
     }
+    schema["properties"]["window"]["description"] = "repeated events within a span"
+    schema["properties"]["deadline"]["description"] = "nothing happened within a span after"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "blacklist-rules rule file"
     return schema

@@ -16,7 +16,8 @@ from typing import Any
 
 from .errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added history, streams and deadlines; a version-1 db is upgraded in place."""
 AUDIT_RECORD_VERSION = 1
 
 _SCHEMA = """
@@ -42,6 +43,18 @@ CREATE TABLE IF NOT EXISTS audit (
     account_id TEXT, event_id TEXT, decision_id TEXT, occurred_at TEXT,
     recorded_at TEXT NOT NULL, record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_account ON audit (account_id);
+CREATE TABLE IF NOT EXISTS history (
+    stream TEXT NOT NULL, account_id TEXT NOT NULL, occurred_us INTEGER NOT NULL,
+    event_id TEXT NOT NULL, value,
+    PRIMARY KEY (stream, account_id, occurred_us, event_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS streams (key TEXT PRIMARY KEY, filled_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deadlines (
+    rule_id TEXT NOT NULL, anchor_id TEXT NOT NULL, account_id TEXT NOT NULL,
+    anchor_event_id TEXT NOT NULL, start_us INTEGER NOT NULL, due_us INTEGER NOT NULL,
+    state TEXT NOT NULL, PRIMARY KEY (rule_id, anchor_id));
+CREATE INDEX IF NOT EXISTS deadlines_due ON deadlines (due_us) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS deadlines_by_account ON deadlines (account_id)
+    WHERE state = 'pending';
 """
 
 _STANDING = "mode = 'enforce' AND ended_at IS NULL AND reversed_by IS NULL"
@@ -64,9 +77,10 @@ class SQLiteStore:
             self._db.execute("PRAGMA cache_size = -32768")
             self._db.executescript(_SCHEMA)
             found = self.meta("schema_version")
-            if found is None:
+            if found is None or found == "1":  # version 1 lacked only the new tables
                 self._db.execute(
-                    "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
                 )
             elif found != str(SCHEMA_VERSION):
                 raise StoreError(
@@ -259,6 +273,129 @@ class SQLiteStore:
             [(row[1],) for row in rows],
         )
         return [(str(row[0]), str(row[1]), str(row[2])) for row in rows]
+
+    def covered(
+        self, account_id: str, rule_id: str, mode: str, effective_at: str, expires_at: str | None
+    ) -> bool:
+        """Does a decision of the same rule, in force (a shadow one: not reversed), already
+        cover a freeze from `effective_at` to `expires_at` (None: no end)?"""
+        row = self._db.execute(
+            "SELECT 1 FROM decisions WHERE account_id = ? AND rule_id = ? AND mode = ? "
+            "AND reversed_by IS NULL AND (mode = 'shadow' OR ended_at IS NULL) "
+            "AND effective_at <= ? AND (expires_at IS NULL OR (? IS NOT NULL AND expires_at >= ?)) "
+            "LIMIT 1",
+            (account_id, rule_id, mode, effective_at, expires_at, expires_at),
+        ).fetchone()
+        return row is not None
+
+    # --- history: the events each stream counts, per account -------------------------------
+    def add_history(
+        self, stream: str, account_id: str, occurred_us: int, event_id: str, value: object
+    ) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO history VALUES (?, ?, ?, ?, ?)",
+            (stream, account_id, occurred_us, event_id, value),
+        )
+
+    def history(
+        self, stream: str, account_id: str, after_us: int, before_us: int
+    ) -> list[tuple[int, str, object]]:
+        """(time, event id, value) of the stream's events with after < time < before."""
+        rows = self._db.execute(
+            "SELECT occurred_us, event_id, value FROM history WHERE stream = ? AND account_id = ? "
+            "AND occurred_us > ? AND occurred_us < ? ORDER BY occurred_us, event_id",
+            (stream, account_id, after_us, before_us),
+        ).fetchall()
+        return [(int(row[0]), str(row[1]), row[2]) for row in rows]
+
+    def prune_history(self, stream: str, up_to_us: int) -> int:
+        """Forget the stream's events at or before `up_to_us`: no window can reach them."""
+        return self._db.execute(
+            "DELETE FROM history WHERE stream = ? AND occurred_us <= ?", (stream, up_to_us)
+        ).rowcount
+
+    def history_size(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM history").fetchone()[0])
+
+    def filled_streams(self) -> set[str]:
+        return {str(row[0]) for row in self._db.execute("SELECT key FROM streams")}
+
+    def mark_stream_filled(self, key: str) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO streams VALUES (?, ?)", (key, datetime.now(UTC).isoformat())
+        )
+
+    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[tuple[str, str]]:
+        """(account id, payload) of stored events of these types later than `after_us`."""
+        marks = ", ".join("?" * len(types))
+        rows = self._db.execute(
+            f"SELECT account_id, payload FROM events WHERE type IN ({marks}) AND occurred_us > ? "
+            "ORDER BY occurred_us, event_id",
+            (*types, after_us),
+        )
+        for row in rows.fetchall():
+            yield str(row[0]), str(row[1])
+
+    # --- deadlines ----------------------------------------------------------------------
+    def add_deadline(
+        self,
+        rule_id: str,
+        anchor_id: str,
+        account_id: str,
+        anchor_event_id: str,
+        start_us: int,
+        due_us: int,
+        state: str,
+    ) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO deadlines VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us, state),
+        )
+
+    def meet_deadlines(self, account_id: str, rule_ids: list[str], at_us: int) -> int:
+        """An `unless` event at `at_us` meets the pending deadlines whose span holds it."""
+        marks = ", ".join("?" * len(rule_ids))
+        return self._db.execute(
+            f"UPDATE deadlines SET state = 'met' WHERE account_id = ? AND state = 'pending' "
+            f"AND rule_id IN ({marks}) AND start_us <= ? AND ? < due_us",
+            (account_id, *rule_ids, at_us, at_us),
+        ).rowcount
+
+    def next_deadline(self) -> int | None:
+        row = self._db.execute(
+            "SELECT MIN(due_us) FROM deadlines WHERE state = 'pending'"
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def due_deadlines(self, clock_us: int) -> list[tuple[str, str, str, str, int]]:
+        """Pending deadlines at or before the clock, in time order:
+        (rule id, anchor id, account id, anchor event id, due)."""
+        rows = self._db.execute(
+            "SELECT rule_id, anchor_id, account_id, anchor_event_id, due_us FROM deadlines "
+            "WHERE state = 'pending' AND due_us <= ? ORDER BY due_us, rule_id, anchor_id",
+            (clock_us,),
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
+
+    def set_deadline_state(self, rule_id: str, anchor_id: str, state: str) -> None:
+        self._db.execute(
+            "UPDATE deadlines SET state = ? WHERE rule_id = ? AND anchor_id = ?",
+            (state, rule_id, anchor_id),
+        )
+
+    def prune_deadlines(self, up_to_us: int) -> int:
+        return self._db.execute(
+            "DELETE FROM deadlines WHERE state != 'pending' AND due_us <= ?", (up_to_us,)
+        ).rowcount
+
+    def deadlines_of(self, account_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT rule_id, anchor_id, start_us, due_us, state FROM deadlines "
+            "WHERE account_id = ? ORDER BY due_us, rule_id",
+            (account_id,),
+        ).fetchall()
+        keys = ("rule_id", "anchor_id", "start_us", "due_us", "state")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     # --- audit --------------------------------------------------------------------------
     def audit(
