@@ -92,3 +92,59 @@ def numbered(raw: list[dict[str, Any]], prefix: str = "e") -> list[dict[str, Any
 
 
 event_lists = st.lists(any_event, max_size=25).map(numbered)
+
+
+def timed(raw: list[dict[str, Any]], prefix: str = "h") -> list[dict[str, Any]]:
+    """Give raw events ids and times from `day` and `hour` offsets (not in time order)."""
+    events = []
+    for index, item in enumerate(raw):
+        data = dict(item)
+        at = timedelta(days=data.pop("day"), hours=data.pop("hour"))
+        data["event_id"] = f"{prefix}{index:04d}"
+        data["occurred_at"] = (T0 + at).isoformat()
+        events.append(data)
+    return events
+
+
+def _within(days: int) -> dict[str, Any]:
+    return {
+        "account_id": st.sampled_from(ACCOUNTS),
+        "day": st.integers(0, days),
+        "hour": st.integers(0, 23),
+    }
+
+
+# Window evidence for history properties: a few contents and reporters, so windows fill up.
+history_rumor = st.fixed_dictionaries(
+    {
+        "type": st.just("rumor_flag"),
+        "content_id": st.sampled_from(("c1", "c2", "c3", "c4")),
+        "verdict": st.sampled_from(("malicious_rumor", "malicious_rumor", "rumor")),
+        "source": st.sampled_from(("fact_check", "authority_notice", "user_report")),
+        **_within(170),
+    }
+)
+history_report = st.fixed_dictionaries(
+    {
+        "type": st.just("impersonation_report"),
+        "reporter_id": st.sampled_from(("r1", "r2", "r3", "r4")),
+        "confirmed": st.just(False),
+        **_within(170),
+    }
+)
+window_events = st.lists(st.one_of(history_rumor, history_report), max_size=30).map(timed)
+"""Evidence for count and distinct windows, all within 170 days: never beyond the horizon."""
+
+
+def long_events(days: int, min_size: int = 0) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Events of every kind (window evidence twice as likely) over `days` days, for pruning
+    and restarts across long spans."""
+    kinds = st.one_of(
+        verification, registration, report, rumor, *(history_rumor, history_report) * 2
+    )
+    moments = st.tuples(kinds, st.integers(0, days), st.integers(0, 23))
+    return st.lists(
+        moments.map(lambda drawn: {**drawn[0], "day": drawn[1], "hour": drawn[2]}),
+        min_size=min_size,
+        max_size=60,
+    ).map(timed)

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blacklist_rules import Engine, SQLiteStore, load_ruleset
+from blacklist_rules import Engine, SQLiteStore, default_rules_path, load_ruleset
 
-from .strategies import ACCOUNTS, event_lists, evidence_event, numbered
+from .strategies import (
+    ACCOUNTS,
+    event_lists,
+    evidence_event,
+    long_events,
+    numbered,
+    window_events,
+)
+from .support import T0, write_rule
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RULESET = load_ruleset()
@@ -72,3 +84,94 @@ def test_more_evidence_never_gives_a_milder_final_status(
 def test_the_prefilter_never_changes_a_decision(events: list[dict[str, Any]]) -> None:
     """Posting every event to durable-rules decides exactly what the prefiltered engine does."""
     assert _replay(events, prefilter=True) == _replay(events, prefilter=False)
+
+
+# --- history: windows are sets, restarts and pruning change nothing -------------------------
+
+COUNT_RULE = """
+id: freeze-flag-burst
+version: 1
+description: Any three rumour flags within two days freeze the account for ten days.
+basis: Test basis.
+on: rumor_flag
+window: {count: 3, within: 2d}
+then: {action: freeze, duration: 10d, reason: A burst of flags.}
+"""
+
+
+def _history_ruleset() -> Any:
+    """The default pack plus a plain count rule (the pack's own windows count distinct values)."""
+    with tempfile.TemporaryDirectory() as folder:
+        pack = Path(folder) / "pack"
+        shutil.copytree(default_rules_path(), pack)
+        write_rule(pack, "burst", COUNT_RULE)
+        return load_ruleset(pack)
+
+
+HISTORY_RULESET = _history_ruleset()
+
+
+def _final_statuses(events: list[dict[str, Any]], until: datetime) -> tuple[str, ...]:
+    with Engine(HISTORY_RULESET, SQLiteStore()) as engine:
+        outcomes = list(engine.run(events))
+        assert all(o.accepted for o in outcomes)
+        engine.advance_to(until)
+        return tuple(str(engine.status(a)) for a in ACCOUNTS)
+
+
+@SETTINGS
+@given(window_events, st.data(), st.integers(0, 60))
+def test_count_and_distinct_windows_do_not_depend_on_arrival_order(
+    events: list[dict[str, Any]], data: st.DataObject, extra_days: int
+) -> None:
+    """Any arrival order of the same window evidence ends in the same statuses as time order,
+    at any final moment (inside or after the 30-day and 10-day freezes)."""
+    ordered = sorted(events, key=lambda e: str(e["occurred_at"]))
+    shuffled = data.draw(st.permutations(events))
+    until = T0 + timedelta(days=170 + extra_days)
+    assert _final_statuses(shuffled, until) == _final_statuses(ordered, until)
+
+
+def _decisions(engine: Engine, events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (d.decision_id, d.account_id, d.action, d.rule_id, d.effective_at, d.expires_at)
+        for outcome in engine.run(events)
+        for d in outcome.decisions
+    ]
+
+
+@SETTINGS
+@given(long_events(400), st.integers(0, 40))
+def test_two_runs_decide_what_one_run_decides(events: list[dict[str, Any]], split: int) -> None:
+    """Processing a log in two engines over one db file gives the decisions, statuses and
+    pending deadlines of one engine over the whole log."""
+    ordered = sorted(events, key=lambda e: str(e["occurred_at"]))
+    with tempfile.TemporaryDirectory() as folder:
+        with Engine(HISTORY_RULESET, SQLiteStore(Path(folder) / "one.db")) as engine:
+            whole = _decisions(engine, ordered)
+            expected = [engine.status(a) for a in ACCOUNTS], engine.store.deadlines_of("a")
+        two = Path(folder) / "two.db"
+        with Engine(HISTORY_RULESET, SQLiteStore(two)) as engine:
+            first = _decisions(engine, ordered[:split])
+        with Engine(HISTORY_RULESET, SQLiteStore(two)) as engine:
+            second = _decisions(engine, ordered[split:])
+            found = [engine.status(a) for a in ACCOUNTS], engine.store.deadlines_of("a")
+    assert first + second == whole
+    assert found == expected
+
+
+@SETTINGS
+@given(long_events(400, min_size=20), st.lists(st.integers(0, 220), min_size=60, max_size=60))
+def test_pruning_never_changes_a_decision(events: list[dict[str, Any]], delays: list[int]) -> None:
+    """Over 400 days of events, each arriving up to 220 days late (some beyond the 180-day
+    horizon), an engine that prunes history decides exactly what one that keeps all does."""
+    arrival = sorted(
+        zip(events, delays, strict=False),
+        key=lambda pair: datetime.fromisoformat(pair[0]["occurred_at"]) + timedelta(days=pair[1]),
+    )
+    ordered = [e for e, _ in arrival]
+    results = []
+    for prune in (True, False):
+        with Engine(HISTORY_RULESET, SQLiteStore(), prune=prune, commit_every=1) as engine:
+            results.append((_decisions(engine, ordered), [engine.status(a) for a in ACCOUNTS]))
+    assert results[0] == results[1]

@@ -10,7 +10,7 @@ never half-loads.
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -129,23 +129,25 @@ def _plain(node: Any) -> Any:
     return node
 
 
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    """The pydantic models an annotation names, however wrapped (`X | None`, `list[X]`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in typing.get_args(annotation):
+        yield from _models_in(arg)
+
+
 def _keys_at(loc: Path) -> tuple[str, ...]:
     """The keys allowed in the mapping at `loc` (for did-you-mean), from the spec models."""
-    model: Any = RuleSpec
+    model: type[BaseModel] = RuleSpec
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int):  # an item of a list: the list's model
             continue
         field = model.model_fields.get(part)
-        found = None
-        for arg in typing.get_args(field.annotation) if field else ():
-            for inner in (arg, *typing.get_args(arg)):
-                if isinstance(inner, type) and issubclass(inner, BaseModel):
-                    found = inner
-        if field is not None and isinstance(field.annotation, type):
-            found = field.annotation if issubclass(field.annotation, BaseModel) else found
-        if found is None:
+        inner = next(_models_in(field.annotation), None) if field is not None else None
+        if inner is None:
             return ()
-        model = found
+        model = inner
     return tuple(f.alias or name for name, f in model.model_fields.items())
 
 
