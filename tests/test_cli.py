@@ -206,3 +206,46 @@ def test_run_until_ends_the_freezes_whose_time_is_up(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "RFC 3339" in bad.stderr
     assert not (tmp_path / "v.db").exists()
+
+
+def test_history_rules_and_deadlines_through_the_cli(tmp_path: Path) -> None:
+    """Two rumours freeze through `run`; `status` shows the pending cancel deadline of a failed
+    verification; `run --until` past it prints the cancel on stdout; a rerun adds nothing."""
+    rumour = {"type": "rumor_flag", "verdict": "malicious_rumor", "source": "authority_notice"}
+    lines = [
+        {**rumour, "event_id": "f1", "account_id": "acct-r", "content_id": "p1"},
+        {**rumour, "event_id": "f2", "account_id": "acct-r", "content_id": "p2"},
+        {"type": "identity_verification", "event_id": "v1", "account_id": "acct-v"},
+    ]
+    times = ["2026-05-01T09:00:00+08:00", "2026-07-01T09:00:00+08:00", "2026-07-02T00:00:00Z"]
+    for line, at in zip(lines, times, strict=True):
+        line["occurred_at"] = at
+    lines[2]["status"] = "failed"
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+
+    first = cli("run", str(events), "--db", "h.db", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    decided = [(d["account_id"], d["rule_id"]) for d in map(json.loads, first.stdout.splitlines())]
+    assert decided == [
+        ("acct-r", "freeze-repeated-malicious-rumours"),
+        ("acct-v", "freeze-failed-verification"),
+    ]
+    waiting = cli("status", "acct-v", "--db", "h.db", cwd=tmp_path)
+    assert "acct-v: frozen" in waiting.stdout
+    assert "deadline cancel-unverified-after-freeze due 2026-07-17T00:00:00+00:00" in waiting.stdout
+
+    later = cli("run", str(events), "--db", "h.db", "--until", "2026-07-20T00:00:00Z", cwd=tmp_path)
+    assert later.returncode == 0, later.stderr
+    (cancel,) = map(json.loads, later.stdout.splitlines())
+    assert (cancel["account_id"], cancel["rule_id"], cancel["effective_at"]) == (
+        "acct-v",
+        "cancel-unverified-after-freeze",
+        "2026-07-17T00:00:00+00:00",
+    )
+    assert "1 deadline decision(s)" in later.stderr
+    done = json.loads(cli("status", "acct-v", "--db", "h.db", "--json", cwd=tmp_path).stdout)
+    assert (done["status"], done["pending_deadlines"]) == ("cancelled", [])
+
+    again = cli("run", str(events), "--db", "h.db", "--until", "2026-07-20T00:00:00Z", cwd=tmp_path)
+    assert again.stdout == ""

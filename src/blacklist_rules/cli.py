@@ -118,12 +118,18 @@ def _cmd_status(args: argparse.Namespace) -> int:
     with Engine.from_path(args.rules, db=_existing_db(args.db)) as engine:
         status = engine.status(args.account)
         standing = engine.standing(args.account)
+        pending = [
+            {**d, "starts_at": d["starts_at"].isoformat(), "due_at": d["due_at"].isoformat()}
+            for d in engine.deadlines(args.account)
+            if d["state"] == "pending"
+        ]
         if args.json:
             _print_json(
                 {
                     "account_id": args.account,
                     "status": status,
                     "standing": [d.to_dict() for d in standing],
+                    "pending_deadlines": pending,
                 },
                 sys.stdout,
             )
@@ -138,6 +144,11 @@ def _cmd_status(args: argparse.Namespace) -> int:
                 f"  {decision.decision_id}  {decision.action}{until}  by {decision.rule_id} "
                 f"v{decision.rule_version}  ({decision.reason})  evidence: "
                 f"{', '.join(decision.evidence)}"
+            )
+        for deadline in pending:
+            print(
+                f"  deadline {deadline['rule_id']} due {deadline['due_at']} "
+                f"(counted from {deadline['anchor']})"
             )
     return 0
 

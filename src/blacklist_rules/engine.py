@@ -288,6 +288,20 @@ class Engine:
         """Every decision ever taken on the account, enforced and shadow, oldest first."""
         return [decision_from_dict(d) for d in self.store.decisions_of(account_id)]
 
+    def deadlines(self, account_id: str) -> list[dict[str, Any]]:
+        """The account's deadlines: rule, anchor, start and due time (event time), and state:
+        `pending`, `met` (an `unless` event came), `fired` or `void` (anchor reversed)."""
+        return [
+            {
+                "rule_id": row["rule_id"],
+                "anchor": row["anchor_id"],
+                "starts_at": from_micros(row["start_us"]),
+                "due_at": from_micros(row["due_us"]),
+                "state": row["state"],
+            }
+            for row in self.store.deadlines_of(account_id)
+        ]
+
     def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
         return self.store.audit_records(account_id)
 
@@ -337,11 +351,6 @@ class Engine:
         recorded and `EvaluationError` raised. In a batch, the commit comes before the next
         event, once the caller has had the outcomes, so none is committed undelivered."""
         self._begin()
-        if not self._remembered:
-            rules = [_rule_record(rule) for rule in self.ruleset.rules]
-            self.store.remember_ruleset(self.ruleset.digest, rules)
-            self._fill_streams()
-            self._remembered = True
         self._current, self._inserted, self._saved, clock = None, False, False, self._clock
         try:
             outcome = self._process(event, line, source, received)
@@ -397,6 +406,11 @@ class Engine:
         if self._pending >= self.commit_every:
             self.flush()
         self.store.begin()
+        if not self._remembered:  # the first write: keep the rules, fill new streams
+            rules = [_rule_record(rule) for rule in self.ruleset.rules]
+            self.store.remember_ruleset(self.ruleset.digest, rules)
+            self._fill_streams()
+            self._remembered = True
 
     def _after_write(self) -> None:
         self._pending += 1
