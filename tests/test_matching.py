@@ -278,3 +278,29 @@ def test_a_condition_too_complex_for_durable_rules_is_a_load_error(tmp_path: Pat
     (error,) = info.value.errors
     assert error.code == "E-ENGINE"
     assert "expands to 1000 alternatives" in error.message
+
+
+def test_a_deadline_filter_too_complex_for_durable_rules_is_a_load_error(tmp_path: Path) -> None:
+    """The filters feeding a deadline run in durable-rules too: checked at load, not at run."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    tests = [{"reason": {"eq": f"r{n}"}} for n in range(5)]
+    when = {"all": [{"not": {"all": tests}}, {"not": {"all": tests}}, {"not": {"all": tests}}]}
+    rule = {
+        "id": "late",
+        "version": 1,
+        "description": "A deadline with a complex unless.",
+        "basis": "Test.",
+        "deadline": {
+            "after": {"on": "identity_verification"},
+            "within": "1d",
+            "unless": {"on": "identity_verification", "when": when},
+        },
+        "then": {"action": "cancel", "reason": "Late."},
+    }
+    (folder / "r.yaml").write_text(json.dumps(rule, indent=1))
+    with pytest.raises(RuleLoadError) as info:
+        load_ruleset(folder)
+    (error,) = info.value.errors
+    assert (error.code, error.line) == ("E-ENGINE", 11)  # the `unless` key
+    assert "expands to 1000 alternatives" in error.message

@@ -92,22 +92,31 @@ def load_ruleset(location: str | Path | None = None) -> CompiledRuleset:
 
 
 def engine_problems(rules: list[RuleSource], ruleset: CompiledRuleset) -> list[RuleFileError]:
-    """Rules that pass every check but that durable-rules cannot build (or not in time)."""
+    """Rules that pass every check but that durable-rules cannot build (or not in time): the
+    rule itself and the filters feeding its windows and deadlines."""
     errors = []
     hint = "split it into several rules, or simplify nested `not`/`any`"
     for source in rules:
-        rule = ruleset.definition[source.spec.id]
-        count = alternatives(rule["all"][0]["m"])
-        if count > MAX_ALTERNATIVES:
-            problem: str | None = (
-                f"the condition expands to {count} alternatives (at most {MAX_ALTERNATIVES})"
-            )
-        else:
-            problem = rule_problem(rule)
-        if problem is not None:
-            errors.append(
-                source.error(("when",), "E-ENGINE", f"rule `{source.spec.id}`: {problem}", hint)
-            )
+        compiled = ruleset.rule(source.spec.id)
+        parts: list[tuple[str, tuple[str, ...]]] = [(compiled.id, ("when",))]
+        if compiled.deadline is not None:
+            deadline = compiled.deadline
+            parts = [(f"stream:{key}", ("deadline", "unless")) for key in deadline.unless]
+            if deadline.after_listener:
+                parts.append((deadline.after_listener, ("deadline", "after")))
+        for name, at in parts:
+            rule = ruleset.definition[name]
+            count = alternatives(rule["all"][0]["m"])
+            if count > MAX_ALTERNATIVES:
+                problem: str | None = (
+                    f"the condition expands to {count} alternatives (at most {MAX_ALTERNATIVES})"
+                )
+            else:
+                problem = rule_problem(rule)
+            if problem is not None:
+                errors.append(
+                    source.error(at, "E-ENGINE", f"rule `{source.spec.id}`: {problem}", hint)
+                )
     return errors
 
 
