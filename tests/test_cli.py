@@ -51,7 +51,8 @@ def test_run_prints_decisions_and_summary_and_is_idempotent(tmp_path: Path) -> N
 
 
 def test_rejected_lines_are_reported_recorded_and_strict_fails(tmp_path: Path) -> None:
-    """Bad lines get `file:line: rejected: path: reason`; the run goes on; --strict exits 1."""
+    """Bad lines get `file:line: rejected: path: reason`; the run goes on; --strict exits 1; a
+    second run over the same file reports them again but records nothing new."""
     result = cli(
         "run", str(EXAMPLES / "bad_events.jsonl"), "--db", "bad.db", "--strict", cwd=tmp_path
     )
@@ -66,6 +67,10 @@ def test_rejected_lines_are_reported_recorded_and_strict_fails(tmp_path: Path) -
     export = cli("audit", "export", "--format", "jsonl", "bad.db", cwd=tmp_path)
     kinds = [json.loads(line)["kind"] for line in export.stdout.splitlines()]
     assert kinds.count("rejected_event") == 7
+    again = cli("run", str(EXAMPLES / "bad_events.jsonl"), "--db", "bad.db", cwd=tmp_path)
+    assert again.stderr.count(": rejected: ") == 7  # reported again, recorded once
+    export = cli("audit", "export", "--format", "jsonl", "bad.db", cwd=tmp_path)
+    assert len(export.stdout.splitlines()) == len(kinds)
     lenient = cli("run", str(EXAMPLES / "bad_events.jsonl"), "--db", "other.db", cwd=tmp_path)
     assert lenient.returncode == 0
 

@@ -8,6 +8,7 @@ recorded and `EvaluationError` is raised.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 import attrs
+from pydantic import BaseModel
 
 from ._durable import DurableMatcher, rule_problem
 from .checks import check_rules
@@ -205,6 +207,7 @@ class Engine:
         self._current: Event | None = None
         self._inserted = False  # the current event's row was written
         self._saved = False  # a savepoint guards the current event's further writes
+        self._input: object = None  # what the caller handed in, for refusing it only once
 
     @classmethod
     def from_path(
@@ -360,6 +363,7 @@ class Engine:
         recorded and `EvaluationError` raised. In a batch, the commit comes before the next
         event, once the caller has had the outcomes, so none is committed undelivered."""
         self._begin()
+        self._input = event if received is None else received
         self._current, self._inserted, self._saved, clock = None, False, False, self._clock
         try:
             outcome = self._process(event, line, source, received)
@@ -501,7 +505,11 @@ class Engine:
     def _reject(
         self, error: EventError, line: int | None, source: str | None, account_id: str | None = None
     ) -> Outcome:
-        """Record why an event was refused; its identity values never reach the record."""
+        """Record why an event was refused (once: the same input refused again, say by a rerun
+        over the same file, is reported but not recorded again); identity values never reach
+        the record."""
+        if not self.store.first_rejection(_input_text(self._input)):
+            return Outcome(error.event_id, account_id, rejection=error, line=line)
         record = {
             "line": line,
             "source": source,
@@ -1008,17 +1016,34 @@ class Engine:
 
     def _prune_history(self) -> None:
         """Forget what no window can reach: events more than the horizon plus their stream's
-        span behind the clock. Done when the clock has moved an eighth of the horizon."""
+        span behind the clock. Pruning steps on a fixed grid of event time (an eighth of the
+        horizon), so what is kept depends on the clock only, never on where commits fell."""
         if not self.prune or self._clock is None or not self.ruleset.horizon_us:
             return
-        clock_us, horizon = to_micros(self._clock), self.ruleset.horizon_us
-        if self._pruned_at_us is not None and clock_us - self._pruned_at_us < horizon // 8:
+        horizon = self.ruleset.horizon_us
+        step = max(horizon // 8, 1)
+        mark = to_micros(self._clock) // step * step
+        if self._pruned_at_us is not None and mark <= self._pruned_at_us:
             return
         for key, stream in self.ruleset.streams.items():
-            self.store.prune_history(key, clock_us - horizon - stream.span_us)
-        self.store.prune_deadlines(clock_us - 2 * horizon)
-        self._pruned_at_us = clock_us
-        self.store.set_meta("pruned_at_us", str(clock_us))
+            self.store.prune_history(key, mark - horizon - stream.span_us)
+        self.store.prune_deadlines(mark - 2 * horizon)
+        self._pruned_at_us = mark
+        self.store.set_meta("pruned_at_us", str(mark))
+
+
+def _input_text(raw: object) -> str:
+    """The input as text, to recognise it when it comes again."""
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace")
+    if isinstance(raw, BaseModel):
+        return raw.model_dump_json()
+    try:
+        return json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(raw)
 
 
 def _parse_time(text: str | None) -> datetime | None:

@@ -7,7 +7,10 @@ in the same transaction as the state it explains, so a crash never leaves one wi
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,7 +20,7 @@ from typing import Any
 from .errors import StoreError
 
 SCHEMA_VERSION = 2
-"""2 added history, streams and deadlines; a version-1 db is upgraded in place."""
+"""2 added history, streams, deadlines and rejections; a version-1 db is upgraded in place."""
 AUDIT_RECORD_VERSION = 1
 
 _SCHEMA = """
@@ -48,6 +51,7 @@ CREATE TABLE IF NOT EXISTS history (
     event_id TEXT NOT NULL, value,
     PRIMARY KEY (stream, account_id, occurred_us, event_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS streams (key TEXT PRIMARY KEY, filled_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rejections (digest TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS deadlines (
     rule_id TEXT NOT NULL, anchor_id TEXT NOT NULL, account_id TEXT NOT NULL,
     anchor_event_id TEXT NOT NULL, start_us INTEGER NOT NULL, due_us INTEGER NOT NULL,
@@ -134,6 +138,17 @@ class SQLiteStore:
             "INSERT OR IGNORE INTO rulesets VALUES (?, ?, ?)",
             (digest, datetime.now(UTC).isoformat(), _dumps(rules)),
         )
+
+    def first_rejection(self, text: str) -> bool:
+        """Remember that this input was rejected; False when it was already. Only a keyed
+        digest is kept (the key is this db's own): the text may hold identity values."""
+        key = self.meta("rejection_key")
+        if key is None:
+            key = secrets.token_hex(16)
+            self.set_meta("rejection_key", key)
+        digest = hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
+        cursor = self._db.execute("INSERT OR IGNORE INTO rejections VALUES (?)", (digest,))
+        return cursor.rowcount == 1
 
     # --- events -------------------------------------------------------------------------
     def add_event(
