@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from blacklist_rules import Engine, SQLiteStore, load_ruleset
+from blacklist_rules import Engine, EvaluationError, SQLiteStore, load_ruleset
 
 from .support import T0, event, write_rule
 
@@ -464,3 +464,30 @@ def test_state_and_pending_deadlines_survive_a_restart(tmp_path: Path) -> None:
             ("b", FREEZE_R),
         }
         assert (engine.status("a"), engine.status("b")) == ("cancelled", "frozen")
+
+
+def test_a_failed_evaluation_leaves_no_history_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The third report fills a window, durable-rules disagrees: the event fails, its history row
+    goes with it, and the retry decides as if nothing had happened."""
+    with Engine(RULESET, SQLiteStore()) as engine:
+        for index, reporter in enumerate(("r1", "r2")):
+            engine.process(
+                event(
+                    "impersonation_report",
+                    "a",
+                    index * DAY,
+                    f"p{index}",
+                    reporter_id=reporter,
+                    confirmed=False,
+                )
+            )
+        third = event("impersonation_report", "a", 2 * DAY, "p2", reporter_id="r3", confirmed=False)
+        before = engine.store.history_size()
+        monkeypatch.setattr(engine._matcher, "match", lambda snapshot: [])
+        with pytest.raises(EvaluationError, match="disagree"):
+            engine.process(third)
+        assert engine.store.history_size() == before
+        monkeypatch.undo()
+        (decision,) = engine.process(third).decisions
+        assert (decision.rule_id, decision.evidence) == (FREEZE_I, ("p0", "p1", "p2"))
+        assert engine.store.history_size() == before + 1

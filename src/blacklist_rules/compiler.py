@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -140,13 +141,14 @@ def _compare_python(test: Compare) -> Guard:
         if op == "in":
             return lambda s: s.get(field, _MISSING) in members
         return lambda s: (v := s.get(field, _MISSING)) is not _MISSING and v not in members
+    if op == "eq":
+        return lambda s: s.get(field, _MISSING) == value
     compare: Callable[[Any, Any], bool] = {
-        "eq": lambda a, b: a == b,
-        "ne": lambda a, b: a != b,
-        "lt": lambda a, b: a < b,
-        "lte": lambda a, b: a <= b,
-        "gt": lambda a, b: a > b,
-        "gte": lambda a, b: a >= b,
+        "ne": operator.ne,
+        "lt": operator.lt,
+        "lte": operator.le,
+        "gt": operator.gt,
+        "gte": operator.ge,
     }[op]
     return lambda s: (v := s.get(field, _MISSING)) is not _MISSING and compare(v, value)
 
@@ -158,11 +160,19 @@ def to_guard(node: Condition | None) -> Guard:
     if isinstance(node, Not):
         inner = to_guard(node.item)
         return lambda s: not inner(s)
-    if isinstance(node, All):
+    if isinstance(node, All | AnyOf):
         parts = tuple(to_guard(item) for item in node.items)
-        return lambda s: all(part(s) for part in parts)
-    if isinstance(node, AnyOf):
-        parts = tuple(to_guard(item) for item in node.items)
+        joins_all = isinstance(node, All)
+        # Guards run on every event of their types: small joins without a generator.
+        if len(parts) == 1:
+            return parts[0]
+        if len(parts) == 2:
+            a, b = parts
+            if joins_all:
+                return lambda s: a(s) and b(s)
+            return lambda s: a(s) or b(s)
+        if joins_all:
+            return lambda s: all(part(s) for part in parts)
         return lambda s: any(part(s) for part in parts)
     return _compare_python(node)
 
@@ -217,6 +227,8 @@ class Listener:
     types: tuple[str, ...]
     condition: Condition | None
     guard: Guard = attrs.field(eq=False, repr=False)
+    stream: str | None = None
+    """The key of the stream it feeds; None for a deadline's `after` events."""
 
 
 @attrs.frozen
@@ -279,11 +291,7 @@ class CompiledRuleset:
     windows: Mapping[str, tuple[Feature, ...]] = attrs.field(factory=dict, repr=False)
     """Per stream key: the counts the snapshot carries from it."""
     horizon_us: int = 0
-    """The longest window or deadline: events later than this behind the clock still count."""
-
-    @property
-    def has_history(self) -> bool:
-        return bool(self.streams) or any(rule.deadline for rule in self.rules)
+    """The longest window or deadline: events at most this far behind the clock still count."""
 
     @property
     def name(self) -> str:
@@ -322,8 +330,8 @@ def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
 
 
-def _listener(name: str, filter_: Filter) -> Listener:
-    return Listener(name, filter_.types, filter_.condition, to_guard(filter_.condition))
+def _listener(name: str, filter_: Filter, stream: str | None = None) -> Listener:
+    return Listener(name, filter_.types, filter_.condition, to_guard(filter_.condition), stream)
 
 
 def _filter_terms(types: tuple[str, ...], condition: Condition | None) -> list[dict[str, Any]]:
@@ -358,7 +366,7 @@ class _Builder:
         key = _stream_key(filter_, distinct)
         known = self.streams.get(key)
         if known is None:
-            listener = _listener(f"stream:{key}", filter_)
+            listener = _listener(f"stream:{key}", filter_, key)
             known = Stream(key, listener, distinct, span_us)
             self.listeners[listener.name] = listener
         self.streams[key] = attrs.evolve(known, span_us=max(known.span_us, span_us))
@@ -422,8 +430,10 @@ def compile_rules(rules: list[RuleSource]) -> CompiledRuleset:
             types, condition = (DEADLINE,), Compare(DEADLINE, "eq", spec.id, ("deadline",))
         full = condition
         if window is not None:
+            # The count first: it is there only when the event fed the stream, so the guard
+            # of the many events that did not is one dict lookup.
             test = Compare(window.key, "gte", window.count, ("window",))
-            full = test if condition is None else All((condition, test), ("window",))
+            full = test if condition is None else All((test, condition), ("window",))
         rule = CompiledRule(
             id=spec.id,
             version=spec.version,

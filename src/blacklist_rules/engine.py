@@ -63,7 +63,7 @@ from .events import (
 )
 from .history import Row, count, in_window, late_firings
 from .loader import RuleSource, read_rules
-from .store import SQLiteStore
+from .store import LOGGED_BY_ACCOUNT, SQLiteStore
 
 VERIFICATION_PASSED = "verification_passed"
 _TYPES_WITH_EFFECTS = frozenset(
@@ -190,6 +190,17 @@ class Engine:
             for rule in ruleset.rules
             if rule.deadline is not None and rule.deadline.after_listener
         }
+        # Streams of verifications only, and read by no window (a deadline's `unless`): the
+        # events table already indexes those by account and time, so they are read from there.
+        self._from_log = {
+            key
+            for key, stream in ruleset.streams.items()
+            if key not in ruleset.windows and set(stream.listener.types) <= LOGGED_BY_ACCOUNT
+        }
+        self._without_windows = {
+            name: tuple(rule for rule in rules if rule.window is None)
+            for name, rules in ruleset.by_type.items()
+        }
         self._matcher = DurableMatcher(ruleset.name, ruleset.definition)
         self._batch_depth = 0
         self._pending = 0
@@ -208,6 +219,11 @@ class Engine:
         self._inserted = False  # the current event's row was written
         self._saved = False  # a savepoint guards the current event's further writes
         self._input: object = None  # what the caller handed in, for refusing it only once
+        self._at_us = 0  # the current event's time in µs
+        self._fed: list[tuple[str, str, int, str]] = []  # the current event's history rows
+        # Accounts with a pending deadline (few: an `unless` event of any other account
+        # has nothing to meet).
+        self._waiting = store.waiting_accounts()
 
     @classmethod
     def from_path(
@@ -365,6 +381,7 @@ class Engine:
         self._begin()
         self._input = event if received is None else received
         self._current, self._inserted, self._saved, clock = None, False, False, self._clock
+        self._fed = []
         try:
             outcome = self._process(event, line, source, received)
         except EventError as exc:  # refused for what it asks (an unknown decision, …)
@@ -391,8 +408,12 @@ class Engine:
             self._saved = False
         if self._inserted and self._current is not None:
             self.store.forget_event(self._current.event_id)
+        for row in self._fed:  # written before any savepoint
+            self.store.forget_history(*row)
+        self._fed = []
         self._clock = clock
         self._next_due = self._due()
+        self._waiting = self.store.waiting_accounts()
         self._statuses = {account: Status(status) for account, status in self.store.flagged()}
 
     def _current_account(self) -> str | None:
@@ -441,7 +462,7 @@ class Engine:
             return self._reject(exc, line, source)
         self._current = event
         text = stored_text(event, received)
-        micros = to_micros(event.occurred_at)
+        micros = self._at_us = to_micros(event.occurred_at)
         known = self.store.add_event(event.event_id, event.account_id, event.type, micros, text)
         if known is not None and _same_event(known, text, event):
             return Outcome(
@@ -466,9 +487,14 @@ class Engine:
         self._changes, self._decided = [], []
         occasions, listening = self._match(event)
         matched = any(occasion.matches for occasion in occasions)
-        quiet = not matched and not listening and event.type not in _TYPES_WITH_EFFECTS
+        quiet = (
+            not matched
+            and event.type not in _TYPES_WITH_EFFECTS
+            and not self._meets_or_starts(event, listening)
+        )
         if quiet and (self._next_due is None or self._next_due > event.occurred_at):
-            # The common case: nothing matched, nothing changes, no freeze ends: one write.
+            # The common case: nothing matched, nothing changes, no freeze ends: one write
+            # (and the event's history rows, if it feeds a window).
             if self._clock is None or event.occurred_at > self._clock:
                 self._clock = event.occurred_at
             return Outcome(
@@ -529,17 +555,23 @@ class Engine:
         count. The first occasion is the event's own; a late event adds the later moments
         whose windows it completed.
         """
-        ruleset = self.ruleset
+        ruleset, at_us = self.ruleset, self._at_us
         snapshot = ruleset.snapshot(flatten(event), event.type)
         listening = [it for it in ruleset.listeners.get(event.type, ()) if it.guard(snapshot)]
         rows = self._observe(event, snapshot, listening) if listening else {}
         candidates = ruleset.by_type.get(event.type, ())
-        guarded = [rule for rule in candidates if rule.guard(snapshot)]
-        if not guarded and not listening and self.prefilter:
-            return [], []
+        # A window rule can hold only when the event fed its stream (its count is there).
+        checked = candidates if rows else self._without_windows.get(event.type, ())
+        guarded = [rule for rule in checked if rule.guard(snapshot)]
+        late = self._late(event, rows) if rows else {}
         names = [it.name for it in listening]
-        self._agree(event.event_id, snapshot, [rule.id for rule in guarded] + names)
-        at_us = to_micros(event.occurred_at)
+        if guarded or not self.prefilter:
+            self._agree(event.event_id, snapshot, [rule.id for rule in guarded] + names)
+        elif not late:
+            # The prefilter's contract: no rule can hold, so durable-rules is not asked. What
+            # enters history is then the guard's call alone (proven equal to durable-rules by
+            # the differential tests; prefilter=False checks it on every event).
+            return [], listening
         occasions = [
             _Occasion(
                 event.occurred_at,
@@ -549,7 +581,7 @@ class Engine:
                 _window_evidence(guarded, rows, at_us),
             )
         ]
-        for moment, (firing_event, rule_ids) in sorted(self._late(event, rows).items()):
+        for moment, (firing_event, rule_ids) in sorted(late.items()):
             later = {**snapshot, **_features(ruleset, rows, moment)}
             held = [rule for rule in candidates if rule.guard(later)]
             self._agree(event.event_id, later, [rule.id for rule in held] + names)
@@ -581,18 +613,18 @@ class Engine:
         An event more than the horizon (the longest window or deadline) behind the clock is
         too late to count: it is kept in the log but enters no stream.
         """
-        self._savepoint()
-        at_us = to_micros(event.occurred_at)
+        at_us = self._at_us
         clock_us = max(to_micros(self._clock), at_us) if self._clock else at_us
         if at_us <= clock_us - self.ruleset.horizon_us:
             return {}
         found: dict[str, list[Row]] = {}
         for listener in listening:
-            stream = self.ruleset.streams.get(listener.name.removeprefix("stream:"))
-            if stream is None:
+            if listener.stream is None or listener.stream in self._from_log:
                 continue
+            stream = self.ruleset.streams[listener.stream]
             value = snapshot.get(stream.distinct) if stream.distinct else None
             self.store.add_history(stream.key, event.account_id, at_us, event.event_id, value)
+            self._fed.append((stream.key, event.account_id, at_us, event.event_id))
             tests = self.ruleset.windows.get(stream.key, ())
             if tests:
                 span = max(test.span_us for test in tests)
@@ -604,7 +636,7 @@ class Engine:
 
     def _late(self, event: Event, rows: dict[str, list[Row]]) -> dict[int, tuple[str, set[str]]]:
         """Later moments whose windows the (late) event completes, and the rules firing then."""
-        at_us = to_micros(event.occurred_at)
+        at_us = self._at_us
         moments: dict[int, tuple[str, set[str]]] = {}
         for rule in self.ruleset.by_type.get(event.type, ()):
             test = rule.window
@@ -619,15 +651,24 @@ class Engine:
                 moments.setdefault(firing.at_us, (firing.event_id, set()))[1].add(rule.id)
         return moments
 
+    def _meets_or_starts(self, event: Event, listening: list[Listener]) -> bool:
+        """Would `_listen` write: start a deadline, or meet one of the account's?"""
+        for listener in listening:
+            if listener.name in self._after:
+                return True
+            if listener.stream in self._unless and event.account_id in self._waiting:
+                return True
+        return False
+
     def _listen(self, event: Event, listening: list[Listener]) -> None:
         """The event meets the deadlines it is an `unless` of, and starts those it anchors."""
-        at_us = to_micros(event.occurred_at)
+        at_us = self._at_us
         for listener in listening:
             rule = self._after.get(listener.name)
             if rule is not None:
                 self._schedule(rule, event.account_id, event.event_id, event.event_id, at_us)
-            waiting = self._unless.get(listener.name.removeprefix("stream:"))
-            if waiting:
+            waiting = self._unless.get(listener.stream) if listener.stream else None
+            if waiting and event.account_id in self._waiting:
                 self.store.meet_deadlines(event.account_id, waiting, at_us)
 
     # --- deciding -----------------------------------------------------------------------
@@ -946,14 +987,33 @@ class Engine:
         if start_us <= clock_us - self.ruleset.horizon_us:
             return
         due_us = start_us + rule.deadline.span_us
-        met = any(
-            self.store.history(key, account_id, start_us - 1, due_us)
-            for key in rule.deadline.unless
-        )
+        met = any(self._seen(key, account_id, start_us, due_us) for key in rule.deadline.unless)
         state = "met" if met else "pending"
         self.store.add_deadline(rule.id, anchor, account_id, event_id, start_us, due_us, state)
         if not met:
+            self._waiting.add(account_id)
             self._due_by(from_micros(due_us))
+
+    def _seen(self, key: str, account_id: str, start_us: int, due_us: int) -> bool:
+        """Did an event of the stream come at or after start and before due?"""
+        if key not in self._from_log:
+            return bool(self.store.history(key, account_id, start_us - 1, due_us))
+        listener = self.ruleset.streams[key].listener
+        for payload in self.store.logged_events(account_id, start_us - 1, due_us):
+            event = parse_event(payload)
+            snapshot = self.ruleset.snapshot(flatten(event), event.type)
+            held = event.type in listener.types and listener.guard(snapshot)
+            if held and not self.prefilter:
+                self._agree(event.event_id, snapshot, self._expected(event.type, snapshot))
+            if held:
+                return True
+        return False
+
+    def _expected(self, event_type: str, snapshot: dict[str, Any]) -> list[str]:
+        """What the guards say must fire on a snapshot: rules and listeners."""
+        rules = [r.id for r in self.ruleset.by_type.get(event_type, ()) if r.guard(snapshot)]
+        listening = self.ruleset.listeners.get(event_type, ())
+        return rules + [it.name for it in listening if it.guard(snapshot)]
 
     def _fire(self, rule_id: str, anchor: str, account_id: str, event_id: str, due_us: int) -> None:
         """A deadline passed with nothing to meet it: durable-rules matches the deadline's
@@ -998,7 +1058,7 @@ class Engine:
         filled = self.store.filled_streams()
         clock_us = to_micros(self._clock) if self._clock else None
         for key, stream in sorted(self.ruleset.streams.items()):
-            if key in filled:
+            if key in filled or key in self._from_log:
                 continue
             if clock_us is not None:
                 since = clock_us - self.ruleset.horizon_us - stream.span_us

@@ -62,6 +62,11 @@ CREATE INDEX IF NOT EXISTS deadlines_by_account ON deadlines (account_id)
 """
 
 _STANDING = "mode = 'enforce' AND ended_at IS NULL AND reversed_by IS NULL"
+_BY_ACCOUNT = "type IN ('identity_verification', 'registration')"
+
+LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})
+"""Event types the events table indexes by account and time (`verifications_by_account`):
+a stream of only these types can be read from the log instead of being kept twice."""
 
 
 def _dumps(value: Any) -> str:
@@ -246,6 +251,16 @@ class SQLiteStore:
         )
         return ids
 
+    def logged_events(self, account_id: str, after_us: int, before_us: int) -> list[str]:
+        """Payloads of the account's `LOGGED_BY_ACCOUNT` events with after < time < before.
+        (The type test is written out so that SQLite uses the partial index.)"""
+        rows = self._db.execute(
+            f"SELECT payload FROM events WHERE account_id = ? AND {_BY_ACCOUNT} "
+            "AND occurred_us > ? AND occurred_us < ? ORDER BY occurred_us, event_id",
+            (account_id, after_us, before_us),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
     def passed_verification_after(self, account_id: str, after_us: int) -> tuple[str, int] | None:
         """The account's first passed verification later than `after_us`: (event id, time)."""
         row = self._db.execute(
@@ -312,6 +327,13 @@ class SQLiteStore:
             (stream, account_id, occurred_us, event_id, value),
         )
 
+    def forget_history(self, stream: str, account_id: str, occurred_us: int, event_id: str) -> None:
+        self._db.execute(
+            "DELETE FROM history WHERE stream = ? AND account_id = ? AND occurred_us = ? "
+            "AND event_id = ?",
+            (stream, account_id, occurred_us, event_id),
+        )
+
     def history(
         self, stream: str, account_id: str, after_us: int, before_us: int
     ) -> list[tuple[int, str, object]]:
@@ -375,6 +397,11 @@ class SQLiteStore:
             f"AND rule_id IN ({marks}) AND start_us <= ? AND ? < due_us",
             (account_id, *rule_ids, at_us, at_us),
         ).rowcount
+
+    def waiting_accounts(self) -> set[str]:
+        """Accounts with a pending deadline."""
+        rows = self._db.execute("SELECT DISTINCT account_id FROM deadlines WHERE state = 'pending'")
+        return {str(row[0]) for row in rows}
 
     def next_deadline(self) -> int | None:
         row = self._db.execute(
