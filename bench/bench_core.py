@@ -40,11 +40,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from blacklist_rules._durable import DurableMatcher
 from blacklist_rules.compiler import CATCH_ALL, CompiledRuleset
-from blacklist_rules.engine import Engine, load_ruleset
+from blacklist_rules.engine import Engine, Outcome, load_ruleset
 from blacklist_rules.events import flatten, iter_jsonl, parse_event
 from blacklist_rules.synthetic import generate_events
 
@@ -69,7 +69,7 @@ Snapshot = dict[str, str | bool | int]
 
 
 @dataclass
-class Phase:
+class Pass:
     """One timed pass of one variant over the whole workload."""
 
     variant: str
@@ -78,14 +78,6 @@ class Phase:
     seconds: float
     rss_before: int
     rss_after: int
-    matched: int = 0
-    """Baseline: events on which some rule (not the catch-all) fired."""
-    decisions: int = 0
-    by_action: dict[str, int] = field(default_factory=dict)
-    rejected: int = 0
-    duplicates: int = 0
-    failures: int = 0
-    db_bytes: int = 0
 
     @property
     def events_per_s(self) -> float:
@@ -95,15 +87,107 @@ class Phase:
     def us_per_event(self) -> float:
         return self.seconds / self.events * 1e6 if self.events else 0.0
 
+    @property
+    def rss_growth(self) -> int:
+        return self.rss_after - self.rss_before
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["events_per_s"] = round(self.events_per_s, 1)
         data["us_per_event"] = round(self.us_per_event, 2)
-        data["rss_growth"] = self.rss_after - self.rss_before
+        data["rss_growth"] = self.rss_growth
         return data
 
 
+@dataclass
+class Phase(Pass):
+    """A pass of this benchmark, with what it decided."""
+
+    matched: int = 0
+    """Baseline: events on which some rule (not the catch-all) fired."""
+    decisions: int = 0
+    by_action: dict[str, int] = field(default_factory=dict)
+    rejected: int = 0
+    duplicates: int = 0
+    failures: int = 0
+    db_bytes: int = 0
+
+
 # --- measurement helpers ------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What a timed `Engine.run` pass produced, counted as it went."""
+
+    events: int = 0
+    by_rule: Counter[str] = field(default_factory=Counter)
+    by_action: Counter[str] = field(default_factory=Counter)
+    rejected: int = 0
+    duplicates: int = 0
+    failures: int = 0
+
+    def count(self, outcome: Outcome) -> None:
+        self.events += 1
+        if outcome.decisions:
+            for decision in outcome.decisions:
+                self.by_rule[decision.rule_id] += 1
+                shadow = "" if decision.mode == "enforce" else " (shadow)"
+                self.by_action[f"{decision.action}{shadow}"] += 1
+        elif outcome.rejection is not None:
+            self.rejected += 1
+        elif outcome.failure is not None:
+            self.failures += 1
+        elif outcome.duplicate:
+            self.duplicates += 1
+
+
+def timed_run(
+    engine: Engine, lines: Sequence[bytes], profiler: cProfile.Profile | None = None
+) -> tuple[Tally, float]:
+    """`Engine.run` over the JSON lines, timed to the last commit (it happens as the loop ends)."""
+    tally = Tally()
+    if profiler is not None:
+        profiler.enable()
+    start = time.perf_counter()
+    for outcome in engine.run(iter_jsonl(lines)):
+        tally.count(outcome)
+    seconds = time.perf_counter() - start
+    if profiler is not None:
+        profiler.disable()
+    return tally, seconds
+
+
+def remove_db(db: Path) -> None:
+    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        path.unlink(missing_ok=True)
+
+
+def emit(report: dict[str, Any], json_to: str | None, show: Callable[[TextIO], None]) -> int:
+    """The report as JSON on stdout (`--json` alone), or the table and JSON to a file."""
+    if json_to == "-":
+        json.dump(report, sys.stdout, indent=2)
+        print()
+        return 0
+    show(sys.stdout)
+    if json_to:
+        Path(json_to).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options every benchmark takes: where results and SQLite files go, profile length."""
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="PATH",
+        help="write the results as JSON to PATH; alone, JSON replaces the table on stdout",
+    )
+    parser.add_argument(
+        "--tmpdir", type=Path, default=None, help="where the SQLite files go (default: system)"
+    )
+    parser.add_argument("--profile-lines", type=int, default=40, help="rows of profile output")
 
 
 def rss_bytes() -> int:
@@ -223,46 +307,25 @@ def run_engine(
     """Time `Engine.run` over the JSON lines into a fresh SQLite file, to the last commit."""
     db = workdir / f"{'ours' if prefilter else 'nopre'}-{round_}.db"
     engine = Engine.from_path(None, db=db, prefilter=prefilter)
-    counts: Counter[str] = Counter()
-    events = rejected = duplicates = failures = 0
     gc.collect()
     before = rss_bytes()
-    if profiler is not None:
-        profiler.enable()
-    start = time.perf_counter()
-    for outcome in engine.run(iter_jsonl(lines)):  # the last commit happens as the loop ends
-        events += 1
-        if outcome.decisions:
-            for decision in outcome.decisions:
-                counts[
-                    f"{decision.action}" + ("" if decision.mode == "enforce" else " (shadow)")
-                ] += 1
-        elif outcome.rejection is not None:
-            rejected += 1
-        elif outcome.failure is not None:
-            failures += 1
-        elif outcome.duplicate:
-            duplicates += 1
-    seconds = time.perf_counter() - start
-    if profiler is not None:
-        profiler.disable()
+    tally, seconds = timed_run(engine, lines, profiler)
     after = rss_bytes()
     engine.close()
     size = db_bytes(db)
-    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
-        path.unlink(missing_ok=True)
+    remove_db(db)
     return Phase(
         OURS if prefilter else PREFILTER_OFF,
         round_,
-        events,
+        tally.events,
         seconds,
         before,
         after,
-        decisions=sum(counts.values()),
-        by_action=dict(sorted(counts.items())),
-        rejected=rejected,
-        duplicates=duplicates,
-        failures=failures,
+        decisions=sum(tally.by_action.values()),
+        by_action=dict(sorted(tally.by_action.items())),
+        rejected=tally.rejected,
+        duplicates=tally.duplicates,
+        failures=tally.failures,
         db_bytes=size,
     )
 
@@ -298,11 +361,11 @@ def summarize(phases: list[Phase], rounds: int) -> dict[str, Any]:
     return summary
 
 
-def _mib(n: int) -> str:
+def fmt_mib(n: int) -> str:
     return f"{n / MIB:,.1f} MiB"
 
 
-def _signed_mib(n: int) -> str:
+def fmt_signed_mib(n: int) -> str:
     return f"{n / MIB:+,.1f} MiB"
 
 
@@ -360,7 +423,7 @@ def print_table(report: dict[str, Any], phases: list[Phase], out: Any) -> None:
             f"{LABELS[variant]}: {last.events:,} outcomes, "
             f"{last.decisions:,} decisions ({actions}); "
             f"rejected {last.rejected}, duplicates {last.duplicates}, failures {last.failures}; "
-            f"db {_mib(last.db_bytes)}"
+            f"db {fmt_mib(last.db_bytes)}"
         )
     base = max((p for p in phases if p.variant == BASELINE), key=lambda p: p.round, default=None)
     if base is not None:
@@ -368,11 +431,11 @@ def print_table(report: dict[str, Any], phases: list[Phase], out: Any) -> None:
         say(f"baseline: first rule fired per event (catch-all left out): {firsts}")
     say()
     growth = "; ".join(
-        f"{LABELS[v]} {_signed_mib(g)}" for v, g in mem["max_rss_growth_by_variant"].items()
+        f"{LABELS[v]} {fmt_signed_mib(g)}" for v, g in mem["max_rss_growth_by_variant"].items()
     )
     say(
-        f"memory: peak RSS (ru_maxrss) {_mib(mem['peak_rss'])} at the end, "
-        f"{_mib(mem['peak_rss_after_workload'])} once the workload and snapshots were in memory"
+        f"memory: peak RSS (ru_maxrss) {fmt_mib(mem['peak_rss'])} at the end, "
+        f"{fmt_mib(mem['peak_rss_after_workload'])} once the workload and snapshots were in memory"
     )
     say(f"        RSS growth during one pass (largest over rounds): {growth}")
 
@@ -397,22 +460,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the prefilter-off variant (it is the slowest)",
     )
-    parser.add_argument(
-        "--json",
-        nargs="?",
-        const="-",
-        metavar="PATH",
-        help="write the results as JSON to PATH; alone, JSON replaces the table on stdout",
-    )
-    parser.add_argument(
-        "--tmpdir", type=Path, default=None, help="where the SQLite files go (default: system)"
-    )
+    add_output_arguments(parser)
     parser.add_argument(
         "--profile",
         action="store_true",
         help="instead of benchmarking, run `ours` once under cProfile and print the top costs",
     )
-    parser.add_argument("--profile-lines", type=int, default=40, help="rows of profile output")
     return parser
 
 
@@ -475,7 +528,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 phases.append(phase)
                 _progress(
                     f"  {phase.events_per_s:,.0f} events/s ({phase.seconds:.2f} s), "
-                    f"RSS {_signed_mib(phase.rss_after - phase.rss_before)}"
+                    f"RSS {fmt_signed_mib(phase.rss_after - phase.rss_before)}"
                 )
 
     matched = next(p.matched for p in phases if p.variant == BASELINE)
@@ -512,14 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "phases": [phase.to_dict() for phase in phases],
     }
-    if args.json == "-":
-        json.dump(report, sys.stdout, indent=2)
-        print()
-        return 0
-    print_table(report, phases, sys.stdout)
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return 0
+    return emit(report, args.json, lambda out: print_table(report, phases, out))
 
 
 if __name__ == "__main__":
