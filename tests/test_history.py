@@ -274,7 +274,22 @@ CASES = {
         [(FREEZE_V, 0 * DAY), (CANCEL_V, 15 * DAY)],
         {"a": "cancelled"},
     ),
+    "a-late-blacklist-stops-the-freeze-of-a-later-window": Case(
+        [flag(0 * DAY, "c1"), flag(10 * DAY, "c2"), flag(200 * DAY, "c3"), flag(100 * DAY, "c4")],
+        [(FREEZE_R, 10 * DAY), (BLACKLIST_R, 100 * DAY)],
+        {"a": "blacklisted"},
+    ),
+    "a-passed-check-at-the-same-moment-ends-the-freeze-in-any-order": Case(
+        [verification(0 * DAY, "passed"), verification(0 * DAY, "failed"), advance(30 * DAY)],
+        [(FREEZE_V, 0 * DAY)],
+        {"a": "active"},
+    ),
     # --- the horizon: events more than the longest window (180 days) behind the clock
+    "a-rumour-exactly-at-the-horizon-still-counts": Case(
+        [flag(0 * DAY, "c1"), flag(180 * DAY, "c2"), flag(0 * DAY, "c3")],
+        [(FREEZE_R, 0 * DAY)],
+        {"a": "active"},
+    ),
     "rumours-beyond-the-horizon-are-recorded-but-not-counted": Case(
         [advance(400 * DAY), flag(0 * DAY, "c1"), flag(10 * DAY, "c2")], [], {"a": "active"}
     ),
@@ -491,3 +506,39 @@ def test_a_failed_evaluation_leaves_no_history_behind(monkeypatch: pytest.Monkey
         (decision,) = engine.process(third).decisions
         assert (decision.rule_id, decision.evidence) == (FREEZE_I, ("p0", "p1", "p2"))
         assert engine.store.history_size() == before + 1
+
+
+def test_a_failure_while_the_clock_moves_undoes_it_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`advance_to` is all or nothing: a deadline that fails to evaluate leaves the clock, the
+    statuses and every deadline as they were, is recorded, and the retry decides them all."""
+    with Engine(RULESET, SQLiteStore()) as engine:
+        for index, account in enumerate("ab"):
+            engine.process(
+                event("identity_verification", account, index * DAY, f"v{index}", status="failed")
+            )
+        clock = engine.clock
+        calls = []
+
+        def fail_second(what: str, snapshot: dict[str, Any], expected: list[str]) -> None:
+            calls.append(what)
+            if len(calls) == 2:
+                raise EvaluationError("boom")
+
+        monkeypatch.setattr(engine, "_agree", fail_second)
+        with pytest.raises(EvaluationError, match="boom"):
+            engine.advance_to(T0 + 30 * DAY)
+        assert engine.clock == clock
+        assert (engine.status("a"), engine.status("b")) == ("frozen", "frozen")
+        assert [d["state"] for d in engine.deadlines("a") + engine.deadlines("b")] == [
+            "pending",
+            "pending",
+        ]
+        failed = [r for r in engine.audit_records() if r["kind"] == "evaluation_failed"]
+        assert len(failed) == 1
+        monkeypatch.undo()
+        moved = engine.advance_to(T0 + 30 * DAY)
+        assert [(d.account_id, d.rule_id) for d in moved.decisions] == [
+            ("a", CANCEL_V),
+            ("b", CANCEL_V),
+        ]
+        assert (engine.status("a"), engine.status("b")) == ("cancelled", "cancelled")

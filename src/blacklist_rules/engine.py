@@ -341,7 +341,20 @@ class Engine:
         when = parse_time(moment)
         self._begin()
         self._changes, self._decided = [], []
-        self._advance(when, None)
+        self._current, self._inserted, self._fed, clock = None, False, [], self._clock
+        self._saved = False
+        self._savepoint()
+        try:
+            self._advance(when, None)
+        except Exception as exc:  # all or nothing, like an event: undone, recorded, raised
+            self._undo_event(clock)
+            self._record_failure(exc, None, None)
+            self._after_write()
+            if isinstance(exc, EvaluationError):
+                raise
+            raise EvaluationError(f"moving the clock failed, nothing decided: {exc!r}") from exc
+        self.store.release_savepoint()
+        self._saved = False
         self._after_write()
         return Outcome(None, None, tuple(self._decided), tuple(self._changes))
 
@@ -506,17 +519,21 @@ class Engine:
         self._listen(event, listening)
         human = self._apply_event(event)  # may refuse the event: EventError, see _guarded
         decisions = list(human)
+        for decision in human:
+            self._record(decision, event.event_id)
         for occasion in occasions:
             # One decision per event and account: a reviewer's decision is the event's decision.
             own = human and occasion.key == event.event_id
             for mode in (Mode.SHADOW,) if own else (Mode.ENFORCE, Mode.SHADOW):
+                # Recorded before the next occasion is decided: each sees the status the
+                # earlier ones left (a late event's blacklist stops its later freezes).
                 chosen = self._decide(event.account_id, occasion, mode)
-                if chosen is not None:
-                    decisions.append(chosen)
-        for decision in decisions:
-            self._record(decision, event.event_id)
-            if decision.end_condition == VERIFICATION_PASSED and decision.mode == Mode.ENFORCE:
-                self._end_if_already_verified(decision, event.event_id)
+                if chosen is None:
+                    continue
+                decisions.append(chosen)
+                self._record(chosen, event.event_id)
+                if chosen.end_condition == VERIFICATION_PASSED and chosen.mode == Mode.ENFORCE:
+                    self._end_if_already_verified(chosen, event.event_id)
         if self._next_due is not None and self._clock and self._next_due <= self._clock:
             self._advance(event.occurred_at, event.event_id)  # a freeze already over ends now
         return Outcome(
@@ -615,7 +632,7 @@ class Engine:
         """
         at_us = self._at_us
         clock_us = max(to_micros(self._clock), at_us) if self._clock else at_us
-        if at_us <= clock_us - self.ruleset.horizon_us:
+        if at_us < clock_us - self.ruleset.horizon_us:
             return {}
         found: dict[str, list[Row]] = {}
         for listener in listening:
@@ -865,7 +882,7 @@ class Engine:
         """A freeze decided on a late event ends at once if a verification passed after it:
         in time order that check would have ended it, so arrival order changes nothing."""
         since = to_micros(decision.effective_at)
-        passed = self.store.passed_verification_after(decision.account_id, since)
+        passed = self.store.passed_verification_since(decision.account_id, since)
         if passed is None:
             return
         passed_id, passed_us = passed
@@ -984,7 +1001,7 @@ class Engine:
         than the horizon is not started: history that could meet it may be gone."""
         assert rule.deadline is not None
         clock_us = to_micros(self._clock) if self._clock else start_us
-        if start_us <= clock_us - self.ruleset.horizon_us:
+        if start_us < clock_us - self.ruleset.horizon_us:
             return
         due_us = start_us + rule.deadline.span_us
         met = any(self._seen(key, account_id, start_us, due_us) for key in rule.deadline.unless)

@@ -261,16 +261,17 @@ class SQLiteStore:
         ).fetchall()
         return [str(row[0]) for row in rows]
 
-    def passed_verification_after(self, account_id: str, after_us: int) -> tuple[str, int] | None:
-        """The account's first passed verification later than `after_us`: (event id, time)."""
+    def passed_verification_since(self, account_id: str, since_us: int) -> tuple[str, int] | None:
+        """The account's first passed verification at or after `since_us`: (event id, time).
+        At the same moment counts, as it does for a passed verification that comes in order."""
         row = self._db.execute(
             "SELECT event_id, occurred_us FROM events "
-            "WHERE account_id = ? AND occurred_us > ? "
+            "WHERE account_id = ? AND occurred_us >= ? "
             "AND type IN ('identity_verification', 'registration') "
             "AND coalesce(json_extract(payload, '$.status'), "
             "             json_extract(payload, '$.verification.status')) = 'passed' "
             "ORDER BY occurred_us LIMIT 1",
-            (account_id, after_us),
+            (account_id, since_us),
         ).fetchone()
         return None if row is None else (str(row[0]), int(row[1]))
 
