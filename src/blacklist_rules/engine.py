@@ -15,7 +15,7 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 from pydantic import BaseModel
@@ -346,13 +346,8 @@ class Engine:
         self._savepoint()
         try:
             self._advance(when, None)
-        except Exception as exc:  # all or nothing, like an event: undone, recorded, raised
-            self._undo_event(clock)
-            self._record_failure(exc, None, None)
-            self._after_write()
-            if isinstance(exc, EvaluationError):
-                raise
-            raise EvaluationError(f"moving the clock failed, nothing decided: {exc!r}") from exc
+        except Exception as exc:  # all or nothing, like an event
+            self._fail(exc, clock, None, None, "moving the clock")
         self.store.release_savepoint()
         self._saved = False
         self._after_write()
@@ -401,16 +396,27 @@ class Engine:
             self._undo_event(clock)
             outcome = self._reject(exc, line, source, self._current_account())
         except Exception as exc:
-            self._undo_event(clock)
-            self._record_failure(exc, line, source)
-            self._after_write()
-            if isinstance(exc, EvaluationError):
-                raise
-            raise EvaluationError(f"processing failed, nothing decided: {exc!r}") from exc
+            self._fail(exc, clock, line, source, "processing")
         if self._saved:
             self.store.release_savepoint()
         self._after_write()
         return outcome
+
+    def _fail(
+        self,
+        exc: Exception,
+        clock: datetime | None,
+        line: int | None,
+        source: str | None,
+        what: str,
+    ) -> NoReturn:
+        """Undo the unit of work, record the failure, raise it as `EvaluationError`."""
+        self._undo_event(clock)
+        self._record_failure(exc, line, source)
+        self._after_write()
+        if isinstance(exc, EvaluationError):
+            raise exc
+        raise EvaluationError(f"{what} failed, nothing decided: {exc!r}") from exc
 
     def _undo_event(self, clock: datetime | None) -> None:
         """Undo what the event wrote (its savepoint if it took one, and its row); what memory
