@@ -9,6 +9,7 @@ anchor + T, and an `unless` event must come before it.
 from __future__ import annotations
 
 import random
+import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,13 +18,20 @@ from typing import Any
 
 import pytest
 
-from blacklist_rules import Engine, EvaluationError, SQLiteStore, load_ruleset
+from blacklist_rules import (
+    Engine,
+    EvaluationError,
+    SQLiteStore,
+    default_rules_path,
+    load_ruleset,
+)
 
 from .support import T0, event, write_rule
 
 DAY = timedelta(days=1)
 JUST = timedelta(seconds=1)
 RULESET = load_ruleset()
+RULES_DIR = default_rules_path()
 
 
 def flag(
@@ -542,3 +550,51 @@ def test_a_failure_while_the_clock_moves_undoes_it_all(monkeypatch: pytest.Monke
             ("b", CANCEL_V),
         ]
         assert (engine.status("a"), engine.status("b")) == ("cancelled", "cancelled")
+
+
+SHADOW_WINDOW = """
+id: shadow-one-rumour-blacklists
+version: 1
+description: Trial - a single fact-checked rumour within 90 days blacklists.
+basis: Test basis.
+on: rumor_flag
+when: {verdict: malicious_rumor}
+window: {count: 1, within: 90d}
+then: {action: blacklist, reason: Trial.}
+mode: shadow
+"""
+
+SHADOW_DEADLINE = """
+id: shadow-cancel-after-3-days
+version: 1
+description: Trial - cancel 3 days after a failed-verification freeze.
+basis: Test basis.
+deadline:
+  after: {decision: freeze-failed-verification}
+  within: 3d
+  unless: {on: identity_verification, when: {status: passed}}
+then: {action: cancel, reason: Trial.}
+mode: shadow
+"""
+
+
+def test_shadow_window_and_deadline_rules_decide_but_never_act(tmp_path: Path) -> None:
+    """A shadow window rule and a shadow deadline rule record shadow decisions beside the
+    enforced ones; statuses follow only the enforced pack."""
+    pack = tmp_path / "pack"
+    shutil.copytree(RULES_DIR, pack)
+    write_rule(pack, "w", SHADOW_WINDOW)
+    write_rule(pack, "d", SHADOW_DEADLINE)
+    with Engine.from_path(pack) as engine:
+        flagged = engine.process(flag_event(0 * DAY, "f1", "c1"))
+        engine.process(event("identity_verification", "b", 1 * DAY, "v1", status="failed"))
+        moved = engine.advance_to(T0 + 10 * DAY)
+
+        assert [(d.rule_id, d.mode) for d in flagged.decisions] == [
+            ("shadow-one-rumour-blacklists", "shadow")
+        ]
+        assert [(d.account_id, d.rule_id, d.mode) for d in moved.decisions] == [
+            ("b", "shadow-cancel-after-3-days", "shadow")
+        ]
+        assert moved.decisions[0].effective_at == T0 + 4 * DAY
+        assert (engine.status("a"), engine.status("b")) == ("active", "frozen")
