@@ -6,6 +6,7 @@
     ├── RuleLoadError        rule files that do not load; carries every RuleFileError, sorted
     ├── EventError           an event that does not validate; carries its field path and reason
     ├── EvaluationError      matching failed: the event is recorded as failed, never allowed
+    ├── IdentityKeyError     no usable identity key for a persistent db
     └── StoreError           the database cannot be opened or is of another schema version
 
 Every third-party error is mapped to one of these at the seam that calls the library.
@@ -63,3 +64,7 @@ class EvaluationError(BlacklistRulesError):
 
 class StoreError(BlacklistRulesError):
     """The store cannot be used as asked."""
+
+
+class IdentityKeyError(BlacklistRulesError):
+    """No usable identity key: fingerprints cannot be made or compared."""
