@@ -47,9 +47,11 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _ID_ZERO = ord("0") * sum(_ID_WEIGHTS)
 _REGIONS = (
-    "110101", "310104", "440106", "440305", "330106",
-    "510107", "420106", "320102", "610113", "500103",
+    "110101", "110102", "110105", "110106", "110108",
+    "120101", "120103", "310101", "310104", "310105",
 )  # fmt: skip
+"""County codes of Beijing, Tianjin and Shanghai that existed for every birth year generated:
+GB 11643 (python-stdnum) also checks that the county existed at the birth date."""
 _PHONE_PREFIXES = ("138", "139", "137", "136", "135", "150", "151", "158", "186", "188")
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉"
