@@ -16,12 +16,12 @@ from typing import Annotated, Any, Final, Literal
 
 import attrs
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     WithJsonSchema,
-    field_validator,
 )
 
 SCHEMA_VERSION: Final = 1
@@ -202,6 +202,17 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
+def _checked_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+Duration = Annotated[
+    str, AfterValidator(_checked_duration), Field(json_schema_extra={"pattern": _DURATION.pattern})
+]
+"""A span in a rule file (`within`, `duration`): checked at load, kept as written."""
+
+
 _CONDITION_DEFS: dict[str, Any] = {
     "condition": {
         "description": "all / any / not, or field tests that must all hold",
@@ -286,22 +297,12 @@ class Window(BaseModel):
 
     count: Annotated[int, Field(ge=1, le=10_000, strict=True)]
     within: Annotated[
-        str,
-        Field(
-            description="the span, e.g. `180d`: the events lie less than this apart",
-            json_schema_extra={"pattern": _DURATION.pattern},
-        ),
+        Duration, Field(description="the span, e.g. `180d`: the events lie less than this apart")
     ]
     distinct: Annotated[
         str | None,
         Field(description="count distinct values of this field instead of events"),
     ] = None
-
-    @field_validator("within")
-    @classmethod
-    def _within(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
 
 def _listed(value: object) -> object:
@@ -354,14 +355,8 @@ class Deadline(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     after: After
-    within: Annotated[str, Field(json_schema_extra={"pattern": _DURATION.pattern})]
+    within: Duration
     unless: Annotated[list[EventFilter], BeforeValidator(_listed)] = []
-
-    @field_validator("within")
-    @classmethod
-    def _within(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
 
 class Then(BaseModel):
@@ -372,23 +367,12 @@ class Then(BaseModel):
     action: Literal["freeze", "cancel", "blacklist"]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
     duration: Annotated[
-        str | None,
-        Field(
-            description="freeze only: how long it lasts, e.g. `30d`",
-            json_schema_extra={"pattern": _DURATION.pattern},
-        ),
+        Duration | None, Field(description="freeze only: how long it lasts, e.g. `30d`")
     ] = None
     until: Annotated[
         Literal["verification_passed"] | None,
         Field(description="freeze only: the event that ends it"),
     ] = None
-
-    @field_validator("duration")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
 
 
 class RuleSpec(BaseModel):
