@@ -23,7 +23,13 @@ SCHEMA_VERSION = 2
 """2 added history, streams, deadlines and rejections; a version-1 db is upgraded in place."""
 AUDIT_RECORD_VERSION = 1
 
-_SCHEMA = """
+LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})
+"""Event types the events table indexes by account and time (`verifications_by_account`):
+a stream of only these types can be read from the log instead of being kept twice."""
+_BY_ACCOUNT = f"type IN ({', '.join(repr(t) for t in sorted(LOGGED_BY_ACCOUNT))})"
+"""The index's condition, written out the same way in every query that should use it."""
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rulesets (
     digest TEXT PRIMARY KEY, first_used_at TEXT NOT NULL, rules TEXT NOT NULL);
@@ -31,7 +37,7 @@ CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, type TEXT NOT NULL,
     occurred_us INTEGER NOT NULL, payload TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS verifications_by_account ON events (account_id, occurred_us)
-    WHERE type IN ('identity_verification', 'registration');
+    WHERE {_BY_ACCOUNT};
 CREATE TABLE IF NOT EXISTS accounts (account_id TEXT PRIMARY KEY, status TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS decisions (
     decision_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,
@@ -62,11 +68,6 @@ CREATE INDEX IF NOT EXISTS deadlines_by_account ON deadlines (account_id)
 """
 
 _STANDING = "mode = 'enforce' AND ended_at IS NULL AND reversed_by IS NULL"
-_BY_ACCOUNT = "type IN ('identity_verification', 'registration')"
-
-LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})
-"""Event types the events table indexes by account and time (`verifications_by_account`):
-a stream of only these types can be read from the log instead of being kept twice."""
 
 
 def _dumps(value: Any) -> str:
@@ -267,7 +268,7 @@ class SQLiteStore:
         row = self._db.execute(
             "SELECT event_id, occurred_us FROM events "
             "WHERE account_id = ? AND occurred_us >= ? "
-            "AND type IN ('identity_verification', 'registration') "
+            f"AND {_BY_ACCOUNT} "
             "AND coalesce(json_extract(payload, '$.status'), "
             "             json_extract(payload, '$.verification.status')) = 'passed' "
             "ORDER BY occurred_us LIMIT 1",
