@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from blacklist_rules import Engine
+from blacklist_rules import Engine, default_rules_path
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -32,6 +33,14 @@ def write_rule(folder: Path, name: str, text: str) -> Path:
     """Write one rule file and return the folder."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def default_pack_with(folder: Path, **rules: str) -> Path:
+    """A copy of the default pack in `folder` with more rule files (name: text)."""
+    shutil.copytree(default_rules_path(), folder)
+    for name, text in rules.items():
+        write_rule(folder, name, text)
     return folder
 
 

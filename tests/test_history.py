@@ -9,7 +9,6 @@ anchor + T, and an `unless` event must come before it.
 from __future__ import annotations
 
 import random
-import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,16 +21,14 @@ from blacklist_rules import (
     Engine,
     EvaluationError,
     SQLiteStore,
-    default_rules_path,
     load_ruleset,
 )
 
-from .support import T0, event, write_rule
+from .support import T0, default_pack_with, event, write_rule
 
 DAY = timedelta(days=1)
 JUST = timedelta(seconds=1)
 RULESET = load_ruleset()
-RULES_DIR = default_rules_path()
 
 
 def flag(
@@ -323,17 +320,7 @@ def test_a_window_decision_names_its_events_and_count() -> None:
     """The evidence of a window decision is the events in the window; the trace shows the count."""
     with Engine(RULESET, SQLiteStore()) as engine:
         for index, at in enumerate((0, 10, 20)):
-            outcome = engine.process(
-                event(
-                    "rumor_flag",
-                    "a",
-                    at * DAY,
-                    f"f{index}",
-                    content_id=f"c{index}",
-                    verdict="malicious_rumor",
-                    source="fact_check",
-                )
-            )
+            outcome = engine.process(flag_event(at * DAY, f"f{index}", f"c{index}"))
     (decision,) = outcome.decisions
     assert decision.evidence == ("f0", "f1", "f2")
     assert decision.matched[0].rule_id == BLACKLIST_R
@@ -441,15 +428,9 @@ T0_US = int(T0.timestamp()) * 1_000_000
 
 
 def flag_event(at: timedelta, event_id: str, content: str, account: str = "a") -> dict[str, Any]:
-    return event(
-        "rumor_flag",
-        account,
-        at,
-        event_id,
-        content_id=content,
-        verdict="malicious_rumor",
-        source="fact_check",
-    )
+    """The event of `flag(...)`: a fact-checked malicious rumour."""
+    kind, account, at, fields = flag(at, content, account=account)
+    return event(kind, account, at, event_id, **fields)
 
 
 NO_RUMOUR_RULES = """
@@ -581,10 +562,7 @@ mode: shadow
 def test_shadow_window_and_deadline_rules_decide_but_never_act(tmp_path: Path) -> None:
     """A shadow window rule and a shadow deadline rule record shadow decisions beside the
     enforced ones; statuses follow only the enforced pack."""
-    pack = tmp_path / "pack"
-    shutil.copytree(RULES_DIR, pack)
-    write_rule(pack, "w", SHADOW_WINDOW)
-    write_rule(pack, "d", SHADOW_DEADLINE)
+    pack = default_pack_with(tmp_path / "pack", w=SHADOW_WINDOW, d=SHADOW_DEADLINE)
     with Engine.from_path(pack) as engine:
         flagged = engine.process(flag_event(0 * DAY, "f1", "c1"))
         engine.process(event("identity_verification", "b", 1 * DAY, "v1", status="failed"))

@@ -360,29 +360,15 @@ def _split(events: Path, at: int, folder: Path) -> tuple[Path, Path]:
     return first, second
 
 
-def test_a_log_split_at_a_batch_end_over_two_runs_ends_as_one_run(
-    reference: Reference, tmp_path: Path
+@pytest.mark.parametrize("at", [15 * BATCH, 4_567], ids=["at-a-batch-end", "mid-batch"])
+def test_a_log_split_over_two_runs_ends_as_one_run(
+    reference: Reference, tmp_path: Path, at: int
 ) -> None:
-    """The first 15,000 lines (a batch end of the whole-log run) in one `run`, the rest in a
-    second `run` over the same db: the same decisions in the same order, and the same db, table
-    by table and audit record by record."""
-    first, second = _split(reference.events, 15 * BATCH, tmp_path)
-    db = tmp_path / "split.db"
-    decided = run_cli(first, db) + run_cli(second, db)
-    state = read_state(db)
-
-    assert decided == reference.lines
-    assert_same_state(without_where(state), without_where(reference.state))
-    assert_each_decision_recorded_once(state)
-
-
-def test_a_log_split_anywhere_over_two_runs_decides_as_one_run(
-    reference: Reference, tmp_path: Path
-) -> None:
-    """The first 4,567 lines in one `run`, the rest in a second `run` over the same db: the
-    same decisions in the same order, and the same db, though every batch ends elsewhere
-    (pruning steps on a grid of event time, not at commits)."""
-    first, second = _split(reference.events, 4_567, tmp_path)
+    """The first `at` lines in one `run`, the rest in a second `run` over the same db: the same
+    decisions in the same order, and the same db, table by table and audit record by record,
+    whether the split falls where the whole-log run committed (15,000) or not (4,567: pruning
+    steps on a grid of event time, not at commits)."""
+    first, second = _split(reference.events, at, tmp_path)
     db = tmp_path / "split.db"
     decided = run_cli(first, db) + run_cli(second, db)
     state = read_state(db)

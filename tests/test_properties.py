@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blacklist_rules import Engine, SQLiteStore, default_rules_path, load_ruleset
+from blacklist_rules import Engine, SQLiteStore, load_ruleset
 
 from .strategies import (
     ACCOUNTS,
@@ -21,7 +20,7 @@ from .strategies import (
     numbered,
     window_events,
 )
-from .support import T0, write_rule
+from .support import T0, default_pack_with
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RULESET = load_ruleset()
@@ -102,10 +101,7 @@ then: {action: freeze, duration: 10d, reason: A burst of flags.}
 def _history_ruleset() -> Any:
     """The default pack plus a plain count rule (the pack's own windows count distinct values)."""
     with tempfile.TemporaryDirectory() as folder:
-        pack = Path(folder) / "pack"
-        shutil.copytree(default_rules_path(), pack)
-        write_rule(pack, "burst", COUNT_RULE)
-        return load_ruleset(pack)
+        return load_ruleset(default_pack_with(Path(folder) / "pack", burst=COUNT_RULE))
 
 
 HISTORY_RULESET = _history_ruleset()
