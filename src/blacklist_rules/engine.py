@@ -1022,21 +1022,20 @@ class Engine:
         if key not in self._from_log:
             return bool(self.store.history(key, account_id, start_us - 1, due_us))
         listener = self.ruleset.streams[key].listener
-        for payload in self.store.logged_events(account_id, start_us - 1, due_us):
-            event = parse_event(payload)
-            snapshot = self.ruleset.snapshot(flatten(event), event.type)
-            held = event.type in listener.types and listener.guard(snapshot)
-            if held and not self.prefilter:
-                self._agree(event.event_id, snapshot, self._expected(event.type, snapshot))
-            if held:
-                return True
-        return False
+        logged = self.store.logged_events(account_id, start_us - 1, due_us)
+        return any(self._stored_match(payload, listener) for payload in logged)
 
-    def _expected(self, event_type: str, snapshot: dict[str, Any]) -> list[str]:
-        """What the guards say must fire on a snapshot: rules and listeners."""
-        rules = [r.id for r in self.ruleset.by_type.get(event_type, ()) if r.guard(snapshot)]
-        listening = self.ruleset.listeners.get(event_type, ())
-        return rules + [it.name for it in listening if it.guard(snapshot)]
+    def _stored_match(
+        self, payload: str, listener: Listener
+    ) -> tuple[Event, dict[str, Any]] | None:
+        """A stored event and its snapshot, if the listener's filter holds for it: the guard
+        decides and durable-rules must agree (fail closed), as for a live event."""
+        event = parse_event(payload)
+        snapshot = self.ruleset.snapshot(flatten(event), event.type)
+        held = event.type in listener.types and listener.guard(snapshot)
+        if held != (listener.name in self._matcher.match(snapshot)):
+            raise EvaluationError(f"rule engines disagree on {event.event_id} ({listener.name})")
+        return (event, snapshot) if held else None
 
     def _fire(self, rule_id: str, anchor: str, account_id: str, event_id: str, due_us: int) -> None:
         """A deadline passed with nothing to meet it: durable-rules matches the deadline's
@@ -1086,12 +1085,9 @@ class Engine:
             if clock_us is not None:
                 since = clock_us - self.ruleset.horizon_us - stream.span_us
                 for account_id, payload in self.store.events_since(stream.listener.types, since):
-                    event = parse_event(payload)
-                    snapshot = self.ruleset.snapshot(flatten(event), event.type)
-                    held = stream.listener.guard(snapshot)
-                    if held != (stream.listener.name in self._matcher.match(snapshot)):
-                        raise EvaluationError(f"rule engines disagree on {event.event_id}")
-                    if held:
+                    found = self._stored_match(payload, stream.listener)
+                    if found is not None:
+                        event, snapshot = found
                         value = snapshot.get(stream.distinct) if stream.distinct else None
                         at_us = to_micros(event.occurred_at)
                         self.store.add_history(key, account_id, at_us, event.event_id, value)
