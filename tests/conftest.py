@@ -10,8 +10,17 @@ from typing import Any
 import pytest
 
 from blacklist_rules import Engine
+from blacklist_rules.identity import KEY_ENV
 
-from .support import EventFactory, event
+from .support import TEST_KEY, EventFactory, event
+
+
+@pytest.fixture(autouse=True)
+def identity_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with an identity key in the environment, as a deployment would; tests
+    of the key file itself remove it."""
+    monkeypatch.setenv(KEY_ENV, TEST_KEY)
+    return TEST_KEY
 
 
 @pytest.fixture

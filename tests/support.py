@@ -11,6 +11,8 @@ from typing import Any
 from blacklist_rules import Engine, default_rules_path
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+TEST_KEY = "test-identity-key-" + "0123456789abcdef" * 2
+"""The identity key every test has in its environment (see conftest)."""
 
 EventFactory = Callable[..., dict[str, Any]]
 

@@ -8,19 +8,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+from blacklist_rules.identity import KEY_ENV
 from blacklist_rules.synthetic import generate_events, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the CLI in a subprocess, as a user would."""
+def cli(
+    *args: str, cwd: Path, without_key: bool = False, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a subprocess, as a user would (`without_key`: with no identity key in
+    the environment, as on a fresh machine)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    if without_key:
+        env.pop(KEY_ENV)
     return subprocess.run(
         [sys.executable, "-m", "blacklist_rules", *args],
         cwd=cwd,
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         check=False,
@@ -99,7 +106,7 @@ def test_validate_reports_file_and_line(tmp_path: Path) -> None:
     """`validate` exits 0 on the default pack and 1 with `file:line:` on a broken rule."""
     ok = cli("validate", str(ROOT / "rules"), cwd=tmp_path)
     assert ok.returncode == 0
-    assert "9 rules OK" in ok.stdout
+    assert "11 rules OK" in ok.stdout
     broken = tmp_path / "rules"
     broken.mkdir()
     (broken / "r.yaml").write_text(
@@ -254,3 +261,69 @@ def test_history_rules_and_deadlines_through_the_cli(tmp_path: Path) -> None:
 
     again = cli("run", str(events), "--db", "h.db", "--until", "2026-07-20T00:00:00Z", cwd=tmp_path)
     assert again.stdout == ""
+
+
+def test_a_blacklisted_person_cannot_register_again_end_to_end(tmp_path: Path) -> None:
+    """Through the CLI with no key configured: `run` creates the key file (and says so), a
+    blacklisted person's new accounts are blacklisted, `check` answers before registration,
+    `status` shows the entries, and no raw identity value is in any file or output."""
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return cli(*args, cwd=tmp_path, without_key=True, stdin=stdin)
+
+    events = EXAMPLES / "reregistration.jsonl"
+    first = run("run", str(events))
+    assert first.returncode == 0, first.stderr
+    assert "created the identity key file blacklist-rules.db.key (mode 0600)" in first.stderr
+    decided = {
+        d["account_id"]: (d["action"], d["rule_id"])
+        for d in map(json.loads, first.stdout.splitlines())
+    }
+    assert decided == {
+        "acct-li": ("blacklist", "blacklist-confirmed-impersonation"),
+        "acct-li-2": ("blacklist", "blacklist-returning-identity"),
+        "acct-li-3": ("blacklist", "blacklist-returning-identity"),
+        "acct-zhao": ("cancel", "cancel-proven-fake-registration"),
+    }
+    again = run("run", str(events))
+    assert (again.returncode, again.stdout) == (0, "")
+    assert "created" not in again.stderr
+
+    checked = run("check", str(EXAMPLES / "identities.jsonl"))
+    assert checked.returncode == 1, checked.stderr
+    answers = [json.loads(line) for line in checked.stdout.splitlines()]
+    assert [a["blacklisted"] for a in answers] == [True, True, False]
+    assert answers[0]["entry"]["account_id"] == "acct-li"
+    clean = run("check", stdin='{"id_number": "31010419900101002X"}\n')
+    assert (clean.returncode, json.loads(clean.stdout)["blacklisted"]) == (0, False)
+    typo = run("check", stdin='{"idnumber": "360426199101010071"}\nnot json\n')
+    assert typo.returncode == 2
+    assert "unknown identity field 'idnumber'" in typo.stderr
+    assert "-:2: malformed JSON" in typo.stderr
+
+    status = run("status", "acct-li")
+    assert "on the blacklist: its id_number" in status.stdout
+    assert "on the blacklist: its phone" in status.stdout
+    entries = json.loads(run("status", "acct-li", "--json").stdout)["blacklist_entries"]
+    assert sorted(e["kind"] for e in entries) == ["id_number", "phone"]
+    exported = run("audit", "export", "--format", "jsonl")
+    assert exported.returncode == 0
+
+    outputs = "".join(
+        p.stdout + p.stderr for p in (first, again, checked, clean, typo, status, exported)
+    )
+    files = b"".join(p.read_bytes() for p in tmp_path.iterdir() if not p.name.endswith(".key"))
+    raw = [
+        value
+        for line in events.read_text(encoding="utf-8").splitlines()
+        for value in json.loads(line).get("identity", {}).values()
+    ]
+    raw += ["13800138000", "+8613800138000", "360426199101010071", "31010419900101002X"]
+    for value in raw:
+        assert value not in outputs, value
+        assert value.encode() not in files, value
+
+    (tmp_path / "blacklist-rules.db.key").unlink()
+    refused = run("status", "acct-li")
+    assert refused.returncode == 2
+    assert "no identity key for blacklist-rules.db" in refused.stderr

@@ -357,18 +357,21 @@ def test_run_yields_failures_and_goes_on(
 
 
 def test_default_pack_is_found_and_loads() -> None:
-    """The packaged default pack has a rule for each row of DESIGN §1 but the last (issue 4)."""
+    """The packaged default pack has a rule for each row of DESIGN §1, and the shadow rule on
+    one identity behind many accounts."""
     assert default_rules_path().is_dir()
     with Engine.from_path() as engine:
         assert sorted(r.id for r in engine.ruleset.rules) == [
             "blacklist-confirmed-impersonation",
             "blacklist-repeated-malicious-rumours",
+            "blacklist-returning-identity",
             "cancel-proven-fake-identity",
             "cancel-proven-fake-registration",
             "cancel-unverified-after-freeze",
             "freeze-failed-registration-verification",
             "freeze-failed-verification",
             "freeze-repeated-malicious-rumours",
+            "freeze-shared-id-number",
             "freeze-suspected-impersonation",
         ]
 
@@ -497,7 +500,7 @@ def test_a_crash_inside_one_event_undoes_only_that_event(
         assert outcomes[1].failure is not None
         assert "disk on fire" in str(outcomes[1].failure)
         assert engine.status("b") == "active"  # memory followed the db back
-        monkeypatch.undo()
+        monkeypatch.setattr(engine, "_record", original)
         assert [d.action for d in engine.process(second).decisions] == ["blacklist"]
     with Engine.from_path(db=db) as engine:
         assert (engine.status("a"), engine.status("b")) == ("blacklisted", "blacklisted")

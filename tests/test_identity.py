@@ -15,18 +15,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
 
 from blacklist_rules.errors import IdentityKeyError
 from blacklist_rules.identity import (
     INVALID_ID_NUMBER,
     INVALID_PHONE,
     KEY_ENV,
+    NO_USABLE_IDENTITY,
     IdentityKey,
     check_id_number,
     fingerprints,
     generated_key,
     load_key,
+    lookup_prints,
     normalise_phone,
+    parse_phone,
 )
 
 TODAY = date(2026, 11, 28)
@@ -108,11 +112,13 @@ def test_fingerprints_keep_no_raw_value_and_report_problems() -> None:
 
 
 def test_an_identity_with_nothing_usable() -> None:
-    """No field, or only invalid ones: nothing to fingerprint, problems say why."""
+    """No field, or only invalid ones: nothing to fingerprint, problems say why (and that
+    nothing usable came, when something came)."""
     assert not fingerprints({}, KEY, TODAY).usable
     bad = fingerprints({"phone": "12", "id_number": 5}, KEY, TODAY)
     assert not bad.usable
-    assert set(bad.problems) == {INVALID_ID_NUMBER, INVALID_PHONE}
+    assert bad.problems == (INVALID_ID_NUMBER, INVALID_PHONE, NO_USABLE_IDENTITY)
+    assert fingerprints({"name": "张三"}, KEY, TODAY).problems == (NO_USABLE_IDENTITY,)
 
 
 def test_kinds_and_keys_separate_fingerprints() -> None:
@@ -188,3 +194,83 @@ def test_an_in_memory_engine_gets_a_generated_key(monkeypatch: pytest.MonkeyPatc
     assert "generated" in first.source
     assert generated_key().secret != first.secret
     assert first.secret.decode() not in repr(first)  # the key never shows in a repr
+
+
+# python-stdnum's own samples (its tests/test_cn_ric.doctest), as data.
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("360426199101010071", "360426199101010071"),
+        ("44011320141005001x", "44011320141005001X"),
+        ("120110198012010073", "120110198012010073"),  # county 120110 before its 1991 rename
+        ("120110199212010072", "120110199212010072"),  # and after
+        ("T60426199101010078", None),  # format
+        ("360426199113010079", None),  # month 13
+        ("36042619910102009X", None),  # check character
+        ("990426199112010074", None),  # no such county
+        (valid("11011119801201007"), None),  # county not created yet in 1980
+        (valid("11020119931201007"), None),  # county abolished before 1993
+    ],
+)
+def test_python_stdnums_own_samples(raw: str, expected: str | None) -> None:
+    """Valid and invalid samples from python-stdnum's tests, including county validity by
+    birth year (the part our cache short-cuts)."""
+    assert check_id_number(raw, TODAY) == expected
+
+
+def _stdnum_verdict(raw: str) -> str | None:
+    """The reference: stdnum's `ric.validate` on the same compact form, plus our birth rule."""
+    try:
+        number = ric.validate(raw.replace(" ", "").replace("-", ""))
+    except ValidationError:
+        return None
+    return number if ric.get_birth_date(number) <= TODAY else None
+
+
+near_valid = st.builds(
+    lambda first17, tail, mutate: (valid(first17)[:-1] + tail) if mutate else valid(first17),
+    st.builds(
+        lambda area, born, seq: f"{area}{born:%Y%m%d}{seq:03d}",
+        st.sampled_from(["110101", "110111", "110201", "120110", "360426", "440113", "990426"]),
+        st.dates(date(1940, 1, 1), date(2030, 12, 31)),
+        st.integers(0, 999),
+    ),
+    st.sampled_from(list("0123456789Xx")),
+    st.booleans(),
+)
+
+
+@given(st.one_of(near_valid, st.text("0123456789Xx -", max_size=22)))
+def test_our_id_number_check_agrees_with_stdnums_validate(raw: str) -> None:
+    """The cached check gives exactly stdnum's verdict (counties that did or did not exist,
+    check characters, dates, lengths, blanks)."""
+    assert check_id_number(raw, TODAY) == _stdnum_verdict(raw)
+
+
+@given(
+    st.text("0123456789", min_size=10, max_size=10).map(lambda d: "1" + d),
+    st.sampled_from(["{}", "+86{}", "+86 {}", "({})", "{0} ", "+86-{}"]),
+    st.lists(st.integers(0, 10), max_size=3),
+)
+def test_the_short_way_for_cn_mobiles_agrees_with_the_parser(
+    digits: str, form: str, cuts: list[int]
+) -> None:
+    """Any 11 digits from 1, written with or without +86, blanks or hyphens inside: the short
+    way gives exactly what phonenumbers' parser gives (valid or not)."""
+    for cut in sorted(set(cuts), reverse=True):
+        digits = digits[:cut] + " " + digits[cut:] if cut else digits
+    raw = form.format(digits)
+    assert normalise_phone(raw) == parse_phone(raw)
+
+
+@given(digits17, st.sampled_from(["{}", "{} ", " {}"]), st.booleans())
+def test_id_number_fingerprints_are_stable_under_formatting(
+    first17: str, form: str, spaced: bool
+) -> None:
+    """Blanks, hyphens and a lower-case `x`: the same fingerprint, at registration and in a
+    pre-registration lookup alike."""
+    number = valid(first17)
+    written = f"{number[:6]} {number[6:14]}-{number[14:]}" if spaced else number.lower()
+    at_registration = fingerprints({"id_number": form.format(written)}, KEY, TODAY).id_number
+    assert at_registration == fingerprints({"id_number": number}, KEY, TODAY).id_number
+    assert lookup_prints({"id_number": written}, KEY) == [("id_number", at_registration)]

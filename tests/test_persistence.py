@@ -28,7 +28,10 @@ from pathlib import Path
 import pytest
 
 from blacklist_rules import Engine, iter_jsonl
+from blacklist_rules.identity import KEY_ENV
 from blacklist_rules.synthetic import generate_events, write_jsonl
+
+from .support import TEST_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +61,12 @@ def _command(events: Path, db: Path) -> list[str]:
 
 def _env() -> dict[str, str]:
     # Unbuffered: a decision line leaves the child as soon as it is decided.
-    return {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "PYTHONUNBUFFERED": "1",
+        KEY_ENV: TEST_KEY,  # module-scoped runs come before the per-test environment
+    }
 
 
 def run_cli(events: Path, db: Path) -> list[str]:

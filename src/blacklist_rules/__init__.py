@@ -9,6 +9,7 @@
 (['blacklist'], 'blacklisted')
 """
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from .compiler import CompiledRuleset
@@ -18,11 +19,13 @@ from .errors import (
     BlacklistRulesError,
     EvaluationError,
     EventError,
+    IdentityKeyError,
     RuleFileError,
     RuleLoadError,
     StoreError,
 )
 from .events import Event, ParsedLine, iter_jsonl, parse_event, parse_time
+from .identity import BlacklistEntry, IdentityKey, load_key
 from .spec import rule_json_schema
 from .store import SQLiteStore
 
@@ -31,8 +34,11 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
 __all__ = [
     "Action",
+    "BlacklistEntry",
     "BlacklistRulesError",
     "CompiledRuleset",
     "ConditionTrace",
@@ -41,6 +47,8 @@ __all__ = [
     "EvaluationError",
     "Event",
     "EventError",
+    "IdentityKey",
+    "IdentityKeyError",
     "Mode",
     "Outcome",
     "ParsedLine",
@@ -54,6 +62,7 @@ __all__ = [
     "__version__",
     "default_rules_path",
     "iter_jsonl",
+    "load_key",
     "load_ruleset",
     "parse_event",
     "parse_time",

@@ -86,7 +86,23 @@ def _field_kind(
 
 def check_window(rule: RuleSource) -> Iterator[RuleFileError]:
     window = rule.spec.window
-    if window is not None and window.distinct is not None:
+    if window is None:
+        return
+    if window.by is not None:
+        if tuple(rule.spec.event_types) != ("registration",):
+            yield rule.error(
+                ("window", "by"),
+                "E-WINDOW",
+                "a window `by` an identity value counts registrations: `on` must be "
+                "`registration` alone",
+            )
+        if window.distinct not in (None, "account_id"):
+            yield rule.error(
+                ("window", "distinct"),
+                "E-WINDOW",
+                "a window `by` an identity value counts distinct accounts: leave `distinct` out",
+            )
+    elif window.distinct is not None:
         yield from _field_kind(rule, rule.spec.event_types, window.distinct, ("window", "distinct"))
 
 
@@ -223,12 +239,11 @@ def _check_regex(rule: RuleSource, test: Compare) -> Iterator[RuleFileError]:
 
 def check_then(rule: RuleSource) -> Iterator[RuleFileError]:
     then = rule.spec.then
-    if then.action != "freeze":
-        for key in ("duration", "until"):
-            if getattr(then, key) is not None:
-                yield rule.error(
-                    ("then", key), "E-THEN", f"`{key}` applies to freeze only, not {then.action}"
-                )
+    for key, action in (("duration", "freeze"), ("until", "freeze"), ("listed_for", "blacklist")):
+        if then.action != action and getattr(then, key) is not None:
+            yield rule.error(
+                ("then", key), "E-THEN", f"`{key}` applies to {action} only, not {then.action}"
+            )
 
 
 def check_unique_ids(rules: list[RuleSource]) -> Iterator[RuleFileError]:

@@ -11,13 +11,14 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import (
     BlacklistRulesError,
     Engine,
+    EventError,
     RuleLoadError,
     SQLiteStore,
     __version__,
@@ -58,7 +59,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     until = parse_time(args.until) if args.until is not None else None  # fail before running
     counts: Counter[str] = Counter()
     actions: Counter[str] = Counter()
-    with Engine.from_path(args.rules, db=args.db) as engine:
+    with Engine.from_path(args.rules, db=args.db, create_key=True) as engine:
+        if engine.identity_key.created:
+            print(
+                f"created the identity {engine.identity_key.source} (mode 0600): keep it with "
+                "the db and back it up; without it the db cannot be opened",
+                file=sys.stderr,
+            )
         for outcome in engine.run(iter_jsonl(events), source=str(events)):
             if outcome.rejection is not None:
                 counts["rejected"] += 1
@@ -123,6 +130,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
             for d in engine.deadlines(args.account)
             if d["state"] == "pending"
         ]
+        entries = engine.blacklist_entries(args.account)
         if args.json:
             _print_json(
                 {
@@ -130,6 +138,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
                     "status": status,
                     "standing": [d.to_dict() for d in standing],
                     "pending_deadlines": pending,
+                    "blacklist_entries": [entry.to_dict() for entry in entries],
                 },
                 sys.stdout,
             )
@@ -150,7 +159,56 @@ def _cmd_status(args: argparse.Namespace) -> int:
                 f"  deadline {deadline['rule_id']} due {deadline['due_at']} "
                 f"(counted from {deadline['anchor']})"
             )
+        for entry in entries:
+            until = f" until {entry.ends_at.isoformat()}" if entry.ends_at else ""
+            print(
+                f"  on the blacklist: its {entry.kind} (fingerprint "
+                f"{entry.fingerprint[:12]}…) by {entry.decision_id}{until}"
+            )
     return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    """Pre-registration checks: one identity (a JSON object) a line, one answer a line. The
+    values come on a file or stdin, never as arguments (shell history, process lists)."""
+    at = parse_time(args.at) if args.at is not None else None
+    found = errors = 0
+    if args.identities != "-" and not Path(args.identities).is_file():
+        print(f"error: no such file: {args.identities}", file=sys.stderr)
+        return 2
+    with Engine.from_path(args.rules, db=_existing_db(args.db)) as engine:
+        for number, line in enumerate(_lines(args.identities), start=1):
+            if not line.strip():
+                continue
+            try:
+                identity = json.loads(line)
+                if not isinstance(identity, dict):
+                    raise EventError("an identity must be a JSON object")
+                entry = engine.blacklist_match(identity, at=at)
+            except (json.JSONDecodeError, EventError) as exc:
+                errors += 1
+                reason = "malformed JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
+                print(f"{args.identities}:{number}: {reason}", file=sys.stderr)
+                _print_json({"line": number, "error": reason}, sys.stdout)
+                continue
+            found += entry is not None
+            _print_json(
+                {
+                    "line": number,
+                    "blacklisted": entry is not None,
+                    "entry": entry.to_dict() if entry is not None else None,
+                },
+                sys.stdout,
+            )
+    return 1 if found else 2 if errors else 0
+
+
+def _lines(path: str) -> Iterator[str]:
+    if path == "-":
+        yield from sys.stdin
+        return
+    with open(path, encoding="utf-8") as handle:
+        yield from handle
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
@@ -224,6 +282,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["jsonl"], default="jsonl")
     export.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
     audit.set_defaults(func=_cmd_audit)
+
+    check = commands.add_parser(
+        "check",
+        help="pre-registration check: is this ID number or phone blacklisted?",
+        description='Read identities ({"id_number": …, "phone": …}), one JSON object '
+        "a line, from a file or - (stdin); print one answer a line. Exit 1 when any is "
+        "blacklisted, else 2 when a line was malformed, else 0.",
+    )
+    check.add_argument("identities", nargs="?", default="-", metavar="IDENTITIES.jsonl")
+    check.add_argument("--db", default=DEFAULT_DB)
+    check.add_argument("--at", metavar="TIME", help="in force at TIME (default: the db's clock)")
+    rules_option(check)
+    check.set_defaults(func=_cmd_check)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of rule files")
     schema.set_defaults(func=_cmd_schema)

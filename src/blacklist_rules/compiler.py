@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from .decisions import Action, ConditionTrace, Mode
+from .identity import DEVICE, ID_NUMBER, PHONE
 from .loader import RuleSource
 from .spec import (
     SCHEMA_VERSION,
@@ -35,7 +36,7 @@ from .spec import (
     parse_duration,
 )
 
-COMPILER_VERSION = 2
+COMPILER_VERSION = 3
 """Bumped when compilation changes meaning, so the digest of an unchanged pack changes too."""
 CATCH_ALL = "__catch_all__"
 PROBE = "eval_id"
@@ -208,6 +209,8 @@ class CompiledRule:
     guard: Guard = attrs.field(eq=False, repr=False)
     duration: timedelta | None = None
     until: str | None = None
+    listed_for: timedelta | None = None
+    """A blacklist's: how long the identity stays on the blacklist (None: until lifted)."""
     source: str = ""
     text: str = attrs.field(default="", repr=False)
     """The rule file as written, kept with every pack the store has used."""
@@ -240,6 +243,8 @@ class Stream:
     distinct: str | None
     span_us: int
     """The longest span anything reads from this stream."""
+    by: str | None = None
+    """Grouped by this identity value (a fingerprint kind) instead of by account."""
 
 
 @attrs.frozen
@@ -341,9 +346,9 @@ def _filter_terms(types: tuple[str, ...], condition: Condition | None) -> list[d
     return terms
 
 
-def _stream_key(filter_: Filter, distinct: str | None) -> str:
+def _stream_key(filter_: Filter, distinct: str | None, by: str | None) -> str:
     durable = to_durable(filter_.condition) if filter_.condition is not None else None
-    text = _canonical([sorted(filter_.types), durable, distinct])
+    text = _canonical([sorted(filter_.types), durable, distinct, *([by] if by else [])])
     return "s_" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -362,12 +367,14 @@ class _Builder:
         self.windows: dict[str, dict[str, Feature]] = {}
         self.listeners: dict[str, Listener] = {}
 
-    def stream(self, filter_: Filter, distinct: str | None, span_us: int) -> str:
-        key = _stream_key(filter_, distinct)
+    def stream(
+        self, filter_: Filter, distinct: str | None, span_us: int, by: str | None = None
+    ) -> str:
+        key = _stream_key(filter_, distinct, by)
         known = self.streams.get(key)
         if known is None:
             listener = _listener(f"stream:{key}", filter_, key)
-            known = Stream(key, listener, distinct, span_us)
+            known = Stream(key, listener, distinct, span_us, by)
             self.listeners[listener.name] = listener
         self.streams[key] = attrs.evolve(known, span_us=max(known.span_us, span_us))
         return key
@@ -377,8 +384,12 @@ class _Builder:
         assert own is not None
         span = parse_duration(window.within)
         span_us = int(span.total_seconds()) * 1_000_000
-        stream = self.stream(own, window.distinct, span_us)
+        by = _BY_KIND[window.by] if window.by else None
+        distinct = "account_id" if by else window.distinct
+        stream = self.stream(own, distinct, span_us, by)
         what = f"distinct {window.distinct}" if window.distinct else "events"
+        if window.by:
+            what = f"live accounts sharing {window.by}"
         key = "w_" + hashlib.sha256(f"{stream}\x1f{span_us}".encode()).hexdigest()[:12]
         test = WindowTest(key, stream, window.count, span_us, f"{what} within {_span_text(span)}")
         self.windows.setdefault(stream, {})[key] = Feature(key, span_us)
@@ -410,6 +421,9 @@ class _Builder:
             f"{_span_text(span)} after {anchor}",
         )
 
+
+_BY_KIND = {"id_number": ID_NUMBER, "phone": PHONE, "device_id": DEVICE}
+"""`window.by` names the registration field; streams are grouped by its fingerprint kind."""
 
 DEADLINE = "deadline"
 """The `type` of the snapshot posted when a deadline passes (no event type has this name)."""
@@ -446,6 +460,7 @@ def compile_rules(rules: list[RuleSource]) -> CompiledRuleset:
             guard=to_guard(full),
             duration=parse_duration(then.duration) if then.duration else None,
             until=then.until,
+            listed_for=parse_duration(then.listed_for) if then.listed_for else None,
             source=source.file,
             text=source.text,
             window=window,

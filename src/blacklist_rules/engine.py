@@ -9,7 +9,8 @@ recorded and `EvaluationError` is raised.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
@@ -44,14 +45,16 @@ from .decisions import (
     decision_from_dict,
     decision_id,
 )
-from .errors import EvaluationError, EventError, RuleFileError, RuleLoadError
+from .errors import EvaluationError, EventError, IdentityKeyError, RuleFileError, RuleLoadError
 from .events import (
+    BLACKLISTED_IDENTITY,
     AppealOutcome,
     Event,
     IdentityVerification,
     ParsedLine,
     Registration,
     ReviewDecision,
+    Verification,
     flatten,
     from_micros,
     parse_event,
@@ -62,10 +65,27 @@ from .events import (
     utc_text,
 )
 from .history import Row, count, in_window, late_firings
+from .identity import (
+    ID_NUMBER,
+    INVALID_ID_NUMBER,
+    LISTED_KINDS,
+    BlacklistEntry,
+    Fingerprints,
+    IdentityKey,
+    fingerprints,
+    load_key,
+    lookup_prints,
+)
 from .loader import RuleSource, read_rules
+from .spec import comparisons
 from .store import LOGGED_BY_ACCOUNT, SQLiteStore
 
+_log = logging.getLogger("blacklist_rules")
 VERIFICATION_PASSED = "verification_passed"
+VICTIM = "identity_of_another_person"
+"""A failed verification with this reason: the ID number is the victim's, never blacklisted."""
+_GONE = frozenset({Status.CANCELLED, Status.BLACKLISTED})
+"""Statuses of accounts that are no longer live (for windows `by` an identity value)."""
 _TYPES_WITH_EFFECTS = frozenset(
     {"identity_verification", "registration", "review_decision", "appeal_outcome"}
 )
@@ -167,9 +187,23 @@ class Engine:
         prefilter: bool = True,
         commit_every: int = 1000,
         prune: bool = True,
+        identity_key: IdentityKey | None = None,
     ) -> None:
         self.ruleset = ruleset
         self.store = store
+        in_memory = store.path == ":memory:"
+        self.identity_key = identity_key or load_key(None if in_memory else store.path)
+        """The secret behind fingerprints; `.source` says where it came from."""
+        if not store.check_key(self.identity_key.check):
+            raise IdentityKeyError(
+                f"{store.path} was written under another identity key than the one from "
+                f"{self.identity_key.source}: its fingerprints would never match"
+            )
+        if in_memory and identity_key is None:
+            _log.warning(
+                "identity key %s: fingerprints and blacklist entries die with it",
+                self.identity_key.source,
+            )
         self.prefilter = prefilter
         self.commit_every = commit_every
         self.prune = prune
@@ -224,6 +258,16 @@ class Engine:
         # Accounts with a pending deadline (few: an `unless` event of any other account
         # has nothing to meet).
         self._waiting = store.waiting_accounts()
+        # The blacklist in force, by fingerprint: read by every pre-registration check.
+        self._registry = self._load_registry()
+        self._prints: Fingerprints | None = None  # the current registration's
+        self._hits: list[BlacklistEntry] = []  # entries the current registration matches
+        self._rules = {rule.id: rule for rule in ruleset.rules}
+        self._reads_blacklist = frozenset(
+            rule.id
+            for rule in ruleset.rules
+            if any(t.field == BLACKLISTED_IDENTITY for t in comparisons(rule.condition))
+        )
 
     @classmethod
     def from_path(
@@ -233,13 +277,24 @@ class Engine:
         *,
         prefilter: bool = True,
         prune: bool = True,
+        identity_key: IdentityKey | None = None,
+        create_key: bool = False,
     ) -> Engine:
-        """An engine over a rule folder (default: the packaged pack) and a db (default: memory)."""
+        """An engine over a rule folder (default: the packaged pack) and a db (default: memory).
+
+        The identity key: `identity_key`, else `$BLACKLIST_RULES_IDENTITY_KEY`, else the key
+        file `<db>.key` (`create_key` makes one, mode 0600); an in-memory db without one gets a
+        generated key (logged). A persistent db never opens without a key, nor with another.
+        """
+        ruleset = load_ruleset(rules)
+        if identity_key is None and db is not None and str(db) != ":memory:":
+            identity_key = load_key(db, create=create_key)
         return cls(
-            load_ruleset(rules),
+            ruleset,
             SQLiteStore(db if db is not None else ":memory:"),
             prefilter=prefilter,
             prune=prune,
+            identity_key=identity_key,
         )
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -332,6 +387,35 @@ class Engine:
 
     def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
         return self.store.audit_records(account_id)
+
+    def is_blacklisted(
+        self, identity: Mapping[str, object], *, at: datetime | str | None = None
+    ) -> bool:
+        """Does this ID number or phone match a blacklist entry in force? For operators to ask
+        before they create an account. `identity` is `{"id_number": …, "phone": …}` (either);
+        `at` defaults to the engine's clock. Unknown keys or non-text values: `EventError`."""
+        return self.blacklist_match(identity, at=at) is not None
+
+    def blacklist_match(
+        self, identity: Mapping[str, object], *, at: datetime | str | None = None
+    ) -> BlacklistEntry | None:
+        """The entry `is_blacklisted` found (the earliest entered), or None."""
+        try:
+            prints = lookup_prints(identity, self.identity_key)
+        except ValueError as exc:
+            raise EventError(str(exc), path="identity") from None
+        moment = parse_time(at) if at is not None else self._clock
+        found = [
+            entry
+            for _, fingerprint in prints
+            for entry in self._registry.get(fingerprint, ())
+            if entry.live(moment)
+        ]
+        return min(found, key=lambda e: (e.entered_at, e.decision_id), default=None)
+
+    def blacklist_entries(self, account_id: str | None = None) -> list[BlacklistEntry]:
+        """Blacklist entries not removed: an account's, or all (fingerprints, never values)."""
+        return [_entry(row) for row in self.store.entries(account_id)]
 
     # --- processing ---------------------------------------------------------------------
     def advance_to(self, moment: datetime | str) -> Outcome:
@@ -434,6 +518,7 @@ class Engine:
         self._next_due = self._due()
         self._waiting = self.store.waiting_accounts()
         self._statuses = {account: Status(status) for account, status in self.store.flagged()}
+        self._registry = self._load_registry()
 
     def _current_account(self) -> str | None:
         return self._current.account_id if self._current is not None else None
@@ -479,6 +564,9 @@ class Engine:
             event = parse_event(raw)
         except EventError as exc:
             return self._reject(exc, line, source)
+        self._prints, self._hits = None, []
+        if isinstance(event, Registration):
+            event = self._identify(event)
         self._current = event
         text = stored_text(event, received)
         micros = self._at_us = to_micros(event.occurred_at)
@@ -521,6 +609,9 @@ class Engine:
             )
         # More than one write may follow: under a savepoint, so a failure undoes them all.
         self._savepoint()
+        if self._prints is not None:
+            for kind, fingerprint in self._prints.all():
+                self.store.add_identity(kind, fingerprint, event.account_id, event.event_id, micros)
         self._advance(event.occurred_at, event.event_id)
         self._listen(event, listening)
         human = self._apply_event(event)  # may refuse the event: EventError, see _guarded
@@ -557,7 +648,8 @@ class Engine:
         """Record why an event was refused (once: the same input refused again, say by a rerun
         over the same file, is reported but not recorded again); identity values never reach
         the record."""
-        if not self.store.first_rejection(_input_text(self._input)):
+        digest = self.identity_key.fingerprint("rejected", _input_text(self._input))
+        if not self.store.first_rejection(digest):
             return Outcome(error.event_id, account_id, rejection=error, line=line)
         record = {
             "line": line,
@@ -580,6 +672,9 @@ class Engine:
         """
         ruleset, at_us = self.ruleset, self._at_us
         snapshot = ruleset.snapshot(flatten(event), event.type)
+        if event.type == "registration":
+            self._hits = self._entries_for(self._prints, at_us)
+            snapshot[BLACKLISTED_IDENTITY] = bool(self._hits)
         listening = [it for it in ruleset.listeners.get(event.type, ()) if it.guard(snapshot)]
         rows = self._observe(event, snapshot, listening) if listening else {}
         candidates = ruleset.by_type.get(event.type, ())
@@ -595,13 +690,19 @@ class Engine:
             # enters history is then the guard's call alone (proven equal to durable-rules by
             # the differential tests; prefilter=False checks it on every event).
             return [], listening
+        evidence = _window_evidence(guarded, rows, at_us)
+        for rule in guarded:
+            if rule.id in self._reads_blacklist and self._hits:
+                # The earlier decisions behind the entries it matched are evidence too.
+                earlier = dict.fromkeys(entry.decision_id for entry in self._hits)
+                evidence[rule.id] = (*evidence.get(rule.id, (event.event_id,)), *earlier)
         occasions = [
             _Occasion(
                 event.occurred_at,
                 event.event_id,
                 event.event_id,
                 tuple(_match_of(rule, snapshot) for rule in guarded),
-                _window_evidence(guarded, rows, at_us),
+                evidence,
             )
         ]
         for moment, (firing_event, rule_ids) in sorted(late.items()):
@@ -645,15 +746,22 @@ class Engine:
             if listener.stream is None or listener.stream in self._from_log:
                 continue
             stream = self.ruleset.streams[listener.stream]
+            group = event.account_id
+            if stream.by is not None:  # grouped by an identity value: its fingerprint
+                shared = dict(self._prints.all()).get(stream.by) if self._prints else None
+                if shared is None:
+                    continue
+                group = shared
             value = snapshot.get(stream.distinct) if stream.distinct else None
-            self.store.add_history(stream.key, event.account_id, at_us, event.event_id, value)
-            self._fed.append((stream.key, event.account_id, at_us, event.event_id))
+            self.store.add_history(stream.key, group, at_us, event.event_id, value)
+            self._fed.append((stream.key, group, at_us, event.event_id))
             tests = self.ruleset.windows.get(stream.key, ())
             if tests:
                 span = max(test.span_us for test in tests)
-                found[stream.key] = self.store.history(
-                    stream.key, event.account_id, at_us - span, at_us + span
-                )
+                rows = self.store.history(stream.key, group, at_us - span, at_us + span)
+                if stream.by is not None:  # only live accounts count
+                    rows = [row for row in rows if self.status(str(row[2])) not in _GONE]
+                found[stream.key] = rows
         snapshot.update(_features(self.ruleset, found, at_us))
         return found
 
@@ -663,8 +771,8 @@ class Engine:
         moments: dict[int, tuple[str, set[str]]] = {}
         for rule in self.ruleset.by_type.get(event.type, ()):
             test = rule.window
-            if test is None or test.stream not in rows:
-                continue
+            if test is None or test.stream not in rows or self.ruleset.streams[test.stream].by:
+                continue  # (a window `by` an identity decides about its own account only)
             stream_rows = rows[test.stream]
             if not stream_rows or stream_rows[-1][0] <= at_us:
                 continue  # in time order: nothing after it
@@ -766,6 +874,9 @@ class Engine:
                         event.occurred_at,
                         event.event_id,
                     )
+            if self.status(event.account_id) == Status.BLACKLISTED:
+                # What passed (or was found to be a victim's) changes what is listed.
+                self._sync_registry(event.account_id, event.occurred_at, event.event_id)
             return []
         if isinstance(event, ReviewDecision):
             return self._review(event)
@@ -812,6 +923,7 @@ class Engine:
                     event.occurred_at,
                     event.event_id,
                 )
+                self._sync_registry(event.account_id, event.occurred_at, event.event_id)
         return []
 
     def _standing_decision(
@@ -866,6 +978,7 @@ class Engine:
             event.occurred_at,
             event.event_id,
         )
+        self._sync_registry(event.account_id, event.occurred_at, event.event_id)
 
     def _mark_reversed(self, record: dict[str, Any], event: ReviewDecision | AppealOutcome) -> None:
         self.store.reverse_decision(record["decision_id"], event.event_id)
@@ -930,6 +1043,8 @@ class Engine:
                 event_id,
                 decision.decision_id,
             )
+        if decision.mode == Mode.ENFORCE and decision.action == Action.BLACKLIST:
+            self._sync_registry(decision.account_id, decision.effective_at, event_id)
 
     def _set_status(
         self,
@@ -987,6 +1102,154 @@ class Engine:
                     event_id,
                 )
             self._next_due = self._due()
+
+    # --- identities and the blacklist ------------------------------------------------------
+    def _identify(self, event: Registration) -> Registration:
+        """Fingerprint the registration's identity (kept in `_prints`; the raw values are never
+        stored). A value that fails its check makes the verification a failed one: an invalid
+        ID number always (reason `invalid_id_number`, whatever was sent), another problem
+        unless a failure was already sent. What was sent is kept as `verification_received`."""
+        values = event.identity.model_dump(exclude_none=True)
+        if not values:
+            return event
+        self._prints = found = fingerprints(values, self.identity_key, event.occurred_at.date())
+        sent = event.verification
+        if not found.problems or (
+            INVALID_ID_NUMBER not in found.problems and sent is not None and sent.status == "failed"
+        ):
+            return event
+        reason = INVALID_ID_NUMBER if INVALID_ID_NUMBER in found.problems else found.problems[0]
+        update: dict[str, Any] = {"verification": Verification(status="failed", reason=reason)}
+        if sent is not None:
+            update["verification_received"] = sent.model_dump(exclude_none=True)
+        return event.model_copy(update=update)
+
+    def _entries_for(self, prints: Fingerprints | None, at_us: int) -> list[BlacklistEntry]:
+        """Entries in force at `at_us` that the registration's ID number or phone matches."""
+        if prints is None:
+            return []
+        return [
+            _entry(row)
+            for kind, fingerprint in prints.listed()
+            for row in self.store.entries_at(kind, fingerprint, at_us)
+        ]
+
+    def _load_registry(self) -> dict[str, list[BlacklistEntry]]:
+        registry: dict[str, list[BlacklistEntry]] = {}
+        for row in self.store.entries():
+            entry = _entry(row)
+            registry.setdefault(entry.fingerprint, []).append(entry)
+        return registry
+
+    def _sync_registry(self, account_id: str, at: datetime, event_id: str | None) -> None:
+        """Make the account's blacklist entries what its standing blacklist decisions and
+        verified identity call for: each verified ID number and phone under each standing
+        blacklist decision. Only what passed verification is listed, and never an ID number
+        found to be someone else's (the victim's). Every change is an audit record."""
+        clock = utc_text(self._clock) if self._clock else None
+        standing = [
+            decision_from_dict(d)
+            for d in self.store.standing(account_id, clock)
+            if d["action"] == Action.BLACKLIST
+        ]
+        wanted: dict[tuple[str, str, str], BlacklistEntry] = {}
+        if standing and self.store.has_verification(account_id, "passed"):
+            victim = self.store.has_verification(account_id, "failed", VICTIM)
+            for kind, fingerprint in self.store.identities_of(account_id):
+                if kind not in LISTED_KINDS or (kind == ID_NUMBER and victim):
+                    continue
+                for decision in standing:
+                    rule = self._rules.get(decision.rule_id)
+                    listed_for = rule.listed_for if rule is not None else None
+                    wanted[(kind, fingerprint, decision.decision_id)] = BlacklistEntry(
+                        kind=kind,
+                        decision_id=decision.decision_id,
+                        account_id=account_id,
+                        rule_id=decision.rule_id,
+                        reason=decision.reason,
+                        entered_at=decision.effective_at,
+                        ends_at=decision.effective_at + listed_for if listed_for else None,
+                        fingerprint=fingerprint,
+                    )
+        held = {(row[0], row[1], row[2]): _entry(row) for row in self.store.entries(account_id)}
+        at_text = utc_text(at)
+        for key in sorted(held.keys() - wanted.keys()):
+            entry = held[key]
+            self.store.remove_entry(*key, to_micros(at), event_id)
+            self._registry[entry.fingerprint].remove(entry)
+            record = {**entry.to_dict(), "removed_at": at_text, "by_event": event_id}
+            self.store.audit(
+                "blacklist_entry_removed",
+                record,
+                account_id=account_id,
+                event_id=event_id,
+                decision_id=entry.decision_id,
+                occurred_at=at_text,
+            )
+        for key in sorted(wanted.keys() - held.keys()):
+            entry = wanted[key]
+            ends_us = to_micros(entry.ends_at) if entry.ends_at else None
+            self.store.enter(
+                entry.kind,
+                entry.fingerprint,
+                entry.decision_id,
+                account_id,
+                entry.rule_id,
+                entry.reason,
+                to_micros(entry.entered_at),
+                ends_us,
+            )
+            self._registry.setdefault(entry.fingerprint, []).append(entry)
+            self.store.audit(
+                "blacklist_entry",
+                entry.to_dict(),
+                account_id=account_id,
+                event_id=event_id,
+                decision_id=entry.decision_id,
+                occurred_at=utc_text(entry.entered_at),
+            )
+            self._catch_up(entry, event_id)
+
+    def _catch_up(self, entry: BlacklistEntry, event_id: str | None) -> None:
+        """Registrations with the entry's value, later in event time but processed before it:
+        in time order they would have matched it, so they are decided now (in the outcome of
+        the event that made the entry), and arrival order changes nothing."""
+        if not self._reads_blacklist:
+            return
+        ends_us = to_micros(entry.ends_at) if entry.ends_at else None
+        found = self.store.registrations_with(
+            entry.kind, entry.fingerprint, to_micros(entry.entered_at), ends_us
+        )
+        for account_id, registration_id, at_us in found:
+            if account_id == entry.account_id or self.status(account_id) == Status.BLACKLISTED:
+                continue
+            payload = self.store.event_payload(registration_id)
+            assert payload is not None
+            event = parse_event(payload)
+            snapshot = self.ruleset.snapshot(flatten(event), event.type)
+            snapshot[BLACKLISTED_IDENTITY] = True
+            held = [r for r in self.ruleset.by_type.get(event.type, ()) if r.guard(snapshot)]
+            names = [
+                it.name for it in self.ruleset.listeners.get(event.type, ()) if it.guard(snapshot)
+            ]
+            self._agree(
+                f"{registration_id} against {entry.decision_id}",
+                snapshot,
+                [r.id for r in held] + names,
+            )
+            new = [rule for rule in held if rule.id in self._reads_blacklist]
+            occasion = _Occasion(
+                from_micros(at_us),
+                f"{registration_id}@{entry.decision_id}",
+                registration_id,
+                tuple(_match_of(rule, snapshot) for rule in new),
+                {rule.id: (registration_id, entry.decision_id) for rule in new},
+            )
+            for mode in (Mode.ENFORCE, Mode.SHADOW):
+                decision = self._decide(account_id, occasion, mode)
+                if decision is not None:
+                    self._record(decision, event_id or registration_id)
+                    self._decided.append(decision)
 
     # --- deadlines and history ------------------------------------------------------------
     def _due(self) -> datetime | None:
@@ -1084,13 +1347,17 @@ class Engine:
                 continue
             if clock_us is not None:
                 since = clock_us - self.ruleset.horizon_us - stream.span_us
-                for account_id, payload in self.store.events_since(stream.listener.types, since):
+                if stream.by is not None:  # grouped by the registrations' fingerprints
+                    logged = self.store.registrations_since(stream.by, since)
+                else:
+                    logged = self.store.events_since(stream.listener.types, since)
+                for group, payload in logged:
                     found = self._stored_match(payload, stream.listener)
                     if found is not None:
                         event, snapshot = found
                         value = snapshot.get(stream.distinct) if stream.distinct else None
                         at_us = to_micros(event.occurred_at)
-                        self.store.add_history(key, account_id, at_us, event.event_id, value)
+                        self.store.add_history(key, group, at_us, event.event_id, value)
             self.store.mark_stream_filled(key)
 
     def _prune_history(self) -> None:
@@ -1183,3 +1450,18 @@ def _window_evidence(
 def _rule_record(rule: CompiledRule) -> dict[str, Any]:
     """What the store keeps of each rule under the pack's digest: the file as written."""
     return {"id": rule.id, "version": rule.version, "file": rule.source, "text": rule.text}
+
+
+def _entry(row: tuple[Any, ...]) -> BlacklistEntry:
+    """A blacklist entry from the store's `_ENTRY` columns."""
+    kind, fingerprint, decision, account, rule_id, reason, entered_us, ends_us = row
+    return BlacklistEntry(
+        kind=kind,
+        decision_id=decision,
+        account_id=account,
+        rule_id=rule_id,
+        reason=reason,
+        entered_at=from_micros(entered_us),
+        ends_at=from_micros(ends_us) if ends_us is not None else None,
+        fingerprint=fingerprint,
+    )

@@ -362,6 +362,16 @@ FIELDS: dict[str, dict[str, FieldKind]] = {name: _catalog(m) for name, m in EVEN
 _NESTED = {name: [p for p in fields if "." in p] for name, fields in FIELDS.items()}
 _TOP = {name: [p for p in fields if "." not in p] for name, fields in FIELDS.items()}
 
+BLACKLISTED_IDENTITY = "identity.blacklisted"
+"""True when a registration's ID number or phone matches a blacklist entry in force."""
+DERIVED: dict[str, dict[str, FieldKind]] = {
+    "registration": {BLACKLISTED_IDENTITY: FieldKind("bool")}
+}
+"""Fields the engine derives for conditions (never read from the event: a sender cannot set
+them). The raw identity stays out of reach; what rules may know of it is derived here."""
+for _type, _fields in DERIVED.items():
+    FIELDS[_type].update(_fields)
+
 
 def flatten(event: Event) -> dict[str, str | bool | int]:
     """The condition fields as one flat dict with dotted keys; absent fields are left out."""

@@ -303,6 +303,13 @@ class Window(BaseModel):
         str | None,
         Field(description="count distinct values of this field instead of events"),
     ] = None
+    by: Annotated[
+        Literal["id_number", "phone", "device_id"] | None,
+        Field(
+            description="registrations only: group by this identity value instead of the "
+            "account, and count the distinct live accounts that registered with it"
+        ),
+    ] = None
 
 
 def _listed(value: object) -> object:
@@ -372,6 +379,13 @@ class Then(BaseModel):
     until: Annotated[
         Literal["verification_passed"] | None,
         Field(description="freeze only: the event that ends it"),
+    ] = None
+    listed_for: Annotated[
+        Duration | None,
+        Field(
+            description="blacklist only: how long the identity stays on the blacklist, "
+            "e.g. `1095d` (default: until a lift or an overturned appeal)"
+        ),
     ] = None
 
 

@@ -7,10 +7,8 @@ in the same transaction as the state it explains, so a crash never leaves one wi
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
-import secrets
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,8 +17,9 @@ from typing import Any
 
 from .errors import StoreError
 
-SCHEMA_VERSION = 2
-"""2 added history, streams, deadlines and rejections; a version-1 db is upgraded in place."""
+SCHEMA_VERSION = 3
+"""2 added history, streams, deadlines and rejections; 3 identities and the blacklist. An older
+db is upgraded in place (each version only added tables)."""
 AUDIT_RECORD_VERSION = 1
 
 LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})
@@ -65,7 +64,19 @@ CREATE TABLE IF NOT EXISTS deadlines (
 CREATE INDEX IF NOT EXISTS deadlines_due ON deadlines (due_us) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS deadlines_by_account ON deadlines (account_id)
     WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS identities (
+    kind TEXT NOT NULL, fingerprint TEXT NOT NULL, account_id TEXT NOT NULL,
+    event_id TEXT NOT NULL, registered_us INTEGER NOT NULL,
+    PRIMARY KEY (kind, fingerprint, registered_us, account_id, event_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS identities_by_account ON identities (account_id);
+CREATE TABLE IF NOT EXISTS blacklist (
+    kind TEXT NOT NULL, fingerprint TEXT NOT NULL, decision_id TEXT NOT NULL,
+    account_id TEXT NOT NULL, rule_id TEXT NOT NULL, reason TEXT NOT NULL,
+    entered_us INTEGER NOT NULL, ends_us INTEGER, removed_us INTEGER, removed_by TEXT,
+    PRIMARY KEY (kind, fingerprint, decision_id));
+CREATE INDEX IF NOT EXISTS blacklist_by_account ON blacklist (account_id);
 """
+_ENTRY = "kind, fingerprint, decision_id, account_id, rule_id, reason, entered_us, ends_us"
 
 _STANDING = "mode = 'enforce' AND ended_at IS NULL AND reversed_by IS NULL"
 
@@ -87,7 +98,7 @@ class SQLiteStore:
             self._db.execute("PRAGMA cache_size = -32768")
             self._db.executescript(_SCHEMA)
             found = self.meta("schema_version")
-            if found is None or found == "1":  # version 1 lacked only the new tables
+            if found in (None, "1", "2"):  # older versions lacked only the new tables
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -145,14 +156,17 @@ class SQLiteStore:
             (digest, datetime.now(UTC).isoformat(), _dumps(rules)),
         )
 
-    def first_rejection(self, text: str) -> bool:
-        """Remember that this input was rejected; False when it was already. Only a keyed
-        digest is kept (the key is this db's own): the text may hold identity values."""
-        key = self.meta("rejection_key")
-        if key is None:
-            key = secrets.token_hex(16)
-            self.set_meta("rejection_key", key)
-        digest = hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
+    def check_key(self, check: str) -> bool:
+        """Is this the db's identity key? A new db adopts the first key it is opened with."""
+        known = self.meta("identity_key_check")
+        if known is None:
+            self.set_meta("identity_key_check", check)
+            return True
+        return hmac.compare_digest(known, check)
+
+    def first_rejection(self, digest: str) -> bool:
+        """Remember that an input was rejected, by its keyed digest (the input may hold
+        identity values, so never the input itself); False when it was already."""
         cursor = self._db.execute("INSERT OR IGNORE INTO rejections VALUES (?)", (digest,))
         return cursor.rowcount == 1
 
@@ -375,6 +389,16 @@ class SQLiteStore:
         for row in rows.fetchall():
             yield str(row[0]), str(row[1])
 
+    def registrations_since(self, kind: str, after_us: int) -> Iterator[tuple[str, str]]:
+        """(fingerprint of `kind`, payload) of stored registrations later than `after_us`."""
+        rows = self._db.execute(
+            "SELECT i.fingerprint, e.payload FROM identities i JOIN events e USING (event_id) "
+            "WHERE i.kind = ? AND i.registered_us > ? ORDER BY i.registered_us, e.event_id",
+            (kind, after_us),
+        )
+        for row in rows.fetchall():
+            yield str(row[0]), str(row[1])
+
     # --- deadlines ----------------------------------------------------------------------
     def add_deadline(
         self,
@@ -440,6 +464,94 @@ class SQLiteStore:
         ).fetchall()
         keys = ("rule_id", "anchor_id", "start_us", "due_us", "state")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    # --- identities and the blacklist: fingerprints only, never raw values --------------------
+    def add_identity(
+        self, kind: str, fingerprint: str, account_id: str, event_id: str, registered_us: int
+    ) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO identities VALUES (?, ?, ?, ?, ?)",
+            (kind, fingerprint, account_id, event_id, registered_us),
+        )
+
+    def identities_of(self, account_id: str) -> list[tuple[str, str]]:
+        """(kind, fingerprint) of every identity value the account registered with."""
+        rows = self._db.execute(
+            "SELECT DISTINCT kind, fingerprint FROM identities WHERE account_id = ? "
+            "ORDER BY kind, fingerprint",
+            (account_id,),
+        ).fetchall()
+        return [(str(row[0]), str(row[1])) for row in rows]
+
+    def registrations_with(
+        self, kind: str, fingerprint: str, since_us: int, until_us: int | None
+    ) -> list[tuple[str, str, int]]:
+        """(account id, event id, time) of registrations with this value, since ≤ t < until."""
+        rows = self._db.execute(
+            "SELECT account_id, event_id, registered_us FROM identities WHERE kind = ? "
+            "AND fingerprint = ? AND registered_us >= ? AND (? IS NULL OR registered_us < ?) "
+            "ORDER BY registered_us, account_id, event_id",
+            (kind, fingerprint, since_us, until_us, until_us),
+        ).fetchall()
+        return [(str(row[0]), str(row[1]), int(row[2])) for row in rows]
+
+    def has_verification(self, account_id: str, status: str, reason: str | None = None) -> bool:
+        """Did the account ever have a verification (registration or separate) of this
+        status, and with `reason`, this reason?"""
+        row = self._db.execute(
+            "SELECT 1 FROM events WHERE account_id = ? "
+            f"AND {_BY_ACCOUNT} "
+            "AND coalesce(json_extract(payload, '$.status'), "
+            "             json_extract(payload, '$.verification.status')) = ? "
+            "AND (? IS NULL OR coalesce(json_extract(payload, '$.reason'), "
+            "                  json_extract(payload, '$.verification.reason')) = ?) LIMIT 1",
+            (account_id, status, reason, reason),
+        ).fetchone()
+        return row is not None
+
+    def enter(
+        self,
+        kind: str,
+        fingerprint: str,
+        decision_id: str,
+        account_id: str,
+        rule_id: str,
+        reason: str,
+        entered_us: int,
+        ends_us: int | None,
+    ) -> None:
+        self._db.execute(
+            f"INSERT OR REPLACE INTO blacklist ({_ENTRY}, removed_us, removed_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+            (kind, fingerprint, decision_id, account_id, rule_id, reason, entered_us, ends_us),
+        )
+
+    def remove_entry(
+        self, kind: str, fingerprint: str, decision_id: str, at_us: int, by: str | None
+    ) -> None:
+        self._db.execute(
+            "UPDATE blacklist SET removed_us = ?, removed_by = ? "
+            "WHERE kind = ? AND fingerprint = ? AND decision_id = ?",
+            (at_us, by, kind, fingerprint, decision_id),
+        )
+
+    def entries(self, account_id: str | None = None) -> list[tuple[Any, ...]]:
+        """Entries not removed (of one account, or all), as `_ENTRY` columns."""
+        query = f"SELECT {_ENTRY} FROM blacklist WHERE removed_us IS NULL"
+        args: tuple[str, ...] = ()
+        if account_id is not None:
+            query, args = query + " AND account_id = ?", (account_id,)
+        return [tuple(row) for row in self._db.execute(query + " ORDER BY entered_us", args)]
+
+    def entries_at(self, kind: str, fingerprint: str, at_us: int) -> list[tuple[Any, ...]]:
+        """Entries for this value in force at `at_us`: entered, not yet ended or removed."""
+        rows = self._db.execute(
+            f"SELECT {_ENTRY} FROM blacklist WHERE kind = ? AND fingerprint = ? "
+            "AND entered_us <= ? AND (ends_us IS NULL OR ends_us > ?) "
+            "AND (removed_us IS NULL OR removed_us > ?) ORDER BY entered_us, decision_id",
+            (kind, fingerprint, at_us, at_us, at_us),
+        ).fetchall()
+        return [tuple(row) for row in rows]
 
     # --- audit --------------------------------------------------------------------------
     def audit(
