@@ -6,6 +6,8 @@ restate its algorithm; `360426199101010071` is stdnum's own documented valid sam
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import stat
 from datetime import date
@@ -274,3 +276,15 @@ def test_id_number_fingerprints_are_stable_under_formatting(
     at_registration = fingerprints({"id_number": form.format(written)}, KEY, TODAY).id_number
     assert at_registration == fingerprints({"id_number": number}, KEY, TODAY).id_number
     assert lookup_prints({"id_number": written}, KEY) == [("id_number", at_registration)]
+
+
+@given(
+    st.binary(min_size=32, max_size=200),
+    st.sampled_from(["id_number", "phone", "device", "rejected"]),
+    st.text(max_size=300),
+)
+def test_fingerprints_are_hmac_sha256(secret: bytes, kind: str, value: str) -> None:
+    """The precomputed pads give exactly the standard library's HMAC-SHA-256, for keys shorter
+    and longer than a block."""
+    expected = hmac.new(secret, f"{kind}\x1f{value}".encode(), hashlib.sha256).hexdigest()
+    assert IdentityKey(secret, "test").fingerprint(kind, value) == expected
