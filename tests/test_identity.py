@@ -26,6 +26,7 @@ from blacklist_rules.identity import (
     KEY_ENV,
     NO_USABLE_IDENTITY,
     IdentityKey,
+    Listing,
     check_id_number,
     fingerprints,
     generated_key,
@@ -288,3 +289,24 @@ def test_fingerprints_are_hmac_sha256(secret: bytes, kind: str, value: str) -> N
     and longer than a block."""
     expected = hmac.new(secret, f"{kind}\x1f{value}".encode(), hashlib.sha256).hexdigest()
     assert IdentityKey(secret, "test").fingerprint(kind, value) == expected
+
+
+def test_the_listing_in_memory_follows_entries_in_and_out() -> None:
+    """Entries with and without an end, two on one value, removal of one then the other."""
+    listing = Listing()
+    first, other = KEY.fingerprint("phone", "+8613800138000"), KEY.fingerprint("phone", "x")
+    listing.add(first, 100, None)
+    listing.add(first, 50, 80)
+    assert (len(listing), listing.in_force(other, None)) == (2, False)
+    assert [listing.in_force(first, t) for t in (49, 50, 79, 80, 99, 100)] == [
+        False,
+        True,
+        True,
+        False,
+        False,
+        True,
+    ]
+    listing.remove(first, 100, None)
+    assert (listing.in_force(first, 100), listing.in_force(first, 60)) == (False, True)
+    listing.remove(first, 50, 80)
+    assert (len(listing), listing.in_force(first, None)) == (0, False)

@@ -66,12 +66,14 @@ from .events import (
 )
 from .history import Row, count, in_window, late_firings
 from .identity import (
+    GENERATED,
     ID_NUMBER,
     INVALID_ID_NUMBER,
     LISTED_KINDS,
     BlacklistEntry,
     Fingerprints,
     IdentityKey,
+    Listing,
     fingerprints,
     load_key,
     lookup_prints,
@@ -199,7 +201,7 @@ class Engine:
                 f"{store.path} was written under another identity key than the one from "
                 f"{self.identity_key.source}: its fingerprints would never match"
             )
-        if in_memory and identity_key is None:
+        if self.identity_key.source == GENERATED:
             _log.warning(
                 "identity key %s: fingerprints and blacklist entries die with it",
                 self.identity_key.source,
@@ -258,8 +260,7 @@ class Engine:
         # Accounts with a pending deadline (few: an `unless` event of any other account
         # has nothing to meet).
         self._waiting = store.waiting_accounts()
-        # The blacklist in force, by fingerprint: read by every pre-registration check.
-        self._registry = self._load_registry()
+        self._listed = self._load_listed()  # read by every pre-registration check
         self._prints: Fingerprints | None = None  # the current registration's
         self._hits: list[BlacklistEntry] = []  # entries the current registration matches
         self._rules = {rule.id: rule for rule in ruleset.rules}
@@ -394,24 +395,26 @@ class Engine:
         """Does this ID number or phone match a blacklist entry in force? For operators to ask
         before they create an account. `identity` is `{"id_number": …, "phone": …}` (either);
         `at` defaults to the engine's clock. Unknown keys or non-text values: `EventError`."""
-        return self.blacklist_match(identity, at=at) is not None
+        prints, at_us = self._lookup(identity, at)
+        return any(self._listed.in_force(fingerprint, at_us) for _, fingerprint in prints)
 
     def blacklist_match(
         self, identity: Mapping[str, object], *, at: datetime | str | None = None
     ) -> BlacklistEntry | None:
         """The entry `is_blacklisted` found (the earliest entered), or None."""
+        prints, at_us = self._lookup(identity, at)
+        found = self._entries_at(prints, at_us)
+        return min(found, key=lambda e: (e.entered_at, e.decision_id), default=None)
+
+    def _lookup(
+        self, identity: Mapping[str, object], at: datetime | str | None
+    ) -> tuple[list[tuple[str, str]], int | None]:
         try:
             prints = lookup_prints(identity, self.identity_key)
         except ValueError as exc:
             raise EventError(str(exc), path="identity") from None
         moment = parse_time(at) if at is not None else self._clock
-        found = [
-            entry
-            for _, fingerprint in prints
-            for entry in self._registry.get(fingerprint, ())
-            if entry.live(moment)
-        ]
-        return min(found, key=lambda e: (e.entered_at, e.decision_id), default=None)
+        return prints, to_micros(moment) if moment is not None else None
 
     def blacklist_entries(self, account_id: str | None = None) -> list[BlacklistEntry]:
         """Blacklist entries not removed: an account's, or all (fingerprints, never values)."""
@@ -518,7 +521,7 @@ class Engine:
         self._next_due = self._due()
         self._waiting = self.store.waiting_accounts()
         self._statuses = {account: Status(status) for account, status in self.store.flagged()}
-        self._registry = self._load_registry()
+        self._listed = self._load_listed()
 
     def _current_account(self) -> str | None:
         return self._current.account_id if self._current is not None else None
@@ -673,7 +676,7 @@ class Engine:
         ruleset, at_us = self.ruleset, self._at_us
         snapshot = ruleset.snapshot(flatten(event), event.type)
         if event.type == "registration":
-            self._hits = self._entries_for(self._prints, at_us)
+            self._hits = self._entries_at(self._prints.listed() if self._prints else [], at_us)
             snapshot[BLACKLISTED_IDENTITY] = bool(self._hits)
         listening = [it for it in ruleset.listeners.get(event.type, ()) if it.guard(snapshot)]
         rows = self._observe(event, snapshot, listening) if listening else {}
@@ -1124,22 +1127,21 @@ class Engine:
             update["verification_received"] = sent.model_dump(exclude_none=True)
         return event.model_copy(update=update)
 
-    def _entries_for(self, prints: Fingerprints | None, at_us: int) -> list[BlacklistEntry]:
-        """Entries in force at `at_us` that the registration's ID number or phone matches."""
-        if prints is None:
-            return []
+    def _entries_at(self, prints: list[tuple[str, str]], at_us: int | None) -> list[BlacklistEntry]:
+        """Entries in force at `at_us` for these fingerprints: the listing in memory answers,
+        the store gives the details of what it finds."""
         return [
             _entry(row)
-            for kind, fingerprint in prints.listed()
+            for kind, fingerprint in prints
+            if self._listed.in_force(fingerprint, at_us)
             for row in self.store.entries_at(kind, fingerprint, at_us)
         ]
 
-    def _load_registry(self) -> dict[str, list[BlacklistEntry]]:
-        registry: dict[str, list[BlacklistEntry]] = {}
-        for row in self.store.entries():
-            entry = _entry(row)
-            registry.setdefault(entry.fingerprint, []).append(entry)
-        return registry
+    def _load_listed(self) -> Listing:
+        listed = Listing()
+        for fingerprint, entered_us, ends_us in self.store.listed_spans():
+            listed.add(fingerprint, entered_us, ends_us)
+        return listed
 
     def _sync_registry(self, account_id: str, at: datetime, event_id: str | None) -> None:
         """Make the account's blacklist entries what its standing blacklist decisions and
@@ -1176,7 +1178,7 @@ class Engine:
         for key in sorted(held.keys() - wanted.keys()):
             entry = held[key]
             self.store.remove_entry(*key, to_micros(at), event_id)
-            self._registry[entry.fingerprint].remove(entry)
+            self._listed.remove(entry.fingerprint, *_span(entry))
             record = {**entry.to_dict(), "removed_at": at_text, "by_event": event_id}
             self.store.audit(
                 "blacklist_entry_removed",
@@ -1199,7 +1201,7 @@ class Engine:
                 to_micros(entry.entered_at),
                 ends_us,
             )
-            self._registry.setdefault(entry.fingerprint, []).append(entry)
+            self._listed.add(entry.fingerprint, *_span(entry))
             self.store.audit(
                 "blacklist_entry",
                 entry.to_dict(),
@@ -1465,3 +1467,7 @@ def _entry(row: tuple[Any, ...]) -> BlacklistEntry:
         ends_at=from_micros(ends_us) if ends_us is not None else None,
         fingerprint=fingerprint,
     )
+
+
+def _span(entry: BlacklistEntry) -> tuple[int, int | None]:
+    return to_micros(entry.entered_at), to_micros(entry.ends_at) if entry.ends_at else None

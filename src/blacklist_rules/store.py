@@ -77,6 +77,11 @@ CREATE TABLE IF NOT EXISTS blacklist (
 CREATE INDEX IF NOT EXISTS blacklist_by_account ON blacklist (account_id);
 """
 _ENTRY = "kind, fingerprint, decision_id, account_id, rule_id, reason, entered_us, ends_us"
+_IN_FORCE = (
+    "removed_us IS NULL AND (? IS NULL OR (entered_us <= ? AND (ends_us IS NULL OR ends_us > ?)))"
+)
+"""An entry in force at a time given three times (NULL: whenever). A removed entry is never in
+force: its decision was reversed, so it should never have been there."""
 
 _STANDING = "mode = 'enforce' AND ended_at IS NULL AND reversed_by IS NULL"
 
@@ -543,15 +548,23 @@ class SQLiteStore:
             query, args = query + " AND account_id = ?", (account_id,)
         return [tuple(row) for row in self._db.execute(query + " ORDER BY entered_us", args)]
 
-    def entries_at(self, kind: str, fingerprint: str, at_us: int) -> list[tuple[Any, ...]]:
-        """Entries for this value in force at `at_us`: entered, not yet ended or removed."""
+    def entries_at(self, kind: str, fingerprint: str, at_us: int | None) -> list[tuple[Any, ...]]:
+        """Entries for this value in force at `at_us`: not removed, entered, not yet ended
+        (None: every entry not removed)."""
         rows = self._db.execute(
-            f"SELECT {_ENTRY} FROM blacklist WHERE kind = ? AND fingerprint = ? "
-            "AND entered_us <= ? AND (ends_us IS NULL OR ends_us > ?) "
-            "AND (removed_us IS NULL OR removed_us > ?) ORDER BY entered_us, decision_id",
+            f"SELECT {_ENTRY} FROM blacklist WHERE kind = ? AND fingerprint = ? AND {_IN_FORCE} "
+            "ORDER BY entered_us, decision_id",
             (kind, fingerprint, at_us, at_us, at_us),
         ).fetchall()
         return [tuple(row) for row in rows]
+
+    def listed_spans(self) -> Iterator[tuple[str, int, int | None]]:
+        """(fingerprint, entered, end) of every entry not removed."""
+        rows = self._db.execute(
+            "SELECT fingerprint, entered_us, ends_us FROM blacklist WHERE removed_us IS NULL"
+        )
+        for row in rows:
+            yield str(row[0]), int(row[1]), None if row[2] is None else int(row[2])
 
     # --- audit --------------------------------------------------------------------------
     def audit(
