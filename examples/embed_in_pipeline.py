@@ -41,7 +41,8 @@ def consume(
     counts = {"events": 0, "enforced": 0, "shadow": 0, "dead_letter": 0, "failed": 0}
     pending: list[Decision] = []
     restores: list[tuple[str, str]] = []
-    with Engine.from_path(db=db) as engine:
+    # The identity key: $BLACKLIST_RULES_IDENTITY_KEY, else `<db>.key`, made on first use.
+    with Engine.from_path(db=db, create_key=True) as engine:
         engine.commit_every = batch
         for outcome in engine.run(iter_jsonl(events), source=str(events)):
             counts["events"] += 1
