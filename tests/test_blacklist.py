@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stdnum.cn import ric
 
 from blacklist_rules import (
     Engine,
@@ -40,6 +41,7 @@ PHONE = "13800138000"
 PHONE_INTL = "+86 138 0013 8000"
 RETURNING = "blacklist-returning-identity"
 SHARED = "freeze-shared-id-number"
+VICTIM = "identity_of_another_person"
 
 
 def registration(
@@ -264,7 +266,7 @@ def test_an_invalid_id_number_is_a_failed_verification_and_cancels(engine: Engin
     [
         ({"id_number": LI, "phone": "12345"}, "invalid_phone"),
         ({"name": "张三"}, "no_usable_identity"),
-        ({"device_id": "   "}, "invalid_device_id"),
+        ({"device_id": "   "}, "no_usable_identity"),
     ],
 )
 def test_other_bad_identity_values_are_a_failed_verification(
@@ -496,3 +498,198 @@ def test_a_shared_identity_rule_added_later_counts_registrations_already_in_the_
             registration("c", 2 * DAY, "r3", id_number=LI, verification=None)
         ).decisions
         assert (decision.rule_id, decision.evidence) == (SHARED, ("r1", "r2", "r3"))
+
+
+# --- regressions found in review -------------------------------------------------------------
+
+
+def test_a_county_code_stdnum_knows_only_above_county_level_is_invalid(engine: Engine) -> None:
+    """`110001…` has a right check character and birth date, but stdnum knows the code only as
+    a prefecture (its own `validate` raises KeyError): an invalid ID number, cancelled, never
+    a crash that leaves the account active."""
+    first17 = "11000119900101123"
+    number = first17 + ric.calc_check_digit(first17 + "0")
+    (decision,) = engine.process(registration("a", 0 * DAY, "r", id_number=number)).decisions
+    assert (decision.rule_id, engine.status("a")) == (
+        "cancel-proven-fake-registration",
+        "cancelled",
+    )
+
+
+def test_extra_status_or_reason_fields_do_not_hide_the_verification(engine: Engine) -> None:
+    """A registration's verification is read from `verification`, not from an extra field of
+    the same name: a passed one still lists, a victim's ID number is still not listed."""
+    reg = registration("li", 0 * DAY, "r1", id_number=LI, phone=PHONE)
+    engine.process({**reg, "status": "active"})
+    engine.process(impersonation("li", 1 * DAY, "i1"))
+    assert sorted(e.kind for e in engine.blacklist_entries("li")) == ["id_number", "phone"]
+
+    victim = registration("imp", 0 * DAY, "r2", id_number=WANG, phone="13700137000")
+    victim["verification"] = {"status": "failed", "reason": "identity_of_another_person"}
+    engine.process({**victim, "reason": "web signup"})
+    engine.process(event("identity_verification", "imp", 1 * DAY, "v2", status="passed"))
+    engine.process(impersonation("imp", 2 * DAY, "i2"))
+    assert [e.kind for e in engine.blacklist_entries("imp")] == ["phone"]
+
+
+@pytest.mark.parametrize("how", ["victim", "lift"])
+def test_a_removal_takes_effect_from_its_own_time_in_any_arrival_order(how: str) -> None:
+    """li is blacklisted on day 1; a new account registers li's ID number on day 2; on day 3
+    li's listing is removed (the ID number turns out to be someone else's, or a reviewer lifts
+    the blacklist). The registration met the entry on day 2 whichever arrives first."""
+    removal = (
+        event("identity_verification", "li", 3 * DAY, "e4", status="failed", reason=VICTIM)
+        if how == "victim"
+        else event(
+            "review_decision", "li", 3 * DAY, "e4", reviewer_id="r", action="lift", reason="x"
+        )
+    )
+    first = [
+        registration("li", 0 * DAY, "e1", id_number=LI, phone=PHONE),
+        impersonation("li", 1 * DAY, "e2"),
+    ]
+    again = registration("other", 2 * DAY, "e3", id_number=LI, verification=None)
+    statuses = []
+    for order in ([*first, again, removal], [*first, removal, again]):
+        with Engine.from_path() as engine:
+            for item in order:
+                engine.process(item)
+            statuses.append(engine.status("other"))
+            assert not engine.is_blacklisted({"id_number": LI})
+            assert engine.is_blacklisted({"id_number": LI}, at=T0 + 2 * DAY)
+    assert statuses == ["blacklisted", "blacklisted"]
+
+
+def test_durations_over_100_years_are_refused_at_load(tmp_path: Path) -> None:
+    """`listed_for: 999999w` would overflow a date at the first blacklist: refused at load."""
+    pack = write_rule(
+        tmp_path / "pack",
+        "r",
+        "id: r\nversion: 1\ndescription: d\nbasis: b\non: impersonation_report\n"
+        "then: {action: blacklist, reason: r, listed_for: 999999w}\n",
+    )
+    with pytest.raises(RuleLoadError, match="longer than 100 years"):
+        load_ruleset(pack)
+
+
+@pytest.mark.parametrize("phone", ["\ud800" * 70, "\ud800"])
+def test_a_lone_surrogate_is_refused_without_leaking_the_input(engine: Engine, phone: str) -> None:
+    """Text that cannot be encoded: a rejection or a failed verification, never a failure
+    whose message (or audit record) quotes the rest of the input."""
+    out = engine.process(
+        event("registration", "c", T0, "c3", identity={"id_number": LI, "phone": phone})
+    )
+    assert out.failure is None
+    assert LI not in repr(out)
+    assert LI not in repr(list(engine.audit_records()))
+
+
+def test_unknown_identity_keys_are_not_shown_when_they_could_be_values(engine: Engine) -> None:
+    """`identity: {<an ID number>: …}`: the rejection names no key; neither does
+    `is_blacklisted`. A key that reads as a field name is named (did you mean…)."""
+    out = engine.process(event("registration", "a", T0, "r", identity={LI: "x"}))
+    assert out.rejection is not None
+    assert out.rejection.path == "identity.(unknown field)"
+    assert LI not in repr(list(engine.audit_records()))
+    with pytest.raises(EventError) as caught:
+        engine.is_blacklisted({LI: "x"})
+    assert LI not in str(caught.value)
+
+
+def test_extra_fields_named_like_identity_values_are_never_stored(tmp_path: Path) -> None:
+    """Extras are evidence, identity values excepted (DESIGN §2), at any depth."""
+    with Engine.from_path(db=tmp_path / "s.db") as engine:
+        engine.process(
+            event("identity_verification", "a", T0, "v", status="passed", id_number=LI, phone=PHONE)
+        )
+        engine.process({**registration("b", DAY, "r"), "phone": PHONE})
+        engine.process(
+            event(
+                "rumor_flag",
+                "c",
+                DAY,
+                "f",
+                content_id="p",
+                verdict="rumor",
+                source="user_report",
+                evidence={"identity": {"id_number": LI}, "notes": [{"device_id": "dev-9x"}]},
+            )
+        )
+        stored = engine.store.event_payload("f")
+    assert stored is not None
+    assert stored["evidence"] == {"notes": [{}]}
+    files = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.suffix != ".key")
+    for value in (LI, PHONE, "dev-9x"):
+        assert value.encode() not in files
+
+
+def test_full_width_digits_and_ideographic_spaces_are_the_same_number(engine: Engine) -> None:
+    """NFKC: li's ID number in full-width digits, or with ideographic spaces, is li's."""
+    blacklisted_li(engine)
+    wide = LI.translate({ord("0") + d: 0xFF10 + d for d in range(10)})  # full-width digits
+    assert engine.is_blacklisted({"id_number": wide})
+    assert engine.is_blacklisted({"id_number": LI_SPACED.replace(" ", "\u3000")})
+    (decision,) = engine.process(registration("li-2", 2 * DAY, "r2", id_number=wide)).decisions
+    assert decision.rule_id == RETURNING
+
+
+def test_a_blank_device_id_is_no_device_and_fails_nothing(engine: Engine) -> None:
+    """A valid ID number and phone with `device_id: "  "`: the registration passes."""
+    reg = registration("a", 0 * DAY, "r", id_number=LI, phone=PHONE, device_id="  ")
+    assert engine.process(reg).decisions == ()
+    assert engine.status("a") == "active"
+
+
+def test_the_same_event_id_with_another_identity_is_a_clash(engine: Engine) -> None:
+    """The stored registration holds a keyed digest of its identity: an identical resend is a
+    duplicate, the same id with another ID number is rejected."""
+    engine.process(registration("a", 0 * DAY, "r", id_number=LI))
+    assert engine.process(registration("a", 0 * DAY, "r", id_number=LI)).duplicate
+    clash = engine.process(registration("a", 0 * DAY, "r", id_number=WANG))
+    assert clash.rejection is not None
+    assert "already used by a different event" in clash.rejection.reason
+
+
+@pytest.mark.parametrize("identity", [None, "x", [LI]])
+def test_is_blacklisted_refuses_what_is_not_a_mapping(engine: Engine, identity: Any) -> None:
+    with pytest.raises(EventError, match="an identity is a mapping"):
+        engine.is_blacklisted(identity)
+
+
+def test_a_db_with_a_key_never_gets_a_new_key_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written under the environment's key, then opened (as `run` does, `create_key=True`)
+    without it: refused for want of its key, and no new, useless key file is made."""
+    db = tmp_path / "s.db"
+    Engine.from_path(db=db).close()
+    monkeypatch.delenv(KEY_ENV)
+    with pytest.raises(IdentityKeyError, match="no identity key"):
+        Engine.from_path(db=db, create_key=True)
+    assert not Path(f"{db}.key").exists()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.permutations(range(6)))
+def test_windows_by_an_identity_are_sets_not_arrival_orders(order: list[int]) -> None:
+    """One ID number on accounts registering on days 0, 1, 2, 5 and 40, another on day 3: in
+    any arrival order the shadow freezes fall on the same accounts at the same moments (a late
+    registration decides for the later ones whose window it completes)."""
+    events = [
+        registration(f"a{n}", day * DAY, f"r{n}", id_number=LI, verification=None)
+        for n, day in enumerate((0, 1, 2, 5, 40))
+    ] + [registration("w", 3 * DAY, "r5", id_number=WANG, verification=None)]
+
+    def shared(items: list[dict[str, Any]]) -> set[tuple[str, Any]]:
+        # (The evidence may differ: a window decided before a late event came lacks it.)
+        with Engine.from_path() as engine:
+            return {
+                (d.account_id, d.effective_at)
+                for item in items
+                for d in engine.process(item).decisions
+                if d.rule_id == SHARED
+            }
+
+    expected = shared(events)
+    assert expected == {("a2", T0 + 2 * DAY), ("a3", T0 + 5 * DAY)}
+    assert shared([events[i] for i in order]) == expected

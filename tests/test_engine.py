@@ -668,3 +668,17 @@ def test_a_late_failed_verification_is_ended_by_a_passed_one_already_seen(
         ("frozen", "active"),
     ]
     assert late.status_changes[1].at == datetime.fromisoformat(passed["occurred_at"])
+
+
+def test_malformed_lines_are_recognised_by_their_text_on_a_rerun(tmp_path: Path) -> None:
+    """Four different lines failing with the same message are four records, and a rerun over
+    the file records none again (lines were once told apart by their error message only)."""
+    lines = tmp_path / "bad.jsonl"
+    lines.write_text("".join(f'{{"event_id": "e{n}", "type": "rumor_flag"}}\n' for n in range(4)))
+    for _ in range(2):
+        with Engine.from_path(db=tmp_path / "s.db") as engine:
+            outcomes = list(engine.run(iter_jsonl(lines)))
+            assert all(o.rejection is not None for o in outcomes)
+    with Engine.from_path(db=tmp_path / "s.db") as engine:
+        kinds = [r["kind"] for r in engine.audit_records()]
+    assert kinds.count("rejected_event") == 4

@@ -225,7 +225,7 @@ def _stdnum_verdict(raw: str) -> str | None:
     """The reference: stdnum's `ric.validate` on the same compact form, plus our birth rule."""
     try:
         number = ric.validate(raw.replace(" ", "").replace("-", ""))
-    except ValidationError:
+    except (ValidationError, KeyError):  # KeyError: a code known above county level only
         return None
     return number if ric.get_birth_date(number) <= TODAY else None
 

@@ -48,6 +48,7 @@ from .decisions import (
 from .errors import EvaluationError, EventError, IdentityKeyError, RuleFileError, RuleLoadError
 from .events import (
     BLACKLISTED_IDENTITY,
+    IDENTITY_DIGEST,
     AppealOutcome,
     Event,
     IdentityVerification,
@@ -262,6 +263,8 @@ class Engine:
         self._waiting = store.waiting_accounts()
         self._listed = self._load_listed()  # read by every pre-registration check
         self._prints: Fingerprints | None = None  # the current registration's
+        self._elsewhere: list[tuple[int, str, str, frozenset[str]]] = []  # see _late_elsewhere
+        self._rows: dict[str, list[Row]] = {}  # the current event's windows
         self._hits: list[BlacklistEntry] = []  # entries the current registration matches
         self._rules = {rule.id: rule for rule in ruleset.rules}
         self._reads_blacklist = frozenset(
@@ -288,15 +291,16 @@ class Engine:
         generated key (logged). A persistent db never opens without a key, nor with another.
         """
         ruleset = load_ruleset(rules)
-        if identity_key is None and db is not None and str(db) != ":memory:":
-            identity_key = load_key(db, create=create_key)
-        return cls(
-            ruleset,
-            SQLiteStore(db if db is not None else ":memory:"),
-            prefilter=prefilter,
-            prune=prune,
-            identity_key=identity_key,
-        )
+        store = SQLiteStore(db if db is not None else ":memory:")
+        try:
+            if identity_key is None and db is not None and str(db) != ":memory:":
+                # A db already written under a key never gets a new one: it needs its own.
+                fresh = store.meta("identity_key_check") is None
+                identity_key = load_key(db, create=create_key and fresh)
+            return cls(ruleset, store, prefilter=prefilter, prune=prune, identity_key=identity_key)
+        except BaseException:
+            store.close()
+            raise
 
     # --- lifecycle ----------------------------------------------------------------------
     @property
@@ -503,7 +507,18 @@ class Engine:
         self._after_write()
         if isinstance(exc, EvaluationError):
             raise exc
-        raise EvaluationError(f"{what} failed, nothing decided: {exc!r}") from exc
+        raise EvaluationError(f"{what} failed, nothing decided: {self._told(exc)}") from exc
+
+    def _told(self, exc: Exception) -> str:
+        """What a failure may say: an unexpected error while the input held identity values
+        might quote them, so then only its type is told."""
+        if isinstance(exc, EvaluationError):
+            return str(exc)
+        if "identity" in _input_text(self._input) or isinstance(self._current, Registration):
+            return (
+                f"{type(exc).__name__} (its message is withheld: the input holds identity values)"
+            )
+        return repr(exc)
 
     def _undo_event(self, clock: datetime | None) -> None:
         """Undo what the event wrote (its savepoint if it took one, and its row); what memory
@@ -534,7 +549,7 @@ class Engine:
                 "event_id": event.event_id if event else None,
                 "line": line,
                 "source": source,
-                "error": str(exc) if isinstance(exc, EvaluationError) else repr(exc),
+                "error": self._told(exc),
                 "ruleset_digest": self.digest,
             },
             account_id=event.account_id if event else None,
@@ -634,6 +649,22 @@ class Engine:
                 self._record(chosen, event.event_id)
                 if chosen.end_condition == VERIFICATION_PASSED and chosen.mode == Mode.ENFORCE:
                     self._end_if_already_verified(chosen, event.event_id)
+        for at_us, firing_id, account_id, rule_ids in self._elsewhere:
+            # A later registration of the group whose window this (late) one completed.
+            rules = [rule for rule in self.ruleset.rules if rule.id in rule_ids]
+            rows = {
+                rule.window.stream: self._rows[rule.window.stream] for rule in rules if rule.window
+            }
+            self._decide_stored(
+                firing_id,
+                account_id,
+                at_us,
+                _features(self.ruleset, rows, at_us),
+                rule_ids,
+                event.event_id,
+                _window_evidence(rules, rows, at_us),
+                event.event_id,
+            )
         if self._next_due is not None and self._clock and self._next_due <= self._clock:
             self._advance(event.occurred_at, event.event_id)  # a freeze already over ends now
         return Outcome(
@@ -685,6 +716,8 @@ class Engine:
         checked = candidates if rows else self._without_windows.get(event.type, ())
         guarded = [rule for rule in checked if rule.guard(snapshot)]
         late = self._late(event, rows) if rows else {}
+        self._elsewhere = self._late_elsewhere(event, rows) if rows else []
+        self._rows = rows
         names = [it.name for it in listening]
         if guarded or not self.prefilter:
             self._agree(event.event_id, snapshot, [rule.id for rule in guarded] + names)
@@ -775,7 +808,7 @@ class Engine:
         for rule in self.ruleset.by_type.get(event.type, ()):
             test = rule.window
             if test is None or test.stream not in rows or self.ruleset.streams[test.stream].by:
-                continue  # (a window `by` an identity decides about its own account only)
+                continue  # (windows `by` an identity: `_late_elsewhere`)
             stream_rows = rows[test.stream]
             if not stream_rows or stream_rows[-1][0] <= at_us:
                 continue  # in time order: nothing after it
@@ -1109,22 +1142,28 @@ class Engine:
     # --- identities and the blacklist ------------------------------------------------------
     def _identify(self, event: Registration) -> Registration:
         """Fingerprint the registration's identity (kept in `_prints`; the raw values are never
-        stored). A value that fails its check makes the verification a failed one: an invalid
-        ID number always (reason `invalid_id_number`, whatever was sent), another problem
-        unless a failure was already sent. What was sent is kept as `verification_received`."""
+        stored; a keyed digest of them is, as `identity_digest`). A value that fails its check
+        makes the verification a failed one: an invalid ID number always (reason
+        `invalid_id_number`, whatever was sent), another problem unless a failure was already
+        sent. What was sent is kept as `verification_received`."""
         values = event.identity.model_dump(exclude_none=True)
         if not values:
             return event
         self._prints = found = fingerprints(values, self.identity_key, event.occurred_at.date())
+        # A keyed digest of the whole identity stands for it in the stored event: a resend
+        # with another identity is then a clash of event ids, not a duplicate.
+        canonical = json.dumps(values, sort_keys=True, ensure_ascii=False)
+        update: dict[str, Any] = {
+            IDENTITY_DIGEST: self.identity_key.fingerprint("identity", canonical)
+        }
         sent = event.verification
-        if not found.problems or (
-            INVALID_ID_NUMBER not in found.problems and sent is not None and sent.status == "failed"
+        if found.problems and (
+            INVALID_ID_NUMBER in found.problems or sent is None or sent.status != "failed"
         ):
-            return event
-        reason = INVALID_ID_NUMBER if INVALID_ID_NUMBER in found.problems else found.problems[0]
-        update: dict[str, Any] = {"verification": Verification(status="failed", reason=reason)}
-        if sent is not None:
-            update["verification_received"] = sent.model_dump(exclude_none=True)
+            reason = INVALID_ID_NUMBER if INVALID_ID_NUMBER in found.problems else found.problems[0]
+            update["verification"] = Verification(status="failed", reason=reason)
+            if sent is not None:
+                update["verification_received"] = sent.model_dump(exclude_none=True)
         return event.model_copy(update=update)
 
     def _entries_at(self, prints: list[tuple[str, str]], at_us: int | None) -> list[BlacklistEntry]:
@@ -1177,8 +1216,13 @@ class Engine:
         at_text = utc_text(at)
         for key in sorted(held.keys() - wanted.keys()):
             entry = held[key]
-            self.store.remove_entry(*key, to_micros(at), event_id)
+            removed_us = to_micros(at)
+            self.store.remove_entry(*key, removed_us, event_id)
+            # In force until its removal (a registration before it still met it).
             self._listed.remove(entry.fingerprint, *_span(entry))
+            start, end = _span(entry)
+            if removed_us > start:
+                self._listed.add(entry.fingerprint, start, min(end or removed_us, removed_us))
             record = {**entry.to_dict(), "removed_at": at_text, "by_event": event_id}
             self.store.audit(
                 "blacklist_entry_removed",
@@ -1225,33 +1269,76 @@ class Engine:
         for account_id, registration_id, at_us in found:
             if account_id == entry.account_id or self.status(account_id) == Status.BLACKLISTED:
                 continue
-            payload = self.store.event_payload(registration_id)
-            assert payload is not None
-            event = parse_event(payload)
-            snapshot = self.ruleset.snapshot(flatten(event), event.type)
-            snapshot[BLACKLISTED_IDENTITY] = True
-            held = [r for r in self.ruleset.by_type.get(event.type, ()) if r.guard(snapshot)]
-            names = [
-                it.name for it in self.ruleset.listeners.get(event.type, ()) if it.guard(snapshot)
-            ]
-            self._agree(
-                f"{registration_id} against {entry.decision_id}",
-                snapshot,
-                [r.id for r in held] + names,
-            )
-            new = [rule for rule in held if rule.id in self._reads_blacklist]
-            occasion = _Occasion(
-                from_micros(at_us),
-                f"{registration_id}@{entry.decision_id}",
+            self._decide_stored(
                 registration_id,
-                tuple(_match_of(rule, snapshot) for rule in new),
-                {rule.id: (registration_id, entry.decision_id) for rule in new},
+                account_id,
+                at_us,
+                {BLACKLISTED_IDENTITY: True},
+                self._reads_blacklist,
+                entry.decision_id,
+                dict.fromkeys(self._reads_blacklist, (registration_id, entry.decision_id)),
+                event_id or registration_id,
             )
-            for mode in (Mode.ENFORCE, Mode.SHADOW):
-                decision = self._decide(account_id, occasion, mode)
-                if decision is not None:
-                    self._record(decision, event_id or registration_id)
-                    self._decided.append(decision)
+
+    def _late_elsewhere(
+        self, event: Event, rows: dict[str, list[Row]]
+    ) -> list[tuple[int, str, str, frozenset[str]]]:
+        """Later registrations (of any account) whose window `by` an identity value the late
+        event completes: (time, event id, account, rule ids). The rows' values are accounts."""
+        found: dict[tuple[int, str], tuple[str, set[str]]] = {}
+        for rule in self.ruleset.by_type.get(event.type, ()):
+            test = rule.window
+            if test is None or test.stream not in rows or not self.ruleset.streams[test.stream].by:
+                continue
+            stream_rows = rows[test.stream]
+            late = next((row for row in stream_rows if row[1] == event.event_id), None)
+            if late is None or stream_rows[-1][0] <= late[0]:
+                continue
+            accounts = {row[1]: str(row[2]) for row in stream_rows}
+            for firing in late_firings(stream_rows, late, test.span_us, test.count, True):
+                key = (firing.at_us, firing.event_id)
+                found.setdefault(key, (accounts[firing.event_id], set()))[1].add(rule.id)
+        return [
+            (at_us, event_id, account, frozenset(ids))
+            for (at_us, event_id), (account, ids) in sorted(found.items())
+        ]
+
+    def _decide_stored(
+        self,
+        registration_id: str,
+        account_id: str,
+        at_us: int,
+        derived: dict[str, Any],
+        rule_ids: frozenset[str],
+        cause: str,
+        evidence: Mapping[str, tuple[str, ...]],
+        event_id: str,
+    ) -> None:
+        """Decide a stored event again with what it could not see when it came (a blacklist
+        entry, a window a late event completed): only the rules `rule_ids` may decide, the
+        decisions come in the outcome of the event being processed (`event_id`)."""
+        payload = self.store.event_payload(registration_id)
+        assert payload is not None
+        stored = parse_event(payload)
+        snapshot = {**self.ruleset.snapshot(flatten(stored), stored.type), **derived}
+        held = [r for r in self.ruleset.by_type.get(stored.type, ()) if r.guard(snapshot)]
+        names = [
+            it.name for it in self.ruleset.listeners.get(stored.type, ()) if it.guard(snapshot)
+        ]
+        self._agree(f"{registration_id} again ({cause})", snapshot, [r.id for r in held] + names)
+        new = [rule for rule in held if rule.id in rule_ids]
+        occasion = _Occasion(
+            from_micros(at_us),
+            f"{registration_id}@{cause}",
+            registration_id,
+            tuple(_match_of(rule, snapshot) for rule in new),
+            {rule.id: evidence[rule.id] for rule in new},
+        )
+        for mode in (Mode.ENFORCE, Mode.SHADOW):
+            decision = self._decide(account_id, occasion, mode)
+            if decision is not None:
+                self._record(decision, event_id)
+                self._decided.append(decision)
 
     # --- deadlines and history ------------------------------------------------------------
     def _due(self) -> datetime | None:

@@ -168,6 +168,10 @@ EVENT_TYPES: tuple[str, ...] = tuple(sorted(EVENT_MODELS))
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 _PRIVATE = frozenset({"identity"})
 """Fields never stored, logged or offered to rule conditions."""
+IDENTITY_DIGEST = "identity_digest"
+"""Set by the engine on a registration: a keyed digest of its identity, stored in its place."""
+_IDENTITY_KEYS = frozenset({"identity", "id_number", "phone", "device_id", "name"})
+"""Extra fields by these names, at any depth, are identity values: never stored."""
 
 
 def error_message(err: ErrorDetails) -> str:
@@ -182,6 +186,8 @@ def _error_from(exc: ValidationError, event_id: str | None) -> EventError:
         loc = err["loc"][1:] if err["loc"] and err["loc"][0] in EVENT_MODELS else err["loc"]
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc = ("type",)
+        if len(loc) > 1 and loc[0] == "identity" and loc[1] not in Identity.model_fields:
+            loc = ("identity", "(unknown field)")  # its name could be a value
         problems.append((".".join(str(part) for part in loc), error_message(err)))
     path, reason = problems[0]
     if len(problems) > 1:
@@ -237,7 +243,8 @@ class ParsedLine:
     event: Event | None
     error: EventError | None
     text: str | None = None
-    """The line as received, kept so it can be stored without serialising the event again."""
+    """The line as received: stored as it is when it can hold no identity value (no need to
+    serialise the event again), and recognised by a keyed digest when it is rejected again."""
 
 
 def iter_jsonl(source: Path | Iterable[bytes | str]) -> Iterator[ParsedLine]:
@@ -255,12 +262,12 @@ def iter_jsonl(source: Path | Iterable[bytes | str]) -> Iterator[ParsedLine]:
             )
         if not raw.strip():
             continue
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         try:
             event = parse_event(raw)
-        except EventError as exc:
-            yield ParsedLine(number, None, exc)
+        except EventError as exc:  # the text too: a rerun recognises the line by it
+            yield ParsedLine(number, None, exc, text.strip())
             continue
-        text = raw.decode() if isinstance(raw, bytes) else raw
         yield ParsedLine(number, event, None, text.strip())
 
 
@@ -277,12 +284,9 @@ def parse_time(value: object) -> datetime:
 
 def stored_text(event: Event, received: str | None) -> str:
     """What is stored of an event: the text as received when it can hold no identity values
-    (it is then the evidence verbatim, and no serialisation is paid), else `stored_payload`."""
-    if (
-        received is not None
-        and event.type != "registration"
-        and "identity" not in (event.model_extra or ())
-    ):
+    (no extra fields, not a registration: it is then the evidence verbatim, and no
+    serialisation is paid), else `stored_payload`."""
+    if received is not None and event.type != "registration" and not event.model_extra:
         return received
     return stored_payload(event)
 
@@ -295,8 +299,19 @@ def stored_payload(event: Event) -> str:
     """
     if not event.model_extra:
         return event.model_dump_json(exclude=set(_PRIVATE), exclude_none=True)
-    payload = event.model_dump(mode="json", exclude=set(_PRIVATE), exclude_none=True)
+    payload = _without_identity(
+        event.model_dump(mode="json", exclude=set(_PRIVATE), exclude_none=True)
+    )
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _without_identity(value: Any) -> Any:
+    """Extra fields with identity values' names dropped, at any depth (`evidence.phone`)."""
+    if isinstance(value, dict):
+        return {k: _without_identity(v) for k, v in value.items() if k not in _IDENTITY_KEYS}
+    if isinstance(value, list):
+        return [_without_identity(item) for item in value]
+    return value
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

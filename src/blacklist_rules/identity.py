@@ -16,8 +16,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import secrets
 import stat
+import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -38,7 +40,6 @@ _BLOCK = 64
 """SHA-256's block size: HMAC pads (or first hashes) its key to this many bytes."""
 INVALID_ID_NUMBER = "invalid_id_number"
 INVALID_PHONE = "invalid_phone"
-INVALID_DEVICE = "invalid_device_id"
 NO_USABLE_IDENTITY = "no_usable_identity"
 ID_NUMBER, PHONE, DEVICE = "id_number", "phone", "device"
 """Kinds of fingerprint. A blacklist entry holds ID numbers and phones, never devices (shared
@@ -69,7 +70,7 @@ class IdentityKey:
     def fingerprint(self, kind: str, value: str) -> str:
         """HMAC-SHA-256 of a normalised value, told apart by kind (an ID number is no phone)."""
         inner, outer = self._pads[0].copy(), self._pads[1].copy()
-        inner.update(f"{kind}\x1f{value}".encode())
+        inner.update(f"{kind}\x1f{value}".encode("utf-8", "surrogatepass"))
         outer.update(inner.digest())
         return str(outer.hexdigest())
 
@@ -124,8 +125,11 @@ def load_key(db: str | Path | None, *, create: bool = False) -> IdentityKey:
 
 
 def compact_id_number(raw: str) -> str:
-    """An ID number without blanks or hyphens, upper case: the form fingerprints are made of."""
-    return raw.replace(" ", "").replace("-", "").strip().upper()
+    """An ID number without blanks or hyphens, upper case: the form fingerprints are made of.
+    Full-width digits and ideographic spaces (NFKC) count as what they look like."""
+    if not raw.isascii():
+        raw = unicodedata.normalize("NFKC", raw)
+    return "".join(raw.split()).replace("-", "").upper()
 
 
 def check_id_number(raw: object, on: date) -> str | None:
@@ -159,7 +163,7 @@ def _county_existed(county: str, year: int) -> bool:
     number matter to `get_birth_place`.)"""
     try:
         ric.get_birth_place(f"{county}{year:04d}0101000")
-    except ValidationError:
+    except (ValidationError, KeyError):  # KeyError: a code stdnum knows above county level
         return False
     return True
 
@@ -205,7 +209,8 @@ def parse_phone(raw: str, region: str = "CN") -> str | None:
 
 
 def normalise_device(raw: object) -> str | None:
-    """A device id as given, without surrounding blanks; None when empty or not text."""
+    """A device id as given, without surrounding blanks; None when blank or not text (a blank
+    device id is no device id: it makes no verification fail)."""
     if not isinstance(raw, str) or len(raw) > MAX_VALUE_CHARS:
         return None
     return raw.strip() or None
@@ -236,21 +241,21 @@ class Fingerprints:
 
 def fingerprints(identity: Mapping[str, object], key: IdentityKey, on: date) -> Fingerprints:
     """Fingerprints of the given identity values; a value given but not valid is a problem
-    (`invalid_id_number`, `invalid_phone`, `invalid_device_id`, and `no_usable_identity` when
-    values came but none can be fingerprinted), never an exception."""
+    (`invalid_id_number`, `invalid_phone`, and `no_usable_identity` when values came but none
+    can be fingerprinted; a blank device id is left out), never an exception."""
     found: dict[str, str | None] = {}
     problems = []
     checks = (
         (ID_NUMBER, "id_number", lambda v: check_id_number(v, on), INVALID_ID_NUMBER),
         (PHONE, "phone", normalise_phone, INVALID_PHONE),
-        (DEVICE, "device_id", normalise_device, INVALID_DEVICE),
+        (DEVICE, "device_id", normalise_device, ""),
     )
     for kind, field, normalise, problem in checks:
         raw = identity.get(field)
         if raw is None:
             continue
         value = normalise(raw)
-        if value is None:
+        if value is None and kind != DEVICE:
             problems.append(problem)
         found[kind] = key.fingerprint(kind, value) if value is not None else None
     if any(value is not None for value in identity.values()) and not any(found.values()):
@@ -259,6 +264,8 @@ def fingerprints(identity: Mapping[str, object], key: IdentityKey, on: date) -> 
 
 
 _LOOKUP_FIELDS = frozenset({"id_number", "phone"})
+_FIELD_NAME = re.compile(r"[a-z_]{1,30}")
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 
 
 def lookup_prints(identity: Mapping[str, object], key: IdentityKey) -> list[tuple[str, str]]:
@@ -269,21 +276,29 @@ def lookup_prints(identity: Mapping[str, object], key: IdentityKey) -> list[tupl
     to look up raise `ValueError` (naming the key, never the value): a typo must not read as
     "not blacklisted".
     """
+    if not isinstance(identity, Mapping):
+        raise ValueError("an identity is a mapping: {'id_number': ..., 'phone': ...}")
     if not identity.keys() <= _LOOKUP_FIELDS:
-        unknown = sorted(set(identity) - _LOOKUP_FIELDS)[0]
-        raise ValueError(f"unknown identity field {unknown!r}: give id_number and/or phone")
+        unknown = sorted(str(name) for name in identity.keys() - _LOOKUP_FIELDS)[0]
+        # A key is shown only when it looks like a field name: it could be a value.
+        shown = repr(unknown) if _FIELD_NAME.fullmatch(unknown) else "(not shown)"
+        raise ValueError(f"unknown identity field {shown}: give id_number and/or phone")
     found = []
     number, phone = identity.get("id_number"), identity.get("phone")
     for name, value in (("id_number", number), ("phone", phone)):
         if value is not None and (not isinstance(value, str) or len(value) > MAX_VALUE_CHARS):
             raise ValueError(f"{name} must be text of at most {MAX_VALUE_CHARS} characters")
     if isinstance(number, str):
-        found.append((ID_NUMBER, key.fingerprint(ID_NUMBER, compact_id_number(number))))
+        compact = compact_id_number(number)
+        if not _ID_SHAPE.fullmatch(compact):
+            raise ValueError("id_number is not 17 digits and a check character")
+        found.append((ID_NUMBER, key.fingerprint(ID_NUMBER, compact)))
     if isinstance(phone, str):
         digits = _cn_mobile_digits(phone)
         e164 = f"+86{digits}" if digits is not None else parse_phone(phone)
-        if e164 is not None:
-            found.append((PHONE, key.fingerprint(PHONE, e164)))
+        if e164 is None:
+            raise ValueError("phone is not a valid phone number")
+        found.append((PHONE, key.fingerprint(PHONE, e164)))
     if number is None and phone is None:
         raise ValueError("nothing to look up: give id_number and/or phone")
     return found

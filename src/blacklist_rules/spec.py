@@ -191,15 +191,23 @@ _DURATION = re.compile(r"^([1-9][0-9]{0,5})([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+MAX_DURATION = timedelta(days=36_525)
+"""100 years: longer spans would overflow dates (and mean "for ever": leave the key out)."""
+
+
 def parse_duration(text: str) -> timedelta:
-    """`30d`, `12h`, `15m`, `2w`, `45s`: a positive whole number and one unit."""
+    """`30d`, `12h`, `15m`, `2w`, `45s`: a positive whole number and one unit, at most 100
+    years."""
     match = _DURATION.match(text)
     if match is None:
         raise ValueError(
             f"invalid duration {text!r}: write a positive whole number and a unit, "
             "one of s, m, h, d, w (e.g. `30d`)"
         )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    span = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if span > MAX_DURATION:
+        raise ValueError(f"duration {text!r} is longer than 100 years (36525d)")
+    return span
 
 
 def _checked_duration(text: str) -> str:

@@ -27,6 +27,12 @@ LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})
 a stream of only these types can be read from the log instead of being kept twice."""
 _BY_ACCOUNT = f"type IN ({', '.join(repr(t) for t in sorted(LOGGED_BY_ACCOUNT))})"
 """The index's condition, written out the same way in every query that should use it."""
+_VERIFIED = (
+    "(CASE type WHEN 'registration' THEN json_extract(payload, '$.verification.{0}') "
+    "ELSE json_extract(payload, '$.{0}') END)"
+)
+"""A logged verification's status or reason, from the field its type declares (an extra field
+of the same name elsewhere in a registration is not it)."""
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -78,10 +84,12 @@ CREATE INDEX IF NOT EXISTS blacklist_by_account ON blacklist (account_id);
 """
 _ENTRY = "kind, fingerprint, decision_id, account_id, rule_id, reason, entered_us, ends_us"
 _IN_FORCE = (
-    "removed_us IS NULL AND (? IS NULL OR (entered_us <= ? AND (ends_us IS NULL OR ends_us > ?)))"
+    "((? IS NULL AND removed_us IS NULL) OR (entered_us <= ? AND (ends_us IS NULL OR ends_us > ?) "
+    "AND (removed_us IS NULL OR removed_us > ?)))"
 )
-"""An entry in force at a time given three times (NULL: whenever). A removed entry is never in
-force: its decision was reversed, so it should never have been there."""
+"""An entry in force at a time given four times: entered, not ended, not yet removed (NULL:
+not removed). A removal takes effect at its own event time, so a registration before it still
+met the entry, in whatever order the two arrive."""
 
 _STANDING = "mode = 'enforce' AND ended_at IS NULL AND reversed_by IS NULL"
 
@@ -288,8 +296,7 @@ class SQLiteStore:
             "SELECT event_id, occurred_us FROM events "
             "WHERE account_id = ? AND occurred_us >= ? "
             f"AND {_BY_ACCOUNT} "
-            "AND coalesce(json_extract(payload, '$.status'), "
-            "             json_extract(payload, '$.verification.status')) = 'passed' "
+            f"AND {_VERIFIED.format('status')} = 'passed' "
             "ORDER BY occurred_us LIMIT 1",
             (account_id, since_us),
         ).fetchone()
@@ -504,12 +511,9 @@ class SQLiteStore:
         """Did the account ever have a verification (registration or separate) of this
         status, and with `reason`, this reason?"""
         row = self._db.execute(
-            "SELECT 1 FROM events WHERE account_id = ? "
-            f"AND {_BY_ACCOUNT} "
-            "AND coalesce(json_extract(payload, '$.status'), "
-            "             json_extract(payload, '$.verification.status')) = ? "
-            "AND (? IS NULL OR coalesce(json_extract(payload, '$.reason'), "
-            "                  json_extract(payload, '$.verification.reason')) = ?) LIMIT 1",
+            f"SELECT 1 FROM events WHERE account_id = ? AND {_BY_ACCOUNT} "
+            f"AND {_VERIFIED.format('status')} = ? "
+            f"AND (? IS NULL OR {_VERIFIED.format('reason')} = ?) LIMIT 1",
             (account_id, status, reason, reason),
         ).fetchone()
         return row is not None
@@ -554,14 +558,17 @@ class SQLiteStore:
         rows = self._db.execute(
             f"SELECT {_ENTRY} FROM blacklist WHERE kind = ? AND fingerprint = ? AND {_IN_FORCE} "
             "ORDER BY entered_us, decision_id",
-            (kind, fingerprint, at_us, at_us, at_us),
+            (kind, fingerprint, at_us, at_us, at_us, at_us),
         ).fetchall()
         return [tuple(row) for row in rows]
 
     def listed_spans(self) -> Iterator[tuple[str, int, int | None]]:
-        """(fingerprint, entered, end) of every entry not removed."""
+        """(fingerprint, entered, end) of every entry that was ever in force: a removal ends it
+        (the earlier of its end and its removal)."""
         rows = self._db.execute(
-            "SELECT fingerprint, entered_us, ends_us FROM blacklist WHERE removed_us IS NULL"
+            "SELECT fingerprint, entered_us, CASE WHEN removed_us IS NULL THEN ends_us "
+            "WHEN ends_us IS NULL THEN removed_us ELSE min(ends_us, removed_us) END AS until "
+            "FROM blacklist WHERE until IS NULL OR until > entered_us"
         )
         for row in rows:
             yield str(row[0]), int(row[1]), None if row[2] is None else int(row[2])
