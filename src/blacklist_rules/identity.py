@@ -127,6 +127,8 @@ def load_key(db: str | Path | None, *, create: bool = False) -> IdentityKey:
 def compact_id_number(raw: str) -> str:
     """An ID number without blanks or hyphens, upper case: the form fingerprints are made of.
     Full-width digits and ideographic spaces (NFKC) count as what they look like."""
+    if len(raw) == 18 and raw.isalnum() and raw.isascii():  # already compact: the usual case
+        return raw.upper()
     if not raw.isascii():
         raw = unicodedata.normalize("NFKC", raw)
     return "".join(raw.split()).replace("-", "").upper()
@@ -173,6 +175,8 @@ _CN = 86
 
 def _cn_mobile_digits(raw: str) -> str | None:
     """The 11 digits of `1xxxxxxxxxx` or `+86 1xxxxxxxxxx` (any blanks, hyphens, brackets)."""
+    if len(raw) == 11 and raw[0] == "1" and raw.isdigit() and raw.isascii():
+        return raw  # already plain: the usual case
     compact = raw.replace(" ", "").replace("-", "")  # (`replace` beats `translate` here)
     if "(" in compact or ")" in compact:
         compact = compact.replace("(", "").replace(")", "")
@@ -276,7 +280,7 @@ def lookup_prints(identity: Mapping[str, object], key: IdentityKey) -> list[tupl
     to look up raise `ValueError` (naming the key, never the value): a typo must not read as
     "not blacklisted".
     """
-    if not isinstance(identity, Mapping):
+    if type(identity) is not dict and not isinstance(identity, Mapping):
         raise ValueError("an identity is a mapping: {'id_number': ..., 'phone': ...}")
     if not identity.keys() <= _LOOKUP_FIELDS:
         unknown = sorted(str(name) for name in identity.keys() - _LOOKUP_FIELDS)[0]
