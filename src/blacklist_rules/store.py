@@ -71,7 +71,7 @@ CREATE INDEX IF NOT EXISTS deadlines_due ON deadlines (due_us) WHERE state = 'pe
 CREATE INDEX IF NOT EXISTS deadlines_by_account ON deadlines (account_id)
     WHERE state = 'pending';
 CREATE TABLE IF NOT EXISTS identities (
-    kind TEXT NOT NULL, fingerprint TEXT NOT NULL, account_id TEXT NOT NULL,
+    kind TEXT NOT NULL, fingerprint BLOB NOT NULL, account_id TEXT NOT NULL,
     event_id TEXT NOT NULL, registered_us INTEGER NOT NULL,
     PRIMARY KEY (kind, fingerprint, registered_us, account_id, event_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS identities_by_account ON identities (account_id);
@@ -409,7 +409,7 @@ class SQLiteStore:
             (kind, after_us),
         )
         for row in rows.fetchall():
-            yield str(row[0]), str(row[1])
+            yield bytes(row[0]).hex(), str(row[1])
 
     # --- deadlines ----------------------------------------------------------------------
     def add_deadline(
@@ -483,7 +483,7 @@ class SQLiteStore:
     ) -> None:
         self._db.execute(
             "INSERT OR IGNORE INTO identities VALUES (?, ?, ?, ?, ?)",
-            (kind, fingerprint, account_id, event_id, registered_us),
+            (kind, bytes.fromhex(fingerprint), account_id, event_id, registered_us),
         )
 
     def identities_of(self, account_id: str) -> list[tuple[str, str]]:
@@ -493,7 +493,7 @@ class SQLiteStore:
             "ORDER BY kind, fingerprint",
             (account_id,),
         ).fetchall()
-        return [(str(row[0]), str(row[1])) for row in rows]
+        return [(str(row[0]), bytes(row[1]).hex()) for row in rows]
 
     def registrations_with(
         self, kind: str, fingerprint: str, since_us: int, until_us: int | None
@@ -503,7 +503,7 @@ class SQLiteStore:
             "SELECT account_id, event_id, registered_us FROM identities WHERE kind = ? "
             "AND fingerprint = ? AND registered_us >= ? AND (? IS NULL OR registered_us < ?) "
             "ORDER BY registered_us, account_id, event_id",
-            (kind, fingerprint, since_us, until_us, until_us),
+            (kind, bytes.fromhex(fingerprint), since_us, until_us, until_us),
         ).fetchall()
         return [(str(row[0]), str(row[1]), int(row[2])) for row in rows]
 
