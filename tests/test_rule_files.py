@@ -1110,3 +1110,12 @@ def test_an_overlong_pattern_is_refused(tmp_path: Path) -> None:
     (error,) = load_errors(tmp_path)
     assert (error.code, error.line) == ("E-REGEX", 8)
     assert "longer than 200 characters" in error.message
+
+
+def test_reasons_are_trimmed_of_the_newline_a_folded_block_ends_with() -> None:
+    """`reason: >` ends in a newline in YAML; decisions and `status` lines must not."""
+    ruleset = load_ruleset(RULES)
+    folded = [rule for rule in ruleset.rules if rule.id == "freeze-suspected-impersonation"]
+    assert folded  # its reason is a folded block
+    for rule in ruleset.rules:
+        assert rule.reason == rule.reason.strip(), rule.id

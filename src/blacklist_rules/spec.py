@@ -21,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     WithJsonSchema,
 )
 
@@ -380,7 +381,10 @@ class Then(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     action: Literal["freeze", "cancel", "blacklist"]
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True), Field(min_length=1, max_length=500)
+    ]
+    """(Trimmed: a folded YAML block, `reason: >`, would end in a newline.)"""
     duration: Annotated[
         Duration | None, Field(description="freeze only: how long it lasts, e.g. `30d`")
     ] = None
