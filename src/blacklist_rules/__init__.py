@@ -12,11 +12,13 @@
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
+from .cases import Case, CaseResult, Coverage, load_cases, run_case
 from .compiler import CompiledRuleset
 from .decisions import Action, ConditionTrace, Decision, Mode, RuleMatch, Status, StatusChange
 from .engine import Engine, Outcome, default_rules_path, load_ruleset
 from .errors import (
     BlacklistRulesError,
+    CaseLoadError,
     EvaluationError,
     EventError,
     IdentityKeyError,
@@ -40,8 +42,12 @@ __all__ = [
     "Action",
     "BlacklistEntry",
     "BlacklistRulesError",
+    "Case",
+    "CaseLoadError",
+    "CaseResult",
     "CompiledRuleset",
     "ConditionTrace",
+    "Coverage",
     "Decision",
     "Engine",
     "EvaluationError",
@@ -62,9 +68,11 @@ __all__ = [
     "__version__",
     "default_rules_path",
     "iter_jsonl",
+    "load_cases",
     "load_key",
     "load_ruleset",
     "parse_event",
     "parse_time",
     "rule_json_schema",
+    "run_case",
 ]

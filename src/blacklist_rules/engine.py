@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
@@ -267,6 +267,9 @@ class Engine:
         self._rows: dict[str, list[Row]] = {}  # the current event's windows
         self._hits: list[BlacklistEntry] = []  # entries the current registration matches
         self._rules = {rule.id: rule for rule in ruleset.rules}
+        self.observe: Callable[[Event, dict[str, Any]], None] | None = None
+        """Called with each event and the snapshot its rules are matched on (fields, derived
+        fields, window counts): what coverage and explanations read. Must not change it."""
         self._reads_blacklist = frozenset(
             rule.id
             for rule in ruleset.rules
@@ -711,6 +714,8 @@ class Engine:
             snapshot[BLACKLISTED_IDENTITY] = bool(self._hits)
         listening = [it for it in ruleset.listeners.get(event.type, ()) if it.guard(snapshot)]
         rows = self._observe(event, snapshot, listening) if listening else {}
+        if self.observe is not None:
+            self.observe(event, snapshot)
         candidates = ruleset.by_type.get(event.type, ())
         # A window rule can hold only when the event fed its stream (its count is there).
         checked = candidates if rows else self._without_windows.get(event.type, ())

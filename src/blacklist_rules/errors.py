@@ -4,6 +4,7 @@
 
     BlacklistRulesError
     ├── RuleLoadError        rule files that do not load; carries every RuleFileError, sorted
+    │   └── CaseLoadError    rule test case files that do not load (same errors, same form)
     ├── EventError           an event that does not validate; carries its field path and reason
     ├── EvaluationError      matching failed: the event is recorded as failed, never allowed
     ├── IdentityKeyError     no usable identity key for a persistent db
@@ -41,11 +42,19 @@ class RuleFileError:
 class RuleLoadError(BlacklistRulesError):
     """Rule files failed to load; nothing was loaded."""
 
+    what = "rule files"
+
     def __init__(self, errors: Iterable[RuleFileError]) -> None:
         self.errors = sorted(errors)
         count = len(self.errors)
         lines = "\n".join(str(error) for error in self.errors)
-        super().__init__(f"{count} error{'s' if count != 1 else ''} in rule files:\n{lines}")
+        super().__init__(f"{count} error{'s' if count != 1 else ''} in {self.what}:\n{lines}")
+
+
+class CaseLoadError(RuleLoadError):
+    """Rule test case files failed to load; no case ran."""
+
+    what = "test case files"
 
 
 class EventError(BlacklistRulesError):

@@ -151,15 +151,20 @@ def _keys_at(loc: Path) -> tuple[str, ...]:
     return tuple(f.alias or name for name, f in model.model_fields.items())
 
 
-def _pydantic_errors(
-    exc: ValidationError, source: str, line_of: Callable[[Path], int]
+def pydantic_errors(
+    exc: ValidationError,
+    source: str,
+    line_of: Callable[[Path], int],
+    keys_at: Callable[[Path], tuple[str, ...]] | None = None,
 ) -> list[RuleFileError]:
+    """A model's validation errors as located file errors (`E-KEY` with did-you-mean from
+    `keys_at`, rule-file keys by default; `E-MISSING`; `E-SPEC`)."""
     errors = []
     for err in exc.errors(include_url=False, include_input=False):
         loc: Path = tuple(err["loc"])
         where = ".".join(map(str, loc)) or "(file)"
         if err["type"] == "extra_forbidden":
-            choices = _keys_at(loc[:-1])
+            choices = (keys_at or _keys_at)(loc[:-1])
             errors.append(
                 RuleFileError(
                     source,
@@ -187,8 +192,11 @@ def _pydantic_errors(
     return errors
 
 
-def parse_rule_text(text: str, source: str) -> tuple[RuleSource | None, list[RuleFileError]]:
-    """Parse one rule file's text; returns the rule or the errors found in it."""
+def parse_yaml(
+    text: str, source: str
+) -> tuple[Any, Callable[[Path], int] | None, list[RuleFileError]]:
+    """YAML 1.2 text as plain data, a way from paths inside it to lines, and the errors: bad
+    YAML, explicit tags, keys that are not text. Rule files and test case files alike."""
     try:
         root = _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -201,21 +209,27 @@ def parse_rule_text(text: str, source: str) -> tuple[RuleSource | None, list[Rul
         if began and exc.context:
             noticed = exc.problem_mark.line + 1 if exc.problem_mark else line
             problem = f"{exc.context}: {problem} (line {noticed})"
-        return None, [RuleFileError(source, line, "E-YAML", str(problem))]
+        return None, None, [RuleFileError(source, line, "E-YAML", str(problem))]
     except YAMLError as exc:
-        return None, [RuleFileError(source, 1, "E-YAML", str(exc))]
-    if not isinstance(root, Mapping):
-        return None, [RuleFileError(source, 1, "E-YAML", "a rule file must be a YAML mapping")]
+        return None, None, [RuleFileError(source, 1, "E-YAML", str(exc))]
     unsafe: list[tuple[int, str, str]] = []
     _unsafe_nodes(root, 1, unsafe)
     if unsafe:
-        return None, [RuleFileError(source, *problem) for problem in unsafe]
-    line_of = _line_finder(root)
-    data = _plain(root)
+        return None, None, [RuleFileError(source, *problem) for problem in unsafe]
+    return _plain(root), _line_finder(root), []
+
+
+def parse_rule_text(text: str, source: str) -> tuple[RuleSource | None, list[RuleFileError]]:
+    """Parse one rule file's text; returns the rule or the errors found in it."""
+    data, line_of, errors = parse_yaml(text, source)
+    if errors or line_of is None:
+        return None, errors
+    if not isinstance(data, Mapping):
+        return None, [RuleFileError(source, 1, "E-YAML", "a rule file must be a YAML mapping")]
     try:
         spec = RuleSpec.model_validate(data)
     except ValidationError as exc:
-        return None, _pydantic_errors(exc, source, line_of)
+        return None, pydantic_errors(exc, source, line_of)
     shape: list[ShapeError] = []
     filters = tuple(
         Filter(types, None if when is None else parse_condition(when, (*at, "when"), shape), at)

@@ -1,0 +1,94 @@
+"""Rule test cases as pytest tests: each case in a case file is one test item.
+
+Installed with the package (entry point `pytest11`), so a team's own pytest run collects the
+YAML files under `tests/cases/` (ini option `blacklist_rules_cases`, a list of folders) against
+the packaged rule pack, or the folder named by `blacklist_rules_rules`. A failing case shows
+what it expected and what was decided; a broken case file fails collection with `file:line`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .cases import CASE_SUFFIXES, Case, CaseResult, parse_cases, run_case
+from .compiler import CompiledRuleset
+from .engine import load_ruleset
+from .errors import CaseLoadError
+
+_RULESET = pytest.StashKey[CompiledRuleset]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "blacklist_rules_cases",
+        "folders of blacklist-rules test cases (default: tests/cases)",
+        type="paths",
+        default=[Path("tests/cases")],
+    )
+    parser.addini(
+        "blacklist_rules_rules",
+        "the rule folder the cases test (default: the packaged pack)",
+        default="",
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix not in CASE_SUFFIXES:
+        return None
+    folders = [Path(p).resolve() for p in parent.config.getini("blacklist_rules_cases")]
+    if not any(folder in file_path.resolve().parents for folder in folders):
+        return None
+    return CaseFile.from_parent(parent, path=file_path)
+
+
+def _ruleset(config: pytest.Config) -> CompiledRuleset:
+    if _RULESET not in config.stash:
+        rules = str(config.getini("blacklist_rules_rules"))
+        config.stash[_RULESET] = load_ruleset(config.rootpath / rules if rules else None)
+    return config.stash[_RULESET]
+
+
+class CaseFile(pytest.File):
+    """A YAML file of cases."""
+
+    def collect(self) -> Iterator[CaseItem]:
+        cases, errors = parse_cases(self.path.read_text(encoding="utf-8"), str(self.path))
+        if errors:
+            raise CaseLoadError(errors)
+        for case in cases:
+            yield CaseItem.from_parent(self, name=case.name, case=case)
+
+
+class CaseFailedError(Exception):
+    def __init__(self, result: CaseResult) -> None:
+        super().__init__(result.case.name)
+        self.result = result
+
+
+class CaseItem(pytest.Item):
+    """One case: passes when the decisions and statuses are those it expects."""
+
+    def __init__(self, *, case: Case, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+
+    def runtest(self) -> None:
+        result = run_case(_ruleset(self.config), self.case)
+        if not result.passed:
+            raise CaseFailedError(result)
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: Any = None,
+    ) -> str:
+        if isinstance(excinfo.value, CaseFailedError):
+            return excinfo.value.result.describe()
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.case.line - 1, f"case: {self.case.name}"
