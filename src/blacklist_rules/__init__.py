@@ -27,6 +27,7 @@ from .errors import (
     StoreError,
 )
 from .events import Event, ParsedLine, iter_jsonl, parse_event, parse_time
+from .explain import explain_decision, why_not
 from .identity import BlacklistEntry, IdentityKey, load_key
 from .spec import rule_json_schema
 from .store import SQLiteStore
@@ -67,6 +68,7 @@ __all__ = [
     "StoreError",
     "__version__",
     "default_rules_path",
+    "explain_decision",
     "iter_jsonl",
     "load_cases",
     "load_key",
@@ -75,4 +77,5 @@ __all__ = [
     "parse_time",
     "rule_json_schema",
     "run_case",
+    "why_not",
 ]

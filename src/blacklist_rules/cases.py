@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 import attrs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .compiler import CompiledRule, CompiledRuleset, trace
+from .compiler import CompiledRule, CompiledRuleset, condition_text, trace
 from .decisions import Decision, Mode
 from .engine import Engine
 from .errors import CaseLoadError, EventError, RuleFileError
@@ -304,21 +304,12 @@ class Coverage:
         }
 
 
-def _shown(value: object) -> str:
-    """A rule-file value as a rule file writes it: `true`, `[a, b]`, `text`."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_shown(item) for item in value) + "]"
-    return str(value)
-
-
 def _condition_labels(rule: CompiledRule) -> list[str]:
     """The conditions coverage tracks for a rule: each comparison of `when`, its window, or
     its deadline."""
     if rule.deadline is not None:
         return [f"deadline: {rule.deadline.label}"]
-    labels = [f"{t.field} {t.op} {_shown(t.expected)}" for t in trace(rule.condition, {})]
+    labels = [condition_text(t.field, t.op, t.expected) for t in trace(rule.condition, {})]
     if rule.window is not None:
         labels.append(f"window: {rule.window.count} {rule.window.label}")
     return labels

@@ -24,12 +24,14 @@ from . import (
     SQLiteStore,
     __version__,
     default_rules_path,
+    explain_decision,
     iter_jsonl,
     load_cases,
     load_ruleset,
     parse_time,
     rule_json_schema,
     run_case,
+    why_not,
 )
 
 DEFAULT_DB = "blacklist-rules.db"
@@ -272,6 +274,83 @@ def _cmd_test(args: argparse.Namespace) -> int:
     return 1 if failed or low else 0
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    """A decision explained, or why a rule did not act on an account."""
+    if (args.decision is None) == (args.account is None or args.rule is None):
+        print("error: give DECISION_ID, or --account and --rule", file=sys.stderr)
+        return 2
+    with Engine.from_path(args.rules, db=_existing_db(args.db)) as engine:
+        if args.decision is not None:
+            found = explain_decision(engine, args.decision)
+            if args.json:
+                _print_json(found, sys.stdout)
+            else:
+                _show_decision(found)
+            return 0
+        answer = why_not(engine, args.account, args.rule)
+    if args.json:
+        _print_json(answer, sys.stdout)
+        return 0
+    print(f"rule {answer['rule_id']} on {answer['account_id']}:")
+    for deadline in answer.get("deadlines", ()):
+        print(f"  deadline from {deadline['anchor']} due {deadline['due_at']}: {deadline['state']}")
+    for seen in answer.get("events", ()):
+        head = f"  {seen['event_id']}  {seen['type']}  {seen['occurred_at']}: "
+        if seen["held"]:
+            done = f"decided {seen['decision_id']}" if "decision_id" in seen else "no decision"
+            print(head + f"every condition held ({done})")
+        else:
+            failed = seen["first_failed"]
+            print(head + f"`{failed['condition']}` failed, saw {json.dumps(failed['seen'])}")
+    if not answer.get("events") and not answer.get("deadlines"):
+        print("  no event of the account is of a type this rule looks at")
+    return 0
+
+
+def _show_decision(found: dict[str, Any]) -> None:
+    record, rule = found["decision"], found["rule"] or {}
+    print(
+        f"decision {record['decision_id']}: {record['action']} of {record['account_id']} "
+        f"({record['mode']}), effective {record['effective_at']}, "
+        f"{record['status_before']} → {record['status_after']}"
+    )
+    if found["reversed_by"]:
+        print(f"  reversed by {found['reversed_by']}")
+    elif found["ended_at"]:
+        print(f"  ended at {found['ended_at']}")
+    print(
+        f"rule {record['rule_id']} v{record['rule_version']} (pack {record['ruleset_digest'][:12]})"
+    )
+    for key in ("description", "basis"):
+        if rule.get(key):
+            print(f"  {key}: {rule[key]}")
+    print(f"  reason: {record['reason']}")
+    print("conditions, as the event saw them:")
+    for match in found["matched"]:
+        print(f"  {match['rule_id']} v{match['rule_version']} ({match['action']}, {match['mode']})")
+        for c in match["conditions"]:
+            mark = "held" if c["result"] else "failed"
+            print(
+                f"    {c['field']} {c['op']} {json.dumps(c['expected'], ensure_ascii=False)}: "
+                f"saw {json.dumps(c['seen'], ensure_ascii=False)} ({mark})"
+            )
+    print("evidence:")
+    for item in found["evidence"]:
+        event = item["event"]
+        if event is None:
+            print(f"  {item['event_id']} (a decision, see `explain {item['event_id']}`)")
+            continue
+        fields = {
+            k: v
+            for k, v in event.items()
+            if k not in ("event_id", "type", "account_id", "occurred_at")
+        }
+        print(
+            f"  {item['event_id']}  {event['type']}  {event['occurred_at']}  "
+            f"{json.dumps(fields, ensure_ascii=False)}"
+        )
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(rule_json_schema(), indent=2, ensure_ascii=False))
     return 0
@@ -354,6 +433,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test.add_argument("--json", action="store_true", help="one JSON report instead of text")
     test.set_defaults(func=_cmd_test)
+
+    explain = commands.add_parser(
+        "explain",
+        help="why a decision was taken, or why a rule did not act on an account",
+        description="With DECISION_ID: the rule as written when it decided, each condition with "
+        "the value it saw, the evidence events. With --account and --rule: for the account's "
+        "latest events the rule looks at, the first condition that failed and its value.",
+    )
+    explain.add_argument("decision", nargs="?", default=None, metavar="DECISION_ID")
+    explain.add_argument("--account", metavar="A")
+    explain.add_argument("--rule", metavar="R")
+    explain.add_argument("--db", default=DEFAULT_DB)
+    rules_option(explain)
+    explain.add_argument("--json", action="store_true")
+    explain.set_defaults(func=_cmd_explain)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of rule files")
     schema.set_defaults(func=_cmd_schema)

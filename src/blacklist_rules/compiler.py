@@ -178,6 +178,19 @@ def to_guard(node: Condition | None) -> Guard:
     return _compare_python(node)
 
 
+def condition_text(field: str, op: str, expected: Any) -> str:
+    """A comparison as a rule file writes it: `source in [fact_check, authority_notice]`."""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list | tuple):
+            return "[" + ", ".join(shown(item) for item in value) + "]"
+        return str(value)
+
+    return f"{field} {op} {shown(expected)}"
+
+
 def trace(node: Condition | None, snapshot: Snapshot) -> tuple[ConditionTrace, ...]:
     """Every comparison in the tree with the value it saw: the explanation of a match."""
     if node is None:

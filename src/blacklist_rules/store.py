@@ -177,6 +177,11 @@ class SQLiteStore:
             return True
         return hmac.compare_digest(known, check)
 
+    def ruleset_rules(self, digest: str) -> list[dict[str, Any]]:
+        """The rule files (id, version, file, text) of a pack the db has used."""
+        row = self._db.execute("SELECT rules FROM rulesets WHERE digest = ?", (digest,)).fetchone()
+        return [] if row is None else list(json.loads(row[0]))
+
     def first_rejection(self, digest: str) -> bool:
         """Remember that an input was rejected, by its keyed digest (the input may hold
         identity values, so never the input itself); False when it was already."""
@@ -301,6 +306,25 @@ class SQLiteStore:
             (account_id, since_us),
         ).fetchone()
         return None if row is None else (str(row[0]), int(row[1]))
+
+    def account_events(self, account_id: str, types: tuple[str, ...], limit: int) -> list[str]:
+        """Payloads of the account's latest events of these types, newest first (a scan: for
+        explanations, not for the hot path)."""
+        marks = ", ".join("?" * len(types))
+        rows = self._db.execute(
+            f"SELECT payload FROM events WHERE account_id = ? AND type IN ({marks}) "
+            "ORDER BY occurred_us DESC, event_id DESC LIMIT ?",
+            (account_id, *types, limit),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def decided_by_event(self, account_id: str, rule_id: str) -> dict[str, str]:
+        """{event id: decision id} of the rule's decisions on the account."""
+        rows = self._db.execute(
+            "SELECT event_id, decision_id FROM decisions WHERE account_id = ? AND rule_id = ?",
+            (account_id, rule_id),
+        ).fetchall()
+        return {str(row[0]): str(row[1]) for row in rows}
 
     def end_decision(self, decision_id: str, at: str) -> None:
         self._db.execute(

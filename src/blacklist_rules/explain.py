@@ -1,0 +1,123 @@
+"""Explanations for reviewers and appeals: why a decision was taken, and why a rule did not act.
+
+`explain_decision` reads everything from the db: the decision, the rule file as it was when the
+decision was taken (kept under the pack's digest, so a later edit changes nothing), each
+condition with the value it saw, and the evidence events (as stored: no identity values).
+`why_not` replays a rule's conditions over an account's stored events, newest first, and says
+for each the first condition that failed and the value it saw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .compiler import CompiledRule, condition_text, trace
+from .engine import Engine
+from .errors import EventError
+from .events import flatten, parse_event, to_micros
+from .history import count
+from .loader import parse_rule_text
+
+
+def _rule_file(engine: Engine, digest: str, rule_id: str) -> dict[str, Any] | None:
+    """The rule as written in the pack `digest`: id, version, description, basis, text."""
+    for rule in engine.store.ruleset_rules(digest):
+        if rule["id"] != rule_id:
+            continue
+        source, _errors = parse_rule_text(rule["text"], rule["file"])
+        described = {
+            "description": source.spec.description.strip() if source else None,
+            "basis": source.spec.basis.strip() if source else None,
+        }
+        return {**rule, **described}
+    return None
+
+
+def explain_decision(engine: Engine, decision_id: str) -> dict[str, Any]:
+    """The decision, its rule (as written then), its conditions and their values, its evidence
+    events; `EventError` for an unknown decision id."""
+    found = engine.store.decision(decision_id)
+    if found is None:
+        raise EventError(f"no decision {decision_id}", path="decision_id")
+    record, ended_at, reversed_by = found
+    rule = _rule_file(engine, record["ruleset_digest"], record["rule_id"])
+    evidence = []
+    for event_id in record["evidence"]:
+        payload = engine.store.event_payload(event_id)
+        evidence.append({"event_id": event_id, "event": payload, "decision": payload is None})
+    return {
+        "decision": record,
+        "ended_at": ended_at,
+        "reversed_by": reversed_by,
+        "rule": rule,
+        "matched": record["matched"],
+        "evidence": evidence,
+    }
+
+
+def why_not(engine: Engine, account_id: str, rule_id: str, limit: int = 10) -> dict[str, Any]:
+    """For the account's latest events the rule looks at (at most `limit`): held or not, and
+    the first condition that failed with the value it saw; for a window, the count it had."""
+    try:
+        rule = engine.ruleset.rule(rule_id)
+    except StopIteration:
+        names = [r.id for r in engine.ruleset.rules]
+        raise EventError(f"no rule {rule_id} in this pack ({', '.join(names)})") from None
+    decided = engine.store.decided_by_event(account_id, rule_id)
+    if rule.deadline is not None:
+        return {
+            "rule_id": rule_id,
+            "account_id": account_id,
+            "deadlines": _deadlines(engine, rule, account_id),
+        }
+    checked = []
+    for payload in engine.store.account_events(account_id, rule.event_types, limit):
+        event = parse_event(payload)
+        snapshot = engine.ruleset.snapshot(flatten(event), event.type)
+        failed = next((t for t in trace(rule.condition, snapshot) if not t.result), None)
+        entry: dict[str, Any] = {
+            "event_id": event.event_id,
+            "type": event.type,
+            "occurred_at": event.occurred_at.isoformat(),
+        }
+        if failed is not None:
+            entry["first_failed"] = {
+                "condition": condition_text(failed.field, failed.op, failed.expected),
+                "seen": failed.seen,
+            }
+        elif rule.window is not None:
+            seen = _window_count(engine, rule, account_id, to_micros(event.occurred_at))
+            entry["window"] = {
+                "condition": rule.window.label,
+                "needed": rule.window.count,
+                "seen": seen,
+            }
+            if seen is None or seen < rule.window.count:
+                entry["first_failed"] = {
+                    "condition": f"{rule.window.count} {rule.window.label}",
+                    "seen": seen,
+                }
+        entry["held"] = "first_failed" not in entry
+        if event.event_id in decided:
+            entry["decision_id"] = decided[event.event_id]
+        checked.append(entry)
+    return {"rule_id": rule_id, "account_id": account_id, "events": checked}
+
+
+def _window_count(engine: Engine, rule: CompiledRule, account_id: str, at_us: int) -> int | None:
+    """The rule's window count at `at_us` from the history kept (None: nothing kept, or a
+    window grouped by an identity value, which is kept by fingerprint, not by account)."""
+    assert rule.window is not None
+    stream = engine.ruleset.streams[rule.window.stream]
+    if stream.by is not None:
+        return None
+    rows = engine.store.history(stream.key, account_id, at_us - rule.window.span_us, at_us + 1)
+    return count(rows, at_us, rule.window.span_us, stream.distinct is not None)
+
+
+def _deadlines(engine: Engine, rule: CompiledRule, account_id: str) -> list[dict[str, Any]]:
+    return [
+        {**d, "starts_at": d["starts_at"].isoformat(), "due_at": d["due_at"].isoformat()}
+        for d in engine.deadlines(account_id)
+        if d["rule_id"] == rule.id
+    ]
