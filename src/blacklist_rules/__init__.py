@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .cases import Case, CaseResult, Coverage, load_cases, run_case
 from .compiler import CompiledRuleset
 from .decisions import Action, ConditionTrace, Decision, Mode, RuleMatch, Status, StatusChange
+from .diff_html import render_html
 from .engine import Engine, Outcome, default_rules_path, load_ruleset
 from .errors import (
     BlacklistRulesError,
@@ -29,6 +30,7 @@ from .errors import (
 from .events import Event, ParsedLine, iter_jsonl, parse_event, parse_time
 from .explain import explain_decision, why_not
 from .identity import BlacklistEntry, IdentityKey, load_key
+from .replay import replay_diff
 from .spec import rule_json_schema
 from .store import SQLiteStore
 
@@ -75,6 +77,8 @@ __all__ = [
     "load_ruleset",
     "parse_event",
     "parse_time",
+    "render_html",
+    "replay_diff",
     "rule_json_schema",
     "run_case",
     "why_not",

@@ -10,10 +10,13 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
+
+from tqdm import tqdm
 
 from . import (
     BlacklistRulesError,
@@ -29,6 +32,8 @@ from . import (
     load_cases,
     load_ruleset,
     parse_time,
+    render_html,
+    replay_diff,
     rule_json_schema,
     run_case,
     why_not,
@@ -351,6 +356,80 @@ def _show_decision(found: dict[str, Any]) -> None:
         )
 
 
+def _cmd_diff(args: argparse.Namespace) -> int:
+    """Replay the events through two rule versions; report what changes; gate on the share of
+    irreversible outcomes that change."""
+    events = Path(args.events)
+    if not events.is_file():
+        print(f"error: no such events file: {events}", file=sys.stderr)
+        return 2
+    baseline, candidate = load_ruleset(args.baseline), load_ruleset(args.candidate)
+    with open(events, "rb") as handle:
+        total = sum(1 for line in handle if line.strip())
+    bar = tqdm(total=total, unit=" events", file=sys.stderr, disable=not sys.stderr.isatty())
+    with tempfile.TemporaryDirectory(prefix="blacklist-rules-diff-", dir=args.workdir) as work:
+        report = replay_diff(
+            baseline,
+            candidate,
+            iter_jsonl(events),
+            Path(work),
+            samples=args.samples,
+            advanced=bar.update,
+        )
+    bar.close()
+    if args.format == "json":
+        _print_json(report, sys.stdout)
+    elif args.format == "html":
+        sys.stdout.write(render_html(report))
+    else:
+        _show_diff(report)
+    share = report["irreversible"]["percent"]
+    if args.fail_on_irreversible is not None and share > args.fail_on_irreversible:
+        print(
+            f"{share} % of irreversible outcomes change: more than --fail-on-irreversible "
+            f"{args.fail_on_irreversible}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _show_diff(report: dict[str, Any]) -> None:
+    irreversible = report["irreversible"]
+    print(
+        f"{report['events']:,} events ({report['rejected']:,} rejected); "
+        f"baseline {report['baseline']['digest'][:12]} ({report['baseline']['rules']} rules), "
+        f"candidate {report['candidate']['digest'][:12]} ({report['candidate']['rules']} rules)"
+    )
+    print(
+        f"{report['accounts_changed']:,} of {report['accounts_decided']:,} accounts decided "
+        "about end differently"
+    )
+    for transition in report["transitions"]:
+        print(f"  {transition['from']} → {transition['to']}: {transition['accounts']:,}")
+        for sample in transition["samples"]:
+            for side in ("baseline", "candidate"):
+                shown = "; ".join(
+                    f"{d['action']} by {d['rule_id']} ({d['mode']}, evidence "
+                    f"{', '.join(d['evidence'])})"
+                    for d in sample[side]
+                )
+                print(f"      {sample['account_id']} {side}: {shown or 'nothing'}")
+    print("decisions per rule (baseline → candidate):")
+    for rule in report["rules"]:
+        change = rule["candidate"] - rule["baseline"]
+        mark = f"  ({change:+d})" if change else ""
+        print(
+            f"  {rule['rule_id']} [{rule['mode']}]: {rule['baseline']:,} → "
+            f"{rule['candidate']:,}{mark}"
+        )
+    print(
+        f"irreversible outcomes (enforced cancel, blacklist): {irreversible['baseline']:,} → "
+        f"{irreversible['candidate']:,}, {irreversible['changed']:,} changed "
+        f"({irreversible['percent']} %)"
+    )
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(rule_json_schema(), indent=2, ensure_ascii=False))
     return 0
@@ -448,6 +527,28 @@ def build_parser() -> argparse.ArgumentParser:
     rules_option(explain)
     explain.add_argument("--json", action="store_true")
     explain.set_defaults(func=_cmd_explain)
+
+    diff = commands.add_parser(
+        "diff",
+        help="replay events through two rule versions and report what changes",
+        description="Replays EVENTS.jsonl through the baseline and the candidate rule folders "
+        "side by side (two temporary dbs) and reports the accounts that end differently, by "
+        "transition, decisions per rule, samples with evidence, and the share of irreversible "
+        "outcomes (enforced cancel, blacklist) that change. A progress bar shows on a terminal.",
+    )
+    diff.add_argument("events", metavar="EVENTS.jsonl")
+    diff.add_argument("--baseline", required=True, metavar="DIR")
+    diff.add_argument("--candidate", required=True, metavar="DIR")
+    diff.add_argument("--format", choices=["text", "json", "html"], default="text")
+    diff.add_argument("--samples", type=int, default=3, help="sample accounts per transition")
+    diff.add_argument(
+        "--fail-on-irreversible",
+        type=float,
+        metavar="PCT",
+        help="exit 1 when more than PCT percent of cancel/blacklist outcomes change",
+    )
+    diff.add_argument("--workdir", type=Path, help="where the replay's dbs go (default: temp)")
+    diff.set_defaults(func=_cmd_diff)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of rule files")
     schema.set_defaults(func=_cmd_schema)

@@ -1,0 +1,102 @@
+"""Replay diff between rule versions: nothing for identical packs, exactly the affected
+accounts otherwise, the irreversible gate, the three formats."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from blacklist_rules import Engine, iter_jsonl, load_ruleset, replay_diff
+from blacklist_rules.cli import main
+from blacklist_rules.synthetic import generate_events, write_jsonl
+
+from .support import default_pack_with
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "events.jsonl"
+REMOVED = "blacklist-confirmed-impersonation"
+
+
+@pytest.fixture(scope="module")
+def workload(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("diff") / "events.jsonl"
+    write_jsonl(generate_events(6000, n_accounts=600, seed=3), path)
+    return path
+
+
+def without_rule(folder: Path, rule_id: str) -> Path:
+    pack = default_pack_with(folder)
+    next(pack.rglob(f"{rule_id}.yaml")).unlink()
+    return pack
+
+
+def plain_run(pack: Path | None, events: Path) -> dict[str, tuple[str, Counter[Any]]]:
+    """Each account's final status and decisions, from one ordinary run: the reference."""
+    seen: dict[str, Counter[Any]] = {}
+    with Engine.from_path(pack) as engine:
+        for outcome in engine.run(iter_jsonl(events)):
+            for d in outcome.decisions:
+                seen.setdefault(d.account_id, Counter())[
+                    (d.rule_id, str(d.action), str(d.mode))
+                ] += 1
+        return {a: (str(engine.status(a)), c) for a, c in seen.items()}
+
+
+def test_identical_rule_sets_differ_in_nothing(tmp_path: Path, workload: Path) -> None:
+    ruleset = load_ruleset()
+    report = replay_diff(ruleset, ruleset, iter_jsonl(workload), tmp_path)
+    assert report["accounts_decided"] > 50
+    assert (report["accounts_changed"], report["transitions"]) == (0, [])
+    assert report["irreversible"]["changed"] == 0
+    assert all(rule["baseline"] == rule["candidate"] for rule in report["rules"])
+
+
+def test_removing_a_rule_reports_exactly_the_accounts_it_changes(
+    tmp_path: Path, workload: Path
+) -> None:
+    """The diff's accounts are those two independent plain runs end differently for."""
+    pack = without_rule(tmp_path / "pack", REMOVED)
+    report = replay_diff(load_ruleset(), load_ruleset(pack), iter_jsonl(workload), tmp_path)
+    before, after = plain_run(None, workload), plain_run(pack, workload)
+    empty: tuple[str, Counter[Any]] = ("active", Counter())
+    expected = {a for a in set(before) | set(after) if before.get(a, empty) != after.get(a, empty)}
+    reported = {a for t in report["transitions"] for a in t["account_ids"]}
+    assert reported == expected
+    assert expected  # the workload has confirmed impersonations
+    (removed,) = [r for r in report["rules"] if r["rule_id"] == REMOVED]
+    assert removed["candidate"] == 0 < removed["baseline"]
+    blacklisted = next(t for t in report["transitions"] if t["from"] == "blacklisted")
+    sample = blacklisted["samples"][0]
+    assert any(d["rule_id"] == REMOVED and d["evidence"] for d in sample["baseline"])
+
+
+def test_the_cli_gates_on_irreversible_changes_and_writes_three_formats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two of twelve irreversible outcomes change (16.67 %): `--fail-on-irreversible 10`
+    fails, 20 passes; JSON and a self-contained HTML page say the same."""
+    pack = without_rule(tmp_path / "pack", REMOVED)
+    args = ["diff", "--baseline", str(ROOT / "rules"), "--candidate", str(pack), str(EXAMPLES)]
+    assert main([*args, "--fail-on-irreversible", "10"]) == 1
+    out = capsys.readouterr()
+    assert "2 of 15 accounts decided about end differently" in out.out
+    assert "blacklisted → active: 2" in out.out
+    assert "16.67 % of irreversible outcomes change" in out.err
+    assert main([*args, "--fail-on-irreversible", "20", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["irreversible"] == {
+        "baseline": 12,
+        "candidate": 10,
+        "changed": 2,
+        "percent": 16.67,
+    }
+    assert main([*args, "--format", "html"]) == 0
+    page = capsys.readouterr().out
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<svg" in page
+    assert "<script" not in page
+    assert page.count("http") == 1  # the SVG namespace: nothing is fetched
