@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from blacklist_rules import Engine, iter_jsonl, load_ruleset, replay_diff
+from blacklist_rules import Engine, iter_jsonl, load_ruleset, replay_diff, shadow_diff
 from blacklist_rules.cli import main
 from blacklist_rules.synthetic import generate_events, write_jsonl
 
-from .support import default_pack_with
+from .support import SHADOW_REPORT_FREEZE, default_pack_with
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "events.jsonl"
@@ -100,3 +100,28 @@ def test_the_cli_gates_on_irreversible_changes_and_writes_three_formats(
     assert "<svg" in page
     assert "<script" not in page
     assert page.count("http") == 1  # the SVG namespace: nothing is fetched
+
+
+def test_shadow_decisions_are_compared_with_the_enforced_outcomes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A shadow rule freezing on any unconfirmed report: every account it would freeze that is
+    active now is `active → frozen`; accounts already frozen or worse do not change; no
+    irreversible outcome is added by a freeze."""
+    pack = default_pack_with(tmp_path / "pack", shadow=SHADOW_REPORT_FREEZE)
+    db = tmp_path / "s.db"
+    with Engine.from_path(pack, db=db) as engine:
+        for _ in engine.run(iter_jsonl(EXAMPLES)):
+            pass
+        shadowed = {
+            d["account_id"] for d in engine.store.shadow_decisions() if d["action"] == "freeze"
+        }
+        active = {a for a in shadowed if engine.status(a) == "active"}
+        report = shadow_diff(engine)
+    assert active
+    (transition,) = report["transitions"]
+    assert (transition["from"], transition["to"]) == ("active", "frozen")
+    assert set(transition["account_ids"]) == active
+    assert report["irreversible"]["added"] == 0
+    assert main(["diff", "--shadow", "--db", str(db), "--rules", str(pack)]) == 0
+    assert f"enforced, they would change {len(active):,}" in capsys.readouterr().out

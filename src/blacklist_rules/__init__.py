@@ -30,7 +30,7 @@ from .errors import (
 from .events import Event, ParsedLine, iter_jsonl, parse_event, parse_time
 from .explain import explain_decision, why_not
 from .identity import BlacklistEntry, IdentityKey, load_key
-from .replay import replay_diff
+from .replay import replay_diff, shadow_diff
 from .spec import rule_json_schema
 from .store import SQLiteStore
 
@@ -81,5 +81,6 @@ __all__ = [
     "replay_diff",
     "rule_json_schema",
     "run_case",
+    "shadow_diff",
     "why_not",
 ]

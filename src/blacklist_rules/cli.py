@@ -36,6 +36,7 @@ from . import (
     replay_diff,
     rule_json_schema,
     run_case,
+    shadow_diff,
     why_not,
 )
 
@@ -359,6 +360,11 @@ def _show_decision(found: dict[str, Any]) -> None:
 def _cmd_diff(args: argparse.Namespace) -> int:
     """Replay the events through two rule versions; report what changes; gate on the share of
     irreversible outcomes that change."""
+    if args.shadow:
+        return _shadow_diff(args)
+    if args.events is None or args.baseline is None or args.candidate is None:
+        print("error: give EVENTS.jsonl, --baseline and --candidate (or --shadow)", file=sys.stderr)
+        return 2
     events = Path(args.events)
     if not events.is_file():
         print(f"error: no such events file: {events}", file=sys.stderr)
@@ -383,15 +389,50 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         sys.stdout.write(render_html(report))
     else:
         _show_diff(report)
-    share = report["irreversible"]["percent"]
-    if args.fail_on_irreversible is not None and share > args.fail_on_irreversible:
+    return _gate(report["irreversible"]["percent"], args.fail_on_irreversible)
+
+
+def _gate(share: float, most: float | None) -> int:
+    """Exit 1 when more than `most` percent of irreversible outcomes change."""
+    if most is not None and share > most:
         print(
-            f"{share} % of irreversible outcomes change: more than --fail-on-irreversible "
-            f"{args.fail_on_irreversible}",
+            f"{share} % of irreversible outcomes change: more than --fail-on-irreversible {most}",
             file=sys.stderr,
         )
         return 1
     return 0
+
+
+def _shadow_diff(args: argparse.Namespace) -> int:
+    """The db's shadow decisions against its enforced outcomes."""
+    with Engine.from_path(args.rules, db=_existing_db(args.db)) as engine:
+        report = shadow_diff(engine, samples=args.samples)
+    if args.format == "json":
+        _print_json(report, sys.stdout)
+    elif args.format == "html":
+        print("error: --shadow reports as text or json", file=sys.stderr)
+        return 2
+    else:
+        irreversible = report["irreversible"]
+        print(
+            f"{report['accounts_with_shadow_decisions']:,} accounts have shadow decisions; "
+            f"enforced, they would change {report['accounts_changed']:,}"
+        )
+        for transition in report["transitions"]:
+            print(f"  {transition['from']} → {transition['to']}: {transition['accounts']:,}")
+            for sample in transition["samples"]:
+                shown = "; ".join(
+                    f"{d['action']} by {d['rule_id']} (evidence {', '.join(d['evidence'])})"
+                    for d in sample["shadow"]
+                )
+                print(f"      {sample['account_id']}: {shown}")
+        for rule in report["rules"]:
+            print(f"  {rule['rule_id']}: {rule['shadow_decisions']:,} shadow decisions")
+        print(
+            f"irreversible outcomes: {irreversible['enforced']:,} enforced, "
+            f"{irreversible['added']:,} more if the shadow rules were ({irreversible['percent']} %)"
+        )
+    return _gate(report["irreversible"]["percent"], args.fail_on_irreversible)
 
 
 def _show_diff(report: dict[str, Any]) -> None:
@@ -536,9 +577,16 @@ def build_parser() -> argparse.ArgumentParser:
         "transition, decisions per rule, samples with evidence, and the share of irreversible "
         "outcomes (enforced cancel, blacklist) that change. A progress bar shows on a terminal.",
     )
-    diff.add_argument("events", metavar="EVENTS.jsonl")
-    diff.add_argument("--baseline", required=True, metavar="DIR")
-    diff.add_argument("--candidate", required=True, metavar="DIR")
+    diff.add_argument("events", nargs="?", metavar="EVENTS.jsonl")
+    diff.add_argument("--baseline", metavar="DIR")
+    diff.add_argument("--candidate", metavar="DIR")
+    diff.add_argument(
+        "--shadow",
+        action="store_true",
+        help="instead: the shadow decisions in --db against its enforced outcomes",
+    )
+    diff.add_argument("--db", default=DEFAULT_DB, help="with --shadow: the db to read")
+    rules_option(diff)
     diff.add_argument("--format", choices=["text", "json", "html"], default="text")
     diff.add_argument("--samples", type=int, default=3, help="sample accounts per transition")
     diff.add_argument(

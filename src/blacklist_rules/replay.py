@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .compiler import CompiledRuleset
-from .decisions import Decision, Mode
+from .decisions import Action, Decision, Mode
 from .engine import Engine
 from .events import ParsedLine
 from .identity import IdentityKey
@@ -169,4 +169,59 @@ def _report(
             }
             for day in days
         ],
+    }
+
+
+def shadow_diff(engine: Engine, *, samples: int = 3) -> dict[str, Any]:
+    """What the db's shadow decisions would have done, enforced: per account, the current
+    status against the most severe of it and its standing shadow actions, grouped by
+    transition, with the share of cancel/blacklist outcomes they would add.
+
+    An approximation, and said so: a shadow decision was taken as if alone, so an enforced
+    rule would also have changed what came after it (a deadline it starts, a status another
+    rule then sees). The exact answer is a `replay_diff` with the rule's mode set to enforce.
+    """
+    by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in engine.store.shadow_decisions():
+        by_account[record["account_id"]].append(record)
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    per_rule: Counter[str] = Counter()
+    added: set[tuple[str, str]] = set()
+    for account, records in sorted(by_account.items()):
+        now = engine.status(account)
+        actions = [Action(record["action"]).status for record in records]
+        would = max([now, *actions], key=lambda status: status.severity)
+        for record in records:
+            per_rule[record["rule_id"]] += 1
+            if (
+                record["action"] in IRREVERSIBLE
+                and Action(record["action"]).status.severity > now.severity
+            ):
+                added.add((account, record["action"]))
+        if would != now:
+            groups[(str(now), str(would))].append(account)
+    enforced = engine.store.enforced_irreversible()
+    return {
+        "db": engine.store.path,
+        "accounts_with_shadow_decisions": len(by_account),
+        "accounts_changed": sum(len(members) for members in groups.values()),
+        "transitions": [
+            {
+                "from": before,
+                "to": after,
+                "accounts": len(members),
+                "account_ids": members,
+                "samples": [
+                    {"account_id": account, "shadow": by_account[account]}
+                    for account in members[:samples]
+                ],
+            }
+            for (before, after), members in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))
+        ],
+        "rules": [{"rule_id": rule, "shadow_decisions": n} for rule, n in sorted(per_rule.items())],
+        "irreversible": {
+            "enforced": enforced,
+            "added": len(added),
+            "percent": round(100 * len(added) / (enforced + len(added)), 2) if added else 0.0,
+        },
     }

@@ -318,6 +318,22 @@ class SQLiteStore:
         ).fetchall()
         return [str(row[0]) for row in rows]
 
+    def shadow_decisions(self) -> list[dict[str, Any]]:
+        """Every shadow decision not reversed, oldest first."""
+        rows = self._db.execute(
+            "SELECT record FROM decisions WHERE mode = 'shadow' AND reversed_by IS NULL "
+            "ORDER BY effective_at, rowid"
+        ).fetchall()
+        return [dict(json.loads(row[0])) for row in rows]
+
+    def enforced_irreversible(self) -> int:
+        """How many (account, action) cancel or blacklist outcomes are enforced and standing."""
+        row = self._db.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT account_id, action FROM decisions "
+            f"WHERE action IN ('cancel', 'blacklist') AND {_STANDING})"
+        ).fetchone()
+        return int(row[0])
+
     def decided_by_event(self, account_id: str, rule_id: str) -> dict[str, str]:
         """{event id: decision id} of the rule's decisions on the account."""
         rows = self._db.execute(
