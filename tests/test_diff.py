@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from blacklist_rules import Engine, iter_jsonl, load_ruleset, replay_diff, shadow_diff
 from blacklist_rules.cli import main
 from blacklist_rules.synthetic import generate_events, write_jsonl
 
+from .strategies import event_lists
 from .support import SHADOW_REPORT_FREEZE, default_pack_with
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,3 +127,16 @@ def test_shadow_decisions_are_compared_with_the_enforced_outcomes(
     assert report["irreversible"]["added"] == 0
     assert main(["diff", "--shadow", "--db", str(db), "--rules", str(pack)]) == 0
     assert f"enforced, they would change {len(active):,}" in capsys.readouterr().out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event_lists)
+def test_a_pack_against_itself_differs_in_nothing_on_any_events(
+    tmp_path_factory: pytest.TempPathFactory, events: list[dict[str, Any]]
+) -> None:
+    """Any events, the same pack on both sides: no account changes, no irreversible share."""
+    ruleset = load_ruleset()
+    lines = [json.dumps(event) for event in events]
+    report = replay_diff(ruleset, ruleset, iter_jsonl(lines), tmp_path_factory.mktemp("self"))
+    assert (report["accounts_changed"], report["irreversible"]["changed"]) == (0, 0)
+    assert report["events"] == len(events)
