@@ -138,3 +138,50 @@ def test_cases_run_under_pytest_and_a_failure_names_the_case(tmp_path: Path) -> 
     assert "1 failed, 1 passed" in run.stdout
     assert "case `expects a cancel`" in run.stdout
     assert "expected enforced decision not taken: a cancel" in run.stdout
+
+
+def test_expectations_naming_a_rule_choose_first(tmp_path: Path) -> None:
+    """Two freezes of one account, expected as `{freeze}` and `{freeze, rule_id: X}` in either
+    order: the case passes (one without a rule never takes the decision X needs)."""
+    events = """
+      events:
+        - {event_id: v1, type: identity_verification, account_id: a,
+           occurred_at: "2026-05-01T09:00:00+08:00", status: failed, reason: name_id_mismatch}
+        - {event_id: p1, type: impersonation_report, account_id: a,
+           occurred_at: "2026-05-01T10:00:00+08:00", reporter_id: r1, confirmed: false}
+        - {event_id: p2, type: impersonation_report, account_id: a,
+           occurred_at: "2026-05-01T11:00:00+08:00", reporter_id: r2, confirmed: false}
+        - {event_id: p3, type: impersonation_report, account_id: a,
+           occurred_at: "2026-05-01T12:00:00+08:00", reporter_id: r3, confirmed: false}
+    """
+    loose, precise = (
+        "{account_id: a, action: freeze}",
+        ("{account_id: a, action: freeze, rule_id: freeze-failed-verification}"),
+    )
+    for first, second in ((loose, precise), (precise, loose)):
+        path = write(
+            tmp_path,
+            "greedy.yaml",
+            f"name: two freezes\n{textwrap.dedent(events)}expect:\n  - {first}\n  - {second}\n",
+        )
+        (case,) = load_cases([path])
+        assert run_case(load_ruleset(), case).problems == ()
+
+
+def test_until_and_names_are_checked_at_load(tmp_path: Path) -> None:
+    """`until` that is no time, or before the last event; a name used twice: `file:line`."""
+    event_line = (
+        "    - {event_id: e1, type: impersonation_report, account_id: a, "
+        'occurred_at: "2026-05-01T09:00:00+08:00", reporter_id: r, confirmed: true}\n'
+    )
+    text = (
+        f"- name: n\n  events:\n{event_line}  expect: []\n  until: next week\n"
+        f"- name: n\n  events:\n{event_line}  expect: []\n  until: '2026-04-01T00:00:00Z'\n"
+    )
+    path = write(tmp_path, "until.yaml", text)
+    with pytest.raises(CaseLoadError) as caught:
+        load_cases([path])
+    lines = [str(error) for error in caught.value.errors]
+    assert lines[0].startswith(f"{path}:5: E-SPEC: `until`: must be an RFC 3339 timestamp")
+    assert lines[1] == f"{path}:6: E-CASE: case name `n` is used twice in this file (line 1)"
+    assert lines[2].startswith(f"{path}:10: E-CASE: case `n`: `until` is before its last event")

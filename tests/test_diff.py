@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,12 @@ from blacklist_rules.cli import main
 from blacklist_rules.synthetic import generate_events, write_jsonl
 
 from .strategies import event_lists
-from .support import SHADOW_REPORT_FREEZE, default_pack_with
+from .support import SHADOW_REPORT_FREEZE, default_pack_with, event
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "events.jsonl"
 REMOVED = "blacklist-confirmed-impersonation"
+DAY = timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +142,45 @@ def test_a_pack_against_itself_differs_in_nothing_on_any_events(
     report = replay_diff(ruleset, ruleset, iter_jsonl(lines), tmp_path_factory.mktemp("self"))
     assert (report["accounts_changed"], report["irreversible"]["changed"]) == (0, 0)
     assert report["events"] == len(events)
+
+
+def test_shadow_freezes_that_would_have_ended_or_been_lifted_do_not_count(
+    tmp_path: Path,
+) -> None:
+    """A 1-day shadow freeze whose day is over, and one a reviewer's lift came after: neither
+    would stand now, so neither account changes."""
+    timed_shadow = SHADOW_REPORT_FREEZE.replace(
+        "  action: freeze\n", "  action: freeze\n  duration: 1d\n"
+    )
+    for rule, lift in ((timed_shadow, False), (SHADOW_REPORT_FREEZE, True)):
+        pack = default_pack_with(tmp_path / f"pack-{lift}", shadow=rule)
+        with Engine.from_path(pack) as engine:
+            engine.process(
+                event("impersonation_report", "x", 0 * DAY, "p1", reporter_id="r", confirmed=False)
+            )
+            if lift:
+                engine.process(
+                    event(
+                        "review_decision",
+                        "x",
+                        DAY,
+                        "l1",
+                        reviewer_id="v",
+                        action="lift",
+                        reason="ok",
+                    )
+                )
+            engine.process(event("identity_verification", "y", 3 * DAY, "v1", status="passed"))
+            assert len(engine.store.shadow_decisions()) == 1
+            assert shadow_diff(engine)["accounts_changed"] == 0
+
+
+def test_diff_counts_what_the_engines_refuse_as_run_does(tmp_path: Path) -> None:
+    """Lines refused by both versions (bad JSON, a clashing event id) count as rejected, as
+    in `run`."""
+    bad = ROOT / "examples" / "bad_events.jsonl"
+    ruleset = load_ruleset()
+    report = replay_diff(ruleset, ruleset, iter_jsonl(bad), tmp_path)
+    with Engine.from_path() as engine:
+        rejected = sum(1 for o in engine.run(iter_jsonl(bad)) if o.rejection is not None)
+    assert (report["rejected"], report["refused_by_one_version"]) == (rejected, 0)

@@ -93,7 +93,7 @@ def test_explain_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["explain", decision_id, "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert f"decision {decision_id}: freeze of a (enforce)" in out
-    assert "distinct reporter_id within 7d gte 3: saw 3 (held)" in out
+    assert "distinct reporter_id within 7d gte 3: saw 3 (true)" in out
     assert main(["explain", "--account", "a", "--rule", SUSPECTED, "--db", str(db)]) == 0
     assert "`3 distinct reporter_id within 7d` failed, saw 2" in capsys.readouterr().out
     assert main(["explain", decision_id, "--db", str(db), "--json"]) == 0
@@ -128,3 +128,60 @@ def test_a_re_registration_is_explained_without_identity_values(engine: Engine) 
         (listing.decision_id, True),
     ]
     assert number not in json.dumps(found, default=str)
+
+
+def test_why_not_judges_not_and_any_as_a_whole(tmp_path: Path) -> None:
+    """`not: {reason: {in: [...]}}`: a reason in the list fails the `not` (shown as such), one
+    outside it holds; the engine's own decision is reported for the event it decided."""
+    pack = default_pack_with(tmp_path / "pack")
+    path = pack / "identity" / "cancel-proven-fake-identity.yaml"
+    text = path.read_text()
+    start = text.index("when:")
+    end = text.index("then:")
+    path.write_text(
+        text[:start]
+        + "when:\n  all:\n    - status: failed\n"
+        + "    - not: {reason: {in: [blurry_photo, name_id_mismatch]}}\n"
+        + text[end:]
+    )
+    rule = "cancel-proven-fake-identity"
+    with Engine.from_path(pack) as engine:
+        engine.process(
+            event(
+                "identity_verification", "q", 0 * DAY, "v1", status="failed", reason="blurry_photo"
+            )
+        )
+        (blurry,) = why_not(engine, "q", rule)["events"]
+        assert blurry["first_failed"] == {
+            "condition": "not (reason in [blurry_photo, name_id_mismatch])",
+            "seen": "blurry_photo",
+        }
+        engine.process(
+            event("identity_verification", "r", 0 * DAY, "v2", status="failed", reason="forged")
+        )
+        (forged,) = why_not(engine, "r", rule)["events"]
+        assert forged["held"] is True
+        assert "decision_id" in forged
+
+
+def test_why_not_sees_derived_fields_and_says_when_it_cannot_know(engine: Engine) -> None:
+    """A re-registration: the rule decided on it (not "failed, saw null"). A window grouped by
+    an identity value is kept by fingerprint: unknown, never reported as failed."""
+    number = "360426199101010071"
+    engine.process(
+        event(
+            "registration",
+            "li",
+            0 * DAY,
+            "r1",
+            identity={"id_number": number},
+            verification={"status": "passed"},
+        )
+    )
+    engine.process(event("impersonation_report", "li", DAY, "i1", reporter_id="r", confirmed=True))
+    engine.process(event("registration", "li-2", 2 * DAY, "r2", identity={"id_number": number}))
+    (again,) = why_not(engine, "li-2", "blacklist-returning-identity")["events"]
+    assert again["held"] is True
+    (shared,) = why_not(engine, "li-2", "freeze-shared-id-number")["events"]
+    assert shared["held"] is None
+    assert "fingerprint" in shared["unknown"]

@@ -28,7 +28,7 @@ from .compiler import CompiledRule, CompiledRuleset, condition_text, trace
 from .decisions import Decision, Mode
 from .engine import Engine
 from .errors import CaseLoadError, EventError, RuleFileError
-from .events import Event, parse_event
+from .events import Event, Timestamp, parse_event
 from .identity import IdentityKey
 from .loader import parse_yaml, pydantic_errors
 from .spec import suggest
@@ -71,7 +71,7 @@ class CaseSpec(BaseModel):
     expect: list[Expected] | None = None
     expect_shadow: list[Expected] | None = None
     final_status: dict[str, Status] | None = None
-    until: str | None = None
+    until: Timestamp | None = None
     """Move event time here after the events (deadlines pass, freezes end)."""
 
     @model_validator(mode="after")
@@ -118,12 +118,25 @@ def parse_cases(text: str, source: str) -> tuple[list[Case], list[RuleFileError]
         message = "a case file holds a case (a mapping) or a list of cases"
         return [], [RuleFileError(source, 1, "E-CASE", message)]
     cases = []
+    names: dict[str, int] = {}
     for index, item in enumerate(items):
         prefix: tuple[str | int, ...] = (index,) if many else ()
 
         def at(path: tuple[str | int, ...], prefix: tuple[str | int, ...] = prefix) -> int:
             return line_of((*prefix, *path))
 
+        name = item.get("name")
+        if isinstance(name, str) and name in names:
+            errors.append(
+                RuleFileError(
+                    source,
+                    at(("name",)),
+                    "E-CASE",
+                    f"case name `{name}` is used twice in this file (line {names[name]})",
+                )
+            )
+        elif isinstance(name, str):
+            names[name] = at(("name",))
         try:
             spec = CaseSpec.model_validate(item)
         except ValidationError as exc:
@@ -153,6 +166,17 @@ def parse_cases(text: str, source: str) -> tuple[list[Case], list[RuleFileError]
                         suggest(account, sorted(accounts)),
                     )
                 )
+        last = max((event.occurred_at for event in events), default=None)
+        if spec.until is not None and last is not None and spec.until < last:
+            found.append(
+                RuleFileError(
+                    source,
+                    at(("until",)),
+                    "E-CASE",
+                    f"case `{spec.name}`: `until` is before its last event (the clock never "
+                    "goes back)",
+                )
+            )
         errors.extend(found)
         if not found:
             cases.append(Case(spec, source, at(()), tuple(events)))
@@ -221,10 +245,12 @@ class CaseResult:
 
 
 def _compare(expected: Sequence[Expected], actual: Sequence[Decision], what: str) -> list[str]:
-    """Exact match in any order: each expectation takes one decision, none is left over."""
+    """Exact match in any order: each expectation takes one decision, none is left over. Those
+    naming a rule choose first, so one without a rule never takes the decision a more precise
+    one needs (within each group any match is as good as another)."""
     left = list(actual)
     missing = []
-    for wanted in expected:
+    for wanted in sorted(expected, key=lambda e: e.rule_id is None):
         hit = next((d for d in left if wanted.matches(d)), None)
         if hit is None:
             missing.append(wanted)

@@ -302,13 +302,18 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         print(f"  deadline from {deadline['anchor']} due {deadline['due_at']}: {deadline['state']}")
     for seen in answer.get("events", ()):
         head = f"  {seen['event_id']}  {seen['type']}  {seen['occurred_at']}: "
-        if seen["held"]:
-            done = f"decided {seen['decision_id']}" if "decision_id" in seen else "no decision"
-            print(head + f"every condition held ({done})")
+        if "decision_id" in seen:
+            print(head + f"the rule decided {seen['decision_id']}")
+        elif seen["held"]:
+            print(head + "every condition held, no decision (the status was already as high)")
+        elif seen["held"] is None:
+            print(head + f"unknown: {seen['unknown']}")
         else:
             failed = seen["first_failed"]
             print(head + f"`{failed['condition']}` failed, saw {json.dumps(failed['seen'])}")
-    if not answer.get("events") and not answer.get("deadlines"):
+    if "deadlines" in answer and not answer["deadlines"]:
+        print("  no deadline of this rule was ever started for the account")
+    if "events" in answer and not answer["events"]:
         print("  no event of the account is of a type this rule looks at")
     return 0
 
@@ -335,7 +340,7 @@ def _show_decision(found: dict[str, Any]) -> None:
     for match in found["matched"]:
         print(f"  {match['rule_id']} v{match['rule_version']} ({match['action']}, {match['mode']})")
         for c in match["conditions"]:
-            mark = "held" if c["result"] else "failed"
+            mark = "true" if c["result"] else "false"  # (under a `not`, false is what held)
             print(
                 f"    {c['field']} {c['op']} {json.dumps(c['expected'], ensure_ascii=False)}: "
                 f"saw {json.dumps(c['seen'], ensure_ascii=False)} ({mark})"
@@ -442,6 +447,11 @@ def _show_diff(report: dict[str, Any]) -> None:
         f"baseline {report['baseline']['digest'][:12]} ({report['baseline']['rules']} rules), "
         f"candidate {report['candidate']['digest'][:12]} ({report['candidate']['rules']} rules)"
     )
+    if report["refused_by_one_version"]:
+        print(
+            f"{report['refused_by_one_version']:,} events refused by one version only (an "
+            "appeal or lift of a decision only the other took)"
+        )
     print(
         f"{report['accounts_changed']:,} of {report['accounts_decided']:,} accounts decided "
         "about end differently"
@@ -474,6 +484,14 @@ def _show_diff(report: dict[str, Any]) -> None:
 def _cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(rule_json_schema(), indent=2, ensure_ascii=False))
     return 0
+
+
+def _percent(text: str) -> float:
+    """A percentage from 0 to 100 (NaN, which compares false with everything, is refused)."""
+    value = float(text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage from 0 to 100")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -549,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("rules", nargs="?", default=None, metavar="RULES")
     test.add_argument("cases", nargs="*", metavar="CASES", help="case files or folders")
     test.add_argument(
-        "--min-coverage", type=float, metavar="N", help="fail below N percent coverage"
+        "--min-coverage", type=_percent, metavar="N", help="fail below N percent coverage"
     )
     test.add_argument("--json", action="store_true", help="one JSON report instead of text")
     test.set_defaults(func=_cmd_test)
@@ -591,7 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--samples", type=int, default=3, help="sample accounts per transition")
     diff.add_argument(
         "--fail-on-irreversible",
-        type=float,
+        type=_percent,
         metavar="PCT",
         help="exit 1 when more than PCT percent of cancel/blacklist outcomes change",
     )

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .compiler import CompiledRule, condition_text, trace
+from .compiler import CompiledRule, condition_text, to_guard, trace
 from .engine import Engine
 from .errors import EventError
-from .events import flatten, parse_event, to_micros
+from .events import BLACKLISTED_IDENTITY, flatten, parse_event, to_micros
 from .history import count
 from .loader import parse_rule_text
+from .spec import All, Compare, Condition, Not
 
 
 def _rule_file(engine: Engine, digest: str, rule_id: str) -> dict[str, Any] | None:
@@ -73,35 +74,54 @@ def why_not(engine: Engine, account_id: str, rule_id: str, limit: int = 10) -> d
     checked = []
     for payload in engine.store.account_events(account_id, rule.event_types, limit):
         event = parse_event(payload)
-        snapshot = engine.ruleset.snapshot(flatten(event), event.type)
-        failed = next((t for t in trace(rule.condition, snapshot) if not t.result), None)
         entry: dict[str, Any] = {
             "event_id": event.event_id,
             "type": event.type,
             "occurred_at": event.occurred_at.isoformat(),
         }
-        if failed is not None:
-            entry["first_failed"] = {
-                "condition": condition_text(failed.field, failed.op, failed.expected),
-                "seen": failed.seen,
-            }
-        elif rule.window is not None:
-            seen = _window_count(engine, rule, account_id, to_micros(event.occurred_at))
-            entry["window"] = {
-                "condition": rule.window.label,
-                "needed": rule.window.count,
-                "seen": seen,
-            }
-            if seen is None or seen < rule.window.count:
-                entry["first_failed"] = {
-                    "condition": f"{rule.window.count} {rule.window.label}",
-                    "seen": seen,
-                }
-        entry["held"] = "first_failed" not in entry
-        if event.event_id in decided:
-            entry["decision_id"] = decided[event.event_id]
         checked.append(entry)
+        if event.event_id in decided:  # it held: the engine decided on it
+            entry.update(held=True, decision_id=decided[event.event_id])
+            continue
+        at_us = to_micros(event.occurred_at)
+        snapshot = engine.ruleset.snapshot(flatten(event), event.type)
+        if event.type == "registration":
+            snapshot[BLACKLISTED_IDENTITY] = engine.store.listed_registration(event.event_id, at_us)
+        failed = first_failure(rule.condition, snapshot)
+        if failed is None and rule.window is not None:
+            seen = _window_count(engine, rule, account_id, at_us)
+            entry["window"] = {"condition": rule.window.label, "needed": rule.window.count}
+            entry["window"]["seen"] = seen
+            if seen is None:
+                entry.update(
+                    held=None,
+                    unknown="a window grouped by an identity value is kept "
+                    "by fingerprint, not by account",
+                )
+                continue
+            if seen < rule.window.count:
+                failed = {"condition": f"{rule.window.count} {rule.window.label}", "seen": seen}
+        entry["held"] = failed is None
+        if failed is not None:
+            entry["first_failed"] = failed
     return {"rule_id": rule_id, "account_id": account_id, "events": checked}
+
+
+def first_failure(node: Condition | None, snapshot: dict[str, Any]) -> dict[str, Any] | None:
+    """The part of a condition tree that made it false, with the value(s) it saw; None when the
+    whole holds. `not` and `any` are judged as a whole, as the engine judges them."""
+    if node is None or to_guard(node)(snapshot):
+        return None
+    if isinstance(node, Compare):
+        (test,) = trace(node, snapshot)
+        return {"condition": condition_text(test.field, test.op, test.expected), "seen": test.seen}
+    if isinstance(node, All):
+        return next(f for item in node.items if (f := first_failure(item, snapshot)) is not None)
+    tests = trace(node, snapshot)
+    texts = "; ".join(condition_text(t.field, t.op, t.expected) for t in tests)
+    seen = [t.seen for t in tests]
+    what = f"not ({texts})" if isinstance(node, Not) else f"any of ({texts})"
+    return {"condition": what, "seen": seen[0] if len(seen) == 1 else seen}
 
 
 def _window_count(engine: Engine, rule: CompiledRule, account_id: str, at_us: int) -> int | None:

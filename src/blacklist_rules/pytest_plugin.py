@@ -17,7 +17,7 @@ import pytest
 from .cases import CASE_SUFFIXES, Case, CaseResult, parse_cases, run_case
 from .compiler import CompiledRuleset
 from .engine import load_ruleset
-from .errors import CaseLoadError
+from .errors import CaseLoadError, RuleFileError
 
 _RULESET = pytest.StashKey[CompiledRuleset]()
 
@@ -56,7 +56,12 @@ class CaseFile(pytest.File):
     """A YAML file of cases."""
 
     def collect(self) -> Iterator[CaseItem]:
-        cases, errors = parse_cases(self.path.read_text(encoding="utf-8"), str(self.path))
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = RuleFileError(str(self.path), 0, "E-READ", f"cannot read: {exc}")
+            raise CaseLoadError([problem]) from None
+        cases, errors = parse_cases(text, str(self.path))
         if errors:
             raise CaseLoadError(errors)
         for case in cases:

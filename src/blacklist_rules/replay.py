@@ -13,13 +13,14 @@ from __future__ import annotations
 import secrets
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .compiler import CompiledRuleset
 from .decisions import Action, Decision, Mode
 from .engine import Engine
-from .events import ParsedLine
+from .events import ParsedLine, to_micros
 from .identity import IdentityKey
 from .store import SQLiteStore
 
@@ -71,10 +72,16 @@ def replay_diff(
                 if item.event is None:
                     counts["rejected"] += 1
                 else:
+                    refused = []
                     for side, engine in engines.items():
                         outcome = engine.process(item.event, line=item.line)
+                        refused.append(outcome.rejection is not None)
                         for decision in outcome.decisions:
                             decided[side][decision.account_id].append(_summary(decision))
+                    if all(refused):  # a clash of event ids, say
+                        counts["rejected"] += 1
+                    elif any(refused):  # an appeal of a decision only one version took, say
+                        counts["refused_by_one_version"] += 1
                 if advanced is not None:
                     advanced(1)
         accounts = sorted(set(decided["baseline"]) | set(decided["candidate"]))
@@ -143,6 +150,7 @@ def _report(
         "candidate": {"digest": candidate.digest, "rules": len(candidate.rules)},
         "events": counts["events"],
         "rejected": counts["rejected"],
+        "refused_by_one_version": counts["refused_by_one_version"],
         "accounts_decided": len(accounts),
         "accounts_changed": len(changed),
         "transitions": transitions,
@@ -174,15 +182,21 @@ def _report(
 
 def shadow_diff(engine: Engine, *, samples: int = 3) -> dict[str, Any]:
     """What the db's shadow decisions would have done, enforced: per account, the current
-    status against the most severe of it and its standing shadow actions, grouped by
-    transition, with the share of cancel/blacklist outcomes they would add.
+    status against the most severe of it and its shadow actions that would still stand (a
+    freeze past its end or after a passed verification it waits for, or a decision a reviewer
+    later lifted the account's decisions over, would not), grouped by transition, with the
+    share of cancel/blacklist outcomes they would add.
 
     An approximation, and said so: a shadow decision was taken as if alone, so an enforced
     rule would also have changed what came after it (a deadline it starts, a status another
     rule then sees). The exact answer is a `replay_diff` with the rule's mode set to enforce.
     """
     by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    lifts = engine.store.lifts()
+    clock = engine.clock
     for record in engine.store.shadow_decisions():
+        if not _would_stand(engine, record, lifts.get(record["account_id"], ()), clock):
+            continue
         by_account[record["account_id"]].append(record)
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     per_rule: Counter[str] = Counter()
@@ -225,3 +239,19 @@ def shadow_diff(engine: Engine, *, samples: int = 3) -> dict[str, Any]:
             "percent": round(100 * len(added) / (enforced + len(added)), 2) if added else 0.0,
         },
     }
+
+
+def _would_stand(
+    engine: Engine, record: dict[str, Any], lifts: Iterable[int], clock: datetime | None
+) -> bool:
+    """Would this shadow decision, had it been enforced, still stand now?"""
+    effective = datetime.fromisoformat(record["effective_at"])
+    since_us = to_micros(effective)
+    if any(lift >= since_us for lift in lifts):  # a reviewer lifted what stood then
+        return False
+    expires = record["expires_at"]
+    if expires is not None and clock is not None and datetime.fromisoformat(expires) <= clock:
+        return False
+    if record.get("end_condition") == "verification_passed":
+        return engine.store.passed_verification_since(record["account_id"], since_us) is None
+    return True

@@ -318,6 +318,18 @@ class SQLiteStore:
         ).fetchall()
         return [str(row[0]) for row in rows]
 
+    def listed_registration(self, event_id: str, at_us: int) -> bool:
+        """Did this registration's ID number or phone match an entry in force at `at_us`?"""
+        row = self._db.execute(
+            "SELECT 1 FROM identities i JOIN blacklist b ON b.kind = i.kind "
+            "AND b.fingerprint = lower(hex(i.fingerprint)) "
+            "WHERE i.event_id = ? AND i.kind IN ('id_number', 'phone') AND b.entered_us <= ? "
+            "AND (b.ends_us IS NULL OR b.ends_us > ?) "
+            "AND (b.removed_us IS NULL OR b.removed_us > ?) LIMIT 1",
+            (event_id, at_us, at_us, at_us),
+        ).fetchone()
+        return row is not None
+
     def shadow_decisions(self) -> list[dict[str, Any]]:
         """Every shadow decision not reversed, oldest first."""
         rows = self._db.execute(
@@ -325,6 +337,18 @@ class SQLiteStore:
             "ORDER BY effective_at, rowid"
         ).fetchall()
         return [dict(json.loads(row[0])) for row in rows]
+
+    def lifts(self) -> dict[str, list[int]]:
+        """Per account, the times of reviewers' lifts of all its decisions (no decision id)."""
+        rows = self._db.execute(
+            "SELECT account_id, occurred_us FROM events WHERE type = 'review_decision' "
+            "AND json_extract(payload, '$.action') = 'lift' "
+            "AND json_extract(payload, '$.decision_id') IS NULL"
+        ).fetchall()
+        found: dict[str, list[int]] = {}
+        for account, at_us in rows:
+            found.setdefault(str(account), []).append(int(at_us))
+        return found
 
     def enforced_irreversible(self) -> int:
         """How many (account, action) cancel or blacklist outcomes are enforced and standing."""
