@@ -23,6 +23,17 @@ def report(account: str, day: int, reporter: str, event_id: str) -> dict[str, ob
     )
 
 
+def verified_registration(account: str, number: str) -> dict[str, object]:
+    return event(
+        "registration",
+        account,
+        0 * DAY,
+        f"reg-{account}",
+        identity={"id_number": number},
+        verification={"status": "passed"},
+    )
+
+
 def suspected(engine: Engine) -> str:
     """Three reporters within 7 days: the freeze's decision id."""
     engine.process(report("a", 0, "r1", "p1"))
@@ -106,16 +117,7 @@ def test_a_re_registration_is_explained_without_identity_values(engine: Engine) 
     """The evidence of a returning identity: the registration (stored without its identity)
     and the earlier decision that listed it."""
     number = "360426199101010071"
-    engine.process(
-        event(
-            "registration",
-            "li",
-            0 * DAY,
-            "r1",
-            identity={"id_number": number},
-            verification={"status": "passed"},
-        )
-    )
+    engine.process(verified_registration("li", number))
     (listing,) = engine.process(
         event("impersonation_report", "li", DAY, "i1", reporter_id="r", confirmed=True)
     ).decisions
@@ -168,16 +170,7 @@ def test_why_not_sees_derived_fields_and_says_when_it_cannot_know(engine: Engine
     """A re-registration: the rule decided on it (not "failed, saw null"). A window grouped by
     an identity value is kept by fingerprint: unknown, never reported as failed."""
     number = "360426199101010071"
-    engine.process(
-        event(
-            "registration",
-            "li",
-            0 * DAY,
-            "r1",
-            identity={"id_number": number},
-            verification={"status": "passed"},
-        )
-    )
+    engine.process(verified_registration("li", number))
     engine.process(event("impersonation_report", "li", DAY, "i1", reporter_id="r", confirmed=True))
     engine.process(event("registration", "li-2", 2 * DAY, "r2", identity={"id_number": number}))
     (again,) = why_not(engine, "li-2", "blacklist-returning-identity")["events"]
