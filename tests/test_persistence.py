@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from blacklist_rules import Engine, iter_jsonl
+from blacklist_rules import Engine, SQLiteStore, iter_jsonl
 from blacklist_rules.identity import KEY_ENV
 from blacklist_rules.synthetic import generate_events, write_jsonl
 
@@ -169,8 +169,11 @@ class State:
     history: frozenset[Row]
     events: frozenset[Row]
     audit: tuple[Row, ...]
-    """Every audit record in `seq` order, without `seq` and `recorded_at` (wall-clock time)."""
+    """Every audit record in `seq` order, without `seq`, `recorded_at` (wall-clock time) and
+    the chain's hashes (which cover `recorded_at`)."""
     meta: frozenset[Row]
+    chain: str
+    """The audit chain's verdict: intact after every kill, or the test fails."""
 
 
 def read_state(db: Path) -> State:
@@ -193,9 +196,19 @@ def read_state(db: Path) -> State:
                 "FROM audit ORDER BY seq",
             )
         ),
-        # The key of rejected inputs' digests is each db's own secret, so they differ.
-        meta=frozenset(_query(db, "SELECT key, value FROM meta WHERE key != 'rejection_key'")),
+        # The chain's head covers wall-clock times, so it differs; `chain` checks it instead.
+        meta=frozenset(_query(db, "SELECT key, value FROM meta WHERE key != 'audit_head'")),
+        chain=_chain(db),
     )
+
+
+def _chain(db: Path) -> str:
+    store = SQLiteStore(db)
+    try:
+        verdict = store.verify_audit()
+    finally:
+        store.close()
+    return "intact" if verdict.ok else str(verdict)
 
 
 # --- comparing ----------------------------------------------------------------------------------

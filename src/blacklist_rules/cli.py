@@ -225,6 +225,13 @@ def _lines(path: str) -> Iterator[str]:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     store = SQLiteStore(_existing_db(args.db))
+    if args.audit_command == "verify":
+        try:
+            verdict = store.verify_audit()
+        finally:
+            store.close()
+        print(verdict, file=sys.stdout if verdict.ok else sys.stderr)
+        return 0 if verdict.ok else 1
     try:
         account = getattr(args, "account", None)
         for record in store.audit_records(account):
@@ -539,6 +546,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--account", required=True)
     show.add_argument("--json", action="store_true", help="JSON lines instead of text")
     show.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
+    verify = audit_commands.add_parser(
+        "verify", help="re-compute the audit chain; name the first record changed or removed"
+    )
+    verify.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
     export = audit_commands.add_parser("export", help="every audit record")
     export.add_argument("--format", choices=["jsonl"], default="jsonl")
     export.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")

@@ -15,11 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .chain import FIELDS as CHAINED
+from .chain import GENESIS, Verdict, record_hash, verify
 from .errors import StoreError
 
-SCHEMA_VERSION = 3
-"""2 added history, streams, deadlines and rejections; 3 identities and the blacklist. An older
-db is upgraded in place (each version only added tables)."""
+SCHEMA_VERSION = 4
+"""2 added history, streams, deadlines and rejections; 3 identities and the blacklist; 4 the
+audit chain (three columns). An older db is upgraded in place; its older audit records stay
+outside the chain, which starts with the first record written after."""
 AUDIT_RECORD_VERSION = 1
 
 LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})
@@ -55,7 +58,8 @@ CREATE INDEX IF NOT EXISTS decisions_by_expiry ON decisions (expires_at)
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, version INTEGER NOT NULL, kind TEXT NOT NULL,
     account_id TEXT, event_id TEXT, decision_id TEXT, occurred_at TEXT,
-    recorded_at TEXT NOT NULL, record TEXT NOT NULL);
+    recorded_at TEXT NOT NULL, record TEXT NOT NULL,
+    ruleset_digest TEXT, prev_hash TEXT, hash TEXT);
 CREATE INDEX IF NOT EXISTS audit_by_account ON audit (account_id);
 CREATE TABLE IF NOT EXISTS history (
     stream TEXT NOT NULL, account_id TEXT NOT NULL, occurred_us INTEGER NOT NULL,
@@ -111,7 +115,12 @@ class SQLiteStore:
             self._db.execute("PRAGMA cache_size = -32768")
             self._db.executescript(_SCHEMA)
             found = self.meta("schema_version")
-            if found in (None, "1", "2"):  # older versions lacked only the new tables
+            if found in ("1", "2", "3"):  # the audit table lacks the chain's columns
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(audit)")}
+                for column in ("ruleset_digest", "prev_hash", "hash"):
+                    if column not in columns:
+                        self._db.execute(f"ALTER TABLE audit ADD COLUMN {column} TEXT")
+            if found in (None, "1", "2", "3"):  # older versions lacked only the new parts
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -123,6 +132,7 @@ class SQLiteStore:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self._in_tx = False
+        self._digest: str | None = None
 
     # --- transactions -------------------------------------------------------------------
     def begin(self) -> None:
@@ -163,7 +173,9 @@ class SQLiteStore:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def remember_ruleset(self, digest: str, rules: list[dict[str, Any]]) -> None:
-        """Keep the exact rule text behind a digest, so any decision can be traced to it."""
+        """Keep the exact rule text behind a digest, so any decision can be traced to it; the
+        audit records written from now on carry the digest."""
+        self._digest = digest
         self._db.execute(
             "INSERT OR IGNORE INTO rulesets VALUES (?, ?, ?)",
             (digest, datetime.now(UTC).isoformat(), _dumps(rules)),
@@ -648,20 +660,40 @@ class SQLiteStore:
         decision_id: str | None = None,
         occurred_at: str | None = None,
     ) -> None:
-        """Append one audit record; never updated, never deleted."""
+        """Append one audit record, chained to the one before it (see `chain`); never updated,
+        never deleted. The previous hash is read from the db, not memory, so a rolled-back
+        event never leaves the chain pointing at a record that is gone."""
+        values = (
+            AUDIT_RECORD_VERSION,
+            kind,
+            account_id,
+            event_id,
+            decision_id,
+            occurred_at,
+            datetime.now(UTC).isoformat(),
+            _dumps(record),
+            self._digest,
+        )
+        head = self.meta("audit_head")
+        count, previous = (
+            (int(head.split(":", 1)[0]), head.split(":", 1)[1]) if head else (0, GENESIS)
+        )
+        digest = record_hash(values, previous)
         self._db.execute(
-            "INSERT INTO audit (version, kind, account_id, event_id, decision_id, occurred_at, "
-            "recorded_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                AUDIT_RECORD_VERSION,
-                kind,
-                account_id,
-                event_id,
-                decision_id,
-                occurred_at,
-                datetime.now(UTC).isoformat(),
-                _dumps(record),
-            ),
+            f"INSERT INTO audit ({', '.join(CHAINED)}, prev_hash, hash) "
+            f"VALUES ({', '.join('?' * (len(CHAINED) + 2))})",
+            (*values, previous, digest),
+        )
+        self.set_meta("audit_head", f"{count + 1}:{digest}")
+
+    def verify_audit(self) -> Verdict:
+        """Re-compute the audit chain; the first record that does not fit, if any."""
+        rows = self._db.execute(
+            f"SELECT seq, {', '.join(CHAINED)}, prev_hash, hash FROM audit ORDER BY seq"
+        )
+        return verify(
+            ((row[0], row[1 : 1 + len(CHAINED)], row[-2], row[-1]) for row in rows),
+            self.meta("audit_head"),
         )
 
     def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:

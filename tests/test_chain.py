@@ -1,0 +1,112 @@
+"""Tamper evidence: the audit chain re-computed on the real SQLite file after editing,
+deleting and swapping rows."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from blacklist_rules import Engine, SQLiteStore, iter_jsonl
+from blacklist_rules.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def trail(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A db with the example's audit trail (a few dozen chained records)."""
+    db = tmp_path_factory.mktemp("chain") / "trail.db"
+    with Engine.from_path(db=db, create_key=True) as engine:  # (before the test's own key)
+        for _ in engine.run(iter_jsonl(ROOT / "examples" / "events.jsonl")):
+            pass
+    return db
+
+
+def tampered(trail: Path, tmp_path: Path, *statements: str) -> Path:
+    """A copy of the trail's db with the statements run on it (a new file each time: an
+    earlier copy's WAL must not leak into the next)."""
+    db = tmp_path / f"copy-{len(list(tmp_path.glob('copy-*.db')))}.db"
+    shutil.copy(trail, db)
+    with sqlite3.connect(db) as connection:
+        for statement in statements:
+            connection.execute(statement)
+    return db
+
+
+def verdict(db: Path) -> str:
+    store = SQLiteStore(db)
+    try:
+        return str(store.verify_audit())
+    finally:
+        store.close()
+
+
+def count(db: Path) -> int:
+    with sqlite3.connect(db) as connection:
+        return int(connection.execute("SELECT count(*) FROM audit").fetchone()[0])
+
+
+def test_an_untouched_trail_verifies(trail: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "verify", str(trail)]) == 0
+    assert f"chain intact: {count(trail)} records, head " in capsys.readouterr().out
+
+
+def test_a_changed_record_is_named(trail: Path, tmp_path: Path) -> None:
+    """One character of one record's text: the chain breaks exactly there."""
+    db = tampered(
+        trail,
+        tmp_path,
+        "UPDATE audit SET record = replace(record, 'freeze', 'frieze') WHERE seq = 5",
+    )
+    assert verdict(db).startswith("chain broken at record #5: its content was changed")
+    db = tampered(trail, tmp_path, "UPDATE audit SET occurred_at = '2020-01-01' WHERE seq = 7")
+    assert verdict(db).startswith("chain broken at record #7: its content was changed")
+
+
+def test_a_removed_record_is_named_by_the_one_after_it(trail: Path, tmp_path: Path) -> None:
+    db = tampered(trail, tmp_path, "DELETE FROM audit WHERE seq = 10")
+    assert verdict(db).startswith("chain broken at record #11: it does not follow")
+
+
+def test_swapped_records_are_found(trail: Path, tmp_path: Path) -> None:
+    """Rows 3 and 4 exchanged whole (hashes included): the chain breaks at 3."""
+    db = tampered(
+        trail,
+        tmp_path,
+        "UPDATE audit SET seq = -3 WHERE seq = 3",
+        "UPDATE audit SET seq = 3 WHERE seq = 4",
+        "UPDATE audit SET seq = 4 WHERE seq = -3",
+    )
+    assert verdict(db).startswith("chain broken at record #3: it does not follow")
+
+
+def test_removing_the_last_records_is_found(
+    trail: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The chain alone cannot miss its end; the head kept beside it can."""
+    last = count(trail)
+    db = tampered(trail, tmp_path, f"DELETE FROM audit WHERE seq > {last - 2}")
+    assert main(["audit", "verify", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert f"the head says {last} records, the trail holds {last - 2}: records were removed" in err
+
+
+def test_an_older_db_starts_its_chain_after_its_old_records(tmp_path: Path) -> None:
+    """A store-schema-3 db (no chain columns): its records stay, unchained; new ones chain."""
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as connection:
+        connection.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "INSERT INTO meta VALUES ('schema_version', '3');"
+            "CREATE TABLE audit (seq INTEGER PRIMARY KEY, version INTEGER NOT NULL, "
+            "kind TEXT NOT NULL, account_id TEXT, event_id TEXT, decision_id TEXT, "
+            "occurred_at TEXT, recorded_at TEXT NOT NULL, record TEXT NOT NULL);"
+            "INSERT INTO audit VALUES (1, 1, 'decision', 'a', 'e', 'd', NULL, 'x', '{}');"
+        )
+    with Engine.from_path(db=db) as engine:
+        engine.process('{"event_id": "bad"}')
+    assert verdict(db).startswith("chain intact: 1 records, head ")
+    assert verdict(db).endswith("(1 older records predate the chain)")
