@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,44 @@ def test_an_older_db_starts_its_chain_after_its_old_records(tmp_path: Path) -> N
         engine.process('{"event_id": "bad"}')
     assert verdict(db).startswith("chain intact: 1 records, head ")
     assert verdict(db).endswith("(1 older records predate the chain)")
+
+
+def test_a_purge_keeps_the_rest_verifiable_and_never_cuts_under_180_days(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Records logged in January 2025 and in 2026: purging before June 2025 removes the old
+    ones, leaves a checkpoint (and a record of the purge), and the rest still verifies and
+    still shows tampering; a cut less than 180 days ago is refused, and so is a purge of a
+    trail that does not verify."""
+    db = tmp_path / "s.db"
+    events = list(iter_jsonl(ROOT / "examples" / "events.jsonl"))
+    with Engine.from_path(db=db) as engine:
+        engine.store.now = lambda: datetime(2025, 1, 1, tzinfo=UTC)
+        for _ in engine.run(events[:600]):
+            pass
+        engine.store.now = lambda: datetime(2026, 1, 1, tzinfo=UTC)
+        for _ in engine.run(events[600:]):
+            pass
+    before, total = count(db), verdict(db)
+    assert total.startswith("chain intact")
+    assert main(["audit", "purge", "--before", "2025-06-01T00:00:00Z", str(db)]) == 0
+    assert "removed" in capsys.readouterr().out
+    after = count(db)
+    assert 1 < after < before
+    assert verdict(db).startswith(f"chain intact: {after} records ({before - after + 1} purged")
+    with sqlite3.connect(db) as connection:
+        kinds = [row[0] for row in connection.execute("SELECT kind FROM audit ORDER BY seq")]
+        first = connection.execute("SELECT min(seq) FROM audit").fetchone()[0]
+        connection.execute(f"UPDATE audit SET kind = 'x' WHERE seq = {first + 1}")
+    assert kinds[-1] == "audit_purged"
+    assert verdict(db).startswith(f"chain broken at record #{first + 1}: its content was changed")
+    assert main(["audit", "purge", "--before", "2026-10-01T00:00:00Z", str(trail_copy(db))]) == 2
+    assert "younger than 180 days are kept" in capsys.readouterr().err
+    assert main(["audit", "purge", "--before", "2025-12-01T00:00:00Z", str(db)]) == 2
+    assert "does not verify" in capsys.readouterr().err
+
+
+def trail_copy(db: Path) -> Path:
+    copy = db.with_name("copy.db")
+    shutil.copy(db, copy)
+    return copy

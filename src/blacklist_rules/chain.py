@@ -50,21 +50,28 @@ class Verdict:
     seq: int | None = None
     problem: str | None = None
     head: str | None = None
+    purged: int = 0
+    """Chained records removed by a purge (before its checkpoint)."""
 
     def __str__(self) -> str:
         if self.ok:
             older = f" ({self.unchained} older records predate the chain)" if self.unchained else ""
-            return f"chain intact: {self.checked} records, head {self.head}{older}"
+            purged = f" ({self.purged} purged before them)" if self.purged else ""
+            return f"chain intact: {self.checked} records{purged}, head {self.head}{older}"
         where = f"record #{self.seq}" if self.seq is not None else "the trail's end"
         return f"chain broken at {where}: {self.problem} ({self.checked} records checked)"
 
 
 def verify(
-    rows: Iterable[tuple[int, Sequence[Any], str | None, str | None]], head: str | None
+    rows: Iterable[tuple[int, Sequence[Any], str | None, str | None]],
+    head: str | None,
+    checkpoint: dict[str, Any] | None = None,
 ) -> Verdict:
     """Check rows `(seq, FIELDS values, prev_hash, hash)` in seq order against the head
-    (`"<count>:<hash>"`)."""
-    previous, checked, unchained = GENESIS, 0, 0
+    (`"<count>:<hash>"`), from a purge's checkpoint (`previous` hash, `removed` records)."""
+    previous = str(checkpoint["previous"]) if checkpoint else GENESIS
+    removed = int(checkpoint["removed"]) if checkpoint else 0
+    checked, unchained = 0, 0
     for seq, values, prev_hash, stored in rows:
         if stored is None:
             if checked:
@@ -81,9 +88,10 @@ def verify(
         if record_hash(values, previous) != stored:
             return Verdict(False, checked, unchained, seq, "its content was changed")
         previous, checked = stored, checked + 1
-    expected = f"{checked}:{previous}"
+    expected = f"{checked + removed}:{previous}"
     if head is not None and head != expected:
         count = head.split(":", 1)[0]
-        problem = f"the head says {count} records, the trail holds {checked}: records were removed"
+        holds = f"{checked}" + (f" (and {removed} purged)" if removed else "")
+        problem = f"the head says {count} records, the trail holds {holds}: records were removed"
         return Verdict(False, checked, unchained, None, problem)
-    return Verdict(True, checked, unchained, head=previous or None)
+    return Verdict(True, checked, unchained, head=previous or None, purged=removed)

@@ -225,6 +225,19 @@ def _lines(path: str) -> Iterator[str]:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     store = SQLiteStore(_existing_db(args.db))
+    if args.audit_command == "purge":
+        try:
+            removed, kept = store.purge_audit(parse_time(args.before))
+        finally:
+            store.close()
+        if removed:
+            print(
+                f"removed {removed} audit records logged before {args.before}; the trail now "
+                f"starts at #{kept}, and `audit verify` checks it from the checkpoint"
+            )
+        else:
+            print(f"no audit record was logged before {args.before}")
+        return 0
     if args.audit_command == "verify":
         try:
             verdict = store.verify_audit()
@@ -550,6 +563,15 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="re-compute the audit chain; name the first record changed or removed"
     )
     verify.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
+    purge = audit_commands.add_parser(
+        "purge",
+        help="remove audit records logged before a date (never under 180 days old)",
+        description="Removes the audit records logged before TIME (a prefix of the trail) and "
+        "leaves a checkpoint so `audit verify` still passes; refused for anything younger than "
+        "180 days, the legal floor for logs, or when the trail does not verify.",
+    )
+    purge.add_argument("--before", required=True, metavar="TIME")
+    purge.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
     export = audit_commands.add_parser("export", help="every audit record")
     export.add_argument("--format", choices=["jsonl"], default="jsonl")
     export.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")

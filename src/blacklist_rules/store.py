@@ -10,8 +10,8 @@ from __future__ import annotations
 import hmac
 import json
 import sqlite3
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,8 @@ not removed). A removal takes effect at its own event time, so a registration be
 met the entry, in whatever order the two arrive."""
 
 _STANDING = "mode = 'enforce' AND ended_at IS NULL AND reversed_by IS NULL"
+RETENTION_FLOOR = timedelta(days=180)
+"""Audit records younger than this are never purged: the legal floor for logs."""
 
 
 def _dumps(value: Any) -> str:
@@ -133,6 +135,8 @@ class SQLiteStore:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self._in_tx = False
         self._digest: str | None = None
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        """The wall clock audit records are stamped with (and retention counts on)."""
 
     # --- transactions -------------------------------------------------------------------
     def begin(self) -> None:
@@ -670,7 +674,7 @@ class SQLiteStore:
             event_id,
             decision_id,
             occurred_at,
-            datetime.now(UTC).isoformat(),
+            self.now().isoformat(),
             _dumps(record),
             self._digest,
         )
@@ -687,14 +691,64 @@ class SQLiteStore:
         self.set_meta("audit_head", f"{count + 1}:{digest}")
 
     def verify_audit(self) -> Verdict:
-        """Re-compute the audit chain; the first record that does not fit, if any."""
+        """Re-compute the audit chain (from the purge checkpoint, if any); the first record
+        that does not fit."""
         rows = self._db.execute(
             f"SELECT seq, {', '.join(CHAINED)}, prev_hash, hash FROM audit ORDER BY seq"
         )
+        checkpoint = self.meta("audit_checkpoint")
         return verify(
             ((row[0], row[1 : 1 + len(CHAINED)], row[-2], row[-1]) for row in rows),
             self.meta("audit_head"),
+            json.loads(checkpoint) if checkpoint else None,
         )
+
+    def purge_audit(self, before: datetime) -> tuple[int, int | None]:
+        """Remove the audit records logged before `before` (a prefix of the trail) and leave a
+        checkpoint, so what remains still verifies; the purge is itself an audit record.
+        Refused for anything younger than `RETENTION_FLOOR`, or when the chain does not
+        verify. Returns (records removed, the first seq kept)."""
+        limit = self.now() - RETENTION_FLOOR
+        if before > limit:
+            raise StoreError(
+                f"audit records younger than {RETENTION_FLOOR.days} days are kept (the legal "
+                f"floor for logs): purge before {limit.isoformat()} at the latest"
+            )
+        verdict = self.verify_audit()
+        if not verdict.ok:
+            raise StoreError(f"the audit trail does not verify ({verdict}); nothing purged")
+        self.begin()
+        try:
+            row = self._db.execute(
+                "SELECT min(seq) FROM audit WHERE recorded_at >= ?",
+                (before.astimezone(UTC).isoformat(),),
+            ).fetchone()
+            last = self._db.execute("SELECT max(seq) FROM audit").fetchone()[0]
+            cut = row[0] if row[0] is not None else (last or 0) + 1
+            gone = self._db.execute(
+                "SELECT count(*), count(hash) FROM audit WHERE seq < ?", (cut,)
+            ).fetchone()
+            if not gone[0]:
+                self.commit()
+                return 0, None
+            kept = self._db.execute("SELECT prev_hash FROM audit WHERE seq = ?", (cut,)).fetchone()
+            head = self.meta("audit_head") or f"0:{GENESIS}"
+            old = json.loads(self.meta("audit_checkpoint") or '{"removed": 0}')
+            checkpoint = {
+                "seq": cut,
+                # (None: the first record kept predates the chain, which starts later)
+                "previous": (kept[0] if kept is not None else head.split(":", 1)[1]) or GENESIS,
+                "removed": old["removed"] + gone[1],
+                "before": before.isoformat(),
+            }
+            self._db.execute("DELETE FROM audit WHERE seq < ?", (cut,))
+            self.set_meta("audit_checkpoint", json.dumps(checkpoint))
+            self.audit("audit_purged", {**checkpoint, "records": gone[0]})
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+        return int(gone[0]), int(cut)
 
     def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
         query = (
