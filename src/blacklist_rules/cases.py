@@ -270,11 +270,11 @@ class Coverage:
         self.ruleset = ruleset
         self.fired: Counter[str] = Counter()
         self.seen: dict[tuple[str, int], set[bool]] = {}
-        self.labels: dict[tuple[str, int], str] = {}
-        for rule in ruleset.rules:
-            for index, label in enumerate(_condition_labels(rule)):
-                self.seen[(rule.id, index)] = set()
-                self.labels[(rule.id, index)] = label
+        self.labels = {rule.id: _condition_labels(rule) for rule in ruleset.rules}
+        """Per rule, the conditions tracked (their index is the key in `seen`)."""
+        for rule_id, labels in self.labels.items():
+            for index in range(len(labels)):
+                self.seen[(rule_id, index)] = set()
 
     def observe(self, event: Event, snapshot: dict[str, Any]) -> None:
         """Every condition of every rule of the event's type, as the event saw it."""
@@ -309,10 +309,11 @@ class Coverage:
         rules = []
         covered = total = 0
         for rule in self.ruleset.rules:
-            seen = [self.seen[(rule.id, i)] for i in range(len(_condition_labels(rule)))]
+            labels = self.labels[rule.id]
+            seen = [self.seen[(rule.id, index)] for index in range(len(labels))]
             conditions = [
                 {
-                    "condition": self.labels[(rule.id, index)],
+                    "condition": labels[index],
                     "seen_true": True in outcomes,
                     "seen_false": False in outcomes,
                 }

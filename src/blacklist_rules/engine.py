@@ -1339,6 +1339,11 @@ class Engine:
             tuple(_match_of(rule, snapshot) for rule in new),
             {rule.id: evidence[rule.id] for rule in new},
         )
+        self._decide_aside(account_id, occasion, event_id)
+
+    def _decide_aside(self, account_id: str, occasion: _Occasion, event_id: str) -> None:
+        """Decide an occasion that is not the current event's own (a deadline, a stored
+        registration decided again): recorded at once, returned in the outcome's decisions."""
         for mode in (Mode.ENFORCE, Mode.SHADOW):
             decision = self._decide(account_id, occasion, mode)
             if decision is not None:
@@ -1420,11 +1425,7 @@ class Engine:
             {rule_id: evidence},
             anchor,
         )
-        for mode in (Mode.ENFORCE, Mode.SHADOW):
-            decision = self._decide(account_id, occasion, mode)
-            if decision is not None:
-                self._record(decision, event_id)
-                self._decided.append(decision)
+        self._decide_aside(account_id, occasion, event_id)
 
     def _savepoint(self) -> None:
         if not self._saved:

@@ -339,10 +339,8 @@ class SQLiteStore:
         row = self._db.execute(
             "SELECT 1 FROM identities i JOIN blacklist b ON b.kind = i.kind "
             "AND b.fingerprint = lower(hex(i.fingerprint)) "
-            "WHERE i.event_id = ? AND i.kind IN ('id_number', 'phone') AND b.entered_us <= ? "
-            "AND (b.ends_us IS NULL OR b.ends_us > ?) "
-            "AND (b.removed_us IS NULL OR b.removed_us > ?) LIMIT 1",
-            (event_id, at_us, at_us, at_us),
+            f"WHERE i.event_id = ? AND {_IN_FORCE} LIMIT 1",
+            (event_id, at_us, at_us, at_us, at_us),
         ).fetchone()
         return row is not None
 
