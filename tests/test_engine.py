@@ -132,7 +132,13 @@ def test_human_review_decides_and_lift_reverses(engine: Engine, make_event: Even
     assert engine.status("a") == "active"
     assert [c.status_after for c in out.status_changes] == ["active"]
     kinds = [r["kind"] for r in engine.audit_records("a")]
-    assert kinds == ["decision", "status_change", "reversal", "status_change"]
+    assert kinds == [
+        "decision",
+        "status_change",
+        "reversal",
+        "evidence_withdrawn",
+        "status_change",
+    ]
 
 
 def test_lift_without_decision_id_reverses_everything_standing(

@@ -67,10 +67,12 @@ from .events import (
 )
 from .history import Row, count, in_window, late_firings
 from .identity import (
+    DEVICE,
     GENERATED,
     ID_NUMBER,
     INVALID_ID_NUMBER,
     LISTED_KINDS,
+    PHONE,
     BlacklistEntry,
     Fingerprints,
     IdentityKey,
@@ -87,6 +89,9 @@ _log = logging.getLogger("blacklist_rules")
 VERIFICATION_PASSED = "verification_passed"
 VICTIM = "identity_of_another_person"
 """A failed verification with this reason: the ID number is the victim's, never blacklisted."""
+CASCADE = "cascade"
+"""How a decision that fell with the evidence it depended on is marked reversed."""
+_FELL = "re-evaluated without the reversed decision and its evidence: no longer taken"
 _GONE = frozenset({Status.CANCELLED, Status.BLACKLISTED})
 """Statuses of accounts that are no longer live (for windows `by` an identity value)."""
 _TYPES_WITH_EFFECTS = frozenset(
@@ -270,6 +275,8 @@ class Engine:
         self.observe: Callable[[Event, dict[str, Any]], None] | None = None
         """Called with each event and the snapshot its rules are matched on (fields, derived
         fields, window counts): what coverage and explanations read. Must not change it."""
+        self._vetoed = store.vetoed()  # see `_decide`
+        self._given: dict[str, Fingerprints] = {}  # see `_world_without`
         self._reads_blacklist = frozenset(
             rule.id
             for rule in ruleset.rules
@@ -540,6 +547,7 @@ class Engine:
         self._waiting = self.store.waiting_accounts()
         self._statuses = {account: Status(status) for account, status in self.store.flagged()}
         self._listed = self._load_listed()
+        self._vetoed = self.store.vetoed()
 
     def _current_account(self) -> str | None:
         return self._current.account_id if self._current is not None else None
@@ -847,6 +855,13 @@ class Engine:
     def _decide(self, account_id: str, occasion: _Occasion, mode: Mode) -> Decision | None:
         """The most severe match that takes effect: automation never lowers a status."""
         matches = sorted((m for m in occasion.matches if m.mode == mode), key=_precedence)
+        if mode == Mode.ENFORCE and self._vetoed:
+            at = utc_text(occasion.at)
+            for m in matches:
+                vetoed = self._vetoed.get((account_id, m.rule_id, at))
+                evidence = occasion.evidence.get(m.rule_id, (occasion.event_id,))
+                if vetoed is not None and vetoed.intersection(evidence):
+                    return None  # a person reversed this decision: it is never taken again
         before = self.status(account_id)
         for best in matches:
             rule = self.ruleset.rule(best.rule_id)
@@ -958,13 +973,7 @@ class Engine:
                 self._mark_reversed(record, event)
             if lifted:
                 reversed_ids = ", ".join(record["decision_id"] for record in lifted)
-                self._recompute(
-                    event.account_id,
-                    f"review_decision lifted {reversed_ids}",
-                    event.occurred_at,
-                    event.event_id,
-                )
-                self._sync_registry(event.account_id, event.occurred_at, event.event_id)
+                self._cascade(lifted, event, f"review_decision lifted {reversed_ids}")
         return []
 
     def _standing_decision(
@@ -1013,16 +1022,10 @@ class Engine:
 
     def _reverse(self, record: dict[str, Any], event: ReviewDecision | AppealOutcome) -> None:
         self._mark_reversed(record, event)
-        self._recompute(
-            event.account_id,
-            f"{event.type} reversed {record['decision_id']}",
-            event.occurred_at,
-            event.event_id,
-        )
-        self._sync_registry(event.account_id, event.occurred_at, event.event_id)
+        self._cascade([record], event, f"{event.type} reversed {record['decision_id']}")
 
     def _mark_reversed(self, record: dict[str, Any], event: ReviewDecision | AppealOutcome) -> None:
-        self.store.reverse_decision(record["decision_id"], event.event_id)
+        self.store.reverse_decision(record["decision_id"], event.event_id, event.type)
         self.store.audit(
             "reversal",
             {
@@ -1054,6 +1057,190 @@ class Engine:
             at,
             event_id,
         )
+
+    # --- the reversal cascade ----------------------------------------------------------
+    def _cascade(
+        self,
+        reversed_records: list[dict[str, Any]],
+        event: ReviewDecision | AppealOutcome,
+        cause: str,
+    ) -> None:
+        """Re-evaluate what the reversed decisions reached, as if their evidence never came.
+
+        The evidence each was taken on is withdrawn (it stops counting in every window). The
+        accounts linked to this one are replayed without it on a scratch engine, in the order
+        their events came and under the clock each came at, with every decision a person
+        reversed vetoed. From the first event and moment the reversal touches, the two are
+        reconciled: an automatic decision the replay no longer takes is reversed in its own
+        record, linked to the cause; one it takes that was never taken (a freeze a blacklist
+        had made pointless, a late strike's blacklist) is recorded as re-evaluated. Statuses
+        and blacklist entries follow. The replay runs the pack in force, as late events do.
+        """
+        withdrawn = self._withdraw(reversed_records, event)
+        self._vetoed = self.store.vetoed()
+        fallen = sorted(record["decision_id"] for record in reversed_records)
+        touched = {*withdrawn, *self.store.recorded_by(fallen).values()}
+        accounts = self.store.linked_accounts(event.account_id)
+        world = self._world_without(accounts)
+        try:
+            found = world.store.enforced_of(accounts)
+            waiting = world.store.pending_deadlines_of(accounts)
+        finally:
+            world.close()
+        old = self.store.enforced_of(accounts)
+        arrival = self.store.arrivals({*touched, *(row[2] for row in (*old, *found))})
+        start = min(arrival[event_id] for event_id in touched)
+        since = min(
+            [utc_text(_time(record)) for record in reversed_records]
+            + [utc_text(from_micros(at_us)) for at_us in withdrawn.values()]
+        )
+
+        def reached(row: tuple[dict[str, Any], str | None, str]) -> bool:
+            """Automatic, and taken on an event that came after the first one the reversal
+            touches, or at a moment after it: what lies before both cannot depend on it."""
+            if row[0]["rule_id"] == HUMAN_REVIEW:
+                return False
+            return arrival.get(row[2], start) >= start or utc_text(_time(row[0])) >= since
+
+        twins: dict[tuple[str, ...], list[tuple[dict[str, Any], str | None, str]]] = {}
+        for row in found:
+            twins.setdefault(_content(row[0]), []).append(row)
+        link = {"by_event": event.event_id, "cascade_of": fallen}
+        gone = {*withdrawn, *fallen}
+        ids: dict[str, str] = {}  # the replay's decision ids -> ours
+        at_text = utc_text(event.occurred_at)
+        for row in old:  # each paired with the same decision in the replay, if it has one
+            record, decision = row[0], row[0]["decision_id"]
+            same = twins.get(_content(record))
+            twin = same.pop(0)[0] if same else None
+            if twin is not None:
+                ids[twin["decision_id"]] = decision
+            if not reached(row):
+                continue
+            if twin is not None:
+                if gone.intersection(record["evidence"]):
+                    self.store.audit(
+                        "re_evaluation",
+                        {"decision_id": decision, "still_supported_by": twin["evidence"], **link},
+                        account_id=record["account_id"],
+                        event_id=event.event_id,
+                        decision_id=decision,
+                        occurred_at=at_text,
+                    )
+                continue
+            self.store.reverse_decision(decision, event.event_id, CASCADE)
+            self.store.audit(
+                "reversal",
+                {"decision_id": decision, "by": CASCADE, **link, "reason": _FELL},
+                account_id=record["account_id"],
+                event_id=event.event_id,
+                decision_id=decision,
+                occurred_at=at_text,
+            )
+        added = [row for row in found if row[0]["decision_id"] not in ids and reached(row)]
+        for record, _ended, _by in added:
+            seed = f"{record['decision_id']}@{event.event_id}"
+            ids[record["decision_id"]] = decision_id(seed, record["account_id"], Mode.ENFORCE)
+        for record, ended, _by in added:
+            anchor = record.get("anchor")
+            decision = decision_from_dict(
+                {
+                    **record,
+                    "decision_id": ids[record["decision_id"]],
+                    "evidence": [ids.get(item, item) for item in record["evidence"]],
+                    "anchor": ids.get(anchor, anchor) if anchor else None,
+                }
+            )
+            stored = {**decision.to_dict(), "re_evaluated": link}
+            expires = utc_text(decision.expires_at) if decision.expires_at else None
+            at = utc_text(decision.effective_at)
+            self.store.add_decision(stored, event.event_id, at, expires)
+            self.store.audit(
+                "decision",
+                stored,
+                account_id=decision.account_id,
+                event_id=event.event_id,
+                decision_id=decision.decision_id,
+                occurred_at=at,
+            )
+            if ended is not None:
+                self.store.end_decision(decision.decision_id, ended)
+            self._decided.append(decision)
+        for rule_id, anchor, account, anchor_event, start_us, due_us in waiting:
+            # (One we already have, pending or not, stays as it is.)
+            anchor = ids.get(anchor, anchor)
+            self.store.add_deadline(
+                rule_id, anchor, account, anchor_event, start_us, due_us, "pending"
+            )
+            self._waiting.add(account)
+        for rule_id, anchor, *_rest in self.store.pending_deadlines_of(accounts):
+            if anchor in withdrawn:  # counted from an event that no longer counts
+                self.store.set_deadline_state(rule_id, anchor, "void")
+        for account in sorted(accounts):
+            self._recompute(account, cause, event.occurred_at, event.event_id)
+        for account in sorted(accounts):
+            self._sync_registry(account, event.occurred_at, event.event_id)
+        self._next_due = self._due()
+
+    def _withdraw(
+        self, reversed_records: list[dict[str, Any]], event: ReviewDecision | AppealOutcome
+    ) -> dict[str, int]:
+        """Withdraw the evidence each reversed decision was taken on: the events of its evidence
+        at its own moment (the strike that completed a window, the report, the reviewer's own
+        event), never a registration (the account's identity stays), nothing for a deadline's
+        decision. They leave every window; their ids and times."""
+        found: dict[str, int] = {}
+        for record in reversed_records:
+            at_us = to_micros(_time(record))
+            for event_id, account, type_, occurred_us in self.store.events_of(record["evidence"]):
+                if (
+                    type_ == "registration"
+                    or occurred_us != at_us
+                    or account != record["account_id"]
+                ):
+                    continue
+                if not self.store.withdraw(event_id, event.event_id, record["decision_id"]):
+                    continue
+                for key in self.ruleset.streams:
+                    self.store.forget_history(key, account, occurred_us, event_id)
+                self.store.audit(
+                    "evidence_withdrawn",
+                    {
+                        "event_id": event_id,
+                        "decision_id": record["decision_id"],
+                        "by_event": event.event_id,
+                    },
+                    account_id=account,
+                    event_id=event.event_id,
+                    decision_id=record["decision_id"],
+                    occurred_at=utc_text(event.occurred_at),
+                )
+                found[event_id] = occurred_us
+        return found
+
+    def _world_without(self, accounts: set[str]) -> Engine:
+        """The accounts replayed on a scratch engine from their events that still count, with
+        every decision a person reversed vetoed, up to our clock."""
+        key = attrs.evolve(self.identity_key, source=f"{self.identity_key.source} (replay)")
+        world = Engine(
+            self.ruleset, SQLiteStore(), prefilter=self.prefilter, prune=False, identity_key=key
+        )
+        world._vetoed = self._vetoed
+        for event_id, pairs in self.store.prints_of(accounts).items():
+            found = dict(pairs)
+            world._given[event_id] = Fingerprints(
+                id_number=found.get(ID_NUMBER), phone=found.get(PHONE), device=found.get(DEVICE)
+            )
+        with world.batch():
+            for payload, clock_us in self.store.replay_of(accounts):
+                if clock_us is not None and (
+                    world.clock is None or world.clock < from_micros(clock_us)
+                ):
+                    world.advance_to(from_micros(clock_us))  # time other accounts moved
+                world.process(payload)
+            if self._clock is not None:
+                world.advance_to(self._clock)
+        return world
 
     # --- recording ----------------------------------------------------------------------
     def _record(self, decision: Decision, event_id: str) -> None:
@@ -1151,6 +1338,10 @@ class Engine:
         makes the verification a failed one: an invalid ID number always (reason
         `invalid_id_number`, whatever was sent), another problem unless a failure was already
         sent. What was sent is kept as `verification_received`."""
+        given = self._given.get(event.event_id)
+        if given is not None:  # a stored registration replayed: fingerprinted when it came
+            self._prints = given
+            return event
         values = event.identity.model_dump(exclude_none=True)
         if not values:
             return event
@@ -1221,14 +1412,22 @@ class Engine:
         at_text = utc_text(at)
         for key in sorted(held.keys() - wanted.keys()):
             entry = held[key]
-            removed_us = to_micros(at)
-            self.store.remove_entry(*key, removed_us, event_id)
-            # In force until its removal (a registration before it still met it).
-            self._listed.remove(entry.fingerprint, *_span(entry))
             start, end = _span(entry)
+            # In force until its removal (a registration before it still met it), unless its
+            # decision was reversed: then it never was, whatever arrives later.
+            found = self.store.decision(entry.decision_id)
+            void = found is not None and found[2] is not None
+            removed_us = start if void else to_micros(at)
+            self.store.remove_entry(*key, removed_us, event_id)
+            self._listed.remove(entry.fingerprint, start, end)
             if removed_us > start:
                 self._listed.add(entry.fingerprint, start, min(end or removed_us, removed_us))
-            record = {**entry.to_dict(), "removed_at": at_text, "by_event": event_id}
+            record = {
+                **entry.to_dict(),
+                "removed_at": at_text,
+                "by_event": event_id,
+                "void_from_start": void,
+            }
             self.store.audit(
                 "blacklist_entry_removed",
                 record,
@@ -1540,6 +1739,22 @@ def _window_evidence(
         for rule in rules
         if rule.window is not None and rule.window.stream in rows
     }
+
+
+def _time(record: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(record["effective_at"])
+
+
+def _content(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """What makes two worlds' decisions the same decision, whatever their ids."""
+    expires = record["expires_at"]
+    return (
+        record["account_id"],
+        record["rule_id"],
+        record["action"],
+        utc_text(_time(record)),
+        utc_text(datetime.fromisoformat(expires)) if expires else "",
+    )
 
 
 def _rule_record(rule: CompiledRule) -> dict[str, Any]:

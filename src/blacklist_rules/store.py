@@ -19,10 +19,11 @@ from .chain import FIELDS as CHAINED
 from .chain import GENESIS, Verdict, record_hash, verify
 from .errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """2 added history, streams, deadlines and rejections; 3 identities and the blacklist; 4 the
-audit chain (three columns). An older db is upgraded in place; its older audit records stay
-outside the chain, which starts with the first record written after."""
+audit chain (three columns); 5 withdrawn evidence and how a decision was reversed. An older db
+is upgraded in place; its older audit records stay outside the chain, which starts with the
+first record written after."""
 AUDIT_RECORD_VERSION = 1
 
 LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})
@@ -51,7 +52,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     decision_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,
     action TEXT NOT NULL, mode TEXT NOT NULL, rule_id TEXT NOT NULL,
     effective_at TEXT NOT NULL, expires_at TEXT, end_condition TEXT,
-    ended_at TEXT, reversed_by TEXT, record TEXT NOT NULL);
+    ended_at TEXT, reversed_by TEXT, record TEXT NOT NULL, reversed_how TEXT);
 CREATE INDEX IF NOT EXISTS decisions_by_account ON decisions (account_id);
 CREATE INDEX IF NOT EXISTS decisions_by_expiry ON decisions (expires_at)
     WHERE expires_at IS NOT NULL AND ended_at IS NULL AND reversed_by IS NULL;
@@ -67,6 +68,8 @@ CREATE TABLE IF NOT EXISTS history (
     PRIMARY KEY (stream, account_id, occurred_us, event_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS streams (key TEXT PRIMARY KEY, filled_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rejections (digest TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS withdrawn (
+    event_id TEXT PRIMARY KEY, by_event TEXT NOT NULL, decision_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS deadlines (
     rule_id TEXT NOT NULL, anchor_id TEXT NOT NULL, account_id TEXT NOT NULL,
     anchor_event_id TEXT NOT NULL, start_us INTEGER NOT NULL, due_us INTEGER NOT NULL,
@@ -86,6 +89,14 @@ CREATE TABLE IF NOT EXISTS blacklist (
     PRIMARY KEY (kind, fingerprint, decision_id));
 CREATE INDEX IF NOT EXISTS blacklist_by_account ON blacklist (account_id);
 """
+_ADDED_COLUMNS = (
+    ("audit", "ruleset_digest"),
+    ("audit", "prev_hash"),
+    ("audit", "hash"),
+    ("decisions", "reversed_how"),
+)
+_KEPT = "event_id NOT IN (SELECT event_id FROM withdrawn)"
+"""Events that still count: not withdrawn by the reversal of a decision taken on them."""
 _ENTRY = "kind, fingerprint, decision_id, account_id, rule_id, reason, entered_us, ends_us"
 _IN_FORCE = (
     "((? IS NULL AND removed_us IS NULL) OR (entered_us <= ? AND (ends_us IS NULL OR ends_us > ?) "
@@ -117,12 +128,12 @@ class SQLiteStore:
             self._db.execute("PRAGMA cache_size = -32768")
             self._db.executescript(_SCHEMA)
             found = self.meta("schema_version")
-            if found in ("1", "2", "3"):  # the audit table lacks the chain's columns
-                columns = {row[1] for row in self._db.execute("PRAGMA table_info(audit)")}
-                for column in ("ruleset_digest", "prev_hash", "hash"):
+            if found in ("1", "2", "3", "4"):  # columns added since
+                for table, column in _ADDED_COLUMNS:
+                    columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
                     if column not in columns:
-                        self._db.execute(f"ALTER TABLE audit ADD COLUMN {column} TEXT")
-            if found in (None, "1", "2", "3"):  # older versions lacked only the new parts
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+            if found in (None, "1", "2", "3", "4"):  # older versions lacked only the new parts
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -243,7 +254,7 @@ class SQLiteStore:
     ) -> None:
         """Store a decision; the time columns are UTC text (see `utc_text`), so they compare."""
         self._db.execute(
-            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
+            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, NULL)",
             (
                 record["decision_id"],
                 record["account_id"],
@@ -305,7 +316,7 @@ class SQLiteStore:
         (The type test is written out so that SQLite uses the partial index.)"""
         rows = self._db.execute(
             f"SELECT payload FROM events WHERE account_id = ? AND {_BY_ACCOUNT} "
-            "AND occurred_us > ? AND occurred_us < ? ORDER BY occurred_us, event_id",
+            f"AND occurred_us > ? AND occurred_us < ? AND {_KEPT} ORDER BY occurred_us, event_id",
             (account_id, after_us, before_us),
         ).fetchall()
         return [str(row[0]) for row in rows]
@@ -317,7 +328,7 @@ class SQLiteStore:
             "SELECT event_id, occurred_us FROM events "
             "WHERE account_id = ? AND occurred_us >= ? "
             f"AND {_BY_ACCOUNT} "
-            f"AND {_VERIFIED.format('status')} = 'passed' "
+            f"AND {_VERIFIED.format('status')} = 'passed' AND {_KEPT} "
             "ORDER BY occurred_us LIMIT 1",
             (account_id, since_us),
         ).fetchone()
@@ -385,10 +396,131 @@ class SQLiteStore:
             "UPDATE decisions SET ended_at = ? WHERE decision_id = ?", (at, decision_id)
         )
 
-    def reverse_decision(self, decision_id: str, by_event: str) -> None:
+    def reverse_decision(self, decision_id: str, by_event: str, how: str) -> None:
+        """`how`: `appeal_outcome` or `review_decision` (a person reversed it), or `cascade`
+        (it fell with what it depended on)."""
         self._db.execute(
-            "UPDATE decisions SET reversed_by = ? WHERE decision_id = ?", (by_event, decision_id)
+            "UPDATE decisions SET reversed_by = ?, reversed_how = ? WHERE decision_id = ?",
+            (by_event, how, decision_id),
         )
+
+    def vetoed(self) -> dict[tuple[str, str, str], set[str]]:
+        """Enforced decisions a person reversed, by (account, rule, effective time): the
+        evidence withdrawn with each, else all its evidence (older dbs knew no cascade: every
+        reversal was a person's)."""
+        rows = self._db.execute(
+            "SELECT d.account_id, d.rule_id, d.effective_at, d.record, "
+            "(SELECT json_group_array(w.event_id) FROM withdrawn w "
+            "WHERE w.decision_id = d.decision_id) FROM decisions d "
+            "WHERE d.mode = 'enforce' AND d.reversed_by IS NOT NULL "
+            "AND COALESCE(d.reversed_how, '') != 'cascade'"
+        )
+        found: dict[tuple[str, str, str], set[str]] = {}
+        for account, rule, at, record, withdrawn in rows:
+            evidence = json.loads(withdrawn) or json.loads(record)["evidence"]
+            found.setdefault((str(account), str(rule), str(at)), set()).update(evidence)
+        return found
+
+    def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
+        """Withdraw the evidence a reversed decision was taken on; False if it already was."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO withdrawn VALUES (?, ?, ?)", (event_id, by_event, decision_id)
+        )
+        return cursor.rowcount == 1
+
+    def withdrawn(self) -> set[str]:
+        return {str(row[0]) for row in self._db.execute("SELECT event_id FROM withdrawn")}
+
+    def events_of(self, event_ids: list[str]) -> list[tuple[str, str, str, int]]:
+        """(event id, account, type, time) of the stored events among these ids."""
+        marks = ", ".join("?" * len(event_ids))
+        rows = self._db.execute(
+            f"SELECT event_id, account_id, type, occurred_us FROM events "
+            f"WHERE event_id IN ({marks})",
+            event_ids,
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+
+    def linked_accounts(self, account_id: str) -> set[str]:
+        """The account and every account joined to it by a shared identity value, directly
+        or through others: the accounts one person's decisions can reach (the blacklist,
+        windows `by` an identity value)."""
+        found, todo = {account_id}, [account_id]
+        while todo:
+            rows = self._db.execute(
+                "SELECT DISTINCT o.account_id FROM identities i JOIN identities o "
+                "ON o.kind = i.kind AND o.fingerprint = i.fingerprint WHERE i.account_id = ?",
+                (todo.pop(),),
+            ).fetchall()
+            for (other,) in rows:
+                if other not in found:
+                    found.add(str(other))
+                    todo.append(str(other))
+        return found
+
+    def replay_of(self, accounts: set[str]) -> list[tuple[str, int | None]]:
+        """The accounts' events that still count, in arrival order, each with the clock when it
+        came (the latest time of any event before it, theirs or not): (payload, clock). A scan
+        of the events table: appeals are rare, an index would slow every event."""
+        marks = ", ".join("?" * len(accounts))
+        rows = self._db.execute(
+            "SELECT payload, clock FROM (SELECT rowid AS arrival, event_id, account_id, payload, "
+            "MAX(occurred_us) OVER (ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND "
+            "1 PRECEDING) AS clock FROM events) "
+            f"WHERE account_id IN ({marks}) AND {_KEPT} ORDER BY arrival",
+            sorted(accounts),
+        ).fetchall()
+        return [(str(row[0]), None if row[1] is None else int(row[1])) for row in rows]
+
+    def arrivals(self, event_ids: set[str]) -> dict[str, int]:
+        """When each stored event came, as a position in arrival order."""
+        marks = ", ".join("?" * len(event_ids))
+        rows = self._db.execute(
+            f"SELECT event_id, rowid FROM events WHERE event_id IN ({marks})", sorted(event_ids)
+        ).fetchall()
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    def recorded_by(self, decision_ids: list[str]) -> dict[str, str]:
+        """The event each decision was recorded while processing."""
+        marks = ", ".join("?" * len(decision_ids))
+        rows = self._db.execute(
+            f"SELECT decision_id, event_id FROM decisions WHERE decision_id IN ({marks})",
+            decision_ids,
+        ).fetchall()
+        return {str(row[0]): str(row[1]) for row in rows}
+
+    def prints_of(self, accounts: set[str]) -> dict[str, list[tuple[str, str]]]:
+        """Per registration of these accounts, its (kind, fingerprint) pairs."""
+        marks = ", ".join("?" * len(accounts))
+        rows = self._db.execute(
+            f"SELECT event_id, kind, fingerprint FROM identities WHERE account_id IN ({marks})",
+            sorted(accounts),
+        ).fetchall()
+        found: dict[str, list[tuple[str, str]]] = {}
+        for event_id, kind, fingerprint in rows:
+            found.setdefault(str(event_id), []).append((str(kind), bytes(fingerprint).hex()))
+        return found
+
+    def enforced_of(self, accounts: set[str]) -> list[tuple[dict[str, Any], str | None, str]]:
+        """The accounts' enforced decisions not reversed, ended or not, in the order taken:
+        (record, ended at, the event being processed when it was recorded)."""
+        marks = ", ".join("?" * len(accounts))
+        rows = self._db.execute(
+            f"SELECT record, ended_at, event_id FROM decisions WHERE account_id IN ({marks}) "
+            "AND mode = 'enforce' AND reversed_by IS NULL ORDER BY rowid",
+            sorted(accounts),
+        ).fetchall()
+        return [(dict(json.loads(row[0])), row[1], str(row[2])) for row in rows]
+
+    def pending_deadlines_of(self, accounts: set[str]) -> list[tuple[str, str, str, str, int, int]]:
+        """(rule, anchor, account, anchor event, start, due) of the accounts' pending ones."""
+        marks = ", ".join("?" * len(accounts))
+        rows = self._db.execute(
+            "SELECT rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us "
+            f"FROM deadlines WHERE state = 'pending' AND account_id IN ({marks})",
+            sorted(accounts),
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5])) for r in rows]
 
     def next_expiry(self) -> str | None:
         row = self._db.execute(
@@ -473,7 +605,7 @@ class SQLiteStore:
         marks = ", ".join("?" * len(types))
         rows = self._db.execute(
             f"SELECT account_id, payload FROM events WHERE type IN ({marks}) AND occurred_us > ? "
-            "ORDER BY occurred_us, event_id",
+            f"AND {_KEPT} ORDER BY occurred_us, event_id",
             (*types, after_us),
         )
         for row in rows.fetchall():
@@ -591,7 +723,7 @@ class SQLiteStore:
         row = self._db.execute(
             f"SELECT 1 FROM events WHERE account_id = ? AND {_BY_ACCOUNT} "
             f"AND {_VERIFIED.format('status')} = ? "
-            f"AND (? IS NULL OR {_VERIFIED.format('reason')} = ?) LIMIT 1",
+            f"AND (? IS NULL OR {_VERIFIED.format('reason')} = ?) AND {_KEPT} LIMIT 1",
             (account_id, status, reason, reason),
         ).fetchone()
         return row is not None

@@ -1,0 +1,387 @@
+"""The reversal cascade (issue 6): an overturned or lifted decision takes with it every automatic
+decision that depended on it, unless other evidence still supports it; what the reversed
+decision had made pointless is decided after all. Each reversal is its own linked record."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import strategies as st
+
+from blacklist_rules import Decision, Engine
+from blacklist_rules.events import utc_text
+
+from .support import T0, event
+
+DAY = timedelta(days=1)
+LI = "360426199101010071"
+WANG = "31010419900101002X"
+PHONE = "13800138000"
+FREEZE_RUMOURS = "freeze-repeated-malicious-rumours"
+BLACKLIST_RUMOURS = "blacklist-repeated-malicious-rumours"
+
+
+def registered(account: str, at: timedelta, event_id: str, id_number: str) -> dict[str, Any]:
+    identity = {"id_number": id_number}
+    return event(
+        "registration",
+        account,
+        at,
+        event_id,
+        identity=identity,
+        verification={"status": "passed"},
+    )
+
+
+def strike(account: str, at: timedelta, event_id: str, content: str) -> dict[str, Any]:
+    return event(
+        "rumor_flag",
+        account,
+        at,
+        event_id,
+        content_id=content,
+        verdict="malicious_rumor",
+        source="fact_check",
+    )
+
+
+def overturn(account: str, at: timedelta, event_id: str, decision_id: str) -> dict[str, Any]:
+    return event(
+        "appeal_outcome",
+        account,
+        at,
+        event_id,
+        decision_id=decision_id,
+        outcome="overturned",
+        reviewer_id="rev-1",
+        reason="the second post was satire",
+    )
+
+
+def only(decisions: tuple[Decision, ...], rule_id: str) -> Decision:
+    (found,) = [d for d in decisions if d.rule_id == rule_id and d.mode == "enforce"]
+    return found
+
+
+def three_strikes(engine: Engine, *more: dict[str, Any]) -> tuple[str, str]:
+    """zhang registers (verified), then three fact-checked malicious rumours on days 1, 10 and
+    20: a freeze on the second, a blacklist on the third. The two decisions' ids."""
+    engine.process(registered("zhang", 0 * DAY, "reg", LI))
+    engine.process(strike("zhang", 1 * DAY, "s1", "c1"))
+    freeze = only(engine.process(strike("zhang", 10 * DAY, "s2", "c2")).decisions, FREEZE_RUMOURS)
+    blacklist = only(
+        engine.process(strike("zhang", 20 * DAY, "s3", "c3")).decisions, BLACKLIST_RUMOURS
+    )
+    for item in more:
+        engine.process(item)
+    assert engine.status("zhang") == "blacklisted"
+    assert engine.is_blacklisted({"id_number": LI})
+    return freeze.decision_id, blacklist.decision_id
+
+
+def test_an_overturned_second_strike_takes_the_blacklist_that_counted_it(engine: Engine) -> None:
+    """The worked example: the freeze of strike 2 is overturned on day 25. Strike 2 stops
+    counting, so the blacklist of strike 3 (which counted it) is reversed too and the identity
+    leaves the blacklist; strikes 1 and 3 are still two within 180 days, so a 30-day freeze
+    from day 20 is decided in its place (the blacklist had made it pointless)."""
+    freeze_id, blacklist_id = three_strikes(engine)
+    outcome = engine.process(overturn("zhang", 25 * DAY, "ap1", freeze_id))
+
+    assert engine.status("zhang") == "frozen"
+    assert not engine.is_blacklisted({"id_number": LI})
+    (again,) = outcome.decisions
+    assert (again.rule_id, again.action, again.effective_at) == (
+        FREEZE_RUMOURS,
+        "freeze",
+        T0 + 20 * DAY,
+    )
+    assert again.expires_at == T0 + 50 * DAY
+    assert set(again.evidence) == {"s1", "s3"}
+    assert [c.status_after for c in outcome.status_changes] == ["frozen"]
+
+    records = [r for r in engine.audit_records("zhang") if r["event_id"] == "ap1"]
+    kinds = [r["kind"] for r in records]
+    assert kinds[:3] == ["reversal", "evidence_withdrawn", "reversal"]
+    person, withdrawn, fell = (r["record"] for r in records[:3])
+    assert (person["decision_id"], person["by"]) == (freeze_id, "appeal_outcome")
+    assert withdrawn == {"event_id": "s2", "decision_id": freeze_id, "by_event": "ap1"}
+    assert fell["decision_id"] == blacklist_id
+    assert (fell["by"], fell["by_event"], fell["cascade_of"]) == ("cascade", "ap1", [freeze_id])
+    (decided,) = [r["record"] for r in records if r["kind"] == "decision"]
+    assert decided["re_evaluated"]["cascade_of"] == [freeze_id]
+    removed = [r["record"] for r in records if r["kind"] == "blacklist_entry_removed"]
+    assert [(r["decision_id"], r["void_from_start"]) for r in removed] == [(blacklist_id, True)]
+    assert engine.store.verify_audit().ok  # the chain holds every new record
+
+    # Once the re-evaluated freeze is over, the account is active again.
+    engine.advance_to(T0 + 51 * DAY)
+    assert engine.status("zhang") == "active"
+
+
+def test_other_evidence_still_supports_a_blacklist(engine: Engine) -> None:
+    """A fourth strike on day 22: without strike 2 there are still three (1, 3, 4) within 180
+    days, so the account stays blacklisted, now from day 22, and the identity stays listed."""
+    freeze_id, blacklist_id = three_strikes(engine, strike("zhang", 22 * DAY, "s4", "c4"))
+    outcome = engine.process(overturn("zhang", 25 * DAY, "ap1", freeze_id))
+
+    assert engine.status("zhang") == "blacklisted"
+    assert engine.is_blacklisted({"id_number": LI})
+    assert not engine.is_blacklisted({"id_number": LI}, at=T0 + 21 * DAY)
+    assert engine.is_blacklisted({"id_number": LI}, at=T0 + 22 * DAY)
+    decided = sorted((d.effective_at, d.rule_id) for d in outcome.decisions)
+    assert decided == [(T0 + 20 * DAY, FREEZE_RUMOURS), (T0 + 22 * DAY, BLACKLIST_RUMOURS)]
+    (standing,) = [d for d in engine.standing("zhang") if d.action == "blacklist"]
+    assert standing.decision_id != blacklist_id
+    assert set(standing.evidence) == {"s1", "s3", "s4"}
+    # Outcome does not report the old blacklist's fall as a status change: it stays.
+    assert outcome.status_changes == ()
+
+
+def test_a_returning_identity_falls_with_the_blacklist_it_matched(engine: Engine) -> None:
+    """li is blacklisted for a confirmed impersonation; a second account registering li's ID
+    number is blacklisted as returning. The impersonation is overturned on appeal: both
+    accounts are active again, and nothing is listed."""
+    engine.process(registered("li", 0 * DAY, "reg-li", LI))
+    (first,) = engine.process(
+        event("impersonation_report", "li", 1 * DAY, "imp", reporter_id="r", confirmed=True)
+    ).decisions
+    (second,) = engine.process(registered("li-2", 2 * DAY, "reg-li-2", LI)).decisions
+    assert second.rule_id == "blacklist-returning-identity"
+    assert first.decision_id in second.evidence
+
+    outcome = engine.process(overturn("li", 3 * DAY, "ap", first.decision_id))
+    assert (engine.status("li"), engine.status("li-2")) == ("active", "active")
+    assert not engine.is_blacklisted({"id_number": LI})
+    assert sorted((c.account_id, c.status_after) for c in outcome.status_changes) == [
+        ("li", "active"),
+        ("li-2", "active"),
+    ]
+    (fell,) = [r["record"] for r in engine.audit_records("li-2") if r["kind"] == "reversal"]
+    assert (fell["decision_id"], fell["by"], fell["cascade_of"]) == (
+        second.decision_id,
+        "cascade",
+        [first.decision_id],
+    )
+    # The fallen decision cannot be appealed again: it is already reversed.
+    refused = engine.process(overturn("li-2", 4 * DAY, "ap2", second.decision_id))
+    assert refused.rejection is not None
+    assert "already reversed by ap" in refused.rejection.reason
+
+
+def test_a_deadline_decision_falls_with_the_freeze_it_counted_from(engine: Engine) -> None:
+    """A failed verification freezes; 15 days without a passed one cancel. A reviewer lifts the
+    freeze on day 20: the cancel that counted from it is reversed too."""
+    engine.process(registered("wang", 0 * DAY, "reg", WANG))
+    (freeze,) = engine.process(
+        event(
+            "identity_verification",
+            "wang",
+            1 * DAY,
+            "v1",
+            status="failed",
+            reason="name_id_mismatch",
+        )
+    ).decisions
+    (cancel,) = engine.advance_to(T0 + 17 * DAY).decisions
+    assert (cancel.action, cancel.anchor) == ("cancel", freeze.decision_id)
+    engine.process(
+        event(
+            "review_decision",
+            "wang",
+            20 * DAY,
+            "lift",
+            reviewer_id="rev",
+            action="lift",
+            decision_id=freeze.decision_id,
+            reason="the name was mistyped by the clerk",
+        )
+    )
+    assert engine.status("wang") == "active"
+    assert [d.decision_id for d in engine.standing("wang")] == []
+    reversed_ids = [
+        r["record"]["decision_id"] for r in engine.audit_records("wang") if r["kind"] == "reversal"
+    ]
+    assert reversed_ids == [freeze.decision_id, cancel.decision_id]
+
+
+def test_a_lift_of_a_human_blacklist_brings_back_what_it_made_pointless(engine: Engine) -> None:
+    """A reviewer blacklists on day 1; a failed verification on day 2 decides nothing (the
+    account is already blacklisted). The blacklist is lifted on day 5: the failed verification
+    now freezes the account, as it would have without the blacklist."""
+    engine.process(registered("zhao", 0 * DAY, "reg", WANG))
+    (human,) = engine.process(
+        event(
+            "review_decision",
+            "zhao",
+            1 * DAY,
+            "r1",
+            reviewer_id="rev",
+            action="blacklist",
+            reason="x",
+        )
+    ).decisions
+    assert not engine.process(
+        event(
+            "identity_verification",
+            "zhao",
+            2 * DAY,
+            "v1",
+            status="failed",
+            reason="name_id_mismatch",
+        )
+    ).decisions
+    outcome = engine.process(overturn("zhao", 5 * DAY, "ap", human.decision_id))
+    assert engine.status("zhao") == "frozen"
+    (freeze,) = outcome.decisions
+    assert (freeze.rule_id, freeze.effective_at) == ("freeze-failed-verification", T0 + 2 * DAY)
+
+
+# --- the property -------------------------------------------------------------------------
+ACCOUNTS = ("a", "b", "c")
+IDS = {"a": LI, "b": WANG, "c": LI}  # c registers a's ID number: linked accounts
+
+_strike = st.fixed_dictionaries(
+    {
+        "type": st.just("rumor_flag"),
+        "account_id": st.sampled_from(ACCOUNTS),
+        "day": st.integers(1, 200),
+        "content_id": st.sampled_from(("c1", "c2", "c3", "c4")),
+        "verdict": st.just("malicious_rumor"),
+        "source": st.sampled_from(("fact_check", "authority_notice")),
+    }
+)
+_report = st.fixed_dictionaries(
+    {
+        "type": st.just("impersonation_report"),
+        "account_id": st.sampled_from(ACCOUNTS),
+        "day": st.integers(1, 200),
+        "reporter_id": st.sampled_from(("r1", "r2", "r3")),
+        "confirmed": st.booleans(),
+    }
+)
+_verification = st.fixed_dictionaries(
+    {
+        "type": st.just("identity_verification"),
+        "account_id": st.sampled_from(ACCOUNTS),
+        "day": st.integers(1, 200),
+        "status": st.sampled_from(("passed", "failed")),
+        "reason": st.sampled_from(("name_id_mismatch", "forged_document")),
+    }
+)
+_registration = st.fixed_dictionaries(
+    {
+        "type": st.just("registration"),
+        "account_id": st.sampled_from(ACCOUNTS),
+        "day": st.integers(0, 200),
+    }
+)
+
+
+def _events(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    made = []
+    for index, item in enumerate(raw):
+        fields = {k: v for k, v in item.items() if k not in ("type", "account_id", "day")}
+        account = item["account_id"]
+        if item["type"] == "registration":
+            fields = {"identity": {"id_number": IDS[account]}, "verification": {"status": "passed"}}
+        made.append(event(item["type"], account, item["day"] * DAY, f"e{index}", **fields))
+    return made
+
+
+def _world(engine: Engine) -> tuple[Any, ...]:
+    """What an account's fate is made of: statuses, the enforced decisions not reversed
+    (ended or not, by content), and the blacklist entries in force."""
+    decisions = sorted(
+        (d.account_id, d.rule_id, d.action, utc_text(d.effective_at), str(d.expires_at))
+        for account in ACCOUNTS
+        for d in engine.decisions(account)
+        if d.mode == "enforce" and not _reversed(engine, d.decision_id)
+    )
+    entries = sorted(
+        (e.account_id, e.kind, e.fingerprint, utc_text(e.entered_at))
+        for e in engine.blacklist_entries()
+    )
+    return tuple(engine.status(a) for a in ACCOUNTS), decisions, entries
+
+
+def _reversed(engine: Engine, decision_id: str) -> bool:
+    found = engine.store.decision(decision_id)
+    return found is not None and found[2] is not None
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    raw=st.lists(st.one_of(_strike, _strike, _report, _verification, _registration), max_size=14),
+    pick=st.integers(0, 1000),
+)
+def test_reversing_then_replaying_equals_never_having_had_the_evidence(
+    raw: list[dict[str, Any]], pick: int
+) -> None:
+    """Overturn any automatic decision taken on an event: the result equals a run that never
+    had that event, though time passed as it did (statuses, every enforced decision standing
+    or ended, blacklist entries), and replaying every event again afterwards changes nothing."""
+    events = _events([{"type": "registration", "account_id": a, "day": 0} for a in ACCOUNTS] + raw)
+    with Engine.from_path() as engine:
+        for item in events:
+            engine.process(item)
+        by_id = {item["event_id"]: item for item in events}
+        candidates = [
+            d
+            for account in ACCOUNTS
+            for d in engine.decisions(account)
+            if d.mode == "enforce"
+            and d.rule_id != "human-review"
+            and not _reversed(engine, d.decision_id)
+            and any(
+                e in by_id
+                and by_id[e]["type"] != "registration"
+                and _at(by_id[e]) == d.effective_at
+                for e in d.evidence
+            )
+        ]
+        note(f"{len(candidates)} decisions to overturn")
+        assume(candidates)
+        chosen = candidates[pick % len(candidates)]
+        withdrawn = {
+            e
+            for e in chosen.evidence
+            if e in by_id
+            and by_id[e]["type"] != "registration"
+            and by_id[e]["account_id"] == chosen.account_id
+            and _at(by_id[e]) == chosen.effective_at
+        }
+        end = T0 + 400 * DAY
+        appeal = overturn(chosen.account_id, 400 * DAY, "appeal", chosen.decision_id)
+        assert engine.process(appeal).rejection is None
+        after = _world(engine)
+        for item in [*events, appeal]:
+            assert engine.process(item).duplicate
+        assert _world(engine) == after
+        assert engine.store.verify_audit().ok
+
+    with Engine.from_path() as never:
+        for item in events:
+            if item["event_id"] in withdrawn:
+                never.advance_to(item["occurred_at"])  # time passed all the same
+            else:
+                never.process(item)
+        never.advance_to(end)
+        assert after == _world(never)
+
+
+def _at(item: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(item["occurred_at"])
+
+
+def test_an_upheld_appeal_changes_nothing(engine: Engine) -> None:
+    """An upheld appeal is recorded and reverses nothing."""
+    freeze_id, _blacklist_id = three_strikes(engine)
+    before = (engine.status("zhang"), [d.decision_id for d in engine.standing("zhang")])
+    engine.process({**overturn("zhang", 25 * DAY, "ap", freeze_id), "outcome": "upheld"})
+    assert (engine.status("zhang"), [d.decision_id for d in engine.standing("zhang")]) == before
