@@ -62,6 +62,7 @@ then:
   reason: Malicious rumour.
 priority: 10
 mode: enforce
+dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
 """
 
 SHADOW_REPORT_FREEZE = """
@@ -76,6 +77,7 @@ then:
   action: freeze
   reason: Reported for impersonation.
 mode: shadow
+dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
 """
 
 

@@ -387,7 +387,9 @@ def test_listed_for_and_window_by_are_checked_at_load(tmp_path: Path) -> None:
         "r",
         "id: r\nversion: 1\ndescription: d\nbasis: b\non: rumor_flag\n"
         "window: {count: 2, within: 1d, by: phone, distinct: content_id}\n"
-        "then: {action: freeze, reason: r, listed_for: 30d}\n",
+        "then: {action: freeze, reason: r, listed_for: 30d}\n"
+        "dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC,"
+        " ground: incompatible, reference: t}\n",
     )
     with pytest.raises(RuleLoadError) as caught:
         load_ruleset(pack)
@@ -570,7 +572,9 @@ def test_durations_over_100_years_are_refused_at_load(tmp_path: Path) -> None:
         tmp_path / "pack",
         "r",
         "id: r\nversion: 1\ndescription: d\nbasis: b\non: impersonation_report\n"
-        "then: {action: blacklist, reason: r, listed_for: 999999w}\n",
+        "then: {action: blacklist, reason: r, listed_for: 999999w}\n"
+        "dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC,"
+        " ground: incompatible, reference: t}\n",
     )
     with pytest.raises(RuleLoadError, match="longer than 100 years"):
         load_ruleset(pack)

@@ -112,6 +112,8 @@ def test_validate_reports_file_and_line(tmp_path: Path) -> None:
     (broken / "r.yaml").write_text(
         "id: r\nversion: 1\ndescription: d\nbasis: b\non: identity_verification\n"
         "when:\n  staus: failed\nthen: {action: freeze, reason: r}\n"
+        "dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC,"
+        " ground: incompatible, reference: t}\n"
     )
     bad = cli("validate", str(broken), cwd=tmp_path)
     assert bad.returncode == 1
@@ -183,6 +185,8 @@ def test_run_until_ends_the_freezes_whose_time_is_up(tmp_path: Path) -> None:
     (rules / "r.yaml").write_text(
         "id: freeze-report\nversion: 1\ndescription: d\nbasis: b\non: impersonation_report\n"
         "when: {confirmed: false}\nthen: {action: freeze, duration: 2d, reason: r}\n"
+        "dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC,"
+        " ground: incompatible, reference: t}\n"
     )
     events = tmp_path / "e.jsonl"
     events.write_text(

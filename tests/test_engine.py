@@ -468,6 +468,7 @@ when:
 then:
   action: cancel
   reason: Mirror.
+dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
 """
 
 

@@ -441,6 +441,7 @@ basis: Test basis.
 on: identity_verification
 when: {status: failed, reason: forged_document}
 then: {action: cancel, reason: Forged.}
+dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
 """
 
 
@@ -543,6 +544,7 @@ when: {verdict: malicious_rumor}
 window: {count: 1, within: 90d}
 then: {action: blacklist, reason: Trial.}
 mode: shadow
+dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
 """
 
 SHADOW_DEADLINE = """
@@ -556,6 +558,7 @@ deadline:
   unless: {on: identity_verification, when: {status: passed}}
 then: {action: cancel, reason: Trial.}
 mode: shadow
+dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
 """
 
 

@@ -24,6 +24,12 @@ from blacklist_rules.engine import engine_problems
 from blacklist_rules.events import flatten, parse_event
 from blacklist_rules.loader import parse_rule_text
 
+DSA = {
+    "category": "STATEMENT_CATEGORY_OTHER_VIOLATION_TC",
+    "ground": "incompatible",
+    "reference": "Test.",
+}
+"""The `dsa` block every rule file needs (its values matter to no test here)."""
 TEXT = "abc1\n"
 texts = st.text(alphabet=TEXT, min_size=1, max_size=4)
 ids = st.text(alphabet="abc1", min_size=1, max_size=4)
@@ -112,6 +118,7 @@ def rule_text(rule_id: str, on: str, when: dict[str, Any]) -> str:
             "version": 1,
             "description": "generated",
             "basis": "test",
+            "dsa": DSA,
             "on": on,
             "when": when,
             "then": {"action": "freeze", "reason": "generated"},
@@ -297,6 +304,7 @@ def test_a_deadline_filter_too_complex_for_durable_rules_is_a_load_error(tmp_pat
             "unless": {"on": "identity_verification", "when": when},
         },
         "then": {"action": "cancel", "reason": "Late."},
+        "dsa": DSA,
     }
     (folder / "r.yaml").write_text(json.dumps(rule, indent=1))
     with pytest.raises(RuleLoadError) as info:

@@ -95,6 +95,7 @@ basis: Test basis.
 on: rumor_flag
 window: {count: 3, within: 2d}
 then: {action: freeze, duration: 10d, reason: A burst of flags.}
+dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
 """
 
 

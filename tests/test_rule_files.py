@@ -122,6 +122,7 @@ def test_bare_on_key_is_the_string_on(tmp_path: Path) -> None:
         then:
           action: freeze
           reason: Always.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
     )
 
@@ -154,6 +155,7 @@ def test_on_yes_is_the_unknown_event_type_yes(tmp_path: Path) -> None:
         then:
           action: freeze
           reason: Always.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
     )
 
@@ -178,6 +180,7 @@ def test_bare_yes_value_is_text_not_true(tmp_path: Path) -> None:
         then:
           action: blacklist
           reason: Confirmed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
     )
 
@@ -197,6 +200,7 @@ ERROR_CASES = [
         description: Broken indentation.
           basis: misplaced
         on: identity_verification
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         4,
         "E-YAML",
@@ -215,6 +219,7 @@ ERROR_CASES = [
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         5,
         "E-YAML",
@@ -235,6 +240,7 @@ ERROR_CASES = [
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         8,
         "E-YAML",
@@ -251,6 +257,7 @@ ERROR_CASES = [
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         1,
         "E-MISSING",
@@ -283,6 +290,7 @@ ERROR_CASES = [
         on: identity_verification
         then:
           action: freeze
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         6,
         "E-MISSING",
@@ -300,6 +308,7 @@ ERROR_CASES = [
         then:
           action: freeze
           reasn: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         8,
         "E-KEY",
@@ -317,6 +326,7 @@ ERROR_CASES = [
         then:
           action: ban
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         7,
         "E-SPEC",
@@ -334,6 +344,7 @@ ERROR_CASES = [
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         2,
         "E-SPEC",
@@ -351,6 +362,7 @@ ERROR_CASES = [
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         5,
         "E-EVENT-TYPE",
@@ -370,6 +382,7 @@ ERROR_CASES = [
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         7,
         "E-EVENT-TYPE",
@@ -389,6 +402,7 @@ ERROR_CASES = [
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         7,
         "E-FIELD",
@@ -408,6 +422,7 @@ ERROR_CASES = [
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         7,
         "E-FIELD",
@@ -428,6 +443,7 @@ ERROR_CASES = [
         then:
           action: freeze
           reason: Wide reach.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         8,
         "E-OP",
@@ -447,6 +463,7 @@ ERROR_CASES = [
         then:
           action: blacklist
           reason: Confirmed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         7,
         "E-VALUE-TYPE",
@@ -467,6 +484,7 @@ ERROR_CASES = [
         then:
           action: freeze
           reason: Wide reach.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         8,
         "E-VALUE-TYPE",
@@ -486,6 +504,7 @@ ERROR_CASES = [
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         7,
         "E-VALUE",
@@ -506,6 +525,7 @@ ERROR_CASES = [
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         8,
         "E-VALUE",
@@ -526,6 +546,7 @@ ERROR_CASES = [
         then:
           action: blacklist
           reason: Confirmed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         8,
         "E-OP-KIND",
@@ -546,6 +567,7 @@ ERROR_CASES = [
         then:
           action: cancel
           reason: Forged.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         8,
         "E-REGEX",
@@ -566,6 +588,7 @@ ERROR_CASES = [
         then:
           action: cancel
           reason: Broken.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         8,
         "E-REGEX",
@@ -586,6 +609,7 @@ ERROR_CASES = [
           action: cancel
           duration: 30d
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         10,
         "E-THEN",
@@ -606,6 +630,7 @@ ERROR_CASES = [
           action: blacklist
           until: verification_passed
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         10,
         "E-THEN",
@@ -627,6 +652,8 @@ ERROR_CASES = [
               action: freeze
               duration: {duration}
               reason: Failed.
+            dsa: {{category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC,
+                  ground: incompatible, reference: t}}
             """,
             10,
             "E-SPEC",
@@ -648,6 +675,7 @@ ERROR_CASES = [
         then:
           action: cancel
           reason: Forged.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         7,
         "E-COND",
@@ -669,6 +697,7 @@ ERROR_CASES = [
         then:
           action: cancel
           reason: Forged.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
         6,
         "E-COND",
@@ -732,6 +761,7 @@ def test_misspelt_top_level_key_suggests_the_right_one(tmp_path: Path) -> None:
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
     )
 
@@ -763,6 +793,7 @@ when:
 then:
   action: freeze
   reason: Failed.
+dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
 """
 
 
@@ -844,6 +875,7 @@ when:
 then:
   action: freeze
   reason: Tagged.
+dsa: {{category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: Test.}}
 """
 
 
@@ -1005,6 +1037,7 @@ def test_empty_event_type_list_is_an_error(tmp_path: Path) -> None:
         then:
           action: freeze
           reason: Never.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
     )
 
@@ -1026,6 +1059,7 @@ def test_unclosed_quote_points_at_its_opening_line(tmp_path: Path) -> None:
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
     )
 
@@ -1047,6 +1081,7 @@ def test_non_string_key_is_reported_at_its_line(tmp_path: Path) -> None:
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
     )
 
@@ -1069,6 +1104,7 @@ def test_invalid_duration_says_how_to_write_one(tmp_path: Path) -> None:
           action: freeze
           duration: 30x
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
     )
 
@@ -1092,6 +1128,7 @@ def test_bad_item_of_event_type_list_is_reported_at_its_line(tmp_path: Path) -> 
         then:
           action: freeze
           reason: Failed.
+        dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
         """,
     )
 
@@ -1106,6 +1143,8 @@ def test_an_overlong_pattern_is_refused(tmp_path: Path) -> None:
     path.write_text(
         "id: r1\nversion: 1\ndescription: A rule.\nbasis: Test.\non: identity_verification\n"
         f"when:\n  reason:\n    matches: {'a' * 201}\nthen: {{action: cancel, reason: R.}}\n"
+        "dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC,"
+        " ground: incompatible, reference: t}\n"
     )
     (error,) = load_errors(tmp_path)
     assert (error.code, error.line) == ("E-REGEX", 8)

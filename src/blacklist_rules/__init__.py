@@ -16,12 +16,14 @@ from .cases import Case, CaseResult, Coverage, load_cases, run_case
 from .compiler import CompiledRuleset
 from .decisions import Action, ConditionTrace, Decision, Mode, RuleMatch, Status, StatusChange
 from .diff_html import render_html
+from .dsa import dsa_statements
 from .engine import Engine, Outcome, default_rules_path, load_ruleset
 from .errors import (
     BlacklistRulesError,
     CaseLoadError,
     EvaluationError,
     EventError,
+    ExportError,
     IdentityKeyError,
     RuleFileError,
     RuleLoadError,
@@ -56,6 +58,7 @@ __all__ = [
     "EvaluationError",
     "Event",
     "EventError",
+    "ExportError",
     "IdentityKey",
     "IdentityKeyError",
     "Mode",
@@ -70,6 +73,7 @@ __all__ = [
     "StoreError",
     "__version__",
     "default_rules_path",
+    "dsa_statements",
     "explain_decision",
     "iter_jsonl",
     "load_cases",

@@ -14,6 +14,14 @@ from .errors import RuleFileError
 from .events import EVENT_TYPES, FIELDS, FieldKind
 from .loader import RuleSource
 from .spec import Compare, Filter, Path, comparisons, suggest
+from .transparency import (
+    CATEGORIES,
+    CONTENT_TYPES,
+    KEYWORD_OTHER,
+    KEYWORDS,
+    SOURCE_TYPES,
+    closest,
+)
 
 _OPS_BY_KIND = {
     "str": {"eq", "ne", "in", "not_in", "matches", "exists"},
@@ -246,6 +254,52 @@ def check_then(rule: RuleSource) -> Iterator[RuleFileError]:
             )
 
 
+def _meant(value: str, known: tuple[str, ...]) -> str | None:
+    near = closest(value, known)
+    return f"did you mean `{near}`?" if near else None
+
+
+def check_dsa(rule: RuleSource) -> Iterator[RuleFileError]:
+    """The `dsa` block names Transparency Database values, and its keys fit together."""
+    dsa = rule.spec.dsa
+    if dsa.category not in CATEGORIES:
+        yield rule.error(
+            ("dsa", "category"),
+            "E-DSA",
+            f"unknown DSA category `{dsa.category}`",
+            _meant(dsa.category, CATEGORIES),
+        )
+    for key, what, values, known in (
+        ("keywords", "keyword", dsa.keywords, KEYWORDS),
+        ("content_type", "content type", dsa.content_type, CONTENT_TYPES),
+    ):
+        for index, value in enumerate(values):
+            at: Path = ("dsa", key, index)
+            if value not in known:
+                yield rule.error(at, "E-DSA", f"unknown DSA {what} `{value}`", _meant(value, known))
+            elif value in values[:index]:
+                yield rule.error(at, "E-DSA", f"`{value}` is listed twice")
+    if dsa.source not in SOURCE_TYPES:
+        yield rule.error(
+            ("dsa", "source"),
+            "E-DSA",
+            f"unknown DSA source type `{dsa.source}`",
+            _meant(dsa.source, SOURCE_TYPES),
+        )
+    if (KEYWORD_OTHER in dsa.keywords) != (dsa.keyword_other is not None):
+        yield rule.error(
+            ("dsa", "keyword_other" if dsa.keyword_other is not None else "keywords"),
+            "E-DSA",
+            "`keyword_other` goes with the keyword `KEYWORD_OTHER`, and only with it",
+        )
+    if dsa.also_illegal and dsa.ground == "illegal":
+        yield rule.error(
+            ("dsa", "also_illegal"),
+            "E-DSA",
+            "`also_illegal` applies to `ground: incompatible` only",
+        )
+
+
 def check_unique_ids(rules: list[RuleSource]) -> Iterator[RuleFileError]:
     first: dict[str, RuleSource] = {}
     for rule in rules:
@@ -259,7 +313,14 @@ def check_unique_ids(rules: list[RuleSource]) -> Iterator[RuleFileError]:
             )
 
 
-PER_RULE = (check_shape, check_event_types, check_conditions, check_window, check_then)
+PER_RULE = (
+    check_shape,
+    check_event_types,
+    check_conditions,
+    check_window,
+    check_then,
+    check_dsa,
+)
 
 
 def check_rules(rules: list[RuleSource]) -> list[RuleFileError]:

@@ -27,6 +27,7 @@ from . import (
     SQLiteStore,
     __version__,
     default_rules_path,
+    dsa_statements,
     explain_decision,
     iter_jsonl,
     load_cases,
@@ -245,6 +246,11 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             store.close()
         print(verdict, file=sys.stdout if verdict.ok else sys.stderr)
         return 0 if verdict.ok else 1
+    if args.audit_command == "export":
+        try:
+            return _export(args, store)
+        finally:
+            store.close()
     try:
         account = getattr(args, "account", None)
         for record in store.audit_records(account):
@@ -257,6 +263,48 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                 _print_json(record, sys.stdout)
     finally:
         store.close()
+    return 0
+
+
+def _export(args: argparse.Namespace, store: SQLiteStore) -> int:
+    """`audit export`: refused when the chain does not verify (what it holds may have been
+    changed), unless `--force`; written whole or not at all."""
+    verdict = store.verify_audit()
+    if not verdict.ok:
+        if not args.force:
+            print(
+                f"error: the audit trail of {args.db} does not verify: {verdict}; nothing "
+                "exported (audit verify shows the break; --force exports anyway)",
+                file=sys.stderr,
+            )
+            return 1
+        print(
+            f"warning: the audit trail of {args.db} does not verify: {verdict}; exporting "
+            "anyway (--force): what follows may have been changed",
+            file=sys.stderr,
+        )
+    if args.format == "dsa":
+        lines: Iterator[Any] = iter(dsa_statements(store, verify=False))
+    else:
+        lines = store.audit_records()
+    if args.output is None:
+        for line in lines:
+            _print_json(line, sys.stdout)
+        return 0
+    target = Path(args.output)
+    count = 0
+    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with open(fd, "w", encoding="utf-8") as handle:
+            for line in lines:
+                _print_json(line, handle)
+                count += 1
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    what = "statements of reasons" if args.format == "dsa" else "audit records"
+    print(f"wrote {count} {what} to {target}", file=sys.stderr)
     return 0
 
 
@@ -572,8 +620,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--before", required=True, metavar="TIME")
     purge.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
-    export = audit_commands.add_parser("export", help="every audit record")
-    export.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export = audit_commands.add_parser(
+        "export",
+        help="every audit record, or a DSA statement of reasons per enforced decision",
+        description="jsonl: every audit record, one JSON object a line. dsa: one EU DSA "
+        "Transparency Database statement of reasons per enforced decision (ended and reversed "
+        "ones included), one JSON object a line. Refused when the audit trail does not verify, "
+        "unless --force.",
+    )
+    export.add_argument("--format", choices=["jsonl", "dsa"], default="jsonl")
+    export.add_argument(
+        "--force", action="store_true", help="export even when the audit trail does not verify"
+    )
+    export.add_argument(
+        "--output", metavar="FILE", help="write to FILE (whole or not at all) instead of stdout"
+    )
     export.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
     audit.set_defaults(func=_cmd_audit)
 

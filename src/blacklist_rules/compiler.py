@@ -229,6 +229,9 @@ class CompiledRule:
     """The rule file as written, kept with every pack the store has used."""
     window: WindowTest | None = None
     deadline: DeadlineSpec | None = None
+    dsa: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    """The rule's `dsa` block (every key, defaults filled in): kept with the pack in the
+    store, so a decision is reported with the category of the pack that took it."""
 
 
 @attrs.frozen
@@ -478,6 +481,7 @@ def compile_rules(rules: list[RuleSource]) -> CompiledRuleset:
             text=source.text,
             window=window,
             deadline=deadline,
+            dsa=spec.dsa.model_dump(mode="json"),
         )
         compiled.append(rule)
         terms = _filter_terms(types, full)

@@ -1758,8 +1758,15 @@ def _content(record: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _rule_record(rule: CompiledRule) -> dict[str, Any]:
-    """What the store keeps of each rule under the pack's digest: the file as written."""
-    return {"id": rule.id, "version": rule.version, "file": rule.source, "text": rule.text}
+    """What the store keeps of each rule under the pack's digest: the file as written, and
+    its `dsa` block as read (the statement export needs no YAML)."""
+    return {
+        "id": rule.id,
+        "version": rule.version,
+        "file": rule.source,
+        "text": rule.text,
+        "dsa": dict(rule.dsa),
+    }
 
 
 def _entry(row: tuple[Any, ...]) -> BlacklistEntry:

@@ -8,7 +8,8 @@
     ├── EventError           an event that does not validate; carries its field path and reason
     ├── EvaluationError      matching failed: the event is recorded as failed, never allowed
     ├── IdentityKeyError     no usable identity key for a persistent db
-    └── StoreError           the database cannot be opened or is of another schema version
+    ├── StoreError           the database cannot be opened or is of another schema version
+    └── ExportError          a statement of reasons cannot be made, or the trail does not verify
 
 Every third-party error is mapped to one of these at the seam that calls the library.
 """
@@ -77,3 +78,8 @@ class StoreError(BlacklistRulesError):
 
 class IdentityKeyError(BlacklistRulesError):
     """No usable identity key: fingerprints cannot be made or compared."""
+
+
+class ExportError(BlacklistRulesError):
+    """An export refused: the audit trail does not verify, or a stored decision cannot become a
+    valid statement of reasons. Nothing is exported."""

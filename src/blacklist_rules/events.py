@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from .errors import EventError
+from .transparency import CATEGORIES, KEYWORDS, known
 
 MAX_LINE_BYTES = 64 * 1024
 """A JSONL line longer than this is rejected before it is parsed."""
@@ -71,6 +72,14 @@ Text = Annotated[str, Field(max_length=2000)]
 Short = Annotated[str, Field(min_length=1, max_length=100)]
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_range)]
 IdentityValue = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _dsa_category(value: str) -> str:
+    return known(value, CATEGORIES, "category")
+
+
+def _dsa_keyword(value: str) -> str:
+    return known(value, KEYWORDS, "keyword")
 
 
 class _Strict(BaseModel):
@@ -134,6 +143,9 @@ class ReviewDecision(_Event):
     action: Literal["freeze", "cancel", "blacklist", "lift"]
     decision_id: Id | None = None
     reason: Text
+    category: Annotated[str, AfterValidator(_dsa_category)] | None = None
+    """Optional: the DSA statement category of the reviewer's decision (see `dsa`)."""
+    category_specification: list[Annotated[str, AfterValidator(_dsa_keyword)]] | None = None
 
 
 class AppealOutcome(_Event):

@@ -25,6 +25,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from .transparency import CATEGORIES, CONTENT_TYPES, KEYWORDS, SOURCE_TYPES
+
 SCHEMA_VERSION: Final = 1
 """Version of the rule-file format; files may state it as `schema: 1`."""
 
@@ -401,6 +403,85 @@ class Then(BaseModel):
     ] = None
 
 
+class Dsa(BaseModel):
+    """How the rule's decisions are reported to the EU DSA Transparency Database (statements
+    of reasons, `audit export --format dsa`). Values are the database's own names; `checks`
+    refuses unknown ones with a did-you-mean."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    category: Annotated[
+        str,
+        Field(description="the statement category", json_schema_extra={"enum": list(CATEGORIES)}),
+    ]
+    keywords: Annotated[
+        list[str],
+        Field(
+            max_length=20,
+            description="`category_specification` keywords",
+            json_schema_extra={"uniqueItems": True, "items": {"enum": list(KEYWORDS)}},
+        ),
+    ] = []
+    keyword_other: Annotated[
+        str | None,
+        StringConstraints(strip_whitespace=True),
+        Field(min_length=1, max_length=500, description="with `KEYWORD_OTHER` only: which"),
+    ] = None
+    ground: Annotated[
+        Literal["incompatible", "illegal"],
+        Field(
+            description="incompatible with the terms and conditions, or illegal content "
+            "(`decision_ground`)"
+        ),
+    ]
+    reference: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True),
+        Field(
+            min_length=1,
+            max_length=500,
+            description="the contractual clause (incompatible) or the law (illegal) relied on",
+        ),
+    ]
+    reference_url: Annotated[
+        str | None,
+        Field(
+            max_length=500,
+            pattern=r"^https?://[^\s]+$",
+            description="where the terms or the law relied on can be read",
+        ),
+    ] = None
+    also_illegal: Annotated[
+        bool,
+        Field(
+            strict=True,
+            description="incompatible only: the content is considered illegal too",
+        ),
+    ] = False
+    source: Annotated[
+        str,
+        Field(
+            description="what the decision acted on (`source_type`)",
+            json_schema_extra={"enum": list(SOURCE_TYPES)},
+        ),
+    ] = "SOURCE_VOLUNTARY"
+    content_type: Annotated[
+        list[str],
+        Field(
+            min_length=1,
+            description="the type of the content restricted (default: other, the account)",
+            json_schema_extra={"uniqueItems": True, "items": {"enum": list(CONTENT_TYPES)}},
+        ),
+    ] = ["CONTENT_TYPE_OTHER"]
+    automated: Annotated[
+        Literal["fully", "partially"],
+        Field(
+            description="`partially` when the rule acts on a person's finding (a reviewer's "
+            "confirmation): then neither detection nor decision was fully automated"
+        ),
+    ] = "fully"
+
+
 class RuleSpec(BaseModel):
     """One rule file. `when` stays raw here; `parse_condition` turns it into nodes."""
 
@@ -417,6 +498,9 @@ class RuleSpec(BaseModel):
             max_length=2000,
             description="the legal or terms-of-service ground of the rule",
         ),
+    ]
+    dsa: Annotated[
+        Dsa, Field(description="how its decisions are reported to the DSA Transparency Database")
     ]
     on: Annotated[
         list[str] | None,

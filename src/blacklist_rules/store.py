@@ -290,6 +290,25 @@ class SQLiteStore:
         ).fetchall()
         return [dict(json.loads(row[0])) for row in rows]
 
+    def enforced_decisions(self) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
+        """Every enforced decision ever taken (ended and reversed ones too), in time order,
+        with when it ended and what reversed it."""
+        rows = self._db.execute(
+            "SELECT record, ended_at, reversed_by FROM decisions WHERE mode = 'enforce' "
+            "ORDER BY effective_at, rowid"
+        )
+        for row in rows:
+            yield dict(json.loads(row[0])), row[1], row[2]
+
+    def first_seen(self) -> dict[str, tuple[int | None, int]]:
+        """Per account: its first registration's time (None: none stored) and its first
+        event's time, in microseconds."""
+        rows = self._db.execute(
+            "SELECT account_id, min(CASE type WHEN 'registration' THEN occurred_us END), "
+            "min(occurred_us) FROM events GROUP BY account_id"
+        )
+        return {str(row[0]): (row[1], int(row[2])) for row in rows}
+
     def decisions_of(self, account_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT record FROM decisions WHERE account_id = ? ORDER BY effective_at, rowid",

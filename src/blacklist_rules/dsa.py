@@ -1,0 +1,368 @@
+"""Statements of reasons for the EU DSA Transparency Database, built from stored decisions.
+
+One statement per enforced decision ever taken: a decision later ended, lifted or overturned
+was still applied, so it is still reported (DSA art. 17, 24(5)). Everything comes from the db:
+the decision record, the `dsa` block of the rule as it was in the pack that decided (kept under
+the pack's digest), the evidence events as stored. The db holds no identity value, and neither
+does a statement: no account id, reporter or reviewer id, only the decision's own id as `puid`.
+
+Every statement is checked against the database's field rules (`problems`) before any is
+handed out: an export is whole and valid, or refused with `ExportError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from .decisions import HUMAN_REVIEW, Action
+from .errors import ExportError
+from .events import from_micros
+from .store import SQLiteStore
+from .transparency import (
+    ACCOUNT_SUSPENDED,
+    ACCOUNT_TERMINATED,
+    APPLICATION_DATES,
+    AUTOMATED_FULLY,
+    AUTOMATED_PARTIALLY,
+    CATEGORIES,
+    CONTENT_DATES,
+    CONTENT_TYPE_OTHER,
+    CONTENT_TYPES,
+    DECISION_GROUND_ILLEGAL,
+    DECISION_GROUND_INCOMPATIBLE,
+    EEA_COUNTRIES,
+    KEYWORD_OTHER,
+    KEYWORDS,
+    LATEST_END_DATE,
+    MAX_LENGTH,
+    NOT_AUTOMATED,
+    PUID_PATTERN,
+    SOURCE_TYPES,
+    YES_NO,
+)
+
+ACCOUNT_CONTENT = "User account (registration and identity information)"
+"""`content_type_other` when a rule leaves `content_type` at its default: the account itself."""
+HUMAN_DEFAULT: Mapping[str, Any] = {
+    "category": "STATEMENT_CATEGORY_OTHER_VIOLATION_TC",
+    "keywords": [],
+    "keyword_other": None,
+    "ground": "incompatible",
+    "reference": "Terms of service, applied by a human reviewer",
+    "reference_url": None,
+    "also_illegal": False,
+    "source": "SOURCE_VOLUNTARY",
+    "content_type": [CONTENT_TYPE_OTHER],
+    "automated": None,
+}
+"""A reviewer's decision on an account no rule decided about, without a `category` field."""
+_ACCOUNT_RESTRICTION = {
+    Action.FREEZE: ACCOUNT_SUSPENDED,
+    Action.CANCEL: ACCOUNT_TERMINATED,
+    Action.BLACKLIST: ACCOUNT_TERMINATED,
+}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def dsa_statements(db: SQLiteStore | str | Path, *, verify: bool = True) -> list[dict[str, Any]]:
+    """The statements of reasons of every enforced decision in the db, in decision order.
+
+    Raises `ExportError` when the audit chain does not verify (unless `verify=False`: the
+    caller has checked and chosen to go on) or when a decision cannot become a valid statement.
+    """
+    store = db if isinstance(db, SQLiteStore) else SQLiteStore(_existing(Path(db)))
+    try:
+        if verify:
+            verdict = store.verify_audit()
+            if not verdict.ok:
+                raise ExportError(
+                    f"the audit trail does not verify ({verdict}): its decisions cannot be "
+                    "relied on; nothing exported"
+                )
+        return list(_Builder(store).statements())
+    finally:
+        if store is not db:
+            store.close()
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise ExportError(f"no such db: {path}")
+    return path
+
+
+class _Builder:
+    """Reads what the statements need once: the packs' `dsa` blocks, first-seen dates."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+        self.packs: dict[str, dict[str, Mapping[str, Any]]] = {}
+        self.seen = store.first_seen()
+
+    def statements(self) -> list[dict[str, Any]]:
+        """Every statement, each checked; a reviewer's decision inherits from the latest rule
+        decision on its account (decisions come in time order)."""
+        made: list[dict[str, Any]] = []
+        last_rule: dict[str, Mapping[str, Any]] = {}
+        for record, _ended, _reversed in self.store.enforced_decisions():
+            if record["rule_id"] == HUMAN_REVIEW:
+                statement = self.human(record, last_rule.get(record["account_id"]))
+            else:
+                dsa = self.dsa_of(record)
+                last_rule[record["account_id"]] = dsa
+                statement = self.build(record, dsa, automated=dsa["automated"])
+            found = problems(statement)
+            if found:
+                raise ExportError(
+                    f"decision {record['decision_id']} makes no valid statement of reasons: "
+                    + "; ".join(found)
+                )
+            made.append(statement)
+        return made
+
+    def dsa_of(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        digest, rule_id = record["ruleset_digest"], record["rule_id"]
+        if digest not in self.packs:
+            self.packs[digest] = {
+                rule["id"]: rule["dsa"]
+                for rule in self.store.ruleset_rules(digest)
+                if "dsa" in rule
+            }
+        dsa = self.packs[digest].get(rule_id)
+        if dsa is None:
+            raise ExportError(
+                f"decision {record['decision_id']}: rule `{rule_id}` of pack {digest[:12]} "
+                "declares no `dsa` block (a pack older than DSA categories), so the decision "
+                "has no category; nothing exported"
+            )
+        return dsa
+
+    def human(
+        self, record: Mapping[str, Any], inherited: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """A reviewer's decision: the review event's `category` (and `category_specification`)
+        when it has one, else the `dsa` block of the latest rule decision on the account (what
+        the reviewer acted on), else `HUMAN_DEFAULT`."""
+        event = self.store.event_payload(record["evidence"][0]) or {}
+        if event.get("category"):
+            dsa = {
+                **HUMAN_DEFAULT,
+                "category": event["category"],
+                "keywords": list(event.get("category_specification") or ()),
+            }
+            if KEYWORD_OTHER in dsa["keywords"]:
+                limit = MAX_LENGTH["category_specification_other"]
+                dsa["keyword_other"] = record["reason"].strip()[:limit]
+        else:
+            dsa = {**(inherited or HUMAN_DEFAULT)}
+        detected = inherited is not None and inherited["automated"] == "fully"
+        return self.build(record, dsa, automated=None, detected=detected)
+
+    def build(
+        self,
+        record: Mapping[str, Any],
+        dsa: Mapping[str, Any],
+        *,
+        automated: str | None,
+        detected: bool | None = None,
+    ) -> dict[str, Any]:
+        """`automated`: the rule's `fully` / `partially`, None for a person's decision;
+        `detected`: found by automated means (by default: when fully automated)."""
+        if detected is None:
+            detected = automated == "fully"
+        action = Action(record["action"])
+        applied = _day(record["effective_at"])
+        statement: dict[str, Any] = {"decision_account": _ACCOUNT_RESTRICTION[action]}
+        if action == Action.FREEZE:
+            expires = record.get("expires_at")
+            statement["end_date_account_restriction"] = _day(expires) if expires else None
+        explanation = record["reason"].strip()
+        if dsa["ground"] == "illegal":
+            statement |= {
+                "decision_ground": DECISION_GROUND_ILLEGAL,
+                "illegal_content_legal_ground": dsa["reference"],
+                "illegal_content_explanation": explanation,
+            }
+        else:
+            statement |= {
+                "decision_ground": DECISION_GROUND_INCOMPATIBLE,
+                "incompatible_content_ground": dsa["reference"],
+                "incompatible_content_explanation": explanation,
+                "incompatible_content_illegal": "Yes" if dsa["also_illegal"] else "No",
+            }
+        if dsa.get("reference_url"):
+            statement["decision_ground_reference_url"] = dsa["reference_url"]
+        statement["category"] = dsa["category"]
+        if dsa["keywords"]:
+            statement["category_specification"] = list(dsa["keywords"])
+        if dsa.get("keyword_other"):
+            statement["category_specification_other"] = dsa["keyword_other"]
+        statement["content_type"] = list(dsa["content_type"])
+        if CONTENT_TYPE_OTHER in dsa["content_type"]:
+            statement["content_type_other"] = ACCOUNT_CONTENT
+        statement |= {
+            "content_date": self.content_date(record["account_id"], applied),
+            "application_date": applied,
+            "territorial_scope": list(EEA_COUNTRIES),
+            "decision_facts": self.facts(record, automated),
+            "source_type": dsa["source"],
+            "automated_detection": "Yes" if detected else "No",
+            "automated_decision": {
+                "fully": AUTOMATED_FULLY,
+                "partially": AUTOMATED_PARTIALLY,
+                None: NOT_AUTOMATED,
+            }[automated],
+            "puid": record["decision_id"],
+        }
+        return statement
+
+    def content_date(self, account_id: str, applied: str) -> str:
+        """When the platform started hosting the account: its registration, else its first
+        stored event (never after the decision)."""
+        registered, first = self.seen.get(account_id, (None, None))
+        micros = registered if registered is not None else first
+        if micros is None:
+            return applied
+        return min(from_micros(micros).date().isoformat(), applied)
+
+    def facts(self, record: Mapping[str, Any], automated: str | None) -> str:
+        """The facts and circumstances, from the decision and its evidence as stored: event
+        types and dates, rule ids; no identifier of a person."""
+        reason = record["reason"].strip()
+        parts = [reason if reason.endswith((".", "!", "?", "。")) else reason + "."]
+        if automated is None:
+            parts.append("Decided by a human reviewer.")
+        else:
+            matched = [m["rule_id"] for m in record.get("matched", ())]
+            others = [rule for rule in matched if rule != record["rule_id"]]
+            how = "applied automatically"
+            if automated == "partially":
+                how += " to a finding a person confirmed"
+            parts.append(
+                f"Rule {record['rule_id']} v{record['rule_version']} {how}"
+                + (f"; rules also matched: {', '.join(others)}." if others else ".")
+            )
+            if record.get("anchor"):
+                parts.append(
+                    "Taken when the rule's deadline passed with no qualifying event, counted "
+                    f"from decision {record['anchor']}."
+                )
+        kinds: Counter[str] = Counter()
+        days: list[str] = []
+        for event_id in record["evidence"]:
+            payload = self.store.event_payload(event_id)
+            if payload is None:
+                kinds["earlier decision"] += 1
+                continue
+            kinds[str(payload.get("type", "event"))] += 1
+            days.append(_day(str(payload["occurred_at"])))
+        if kinds:
+            listed = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(kinds.items()))
+            span = ""
+            if days:
+                first, last = min(days), max(days)
+                span = f" on {first}" if first == last else f" from {first} to {last}"
+            parts.append(f"Evidence: {listed}{span}.")
+        text = " ".join(parts)
+        limit = MAX_LENGTH["decision_facts"]
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _day(moment: str) -> str:
+    """The UTC date of a stored time, as the database writes dates."""
+    return datetime.fromisoformat(moment).astimezone(UTC).date().isoformat()
+
+
+def problems(statement: Mapping[str, Any]) -> list[str]:
+    """What the Transparency Database would refuse in a statement (empty: nothing).
+
+    The rules of its `StatementStoreRequest`, for the fields this export writes: required
+    fields, allowed values, conditional fields, lengths, date formats and bounds, `puid`.
+    """
+    found: list[str] = []
+
+    def one_of(field: str, allowed: tuple[str, ...], required: bool = True) -> None:
+        value = statement.get(field)
+        if value is None:
+            if required:
+                found.append(f"{field} is required")
+        elif value not in allowed:
+            found.append(f"{field} {value!r} is not an allowed value")
+
+    def many_of(field: str, allowed: tuple[str, ...], required: bool = False) -> None:
+        values = statement.get(field)
+        if values is None:
+            if required:
+                found.append(f"{field} is required")
+        elif not isinstance(values, list) or not values:
+            found.append(f"{field} must be a non-empty list")
+        else:
+            found.extend(
+                f"{field}: {v!r} is not an allowed value" for v in values if v not in allowed
+            )
+
+    def text(field: str, required: bool) -> None:
+        value = statement.get(field)
+        if value is None or value == "":
+            if required:
+                found.append(f"{field} is required")
+        elif not isinstance(value, str) or len(value) > MAX_LENGTH[field]:
+            found.append(f"{field} is longer than {MAX_LENGTH[field]} characters")
+
+    def day(field: str, bounds: tuple[date, date] | None, required: bool) -> date | None:
+        value = statement.get(field)
+        if value is None:
+            if required:
+                found.append(f"{field} is required")
+            return None
+        if not isinstance(value, str) or not _DATE.fullmatch(value):
+            found.append(f"{field} is not YYYY-MM-DD")
+            return None
+        parsed = date.fromisoformat(value)
+        if bounds is not None and not bounds[0] <= parsed <= bounds[1]:
+            found.append(f"{field} {value} is outside {bounds[0]} … {bounds[1]}")
+        return parsed
+
+    one_of("decision_account", (ACCOUNT_SUSPENDED, ACCOUNT_TERMINATED))
+    one_of("decision_ground", (DECISION_GROUND_ILLEGAL, DECISION_GROUND_INCOMPATIBLE))
+    illegal = statement.get("decision_ground") == DECISION_GROUND_ILLEGAL
+    text("illegal_content_legal_ground", illegal)
+    text("illegal_content_explanation", illegal)
+    text("incompatible_content_ground", not illegal)
+    text("incompatible_content_explanation", not illegal)
+    one_of("incompatible_content_illegal", YES_NO, required=not illegal)
+    for field in (
+        "illegal_content_legal_ground",
+        "illegal_content_explanation",
+        "incompatible_content_ground",
+        "incompatible_content_explanation",
+        "incompatible_content_illegal",
+    ):
+        if field in statement and field.startswith("illegal") != illegal:
+            found.append(f"{field} does not go with {statement.get('decision_ground')}")
+    text("decision_ground_reference_url", False)
+    one_of("category", CATEGORIES)
+    many_of("category_specification", KEYWORDS)
+    other_keyword = KEYWORD_OTHER in (statement.get("category_specification") or ())
+    text("category_specification_other", other_keyword)
+    many_of("content_type", CONTENT_TYPES, required=True)
+    text("content_type_other", CONTENT_TYPE_OTHER in (statement.get("content_type") or ()))
+    many_of("territorial_scope", EEA_COUNTRIES)
+    day("content_date", CONTENT_DATES, True)
+    applied = day("application_date", APPLICATION_DATES, True)
+    end = day("end_date_account_restriction", None, False)
+    if end is not None and (end > LATEST_END_DATE or (applied is not None and end < applied)):
+        found.append("end_date_account_restriction is before the application date or after 2038")
+    text("decision_facts", True)
+    one_of("source_type", SOURCE_TYPES)
+    one_of("automated_detection", YES_NO)
+    one_of("automated_decision", (AUTOMATED_FULLY, AUTOMATED_PARTIALLY, NOT_AUTOMATED))
+    text("puid", True)
+    if not re.fullmatch(PUID_PATTERN, str(statement.get("puid", ""))):
+        found.append("puid may hold only a-z, A-Z, 0-9, - and _")
+    return found
