@@ -23,6 +23,7 @@ from .errors import (
     EvaluationError,
     EventError,
     IdentityKeyError,
+    NoticeError,
     RuleFileError,
     RuleLoadError,
     StoreError,
@@ -30,6 +31,7 @@ from .errors import (
 from .events import Event, ParsedLine, iter_jsonl, parse_event, parse_time
 from .explain import explain_decision, why_not
 from .identity import BlacklistEntry, IdentityKey, load_key
+from .notices import Notice, render_notice
 from .replay import replay_diff, shadow_diff
 from .spec import rule_json_schema
 from .store import SQLiteStore
@@ -59,6 +61,8 @@ __all__ = [
     "IdentityKey",
     "IdentityKeyError",
     "Mode",
+    "Notice",
+    "NoticeError",
     "Outcome",
     "ParsedLine",
     "RuleFileError",
@@ -78,6 +82,7 @@ __all__ = [
     "parse_event",
     "parse_time",
     "render_html",
+    "render_notice",
     "replay_diff",
     "rule_json_schema",
     "run_case",

@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,6 +34,7 @@ from . import (
     load_ruleset,
     parse_time,
     render_html,
+    render_notice,
     replay_diff,
     rule_json_schema,
     run_case,
@@ -52,6 +54,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     ruleset = load_ruleset(args.rules)
     where = args.rules or default_rules_path()
     print(f"{where}: {len(ruleset.rules)} rules OK, ruleset digest {ruleset.digest}")
+    if ruleset.notices is not None:
+        languages = ", ".join(sorted(ruleset.notices.languages))
+        days = ruleset.notices.appeal_within / timedelta(days=1)
+        print(f"  notices in {languages}, appeals within {days:g} days")
     for rule in ruleset.rules:
         when = f"on {', '.join(rule.event_types)}"
         if rule.window is not None:
@@ -338,6 +344,20 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_notice(args: argparse.Namespace) -> int:
+    """A decision's notice, from the db alone: the pack that decided is kept there."""
+    store = SQLiteStore(_existing_db(args.db))
+    try:
+        notice = render_notice(store, args.decision, lang=args.lang, tz=args.tz)
+    finally:
+        store.close()
+    if args.json:
+        _print_json(notice.to_dict(), sys.stdout)
+    else:
+        sys.stdout.write(notice.text)
+    return 0
+
+
 def _show_decision(found: dict[str, Any]) -> None:
     record, rule = found["decision"], found["rule"] or {}
     print(
@@ -619,6 +639,22 @@ def build_parser() -> argparse.ArgumentParser:
     rules_option(explain)
     explain.add_argument("--json", action="store_true")
     explain.set_defaults(func=_cmd_explain)
+
+    notice = commands.add_parser(
+        "notice",
+        help="the text a user is shown about a decision, in Chinese or English",
+        description="What was decided, its basis, what was found in plain words and how to "
+        "appeal, from the templates of the pack that decided (kept in the db). A reversed "
+        "decision gets a notice that says so; a shadow decision gets none (exit 2).",
+    )
+    notice.add_argument("decision", metavar="DECISION_ID")
+    notice.add_argument("--lang", default="zh", help="a language of the pack (default: zh)")
+    notice.add_argument(
+        "--tz", default="UTC", metavar="ZONE", help="time zone of the times shown (default: UTC)"
+    )
+    notice.add_argument("--db", default=DEFAULT_DB)
+    notice.add_argument("--json", action="store_true", help="the notice and its fields as JSON")
+    notice.set_defaults(func=_cmd_notice)
 
     diff = commands.add_parser(
         "diff",

@@ -8,6 +8,7 @@
     ├── EventError           an event that does not validate; carries its field path and reason
     ├── EvaluationError      matching failed: the event is recorded as failed, never allowed
     ├── IdentityKeyError     no usable identity key for a persistent db
+    ├── NoticeError          no notice for a decision: unknown, shadow, or a pack without notices
     └── StoreError           the database cannot be opened or is of another schema version
 
 Every third-party error is mapped to one of these at the seam that calls the library.
@@ -77,3 +78,8 @@ class StoreError(BlacklistRulesError):
 
 class IdentityKeyError(BlacklistRulesError):
     """No usable identity key: fingerprints cannot be made or compared."""
+
+
+class NoticeError(BlacklistRulesError):
+    """A decision's notice cannot be made as asked (unknown decision, language or time zone; a
+    shadow decision; a pack that has no notices)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,7 +85,10 @@ CREATE TABLE IF NOT EXISTS blacklist (
     entered_us INTEGER NOT NULL, ends_us INTEGER, removed_us INTEGER, removed_by TEXT,
     PRIMARY KEY (kind, fingerprint, decision_id));
 CREATE INDEX IF NOT EXISTS blacklist_by_account ON blacklist (account_id);
+CREATE TABLE IF NOT EXISTS notice_templates (digest TEXT PRIMARY KEY, files TEXT NOT NULL);
 """
+# `notice_templates` came without a schema version: a table an older db gains when opened and an
+# older version of this library never reads.
 _ENTRY = "kind, fingerprint, decision_id, account_id, rule_id, reason, entered_us, ends_us"
 _IN_FORCE = (
     "((? IS NULL AND removed_us IS NULL) OR (entered_us <= ? AND (ends_us IS NULL OR ends_us > ?) "
@@ -176,14 +179,31 @@ class SQLiteStore:
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    def remember_ruleset(self, digest: str, rules: list[dict[str, Any]]) -> None:
-        """Keep the exact rule text behind a digest, so any decision can be traced to it; the
-        audit records written from now on carry the digest."""
+    def remember_ruleset(
+        self,
+        digest: str,
+        rules: list[dict[str, Any]],
+        notices: Mapping[str, str] | None = None,
+    ) -> None:
+        """Keep the exact rule text (and notice templates) behind a digest, so any decision can
+        be traced to it; the audit records written from now on carry the digest."""
         self._digest = digest
         self._db.execute(
             "INSERT OR IGNORE INTO rulesets VALUES (?, ?, ?)",
             (digest, datetime.now(UTC).isoformat(), _dumps(rules)),
         )
+        if notices:
+            self._db.execute(
+                "INSERT OR IGNORE INTO notice_templates VALUES (?, ?)",
+                (digest, _dumps(dict(notices))),
+            )
+
+    def notice_files(self, digest: str) -> dict[str, str]:
+        """The notice template files (`notices/en.txt`: text) of a pack the db has used."""
+        row = self._db.execute(
+            "SELECT files FROM notice_templates WHERE digest = ?", (digest,)
+        ).fetchone()
+        return {} if row is None else dict(json.loads(row[0]))
 
     def check_key(self, check: str) -> bool:
         """Is this the db's identity key? A new db adopts the first key it is opened with."""
