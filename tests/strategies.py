@@ -148,3 +148,68 @@ def long_events(days: int, min_size: int = 0) -> st.SearchStrategy[list[dict[str
         min_size=min_size,
         max_size=60,
     ).map(timed)
+
+
+# Notices: events whose every id and identity value is distinctive, so a property can search the
+# rendered text for any of them. A blacklist needs a verified registration; the same identities
+# across accounts make re-registrations.
+NOTICE_ACCOUNTS = ("acct-q7x1", "acct-q7x2", "acct-q7x3")
+NOTICE_REPORTERS = ("reporter-k4m1", "reporter-k4m2", "reporter-k4m3")
+NOTICE_CONTENTS = ("content-z9p1", "content-z9p2", "content-z9p3")
+NOTICE_REVIEWER = "reviewer-w3n8"
+NOTICE_NOTE = "internal-note-v6t2"
+NOTICE_IDENTITIES = (
+    {"id_number": "360426199101010071", "phone": "13800138000"},
+    {"id_number": "11010519491231002X", "phone": "13912345678"},
+)
+_on_notice_account = {"account_id": st.sampled_from(NOTICE_ACCOUNTS), "day": st.integers(0, 40)}
+notice_event = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "type": st.just("identity_verification"),
+            "status": st.sampled_from(("passed", "failed")),
+            **_on_notice_account,
+        },
+        optional={"reason": st.sampled_from(REASONS)},
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("registration"),
+            "identity": st.sampled_from(NOTICE_IDENTITIES),
+            "verification": st.fixed_dictionaries(
+                {"status": st.sampled_from(("passed", "failed"))},
+                optional={"reason": st.sampled_from(REASONS)},
+            ),
+            **_on_notice_account,
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("impersonation_report"),
+            "reporter_id": st.sampled_from(NOTICE_REPORTERS),
+            "impersonated_account_id": st.sampled_from(NOTICE_ACCOUNTS),
+            "confirmed": st.booleans(),
+            **_on_notice_account,
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("rumor_flag"),
+            "content_id": st.sampled_from(NOTICE_CONTENTS),
+            "verdict": st.just("malicious_rumor"),
+            "source": st.sampled_from(("fact_check", "authority_notice")),
+            **_on_notice_account,
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("review_decision"),
+            "reviewer_id": st.just(NOTICE_REVIEWER),
+            "action": st.sampled_from(("lift", "freeze", "cancel", "blacklist")),
+            "reason": st.just(NOTICE_NOTE),
+            **_on_notice_account,
+        }
+    ),
+)
+notice_event_lists = st.lists(notice_event, min_size=1, max_size=25).map(numbered)
+"""Events for three accounts with distinctive ids: every kind of decision, human ones too."""

@@ -164,6 +164,10 @@ def test_a_returning_identity_falls_with_the_blacklist_it_matched(engine: Engine
         "cascade",
         [first.decision_id],
     )
+    # Its notice says why it no longer applies: not an appeal of li-2's own.
+    assert "was reversed with it" in engine.notice(second.decision_id, lang="en").text
+    assert "随之撤销" in engine.notice(second.decision_id, lang="zh").text
+    assert "we accepted your appeal" in engine.notice(first.decision_id, lang="en").text
     # The fallen decision cannot be appealed again: it is already reversed.
     refused = engine.process(overturn("li-2", 4 * DAY, "ap2", second.decision_id))
     assert refused.rejection is not None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from blacklist_rules import Engine, SQLiteStore, iter_jsonl
+from blacklist_rules import Engine, SQLiteStore, StoreError, iter_jsonl
 from blacklist_rules.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,3 +152,47 @@ def trail_copy(db: Path) -> Path:
     copy = db.with_name("copy.db")
     shutil.copy(db, copy)
     return copy
+
+
+def test_a_configured_retention_sets_what_a_purge_removes_and_never_goes_under_180_days(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`audit retention --set 400d` is kept (and audited); a purge without `--before` then
+    removes what was logged more than 400 days ago, and a cut inside the 400 days is refused.
+    A retention under 180 days, or a malformed one, is refused and changes nothing."""
+    db = tmp_path / "r.db"
+    events = list(iter_jsonl(ROOT / "examples" / "events.jsonl"))
+    with Engine.from_path(db=db) as engine:
+        engine.store.now = lambda: datetime(2024, 1, 1, tzinfo=UTC)
+        for _ in engine.run(events[:300]):
+            pass
+        engine.store.now = lambda: datetime(2025, 3, 1, tzinfo=UTC)
+        for _ in engine.run(events[300:]):
+            pass
+    assert main(["audit", "retention", "--set", "179d", str(db)]) == 2
+    assert "under the legal floor for logs: at least 180 days" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["audit", "retention", "--set", "forever", str(db)])
+    assert usage.value.code == 2
+    assert "invalid duration 'forever'" in capsys.readouterr().err
+    assert main(["audit", "retention", str(db)]) == 0
+    assert capsys.readouterr().out == "audit records are kept 180 days\n"
+    assert main(["audit", "retention", "--set", "400d", str(db)]) == 0
+    assert capsys.readouterr().out == "audit records are kept 400 days\n"
+
+    store = SQLiteStore(db)
+    try:
+        (last,) = [r for r in store.audit_records() if r["kind"] == "retention_set"]
+        assert last["record"] == {"days": 400, "previous_days": 180}
+        # Now 2025-06-01: 400 days back is 2024-04-27; everything from January 2024 goes.
+        store.now = lambda: datetime(2025, 6, 1, tzinfo=UTC)
+        with pytest.raises(StoreError, match="younger than 400 days are kept"):
+            store.purge_audit(datetime(2024, 6, 1, tzinfo=UTC))
+        logged_2024 = sum(1 for r in store.audit_records() if r["recorded_at"] < "2025")
+        before = count(db)
+        removed, _kept = store.purge_audit()
+        assert removed == logged_2024 > 0
+        assert count(db) == before - removed + 1  # the purge's own record
+        assert store.verify_audit().ok
+    finally:
+        store.close()

@@ -25,6 +25,7 @@ from .errors import (
     EventError,
     ExportError,
     IdentityKeyError,
+    NoticeError,
     RuleFileError,
     RuleLoadError,
     StoreError,
@@ -32,8 +33,9 @@ from .errors import (
 from .events import Event, ParsedLine, iter_jsonl, parse_event, parse_time
 from .explain import explain_decision, why_not
 from .identity import BlacklistEntry, IdentityKey, load_key
+from .notices import Notice, render_notice
 from .replay import replay_diff, shadow_diff
-from .spec import rule_json_schema
+from .spec import parse_duration, rule_json_schema
 from .store import SQLiteStore
 
 try:
@@ -62,6 +64,8 @@ __all__ = [
     "IdentityKey",
     "IdentityKeyError",
     "Mode",
+    "Notice",
+    "NoticeError",
     "Outcome",
     "ParsedLine",
     "RuleFileError",
@@ -79,9 +83,11 @@ __all__ = [
     "load_cases",
     "load_key",
     "load_ruleset",
+    "parse_duration",
     "parse_event",
     "parse_time",
     "render_html",
+    "render_notice",
     "replay_diff",
     "rule_json_schema",
     "run_case",

@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,8 +33,10 @@ from . import (
     iter_jsonl,
     load_cases,
     load_ruleset,
+    parse_duration,
     parse_time,
     render_html,
+    render_notice,
     replay_diff,
     rule_json_schema,
     run_case,
@@ -53,6 +56,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     ruleset = load_ruleset(args.rules)
     where = args.rules or default_rules_path()
     print(f"{where}: {len(ruleset.rules)} rules OK, ruleset digest {ruleset.digest}")
+    if ruleset.notices is not None:
+        languages = ", ".join(sorted(ruleset.notices.languages))
+        days = ruleset.notices.appeal_within / timedelta(days=1)
+        print(f"  notices in {languages}, appeals within {days:g} days")
     for rule in ruleset.rules:
         when = f"on {', '.join(rule.event_types)}"
         if rule.window is not None:
@@ -226,18 +233,28 @@ def _lines(path: str) -> Iterator[str]:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     store = SQLiteStore(_existing_db(args.db))
+    if args.audit_command == "retention":
+        try:
+            if args.set is not None:
+                store.set_retention(args.set)
+            print(f"audit records are kept {store.retention().days} days")
+        finally:
+            store.close()
+        return 0
     if args.audit_command == "purge":
         try:
-            removed, kept = store.purge_audit(parse_time(args.before))
+            before = parse_time(args.before) if args.before else None
+            cut = args.before or f"the {store.retention().days}-day retention"
+            removed, kept = store.purge_audit(before)
         finally:
             store.close()
         if removed:
             print(
-                f"removed {removed} audit records logged before {args.before}; the trail now "
+                f"removed {removed} audit records logged before {cut}; the trail now "
                 f"starts at #{kept}, and `audit verify` checks it from the checkpoint"
             )
         else:
-            print(f"no audit record was logged before {args.before}")
+            print(f"no audit record was logged before {cut}")
         return 0
     if args.audit_command == "verify":
         try:
@@ -264,6 +281,13 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def _period(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _export(args: argparse.Namespace, store: SQLiteStore) -> int:
@@ -383,6 +407,20 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         print("  no deadline of this rule was ever started for the account")
     if "events" in answer and not answer["events"]:
         print("  no event of the account is of a type this rule looks at")
+    return 0
+
+
+def _cmd_notice(args: argparse.Namespace) -> int:
+    """A decision's notice, from the db alone: the pack that decided is kept there."""
+    store = SQLiteStore(_existing_db(args.db))
+    try:
+        notice = render_notice(store, args.decision, lang=args.lang, tz=args.tz)
+    finally:
+        store.close()
+    if args.json:
+        _print_json(notice.to_dict(), sys.stdout)
+    else:
+        sys.stdout.write(notice.text)
     return 0
 
 
@@ -613,13 +651,22 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
     purge = audit_commands.add_parser(
         "purge",
-        help="remove audit records logged before a date (never under 180 days old)",
-        description="Removes the audit records logged before TIME (a prefix of the trail) and "
-        "leaves a checkpoint so `audit verify` still passes; refused for anything younger than "
-        "180 days, the legal floor for logs, or when the trail does not verify.",
+        help="remove audit records older than the retention (never under 180 days old)",
+        description="Removes the audit records logged before TIME (default: the configured "
+        "retention ago; a prefix of the trail) and leaves a checkpoint so `audit verify` still "
+        "passes; refused for anything younger than the retention (`audit retention`, at least "
+        "180 days, the legal floor for logs), or when the trail does not verify.",
     )
-    purge.add_argument("--before", required=True, metavar="TIME")
+    purge.add_argument("--before", metavar="TIME")
     purge.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
+    retention = audit_commands.add_parser(
+        "retention",
+        help="show or set how long audit records are kept (at least 180 days)",
+        description="Shows the retention of audit records; `--set 400d` configures it (whole "
+        "days, never under 180, the legal floor for logs). The change is an audit record.",
+    )
+    retention.add_argument("--set", type=_period, metavar="PERIOD", help="e.g. 365d or 52w")
+    retention.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
     export = audit_commands.add_parser(
         "export",
         help="every audit record, or a DSA statement of reasons per enforced decision",
@@ -680,6 +727,22 @@ def build_parser() -> argparse.ArgumentParser:
     rules_option(explain)
     explain.add_argument("--json", action="store_true")
     explain.set_defaults(func=_cmd_explain)
+
+    notice = commands.add_parser(
+        "notice",
+        help="the text a user is shown about a decision, in Chinese or English",
+        description="What was decided, its basis, what was found in plain words and how to "
+        "appeal, from the templates of the pack that decided (kept in the db). A reversed "
+        "decision gets a notice that says so; a shadow decision gets none (exit 2).",
+    )
+    notice.add_argument("decision", metavar="DECISION_ID")
+    notice.add_argument("--lang", default="zh", help="a language of the pack (default: zh)")
+    notice.add_argument(
+        "--tz", default="UTC", metavar="ZONE", help="time zone of the times shown (default: UTC)"
+    )
+    notice.add_argument("--db", default=DEFAULT_DB)
+    notice.add_argument("--json", action="store_true", help="the notice and its fields as JSON")
+    notice.set_defaults(func=_cmd_notice)
 
     diff = commands.add_parser(
         "diff",

@@ -22,6 +22,7 @@ import attrs
 from .decisions import Action, ConditionTrace, Mode
 from .identity import DEVICE, ID_NUMBER, PHONE
 from .loader import RuleSource
+from .notices import NoticePack
 from .spec import (
     SCHEMA_VERSION,
     All,
@@ -313,6 +314,8 @@ class CompiledRuleset:
     """Per stream key: the counts the snapshot carries from it."""
     horizon_us: int = 0
     """The longest window or deadline: events at most this far behind the clock still count."""
+    notices: NoticePack | None = attrs.field(default=None, repr=False)
+    """The pack's notice templates (`notices/`), kept with its rules under its digest."""
 
     @property
     def name(self) -> str:
@@ -330,16 +333,23 @@ class CompiledRuleset:
         return fields
 
 
-def _digest(rules: list[RuleSource]) -> str:
+def _rule_content(source: RuleSource) -> dict[str, Any]:
+    content = source.spec.model_dump(mode="json", by_alias=True)
+    if content["notice"] is None:  # a pack without notices keeps the digest it had before
+        del content["notice"]
+    return content
+
+
+def _digest(rules: list[RuleSource], notices: NoticePack | None) -> str:
+    content: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "compiler": COMPILER_VERSION,
+        "rules": sorted(map(_rule_content, rules), key=lambda d: d["id"]),
+    }
+    if notices is not None:
+        content["notices"] = notices.content()
     canonical = json.dumps(
-        {
-            "schema": SCHEMA_VERSION,
-            "compiler": COMPILER_VERSION,
-            "rules": sorted(
-                (r.spec.model_dump(mode="json", by_alias=True) for r in rules),
-                key=lambda d: d["id"],
-            ),
-        },
+        content,
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
@@ -445,8 +455,9 @@ DEADLINE = "deadline"
 """The `type` of the snapshot posted when a deadline passes (no event type has this name)."""
 
 
-def compile_rules(rules: list[RuleSource]) -> CompiledRuleset:
-    """Compile checked rules; the caller has run `checks.check_rules` and found no error."""
+def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) -> CompiledRuleset:
+    """Compile checked rules (and the pack's notice templates, part of its digest); the caller
+    has run `checks.check_rules` and `notices.check_rule_notices` and found no error."""
     compiled = []
     durable: dict[str, Any] = {}
     build = _Builder()
@@ -517,7 +528,7 @@ def compile_rules(rules: list[RuleSource]) -> CompiledRuleset:
     spans = [s.span_us for s in build.streams.values()]
     spans += [rule.deadline.span_us for rule in compiled if rule.deadline]
     return CompiledRuleset(
-        digest=_digest(rules),
+        digest=_digest(rules, notices),
         rules=tuple(compiled),
         by_type={name: tuple(group) for name, group in by_type.items()},
         definition=durable,
@@ -526,4 +537,5 @@ def compile_rules(rules: list[RuleSource]) -> CompiledRuleset:
         streams=dict(build.streams),
         windows={key: tuple(found.values()) for key, found in build.windows.items()},
         horizon_us=max(spans, default=0),
+        notices=notices,
     )

@@ -82,6 +82,7 @@ from .identity import (
     lookup_prints,
 )
 from .loader import RuleSource, read_rules
+from .notices import Notice, check_rule_notices, read_notice_pack, render_notice
 from .spec import comparisons
 from .store import LOGGED_BY_ACCOUNT, SQLiteStore
 
@@ -110,11 +111,15 @@ def default_rules_path() -> Path:
 
 def load_ruleset(location: str | Path | None = None) -> CompiledRuleset:
     """Load, check and compile a rule pack; raises `RuleLoadError` with every error found."""
-    rules, errors = read_rules(Path(location) if location is not None else default_rules_path())
+    folder = Path(location) if location is not None else default_rules_path()
+    rules, errors = read_rules(folder)
+    notices, found = read_notice_pack(folder)
+    errors.extend(found)
     errors.extend(check_rules(rules))
+    errors.extend(check_rule_notices(rules, notices))
     if errors:
         raise RuleLoadError(errors)
-    ruleset = compile_rules(rules)
+    ruleset = compile_rules(rules, notices)
     errors = engine_problems(rules, ruleset)
     if errors:
         raise RuleLoadError(errors)
@@ -434,6 +439,11 @@ class Engine:
         """Blacklist entries not removed: an account's, or all (fingerprints, never values)."""
         return [_entry(row) for row in self.store.entries(account_id)]
 
+    def notice(self, decision_id: str, lang: str = "zh", tz: str = "UTC") -> Notice:
+        """What the user is told about a decision, in `lang`, its times in the zone `tz`;
+        from the pack that decided, as kept in the db (see `render_notice`)."""
+        return render_notice(self.store, decision_id, lang=lang, tz=tz)
+
     # --- processing ---------------------------------------------------------------------
     def advance_to(self, moment: datetime | str) -> Outcome:
         """Move event time forward without an event (say, at the end of a day's log): every
@@ -575,7 +585,8 @@ class Engine:
         self.store.begin()
         if not self._remembered:  # the first write: keep the rules, fill new streams
             rules = [_rule_record(rule) for rule in self.ruleset.rules]
-            self.store.remember_ruleset(self.ruleset.digest, rules)
+            notices = self.ruleset.notices.files if self.ruleset.notices else None
+            self.store.remember_ruleset(self.ruleset.digest, rules, notices)
             self._fill_streams()
             self._remembered = True
 

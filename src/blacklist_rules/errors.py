@@ -8,8 +8,9 @@
     ├── EventError           an event that does not validate; carries its field path and reason
     ├── EvaluationError      matching failed: the event is recorded as failed, never allowed
     ├── IdentityKeyError     no usable identity key for a persistent db
-    ├── StoreError           the database cannot be opened or is of another schema version
-    └── ExportError          a statement of reasons cannot be made, or the trail does not verify
+    ├── ExportError          a statement of reasons cannot be made, or the trail does not verify
+    ├── NoticeError          no notice for a decision: unknown, shadow, or a pack without notices
+    └── StoreError           the database cannot be opened or is of another schema version
 
 Every third-party error is mapped to one of these at the seam that calls the library.
 """
@@ -83,3 +84,8 @@ class IdentityKeyError(BlacklistRulesError):
 class ExportError(BlacklistRulesError):
     """An export refused: the audit trail does not verify, or a stored decision cannot become a
     valid statement of reasons. Nothing is exported."""
+
+
+class NoticeError(BlacklistRulesError):
+    """A decision's notice cannot be made as asked (unknown decision, language or time zone; a
+    shadow decision; a pack that has no notices)."""

@@ -137,16 +137,26 @@ def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
         yield from _models_in(arg)
 
 
+def _keyed(annotation: Any) -> bool:
+    """Does the annotation hold a mapping (`dict[str, X]`), whose keys are data, not fields?"""
+    if typing.get_origin(annotation) is dict:
+        return True
+    return any(_keyed(arg) for arg in typing.get_args(annotation))
+
+
 def _keys_at(loc: Path) -> tuple[str, ...]:
     """The keys allowed in the mapping at `loc` (for did-you-mean), from the spec models."""
     model: type[BaseModel] = RuleSpec
+    keyed = False
     for part in loc:
-        if isinstance(part, int):  # an item of a list: the list's model
+        if isinstance(part, int) or keyed:  # an item of a list or a mapping: its model
+            keyed = False
             continue
         field = model.model_fields.get(part)
         inner = next(_models_in(field.annotation), None) if field is not None else None
-        if inner is None:
+        if field is None or inner is None:
             return ()
+        keyed = _keyed(field.annotation)
         model = inner
     return tuple(f.alias or name for name, f in model.model_fields.items())
 

@@ -482,6 +482,32 @@ class Dsa(BaseModel):
     ] = "fully"
 
 
+LANGUAGE_TAG = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+"""A notice language: `en`, `zh`, `zh-Hant` (BCP 47 style, lower-case language first)."""
+
+
+class NoticeText(BaseModel):
+    """A rule's words to the user in one language: its basis and what was found."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    basis: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True),
+        Field(min_length=1, max_length=2000, description="the rule's ground, in plain words"),
+    ]
+    evidence: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True),
+        Field(
+            min_length=1,
+            max_length=2000,
+            description="what was found, in plain words; `$count`, `$first`, `$last`, "
+            "`$anchor_at`, `$verification_reason` are filled in",
+        ),
+    ]
+
+
 class RuleSpec(BaseModel):
     """One rule file. `when` stays raw here; `parse_condition` turns it into nodes."""
 
@@ -512,6 +538,14 @@ class RuleSpec(BaseModel):
     window: Window | None = None
     deadline: Deadline | None = None
     then: Then
+    notice: Annotated[
+        dict[Annotated[str, StringConstraints(pattern=LANGUAGE_TAG)], NoticeText] | None,
+        Field(
+            min_length=1,
+            description="per language (`en`, `zh`): the text users are shown about a decision "
+            "of this rule; required when the pack has a `notices/` folder",
+        ),
+    ] = None
     priority: Annotated[
         int, Field(ge=0, le=10_000, description="lower runs first; breaks ties of equal severity")
     ] = 100

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,7 @@ CREATE TABLE IF NOT EXISTS blacklist (
     entered_us INTEGER NOT NULL, ends_us INTEGER, removed_us INTEGER, removed_by TEXT,
     PRIMARY KEY (kind, fingerprint, decision_id));
 CREATE INDEX IF NOT EXISTS blacklist_by_account ON blacklist (account_id);
+CREATE TABLE IF NOT EXISTS notice_templates (digest TEXT PRIMARY KEY, files TEXT NOT NULL);
 """
 _ADDED_COLUMNS = (
     ("audit", "ruleset_digest"),
@@ -187,14 +188,31 @@ class SQLiteStore:
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    def remember_ruleset(self, digest: str, rules: list[dict[str, Any]]) -> None:
-        """Keep the exact rule text behind a digest, so any decision can be traced to it; the
-        audit records written from now on carry the digest."""
+    def remember_ruleset(
+        self,
+        digest: str,
+        rules: list[dict[str, Any]],
+        notices: Mapping[str, str] | None = None,
+    ) -> None:
+        """Keep the exact rule text (and notice templates) behind a digest, so any decision can
+        be traced to it; the audit records written from now on carry the digest."""
         self._digest = digest
         self._db.execute(
             "INSERT OR IGNORE INTO rulesets VALUES (?, ?, ?)",
             (digest, datetime.now(UTC).isoformat(), _dumps(rules)),
         )
+        if notices:
+            self._db.execute(
+                "INSERT OR IGNORE INTO notice_templates VALUES (?, ?)",
+                (digest, _dumps(dict(notices))),
+            )
+
+    def notice_files(self, digest: str) -> dict[str, str]:
+        """The notice template files (`notices/en.txt`: text) of a pack the db has used."""
+        row = self._db.execute(
+            "SELECT files FROM notice_templates WHERE digest = ?", (digest,)
+        ).fetchone()
+        return {} if row is None else dict(json.loads(row[0]))
 
     def check_key(self, check: str) -> bool:
         """Is this the db's identity key? A new db adopts the first key it is opened with."""
@@ -422,6 +440,16 @@ class SQLiteStore:
             "UPDATE decisions SET reversed_by = ?, reversed_how = ? WHERE decision_id = ?",
             (by_event, how, decision_id),
         )
+
+    def reversal_kind(self, decision_id: str) -> str | None:
+        """How a reversed decision was reversed: `appeal_outcome`, `review_decision` or
+        `cascade` (a db older than schema 5 knew no cascade: then what reversed it)."""
+        row = self._db.execute(
+            "SELECT COALESCE(d.reversed_how, e.type) FROM decisions d "
+            "LEFT JOIN events e ON e.event_id = d.reversed_by WHERE d.decision_id = ?",
+            (decision_id,),
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def vetoed(self) -> dict[tuple[str, str, str], set[str]]:
         """Enforced decisions a person reversed, by (account, rule, effective time): the
@@ -852,16 +880,45 @@ class SQLiteStore:
             json.loads(checkpoint) if checkpoint else None,
         )
 
-    def purge_audit(self, before: datetime) -> tuple[int, int | None]:
-        """Remove the audit records logged before `before` (a prefix of the trail) and leave a
-        checkpoint, so what remains still verifies; the purge is itself an audit record.
-        Refused for anything younger than `RETENTION_FLOOR`, or when the chain does not
-        verify. Returns (records removed, the first seq kept)."""
-        limit = self.now() - RETENTION_FLOOR
-        if before > limit:
+    def retention(self) -> timedelta:
+        """How long audit records are kept: the configured period, else `RETENTION_FLOOR`."""
+        days = self.meta("audit_retention_days")
+        return timedelta(days=int(days)) if days else RETENTION_FLOOR
+
+    def set_retention(self, period: timedelta) -> None:
+        """Configure how long audit records are kept (whole days, never under the floor);
+        the change is itself an audit record."""
+        if period < RETENTION_FLOOR:
             raise StoreError(
-                f"audit records younger than {RETENTION_FLOOR.days} days are kept (the legal "
-                f"floor for logs): purge before {limit.isoformat()} at the latest"
+                f"a retention of {period.days} days is under the legal floor for logs: "
+                f"at least {RETENTION_FLOOR.days} days"
+            )
+        days = -(-period // timedelta(days=1))  # whole days, rounded up: never shorter
+        previous = self.retention().days
+        self.begin()
+        try:
+            self.set_meta("audit_retention_days", str(days))
+            self.audit("retention_set", {"days": days, "previous_days": previous})
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+
+    def purge_audit(self, before: datetime | None = None) -> tuple[int, int | None]:
+        """Remove the audit records logged before `before` (default: the configured retention
+        ago; a prefix of the trail) and leave a checkpoint, so what remains still verifies; the
+        purge is itself an audit record. Refused for anything younger than the retention
+        (never under `RETENTION_FLOOR`), or when the chain does not verify. Returns (records
+        removed, the first seq kept)."""
+        kept_for = self.retention()
+        limit = self.now() - kept_for
+        if before is None:
+            before = limit
+        if before > limit:
+            floor = "the legal floor for logs" if kept_for == RETENTION_FLOOR else "as configured"
+            raise StoreError(
+                f"audit records younger than {kept_for.days} days are kept ({floor}): "
+                f"purge before {limit.isoformat()} at the latest"
             )
         verdict = self.verify_audit()
         if not verdict.ok:
