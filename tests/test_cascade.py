@@ -10,10 +10,11 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from blacklist_rules import Decision, Engine
+from blacklist_rules import Decision, Engine, dsa_statements
 from blacklist_rules.events import utc_text
 
 from .support import T0, event
+from .test_dsa import assert_valid_statement
 
 DAY = timedelta(days=1)
 LI = "360426199101010071"
@@ -389,3 +390,15 @@ def test_an_upheld_appeal_changes_nothing(engine: Engine) -> None:
     before = (engine.status("zhang"), [d.decision_id for d in engine.standing("zhang")])
     engine.process({**overturn("zhang", 25 * DAY, "ap", freeze_id), "outcome": "upheld"})
     assert (engine.status("zhang"), [d.decision_id for d in engine.standing("zhang")]) == before
+
+
+def test_the_cascade_s_decisions_are_statements_of_reasons(engine: Engine) -> None:
+    """Every decision of the worked example (the overturned freeze, the blacklist that fell
+    with it, the freeze decided after all) is one valid DSA statement."""
+    freeze_id, blacklist_id = three_strikes(engine)
+    (again,) = engine.process(overturn("zhang", 25 * DAY, "ap1", freeze_id)).decisions
+    statements = list(dsa_statements(engine.store))
+    for statement in statements:
+        assert_valid_statement(statement)
+    puids = {s["puid"] for s in statements}
+    assert {freeze_id, blacklist_id, again.decision_id} <= puids
