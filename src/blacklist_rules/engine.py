@@ -1100,7 +1100,7 @@ class Engine:
             world.close()
         old = self.store.enforced_of(accounts)
         arrival = self.store.arrivals({*touched, *(row[2] for row in (*old, *found))})
-        start = min(arrival[event_id] for event_id in touched)
+        start = min((arrival[e] for e in touched if e in arrival), default=0)
         since = min(
             [utc_text(_time(record)) for record in reversed_records]
             + [utc_text(from_micros(at_us)) for at_us in withdrawn.values()]
