@@ -166,8 +166,13 @@ def test_a_returning_identity_falls_with_the_blacklist_it_matched(engine: Engine
         [first.decision_id],
     )
     # Its notice says why it no longer applies: not an appeal of li-2's own.
-    assert "was reversed with it" in engine.notice(second.decision_id, lang="en").text
-    assert "随之撤销" in engine.notice(second.decision_id, lang="zh").text
+    assert "a decision or finding it relied on was overturned, so it no longer applies" in (
+        engine.notice(second.decision_id, lang="en").text
+    )
+    assert (
+        "其所依据的其他决定或认定已被撤销，该决定不再"  # noqa: RUF001 (Chinese punctuation)
+        in engine.notice(second.decision_id, lang="zh").text
+    )
     assert "we accepted your appeal" in engine.notice(first.decision_id, lang="en").text
     # The fallen decision cannot be appealed again: it is already reversed.
     refused = engine.process(overturn("li-2", 4 * DAY, "ap2", second.decision_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -196,3 +196,61 @@ def test_a_configured_retention_sets_what_a_purge_removes_and_never_goes_under_1
         assert store.verify_audit().ok
     finally:
         store.close()
+
+
+def test_a_purge_of_every_record_keeps_the_numbering(tmp_path: Path) -> None:
+    """When a purge removes the whole trail, its own record takes the next number, not #1, and
+    so do the records after it: a number never names two records."""
+    db = tmp_path / "all.db"
+    events = list(iter_jsonl(ROOT / "examples" / "events.jsonl"))
+    with Engine.from_path(db=db) as engine:
+        engine.store.now = lambda: datetime(2024, 1, 1, tzinfo=UTC)
+        for _ in engine.run(events[:200]):
+            pass
+        last = max(r["seq"] for r in engine.store.audit_records())
+        engine.store.now = lambda: datetime(2025, 1, 1, tzinfo=UTC)
+        removed, kept = engine.store.purge_audit()
+        assert (removed, kept) == (last, last + 1)
+        for _ in engine.run(events[200:]):
+            pass
+        seqs = [r["seq"] for r in engine.store.audit_records()]
+        assert seqs[0] == last + 1
+        assert seqs == list(range(last + 1, last + 1 + len(seqs)))
+        assert engine.store.verify_audit().ok
+
+
+def test_a_retention_is_whole_days() -> None:
+    """`9601h` is not rounded to 401 days: refused."""
+    store = SQLiteStore()
+    try:
+        with pytest.raises(StoreError, match="whole days"):
+            store.set_retention(timedelta(hours=9601))
+        store.set_retention(timedelta(weeks=52))
+        assert store.retention() == timedelta(days=364)
+    finally:
+        store.close()
+
+
+def test_a_decision_changed_beside_the_chain_is_caught(tmp_path: Path) -> None:
+    """Exports and notices read the decisions table, which the chain does not hash: a decision
+    edited there no longer matches its chained record, and `verify` names that record."""
+    db = tmp_path / "d.db"
+    with Engine.from_path(db=db) as engine:
+        for _ in engine.run(iter_jsonl(ROOT / "examples" / "events.jsonl")):
+            pass
+    assert verdict(db).startswith("chain intact")
+    with sqlite3.connect(db) as connection:
+        decision, record = connection.execute(
+            "SELECT decision_id, record FROM decisions ORDER BY rowid LIMIT 1"
+        ).fetchone()
+        connection.execute(
+            "UPDATE decisions SET record = ? WHERE decision_id = ?",
+            (record.replace('"reason":"', '"reason":"Edited. '), decision),
+        )
+        (seq,) = connection.execute(
+            "SELECT seq FROM audit WHERE kind = 'decision' AND decision_id = ?", (decision,)
+        ).fetchone()
+    assert verdict(db) == (
+        f"chain broken at record #{seq}: decision {decision} in the decisions table differs "
+        f"from this record ({count(db)} records checked)"
+    )

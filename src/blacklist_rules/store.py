@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from .chain import FIELDS as CHAINED
 from .chain import GENESIS, Verdict, record_hash, verify
 from .errors import StoreError
@@ -840,10 +842,12 @@ class SQLiteStore:
         event_id: str | None = None,
         decision_id: str | None = None,
         occurred_at: str | None = None,
+        seq: int | None = None,
     ) -> None:
         """Append one audit record, chained to the one before it (see `chain`); never updated,
         never deleted. The previous hash is read from the db, not memory, so a rolled-back
-        event never leaves the chain pointing at a record that is gone."""
+        event never leaves the chain pointing at a record that is gone. `seq`: its number, when
+        the trail cannot tell (a purge that removed every record)."""
         values = (
             AUDIT_RECORD_VERSION,
             kind,
@@ -861,23 +865,39 @@ class SQLiteStore:
         )
         digest = record_hash(values, previous)
         self._db.execute(
-            f"INSERT INTO audit ({', '.join(CHAINED)}, prev_hash, hash) "
-            f"VALUES ({', '.join('?' * (len(CHAINED) + 2))})",
-            (*values, previous, digest),
+            f"INSERT INTO audit ({', '.join(CHAINED)}, prev_hash, hash, seq) "
+            f"VALUES ({', '.join('?' * (len(CHAINED) + 3))})",
+            (*values, previous, digest, seq),
         )
         self.set_meta("audit_head", f"{count + 1}:{digest}")
 
     def verify_audit(self) -> Verdict:
         """Re-compute the audit chain (from the purge checkpoint, if any); the first record
-        that does not fit."""
+        that does not fit. Then the decisions table, which exports and notices read: each
+        decision must be, word for word, the record the chain holds of it (unless purged)."""
         rows = self._db.execute(
             f"SELECT seq, {', '.join(CHAINED)}, prev_hash, hash FROM audit ORDER BY seq"
         )
         checkpoint = self.meta("audit_checkpoint")
-        return verify(
+        verdict = verify(
             ((row[0], row[1 : 1 + len(CHAINED)], row[-2], row[-1]) for row in rows),
             self.meta("audit_head"),
             json.loads(checkpoint) if checkpoint else None,
+        )
+        if not verdict.ok:
+            return verdict
+        changed = self._db.execute(
+            "SELECT d.decision_id, a.seq FROM decisions d JOIN audit a "
+            "ON a.decision_id = d.decision_id AND a.kind = 'decision' "
+            "WHERE a.record != d.record ORDER BY a.seq LIMIT 1"
+        ).fetchone()
+        if changed is None:
+            return verdict
+        return attrs.evolve(
+            verdict,
+            ok=False,
+            seq=int(changed[1]),
+            problem=f"decision {changed[0]} in the decisions table differs from this record",
         )
 
     def retention(self) -> timedelta:
@@ -888,12 +908,14 @@ class SQLiteStore:
     def set_retention(self, period: timedelta) -> None:
         """Configure how long audit records are kept (whole days, never under the floor);
         the change is itself an audit record."""
+        if period % timedelta(days=1):
+            raise StoreError(f"a retention is whole days: {period} is not")
         if period < RETENTION_FLOOR:
             raise StoreError(
                 f"a retention of {period.days} days is under the legal floor for logs: "
                 f"at least {RETENTION_FLOOR.days} days"
             )
-        days = -(-period // timedelta(days=1))  # whole days, rounded up: never shorter
+        days = period.days
         previous = self.retention().days
         self.begin()
         try:
@@ -949,7 +971,9 @@ class SQLiteStore:
             }
             self._db.execute("DELETE FROM audit WHERE seq < ?", (cut,))
             self.set_meta("audit_checkpoint", json.dumps(checkpoint))
-            self.audit("audit_purged", {**checkpoint, "records": gone[0]})
+            # Numbered after what it removed, even when nothing is left to count on.
+            seq = cut if row[0] is None else None
+            self.audit("audit_purged", {**checkpoint, "records": gone[0]}, seq=seq)
             self.commit()
         except BaseException:
             self.rollback()
