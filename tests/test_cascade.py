@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
@@ -216,10 +217,14 @@ def test_a_deadline_decision_falls_with_the_freeze_it_counted_from(engine: Engin
     assert reversed_ids == [freeze.decision_id, cancel.decision_id]
 
 
-def test_a_lift_of_a_human_blacklist_brings_back_what_it_made_pointless(engine: Engine) -> None:
+@pytest.mark.parametrize("how", ["appeal", "lift", "lift everything"])
+def test_a_lift_of_a_human_blacklist_brings_back_what_it_made_pointless(
+    engine: Engine, how: str
+) -> None:
     """A reviewer blacklists on day 1; a failed verification on day 2 decides nothing (the
-    account is already blacklisted). The blacklist is lifted on day 5: the failed verification
-    now freezes the account, as it would have without the blacklist."""
+    account is already blacklisted). The blacklist is overturned or lifted (by its id, or
+    with everything standing) on day 5: the failed verification now freezes the account, as it
+    would have without the blacklist."""
     engine.process(registered("zhao", 0 * DAY, "reg", WANG))
     (human,) = engine.process(
         event(
@@ -242,7 +247,21 @@ def test_a_lift_of_a_human_blacklist_brings_back_what_it_made_pointless(engine: 
             reason="name_id_mismatch",
         )
     ).decisions
-    outcome = engine.process(overturn("zhao", 5 * DAY, "ap", human.decision_id))
+    if how == "appeal":
+        reversal = overturn("zhao", 5 * DAY, "ap", human.decision_id)
+    else:
+        named = {"decision_id": human.decision_id} if how == "lift" else {}
+        reversal = event(
+            "review_decision",
+            "zhao",
+            5 * DAY,
+            "ap",
+            reviewer_id="rev",
+            action="lift",
+            reason="x",
+            **named,
+        )
+    outcome = engine.process(reversal)
     assert engine.status("zhao") == "frozen"
     (freeze,) = outcome.decisions
     assert (freeze.rule_id, freeze.effective_at) == ("freeze-failed-verification", T0 + 2 * DAY)

@@ -280,6 +280,7 @@ class Engine:
         self.observe: Callable[[Event, dict[str, Any]], None] | None = None
         """Called with each event and the snapshot its rules are matched on (fields, derived
         fields, window counts): what coverage and explanations read. Must not change it."""
+        self._inherited: dict[tuple[str, str, str], set[str]] = {}  # see `_world_without`
         self._vetoed = store.vetoed()  # see `_decide`
         self._given: dict[str, Fingerprints] = {}  # see `_world_without`
         self._reads_blacklist = frozenset(
@@ -557,7 +558,7 @@ class Engine:
         self._waiting = self.store.waiting_accounts()
         self._statuses = {account: Status(status) for account, status in self.store.flagged()}
         self._listed = self._load_listed()
-        self._vetoed = self.store.vetoed()
+        self._vetoed = {**self._inherited, **self.store.vetoed()}
 
     def _current_account(self) -> str | None:
         return self._current.account_id if self._current is not None else None
@@ -1120,38 +1121,37 @@ class Engine:
         gone = {*withdrawn, *fallen}
         ids: dict[str, str] = {}  # the replay's decision ids -> ours
         at_text = utc_text(event.occurred_at)
-        for row in old:  # each paired with the same decision in the replay, if it has one
-            record, decision = row[0], row[0]["decision_id"]
-            same = twins.get(_content(record))
+        pairs = []  # each of ours with the same decision in the replay, if it has one
+        for row in old:
+            same = twins.get(_content(row[0]))
             twin = same.pop(0)[0] if same else None
             if twin is not None:
-                ids[twin["decision_id"]] = decision
-            if not reached(row):
+                ids[twin["decision_id"]] = row[0]["decision_id"]
+            if reached(row):
+                pairs.append((row[0], twin))
+        gone.update(record["decision_id"] for record, twin in pairs if twin is None)
+        added = [row for row in found if row[0]["decision_id"] not in ids and reached(row)]
+        for record, _ended, _by in added:
+            seed = f"{record['decision_id']}@{event.event_id}"
+            ids[record["decision_id"]] = decision_id(seed, record["account_id"], Mode.ENFORCE)
+        for record, twin in pairs:
+            decision = record["decision_id"]
+            if twin is None:
+                self.store.reverse_decision(decision, event.event_id, CASCADE)
+                kind, what = "reversal", {"by": CASCADE, **link, "reason": _FELL}
+            elif gone.intersection(record["evidence"]):
+                supported = [ids.get(item, item) for item in twin["evidence"]]
+                kind, what = "re_evaluation", {"still_supported_by": supported, **link}
+            else:
                 continue
-            if twin is not None:
-                if gone.intersection(record["evidence"]):
-                    self.store.audit(
-                        "re_evaluation",
-                        {"decision_id": decision, "still_supported_by": twin["evidence"], **link},
-                        account_id=record["account_id"],
-                        event_id=event.event_id,
-                        decision_id=decision,
-                        occurred_at=at_text,
-                    )
-                continue
-            self.store.reverse_decision(decision, event.event_id, CASCADE)
             self.store.audit(
-                "reversal",
-                {"decision_id": decision, "by": CASCADE, **link, "reason": _FELL},
+                kind,
+                {"decision_id": decision, **what},
                 account_id=record["account_id"],
                 event_id=event.event_id,
                 decision_id=decision,
                 occurred_at=at_text,
             )
-        added = [row for row in found if row[0]["decision_id"] not in ids and reached(row)]
-        for record, _ended, _by in added:
-            seed = f"{record['decision_id']}@{event.event_id}"
-            ids[record["decision_id"]] = decision_id(seed, record["account_id"], Mode.ENFORCE)
         for record, ended, _by in added:
             anchor = record.get("anchor")
             decision = decision_from_dict(
@@ -1236,7 +1236,15 @@ class Engine:
         world = Engine(
             self.ruleset, SQLiteStore(), prefilter=self.prefilter, prune=False, identity_key=key
         )
-        world._vetoed = self._vetoed
+        try:
+            self._replay_into(world, accounts)
+        except BaseException:
+            world.close()
+            raise
+        return world
+
+    def _replay_into(self, world: Engine, accounts: set[str]) -> None:
+        world._vetoed = world._inherited = self._vetoed
         for event_id, pairs in self.store.prints_of(accounts).items():
             found = dict(pairs)
             world._given[event_id] = Fingerprints(
@@ -1248,10 +1256,10 @@ class Engine:
                     world.clock is None or world.clock < from_micros(clock_us)
                 ):
                     world.advance_to(from_micros(clock_us))  # time other accounts moved
-                world.process(payload)
+                if not _reverses(payload):  # the vetoes and withdrawals stand for those
+                    world.process(payload)
             if self._clock is not None:
                 world.advance_to(self._clock)
-        return world
 
     # --- recording ----------------------------------------------------------------------
     def _record(self, decision: Decision, event_id: str) -> None:
@@ -1750,6 +1758,15 @@ def _window_evidence(
         for rule in rules
         if rule.window is not None and rule.window.stream in rows
     }
+
+
+def _reverses(payload: str) -> bool:
+    """Is the stored event a person's reversal (an appeal outcome, a lift)?"""
+    data = json.loads(payload)
+    return bool(
+        data.get("type") == "appeal_outcome"
+        or (data.get("type") == "review_decision" and data.get("action") == "lift")
+    )
 
 
 def _time(record: Mapping[str, Any]) -> datetime:

@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS streams (key TEXT PRIMARY KEY, filled_at TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS rejections (digest TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS withdrawn (
     event_id TEXT PRIMARY KEY, by_event TEXT NOT NULL, decision_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS withdrawn_by_decision ON withdrawn (decision_id);
 CREATE TABLE IF NOT EXISTS deadlines (
     rule_id TEXT NOT NULL, anchor_id TEXT NOT NULL, account_id TEXT NOT NULL,
     anchor_event_id TEXT NOT NULL, start_us INTEGER NOT NULL, due_us INTEGER NOT NULL,
@@ -494,17 +495,22 @@ class SQLiteStore:
         """The account and every account joined to it by a shared identity value, directly
         or through others: the accounts one person's decisions can reach (the blacklist,
         windows `by` an identity value)."""
-        found, todo = {account_id}, [account_id]
-        while todo:
-            rows = self._db.execute(
-                "SELECT DISTINCT o.account_id FROM identities i JOIN identities o "
-                "ON o.kind = i.kind AND o.fingerprint = i.fingerprint WHERE i.account_id = ?",
+        found, todo, seen = {account_id}, [account_id], set()
+        while todo:  # each account and each value is read once
+            for kind, fingerprint in self._db.execute(
+                "SELECT DISTINCT kind, fingerprint FROM identities WHERE account_id = ?",
                 (todo.pop(),),
-            ).fetchall()
-            for (other,) in rows:
-                if other not in found:
-                    found.add(str(other))
-                    todo.append(str(other))
+            ).fetchall():
+                if (kind, fingerprint) in seen:
+                    continue
+                seen.add((kind, fingerprint))
+                for (other,) in self._db.execute(
+                    "SELECT DISTINCT account_id FROM identities WHERE kind = ? AND fingerprint = ?",
+                    (kind, fingerprint),
+                ):
+                    if other not in found:
+                        found.add(str(other))
+                        todo.append(str(other))
         return found
 
     def replay_of(self, accounts: set[str]) -> list[tuple[str, int | None]]:
