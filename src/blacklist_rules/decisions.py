@@ -53,6 +53,9 @@ _STATUS_OF = {
     Action.BLACKLIST: Status.BLACKLISTED,
 }
 
+CASCADE = "cascade"
+"""How a decision that fell with what it depended on is marked reversed (`reversed_how`; a
+person's reversal is marked with its event type)."""
 HUMAN_REVIEW = "human-review"
 """`rule_id` of decisions a reviewer took with a `review_decision` event."""
 

@@ -34,6 +34,7 @@ from .compiler import (
     trace,
 )
 from .decisions import (
+    CASCADE,
     HUMAN_REVIEW,
     Action,
     ConditionTrace,
@@ -90,8 +91,6 @@ _log = logging.getLogger("blacklist_rules")
 VERIFICATION_PASSED = "verification_passed"
 VICTIM = "identity_of_another_person"
 """A failed verification with this reason: the ID number is the victim's, never blacklisted."""
-CASCADE = "cascade"
-"""How a decision that fell with the evidence it depended on is marked reversed."""
 _FELL = "re-evaluated without the reversed decision and its evidence: no longer taken"
 _GONE = frozenset({Status.CANCELLED, Status.BLACKLISTED})
 """Statuses of accounts that are no longer live (for windows `by` an identity value)."""
@@ -281,7 +280,7 @@ class Engine:
         """Called with each event and the snapshot its rules are matched on (fields, derived
         fields, window counts): what coverage and explanations read. Must not change it."""
         self._inherited: dict[tuple[str, str, str], set[str]] = {}  # see `_world_without`
-        self._vetoed = store.vetoed()  # see `_decide`
+        self._vetoed = self._load_vetoes()  # see `_decide`
         self._given: dict[str, Fingerprints] = {}  # see `_world_without`
         self._reads_blacklist = frozenset(
             rule.id
@@ -558,7 +557,12 @@ class Engine:
         self._waiting = self.store.waiting_accounts()
         self._statuses = {account: Status(status) for account, status in self.store.flagged()}
         self._listed = self._load_listed()
-        self._vetoed = {**self._inherited, **self.store.vetoed()}
+        self._vetoed = self._load_vetoes()
+
+    def _load_vetoes(self) -> dict[tuple[str, str, str], set[str]]:
+        """Decisions never taken again: those reversed by a person in this db, and those a
+        scratch engine was given by the engine it replays for."""
+        return {**self._inherited, **self.store.vetoed()}
 
     def _current_account(self) -> str | None:
         return self._current.account_id if self._current is not None else None
@@ -1089,7 +1093,7 @@ class Engine:
         and blacklist entries follow. The replay runs the pack in force, as late events do.
         """
         withdrawn = self._withdraw(reversed_records, event)
-        self._vetoed = self.store.vetoed()
+        self._vetoed = self._load_vetoes()
         fallen = sorted(record["decision_id"] for record in reversed_records)
         touched = {*withdrawn, *self.store.recorded_by(fallen).values()}
         accounts = self.store.linked_accounts(event.account_id)
@@ -1256,8 +1260,7 @@ class Engine:
                     world.clock is None or world.clock < from_micros(clock_us)
                 ):
                     world.advance_to(from_micros(clock_us))  # time other accounts moved
-                if not _reverses(payload):  # the vetoes and withdrawals stand for those
-                    world.process(payload)
+                world.process(payload)
             if self._clock is not None:
                 world.advance_to(self._clock)
 
@@ -1758,15 +1761,6 @@ def _window_evidence(
         for rule in rules
         if rule.window is not None and rule.window.stream in rows
     }
-
-
-def _reverses(payload: str) -> bool:
-    """Is the stored event a person's reversal (an appeal outcome, a lift)?"""
-    data = json.loads(payload)
-    return bool(
-        data.get("type") == "appeal_outcome"
-        or (data.get("type") == "review_decision" and data.get("action") == "lift")
-    )
 
 
 def _time(record: Mapping[str, Any]) -> datetime:

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from .decisions import HUMAN_REVIEW
+from .decisions import CASCADE, HUMAN_REVIEW
 from .errors import NoticeError, RuleFileError
 from .loader import RuleSource, parse_rule_text
 from .spec import LANGUAGE_TAG, NoticeText, RuleSpec, parse_duration, suggest
@@ -484,7 +484,7 @@ def render_notice(
     if reversed_by is not None:
         reversal = store.event_payload(reversed_by)
         how = store.reversal_kind(decision_id)
-        kind = "cascade" if how == "cascade" else "appeal" if how == "appeal_outcome" else "review"
+        kind = "cascade" if how == CASCADE else "appeal" if how == "appeal_outcome" else "review"
         values |= {
             "action": words[f"action.{record['action']}"],
             "reversal": words[f"reversed.{kind}"],

@@ -19,6 +19,7 @@ import attrs
 
 from .chain import FIELDS as CHAINED
 from .chain import GENESIS, Verdict, record_hash, verify
+from .decisions import CASCADE
 from .errors import StoreError
 
 SCHEMA_VERSION = 5
@@ -463,7 +464,7 @@ class SQLiteStore:
             "(SELECT json_group_array(w.event_id) FROM withdrawn w "
             "WHERE w.decision_id = d.decision_id) FROM decisions d "
             "WHERE d.mode = 'enforce' AND d.reversed_by IS NOT NULL "
-            "AND COALESCE(d.reversed_how, '') != 'cascade'"
+            f"AND COALESCE(d.reversed_how, '') != '{CASCADE}'"
         )
         found: dict[tuple[str, str, str], set[str]] = {}
         for account, rule, at, record, withdrawn in rows:
@@ -515,14 +516,18 @@ class SQLiteStore:
 
     def replay_of(self, accounts: set[str]) -> list[tuple[str, int | None]]:
         """The accounts' events that still count, in arrival order, each with the clock when it
-        came (the latest time of any event before it, theirs or not): (payload, clock). A scan
-        of the events table: appeals are rare, an index would slow every event."""
+        came (the latest time of any event before it, theirs or not): (payload, clock). Not the
+        persons' reversals (appeal outcomes, lifts): vetoes and withdrawals stand for them. A
+        scan of the events table: appeals are rare, an index would slow every event."""
         marks = ", ".join("?" * len(accounts))
         rows = self._db.execute(
-            "SELECT payload, clock FROM (SELECT rowid AS arrival, event_id, account_id, payload, "
+            "SELECT payload, clock FROM (SELECT rowid AS arrival, event_id, account_id, type, "
+            "payload, "
             "MAX(occurred_us) OVER (ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND "
             "1 PRECEDING) AS clock FROM events) "
-            f"WHERE account_id IN ({marks}) AND {_KEPT} ORDER BY arrival",
+            f"WHERE account_id IN ({marks}) AND {_KEPT} AND type != 'appeal_outcome' "
+            "AND NOT (type = 'review_decision' AND json_extract(payload, '$.action') = 'lift') "
+            "ORDER BY arrival",
             sorted(accounts),
         ).fetchall()
         return [(str(row[0]), None if row[1] is None else int(row[1])) for row in rows]
