@@ -113,6 +113,7 @@ def test_an_overturned_second_strike_takes_the_blacklist_that_counted_it(engine:
     assert (fell["by"], fell["by_event"], fell["cascade_of"]) == ("cascade", "ap1", [freeze_id])
     (decided,) = [r["record"] for r in records if r["kind"] == "decision"]
     assert decided["re_evaluated"]["cascade_of"] == [freeze_id]
+    assert decided["re_evaluated"]["decided_at"] == records[0]["occurred_at"]  # the appeal's time
     removed = [r["record"] for r in records if r["kind"] == "blacklist_entry_removed"]
     assert [(r["decision_id"], r["void_from_start"]) for r in removed] == [(blacklist_id, True)]
     assert engine.store.verify_audit().ok  # the chain holds every new record

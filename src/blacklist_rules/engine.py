@@ -1166,7 +1166,8 @@ class Engine:
                     "anchor": ids.get(anchor, anchor) if anchor else None,
                 }
             )
-            stored = {**decision.to_dict(), "re_evaluated": link}
+            # Decided now, dated at its past moment: `decided_at` says when it was decided.
+            stored = {**decision.to_dict(), "re_evaluated": {**link, "decided_at": at_text}}
             expires = utc_text(decision.expires_at) if decision.expires_at else None
             at = utc_text(decision.effective_at)
             self.store.add_decision(stored, event.event_id, at, expires)
