@@ -4,15 +4,17 @@ decision had made pointless is decided after all. Each reversal is its own linke
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from blacklist_rules import Decision, Engine, dsa_statements
-from blacklist_rules.events import utc_text
+from blacklist_rules import Decision, Engine, SQLiteStore, dsa_statements
+from blacklist_rules.events import to_micros, utc_text
 
 from .support import T0, event
 from .test_dsa import assert_valid_statement
@@ -218,6 +220,47 @@ def test_a_deadline_decision_falls_with_the_freeze_it_counted_from(engine: Engin
     assert reversed_ids == [freeze.decision_id, cancel.decision_id]
 
 
+def test_the_replay_runs_under_the_clock_each_event_came_at(engine: Engine) -> None:
+    """Time moved to day 200 without an event; then a strike from day 1 came. A freeze of it
+    and the day-92 strike would have been over on day 122: no freeze was taken, and none is
+    in a world without the blacklist either. Overturning the blacklist takes none: the replay
+    moves time as it moved, not only as the events' own times did."""
+    engine.process(registered("a", 0 * DAY, "reg", LI))
+    report = event("impersonation_report", "a", 1 * DAY, "rep", reporter_id="r1", confirmed=True)
+    (blacklist,) = engine.process(report).decisions
+    engine.process(strike("a", 92 * DAY, "s1", "c1"))
+    engine.advance_to(T0 + 200 * DAY)
+    assert engine.process(strike("a", 1 * DAY, "s2", "c4")).decisions == ()
+    outcome = engine.process(overturn("a", 201 * DAY, "ap", blacklist.decision_id))
+    assert outcome.decisions == ()
+    assert [d.rule_id for d in engine.decisions("a")] == [blacklist.rule_id]
+    assert engine.status("a") == "active"
+
+
+def test_a_schema_5_db_learns_its_events_clocks_from_the_log(tmp_path: Path) -> None:
+    """A db from before the clock was stored with each event is upgraded in place: each event
+    came at the latest time of the events before it (what the log can tell)."""
+    db = tmp_path / "old.db"
+    with Engine.from_path(db=db) as engine:
+        engine.process(registered("a", 0 * DAY, "reg", LI))
+        engine.process(strike("a", 92 * DAY, "s1", "c1"))
+        engine.advance_to(T0 + 200 * DAY)
+        engine.process(strike("a", 1 * DAY, "s2", "c4"))
+    with sqlite3.connect(db) as connection:
+        stored = connection.execute("SELECT clock_us FROM events ORDER BY rowid").fetchall()
+        connection.executescript(
+            "ALTER TABLE events DROP COLUMN clock_us;"
+            "UPDATE meta SET value = '5' WHERE key = 'schema_version';"
+        )
+    assert [row[0] for row in stored] == [None, *(to_micros(T0 + d * DAY) for d in (0, 200))]
+    SQLiteStore(db).close()
+    with sqlite3.connect(db) as connection:
+        upgraded = connection.execute("SELECT clock_us FROM events ORDER BY rowid").fetchall()
+        version = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'")
+        assert version.fetchone() == ("6",)
+    assert [row[0] for row in upgraded] == [None, *(to_micros(T0 + d * DAY) for d in (0, 92))]
+
+
 @pytest.mark.parametrize("how", ["appeal", "lift", "lift everything"])
 def test_a_lift_of_a_human_blacklist_brings_back_what_it_made_pointless(
     engine: Engine, how: str
@@ -300,6 +343,8 @@ _verification = st.fixed_dictionaries(
         "reason": st.sampled_from(("name_id_mismatch", "forged_document")),
     }
 )
+_advance = st.fixed_dictionaries({"type": st.just("advance"), "day": st.integers(1, 200)})
+"""Time moving without an event (`advance_to`): the clock events came at, not only their own."""
 _registration = st.fixed_dictionaries(
     {
         "type": st.just("registration"),
@@ -312,6 +357,9 @@ _registration = st.fixed_dictionaries(
 def _events(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     made = []
     for index, item in enumerate(raw):
+        if item["type"] == "advance":
+            made.append({"advance": utc_text(T0 + item["day"] * DAY)})
+            continue
         fields = {k: v for k, v in item.items() if k not in ("type", "account_id", "day")}
         account = item["account_id"]
         if item["type"] == "registration":
@@ -347,7 +395,9 @@ def _reversed(engine: Engine, decision_id: str) -> bool:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(
-    raw=st.lists(st.one_of(_strike, _strike, _report, _verification, _registration), max_size=14),
+    raw=st.lists(
+        st.one_of(_strike, _strike, _report, _verification, _registration, _advance), max_size=14
+    ),
     pick=st.integers(0, 1000),
 )
 def test_reversing_then_replaying_equals_never_having_had_the_evidence(
@@ -359,8 +409,8 @@ def test_reversing_then_replaying_equals_never_having_had_the_evidence(
     events = _events([{"type": "registration", "account_id": a, "day": 0} for a in ACCOUNTS] + raw)
     with Engine.from_path() as engine:
         for item in events:
-            engine.process(item)
-        by_id = {item["event_id"]: item for item in events}
+            _feed(engine, item)
+        by_id = {item["event_id"]: item for item in events if "event_id" in item}
         candidates = [
             d
             for account in ACCOUNTS
@@ -390,19 +440,26 @@ def test_reversing_then_replaying_equals_never_having_had_the_evidence(
         appeal = overturn(chosen.account_id, 400 * DAY, "appeal", chosen.decision_id)
         assert engine.process(appeal).rejection is None
         after = _world(engine)
-        for item in [*events, appeal]:
+        for item in [*by_id.values(), appeal]:
             assert engine.process(item).duplicate
         assert _world(engine) == after
         assert engine.store.verify_audit().ok
 
     with Engine.from_path() as never:
         for item in events:
-            if item["event_id"] in withdrawn:
+            if item.get("event_id") in withdrawn:
                 never.advance_to(item["occurred_at"])  # time passed all the same
             else:
-                never.process(item)
+                _feed(never, item)
         never.advance_to(end)
         assert after == _world(never)
+
+
+def _feed(engine: Engine, item: dict[str, Any]) -> None:
+    if "advance" in item:
+        engine.advance_to(item["advance"])
+    else:
+        engine.process(item)
 
 
 def _at(item: dict[str, Any]) -> datetime:

@@ -615,7 +615,10 @@ class Engine:
         self._current = event
         text = stored_text(event, received)
         micros = self._at_us = to_micros(event.occurred_at)
-        known = self.store.add_event(event.event_id, event.account_id, event.type, micros, text)
+        clock_us = to_micros(self._clock) if self._clock is not None else None
+        known = self.store.add_event(
+            event.event_id, event.account_id, event.type, micros, text, clock_us
+        )
         if known is not None and _same_event(known, text, event):
             return Outcome(
                 event.event_id,

@@ -22,11 +22,11 @@ from .chain import GENESIS, Verdict, record_hash, verify
 from .decisions import CASCADE
 from .errors import StoreError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """2 added history, streams, deadlines and rejections; 3 identities and the blacklist; 4 the
-audit chain (three columns); 5 withdrawn evidence and how a decision was reversed. An older db
-is upgraded in place; its older audit records stay outside the chain, which starts with the
-first record written after."""
+audit chain (three columns); 5 withdrawn evidence and how a decision was reversed; 6 the clock
+each event came at. An older db is upgraded in place; its older audit records stay outside the
+chain, which starts with the first record written after."""
 AUDIT_RECORD_VERSION = 1
 
 LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS rulesets (
     digest TEXT PRIMARY KEY, first_used_at TEXT NOT NULL, rules TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, type TEXT NOT NULL,
-    occurred_us INTEGER NOT NULL, payload TEXT NOT NULL);
+    occurred_us INTEGER NOT NULL, payload TEXT NOT NULL, clock_us INTEGER);
 CREATE INDEX IF NOT EXISTS verifications_by_account ON events (account_id, occurred_us)
     WHERE {_BY_ACCOUNT};
 CREATE TABLE IF NOT EXISTS accounts (account_id TEXT PRIMARY KEY, status TEXT NOT NULL);
@@ -95,11 +95,19 @@ CREATE INDEX IF NOT EXISTS blacklist_by_account ON blacklist (account_id);
 CREATE TABLE IF NOT EXISTS notice_templates (digest TEXT PRIMARY KEY, files TEXT NOT NULL);
 """
 _ADDED_COLUMNS = (
-    ("audit", "ruleset_digest"),
-    ("audit", "prev_hash"),
-    ("audit", "hash"),
-    ("decisions", "reversed_how"),
+    ("audit", "ruleset_digest TEXT"),
+    ("audit", "prev_hash TEXT"),
+    ("audit", "hash TEXT"),
+    ("decisions", "reversed_how TEXT"),
+    ("events", "clock_us INTEGER"),
 )
+_OLD_CLOCKS = (
+    "UPDATE events SET clock_us = w.clock FROM (SELECT rowid AS arrival, MAX(occurred_us) "
+    "OVER (ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS clock "
+    "FROM events) AS w WHERE w.arrival = events.rowid"
+)
+"""Events logged before schema 6 came at the latest time of the events before them: what the
+log can tell (moves of the clock without an event went unrecorded)."""
 _KEPT = "event_id NOT IN (SELECT event_id FROM withdrawn)"
 """Events that still count: not withdrawn by the reversal of a decision taken on them."""
 _ENTRY = "kind, fingerprint, decision_id, account_id, rule_id, reason, entered_us, ends_us"
@@ -133,12 +141,14 @@ class SQLiteStore:
             self._db.execute("PRAGMA cache_size = -32768")
             self._db.executescript(_SCHEMA)
             found = self.meta("schema_version")
-            if found in ("1", "2", "3", "4"):  # columns added since
+            older = ("1", "2", "3", "4", "5")
+            if found in older:  # columns added since
                 for table, column in _ADDED_COLUMNS:
                     columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-                    if column not in columns:
-                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
-            if found in (None, "1", "2", "3", "4"):  # older versions lacked only the new parts
+                    if column.split()[0] not in columns:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+                self._db.execute(_OLD_CLOCKS)
+            if found in (None, *older):  # older versions lacked only the new parts
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -239,12 +249,20 @@ class SQLiteStore:
 
     # --- events -------------------------------------------------------------------------
     def add_event(
-        self, event_id: str, account_id: str, type_: str, occurred_us: int, payload: str
+        self,
+        event_id: str,
+        account_id: str,
+        type_: str,
+        occurred_us: int,
+        payload: str,
+        clock_us: int | None,
     ) -> str | None:
-        """Record an event; returns None, or the payload already stored under that id."""
+        """Record an event, with the clock when it came (None: none yet); returns None, or the
+        payload already stored under that id. The log's order (rowid) is the order events came
+        in: a VACUUM may renumber rows, but copies them in that order."""
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)",
-            (event_id, account_id, type_, occurred_us, payload),
+            "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)",
+            (event_id, account_id, type_, occurred_us, payload, clock_us),
         )
         if cursor.rowcount == 1:
             return None
@@ -516,18 +534,15 @@ class SQLiteStore:
 
     def replay_of(self, accounts: set[str]) -> list[tuple[str, int | None]]:
         """The accounts' events that still count, in arrival order, each with the clock when it
-        came (the latest time of any event before it, theirs or not): (payload, clock). Not the
-        persons' reversals (appeal outcomes, lifts): vetoes and withdrawals stand for them. A
-        scan of the events table: appeals are rare, an index would slow every event."""
+        came (moved by any account, or by no event at all): (payload, clock). Not the persons'
+        reversals (appeal outcomes, lifts): vetoes and withdrawals stand for them. A scan of
+        the events table: appeals are rare, an index would slow every event."""
         marks = ", ".join("?" * len(accounts))
         rows = self._db.execute(
-            "SELECT payload, clock FROM (SELECT rowid AS arrival, event_id, account_id, type, "
-            "payload, "
-            "MAX(occurred_us) OVER (ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND "
-            "1 PRECEDING) AS clock FROM events) "
-            f"WHERE account_id IN ({marks}) AND {_KEPT} AND type != 'appeal_outcome' "
+            f"SELECT payload, clock_us FROM events WHERE account_id IN ({marks}) AND {_KEPT} "
+            "AND type != 'appeal_outcome' "
             "AND NOT (type = 'review_decision' AND json_extract(payload, '$.action') = 'lift') "
-            "ORDER BY arrival",
+            "ORDER BY rowid",
             sorted(accounts),
         ).fetchall()
         return [(str(row[0]), None if row[1] is None else int(row[1])) for row in rows]
