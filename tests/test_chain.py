@@ -118,8 +118,7 @@ def test_a_purge_keeps_the_rest_verifiable_and_never_cuts_under_180_days(
 ) -> None:
     """Records logged in January 2025 and in 2026: purging before June 2025 removes the old
     ones, leaves a checkpoint (and a record of the purge), and the rest still verifies and
-    still shows tampering; a cut less than 180 days ago is refused, and so is a purge of a
-    trail that does not verify."""
+    still shows tampering; a cut less than 180 days ago is refused."""
     db = tmp_path / "s.db"
     events = list(iter_jsonl(ROOT / "examples" / "events.jsonl"))
     with Engine.from_path(db=db) as engine:
@@ -144,8 +143,27 @@ def test_a_purge_keeps_the_rest_verifiable_and_never_cuts_under_180_days(
     assert verdict(db).startswith(f"chain broken at record #{first + 1}: its content was changed")
     assert main(["audit", "purge", "--before", "2026-10-01T00:00:00Z", str(trail_copy(db))]) == 2
     assert "younger than 180 days are kept" in capsys.readouterr().err
-    assert main(["audit", "purge", "--before", "2025-12-01T00:00:00Z", str(db)]) == 2
-    assert "does not verify" in capsys.readouterr().err
+
+
+def test_a_trail_that_does_not_verify_fails_purge_like_verify_and_export(
+    trail: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A changed record: `audit purge` is refused with exit 1, the code of `audit verify` and
+    `audit export` for the same trail (2 is for usage errors), names the break and removes
+    nothing."""
+    db = tampered(
+        trail,
+        tmp_path,
+        "UPDATE audit SET record = replace(record, 'freeze', 'frieze') WHERE seq = 5",
+    )
+    records = count(db)
+    assert main(["audit", "verify", str(db)]) == 1
+    assert main(["audit", "export", str(db)]) == 1
+    capsys.readouterr()
+    assert main(["audit", "purge", "--before", "2000-01-01T00:00:00Z", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert f"the audit trail of {db} does not verify: {verdict(db)}; nothing purged" in err
+    assert count(db) == records
 
 
 def trail_copy(db: Path) -> Path:

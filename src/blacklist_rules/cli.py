@@ -244,6 +244,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     if args.audit_command == "purge":
         try:
             before = parse_time(args.before) if args.before else None
+            verdict = store.verify_audit()  # (purge_audit checks too; this sets the exit code)
+            if not verdict.ok:
+                return _does_not_verify(args.db, verdict, "nothing purged")
             cut = args.before or f"the {store.retention().days}-day retention"
             removed, kept = store.purge_audit(before)
         finally:
@@ -290,18 +293,24 @@ def _period(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _does_not_verify(db: str, verdict: object, outcome: str, *hints: str) -> int:
+    """A verb refused because the audit trail does not verify: a check failed, exit 1 (as
+    `audit verify` exits)."""
+    hint = "; ".join(("audit verify shows the break", *hints))
+    print(
+        f"error: the audit trail of {db} does not verify: {verdict}; {outcome} ({hint})",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def _export(args: argparse.Namespace, store: SQLiteStore) -> int:
     """`audit export`: refused when the chain does not verify (what it holds may have been
     changed), unless `--force`; written whole or not at all."""
     verdict = store.verify_audit()
     if not verdict.ok:
         if not args.force:
-            print(
-                f"error: the audit trail of {args.db} does not verify: {verdict}; nothing "
-                "exported (audit verify shows the break; --force exports anyway)",
-                file=sys.stderr,
-            )
-            return 1
+            return _does_not_verify(args.db, verdict, "nothing exported", "--force exports anyway")
         print(
             f"warning: the audit trail of {args.db} does not verify: {verdict}; exporting "
             "anyway (--force): what follows may have been changed",
