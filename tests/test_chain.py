@@ -3,6 +3,7 @@ deleting and swapping rows."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -143,6 +144,24 @@ def test_a_purge_keeps_the_rest_verifiable_and_never_cuts_under_180_days(
     assert verdict(db).startswith(f"chain broken at record #{first + 1}: its content was changed")
     assert main(["audit", "purge", "--before", "2026-10-01T00:00:00Z", str(trail_copy(db))]) == 2
     assert "younger than 180 days are kept" in capsys.readouterr().err
+
+
+def test_a_refused_cut_names_the_latest_allowed_to_the_second(
+    trail: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cut inside the 180 days is refused with the latest time allowed, in ISO 8601 to the
+    second with its offset (no microseconds), and that time, pasted back, is accepted."""
+    db = tampered(trail, tmp_path)
+    start = datetime.now(UTC)
+    assert main(["audit", "purge", "--before", start.isoformat(), str(db)]) == 2
+    end = datetime.now(UTC)
+    found = re.search(r"purge before (\S+) at the latest", capsys.readouterr().err)
+    assert found is not None
+    shown = found.group(1)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", shown), shown
+    kept = timedelta(days=180)
+    assert (start - kept).replace(microsecond=0) <= datetime.fromisoformat(shown) <= end - kept
+    assert main(["audit", "purge", "--before", shown, str(db)]) == 0
 
 
 def test_a_trail_that_does_not_verify_fails_purge_like_verify_and_export(

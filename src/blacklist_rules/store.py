@@ -951,7 +951,7 @@ class SQLiteStore:
             floor = "the legal floor for logs" if kept_for == RETENTION_FLOOR else "as configured"
             raise StoreError(
                 f"audit records younger than {kept_for.days} days are kept ({floor}): "
-                f"purge before {limit.isoformat()} at the latest"
+                f"purge before {limit.isoformat(timespec='seconds')} at the latest"
             )
         verdict = self.verify_audit()
         if not verdict.ok:
