@@ -13,6 +13,7 @@ import pytest
 
 from blacklist_rules import Engine, SQLiteStore, StoreError, iter_jsonl
 from blacklist_rules.cli import main
+from blacklist_rules.store import RETENTION_FLOOR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -213,7 +214,7 @@ def test_a_configured_retention_sets_what_a_purge_removes_and_never_goes_under_1
     assert usage.value.code == 2
     assert "invalid duration 'forever'" in capsys.readouterr().err
     assert main(["audit", "retention", str(db)]) == 0
-    assert capsys.readouterr().out == "audit records are kept 180 days\n"
+    assert capsys.readouterr().out.startswith("audit records are kept 180 days (the default")
     assert main(["audit", "retention", "--set", "400d", str(db)]) == 0
     assert capsys.readouterr().out == "audit records are kept 400 days\n"
 
@@ -233,6 +234,32 @@ def test_a_configured_retention_sets_what_a_purge_removes_and_never_goes_under_1
         assert store.verify_audit().ok
     finally:
         store.close()
+
+
+def test_retention_says_when_it_is_the_default_and_refuses_too_long_a_period_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`audit retention` says when its period is the default (none configured); once one is
+    set, it shows that alone. `--set 3000000d` is refused as longer than 100 years, not as a
+    malformed number, and changes nothing."""
+    db = tmp_path / "d.db"
+    SQLiteStore(db).close()
+    assert main(["audit", "retention", str(db)]) == 0
+    shown = capsys.readouterr().out
+    assert shown == (
+        f"audit records are kept {RETENTION_FLOOR.days} days "
+        "(the default, the legal floor for logs; none is configured)\n"
+    )
+    with pytest.raises(SystemExit) as usage:
+        main(["audit", "retention", "--set", "3000000d", str(db)])
+    assert usage.value.code == 2
+    err = capsys.readouterr().err
+    assert "duration '3000000d' is longer than 100 years (36525d)" in err
+    assert "positive whole number" not in err
+    assert main(["audit", "retention", str(db)]) == 0
+    assert capsys.readouterr().out == shown
+    assert main(["audit", "retention", "--set", f"{RETENTION_FLOOR.days}d", str(db)]) == 0
+    assert capsys.readouterr().out == f"audit records are kept {RETENTION_FLOOR.days} days\n"
 
 
 def test_a_purge_of_every_record_keeps_the_numbering(tmp_path: Path) -> None:

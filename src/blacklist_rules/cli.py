@@ -237,7 +237,11 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         try:
             if args.set is not None:
                 store.set_retention(args.set)
-            print(f"audit records are kept {store.retention().days} days")
+            default = " (the default, the legal floor for logs; none is configured)"
+            print(
+                f"audit records are kept {store.retention().days} days"
+                + (default if store.retention_is_default() else "")
+            )
         finally:
             store.close()
         return 0

@@ -916,6 +916,10 @@ class SQLiteStore:
         days = self.meta("audit_retention_days")
         return timedelta(days=int(days)) if days else RETENTION_FLOOR
 
+    def retention_is_default(self) -> bool:
+        """Whether no retention was configured (`retention` is then `RETENTION_FLOOR`)."""
+        return self.meta("audit_retention_days") is None
+
     def set_retention(self, period: timedelta) -> None:
         """Configure how long audit records are kept (whole days, never under the floor);
         the change is itself an audit record."""
