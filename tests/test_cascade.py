@@ -4,7 +4,9 @@ decision had made pointless is decided after all. Each reversal is its own linke
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import Decision, Engine, dsa_statements
+from blacklist_rules.cli import main
 from blacklist_rules.events import utc_text
 
 from .support import T0, event
@@ -427,3 +430,30 @@ def test_the_cascade_s_decisions_are_statements_of_reasons(engine: Engine) -> No
         assert_valid_statement(statement)
     puids = {s["puid"] for s in statements}
     assert {freeze_id, blacklist_id, again.decision_id} <= puids
+
+
+def test_audit_show_aligns_every_kind_the_cascade_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`audit show` of the worked example (kinds from `reversal` to `blacklist_entry_removed`,
+    numbers from #1 to #11 and more): number, time and kind each in a column as wide as its
+    widest, so every record starts at the same place and each line reads back as it was."""
+    db = tmp_path / "cascade.db"
+    with Engine.from_path(db=db) as engine:
+        freeze_id, _blacklist_id = three_strikes(engine)
+        engine.process(overturn("zhang", 25 * DAY, "ap1", freeze_id))
+        records = list(engine.audit_records("zhang"))
+    assert {"evidence_withdrawn", "blacklist_entry_removed", "reversal"} <= {
+        r["kind"] for r in records
+    }
+    assert max(r["seq"] for r in records) >= 10
+
+    assert main(["audit", "show", "--account", "zhang", str(db)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(records)
+    for column in (1, 2, 3):  # where the time, the kind and the record start
+        assert len({line.index(line.split(maxsplit=3)[column]) for line in lines}) == 1, column
+    for line, record in zip(lines, records, strict=True):
+        seq, at, kind, text = line.split(maxsplit=3)
+        assert (seq, at, kind) == (f"#{record['seq']}", record["occurred_at"], record["kind"])
+        assert json.loads(text) == record["record"]

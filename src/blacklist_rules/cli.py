@@ -276,18 +276,33 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         finally:
             store.close()
     try:
-        account = getattr(args, "account", None)
-        for record in store.audit_records(account):
-            if args.audit_command == "show" and not args.json:
-                print(
-                    f"#{record['seq']}  {record['occurred_at'] or '-':32}  {record['kind']:17} "
-                    f"{json.dumps(record['record'], ensure_ascii=False, default=str)}"
-                )
-            else:
+        records = store.audit_records(args.account)
+        if args.json:
+            for record in records:
                 _print_json(record, sys.stdout)
+        else:
+            _show_records(list(records))
     finally:
         store.close()
     return 0
+
+
+def _show_records(records: list[dict[str, Any]]) -> None:
+    """`audit show`: a record a line, its number, time and kind in columns as wide as the
+    widest shown (a kind the code adds later aligns too), then the record."""
+    rows = [
+        (
+            f"#{record['seq']}",
+            record["occurred_at"] or "-",
+            record["kind"],
+            json.dumps(record["record"], ensure_ascii=False, default=str),
+        )
+        for record in records
+    ]
+    widths = [max((len(row[column]) for row in rows), default=0) for column in range(3)]
+    widths.append(0)  # the record itself, as it is
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 def _period(text: str) -> timedelta:
