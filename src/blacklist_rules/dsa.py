@@ -262,7 +262,9 @@ class _Builder:
             kinds[str(payload.get("type", "event"))] += 1
             days.append(_day(str(payload["occurred_at"])))
         if kinds:
-            listed = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(kinds.items()))
+            listed = ", ".join(
+                _counted(n, kind.replace("_", " ")) for kind, n in sorted(kinds.items())
+            )
             span = ""
             if days:
                 first, last = min(days), max(days)
@@ -271,6 +273,12 @@ class _Builder:
         text = " ".join(parts)
         limit = MAX_LENGTH["decision_facts"]
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _counted(count: int, noun: str) -> str:
+    """`1 rumor flag`, `3 rumor flags`: every noun counted in the facts (an event type, `earlier
+    decision`, `event`) makes its plural with a plain -s."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _day(moment: str) -> str:
