@@ -457,3 +457,35 @@ def test_audit_show_aligns_every_kind_the_cascade_writes(
         seq, at, kind, text = line.split(maxsplit=3)
         assert (seq, at, kind) == (f"#{record['seq']}", record["occurred_at"], record["kind"])
         assert json.loads(text) == record["record"]
+
+
+@pytest.mark.parametrize("appeal_day", [25, 60])
+def test_a_re_evaluated_decision_is_appealable_and_applies_from_when_it_was_decided(
+    engine: Engine, appeal_day: int
+) -> None:
+    """The worked example's freeze decided after all is dated day 20 (30 days, to day 50) but
+    decided when the appeal came: its notice's appeal period and its DSA application date count
+    from `re_evaluated.decided_at`, not from day 20 (the user could not appeal before being
+    told). Decided on day 60, after its 30 days, it ends for the database the day it was decided.
+    Decisions never re-evaluated keep counting from `effective_at`."""
+    freeze_id, blacklist_id = three_strikes(engine)
+    (again,) = engine.process(overturn("zhang", appeal_day * DAY, "ap1", freeze_id)).decisions
+    found = engine.store.decision(again.decision_id)
+    assert found is not None
+    decided = datetime.fromisoformat(found[0]["re_evaluated"]["decided_at"])
+    assert decided == T0 + appeal_day * DAY != again.effective_at
+    assert engine.ruleset.notices is not None
+
+    notice = engine.notice(again.decision_id, lang="en")
+    assert notice.appeal_by == decided + engine.ruleset.notices.appeal_within
+
+    statements = {s["puid"]: s for s in dsa_statements(engine.store)}
+    statement = statements[again.decision_id]
+    assert_valid_statement(statement)
+    assert statement["application_date"] == decided.date().isoformat()
+    assert again.expires_at is not None
+    ends = max(again.expires_at, decided).date().isoformat()
+    assert statement["end_date_account_restriction"] == ends
+    for earlier in (freeze_id, blacklist_id):
+        (record,) = [d for d in engine.decisions("zhang") if d.decision_id == earlier]
+        assert statements[earlier]["application_date"] == record.effective_at.date().isoformat()

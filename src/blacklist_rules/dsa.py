@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from .decisions import HUMAN_REVIEW, Action
+from .decisions import HUMAN_REVIEW, Action, decided_at
 from .errors import ExportError
 from .events import from_micros
 from .store import SQLiteStore
@@ -176,11 +176,13 @@ class _Builder:
         if detected is None:
             detected = automated == "fully"
         action = Action(record["action"])
-        applied = _day(record["effective_at"])
+        applied = _day(decided_at(record))  # (a re-evaluation applies from when it was decided)
         statement: dict[str, Any] = {"decision_account": _ACCOUNT_RESTRICTION[action]}
         if action == Action.FREEZE:
             expires = record.get("expires_at")
-            statement["end_date_account_restriction"] = _day(expires) if expires else None
+            # (a re-evaluated freeze whose time was already over when decided ends that day)
+            end = max(_day(expires), applied) if expires else None
+            statement["end_date_account_restriction"] = end
         explanation = record["reason"].strip()
         if dsa["ground"] == "illegal":
             statement |= {
