@@ -4,6 +4,7 @@ decision had made pointless is decided after all. Each reversal is its own linke
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import Decision, Engine, SQLiteStore, dsa_statements
+from blacklist_rules.cli import main
 from blacklist_rules.events import to_micros, utc_text
 
 from .support import T0, event
@@ -484,3 +486,62 @@ def test_the_cascade_s_decisions_are_statements_of_reasons(engine: Engine) -> No
         assert_valid_statement(statement)
     puids = {s["puid"] for s in statements}
     assert {freeze_id, blacklist_id, again.decision_id} <= puids
+
+
+def test_audit_show_aligns_every_kind_the_cascade_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`audit show` of the worked example (kinds from `reversal` to `blacklist_entry_removed`,
+    numbers from #1 to #11 and more): number, time and kind each in a column as wide as its
+    widest, so every record starts at the same place and each line reads back as it was."""
+    db = tmp_path / "cascade.db"
+    with Engine.from_path(db=db) as engine:
+        freeze_id, _blacklist_id = three_strikes(engine)
+        engine.process(overturn("zhang", 25 * DAY, "ap1", freeze_id))
+        records = list(engine.audit_records("zhang"))
+    assert {"evidence_withdrawn", "blacklist_entry_removed", "reversal"} <= {
+        r["kind"] for r in records
+    }
+    assert max(r["seq"] for r in records) >= 10
+
+    assert main(["audit", "show", "--account", "zhang", str(db)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(records)
+    for column in (1, 2, 3):  # where the time, the kind and the record start
+        assert len({line.index(line.split(maxsplit=3)[column]) for line in lines}) == 1, column
+    for line, record in zip(lines, records, strict=True):
+        seq, at, kind, text = line.split(maxsplit=3)
+        assert (seq, at, kind) == (f"#{record['seq']}", record["occurred_at"], record["kind"])
+        assert json.loads(text) == record["record"]
+
+
+@pytest.mark.parametrize("appeal_day", [25, 60])
+def test_a_re_evaluated_decision_is_appealable_and_applies_from_when_it_was_decided(
+    engine: Engine, appeal_day: int
+) -> None:
+    """The worked example's freeze decided after all is dated day 20 (30 days, to day 50) but
+    decided when the appeal came: its notice's appeal period and its DSA application date count
+    from `re_evaluated.decided_at`, not from day 20 (the user could not appeal before being
+    told). Decided on day 60, after its 30 days, it ends for the database the day it was decided.
+    Decisions never re-evaluated keep counting from `effective_at`."""
+    freeze_id, blacklist_id = three_strikes(engine)
+    (again,) = engine.process(overturn("zhang", appeal_day * DAY, "ap1", freeze_id)).decisions
+    found = engine.store.decision(again.decision_id)
+    assert found is not None
+    decided = datetime.fromisoformat(found[0]["re_evaluated"]["decided_at"])
+    assert decided == T0 + appeal_day * DAY != again.effective_at
+    assert engine.ruleset.notices is not None
+
+    notice = engine.notice(again.decision_id, lang="en")
+    assert notice.appeal_by == decided + engine.ruleset.notices.appeal_within
+
+    statements = {s["puid"]: s for s in dsa_statements(engine.store)}
+    statement = statements[again.decision_id]
+    assert_valid_statement(statement)
+    assert statement["application_date"] == decided.date().isoformat()
+    assert again.expires_at is not None
+    ends = max(again.expires_at, decided).date().isoformat()
+    assert statement["end_date_account_restriction"] == ends
+    for earlier in (freeze_id, blacklist_id):
+        (record,) = [d for d in engine.decisions("zhang") if d.decision_id == earlier]
+        assert statements[earlier]["application_date"] == record.effective_at.date().isoformat()

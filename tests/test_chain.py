@@ -3,6 +3,7 @@ deleting and swapping rows."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ import pytest
 
 from blacklist_rules import Engine, SQLiteStore, StoreError, iter_jsonl
 from blacklist_rules.cli import main
+from blacklist_rules.store import RETENTION_FLOOR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,8 +120,7 @@ def test_a_purge_keeps_the_rest_verifiable_and_never_cuts_under_180_days(
 ) -> None:
     """Records logged in January 2025 and in 2026: purging before June 2025 removes the old
     ones, leaves a checkpoint (and a record of the purge), and the rest still verifies and
-    still shows tampering; a cut less than 180 days ago is refused, and so is a purge of a
-    trail that does not verify."""
+    still shows tampering; a cut less than 180 days ago is refused."""
     db = tmp_path / "s.db"
     events = list(iter_jsonl(ROOT / "examples" / "events.jsonl"))
     with Engine.from_path(db=db) as engine:
@@ -144,8 +145,45 @@ def test_a_purge_keeps_the_rest_verifiable_and_never_cuts_under_180_days(
     assert verdict(db).startswith(f"chain broken at record #{first + 1}: its content was changed")
     assert main(["audit", "purge", "--before", "2026-10-01T00:00:00Z", str(trail_copy(db))]) == 2
     assert "younger than 180 days are kept" in capsys.readouterr().err
-    assert main(["audit", "purge", "--before", "2025-12-01T00:00:00Z", str(db)]) == 2
-    assert "does not verify" in capsys.readouterr().err
+
+
+def test_a_refused_cut_names_the_latest_allowed_to_the_second(
+    trail: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cut inside the 180 days is refused with the latest time allowed, in ISO 8601 to the
+    second with its offset (no microseconds), and that time, pasted back, is accepted."""
+    db = tampered(trail, tmp_path)
+    start = datetime.now(UTC)
+    assert main(["audit", "purge", "--before", start.isoformat(), str(db)]) == 2
+    end = datetime.now(UTC)
+    found = re.search(r"purge before (\S+) at the latest", capsys.readouterr().err)
+    assert found is not None
+    shown = found.group(1)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", shown), shown
+    kept = timedelta(days=180)
+    assert (start - kept).replace(microsecond=0) <= datetime.fromisoformat(shown) <= end - kept
+    assert main(["audit", "purge", "--before", shown, str(db)]) == 0
+
+
+def test_a_trail_that_does_not_verify_fails_purge_like_verify_and_export(
+    trail: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A changed record: `audit purge` is refused with exit 1, the code of `audit verify` and
+    `audit export` for the same trail (2 is for usage errors), names the break and removes
+    nothing."""
+    db = tampered(
+        trail,
+        tmp_path,
+        "UPDATE audit SET record = replace(record, 'freeze', 'frieze') WHERE seq = 5",
+    )
+    records = count(db)
+    assert main(["audit", "verify", str(db)]) == 1
+    assert main(["audit", "export", str(db)]) == 1
+    capsys.readouterr()
+    assert main(["audit", "purge", "--before", "2000-01-01T00:00:00Z", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert f"the audit trail of {db} does not verify: {verdict(db)}; nothing purged" in err
+    assert count(db) == records
 
 
 def trail_copy(db: Path) -> Path:
@@ -176,7 +214,7 @@ def test_a_configured_retention_sets_what_a_purge_removes_and_never_goes_under_1
     assert usage.value.code == 2
     assert "invalid duration 'forever'" in capsys.readouterr().err
     assert main(["audit", "retention", str(db)]) == 0
-    assert capsys.readouterr().out == "audit records are kept 180 days\n"
+    assert capsys.readouterr().out.startswith("audit records are kept 180 days (the default")
     assert main(["audit", "retention", "--set", "400d", str(db)]) == 0
     assert capsys.readouterr().out == "audit records are kept 400 days\n"
 
@@ -196,6 +234,32 @@ def test_a_configured_retention_sets_what_a_purge_removes_and_never_goes_under_1
         assert store.verify_audit().ok
     finally:
         store.close()
+
+
+def test_retention_says_when_it_is_the_default_and_refuses_too_long_a_period_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`audit retention` says when its period is the default (none configured); once one is
+    set, it shows that alone. `--set 3000000d` is refused as longer than 100 years, not as a
+    malformed number, and changes nothing."""
+    db = tmp_path / "d.db"
+    SQLiteStore(db).close()
+    assert main(["audit", "retention", str(db)]) == 0
+    shown = capsys.readouterr().out
+    assert shown == (
+        f"audit records are kept {RETENTION_FLOOR.days} days "
+        "(the default, the legal floor for logs; none is configured)\n"
+    )
+    with pytest.raises(SystemExit) as usage:
+        main(["audit", "retention", "--set", "3000000d", str(db)])
+    assert usage.value.code == 2
+    err = capsys.readouterr().err
+    assert "duration '3000000d' is longer than 100 years (36525d)" in err
+    assert "positive whole number" not in err
+    assert main(["audit", "retention", str(db)]) == 0
+    assert capsys.readouterr().out == shown
+    assert main(["audit", "retention", "--set", f"{RETENTION_FLOOR.days}d", str(db)]) == 0
+    assert capsys.readouterr().out == f"audit records are kept {RETENTION_FLOOR.days} days\n"
 
 
 def test_a_purge_of_every_record_keeps_the_numbering(tmp_path: Path) -> None:

@@ -102,6 +102,54 @@ def test_status_and_audit_show_explain_an_account(tmp_path: Path) -> None:
     assert "status_change" in shown.stdout
 
 
+def test_an_event_rejected_for_its_fields_is_shown_under_the_account_it_names(
+    tmp_path: Path,
+) -> None:
+    """A rumor flag without its type's fields and a registration with an over-long ID number
+    are rejected, and recorded under the `account_id` they gave, so `audit show --account`
+    lists them; the ID number is in no record. An input whose `account_id` is not usable (a
+    number) is recorded under no account."""
+    id_number = "4" * 65
+    lines = [
+        {
+            "event_id": "e1",
+            "type": "rumor_flag",
+            "account_id": "acct-r",
+            "occurred_at": "2026-01-02T09:00:00+08:00",
+        },
+        {
+            "event_id": "e2",
+            "type": "registration",
+            "account_id": "acct-r",
+            "occurred_at": "2026-01-02T09:05:00+08:00",
+            "identity": {"id_number": id_number},
+        },
+        {
+            "event_id": "e3",
+            "type": "rumor_flag",
+            "account_id": 7,
+            "occurred_at": "2026-01-02T09:10:00+08:00",
+        },
+    ]
+    events = tmp_path / "rejected.jsonl"
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    run = cli("run", str(events), "--db", "r.db", cwd=tmp_path)
+    assert run.stderr.count(": rejected: ") == len(lines)
+
+    shown = cli("audit", "show", "--account", "acct-r", "--json", "r.db", cwd=tmp_path)
+    records = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert [(r["kind"], r["event_id"]) for r in records] == [
+        ("rejected_event", "e1"),
+        ("rejected_event", "e2"),
+    ]
+    assert [r["record"]["account_id"] for r in records] == ["acct-r", "acct-r"]
+    assert [r["record"]["path"] for r in records] == ["content_id", "identity.id_number"]
+    everything = cli("audit", "export", "r.db", cwd=tmp_path).stdout
+    (unnamed,) = [json.loads(x) for x in everything.splitlines() if '"e3"' in x]
+    assert (unnamed["account_id"], unnamed["record"]["account_id"]) == (None, None)
+    assert id_number not in everything
+
+
 def test_validate_reports_file_and_line(tmp_path: Path) -> None:
     """`validate` exits 0 on the default pack and 1 with `file:line:` on a broken rule."""
     ok = cli("validate", str(ROOT / "rules"), cwd=tmp_path)

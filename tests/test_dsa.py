@@ -594,6 +594,38 @@ def test_a_review_with_an_unknown_category_is_rejected(engine: Engine) -> None:
     assert outcome.decisions == ()
 
 
+def test_the_facts_count_their_evidence_in_english(engine: Engine) -> None:
+    """The facts count the evidence by type, singular for one and plural past it: `1
+    impersonation report`, `2 rumor flags`, `3 rumor flags` (never `3 rumor flag`)."""
+    engine.process(
+        event("impersonation_report", "a", timedelta(0), "i1", reporter_id="r", confirmed=True)
+    )
+    for day in (1, 10, 20):
+        engine.process(
+            event(
+                "rumor_flag",
+                "b",
+                timedelta(days=day),
+                f"s{day}",
+                content_id=f"c{day}",
+                verdict="malicious_rumor",
+                source="fact_check",
+            )
+        )
+    facts = {s["puid"]: s["decision_facts"] for s in dsa_statements(engine.store)}
+    counted = sorted(
+        (len(d.evidence), facts[d.decision_id].split("Evidence: ")[1])
+        for account in ("a", "b")
+        for d in engine.decisions(account)
+    )
+    assert [count for count, _said in counted] == [1, 2, 3]
+    assert [said.split(" on ")[0].split(" from ")[0] for _count, said in counted] == [
+        "1 impersonation report",
+        "2 rumor flags",
+        "3 rumor flags",
+    ]
+
+
 # --- the command line: a real db file, a broken chain -----------------------------------------
 
 

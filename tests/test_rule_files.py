@@ -20,7 +20,13 @@ import jsonschema  # type: ignore[import-untyped]  # jsonschema ships no type in
 import pytest
 from ruamel.yaml import YAML
 
-from blacklist_rules import RuleFileError, RuleLoadError, load_ruleset, rule_json_schema
+from blacklist_rules import (
+    RuleFileError,
+    RuleLoadError,
+    load_ruleset,
+    parse_duration,
+    rule_json_schema,
+)
 from blacklist_rules.cli import main
 
 TESTS = Path(__file__).resolve().parent
@@ -1111,6 +1117,25 @@ def test_invalid_duration_says_how_to_write_one(tmp_path: Path) -> None:
     (error,) = load_errors(tmp_path)
 
     assert "positive whole number" in f"{error.message} {error.hint}"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("3000000d", "is longer than 100 years (36525d)"),
+        ("1000000h", "is longer than 100 years (36525d)"),
+        ("9" * 40 + "w", "is longer than 100 years (36525d)"),
+        ("1000000s", "has more than 6 digits: write it in a larger unit"),
+        ("52596000m", "has more than 6 digits: write it in a larger unit"),  # 100 years
+    ],
+)
+def test_a_duration_with_too_many_digits_says_what_is_wrong(text: str, said: str) -> None:
+    """A well-formed number of more than 6 digits is not told to be a positive whole number:
+    it is longer than 100 years, or (in seconds or minutes) to be written in a larger unit."""
+    with pytest.raises(ValueError, match=r"^duration '\w+' ") as refused:
+        parse_duration(text)
+    assert said in str(refused.value)
+    assert "positive whole number" not in str(refused.value)
 
 
 def test_bad_item_of_event_type_list_is_reported_at_its_line(tmp_path: Path) -> None:

@@ -237,13 +237,20 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         try:
             if args.set is not None:
                 store.set_retention(args.set)
-            print(f"audit records are kept {store.retention().days} days")
+            default = " (the default, the legal floor for logs; none is configured)"
+            print(
+                f"audit records are kept {store.retention().days} days"
+                + (default if store.retention_is_default() else "")
+            )
         finally:
             store.close()
         return 0
     if args.audit_command == "purge":
         try:
             before = parse_time(args.before) if args.before else None
+            verdict = store.verify_audit()  # (purge_audit checks too; this sets the exit code)
+            if not verdict.ok:
+                return _does_not_verify(args.db, verdict, "nothing purged")
             cut = args.before or f"the {store.retention().days}-day retention"
             removed, kept = store.purge_audit(before)
         finally:
@@ -269,18 +276,33 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         finally:
             store.close()
     try:
-        account = getattr(args, "account", None)
-        for record in store.audit_records(account):
-            if args.audit_command == "show" and not args.json:
-                print(
-                    f"#{record['seq']}  {record['occurred_at'] or '-':32}  {record['kind']:17} "
-                    f"{json.dumps(record['record'], ensure_ascii=False, default=str)}"
-                )
-            else:
+        records = store.audit_records(args.account)
+        if args.json:
+            for record in records:
                 _print_json(record, sys.stdout)
+        else:
+            _show_records(list(records))
     finally:
         store.close()
     return 0
+
+
+def _show_records(records: list[dict[str, Any]]) -> None:
+    """`audit show`: a record a line, its number, time and kind in columns as wide as the
+    widest shown (a kind the code adds later aligns too), then the record."""
+    rows = [
+        (
+            f"#{record['seq']}",
+            record["occurred_at"] or "-",
+            record["kind"],
+            json.dumps(record["record"], ensure_ascii=False, default=str),
+        )
+        for record in records
+    ]
+    widths = [max((len(row[column]) for row in rows), default=0) for column in range(3)]
+    widths.append(0)  # the record itself, as it is
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 def _period(text: str) -> timedelta:
@@ -290,18 +312,24 @@ def _period(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _does_not_verify(db: str, verdict: object, outcome: str, *hints: str) -> int:
+    """A verb refused because the audit trail does not verify: a check failed, exit 1 (as
+    `audit verify` exits)."""
+    hint = "; ".join(("audit verify shows the break", *hints))
+    print(
+        f"error: the audit trail of {db} does not verify: {verdict}; {outcome} ({hint})",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def _export(args: argparse.Namespace, store: SQLiteStore) -> int:
     """`audit export`: refused when the chain does not verify (what it holds may have been
     changed), unless `--force`; written whole or not at all."""
     verdict = store.verify_audit()
     if not verdict.ok:
         if not args.force:
-            print(
-                f"error: the audit trail of {args.db} does not verify: {verdict}; nothing "
-                "exported (audit verify shows the break; --force exports anyway)",
-                file=sys.stderr,
-            )
-            return 1
+            return _does_not_verify(args.db, verdict, "nothing exported", "--force exports anyway")
         print(
             f"warning: the audit trail of {args.db} does not verify: {verdict}; exporting "
             "anyway (--force): what follows may have been changed",

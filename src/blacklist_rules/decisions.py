@@ -8,6 +8,7 @@ as plain strings. Severity orders both: freeze < cancel < blacklist, active < fr
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -175,3 +176,11 @@ def decision_from_dict(data: dict[str, Any]) -> Decision:
         matched=matched,
         anchor=data.get("anchor"),
     )
+
+
+def decided_at(record: Mapping[str, Any]) -> str:
+    """When a stored decision was decided, so when the user could first be told: the
+    `re_evaluated.decided_at` of one the reversal cascade brought back (it is dated at its past
+    moment, `effective_at`), else its `effective_at`."""
+    again = record.get("re_evaluated") or {}
+    return str(again.get("decided_at") or record["effective_at"])

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from .decisions import HUMAN_REVIEW, Action
+from .decisions import HUMAN_REVIEW, Action, decided_at
 from .errors import ExportError
 from .events import from_micros
 from .store import SQLiteStore
@@ -176,11 +176,13 @@ class _Builder:
         if detected is None:
             detected = automated == "fully"
         action = Action(record["action"])
-        applied = _day(record["effective_at"])
+        applied = _day(decided_at(record))  # (a re-evaluation applies from when it was decided)
         statement: dict[str, Any] = {"decision_account": _ACCOUNT_RESTRICTION[action]}
         if action == Action.FREEZE:
             expires = record.get("expires_at")
-            statement["end_date_account_restriction"] = _day(expires) if expires else None
+            # (a re-evaluated freeze whose time was already over when decided ends that day)
+            end = max(_day(expires), applied) if expires else None
+            statement["end_date_account_restriction"] = end
         explanation = record["reason"].strip()
         if dsa["ground"] == "illegal":
             statement |= {
@@ -262,7 +264,9 @@ class _Builder:
             kinds[str(payload.get("type", "event"))] += 1
             days.append(_day(str(payload["occurred_at"])))
         if kinds:
-            listed = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(kinds.items()))
+            listed = ", ".join(
+                _counted(n, kind.replace("_", " ")) for kind, n in sorted(kinds.items())
+            )
             span = ""
             if days:
                 first, last = min(days), max(days)
@@ -271,6 +275,12 @@ class _Builder:
         text = " ".join(parts)
         limit = MAX_LENGTH["decision_facts"]
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _counted(count: int, noun: str) -> str:
+    """`1 rumor flag`, `3 rumor flags`: every noun counted in the facts (an event type, `earlier
+    decision`, `event`) makes its plural with a plain -s."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _day(moment: str) -> str:

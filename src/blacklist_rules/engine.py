@@ -711,7 +711,8 @@ class Engine:
     ) -> Outcome:
         """Record why an event was refused (once: the same input refused again, say by a rerun
         over the same file, is reported but not recorded again); identity values never reach
-        the record."""
+        the record. The account is the one the event names, else the input's own if usable."""
+        account_id = account_id or error.account_id
         digest = self.identity_key.fingerprint("rejected", _input_text(self._input))
         if not self.store.first_rejection(digest):
             return Outcome(error.event_id, account_id, rejection=error, line=line)

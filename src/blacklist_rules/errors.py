@@ -60,12 +60,21 @@ class CaseLoadError(RuleLoadError):
 
 
 class EventError(BlacklistRulesError):
-    """An event was rejected. `path` is the field path (`identity.phone`), or '' for the whole."""
+    """An event was rejected. `path` is the field path (`identity.phone`), or '' for the whole;
+    `event_id` and `account_id` are the input's own, when it had usable ones."""
 
-    def __init__(self, reason: str, *, path: str = "", event_id: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: str = "",
+        event_id: str | None = None,
+        account_id: str | None = None,
+    ) -> None:
         self.reason = reason
         self.path = path
         self.event_id = event_id
+        self.account_id = account_id
         super().__init__(f"{path}: {reason}" if path else reason)
 
 

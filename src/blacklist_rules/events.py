@@ -191,8 +191,9 @@ def error_message(err: ErrorDetails) -> str:
     return err["msg"].removeprefix("Value error, ")
 
 
-def _error_from(exc: ValidationError, event_id: str | None) -> EventError:
-    """Field path and reason of each problem; pydantic's input values are left out on purpose."""
+def _error_from(exc: ValidationError, data: Mapping[str, Any]) -> EventError:
+    """Field path and reason of each problem; pydantic's input values are left out on purpose.
+    The input's event and account ids go with it (never another of its values)."""
     problems = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False):
         loc = err["loc"][1:] if err["loc"] and err["loc"][0] in EVENT_MODELS else err["loc"]
@@ -204,15 +205,27 @@ def _error_from(exc: ValidationError, event_id: str | None) -> EventError:
     path, reason = problems[0]
     if len(problems) > 1:
         reason += "; and " + "; ".join(f"{p or '(event)'}: {m}" for p, m in problems[1:])
-    return EventError(reason, path=path, event_id=event_id)
+    return EventError(
+        reason,
+        path=path,
+        event_id=_stated(data, "event_id"),
+        account_id=_stated(data, "account_id"),
+    )
 
 
-def _safe_event_id(data: object) -> str | None:
-    if isinstance(data, Mapping):
-        value = data.get("event_id")
-        if isinstance(value, str) and 0 < len(value) <= 200:
-            return value
-    return None
+_ID: TypeAdapter[str] = TypeAdapter(Id)
+
+
+def _stated(data: Mapping[str, Any], field: str) -> str | None:
+    """The input's `event_id` or `account_id` when it is usable as one: an `Id` (a non-empty
+    string of at most 200 characters, no control character)."""
+    value = data.get(field)
+    if not isinstance(value, str):
+        return None
+    try:
+        return _ID.validate_python(value)
+    except ValidationError:
+        return None
 
 
 def parse_event(data: object) -> Event:
@@ -232,7 +245,7 @@ def parse_event(data: object) -> Event:
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:
-        raise _error_from(exc, _safe_event_id(data)) from None
+        raise _error_from(exc, data) from None
 
 
 def _parse_text_slowly(text: str | bytes, exc: ValidationError) -> Event:
@@ -244,7 +257,7 @@ def _parse_text_slowly(text: str | bytes, exc: ValidationError) -> Event:
         raise EventError(f"malformed JSON: {message}") from None
     if not isinstance(data, Mapping):
         raise EventError("an event must be a JSON object") from None
-    raise _error_from(exc, _safe_event_id(data)) from None
+    raise _error_from(exc, data) from None
 
 
 @attrs.frozen

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from .decisions import CASCADE, HUMAN_REVIEW
+from .decisions import CASCADE, HUMAN_REVIEW, decided_at
 from .errors import NoticeError, RuleFileError
 from .loader import RuleSource, parse_rule_text
 from .spec import LANGUAGE_TAG, NoticeText, RuleSpec, parse_duration, suggest
@@ -492,7 +492,8 @@ def render_notice(
         }
         text = _fill(words["notice.reversed"], values)
     else:
-        appeal_by = effective + pack.appeal_within
+        # Counted from when it was decided: the user cannot appeal before being told.
+        appeal_by = datetime.fromisoformat(decided_at(record)) + pack.appeal_within
         values["appeal_by"] = at(appeal_by)
         text = _fill(words["notice"], _decision_values(store, record, lang, words, values, at))
     return Notice(

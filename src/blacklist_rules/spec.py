@@ -191,6 +191,8 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
 
 
 _DURATION = re.compile(r"^([1-9][0-9]{0,5})([smhdw])$")
+_ANY_LENGTH = re.compile(r"^([1-9][0-9]*)([smhdw])$")
+"""A number and a unit as `_DURATION`, with any number of digits: what to say of one it refuses."""
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -199,18 +201,36 @@ MAX_DURATION = timedelta(days=36_525)
 
 
 def parse_duration(text: str) -> timedelta:
-    """`30d`, `12h`, `15m`, `2w`, `45s`: a positive whole number and one unit, at most 100
-    years."""
+    """`30d`, `12h`, `15m`, `2w`, `45s`: a positive whole number (at most 6 digits) and one
+    unit, at most 100 years."""
     match = _DURATION.match(text)
     if match is None:
-        raise ValueError(
+        raise ValueError(_not_a_duration(text))
+    span = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if span > MAX_DURATION:
+        raise ValueError(_too_long(text))
+    return span
+
+
+def _not_a_duration(text: str) -> str:
+    """Why `_DURATION` refuses `text`: a number of more than 6 digits is too long (or, in
+    seconds or minutes, to be written in a larger unit); anything else is not a duration."""
+    long = _ANY_LENGTH.match(text)
+    if long is None:
+        return (
             f"invalid duration {text!r}: write a positive whole number and a unit, "
             "one of s, m, h, d, w (e.g. `30d`)"
         )
-    span = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    if span > MAX_DURATION:
-        raise ValueError(f"duration {text!r} is longer than 100 years (36525d)")
-    return span
+    digits, unit = long.groups()
+    # (13 digits or more are over 100 years in any unit: not read, however many there are)
+    seconds = int(timedelta(**{_UNITS[unit]: 1}).total_seconds())
+    if len(digits) > 12 or int(digits) * seconds > MAX_DURATION.total_seconds():
+        return _too_long(text)
+    return f"duration {text!r} has more than 6 digits: write it in a larger unit"
+
+
+def _too_long(text: str) -> str:
+    return f"duration {text!r} is longer than 100 years (36525d)"
 
 
 def _checked_duration(text: str) -> str:

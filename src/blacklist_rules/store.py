@@ -931,6 +931,10 @@ class SQLiteStore:
         days = self.meta("audit_retention_days")
         return timedelta(days=int(days)) if days else RETENTION_FLOOR
 
+    def retention_is_default(self) -> bool:
+        """Whether no retention was configured (`retention` is then `RETENTION_FLOOR`)."""
+        return self.meta("audit_retention_days") is None
+
     def set_retention(self, period: timedelta) -> None:
         """Configure how long audit records are kept (whole days, never under the floor);
         the change is itself an audit record."""
@@ -966,7 +970,7 @@ class SQLiteStore:
             floor = "the legal floor for logs" if kept_for == RETENTION_FLOOR else "as configured"
             raise StoreError(
                 f"audit records younger than {kept_for.days} days are kept ({floor}): "
-                f"purge before {limit.isoformat()} at the latest"
+                f"purge before {limit.isoformat(timespec='seconds')} at the latest"
             )
         verdict = self.verify_audit()
         if not verdict.ok:
