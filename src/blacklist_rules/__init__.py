@@ -36,7 +36,7 @@ from .identity import BlacklistEntry, IdentityKey, load_key
 from .notices import Notice, render_notice
 from .replay import replay_diff, shadow_diff
 from .spec import parse_duration, rule_json_schema
-from .store import SQLiteStore
+from .store import HistoryPurge, SQLiteStore
 
 try:
     __version__ = version("blacklist-rules")
@@ -61,6 +61,7 @@ __all__ = [
     "Event",
     "EventError",
     "ExportError",
+    "HistoryPurge",
     "IdentityKey",
     "IdentityKeyError",
     "Mode",

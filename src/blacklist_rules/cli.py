@@ -24,6 +24,7 @@ from . import (
     Coverage,
     Engine,
     EventError,
+    HistoryPurge,
     RuleLoadError,
     SQLiteStore,
     __version__,
@@ -231,6 +232,19 @@ def _lines(path: str) -> Iterator[str]:
         yield from handle
 
 
+def _history_purged(done: HistoryPurge) -> str:
+    cut = done.cut.isoformat(timespec="seconds")
+    if done.kept_from is None:
+        return f"event history: settled before {cut} already, nothing more to purge"
+    kept = done.kept_from.isoformat(timespec="seconds")
+    return (
+        f"event history: settled before {cut}\n"
+        "  events from before it are refused; the cascade re-evaluates nothing decided before it\n"
+        f"  removed {done.removed} events from before {kept} (out of every window's reach)\n"
+        f"  reduced {done.reduced} registrations and verifications to their declared fields"
+    )
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     store = SQLiteStore(_existing_db(args.db))
     if args.audit_command == "retention":
@@ -253,6 +267,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                 return _does_not_verify(args.db, verdict, "nothing purged")
             cut = args.before or f"the {store.retention().days}-day retention"
             removed, kept = store.purge_audit(before)
+            history = store.purge_history(before)
         finally:
             store.close()
         if removed:
@@ -262,6 +277,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             )
         else:
             print(f"no audit record was logged before {cut}")
+        print(_history_purged(history))
         return 0
     if args.audit_command == "verify":
         try:
@@ -679,11 +695,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
     purge = audit_commands.add_parser(
         "purge",
-        help="remove audit records older than the retention (never under 180 days old)",
+        help="remove audit records and event history older than the retention",
         description="Removes the audit records logged before TIME (default: the configured "
         "retention ago; a prefix of the trail) and leaves a checkpoint so `audit verify` still "
-        "passes; refused for anything younger than the retention (`audit retention`, at least "
-        "180 days, the legal floor for logs), or when the trail does not verify.",
+        "passes. The event history before TIME is settled: events from before it are refused "
+        "from then on, and the reversal cascade re-evaluates nothing decided before it; events "
+        "older than TIME minus the longest window are removed (registrations and "
+        "verifications, the account's verified identity, keep their declared fields). Refused "
+        "for anything younger than the retention (`audit retention`, at least 180 days, the "
+        "legal floor for logs), or when the trail does not verify.",
     )
     purge.add_argument("--before", metavar="TIME")
     purge.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")

@@ -92,6 +92,8 @@ VERIFICATION_PASSED = "verification_passed"
 VICTIM = "identity_of_another_person"
 """A failed verification with this reason: the ID number is the victim's, never blacklisted."""
 _FELL = "re-evaluated without the reversed decision and its evidence: no longer taken"
+HISTORY_CUT = "the state at the history cut"
+"""The cause of a replay's statuses at its start, when the history before it was purged."""
 _GONE = frozenset({Status.CANCELLED, Status.BLACKLISTED})
 """Statuses of accounts that are no longer live (for windows `by` an identity value)."""
 _TYPES_WITH_EFFECTS = frozenset(
@@ -592,6 +594,7 @@ class Engine:
             rules = [_rule_record(rule) for rule in self.ruleset.rules]
             notices = self.ruleset.notices.files if self.ruleset.notices else None
             self.store.remember_ruleset(self.ruleset.digest, rules, notices)
+            self.store.note_horizon(self.ruleset.horizon_us)
             self._fill_streams()
             self._remembered = True
 
@@ -615,6 +618,14 @@ class Engine:
         self._current = event
         text = stored_text(event, received)
         micros = self._at_us = to_micros(event.occurred_at)
+        cut_us = self.store.history_cut_us
+        if cut_us is not None and micros < cut_us:
+            raise EventError(
+                f"occurred before the history cut {utc_text(from_micros(cut_us))}: the history "
+                "it would be weighed with is purged",
+                path="occurred_at",
+                event_id=event.event_id,
+            )
         clock_us = to_micros(self._clock) if self._clock is not None else None
         known = self.store.add_event(
             event.event_id, event.account_id, event.type, micros, text, clock_us
@@ -1115,10 +1126,14 @@ class Engine:
             + [utc_text(from_micros(at_us)) for at_us in withdrawn.values()]
         )
 
+        cut = self.store.history_cut_us
+        settled = utc_text(from_micros(cut)) if cut is not None else ""
+
         def reached(row: tuple[dict[str, Any], str | None, str]) -> bool:
-            """Automatic, and taken on an event that came after the first one the reversal
-            touches, or at a moment after it: what lies before both cannot depend on it."""
-            if row[0]["rule_id"] == HUMAN_REVIEW:
+            """Automatic, not settled by a history cut, and taken on an event that came after
+            the first one the reversal touches, or at a moment after it: what lies before
+            both cannot depend on it."""
+            if row[0]["rule_id"] == HUMAN_REVIEW or utc_text(_time(row[0])) < settled:
                 return False
             return arrival.get(row[2], start) >= start or utc_text(_time(row[0])) >= since
 
@@ -1259,8 +1274,11 @@ class Engine:
             world._given[event_id] = Fingerprints(
                 id_number=found.get(ID_NUMBER), phone=found.get(PHONE), device=found.get(DEVICE)
             )
+        cut_us = self.store.history_cut_us
         with world.batch():
-            for payload, clock_us in self.store.replay_of(accounts):
+            if cut_us is not None:
+                self._settle_into(world, accounts, cut_us)
+            for payload, clock_us in self.store.replay_of(accounts, cut_us):
                 if clock_us is not None and (
                     world.clock is None or world.clock < from_micros(clock_us)
                 ):
@@ -1268,6 +1286,37 @@ class Engine:
                 world.process(payload)
             if self._clock is not None:
                 world.advance_to(self._clock)
+
+    def _settle_into(self, world: Engine, accounts: set[str], cut_us: int) -> None:
+        """Start the replay at the history cut, from the accounts' state then: the decisions
+        taken before it (settled, never re-evaluated), the events kept from before it (their
+        windows and verifications), their deadlines, statuses and blacklist entries."""
+        world.store.seed_from(self.store, accounts, cut_us)
+        world._clock = from_micros(cut_us)
+        world._begin()  # fills the windows from the events kept before the cut
+        for record, _ended, event_id in world.store.enforced_of(accounts):
+            account, anchor, start_us = record["account_id"], record["decision_id"], _time(record)
+            for rule in world._anchored.get(record["rule_id"], ()):
+                world._schedule(rule, account, anchor, event_id, to_micros(start_us))
+        starting = {
+            it.name: it
+            for group in world.ruleset.listeners.values()
+            for it in group
+            if it.name in world._after
+        }
+        if starting:  # deadlines that count from an event
+            types = tuple(sorted({t for it in starting.values() for t in it.types}))
+            since = cut_us - self.ruleset.horizon_us
+            for account, payload in world.store.events_since(types, since):
+                for name, listener in starting.items():
+                    if (found := world._stored_match(payload, listener)) is not None:
+                        event_id, at_us = found[0].event_id, to_micros(found[0].occurred_at)
+                        world._schedule(world._after[name], account, event_id, event_id, at_us)
+        world._waiting = world.store.waiting_accounts()
+        for account in sorted(accounts):
+            world._recompute(account, HISTORY_CUT, world._clock, None)
+            world._sync_registry(account, world._clock, None)
+        world._next_due = world._due()
 
     # --- recording ----------------------------------------------------------------------
     def _record(self, decision: Decision, event_id: str) -> None:

@@ -330,6 +330,16 @@ def stored_payload(event: Event) -> str:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def declared_payload(text: str) -> str:
+    """A stored event reduced to its declared fields: what is kept of it once its history
+    is purged (extra fields, kept as evidence until then, are dropped)."""
+    event = parse_event(text)
+    if not event.model_extra:
+        return text
+    dropped = set(_PRIVATE) | set(event.model_extra)
+    return event.model_dump_json(exclude=dropped, exclude_none=True)
+
+
 def _without_identity(value: Any) -> Any:
     """Extra fields with identity values' names dropped, at any depth (`evidence.phone`)."""
     if isinstance(value, dict):

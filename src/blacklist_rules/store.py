@@ -21,6 +21,7 @@ from .chain import FIELDS as CHAINED
 from .chain import GENESIS, Verdict, record_hash, verify
 from .decisions import CASCADE
 from .errors import StoreError
+from .events import declared_payload, from_micros, to_micros, utc_text
 
 SCHEMA_VERSION = 6
 """2 added history, streams, deadlines and rejections; 3 identities and the blacklist; 4 the
@@ -124,6 +125,26 @@ RETENTION_FLOOR = timedelta(days=180)
 """Audit records younger than this are never purged: the legal floor for logs."""
 
 
+@attrs.frozen
+class HistoryPurge:
+    """What a history purge did: its cut (events from before it are refused from now on),
+    events removed, registrations and verifications reduced to their declared fields, and
+    from when events are kept whole (None: nothing new was purged)."""
+
+    cut: datetime
+    removed: int
+    reduced: int
+    kept_from: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cut": utc_text(self.cut),
+            "removed": self.removed,
+            "reduced": self.reduced,
+            "kept_from": utc_text(self.kept_from) if self.kept_from else None,
+        }
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -161,6 +182,8 @@ class SQLiteStore:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self._in_tx = False
         self._digest: str | None = None
+        cut = self.meta("history_cut_us")
+        self._history_cut_us = int(cut) if cut else None
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         """The wall clock audit records are stamped with (and retention counts on)."""
 
@@ -532,20 +555,52 @@ class SQLiteStore:
                         todo.append(str(other))
         return found
 
-    def replay_of(self, accounts: set[str]) -> list[tuple[str, int | None]]:
+    def replay_of(
+        self, accounts: set[str], since_us: int | None = None
+    ) -> list[tuple[str, int | None]]:
         """The accounts' events that still count, in arrival order, each with the clock when it
         came (moved by any account, or by no event at all): (payload, clock). Not the persons'
-        reversals (appeal outcomes, lifts): vetoes and withdrawals stand for them. A scan of
-        the events table: appeals are rare, an index would slow every event."""
+        reversals (appeal outcomes, lifts): vetoes and withdrawals stand for them. With
+        `since_us`, only those from then on. A scan of the events table: appeals are rare, an
+        index would slow every event."""
         marks = ", ".join("?" * len(accounts))
         rows = self._db.execute(
             f"SELECT payload, clock_us FROM events WHERE account_id IN ({marks}) AND {_KEPT} "
-            "AND type != 'appeal_outcome' "
+            "AND type != 'appeal_outcome' AND (? IS NULL OR occurred_us >= ?) "
             "AND NOT (type = 'review_decision' AND json_extract(payload, '$.action') = 'lift') "
             "ORDER BY rowid",
-            sorted(accounts),
+            (*sorted(accounts), since_us, since_us),
         ).fetchall()
         return [(str(row[0]), None if row[1] is None else int(row[1])) for row in rows]
+
+    def seed_from(self, source: SQLiteStore, accounts: set[str], cut_us: int) -> None:
+        """Copy into this (scratch) store what `source` holds of these accounts from before
+        the history cut: the events that still count (those within a window of the cut, and
+        registrations and verifications), every registration's fingerprints, and the
+        enforced decisions taken before the cut and not reversed (ended then, or not yet)."""
+        marks = ", ".join("?" * len(accounts))
+        names = sorted(accounts)
+        cut = utc_text(from_micros(cut_us))
+        events = source._db.execute(
+            "SELECT event_id, account_id, type, occurred_us, payload, clock_us FROM events "
+            f"WHERE account_id IN ({marks}) AND occurred_us < ? AND {_KEPT}",
+            (*names, cut_us),
+        )
+        self._db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)", events)
+        identities = source._db.execute(
+            f"SELECT * FROM identities WHERE account_id IN ({marks})", names
+        )
+        self._db.executemany("INSERT OR IGNORE INTO identities VALUES (?, ?, ?, ?, ?)", identities)
+        decisions = source._db.execute(
+            "SELECT decision_id, account_id, event_id, action, mode, rule_id, effective_at, "
+            "expires_at, end_condition, CASE WHEN ended_at < ? THEN ended_at END, NULL, record, "
+            f"NULL FROM decisions WHERE account_id IN ({marks}) AND mode = 'enforce' "
+            "AND reversed_by IS NULL AND effective_at < ? ORDER BY rowid",
+            (cut, *names, cut),
+        )
+        self._db.executemany(
+            f"INSERT OR IGNORE INTO decisions VALUES ({', '.join('?' * 13)})", decisions
+        )
 
     def arrivals(self, event_ids: set[str]) -> dict[str, int]:
         """When each stored event came, as a position in arrival order."""
@@ -956,22 +1011,86 @@ class SQLiteStore:
             self.rollback()
             raise
 
+    def _purge_cut(self, before: datetime | None, what: str) -> datetime:
+        """`before`, or the retention ago; refused when younger than the retention."""
+        kept_for = self.retention()
+        limit = self.now() - kept_for
+        if before is None:
+            return limit
+        if before > limit:
+            floor = "the legal floor for logs" if kept_for == RETENTION_FLOOR else "as configured"
+            raise StoreError(
+                f"{what} younger than {kept_for.days} days are kept ({floor}): "
+                f"purge before {limit.isoformat(timespec='seconds')} at the latest"
+            )
+        return before
+
+    @property
+    def history_cut_us(self) -> int | None:
+        """The history cut (event time, µs): the events before it were purged or settled;
+        None while no history was purged."""
+        return self._history_cut_us
+
+    def note_horizon(self, horizon_us: int) -> None:
+        """Remember the longest reach back in time of any pack that ran on this db: a
+        history purge keeps what windows that long can count."""
+        if horizon_us > int(self.meta("horizon_us") or 0):
+            self.set_meta("horizon_us", str(horizon_us))
+
+    def purge_history(self, before: datetime | None = None) -> HistoryPurge:
+        """Purge the event history before `before` (default: the retention ago; never younger
+        than the retention, counted on the wall clock and on event time alike).
+
+        Before the cut, history is settled: an event from before it is refused, and the
+        reversal cascade re-evaluates nothing decided before it. Events within the longest
+        window before the cut are kept (a replay's windows after the cut count them); older
+        ones are removed, but for each account's registrations and identity verifications,
+        which are the account's verified identity: those keep only their declared fields
+        (extra fields are dropped). Decisions, the blacklist and the keyed fingerprints of
+        registrations are account state and stay. The purge is an audit record."""
+        before = self._purge_cut(before, "event history")
+        clock = self.meta("clock")
+        if clock is not None:  # no event younger than the retention either
+            before = min(before, datetime.fromisoformat(clock) - self.retention())
+        cut_us = to_micros(before)
+        if self._history_cut_us is not None and cut_us <= self._history_cut_us:
+            return HistoryPurge(from_micros(self._history_cut_us), 0, 0, None)
+        line = cut_us - int(self.meta("horizon_us") or 0)
+        self.begin()
+        try:
+            removed = self._db.execute(
+                f"DELETE FROM events WHERE occurred_us < ? AND NOT {_BY_ACCOUNT}", (line,)
+            ).rowcount
+            reduced = 0
+            rows = self._db.execute(
+                f"SELECT event_id, payload FROM events WHERE {_BY_ACCOUNT} AND occurred_us < ?",
+                (line,),
+            ).fetchall()
+            for event_id, payload in rows:
+                declared = declared_payload(payload)
+                if declared != payload:
+                    self._db.execute(
+                        "UPDATE events SET payload = ? WHERE event_id = ?", (declared, event_id)
+                    )
+                    reduced += 1
+            self.set_meta("history_cut_us", str(cut_us))
+            self._history_cut_us = cut_us
+            done = HistoryPurge(from_micros(cut_us), removed, reduced, from_micros(line))
+            self.audit("history_purged", done.to_dict())
+            self.commit()
+        except BaseException:
+            self.rollback()
+            self._history_cut_us = int(self.meta("history_cut_us") or 0) or None
+            raise
+        return done
+
     def purge_audit(self, before: datetime | None = None) -> tuple[int, int | None]:
         """Remove the audit records logged before `before` (default: the configured retention
         ago; a prefix of the trail) and leave a checkpoint, so what remains still verifies; the
         purge is itself an audit record. Refused for anything younger than the retention
         (never under `RETENTION_FLOOR`), or when the chain does not verify. Returns (records
         removed, the first seq kept)."""
-        kept_for = self.retention()
-        limit = self.now() - kept_for
-        if before is None:
-            before = limit
-        if before > limit:
-            floor = "the legal floor for logs" if kept_for == RETENTION_FLOOR else "as configured"
-            raise StoreError(
-                f"audit records younger than {kept_for.days} days are kept ({floor}): "
-                f"purge before {limit.isoformat(timespec='seconds')} at the latest"
-            )
+        before = self._purge_cut(before, "audit records")
         verdict = self.verify_audit()
         if not verdict.ok:
             raise StoreError(f"the audit trail does not verify ({verdict}); nothing purged")

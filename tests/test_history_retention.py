@@ -1,0 +1,248 @@
+"""Retention of event history (issue 6): a purge settles the history before its cut. Events from
+before it are refused, the cascade re-evaluates nothing decided before it, events out of every
+window's reach are removed, and what comes after the purge is decided as if nothing had been
+purged."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import strategies as st
+
+from blacklist_rules import Engine, StoreError
+from blacklist_rules.cli import main
+from blacklist_rules.events import utc_text
+
+from .support import T0, event
+from .test_cascade import (
+    ACCOUNTS,
+    BLACKLIST_RUMOURS,
+    DAY,
+    FREEZE_RUMOURS,
+    LI,
+    _at,
+    _events,
+    _feed,
+    _report,
+    _reversed,
+    _strike,
+    _verification,
+    _world,
+    only,
+    overturn,
+    registered,
+    strike,
+)
+
+WALL = T0 + 1000 * DAY
+"""The wall clock purges count the retention on, well after every event."""
+
+
+def engine_at_wall(db: Path | str = ":memory:") -> Engine:
+    engine = Engine.from_path(db=db)
+    engine.store.now = lambda: WALL
+    return engine
+
+
+def payloads(engine: Engine) -> dict[str, dict[str, Any]]:
+    rows = engine.store._db.execute("SELECT event_id, payload FROM events")
+    return {str(row[0]): json.loads(row[1]) for row in rows}
+
+
+def test_a_purge_removes_what_no_window_reaches_and_reduces_the_verified_identity() -> None:
+    """Cut at day 250, windows of 180 days: a strike from day 30 is removed, one from day 100
+    is kept whole (a window after the cut counts it). A registration and a verification from
+    day 0 and 40 stay, without their extra fields. The purge is an audit record and the trail
+    still verifies."""
+    with engine_at_wall() as engine:
+        engine.process({**registered("a", 0 * DAY, "reg", LI), "channel": "web"})
+        engine.process(
+            event("identity_verification", "a", 40 * DAY, "v", status="passed", note="desk 3")
+        )
+        engine.process(strike("a", 30 * DAY, "s-old", "c1"))
+        engine.process(strike("a", 100 * DAY, "s-kept", "c2"))
+        engine.advance_to(T0 + 430 * DAY)
+        done = engine.store.purge_history(T0 + 250 * DAY)
+        assert (done.cut, done.removed, done.reduced) == (T0 + 250 * DAY, 1, 2)
+        assert done.kept_from == T0 + 70 * DAY
+        kept = payloads(engine)
+        assert sorted(kept) == ["reg", "s-kept", "v"]
+        assert "channel" not in kept["reg"]
+        assert kept["reg"]["verification"]["status"] == "passed"
+        assert "note" not in kept["v"]
+        assert kept["v"]["status"] == "passed"
+        assert kept["s-kept"]["content_id"] == "c2"
+        (record,) = [r for r in engine.audit_records() if r["kind"] == "history_purged"]
+        assert record["record"] == done.to_dict()
+        assert engine.store.verify_audit().ok
+        again = engine.store.purge_history(T0 + 200 * DAY)  # an older cut purges nothing
+        assert (again.cut, again.removed, again.kept_from) == (T0 + 250 * DAY, 0, None)
+
+
+def test_an_event_from_before_the_cut_is_refused_and_the_run_goes_on() -> None:
+    """After the purge an event from before the cut is refused, with its field and why, and
+    recorded; an event after the cut is processed as ever."""
+    with engine_at_wall() as engine:
+        engine.process(registered("a", 0 * DAY, "reg", LI))
+        engine.advance_to(T0 + 430 * DAY)
+        engine.store.purge_history(T0 + 250 * DAY)
+        refused = engine.process(strike("a", 249 * DAY, "late", "c1")).rejection
+        assert refused is not None
+        assert refused.path == "occurred_at"
+        assert "before the history cut 2026-11-06T08:00:00" in str(refused)
+        assert [r["kind"] for r in engine.audit_records("a")][-1] == "rejected_event"
+        assert engine.process(strike("a", 251 * DAY, "fine", "c1")).rejection is None
+
+
+def test_the_cut_keeps_the_retention_on_event_time_too() -> None:
+    """The wall clock allows a cut at day 800, but the last event is from day 430: history
+    younger than 180 days of event time is kept, so the cut is day 250. A cut younger than the
+    retention on the wall clock is refused."""
+    with engine_at_wall() as engine:
+        engine.process(registered("a", 430 * DAY, "reg", LI))
+        with pytest.raises(StoreError, match="younger than 180 days are kept"):
+            engine.store.purge_history(WALL - 10 * DAY)
+        assert engine.store.purge_history(T0 + 800 * DAY).cut == T0 + 250 * DAY
+
+
+def test_the_cascade_counts_what_the_cut_kept_and_leaves_what_it_settled() -> None:
+    """Strikes on days 200, 300 and 350 (a freeze on the second, a blacklist on the third);
+    the history before day 250 is purged. Overturning the freeze reverses the blacklist and
+    brings back a freeze of strikes 1 and 3: the day-200 strike, kept for the windows after
+    the cut, still counts. A freeze from day 20 (strikes on days 10 and 20, both purged) is
+    settled: it stays as it was."""
+    with engine_at_wall() as engine:
+        engine.process(registered("a", 0 * DAY, "reg", LI))
+        engine.process(strike("a", 10 * DAY, "s0", "c0"))
+        (old,) = engine.process(strike("a", 20 * DAY, "s00", "c00")).decisions
+        engine.process(strike("a", 200 * DAY, "s1", "c1"))
+        freeze = only(engine.process(strike("a", 300 * DAY, "s2", "c2")).decisions, FREEZE_RUMOURS)
+        blacklist = only(
+            engine.process(strike("a", 350 * DAY, "s3", "c3")).decisions, BLACKLIST_RUMOURS
+        )
+        engine.advance_to(T0 + 430 * DAY)
+        assert engine.store.purge_history(T0 + 250 * DAY).removed == 2
+        outcome = engine.process(overturn("a", 431 * DAY, "ap", freeze.decision_id))
+        (again,) = outcome.decisions
+        assert (again.rule_id, again.effective_at) == (FREEZE_RUMOURS, T0 + 350 * DAY)
+        assert sorted(again.evidence) == ["s1", "s3"]
+        assert _reversed(engine, blacklist.decision_id)
+        assert not _reversed(engine, old.decision_id)
+        assert engine.status("a") == "active"
+        assert not engine.is_blacklisted({"id_number": LI})
+        assert engine.store.verify_audit().ok
+
+
+# --- the property: a purge changes nothing of what comes after it ---------------------------
+def _spread(items: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    """The cascade tests' events, over 400 days instead of 200."""
+    return items.map(lambda item: {**item, "day": item["day"] * 2 - 1})
+
+
+_late = st.fixed_dictionaries({"type": st.just("advance"), "day": st.integers(1, 400)})
+_strike2, _report2, _verification2 = (_spread(s) for s in (_strike, _report, _verification))
+
+
+def _split(items: list[dict[str, Any]], cut: datetime) -> tuple[list[Any], list[Any]]:
+    """Events before the cut, then after it (each side in its own order, late ones too)."""
+    before = [i for i in items if "advance" not in i and _at(i) < cut]
+    return before, [i for i in items if i not in before]
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    first=st.lists(
+        st.one_of(_strike2, _strike2, _report2, _verification2, _late), min_size=1, max_size=14
+    ),
+    then=st.lists(st.one_of(_strike2, _report2, _verification2), max_size=5),
+    cut_day=st.integers(1, 220),
+    pick=st.integers(0, 1000),
+)
+def test_a_purge_changes_nothing_that_comes_after_it(
+    first: list[dict[str, Any]], then: list[dict[str, Any]], cut_day: int, pick: int
+) -> None:
+    """Two engines get the same events (those before the cut first), time moves to day 400,
+    one purges the history before the cut; both get more events from after the cut and an
+    appeal that overturns a decision taken after it. Both end the same: statuses, every
+    enforced decision standing or ended, blacklist entries."""
+    cut = T0 + cut_day * DAY
+    events = _events([{"type": "registration", "account_id": a, "day": 0} for a in ACCOUNTS])
+    before, after = _split(_events(first), cut)
+    more = [
+        {**item, "event_id": f"m{index}"}
+        for index, item in enumerate(_events(then))
+        if _at(item) >= cut
+    ]
+    worlds = []
+    for purged in (False, True):
+        with engine_at_wall() as engine:
+            for item in [*events, *before, *after]:
+                _feed(engine, item)
+            engine.advance_to(T0 + 400 * DAY)  # (events after it are late)
+            if purged:
+                done = engine.store.purge_history(cut)
+                note(f"purged: {done}")
+            for item in more:
+                assert engine.process(item).rejection is None
+            candidates = [
+                d
+                for account in ACCOUNTS
+                for d in engine.decisions(account)
+                if d.mode == "enforce"
+                and d.rule_id != "human-review"
+                and d.effective_at >= cut
+                and not _reversed(engine, d.decision_id)
+            ]
+            assume(candidates)
+            # Half the time the earliest: the appeal then reaches everything after the cut.
+            chosen = (
+                min(candidates, key=lambda d: d.effective_at)
+                if pick % 2
+                else candidates[pick % len(candidates)]
+            )
+            appeal = overturn(chosen.account_id, 401 * DAY, "appeal", chosen.decision_id)
+            assert engine.process(appeal).rejection is None
+            worlds.append(_world(engine))
+            assert engine.store.verify_audit().ok
+    assert worlds[0] == worlds[1]
+
+
+# --- through the command line -----------------------------------------------------------------
+def test_audit_purge_settles_the_history_and_run_refuses_what_came_before(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`audit purge --before` cuts the history too and says what it did; a later `run` over a
+    log with an event from before the cut reports it rejected, with its line, and goes on.
+    (The wall clock is today's: the cut lies before 2026-06-01, and the events before it.)"""
+    db = tmp_path / "h.db"
+    log = tmp_path / "old.jsonl"
+    old = [registered("a", -200 * DAY, "reg", LI), strike("a", -150 * DAY, "s1", "c1")]
+    old.append(strike("a", 240 * DAY, "s2", "c2"))
+    log.write_text("".join(json.dumps(item) + "\n" for item in old), encoding="utf-8")
+    assert main(["run", str(log), "--db", str(db)]) == 0
+    assert main(["audit", "purge", "--before", utc_text(T0 + 60 * DAY), str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "event history: settled before 2026-04-30T08:00:00+00:00" in out
+    assert "removed 1 events from before" in out
+    with sqlite3.connect(db) as connection:
+        ids = {row[0] for row in connection.execute("SELECT event_id FROM events")}
+    assert ids == {"reg", "s2"}
+    new = tmp_path / "new.jsonl"
+    later = [strike("a", 30 * DAY, "s-late", "c3"), strike("a", 245 * DAY, "s3", "c4")]
+    new.write_text("".join(json.dumps(item) + "\n" for item in later), encoding="utf-8")
+    assert main(["run", str(new), "--db", str(db)]) == 0
+    captured = capsys.readouterr()
+    assert f"{new}:1: rejected: occurred_at: occurred before the history cut" in captured.err
+    decided = [json.loads(line) for line in captured.out.splitlines()]
+    assert [(d["rule_id"], d["evidence"]) for d in decided] == [(FREEZE_RUMOURS, ["s2", "s3"])]
+    assert main(["audit", "verify", str(db)]) == 0
