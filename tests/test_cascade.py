@@ -545,3 +545,35 @@ def test_a_re_evaluated_decision_is_appealable_and_applies_from_when_it_was_deci
     for earlier in (freeze_id, blacklist_id):
         (record,) = [d for d in engine.decisions("zhang") if d.decision_id == earlier]
         assert statements[earlier]["application_date"] == record.effective_at.date().isoformat()
+
+
+def test_run_says_what_an_appeal_reversed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`run` over a log whose last line overturns the day-10 freeze: stderr names both
+    reversals (the appeal's, the cascade's), the status change, and counts them; stdout has
+    the re-evaluated freeze as a decision. The outcome holds the same reversals."""
+    log = tmp_path / "appeal.jsonl"
+    items = [
+        registered("zhang", 0 * DAY, "reg", LI),
+        strike("zhang", 1 * DAY, "s1", "c1"),
+        strike("zhang", 10 * DAY, "s2", "c2"),
+        strike("zhang", 20 * DAY, "s3", "c3"),
+    ]
+    with Engine.from_path() as engine:
+        freeze_id, blacklist_id = three_strikes(engine)
+        outcome = engine.process(overturn("zhang", 25 * DAY, "ap1", freeze_id))
+        assert [(r.decision_id, r.by, r.by_event) for r in outcome.reversals] == [
+            (freeze_id, "appeal_outcome", "ap1"),
+            (blacklist_id, "cascade", "ap1"),
+        ]
+    items.append(overturn("zhang", 25 * DAY, "ap1", freeze_id))
+    log.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
+    assert main(["run", str(log), "--db", str(tmp_path / "a.db")]) == 0
+    captured = capsys.readouterr()
+    assert f"{log}:5: ap1 reversed {freeze_id} of zhang (appeal_outcome)" in captured.err
+    assert f"{log}:5: ap1 reversed {blacklist_id} of zhang (by the cascade)" in captured.err
+    assert "  zhang: blacklisted → frozen (" in captured.err
+    assert "reversals: 1 by the cascade, 1 by a person" in captured.err
+    decided = [json.loads(line) for line in captured.out.splitlines()]
+    assert [d["rule_id"] for d in decided][-1] == FREEZE_RUMOURS

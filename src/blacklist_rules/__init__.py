@@ -14,7 +14,16 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .cases import Case, CaseResult, Coverage, load_cases, run_case
 from .compiler import CompiledRuleset
-from .decisions import Action, ConditionTrace, Decision, Mode, RuleMatch, Status, StatusChange
+from .decisions import (
+    Action,
+    ConditionTrace,
+    Decision,
+    Mode,
+    Reversal,
+    RuleMatch,
+    Status,
+    StatusChange,
+)
 from .diff_html import render_html
 from .dsa import dsa_statements
 from .engine import Engine, Outcome, default_rules_path, load_ruleset
@@ -69,6 +78,7 @@ __all__ = [
     "NoticeError",
     "Outcome",
     "ParsedLine",
+    "Reversal",
     "RuleFileError",
     "RuleLoadError",
     "RuleMatch",

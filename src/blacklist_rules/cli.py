@@ -27,6 +27,7 @@ from . import (
     HistoryPurge,
     RuleLoadError,
     SQLiteStore,
+    StatusChange,
     __version__,
     default_rules_path,
     dsa_statements,
@@ -80,6 +81,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     until = parse_time(args.until) if args.until is not None else None  # fail before running
     counts: Counter[str] = Counter()
     actions: Counter[str] = Counter()
+    reversed_by: Counter[str] = Counter()
     with Engine.from_path(args.rules, db=args.db, create_key=True) as engine:
         if engine.identity_key.created:
             print(
@@ -104,6 +106,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
             for decision in outcome.decisions:
                 actions[f"{decision.action} ({decision.mode})"] += 1
                 _print_json(decision.to_dict(), sys.stdout)
+            if outcome.reversals:  # what an appeal or a lift undid, and what followed
+                for reversal in outcome.reversals:
+                    how = "by the cascade" if reversal.by_cascade else "by a person"
+                    reversed_by[how] += 1
+                    print(
+                        f"{events}:{outcome.line}: {reversal.by_event} reversed "
+                        f"{reversal.decision_id} of {reversal.account_id} "
+                        f"({'by the cascade' if reversal.by_cascade else reversal.by})",
+                        file=sys.stderr,
+                    )
+                _print_changes(outcome.status_changes)
         if until is not None:
             moved = engine.advance_to(until)
             for decision in moved.decisions:
@@ -115,12 +128,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 f"{len(moved.status_changes)} status change(s)",
                 file=sys.stderr,
             )
-            for change in moved.status_changes:
-                print(
-                    f"  {change.account_id}: {change.status_before} → {change.status_after} "
-                    f"({change.cause})",
-                    file=sys.stderr,
-                )
+            _print_changes(moved.status_changes)
     total = sum(counts.values())
     print(
         f"processed {total} events: {counts['accepted']} accepted, "
@@ -130,9 +138,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     summary = ", ".join(f"{n} {k}" for k, n in sorted(actions.items())) or "none"
     print(f"decisions: {summary}", file=sys.stderr)
+    if reversed_by:
+        undone = ", ".join(f"{n} {k}" for k, n in sorted(reversed_by.items(), reverse=True))
+        print(f"reversals: {undone}", file=sys.stderr)
     if counts["failed"]:
         return 3
     return 1 if args.strict and counts["rejected"] else 0
+
+
+def _print_changes(changes: tuple[StatusChange, ...]) -> None:
+    for change in changes:
+        print(
+            f"  {change.account_id}: {change.status_before} → {change.status_after} "
+            f"({change.cause})",
+            file=sys.stderr,
+        )
 
 
 def _existing_db(path: str) -> Path:

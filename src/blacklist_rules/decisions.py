@@ -144,6 +144,24 @@ class StatusChange:
         return data
 
 
+@attrs.frozen
+class Reversal:
+    """A decision reversed: by a person (`by`: `appeal_outcome` or `review_decision`), or by
+    the cascade (`by`: `cascade`) because what it depended on was reversed."""
+
+    decision_id: str
+    account_id: str
+    by: str
+    by_event: str
+
+    @property
+    def by_cascade(self) -> bool:
+        return self.by == CASCADE
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
 def decision_from_dict(data: dict[str, Any]) -> Decision:
     """Inverse of `Decision.to_dict`: decisions read back from the store."""
     matched = tuple(

@@ -40,6 +40,7 @@ from .decisions import (
     ConditionTrace,
     Decision,
     Mode,
+    Reversal,
     RuleMatch,
     Status,
     StatusChange,
@@ -165,6 +166,8 @@ class Outcome:
     decisions: tuple[Decision, ...] = ()
     status_changes: tuple[StatusChange, ...] = ()
     status: Status | None = None
+    reversals: tuple[Reversal, ...] = ()
+    """Decisions the event reversed: the one an appeal or lift names, and the cascade's."""
     duplicate: bool = False
     rejection: EventError | None = None
     failure: EvaluationError | None = None
@@ -260,6 +263,7 @@ class Engine:
         # Only accounts that are not active are kept in memory: few, and read on every event.
         self._statuses = {account: Status(status) for account, status in store.flagged()}
         self._changes: list[StatusChange] = []
+        self._reversals: list[Reversal] = []
         self._decided: list[Decision] = []  # by deadlines, while the current event moved time
         self._remembered = False
         self._closed = False
@@ -453,7 +457,7 @@ class Engine:
         back: an earlier time does nothing."""
         when = parse_time(moment)
         self._begin()
-        self._changes, self._decided = [], []
+        self._changes, self._decided, self._reversals = [], [], []
         self._current, self._inserted, self._fed, clock = None, False, [], self._clock
         self._saved = False
         self._savepoint()
@@ -650,7 +654,7 @@ class Engine:
                 event.account_id,
             )
         self._inserted = True
-        self._changes, self._decided = [], []
+        self._changes, self._decided, self._reversals = [], [], []
         occasions, listening = self._match(event)
         matched = any(occasion.matches for occasion in occasions)
         quiet = (
@@ -715,6 +719,7 @@ class Engine:
             tuple(self._changes),
             self.status(event.account_id),
             line=line,
+            reversals=tuple(self._reversals),
         )
 
     def _reject(
@@ -1057,6 +1062,9 @@ class Engine:
 
     def _mark_reversed(self, record: dict[str, Any], event: ReviewDecision | AppealOutcome) -> None:
         self.store.reverse_decision(record["decision_id"], event.event_id, event.type)
+        self._reversals.append(
+            Reversal(record["decision_id"], record["account_id"], event.type, event.event_id)
+        )
         self.store.audit(
             "reversal",
             {
@@ -1161,6 +1169,9 @@ class Engine:
             decision = record["decision_id"]
             if twin is None:
                 self.store.reverse_decision(decision, event.event_id, CASCADE)
+                self._reversals.append(
+                    Reversal(decision, record["account_id"], CASCADE, event.event_id)
+                )
                 kind, what = "reversal", {"by": CASCADE, **link, "reason": _FELL}
             elif gone.intersection(record["evidence"]):
                 supported = [ids.get(item, item) for item in twin["evidence"]]
