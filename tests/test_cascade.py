@@ -577,3 +577,27 @@ def test_run_says_what_an_appeal_reversed(
     assert "reversals: 1 by the cascade, 1 by a person" in captured.err
     decided = [json.loads(line) for line in captured.out.splitlines()]
     assert [d["rule_id"] for d in decided][-1] == FREEZE_RUMOURS
+
+
+def test_the_cascade_follows_only_the_identity_values_some_rule_reads(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a and b share a device, a and c an ID number. The default pack lists ID numbers and
+    phones and groups by ID number: an appeal of a's decision replays a and c, not b (a shared
+    device reaches no decision of the default pack)."""
+    for account, id_number in (("a", LI), ("b", WANG), ("c", LI)):
+        item = registered(account, 0 * DAY, f"reg-{account}", id_number)
+        engine.process({**item, "identity": {**item["identity"], "device_id": "dev-1"}})
+    engine.process(strike("a", 1 * DAY, "s1", "c1"))
+    freeze = only(engine.process(strike("a", 2 * DAY, "s2", "c2")).decisions, FREEZE_RUMOURS)
+    replayed: list[set[str]] = []
+    replay_of = engine.store.replay_of
+
+    def spy(accounts: set[str], since_us: int | None = None) -> list[tuple[str, int | None]]:
+        replayed.append(set(accounts))
+        return replay_of(accounts, since_us)
+
+    monkeypatch.setattr(engine.store, "replay_of", spy)
+    engine.process(overturn("a", 3 * DAY, "ap", freeze.decision_id))
+    assert replayed == [{"a", "c"}]
+    assert engine.store.linked_accounts("a", frozenset({"device"})) == {"a", "b", "c"}

@@ -282,6 +282,11 @@ class Engine:
         self._rows: dict[str, list[Row]] = {}  # the current event's windows
         self._hits: list[BlacklistEntry] = []  # entries the current registration matches
         self._rules = {rule.id: rule for rule in ruleset.rules}
+        # The identity values through which one account's decisions reach another's: those
+        # the blacklist lists, and those some window groups registrations by.
+        self._linking = frozenset(LISTED_KINDS).union(
+            stream.by for stream in ruleset.streams.values() if stream.by is not None
+        )
         self.observe: Callable[[Event, dict[str, Any]], None] | None = None
         """Called with each event and the snapshot its rules are matched on (fields, derived
         fields, window counts): what coverage and explanations read. Must not change it."""
@@ -1119,7 +1124,7 @@ class Engine:
         self._vetoed = self._load_vetoes()
         fallen = sorted(record["decision_id"] for record in reversed_records)
         touched = {*withdrawn, *self.store.recorded_by(fallen).values()}
-        accounts = self.store.linked_accounts(event.account_id)
+        accounts = self.store.linked_accounts(event.account_id, self._linking)
         world = self._world_without(accounts)
         try:
             found = world.store.enforced_of(accounts)

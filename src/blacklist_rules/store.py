@@ -533,17 +533,17 @@ class SQLiteStore:
         ).fetchall()
         return [(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
 
-    def linked_accounts(self, account_id: str) -> set[str]:
-        """The account and every account joined to it by a shared identity value, directly
-        or through others: the accounts one person's decisions can reach (the blacklist,
-        windows `by` an identity value)."""
+    def linked_accounts(self, account_id: str, kinds: frozenset[str]) -> set[str]:
+        """The account and every account joined to it by a shared identity value of these
+        kinds, directly or through others: the accounts one person's decisions can reach
+        (the blacklist, windows `by` an identity value)."""
         found, todo, seen = {account_id}, [account_id], set()
         while todo:  # each account and each value is read once
             for kind, fingerprint in self._db.execute(
                 "SELECT DISTINCT kind, fingerprint FROM identities WHERE account_id = ?",
                 (todo.pop(),),
             ).fetchall():
-                if (kind, fingerprint) in seen:
+                if kind not in kinds or (kind, fingerprint) in seen:
                     continue
                 seen.add((kind, fingerprint))
                 for (other,) in self._db.execute(
