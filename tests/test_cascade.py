@@ -314,8 +314,10 @@ def test_a_lift_of_a_human_blacklist_brings_back_what_it_made_pointless(
 
 
 # --- the property -------------------------------------------------------------------------
-ACCOUNTS = ("a", "b", "c")
-IDS = {"a": LI, "b": WANG, "c": LI}  # c registers a's ID number: linked accounts
+ACCOUNTS = ("a", "b", "c", "d")
+IDS = {"a": LI, "b": WANG, "c": LI, "d": LI}
+"""c and d register a's ID number: linked accounts, and three of them make the shadow rule
+`freeze-shared-id-number` decide while they are live."""
 
 _strike = st.fixed_dictionaries(
     {
@@ -371,13 +373,14 @@ def _events(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _world(engine: Engine) -> tuple[Any, ...]:
-    """What an account's fate is made of: statuses, the enforced decisions not reversed
-    (ended or not, by content), and the blacklist entries in force."""
+    """What an account's fate is made of: statuses, the decisions not reversed (ended or not,
+    by content; shadow ones too: what a shadow rule is judged on), and the blacklist entries
+    in force."""
     decisions = sorted(
-        (d.account_id, d.rule_id, d.action, utc_text(d.effective_at), str(d.expires_at))
+        (d.account_id, d.mode, d.rule_id, d.action, utc_text(d.effective_at), str(d.expires_at))
         for account in ACCOUNTS
         for d in engine.decisions(account)
-        if d.mode == "enforce" and not _reversed(engine, d.decision_id)
+        if not _reversed(engine, d.decision_id)
     )
     entries = sorted(
         (e.account_id, e.kind, e.fingerprint, utc_text(e.entered_at))
@@ -601,3 +604,25 @@ def test_the_cascade_follows_only_the_identity_values_some_rule_reads(
     engine.process(overturn("a", 3 * DAY, "ap", freeze.decision_id))
     assert replayed == [{"a", "c"}]
     assert engine.store.linked_accounts("a", frozenset({"device"})) == {"a", "b", "c"}
+
+
+def test_shadow_decisions_are_re_evaluated_too(engine: Engine) -> None:
+    """a is blacklisted for a confirmed impersonation; c and d then register a's ID number and
+    are blacklisted as its returning identity, so the shadow rule `freeze-shared-id-number`
+    (3 live accounts on one ID number) never saw three live ones. Overturning a's blacklist
+    reverses c's and d's, and the shadow freeze of d's registration is decided after all."""
+    engine.process(registered("a", 0 * DAY, "reg-a", LI))
+    report = event("impersonation_report", "a", 1 * DAY, "rep", reporter_id="r1", confirmed=True)
+    (blacklist,) = engine.process(report).decisions
+    engine.process(registered("c", 2 * DAY, "reg-c", LI))
+    engine.process(registered("d", 3 * DAY, "reg-d", LI))
+    assert [d.mode for d in engine.decisions("d")] == ["enforce"]
+    outcome = engine.process(overturn("a", 5 * DAY, "ap", blacklist.decision_id))
+    assert sorted(r.account_id for r in outcome.reversals if r.by_cascade) == ["c", "d"]
+    (shadow,) = [d for d in outcome.decisions if d.mode == "shadow"]
+    assert (shadow.account_id, shadow.rule_id, shadow.effective_at) == (
+        "d",
+        "freeze-shared-id-number",
+        T0 + 3 * DAY,
+    )
+    assert [engine.status(a) for a in ("a", "c", "d")] == ["active"] * 3

@@ -1117,7 +1117,8 @@ class Engine:
         reversed vetoed. From the first event and moment the reversal touches, the two are
         reconciled: an automatic decision the replay no longer takes is reversed in its own
         record, linked to the cause; one it takes that was never taken (a freeze a blacklist
-        had made pointless, a late strike's blacklist) is recorded as re-evaluated. Statuses
+        had made pointless, a late strike's blacklist) is recorded as re-evaluated; shadow
+        decisions alike, so a shadow rule is judged on the evidence that stands. Statuses
         and blacklist entries follow. The replay runs the pack in force, as late events do.
         """
         withdrawn = self._withdraw(reversed_records, event)
@@ -1127,11 +1128,11 @@ class Engine:
         accounts = self.store.linked_accounts(event.account_id, self._linking)
         world = self._world_without(accounts)
         try:
-            found = world.store.enforced_of(accounts)
+            found = world.store.taken_of(accounts)
             waiting = world.store.pending_deadlines_of(accounts)
         finally:
             world.close()
-        old = self.store.enforced_of(accounts)
+        old = self.store.taken_of(accounts)
         arrival = self.store.arrivals({*touched, *(row[2] for row in (*old, *found))})
         start = min((arrival[e] for e in touched if e in arrival), default=0)
         since = min(
@@ -1169,7 +1170,8 @@ class Engine:
         added = [row for row in found if row[0]["decision_id"] not in ids and reached(row)]
         for record, _ended, _by in added:
             seed = f"{record['decision_id']}@{event.event_id}"
-            ids[record["decision_id"]] = decision_id(seed, record["account_id"], Mode.ENFORCE)
+            mode = Mode(record["mode"])
+            ids[record["decision_id"]] = decision_id(seed, record["account_id"], mode)
         for record, twin in pairs:
             decision = record["decision_id"]
             if twin is None:
@@ -1310,7 +1312,7 @@ class Engine:
         world.store.seed_from(self.store, accounts, cut_us)
         world._clock = from_micros(cut_us)
         world._begin()  # fills the windows from the events kept before the cut
-        for record, _ended, event_id in world.store.enforced_of(accounts):
+        for record, _ended, event_id in world.store.taken_of(accounts):  # (all enforced)
             account, anchor, start_us = record["account_id"], record["decision_id"], _time(record)
             for rule in world._anchored.get(record["rule_id"], ()):
                 world._schedule(rule, account, anchor, event_id, to_micros(start_us))
@@ -1842,6 +1844,7 @@ def _content(record: Mapping[str, Any]) -> tuple[str, ...]:
     expires = record["expires_at"]
     return (
         record["account_id"],
+        record["mode"],
         record["rule_id"],
         record["action"],
         utc_text(_time(record)),

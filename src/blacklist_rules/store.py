@@ -631,13 +631,13 @@ class SQLiteStore:
             found.setdefault(str(event_id), []).append((str(kind), bytes(fingerprint).hex()))
         return found
 
-    def enforced_of(self, accounts: set[str]) -> list[tuple[dict[str, Any], str | None, str]]:
-        """The accounts' enforced decisions not reversed, ended or not, in the order taken:
-        (record, ended at, the event being processed when it was recorded)."""
+    def taken_of(self, accounts: set[str]) -> list[tuple[dict[str, Any], str | None, str]]:
+        """The accounts' decisions not reversed (enforced and shadow), ended or not, in the
+        order taken: (record, ended at, the event being processed when it was recorded)."""
         marks = ", ".join("?" * len(accounts))
         rows = self._db.execute(
             f"SELECT record, ended_at, event_id FROM decisions WHERE account_id IN ({marks}) "
-            "AND mode = 'enforce' AND reversed_by IS NULL ORDER BY rowid",
+            "AND reversed_by IS NULL ORDER BY rowid",
             sorted(accounts),
         ).fetchall()
         return [(dict(json.loads(row[0])), row[1], str(row[2])) for row in rows]
