@@ -596,9 +596,9 @@ def test_the_cascade_follows_only_the_identity_values_some_rule_reads(
     replayed: list[set[str]] = []
     replay_of = engine.store.replay_of
 
-    def spy(accounts: set[str], since_us: int | None = None) -> list[tuple[str, int | None]]:
+    def spy(accounts: set[str], from_arrival: int = 0) -> list[tuple[str, int | None]]:
         replayed.append(set(accounts))
-        return replay_of(accounts, since_us)
+        return replay_of(accounts, from_arrival)
 
     monkeypatch.setattr(engine.store, "replay_of", spy)
     engine.process(overturn("a", 3 * DAY, "ap", freeze.decision_id))

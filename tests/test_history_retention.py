@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from blacklist_rules import Engine, StoreError
+from blacklist_rules import Engine, StoreError, dsa_statements
 from blacklist_rules.cli import main
 from blacklist_rules.events import utc_text
+from blacklist_rules.store import PURGED
 
 from .support import T0, event
 from .test_cascade import (
@@ -26,6 +26,7 @@ from .test_cascade import (
     DAY,
     FREEZE_RUMOURS,
     LI,
+    WANG,
     _at,
     _events,
     _feed,
@@ -55,29 +56,38 @@ def payloads(engine: Engine) -> dict[str, dict[str, Any]]:
     return {str(row[0]): json.loads(row[1]) for row in rows}
 
 
-def test_a_purge_removes_what_no_window_reaches_and_reduces_the_verified_identity() -> None:
-    """Cut at day 250, windows of 180 days: a strike from day 30 is removed, one from day 100
-    is kept whole (a window after the cut counts it). A registration and a verification from
-    day 0 and 40 stay, without their extra fields. The purge is an audit record and the trail
-    still verifies."""
+def test_a_purge_removes_what_no_window_reaches_and_keeps_what_decisions_rest_on() -> None:
+    """Cut at day 250, windows of 180 days: a lone strike from day 30 is removed (its id is
+    kept, to know a resend), one from day 230 is kept whole (a window after the cut counts
+    it). A registration and a verification from day 0 and 40, and b's two strikes a freeze
+    rests on, stay with only their declared fields. The purge is an audit record and the
+    trail still verifies."""
     with engine_at_wall() as engine:
+        engine.process(registered("b", 0 * DAY, "reg-b", WANG))
+        engine.process({**strike("b", 10 * DAY, "s-ev1", "c3"), "url": "https://example.org/1"})
+        (freeze,) = engine.process(strike("b", 20 * DAY, "s-ev2", "c4")).decisions
         engine.process({**registered("a", 0 * DAY, "reg", LI), "channel": "web"})
         engine.process(
             event("identity_verification", "a", 40 * DAY, "v", status="passed", note="desk 3")
         )
         engine.process(strike("a", 30 * DAY, "s-old", "c1"))
-        engine.process(strike("a", 100 * DAY, "s-kept", "c2"))
+        engine.process(strike("a", 230 * DAY, "s-kept", "c2"))
         engine.advance_to(T0 + 430 * DAY)
         done = engine.store.purge_history(T0 + 250 * DAY)
-        assert (done.cut, done.removed, done.reduced) == (T0 + 250 * DAY, 1, 2)
+        assert (done.cut, done.removed, done.reduced) == (T0 + 250 * DAY, 1, 3)
         assert done.kept_from == T0 + 70 * DAY
         kept = payloads(engine)
-        assert sorted(kept) == ["reg", "s-kept", "v"]
+        assert sorted(kept) == ["reg", "reg-b", "s-ev1", "s-ev2", "s-kept", "v"]
         assert "channel" not in kept["reg"]
         assert kept["reg"]["verification"]["status"] == "passed"
+        assert "identity_digest" in kept["reg"]  # written by the engine: kept
         assert "note" not in kept["v"]
         assert kept["v"]["status"] == "passed"
+        assert "url" not in kept["s-ev1"]
+        assert kept["s-ev1"]["content_id"] == "c3"
         assert kept["s-kept"]["content_id"] == "c2"
+        assert sorted(freeze.evidence) == ["s-ev1", "s-ev2"]
+        assert engine.store.stored_payload_of("s-old") == PURGED
         (record,) = [r for r in engine.audit_records() if r["kind"] == "history_purged"]
         assert record["record"] == done.to_dict()
         assert engine.store.verify_audit().ok
@@ -115,8 +125,8 @@ def test_the_cascade_counts_what_the_cut_kept_and_leaves_what_it_settled() -> No
     """Strikes on days 200, 300 and 350 (a freeze on the second, a blacklist on the third);
     the history before day 250 is purged. Overturning the freeze reverses the blacklist and
     brings back a freeze of strikes 1 and 3: the day-200 strike, kept for the windows after
-    the cut, still counts. A freeze from day 20 (strikes on days 10 and 20, both purged) is
-    settled: it stays as it was."""
+    the cut, still counts. A freeze from day 20 (strikes on days 10 and 20, before the cut)
+    is settled: it stays as it was."""
     with engine_at_wall() as engine:
         engine.process(registered("a", 0 * DAY, "reg", LI))
         engine.process(strike("a", 10 * DAY, "s0", "c0"))
@@ -127,7 +137,7 @@ def test_the_cascade_counts_what_the_cut_kept_and_leaves_what_it_settled() -> No
             engine.process(strike("a", 350 * DAY, "s3", "c3")).decisions, BLACKLIST_RUMOURS
         )
         engine.advance_to(T0 + 430 * DAY)
-        assert engine.store.purge_history(T0 + 250 * DAY).removed == 2
+        assert engine.store.purge_history(T0 + 250 * DAY).removed == 0  # all rest a decision
         outcome = engine.process(overturn("a", 431 * DAY, "ap", freeze.decision_id))
         (again,) = outcome.decisions
         assert (again.rule_id, again.effective_at) == (FREEZE_RUMOURS, T0 + 350 * DAY)
@@ -149,12 +159,6 @@ _late = st.fixed_dictionaries({"type": st.just("advance"), "day": st.integers(1,
 _strike2, _report2, _verification2 = (_spread(s) for s in (_strike, _report, _verification))
 
 
-def _split(items: list[dict[str, Any]], cut: datetime) -> tuple[list[Any], list[Any]]:
-    """Events before the cut, then after it (each side in its own order, late ones too)."""
-    before = [i for i in items if "advance" not in i and _at(i) < cut]
-    return before, [i for i in items if i not in before]
-
-
 @settings(
     max_examples=80,
     deadline=None,
@@ -171,13 +175,12 @@ def _split(items: list[dict[str, Any]], cut: datetime) -> tuple[list[Any], list[
 def test_a_purge_changes_nothing_that_comes_after_it(
     first: list[dict[str, Any]], then: list[dict[str, Any]], cut_day: int, pick: int
 ) -> None:
-    """Two engines get the same events (those before the cut first), time moves to day 400,
-    one purges the history before the cut; both get more events from after the cut and an
-    appeal that overturns a decision taken after it. Both end the same: statuses, every
-    enforced decision standing or ended, blacklist entries."""
+    """Two engines get the same events (late ones too, from before the cut after some from
+    after it), time moves to day 400, one purges the history before the cut; both get more
+    events from after the cut and an appeal that overturns a decision taken after it. Both
+    end the same: statuses, every decision standing or ended, blacklist entries."""
     cut = T0 + cut_day * DAY
     events = _events([{"type": "registration", "account_id": a, "day": 0} for a in ACCOUNTS])
-    before, after = _split(_events(first), cut)
     more = [
         {**item, "event_id": f"m{index}"}
         for index, item in enumerate(_events(then))
@@ -186,7 +189,7 @@ def test_a_purge_changes_nothing_that_comes_after_it(
     worlds = []
     for purged in (False, True):
         with engine_at_wall() as engine:
-            for item in [*events, *before, *after]:
+            for item in [*events, *_events(first)]:
                 _feed(engine, item)
             engine.advance_to(T0 + 400 * DAY)  # (events after it are late)
             if purged:
@@ -246,3 +249,118 @@ def test_audit_purge_settles_the_history_and_run_refuses_what_came_before(
     decided = [json.loads(line) for line in captured.out.splitlines()]
     assert [(d["rule_id"], d["evidence"]) for d in decided] == [(FREEZE_RUMOURS, ["s2", "s3"])]
     assert main(["audit", "verify", str(db)]) == 0
+    assert main(["run", "--strict", str(log), "--db", str(db)]) == 0  # the first log again
+    assert "0 accepted, 3 duplicates (ignored), 0 rejected" in capsys.readouterr().err
+
+
+# --- what a review found: each scenario ends alike with and without the purge ---------------
+def _review(account: str, day: int, event_id: str) -> dict[str, Any]:
+    return event(
+        "review_decision",
+        account,
+        day * DAY,
+        event_id,
+        reviewer_id="r",
+        action="freeze",
+        reason="x",
+    )
+
+
+def _failed(account: str, day: int, event_id: str) -> dict[str, Any]:
+    return event(
+        "identity_verification",
+        account,
+        day * DAY,
+        event_id,
+        status="failed",
+        reason="name_id_mismatch",
+    )
+
+
+_REPORT = {"reporter_id": "r1", "confirmed": True}
+SCENARIOS = {
+    # An identity blacklisted before the cut registers again after it; that blacklist appealed.
+    "re-registration after the cut": (
+        [
+            registered("a", 0 * DAY, "reg-a", LI),
+            event("impersonation_report", "a", 100 * DAY, "rep-a", **_REPORT),
+            registered("b", 300 * DAY, "reg-b", LI),
+        ],
+        ("b", "blacklist-returning-identity"),
+        250,
+    ),
+    # A late report blacklisted a before the cut and caught c's earlier registration.
+    "a catch-up before the cut": (
+        [
+            registered("a", 0 * DAY, "reg-a", LI),
+            registered("c", 150 * DAY, "reg-c", LI),
+            event("impersonation_report", "a", 100 * DAY, "rep-a", **_REPORT),
+            _review("a", 300, "rv"),
+        ],
+        ("a", "human-review"),
+        250,
+    ),
+    # A freeze 200 days late started no 15-day deadline: the replay starts none either.
+    "a deadline never started": (
+        [registered("a", 0 * DAY, "reg-a", LI), _review("a", 300, "rv"), _failed("a", 100, "v")],
+        ("a", "human-review"),
+        110,
+    ),
+    # A report from before the cut came after events from after it.
+    "late across the cut": (
+        [
+            registered("a", 0 * DAY, "reg-a", LI),
+            _review("a", 260, "rv"),
+            _failed("a", 262, "v"),
+            {"advance": utc_text(T0 + 280 * DAY)},
+            event("impersonation_report", "a", 245 * DAY, "rep", **_REPORT),
+        ],
+        ("a", "human-review"),
+        250,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_what_the_review_found_ends_alike_purged_or_not(name: str) -> None:
+    """Each scenario, then time to day 430, a purge in one engine, and an appeal of the
+    named account's decision of the named rule: both engines end alike, and the appeal is
+    applied (it once failed, or reversed settled decisions, or cancelled an account)."""
+    items, (account, rule_id), cut_day = SCENARIOS[name]
+    worlds = []
+    for purged in (False, True):
+        with engine_at_wall() as engine:
+            for item in items:
+                _feed(engine, item)
+            engine.advance_to(T0 + 430 * DAY)
+            if purged:
+                engine.store.purge_history(T0 + cut_day * DAY)
+            (chosen,) = [d for d in engine.decisions(account) if d.rule_id == rule_id]
+            outcome = engine.process(overturn(account, 431 * DAY, "ap", chosen.decision_id))
+            assert outcome.rejection is None
+            assert outcome.failure is None
+            worlds.append(_world(engine))
+    assert worlds[0] == worlds[1]
+
+
+def test_notices_and_statements_of_reasons_do_not_change_with_a_purge() -> None:
+    """The evidence of decisions and persons' reviews stay: every DSA statement and every
+    notice reads the same after the purge (a statement once filed must not change)."""
+    with engine_at_wall() as engine:
+        engine.process(registered("a", 0 * DAY, "reg", LI))
+        engine.process({**strike("a", 10 * DAY, "s1", "c1"), "url": "https://example.org"})
+        engine.process(strike("a", 20 * DAY, "s2", "c2"))
+        review = {**_review("b", 30, "rv"), "category": "STATEMENT_CATEGORY_SCAMS_AND_FRAUD"}
+        (freeze,) = engine.process(review).decisions
+        lift = {**_review("b", 40, "lift"), "action": "lift", "decision_id": freeze.decision_id}
+        engine.process(lift)
+        engine.advance_to(T0 + 430 * DAY)
+        ids = [d.decision_id for a in ("a", "b") for d in engine.decisions(a)]
+
+        def told() -> tuple[Any, ...]:
+            notices = [engine.notice(i, lang=lang).text for i in ids for lang in ("en", "zh")]
+            return dsa_statements(engine.store), notices
+
+        before = told()
+        assert engine.store.purge_history(T0 + 250 * DAY).reduced == 1  # the url is dropped
+        assert told() == before

@@ -287,6 +287,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                 return _does_not_verify(args.db, verdict, "nothing purged")
             cut = args.before or f"the {store.retention().days}-day retention"
             removed, kept = store.purge_audit(before)
+            store.note_horizon(load_ruleset(args.rules).horizon_us)  # (if the db does not say)
             history = store.purge_history(before)
         finally:
             store.close()
@@ -726,6 +727,11 @@ def build_parser() -> argparse.ArgumentParser:
         "legal floor for logs), or when the trail does not verify.",
     )
     purge.add_argument("--before", metavar="TIME")
+    purge.add_argument(
+        "--rules",
+        help="the pack this db runs (default: the packaged one): how far back its windows "
+        "reach, if the db does not say",
+    )
     purge.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
     retention = audit_commands.add_parser(
         "retention",

@@ -58,6 +58,7 @@ from .events import (
     Registration,
     ReviewDecision,
     Verification,
+    declared_payload,
     flatten,
     from_micros,
     parse_event,
@@ -86,7 +87,7 @@ from .identity import (
 from .loader import RuleSource, read_rules
 from .notices import Notice, check_rule_notices, read_notice_pack, render_notice
 from .spec import comparisons
-from .store import LOGGED_BY_ACCOUNT, SQLiteStore
+from .store import LOGGED_BY_ACCOUNT, PURGED, SQLiteStore
 
 _log = logging.getLogger("blacklist_rules")
 VERIFICATION_PASSED = "verification_passed"
@@ -253,6 +254,7 @@ class Engine:
             for name, rules in ruleset.by_type.items()
         }
         self._matcher = DurableMatcher(ruleset.name, ruleset.definition)
+        store.note_horizon(ruleset.horizon_us)  # what a history purge must keep
         self._batch_depth = 0
         self._pending = 0
         clock = store.meta("clock")
@@ -628,7 +630,20 @@ class Engine:
         text = stored_text(event, received)
         micros = self._at_us = to_micros(event.occurred_at)
         cut_us = self.store.history_cut_us
-        if cut_us is not None and micros < cut_us:
+        if cut_us is not None and micros < cut_us:  # settled: a resend, or refused
+            known = self.store.stored_payload_of(event.event_id)
+            if known is not None and (
+                known == PURGED
+                or _same_event(known, text, event)
+                or known == declared_payload(text)
+            ):
+                return Outcome(
+                    event.event_id,
+                    event.account_id,
+                    duplicate=True,
+                    line=line,
+                    status=self.status(event.account_id),
+                )
             raise EventError(
                 f"occurred before the history cut {utc_text(from_micros(cut_us))}: the history "
                 "it would be weighed with is purged",
@@ -1126,7 +1141,7 @@ class Engine:
         fallen = sorted(record["decision_id"] for record in reversed_records)
         touched = {*withdrawn, *self.store.recorded_by(fallen).values()}
         accounts = self.store.linked_accounts(event.account_id, self._linking)
-        world = self._world_without(accounts)
+        world, boundary = self._world_without(accounts)
         try:
             found = world.store.taken_of(accounts)
             waiting = world.store.pending_deadlines_of(accounts)
@@ -1144,10 +1159,13 @@ class Engine:
         settled = utc_text(from_micros(cut)) if cut is not None else ""
 
         def reached(row: tuple[dict[str, Any], str | None, str]) -> bool:
-            """Automatic, not settled by a history cut, and taken on an event that came after
-            the first one the reversal touches, or at a moment after it: what lies before
-            both cannot depend on it."""
-            if row[0]["rule_id"] == HUMAN_REVIEW or utc_text(_time(row[0])) < settled:
+            """Automatic, not settled by a history cut (taken before it, on an event that came
+            before the replay's start), and taken on an event that came after the first one
+            the reversal touches, or at a moment after it: what lies before both cannot
+            depend on it."""
+            if row[0]["rule_id"] == HUMAN_REVIEW:
+                return False
+            if utc_text(_time(row[0])) < settled and arrival.get(row[2], 0) < boundary:
                 return False
             return arrival.get(row[2], start) >= start or utc_text(_time(row[0])) >= since
 
@@ -1271,21 +1289,22 @@ class Engine:
                 found[event_id] = occurred_us
         return found
 
-    def _world_without(self, accounts: set[str]) -> Engine:
+    def _world_without(self, accounts: set[str]) -> tuple[Engine, int]:
         """The accounts replayed on a scratch engine from their events that still count, with
-        every decision a person reversed vetoed, up to our clock."""
+        every decision a person reversed vetoed, up to our clock; and the log position the
+        replay starts at (0, unless history was purged: see `_settle_into`)."""
         key = attrs.evolve(self.identity_key, source=f"{self.identity_key.source} (replay)")
         world = Engine(
             self.ruleset, SQLiteStore(), prefilter=self.prefilter, prune=False, identity_key=key
         )
         try:
-            self._replay_into(world, accounts)
+            boundary = self._replay_into(world, accounts)
         except BaseException:
             world.close()
             raise
-        return world
+        return world, boundary
 
-    def _replay_into(self, world: Engine, accounts: set[str]) -> None:
+    def _replay_into(self, world: Engine, accounts: set[str]) -> int:
         world._vetoed = world._inherited = self._vetoed
         for event_id, pairs in self.store.prints_of(accounts).items():
             found = dict(pairs)
@@ -1294,9 +1313,8 @@ class Engine:
             )
         cut_us = self.store.history_cut_us
         with world.batch():
-            if cut_us is not None:
-                self._settle_into(world, accounts, cut_us)
-            for payload, clock_us in self.store.replay_of(accounts, cut_us):
+            boundary = 0 if cut_us is None else self._settle_into(world, accounts, cut_us)
+            for payload, clock_us in self.store.replay_of(accounts, boundary):
                 if clock_us is not None and (
                     world.clock is None or world.clock < from_micros(clock_us)
                 ):
@@ -1304,37 +1322,30 @@ class Engine:
                 world.process(payload)
             if self._clock is not None:
                 world.advance_to(self._clock)
+        return boundary
 
-    def _settle_into(self, world: Engine, accounts: set[str], cut_us: int) -> None:
-        """Start the replay at the history cut, from the accounts' state then: the decisions
-        taken before it (settled, never re-evaluated), the events kept from before it (their
-        windows and verifications), their deadlines, statuses and blacklist entries."""
-        world.store.seed_from(self.store, accounts, cut_us)
-        world._clock = from_micros(cut_us)
-        world._begin()  # fills the windows from the events kept before the cut
-        for record, _ended, event_id in world.store.taken_of(accounts):  # (all enforced)
-            account, anchor, start_us = record["account_id"], record["decision_id"], _time(record)
-            for rule in world._anchored.get(record["rule_id"], ()):
-                world._schedule(rule, account, anchor, event_id, to_micros(start_us))
-        starting = {
-            it.name: it
-            for group in world.ruleset.listeners.values()
-            for it in group
-            if it.name in world._after
-        }
-        if starting:  # deadlines that count from an event
-            types = tuple(sorted({t for it in starting.values() for t in it.types}))
-            since = cut_us - self.ruleset.horizon_us
-            for account, payload in world.store.events_since(types, since):
-                for name, listener in starting.items():
-                    if (found := world._stored_match(payload, listener)) is not None:
-                        event_id, at_us = found[0].event_id, to_micros(found[0].occurred_at)
-                        world._schedule(world._after[name], account, event_id, event_id, at_us)
+    def _settle_into(self, world: Engine, accounts: set[str], cut_us: int) -> int:
+        """Start the replay where history is no longer settled: at the accounts' first event
+        from the history cut on, from their state when it came (the events before it, the
+        decisions before the cut recorded by then, their deadlines and blacklist entries,
+        statuses). Returns that event's position in the log: the replay goes on from it."""
+        boundary, clock_us = self.store.first_arrival_since(accounts, cut_us)
+        world.store.seed_from(self.store, accounts, cut_us, boundary)
+        world._clock = from_micros(clock_us) if clock_us is not None else self._clock
+        world._begin()  # fills the windows from the events seeded
+        for rule_id, anchor, account, _event, start_us, due_us in world.store.deadlines_from(
+            to_micros(world._clock) if world._clock else cut_us
+        ):  # not yet due then: met by what had come, or pending
+            unless = self.ruleset.rule(rule_id).deadline
+            assert unless is not None
+            met = any(world._seen(key, account, start_us, due_us) for key in unless.unless)
+            world.store.set_deadline_state(rule_id, anchor, "met" if met else "pending")
         world._waiting = world.store.waiting_accounts()
+        world._listed = world._load_listed()
         for account in sorted(accounts):
-            world._recompute(account, HISTORY_CUT, world._clock, None)
-            world._sync_registry(account, world._clock, None)
+            world._recompute(account, HISTORY_CUT, world._clock or from_micros(cut_us), None)
         world._next_due = world._due()
+        return boundary
 
     # --- recording ----------------------------------------------------------------------
     def _record(self, decision: Decision, event_id: str) -> None:

@@ -26,8 +26,9 @@ from .events import declared_payload, from_micros, to_micros, utc_text
 SCHEMA_VERSION = 6
 """2 added history, streams, deadlines and rejections; 3 identities and the blacklist; 4 the
 audit chain (three columns); 5 withdrawn evidence and how a decision was reversed; 6 the clock
-each event came at. An older db is upgraded in place; its older audit records stay outside the
-chain, which starts with the first record written after."""
+each event came at, and the ids of events a history purge removed. An older db is upgraded in
+place; its older audit records stay outside the chain, which starts with the first record
+written after."""
 AUDIT_RECORD_VERSION = 1
 
 LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})
@@ -94,6 +95,7 @@ CREATE TABLE IF NOT EXISTS blacklist (
     PRIMARY KEY (kind, fingerprint, decision_id));
 CREATE INDEX IF NOT EXISTS blacklist_by_account ON blacklist (account_id);
 CREATE TABLE IF NOT EXISTS notice_templates (digest TEXT PRIMARY KEY, files TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS purged_events (event_id TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 _ADDED_COLUMNS = (
     ("audit", "ruleset_digest TEXT"),
@@ -121,6 +123,11 @@ not removed). A removal takes effect at its own event time, so a registration be
 met the entry, in whatever order the two arrive."""
 
 _STANDING = "mode = 'enforce' AND ended_at IS NULL AND reversed_by IS NULL"
+PURGED = "(purged)"
+"""What `stored_payload_of` says of an event a history purge removed."""
+_PERSONS = frozenset({"appeal_outcome", "review_decision"})
+"""Events of a person's decision: kept whole-ish (declared fields) by a history purge, as the
+evidence of decisions is: notices, explanations and DSA statements read them."""
 RETENTION_FLOOR = timedelta(days=180)
 """Audit records younger than this are never purged: the legal floor for logs."""
 
@@ -192,6 +199,10 @@ class SQLiteStore:
         if not self._in_tx:
             self._db.execute("BEGIN IMMEDIATE")
             self._in_tx = True
+            # Another process (`audit purge`) may have cut the history since: it can write
+            # only between our transactions.
+            cut = self.meta("history_cut_us")
+            self._history_cut_us = int(cut) if cut else None
 
     def commit(self) -> None:
         if self._in_tx:
@@ -293,6 +304,18 @@ class SQLiteStore:
             "SELECT payload FROM events WHERE event_id = ?", (event_id,)
         ).fetchone()
         return str(row[0])
+
+    def stored_payload_of(self, event_id: str) -> str | None:
+        """The stored text of an event, `PURGED` if a history purge removed it, else None."""
+        row = self._db.execute(
+            "SELECT payload FROM events WHERE event_id = ?", (event_id,)
+        ).fetchone()
+        if row is not None:
+            return str(row[0])
+        gone = self._db.execute(
+            "SELECT 1 FROM purged_events WHERE event_id = ?", (event_id,)
+        ).fetchone()
+        return PURGED if gone is not None else None
 
     def forget_event(self, event_id: str) -> None:
         self._db.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
@@ -555,52 +578,93 @@ class SQLiteStore:
                         todo.append(str(other))
         return found
 
-    def replay_of(
-        self, accounts: set[str], since_us: int | None = None
-    ) -> list[tuple[str, int | None]]:
+    def replay_of(self, accounts: set[str], from_arrival: int = 0) -> list[tuple[str, int | None]]:
         """The accounts' events that still count, in arrival order, each with the clock when it
         came (moved by any account, or by no event at all): (payload, clock). Not the persons'
         reversals (appeal outcomes, lifts): vetoes and withdrawals stand for them. With
-        `since_us`, only those from then on. A scan of the events table: appeals are rare, an
-        index would slow every event."""
+        `from_arrival`, those that came from that log position on. A scan of the events
+        table: appeals are rare, an index would slow every event."""
         marks = ", ".join("?" * len(accounts))
         rows = self._db.execute(
             f"SELECT payload, clock_us FROM events WHERE account_id IN ({marks}) AND {_KEPT} "
-            "AND type != 'appeal_outcome' AND (? IS NULL OR occurred_us >= ?) "
+            "AND type != 'appeal_outcome' AND rowid >= ? "
             "AND NOT (type = 'review_decision' AND json_extract(payload, '$.action') = 'lift') "
             "ORDER BY rowid",
-            (*sorted(accounts), since_us, since_us),
+            (*sorted(accounts), from_arrival),
         ).fetchall()
         return [(str(row[0]), None if row[1] is None else int(row[1])) for row in rows]
 
-    def seed_from(self, source: SQLiteStore, accounts: set[str], cut_us: int) -> None:
-        """Copy into this (scratch) store what `source` holds of these accounts from before
-        the history cut: the events that still count (those within a window of the cut, and
-        registrations and verifications), every registration's fingerprints, and the
-        enforced decisions taken before the cut and not reversed (ended then, or not yet)."""
+    def first_arrival_since(self, accounts: set[str], since_us: int) -> tuple[int, int | None]:
+        """Where the accounts' first event from `since_us` on came in the log, and the clock
+        it came at; (past the end, None) when none has come."""
+        marks = ", ".join("?" * len(accounts))
+        row = self._db.execute(
+            f"SELECT rowid, clock_us FROM events WHERE account_id IN ({marks}) "
+            "AND occurred_us >= ? ORDER BY rowid LIMIT 1",
+            (*sorted(accounts), since_us),
+        ).fetchone()
+        if row is not None:
+            return int(row[0]), None if row[1] is None else int(row[1])
+        last = self._db.execute("SELECT max(rowid) FROM events").fetchone()[0]
+        return int(last or 0) + 1, None
+
+    def seed_from(
+        self, source: SQLiteStore, accounts: set[str], cut_us: int, boundary: int
+    ) -> None:
+        """Copy into this (scratch) store what `source` held of these accounts when their
+        first event from the history cut on came (log position `boundary`): the events that
+        came before it and still count, their registrations' fingerprints, the enforced
+        decisions before the cut recorded by then (not reversed; ended before the cut, or
+        not yet), the deadlines counting from them or those events, and the blacklist entries
+        of those decisions (not yet removed at the cut)."""
         marks = ", ".join("?" * len(accounts))
         names = sorted(accounts)
         cut = utc_text(from_micros(cut_us))
+        came = f"account_id IN ({marks}) AND occurred_us < ? AND rowid < ?"
         events = source._db.execute(
             "SELECT event_id, account_id, type, occurred_us, payload, clock_us FROM events "
-            f"WHERE account_id IN ({marks}) AND occurred_us < ? AND {_KEPT}",
-            (*names, cut_us),
+            f"WHERE {came} AND {_KEPT}",
+            (*names, cut_us, boundary),
         )
         self._db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)", events)
         identities = source._db.execute(
-            f"SELECT * FROM identities WHERE account_id IN ({marks})", names
+            f"SELECT * FROM identities WHERE event_id IN (SELECT event_id FROM events "
+            f"WHERE {came})",
+            (*names, cut_us, boundary),
         )
         self._db.executemany("INSERT OR IGNORE INTO identities VALUES (?, ?, ?, ?, ?)", identities)
         decisions = source._db.execute(
-            "SELECT decision_id, account_id, event_id, action, mode, rule_id, effective_at, "
-            "expires_at, end_condition, CASE WHEN ended_at < ? THEN ended_at END, NULL, record, "
-            f"NULL FROM decisions WHERE account_id IN ({marks}) AND mode = 'enforce' "
-            "AND reversed_by IS NULL AND effective_at < ? ORDER BY rowid",
-            (cut, *names, cut),
+            "SELECT d.decision_id, d.account_id, d.event_id, d.action, d.mode, d.rule_id, "
+            "d.effective_at, d.expires_at, d.end_condition, "
+            "CASE WHEN d.ended_at < ? THEN d.ended_at END, NULL, d.record, NULL "
+            "FROM decisions d LEFT JOIN events e ON e.event_id = d.event_id "
+            f"WHERE d.account_id IN ({marks}) AND d.mode = 'enforce' AND d.reversed_by IS NULL "
+            "AND d.effective_at < ? AND (e.rowid IS NULL OR e.rowid < ?) ORDER BY d.rowid",
+            (cut, *names, cut, boundary),
         )
         self._db.executemany(
             f"INSERT OR IGNORE INTO decisions VALUES ({', '.join('?' * 13)})", decisions
         )
+        seeded = "SELECT decision_id FROM decisions UNION SELECT event_id FROM events"
+        for table, query in (
+            ("deadlines", f"SELECT * FROM deadlines WHERE account_id IN ({marks})"),
+            ("blacklist", f"SELECT * FROM blacklist WHERE account_id IN ({marks})"),
+        ):
+            rows = source._db.execute(query, names).fetchall()
+            keep = {str(row[0]) for row in self._db.execute(seeded)}
+            if table == "deadlines":  # counting from what is seeded, as they were then
+                rows = [row for row in rows if row[1] in keep]
+                marks7 = ", ".join("?" * 7)
+                self._db.executemany(f"INSERT OR IGNORE INTO deadlines VALUES ({marks7})", rows)
+            else:  # of seeded decisions; a removal after the cut is not yet made
+                rows = [
+                    (*row[:8], *(row[8:] if row[8] is not None and row[8] < cut_us else [None] * 2))
+                    for row in rows
+                    if row[2] in keep
+                ]
+                self._db.executemany(
+                    f"INSERT OR IGNORE INTO blacklist VALUES ({', '.join('?' * 10)})", rows
+                )
 
     def arrivals(self, event_ids: set[str]) -> dict[str, int]:
         """When each stored event came, as a position in arrival order."""
@@ -641,6 +705,16 @@ class SQLiteStore:
             sorted(accounts),
         ).fetchall()
         return [(dict(json.loads(row[0])), row[1], str(row[2])) for row in rows]
+
+    def deadlines_from(self, at_us: int) -> list[tuple[str, str, str, str, int, int]]:
+        """(rule, anchor, account, anchor event, start, due) of the deadlines not void, due
+        after `at_us`."""
+        rows = self._db.execute(
+            "SELECT rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us "
+            "FROM deadlines WHERE state != 'void' AND due_us > ?",
+            (at_us,),
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5])) for r in rows]
 
     def pending_deadlines_of(self, accounts: set[str]) -> list[tuple[str, str, str, str, int, int]]:
         """(rule, anchor, account, anchor event, start, due) of the accounts' pending ones."""
@@ -1041,30 +1115,48 @@ class SQLiteStore:
         """Purge the event history before `before` (default: the retention ago; never younger
         than the retention, counted on the wall clock and on event time alike).
 
-        Before the cut, history is settled: an event from before it is refused, and the
-        reversal cascade re-evaluates nothing decided before it. Events within the longest
-        window before the cut are kept (a replay's windows after the cut count them); older
-        ones are removed, but for each account's registrations and identity verifications,
-        which are the account's verified identity: those keep only their declared fields
-        (extra fields are dropped). Decisions, the blacklist and the keyed fingerprints of
-        registrations are account state and stay. The purge is an audit record."""
+        Before the cut, history is settled: an event from before it is refused (a resend of
+        one the db had is a duplicate), and the reversal cascade re-evaluates nothing decided
+        before it. Events within the longest window before the cut are kept whole (a replay's
+        windows after the cut count them). Older ones are removed (their ids are kept, to
+        recognise resends), but for those that stay with only their declared fields: each
+        account's registrations and identity verifications (its verified identity), the
+        evidence of every decision and persons' reviews and appeals (what notices, DSA
+        statements and explanations read). Decisions, the blacklist and the keyed
+        fingerprints of registrations are account state and stay. The purge is an audit
+        record."""
         before = self._purge_cut(before, "event history")
         clock = self.meta("clock")
         if clock is not None:  # no event younger than the retention either
             before = min(before, datetime.fromisoformat(clock) - self.retention())
         cut_us = to_micros(before)
-        if self._history_cut_us is not None and cut_us <= self._history_cut_us:
-            return HistoryPurge(from_micros(self._history_cut_us), 0, 0, None)
-        line = cut_us - int(self.meta("horizon_us") or 0)
+        horizon = self.meta("horizon_us")
+        if horizon is None:
+            raise StoreError(
+                f"{self.path}: how far back this db's rules reach is not recorded (it was written "
+                "before history purges were): open it with an Engine of its rules first "
+                "(`audit purge` does, with its --rules)"
+            )
         self.begin()
         try:
-            removed = self._db.execute(
-                f"DELETE FROM events WHERE occurred_us < ? AND NOT {_BY_ACCOUNT}", (line,)
-            ).rowcount
+            if self._history_cut_us is not None and cut_us <= self._history_cut_us:
+                self.commit()
+                return HistoryPurge(from_micros(self._history_cut_us), 0, 0, None)
+            line = cut_us - int(horizon)
+            gone = (
+                f"occurred_us < ? AND NOT {_BY_ACCOUNT} "
+                f"AND type NOT IN ({', '.join(repr(t) for t in sorted(_PERSONS))}) "
+                "AND event_id NOT IN (SELECT value FROM decisions, "
+                "json_each(decisions.record, '$.evidence'))"
+            )
+            self._db.execute(
+                f"INSERT OR IGNORE INTO purged_events SELECT event_id FROM events WHERE {gone}",
+                (line,),
+            )
+            removed = self._db.execute(f"DELETE FROM events WHERE {gone}", (line,)).rowcount
             reduced = 0
             rows = self._db.execute(
-                f"SELECT event_id, payload FROM events WHERE {_BY_ACCOUNT} AND occurred_us < ?",
-                (line,),
+                "SELECT event_id, payload FROM events WHERE occurred_us < ?", (line,)
             ).fetchall()
             for event_id, payload in rows:
                 declared = declared_payload(payload)
