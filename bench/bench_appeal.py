@@ -27,7 +27,7 @@ from typing import Any
 from blacklist_rules import Engine, iter_jsonl
 from blacklist_rules.synthetic import generate_events
 
-_KEY = "bench-identity-key-" + "0123456789abcdef" * 2
+KEY = "bench-identity-key-" + "0123456789abcdef" * 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _appealable(engine: Engine, payloads: dict[str, dict[str, Any]]) -> list[Any]:
+def appealable(engine: Engine, payloads: dict[str, dict[str, Any]]) -> list[Any]:
     """Enforced automatic decisions taken on a non-registration event of their own account."""
     rows = engine.store._db.execute(  # a bench may read the store directly
         "SELECT record FROM decisions WHERE mode = 'enforce' AND reversed_by IS NULL "
@@ -72,14 +72,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [json.dumps(e) for e in events]
     payloads = {e["event_id"]: e for e in events}
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["BLACKLIST_RULES_IDENTITY_KEY"] = _KEY
+        os.environ["BLACKLIST_RULES_IDENTITY_KEY"] = KEY
         db = Path(tmp) / "appeal.db"
         with Engine.from_path(db=db) as engine:
             started = time.perf_counter()
             for _ in engine.run(iter_jsonl(lines)):
                 pass
             replay_s = time.perf_counter() - started
-            chosen = _appealable(engine, payloads)[: args.appeals]
+            chosen = appealable(engine, payloads)[: args.appeals]
             clock = engine.clock
             assert clock is not None
             timings, changed = [], []
