@@ -637,13 +637,7 @@ class Engine:
                 or _same_event(known, text, event)
                 or known == declared_payload(text)
             ):
-                return Outcome(
-                    event.event_id,
-                    event.account_id,
-                    duplicate=True,
-                    line=line,
-                    status=self.status(event.account_id),
-                )
+                return self._resent(event, line)
             raise EventError(
                 f"occurred before the history cut {utc_text(from_micros(cut_us))}: the history "
                 "it would be weighed with is purged",
@@ -655,13 +649,7 @@ class Engine:
             event.event_id, event.account_id, event.type, micros, text, clock_us
         )
         if known is not None and _same_event(known, text, event):
-            return Outcome(
-                event.event_id,
-                event.account_id,
-                duplicate=True,
-                line=line,
-                status=self.status(event.account_id),
-            )
+            return self._resent(event, line)
         if known is not None:
             return self._reject(
                 EventError(
@@ -740,6 +728,16 @@ class Engine:
             self.status(event.account_id),
             line=line,
             reversals=tuple(self._reversals),
+        )
+
+    def _resent(self, event: Event, line: int | None) -> Outcome:
+        """A repeat of an event the db had: ignored, and reported as a duplicate."""
+        return Outcome(
+            event.event_id,
+            event.account_id,
+            duplicate=True,
+            line=line,
+            status=self.status(event.account_id),
         )
 
     def _reject(
