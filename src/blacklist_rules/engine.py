@@ -1327,21 +1327,27 @@ class Engine:
         from the history cut on, from their state when it came (the events before it, the
         decisions before the cut recorded by then, their deadlines and blacklist entries,
         statuses). Returns that event's position in the log: the replay goes on from it."""
-        boundary, clock_us = self.store.first_arrival_since(accounts, cut_us)
+        first = self.store.first_arrival_since(accounts, cut_us)
+        if first is None:  # none came yet: their state now
+            boundary, clock = self.store.log_end(), self._clock
+        else:
+            boundary, clock = first[0], from_micros(first[1]) if first[1] is not None else None
         world.store.seed_from(self.store, accounts, cut_us, boundary)
-        world._clock = from_micros(clock_us) if clock_us is not None else self._clock
+        world._clock = clock
         world._begin()  # fills the windows from the events seeded
         for rule_id, anchor, account, _event, start_us, due_us in world.store.deadlines_from(
-            to_micros(world._clock) if world._clock else cut_us
+            to_micros(clock) if clock else cut_us
         ):  # not yet due then: met by what had come, or pending
-            unless = self.ruleset.rule(rule_id).deadline
-            assert unless is not None
-            met = any(world._seen(key, account, start_us, due_us) for key in unless.unless)
+            rule = self._rules.get(rule_id)
+            if rule is None or rule.deadline is None:  # a rule the pack in force lacks
+                continue
+            keys = rule.deadline.unless
+            met = any(world._seen(key, account, start_us, due_us) for key in keys)
             world.store.set_deadline_state(rule_id, anchor, "met" if met else "pending")
         world._waiting = world.store.waiting_accounts()
         world._listed = world._load_listed()
         for account in sorted(accounts):
-            world._recompute(account, HISTORY_CUT, world._clock or from_micros(cut_us), None)
+            world._recompute(account, HISTORY_CUT, clock or from_micros(cut_us), None)
         world._next_due = world._due()
         return boundary
 

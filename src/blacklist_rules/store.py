@@ -594,19 +594,22 @@ class SQLiteStore:
         ).fetchall()
         return [(str(row[0]), None if row[1] is None else int(row[1])) for row in rows]
 
-    def first_arrival_since(self, accounts: set[str], since_us: int) -> tuple[int, int | None]:
+    def first_arrival_since(
+        self, accounts: set[str], since_us: int
+    ) -> tuple[int, int | None] | None:
         """Where the accounts' first event from `since_us` on came in the log, and the clock
-        it came at; (past the end, None) when none has come."""
+        it came at (None: the db's first event); None when none has come."""
         marks = ", ".join("?" * len(accounts))
         row = self._db.execute(
             f"SELECT rowid, clock_us FROM events WHERE account_id IN ({marks}) "
             "AND occurred_us >= ? ORDER BY rowid LIMIT 1",
             (*sorted(accounts), since_us),
         ).fetchone()
-        if row is not None:
-            return int(row[0]), None if row[1] is None else int(row[1])
-        last = self._db.execute("SELECT max(rowid) FROM events").fetchone()[0]
-        return int(last or 0) + 1, None
+        return None if row is None else (int(row[0]), None if row[1] is None else int(row[1]))
+
+    def log_end(self) -> int:
+        """The log position the next event will take."""
+        return int(self._db.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0) + 1
 
     def seed_from(
         self, source: SQLiteStore, accounts: set[str], cut_us: int, boundary: int
