@@ -138,6 +138,8 @@ def test_a_purge_keeps_the_rest_verifiable_and_never_cuts_under_180_days(
     assert 1 < after < before
     # (two records more: the purges of audit records and of event history)
     assert verdict(db).startswith(f"chain intact: {after} records ({before - after + 2} purged")
+    unchecked = "decisions' records were purged: their rows in the decisions table are not checked"
+    assert unchecked in verdict(db)
     with sqlite3.connect(db) as connection:
         kinds = [row[0] for row in connection.execute("SELECT kind FROM audit ORDER BY seq")]
         first = connection.execute("SELECT min(seq) FROM audit").fetchone()[0]

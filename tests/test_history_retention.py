@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from blacklist_rules import Engine, StoreError, dsa_statements
+from blacklist_rules import Engine, StoreError, dsa_statements, explain_decision
 from blacklist_rules.cli import main
 from blacklist_rules.events import utc_text
 from blacklist_rules.store import PURGED
@@ -59,9 +59,9 @@ def payloads(engine: Engine) -> dict[str, dict[str, Any]]:
 def test_a_purge_removes_what_no_window_reaches_and_keeps_what_decisions_rest_on() -> None:
     """Cut at day 250, windows of 180 days: a lone strike from day 30 is removed (its id is
     kept, to know a resend), one from day 230 is kept whole (a window after the cut counts
-    it). A registration and a verification from day 0 and 40, and b's two strikes a freeze
-    rests on, stay with only their declared fields. The purge is an audit record and the
-    trail still verifies."""
+    it). A registration and a verification from day 0 and 40 stay with only their declared
+    fields; b's two strikes a freeze rests on stay whole. The purge is an audit record and
+    the trail still verifies."""
     with engine_at_wall() as engine:
         engine.process(registered("b", 0 * DAY, "reg-b", WANG))
         engine.process({**strike("b", 10 * DAY, "s-ev1", "c3"), "url": "https://example.org/1"})
@@ -74,7 +74,7 @@ def test_a_purge_removes_what_no_window_reaches_and_keeps_what_decisions_rest_on
         engine.process(strike("a", 230 * DAY, "s-kept", "c2"))
         engine.advance_to(T0 + 430 * DAY)
         done = engine.store.purge_history(T0 + 250 * DAY)
-        assert (done.cut, done.removed, done.reduced) == (T0 + 250 * DAY, 1, 3)
+        assert (done.cut, done.removed, done.reduced) == (T0 + 250 * DAY, 1, 2)
         assert done.kept_from == T0 + 70 * DAY
         kept = payloads(engine)
         assert sorted(kept) == ["reg", "reg-b", "s-ev1", "s-ev2", "s-kept", "v"]
@@ -83,7 +83,7 @@ def test_a_purge_removes_what_no_window_reaches_and_keeps_what_decisions_rest_on
         assert "identity_digest" in kept["reg"]  # written by the engine: kept
         assert "note" not in kept["v"]
         assert kept["v"]["status"] == "passed"
-        assert "url" not in kept["s-ev1"]
+        assert kept["s-ev1"]["url"] == "https://example.org/1"  # evidence: kept whole
         assert kept["s-ev1"]["content_id"] == "c3"
         assert kept["s-kept"]["content_id"] == "c2"
         assert sorted(freeze.evidence) == ["s-ev1", "s-ev2"]
@@ -144,6 +144,8 @@ def test_the_cascade_counts_what_the_cut_kept_and_leaves_what_it_settled() -> No
         assert sorted(again.evidence) == ["s1", "s3"]
         assert _reversed(engine, blacklist.decision_id)
         assert not _reversed(engine, old.decision_id)
+        kinds = [r["kind"] for r in engine.audit_records("a") if r["event_id"] == "ap"]
+        assert "cascade_settled" not in kinds  # the freeze overturned is after the cut
         assert engine.status("a") == "active"
         assert not engine.is_blacklisted({"id_number": LI})
         assert engine.store.verify_audit().ok
@@ -344,8 +346,9 @@ def test_what_the_review_found_ends_alike_purged_or_not(name: str) -> None:
 
 
 def test_notices_and_statements_of_reasons_do_not_change_with_a_purge() -> None:
-    """The evidence of decisions and persons' reviews stay: every DSA statement and every
-    notice reads the same after the purge (a statement once filed must not change)."""
+    """The evidence of decisions and persons' reviews stay whole: every DSA statement, notice
+    and explanation reads the same after the purge (a statement once filed must not
+    change)."""
     with engine_at_wall() as engine:
         engine.process(registered("a", 0 * DAY, "reg", LI))
         engine.process({**strike("a", 10 * DAY, "s1", "c1"), "url": "https://example.org"})
@@ -359,8 +362,30 @@ def test_notices_and_statements_of_reasons_do_not_change_with_a_purge() -> None:
 
         def told() -> tuple[Any, ...]:
             notices = [engine.notice(i, lang=lang).text for i in ids for lang in ("en", "zh")]
-            return dsa_statements(engine.store), notices
+            explained = [explain_decision(engine, i) for i in ids]
+            return dsa_statements(engine.store), notices, explained
 
         before = told()
-        assert engine.store.purge_history(T0 + 250 * DAY).reduced == 1  # the url is dropped
+        assert engine.store.purge_history(T0 + 250 * DAY).removed == 0
         assert told() == before
+
+
+def test_an_appeal_of_a_settled_decision_says_its_cascade_stops_at_the_cut() -> None:
+    """The day-20 freeze (before the cut) is overturned after a purge: it is reversed, and a
+    `cascade_settled` record says what followed before the cut was not re-evaluated."""
+    with engine_at_wall() as engine:
+        engine.process(registered("a", 0 * DAY, "reg", LI))
+        engine.process(strike("a", 10 * DAY, "s0", "c0"))
+        (old,) = engine.process(strike("a", 20 * DAY, "s1", "c1")).decisions
+        engine.advance_to(T0 + 430 * DAY)
+        engine.store.purge_history(T0 + 250 * DAY)
+        outcome = engine.process(overturn("a", 431 * DAY, "ap", old.decision_id))
+        assert [r.decision_id for r in outcome.reversals] == [old.decision_id]
+        (record,) = [
+            r["record"] for r in engine.audit_records("a") if r["kind"] == "cascade_settled"
+        ]
+        assert record == {
+            "by_event": "ap",
+            "cascade_of": [old.decision_id],
+            "history_cut": utc_text(T0 + 250 * DAY),
+        }

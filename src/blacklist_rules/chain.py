@@ -52,12 +52,22 @@ class Verdict:
     head: str | None = None
     purged: int = 0
     """Chained records removed by a purge (before its checkpoint)."""
+    unchecked: int = 0
+    """Rows of the decisions table whose decision record a purge removed: not checked."""
 
     def __str__(self) -> str:
         if self.ok:
             older = f" ({self.unchained} older records predate the chain)" if self.unchained else ""
             purged = f" ({self.purged} purged before them)" if self.purged else ""
-            return f"chain intact: {self.checked} records{purged}, head {self.head}{older}"
+            unchecked = (
+                f"; {self.unchecked} decisions' records were purged: their rows in the "
+                "decisions table are not checked"
+                if self.unchecked
+                else ""
+            )
+            return (
+                f"chain intact: {self.checked} records{purged}, head {self.head}{older}{unchecked}"
+            )
         where = f"record #{self.seq}" if self.seq is not None else "the trail's end"
         return f"chain broken at {where}: {self.problem} ({self.checked} records checked)"
 

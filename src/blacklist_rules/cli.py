@@ -261,7 +261,8 @@ def _history_purged(done: HistoryPurge) -> str:
         f"event history: settled before {cut}\n"
         "  events from before it are refused; the cascade re-evaluates nothing decided before it\n"
         f"  removed {done.removed} events from before {kept} (out of every window's reach)\n"
-        f"  reduced {done.reduced} registrations and verifications to their declared fields"
+        f"  reduced {done.reduced} registrations and verifications (kept for the verified "
+        "identity) to their declared fields"
     )
 
 
@@ -719,10 +720,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove audit records and event history older than the retention",
         description="Removes the audit records logged before TIME (default: the configured "
         "retention ago; a prefix of the trail) and leaves a checkpoint so `audit verify` still "
-        "passes. The event history before TIME is settled: events from before it are refused "
-        "from then on, and the reversal cascade re-evaluates nothing decided before it; events "
-        "older than TIME minus the longest window are removed (registrations and "
-        "verifications, the account's verified identity, keep their declared fields). Refused "
+        "passes. The event history is settled before TIME, or before the retention behind the "
+        "latest event if that is earlier: events from before the cut are refused from then "
+        "on, and the reversal cascade re-evaluates nothing decided before it; events older "
+        "than the cut minus the longest window are removed, but for the evidence of decisions "
+        "and reviewers' and appeals' events (kept whole) and registrations and verifications "
+        "(the verified identity: their declared fields). Refused "
         "for anything younger than the retention (`audit retention`, at least 180 days, the "
         "legal floor for logs), or when the trail does not verify.",
     )

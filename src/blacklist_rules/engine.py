@@ -1155,6 +1155,14 @@ class Engine:
 
         cut = self.store.history_cut_us
         settled = utc_text(from_micros(cut)) if cut is not None else ""
+        if since < settled:  # say so: what followed before the cut stays as it was
+            self.store.audit(
+                "cascade_settled",
+                {"by_event": event.event_id, "cascade_of": fallen, "history_cut": settled},
+                account_id=event.account_id,
+                event_id=event.event_id,
+                occurred_at=utc_text(event.occurred_at),
+            )
 
         def reached(row: tuple[dict[str, Any], str | None, str]) -> bool:
             """Automatic, not settled by a history cut (taken before it, on an event that came

@@ -123,11 +123,13 @@ not removed). A removal takes effect at its own event time, so a registration be
 met the entry, in whatever order the two arrive."""
 
 _STANDING = "mode = 'enforce' AND ended_at IS NULL AND reversed_by IS NULL"
+_EVIDENCE = "SELECT value FROM decisions, json_each(decisions.record, '$.evidence')"
+"""The ids of every decision's evidence."""
 PURGED = "(purged)"
 """What `stored_payload_of` says of an event a history purge removed."""
 _PERSONS = frozenset({"appeal_outcome", "review_decision"})
-"""Events of a person's decision: kept whole-ish (declared fields) by a history purge, as the
-evidence of decisions is: notices, explanations and DSA statements read them."""
+"""Events of a person's decision: kept whole by a history purge, as the evidence of decisions
+is: notices, explanations and DSA statements read them."""
 RETENTION_FLOOR = timedelta(days=180)
 """Audit records younger than this are never purged: the legal floor for logs."""
 
@@ -135,8 +137,9 @@ RETENTION_FLOOR = timedelta(days=180)
 @attrs.frozen
 class HistoryPurge:
     """What a history purge did: its cut (events from before it are refused from now on),
-    events removed, registrations and verifications reduced to their declared fields, and
-    from when events are kept whole (None: nothing new was purged)."""
+    events removed, registrations and verifications kept past the windows' reach for the
+    verified identity but reduced to their declared fields, and from when events are kept
+    whole (None: nothing new was purged)."""
 
     cut: datetime
     removed: int
@@ -1050,7 +1053,11 @@ class SQLiteStore:
             "WHERE a.record != d.record ORDER BY a.seq LIMIT 1"
         ).fetchone()
         if changed is None:
-            return verdict
+            unchecked = self._db.execute(
+                "SELECT count(*) FROM decisions d WHERE NOT EXISTS (SELECT 1 FROM audit a "
+                "WHERE a.decision_id = d.decision_id AND a.kind = 'decision')"
+            ).fetchone()[0]
+            return attrs.evolve(verdict, unchecked=int(unchecked))
         return attrs.evolve(
             verdict,
             ok=False,
@@ -1122,12 +1129,11 @@ class SQLiteStore:
         one the db had is a duplicate), and the reversal cascade re-evaluates nothing decided
         before it. Events within the longest window before the cut are kept whole (a replay's
         windows after the cut count them). Older ones are removed (their ids are kept, to
-        recognise resends), but for those that stay with only their declared fields: each
-        account's registrations and identity verifications (its verified identity), the
-        evidence of every decision and persons' reviews and appeals (what notices, DSA
-        statements and explanations read). Decisions, the blacklist and the keyed
-        fingerprints of registrations are account state and stay. The purge is an audit
-        record."""
+        recognise resends), but for the evidence of every decision and persons' reviews and
+        appeals, kept whole (what notices, DSA statements and explanations read), and each
+        account's registrations and identity verifications (its verified identity), kept
+        with only their declared fields. Decisions, the blacklist and the keyed fingerprints
+        of registrations are account state and stay. The purge is an audit record."""
         before = self._purge_cut(before, "event history")
         clock = self.meta("clock")
         if clock is not None:  # no event younger than the retention either
@@ -1149,8 +1155,7 @@ class SQLiteStore:
             gone = (
                 f"occurred_us < ? AND NOT {_BY_ACCOUNT} "
                 f"AND type NOT IN ({', '.join(repr(t) for t in sorted(_PERSONS))}) "
-                "AND event_id NOT IN (SELECT value FROM decisions, "
-                "json_each(decisions.record, '$.evidence'))"
+                f"AND event_id NOT IN ({_EVIDENCE})"
             )
             self._db.execute(
                 f"INSERT OR IGNORE INTO purged_events SELECT event_id FROM events WHERE {gone}",
@@ -1158,8 +1163,10 @@ class SQLiteStore:
             )
             removed = self._db.execute(f"DELETE FROM events WHERE {gone}", (line,)).rowcount
             reduced = 0
-            rows = self._db.execute(
-                "SELECT event_id, payload FROM events WHERE occurred_us < ?", (line,)
+            rows = self._db.execute(  # (evidence is kept whole: explanations show it)
+                f"SELECT event_id, payload FROM events WHERE occurred_us < ? AND {_BY_ACCOUNT} "
+                f"AND event_id NOT IN ({_EVIDENCE})",
+                (line,),
             ).fetchall()
             for event_id, payload in rows:
                 declared = declared_payload(payload)
