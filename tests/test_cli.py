@@ -227,7 +227,8 @@ def test_a_reader_that_stops_early_loses_no_decision(tmp_path: Path) -> None:
 
 
 def test_run_until_ends_the_freezes_whose_time_is_up(tmp_path: Path) -> None:
-    """`run --until TIME` advances event time after the events and reports what ended."""
+    """`run --until TIME` advances event time after the events and reports what ended; a TIME
+    before the clock says it moves nothing."""
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "r.yaml").write_text(
@@ -266,6 +267,13 @@ def test_run_until_ends_the_freezes_whose_time_is_up(tmp_path: Path) -> None:
     assert "a: frozen → active" in result.stderr
     status = cli("status", "a", "--db", "u.db", "--rules", str(rules), cwd=tmp_path)
     assert status.stdout.startswith("a: active")
+    back = ("--db", "u.db", "--rules", str(rules), "--until", "2026-01-02T00:00:00Z")
+    again = cli("run", str(events), *back, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "clock already at 2026-01-05T00:00:00+00:00: --until 2026-01-02T00:00:00+00:00" in (
+        again.stderr
+    )
+    assert "clock advanced" not in again.stderr
     bad = cli("run", str(events), "--db", "v.db", "--until", "soon", cwd=tmp_path)
     assert bad.returncode == 2
     assert "RFC 3339" in bad.stderr

@@ -117,7 +117,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
                         file=sys.stderr,
                     )
                 _print_changes(outcome.status_changes)
-        if until is not None:
+        if until is not None and engine.clock is not None and until <= engine.clock:
+            print(
+                f"clock already at {engine.clock.isoformat()}: --until "
+                f"{until.isoformat()} moves nothing (event time never goes back)",
+                file=sys.stderr,
+            )
+        elif until is not None:
             moved = engine.advance_to(until)
             for decision in moved.decisions:
                 actions[f"{decision.action} ({decision.mode})"] += 1
