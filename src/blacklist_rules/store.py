@@ -652,25 +652,24 @@ class SQLiteStore:
             f"INSERT OR IGNORE INTO decisions VALUES ({', '.join('?' * 13)})", decisions
         )
         seeded = "SELECT decision_id FROM decisions UNION SELECT event_id FROM events"
-        for table, query in (
-            ("deadlines", f"SELECT * FROM deadlines WHERE account_id IN ({marks})"),
-            ("blacklist", f"SELECT * FROM blacklist WHERE account_id IN ({marks})"),
-        ):
-            rows = source._db.execute(query, names).fetchall()
-            keep = {str(row[0]) for row in self._db.execute(seeded)}
-            if table == "deadlines":  # counting from what is seeded, as they were then
-                rows = [row for row in rows if row[1] in keep]
-                marks7 = ", ".join("?" * 7)
-                self._db.executemany(f"INSERT OR IGNORE INTO deadlines VALUES ({marks7})", rows)
-            else:  # of seeded decisions; a removal after the cut is not yet made
-                rows = [
-                    (*row[:8], *(row[8:] if row[8] is not None and row[8] < cut_us else [None] * 2))
-                    for row in rows
-                    if row[2] in keep
-                ]
-                self._db.executemany(
-                    f"INSERT OR IGNORE INTO blacklist VALUES ({', '.join('?' * 10)})", rows
-                )
+        keep = {str(row[0]) for row in self._db.execute(seeded)}
+        of_accounts = f"WHERE account_id IN ({marks})"
+        deadlines = [  # counting from what is seeded, as they are (the engine updates them)
+            row
+            for row in source._db.execute(f"SELECT * FROM deadlines {of_accounts}", names)
+            if row[1] in keep
+        ]
+        self._db.executemany(
+            f"INSERT OR IGNORE INTO deadlines VALUES ({', '.join('?' * 7)})", deadlines
+        )
+        entries = [  # of seeded decisions; a removal from the cut on is not yet made
+            (*row[:8], *(row[8:] if row[8] is not None and row[8] < cut_us else (None, None)))
+            for row in source._db.execute(f"SELECT * FROM blacklist {of_accounts}", names)
+            if row[2] in keep
+        ]
+        self._db.executemany(
+            f"INSERT OR IGNORE INTO blacklist VALUES ({', '.join('?' * 10)})", entries
+        )
 
     def arrivals(self, event_ids: set[str]) -> dict[str, int]:
         """When each stored event came, as a position in arrival order."""
