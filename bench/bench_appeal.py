@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,19 @@ def appealable(engine: Engine, payloads: dict[str, dict[str, Any]]) -> list[Any]
     return found
 
 
+def overturn(record: dict[str, Any], clock: datetime, index: int) -> dict[str, Any]:
+    """The `index`th bench appeal: it overturns the decision, `index + 1` seconds after `clock`."""
+    return {
+        "event_id": f"bench-appeal-{index}",
+        "type": "appeal_outcome",
+        "account_id": record["account_id"],
+        "occurred_at": (clock + timedelta(seconds=index + 1)).isoformat(),
+        "decision_id": record["decision_id"],
+        "outcome": "overturned",
+        "reviewer_id": "bench",
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     events = list(
@@ -84,15 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             assert clock is not None
             timings, changed = [], []
             for index, record in enumerate(chosen):
-                appeal = {
-                    "event_id": f"bench-appeal-{index}",
-                    "type": "appeal_outcome",
-                    "account_id": record["account_id"],
-                    "occurred_at": (clock + timedelta(seconds=index + 1)).isoformat(),
-                    "decision_id": record["decision_id"],
-                    "outcome": "overturned",
-                    "reviewer_id": "bench",
-                }
+                appeal = overturn(record, clock, index)
                 started = time.perf_counter()
                 outcome = engine.process(appeal)
                 timings.append(time.perf_counter() - started)

@@ -54,7 +54,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench_appeal import KEY, appealable
+from bench_appeal import KEY, appealable, overturn
 from bench_core import db_bytes, emit, fmt_mib, machine
 from bench_history import code_version
 
@@ -252,15 +252,7 @@ def _appeal(
     timings: dict[str, list[float]] = {name: [] for name in DBS}
     differ, changes, unequal = 0, [], []
     for index, record in enumerate(chosen, start=first):
-        appeal = {
-            "event_id": f"bench-appeal-{index}",
-            "type": "appeal_outcome",
-            "account_id": record["account_id"],
-            "occurred_at": (clock + timedelta(seconds=index + 1)).isoformat(),
-            "decision_id": record["decision_id"],
-            "outcome": "overturned",
-            "reviewer_id": "bench",
-        }
+        appeal = overturn(record, clock, index)
         shift = index % len(DBS)
         seen: dict[str, str] = {}
         for name in DBS[shift:] + DBS[:shift]:
