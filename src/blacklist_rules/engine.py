@@ -605,7 +605,6 @@ class Engine:
             rules = [_rule_record(rule) for rule in self.ruleset.rules]
             notices = self.ruleset.notices.files if self.ruleset.notices else None
             self.store.remember_ruleset(self.ruleset.digest, rules, notices)
-            self.store.note_horizon(self.ruleset.horizon_us)
             self._fill_streams()
             self._remembered = True
 

@@ -1185,15 +1185,18 @@ class SQLiteStore:
             raise
         return done
 
-    def purge_audit(self, before: datetime | None = None) -> tuple[int, int | None]:
+    def purge_audit(
+        self, before: datetime | None = None, *, verify: bool = True
+    ) -> tuple[int, int | None]:
         """Remove the audit records logged before `before` (default: the configured retention
         ago; a prefix of the trail) and leave a checkpoint, so what remains still verifies; the
         purge is itself an audit record. Refused for anything younger than the retention
-        (never under `RETENTION_FLOOR`), or when the chain does not verify. Returns (records
-        removed, the first seq kept)."""
+        (never under `RETENTION_FLOOR`), or when the chain does not verify (`verify=False`:
+        the caller has just verified it, as the CLI does to set its exit code). Returns
+        (records removed, the first seq kept)."""
         before = self._purge_cut(before, "audit records")
-        verdict = self.verify_audit()
-        if not verdict.ok:
+        verdict = self.verify_audit() if verify else None
+        if verdict is not None and not verdict.ok:
             raise StoreError(f"the audit trail does not verify ({verdict}); nothing purged")
         self.begin()
         try:
