@@ -261,3 +261,23 @@ def test_the_readme_publishing_routine_runs_as_documented(tmp_path: Path) -> Non
     assert done.stdout.startswith(shown.group(1) + " ")
     assert done.stdout.endswith(f"; {shown.group(2)}\n")
     assert shown.group(2) == "record 51 carries the published head"
+
+
+def test_every_chain_column_emptied_is_caught_by_the_published_head_alone(
+    trail: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hashes, previous hashes and ruleset digests all NULLed and the head deleted: the trail
+    looks like records from before the chain, as an upgraded schema-3 db's do, and the db
+    alone cannot tell (the README says so). The published head can: none of its records is
+    chained any more."""
+    published = head_of(trail)
+    db = tampered(
+        trail,
+        tmp_path,
+        "UPDATE audit SET hash = NULL, prev_hash = NULL, ruleset_digest = NULL",
+        "DELETE FROM meta WHERE key = 'audit_head'",
+    )
+    assert main(["audit", "verify", str(db)]) == 0
+    assert "older records predate the chain" in capsys.readouterr().out
+    assert main(["audit", "verify", "--expect-head", published, str(db)]) == 1
+    assert f"names record {count(trail)}, the trail holds 0" in capsys.readouterr().err
