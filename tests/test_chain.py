@@ -530,7 +530,7 @@ def test_a_file_that_is_not_a_blacklist_rules_db_is_refused_untouched(
 
 def test_the_decisions_cross_check_reads_the_trail_once() -> None:
     """The count of decisions without their record is one scan of the trail into a list, not
-    a scan per decision (quadratic: 12.8 s at 6,068 decisions, see bench/README.md); no index
+    a scan per decision (quadratic: 13 to 33 s at 6,068 decisions, see bench/README.md); no index
     needed, so an older db gets it too."""
     store = SQLiteStore()
     try:
