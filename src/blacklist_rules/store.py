@@ -140,8 +140,9 @@ UNCHECKED_DECISIONS = (
 """Rows of the decisions table without their decision record (a purge removed it). The list
 is built once (SQLite keeps it in a temporary b-tree): O(n log n) with no index, where a
 correlated `NOT EXISTS` scanned the trail once per decision: `verify_audit` took 13 to 33 s
-at 6,068 decisions and 16,465 records, 0.5 to 0.6 s now (`bench/bench_audit_verify.py`). An index on
-`audit(decision_id)` would do as well, but an older db or a read-only open might lack it."""
+at 6,068 decisions and 16,465 records, 0.5 to 0.6 s now (`bench/bench_audit_verify.py`).
+An index on `audit(decision_id)` would do as well, but an older db or a read-only open might
+lack it."""
 
 
 @attrs.frozen
