@@ -1050,9 +1050,8 @@ class SQLiteStore:
         try:
             uri = f"{Path(path).resolve().as_uri()}?mode=ro"
             with closing(sqlite3.connect(uri, uri=True)) as db:
-                if db.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-                ).fetchone() is None:
+                tables = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+                if db.execute(tables).fetchone() is None:
                     return None
                 row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -1282,4 +1281,3 @@ class SQLiteStore:
                 "recorded_at": row[7],
                 "record": json.loads(row[8]),
             }
-
