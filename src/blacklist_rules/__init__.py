@@ -13,6 +13,7 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from .cases import Case, CaseResult, Coverage, load_cases, run_case
+from .chain import AuditHead, Verdict
 from .compiler import CompiledRuleset
 from .decisions import (
     Action,
@@ -56,6 +57,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "Action",
+    "AuditHead",
     "BlacklistEntry",
     "BlacklistRulesError",
     "Case",
@@ -86,6 +88,7 @@ __all__ = [
     "Status",
     "StatusChange",
     "StoreError",
+    "Verdict",
     "__version__",
     "default_rules_path",
     "dsa_statements",

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from . import (
+    AuditHead,
     BlacklistRulesError,
     Coverage,
     Engine,
@@ -272,8 +273,58 @@ def _history_purged(done: HistoryPurge) -> str:
     )
 
 
+def _audit_db(path: str) -> Path:
+    """The db an `audit` verb reads: an existing blacklist-rules db. Any other file (an empty
+    one included) is refused as it is, never given a schema and found "intact"."""
+    db = _existing_db(path)
+    if SQLiteStore.schema_of(db) is None:
+        raise BlacklistRulesError(f"{db} is not a blacklist-rules db (it has no store schema)")
+    return db
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    """`audit verify`: exit 1 with the first break, or when the trail does not reach the
+    published head given with `--expect-head`."""
+    store = SQLiteStore(_audit_db(args.db))
+    try:
+        verdict = store.verify_audit(args.expect_head)
+    finally:
+        store.close()
+    print(verdict, file=sys.stdout if verdict.ok else sys.stderr)
+    return 0 if verdict.ok else 1
+
+
+def _audit_head(args: argparse.Namespace) -> int:
+    """`audit head`: the head to publish, `COUNT:HASH` on one line, from a trail that
+    verifies (publishing the head of a changed trail would vouch for the change)."""
+    store = SQLiteStore(_audit_db(args.db))
+    try:
+        verdict = store.verify_audit()
+    finally:
+        store.close()
+    if not verdict.ok:
+        return _does_not_verify(args.db, verdict, "no head to publish")
+    head = verdict.current
+    if head is None:
+        print(
+            f"error: the audit trail of {args.db} holds no chained record yet: no head to publish",
+            file=sys.stderr,
+        )
+        return 1
+    if args.json:
+        fields = {"count": head.count, "hash": head.hash, "recorded_at": head.recorded_at}
+        _print_json({"head": str(head), **fields}, sys.stdout)
+    else:
+        print(head)
+    return 0
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
-    store = SQLiteStore(_existing_db(args.db))
+    if args.audit_command == "verify":
+        return _audit_verify(args)
+    if args.audit_command == "head":
+        return _audit_head(args)
+    store = SQLiteStore(_audit_db(args.db))
     if args.audit_command == "retention":
         try:
             if args.set is not None:
@@ -307,13 +358,6 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             print(f"no audit record was logged before {cut}")
         print(_history_purged(history))
         return 0
-    if args.audit_command == "verify":
-        try:
-            verdict = store.verify_audit()
-        finally:
-            store.close()
-        print(verdict, file=sys.stdout if verdict.ok else sys.stderr)
-        return 0 if verdict.ok else 1
     if args.audit_command == "export":
         try:
             return _export(args, store)
@@ -352,6 +396,13 @@ def _show_records(records: list[dict[str, Any]]) -> None:
 def _period(text: str) -> timedelta:
     try:
         return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _head(text: str) -> AuditHead:
+    try:
+        return AuditHead.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
@@ -718,9 +769,33 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="JSON lines instead of text")
     show.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
     verify = audit_commands.add_parser(
-        "verify", help="re-compute the audit chain; name the first record changed or removed"
+        "verify",
+        help="re-compute the audit chain; name the first record changed or removed",
+        description="Re-computes the audit chain and names the first record changed, removed "
+        "or reordered (exit 1). With --expect-head COUNT:HASH, a head printed by `audit head` "
+        "earlier and kept elsewhere: record COUNT must still carry HASH, which a trail "
+        "rewritten whole with recomputed hashes does not (the trail may have grown since; a "
+        "record purged since cannot be checked, and fails too).",
+    )
+    verify.add_argument(
+        "--expect-head",
+        type=_head,
+        metavar="COUNT:HASH",
+        help="a head published earlier (`audit head`): the trail must still reach it",
     )
     verify.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
+    head = audit_commands.add_parser(
+        "head",
+        help="the head of a trail that verifies, COUNT:HASH, to keep elsewhere",
+        description="Verifies the trail, then prints its head, COUNT:HASH (how many records, "
+        "purged ones counted, and the last one's hash), on one line: publish it somewhere the "
+        "db's owner cannot rewrite, and give it to `audit verify --expect-head` later. Exit 1 "
+        "when the trail does not verify or holds no chained record yet.",
+    )
+    head.add_argument(
+        "--json", action="store_true", help="head, count, hash and recorded_at as one JSON line"
+    )
+    head.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
     purge = audit_commands.add_parser(
         "purge",
         help="remove audit records and event history older than the retention",
