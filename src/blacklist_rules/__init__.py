@@ -13,6 +13,7 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from .cases import Case, CaseResult, Coverage, load_cases, run_case
+from .clock import TimeBound
 from .compiler import CompiledRuleset
 from .decisions import (
     Action,
@@ -30,6 +31,7 @@ from .engine import Engine, Outcome, default_rules_path, load_ruleset
 from .errors import (
     BlacklistRulesError,
     CaseLoadError,
+    ClockError,
     EvaluationError,
     EventError,
     ExportError,
@@ -61,6 +63,7 @@ __all__ = [
     "Case",
     "CaseLoadError",
     "CaseResult",
+    "ClockError",
     "CompiledRuleset",
     "ConditionTrace",
     "Coverage",
@@ -86,6 +89,7 @@ __all__ = [
     "Status",
     "StatusChange",
     "StoreError",
+    "TimeBound",
     "__version__",
     "default_rules_path",
     "dsa_statements",
