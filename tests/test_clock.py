@@ -23,6 +23,7 @@ from blacklist_rules import (
     run_case,
 )
 from blacklist_rules.cases import parse_cases
+from blacklist_rules.clock import duration_text
 from blacklist_rules.events import parse_time
 
 from .support import T0, event
@@ -288,3 +289,19 @@ def test_rule_test_cases_and_diff_run_in_event_time_alone(tmp_path: Path) -> Non
     lines = iter_jsonl(json.dumps(_report(f"e{n}", HOSTILE + n * US)) for n in range(2))
     report = replay_diff(ruleset, ruleset, lines, tmp_path)
     assert (report["events"], report["rejected"]) == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [
+        (timedelta(weeks=2), "2w"),
+        (timedelta(days=1), "1d"),
+        (timedelta(hours=36), "36h"),
+        (timedelta(minutes=90), "90m"),
+        (timedelta(seconds=1.5), "1.5s"),
+        (timedelta(0), "0s"),
+    ],
+)
+def test_margins_are_written_as_durations(span: timedelta, text: str) -> None:
+    """Messages and audit records name the margin as the CLI reads it: the largest exact unit."""
+    assert duration_text(span) == text
