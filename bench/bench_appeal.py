@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["BLACKLIST_RULES_IDENTITY_KEY"] = KEY
         db = Path(tmp) / "appeal.db"
-        with Engine.from_path(db=db) as engine:
+        with Engine.from_path(db=db, max_lead=None) as engine:
             started = time.perf_counter()
             for _ in engine.run(iter_jsonl(lines)):
                 pass

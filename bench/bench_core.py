@@ -306,7 +306,7 @@ def run_engine(
 ) -> Phase:
     """Time `Engine.run` over the JSON lines into a fresh SQLite file, to the last commit."""
     db = workdir / f"{'ours' if prefilter else 'nopre'}-{round_}.db"
-    engine = Engine.from_path(None, db=db, prefilter=prefilter, create_key=True)
+    engine = Engine.from_path(None, db=db, prefilter=prefilter, create_key=True, max_lead=None)
     gc.collect()
     before = rss_bytes()
     tally, seconds = timed_run(engine, lines, profiler)

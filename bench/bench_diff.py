@@ -64,7 +64,8 @@ def child(variant: str, lines_path: Path, work: Path, candidate: Path, limit: in
     start = time.perf_counter()
     if variant == "two_runs":
         for name, ruleset in (("b", baseline_rules), ("c", candidate_rules)):
-            with Engine(ruleset, SQLiteStore(work / f"{name}.db"), identity_key=KEY) as engine:
+            store = SQLiteStore(work / f"{name}.db")
+            with Engine(ruleset, store, identity_key=KEY, max_lead=None) as engine:
                 for _ in engine.run(iter_jsonl(lines)):
                     pass
         changed = None

@@ -207,7 +207,7 @@ def run_variant(
     profiler: cProfile.Profile | None = None,
 ) -> Phase:
     """Time `Engine.run` over the JSON lines into a fresh SQLite file, to the last commit."""
-    engine = Engine.from_path(rules, db=db, create_key=True)
+    engine = Engine.from_path(rules, db=db, create_key=True, max_lead=None)
     gc.collect()
     peak_reset = reset_peak_rss()
     before = proc_status().get("VmRSS", 0)

@@ -399,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths = {name: Path(tmp) / f"{i}.db" for i, name in enumerate(DBS)}
         _progress("writing the events (baseline) ...")
         rejected = failures = 0
-        with Engine.from_path(db=paths[PLAIN]) as engine:
+        with Engine.from_path(db=paths[PLAIN], max_lead=None) as engine:
             started = time.perf_counter()
             for outcome in engine.run(iter_jsonl(lines)):
                 rejected += outcome.rejection is not None
@@ -422,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         events_after = _count(paths[PURGED], "SELECT COUNT(*) FROM events")
         cut = datetime.fromisoformat(purge["cut"])
 
-        engines = {name: Engine.from_path(db=path) for name, path in paths.items()}
+        engines = {name: Engine.from_path(db=path, max_lead=None) for name, path in paths.items()}
         try:
             records = appealable(engines[PLAIN], payloads)
             after = [r for r in records if datetime.fromisoformat(r["effective_at"]) >= cut]

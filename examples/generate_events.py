@@ -3,6 +3,10 @@
     PYTHONPATH=src python examples/generate_events.py
     PYTHONPATH=src python examples/generate_events.py --events 100000 --accounts 10000 --out x.jsonl
 
+With many events per account the dates run past today's (30,000 events of 500 accounts reach
+2027-05): run those with ``blacklist-rules run x.jsonl --max-lead 36500d``, or ``run``
+rejects the events more than a day ahead of the wall clock.
+
 The defaults reproduce the committed ``examples/events.jsonl``; ``tests/test_synthetic.py``
 regenerates it and compares bytes, so a change to the generator must come with the new file.
 """

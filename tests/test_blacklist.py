@@ -370,7 +370,7 @@ def test_listed_for_ends_the_entry_not_the_blacklist(tmp_path: Path) -> None:
     pack = tmp_path / "pack"
     default_pack_with(pack)
     (pack / "impersonation/blacklist-confirmed-impersonation.yaml").write_text(rule)
-    with Engine.from_path(pack) as engine:
+    with Engine.from_path(pack, max_lead=None) as engine:  # a registration 400 days on
         blacklisted_li(engine)
         (entry, _) = engine.blacklist_entries("li")
         assert entry.ends_at == T0 + 366 * DAY

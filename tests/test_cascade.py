@@ -412,7 +412,7 @@ def test_reversing_then_replaying_equals_never_having_had_the_evidence(
     had that event, though time passed as it did (statuses, every enforced decision standing
     or ended, blacklist entries), and replaying every event again afterwards changes nothing."""
     events = _events([{"type": "registration", "account_id": a, "day": 0} for a in ACCOUNTS] + raw)
-    with Engine.from_path() as engine:
+    with Engine.from_path(max_lead=None) as engine:  # events up to 400 days on
         for item in events:
             _feed(engine, item)
         by_id = {item["event_id"]: item for item in events if "event_id" in item}
@@ -450,7 +450,7 @@ def test_reversing_then_replaying_equals_never_having_had_the_evidence(
         assert _world(engine) == after
         assert engine.store.verify_audit().ok
 
-    with Engine.from_path() as never:
+    with Engine.from_path(max_lead=None) as never:
         for item in events:
             if item.get("event_id") in withdrawn:
                 never.advance_to(item["occurred_at"])  # time passed all the same

@@ -125,7 +125,7 @@ def test_a_purge_keeps_the_rest_verifiable_and_never_cuts_under_180_days(
     still shows tampering; a cut less than 180 days ago is refused."""
     db = tmp_path / "s.db"
     events = list(iter_jsonl(ROOT / "examples" / "events.jsonl"))
-    with Engine.from_path(db=db) as engine:
+    with Engine.from_path(db=db, max_lead=None) as engine:  # a wall clock set back
         engine.store.now = lambda: datetime(2025, 1, 1, tzinfo=UTC)
         for _ in engine.run(events[:600]):
             pass
@@ -205,7 +205,7 @@ def test_a_configured_retention_sets_what_a_purge_removes_and_never_goes_under_1
     A retention under 180 days, or a malformed one, is refused and changes nothing."""
     db = tmp_path / "r.db"
     events = list(iter_jsonl(ROOT / "examples" / "events.jsonl"))
-    with Engine.from_path(db=db) as engine:
+    with Engine.from_path(db=db, max_lead=None) as engine:  # a wall clock set back
         engine.store.now = lambda: datetime(2024, 1, 1, tzinfo=UTC)
         for _ in engine.run(events[:300]):
             pass
@@ -272,7 +272,7 @@ def test_a_purge_of_every_record_keeps_the_numbering(tmp_path: Path) -> None:
     so do the records after it: a number never names two records."""
     db = tmp_path / "all.db"
     events = list(iter_jsonl(ROOT / "examples" / "events.jsonl"))
-    with Engine.from_path(db=db) as engine:
+    with Engine.from_path(db=db, max_lead=None) as engine:  # a wall clock set back
         engine.store.now = lambda: datetime(2024, 1, 1, tzinfo=UTC)
         for _ in engine.run(events[:200]):
             pass

@@ -309,7 +309,7 @@ CASES = {
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_default_history_rules(case: Case) -> None:
     """The default pack's window and deadline rules decide exactly the expected decisions."""
-    with Engine(RULESET, SQLiteStore()) as engine:
+    with Engine(RULESET, SQLiteStore(), max_lead=None) as engine:  # cases reach 2027
         decided, statuses = run_case(case, engine)
 
     assert decided == case.decisions
@@ -396,7 +396,7 @@ def test_shuffled_events_give_the_same_final_status() -> None:
 
     def final(order: list[tuple[str, str, timedelta, dict[str, Any]]]) -> dict[str, str]:
         case = Case([*order, advance(400 * DAY)], [], dict.fromkeys("abcdef", ""))
-        with Engine(RULESET, SQLiteStore()) as engine:
+        with Engine(RULESET, SQLiteStore(), max_lead=None) as engine:  # 400 days on
             return run_case(case, engine)[1]
 
     expected = final(ordered)
@@ -411,7 +411,8 @@ def test_history_is_pruned_once_no_window_can_reach_it(tmp_path: Path) -> None:
     keeps them all."""
     sizes = {}
     for prune in (True, False):
-        with Engine(RULESET, SQLiteStore(tmp_path / f"{prune}.db"), prune=prune) as engine:
+        store = SQLiteStore(tmp_path / f"{prune}.db")
+        with Engine(RULESET, store, prune=prune, max_lead=None) as engine:  # 400 days on
             for day in range(0, 400, 10):
                 engine.process(flag_event(day * DAY, f"f{day}", "c"))
         with sqlite3.connect(tmp_path / f"{prune}.db") as db:

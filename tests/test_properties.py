@@ -144,13 +144,15 @@ def test_two_runs_decide_what_one_run_decides(events: list[dict[str, Any]], spli
     pending deadlines of one engine over the whole log."""
     ordered = sorted(events, key=lambda e: str(e["occurred_at"]))
     with tempfile.TemporaryDirectory() as folder:
-        with Engine(HISTORY_RULESET, SQLiteStore(Path(folder) / "one.db")) as engine:
+        # 400 days from T0 reach 2027: no wall-clock bound (`max_lead=None`)
+        one = SQLiteStore(Path(folder) / "one.db")
+        with Engine(HISTORY_RULESET, one, max_lead=None) as engine:
             whole = _decisions(engine, ordered)
             expected = [engine.status(a) for a in ACCOUNTS], engine.store.deadlines_of("a")
         two = Path(folder) / "two.db"
-        with Engine(HISTORY_RULESET, SQLiteStore(two)) as engine:
+        with Engine(HISTORY_RULESET, SQLiteStore(two), max_lead=None) as engine:
             first = _decisions(engine, ordered[:split])
-        with Engine(HISTORY_RULESET, SQLiteStore(two)) as engine:
+        with Engine(HISTORY_RULESET, SQLiteStore(two), max_lead=None) as engine:
             second = _decisions(engine, ordered[split:])
             found = [engine.status(a) for a in ACCOUNTS], engine.store.deadlines_of("a")
     assert first + second == whole
@@ -169,6 +171,7 @@ def test_pruning_never_changes_a_decision(events: list[dict[str, Any]], delays: 
     ordered = [e for e, _ in arrival]
     results = []
     for prune in (True, False):
-        with Engine(HISTORY_RULESET, SQLiteStore(), prune=prune, commit_every=1) as engine:
+        store = SQLiteStore()  # 400 days from T0 reach 2027: no wall-clock bound
+        with Engine(HISTORY_RULESET, store, prune=prune, commit_every=1, max_lead=None) as engine:
             results.append((_decisions(engine, ordered), [engine.status(a) for a in ACCOUNTS]))
     assert results[0] == results[1]

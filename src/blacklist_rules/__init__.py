@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .cases import Case, CaseResult, Coverage, load_cases, run_case
 from .chain import AuditHead, Verdict
+from .clock import TimeBound
 from .compiler import CompiledRuleset
 from .decisions import (
     Action,
@@ -31,6 +32,7 @@ from .engine import Engine, Outcome, default_rules_path, load_ruleset
 from .errors import (
     BlacklistRulesError,
     CaseLoadError,
+    ClockError,
     EvaluationError,
     EventError,
     ExportError,
@@ -63,6 +65,7 @@ __all__ = [
     "Case",
     "CaseLoadError",
     "CaseResult",
+    "ClockError",
     "CompiledRuleset",
     "ConditionTrace",
     "Coverage",
@@ -88,6 +91,7 @@ __all__ = [
     "Status",
     "StatusChange",
     "StoreError",
+    "TimeBound",
     "Verdict",
     "__version__",
     "default_rules_path",

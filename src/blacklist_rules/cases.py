@@ -345,7 +345,8 @@ def _condition_labels(rule: CompiledRule) -> list[str]:
 def run_case(ruleset: CompiledRuleset, case: Case, coverage: Coverage | None = None) -> CaseResult:
     """Run one case on a fresh in-memory engine and compare."""
     decisions: list[Decision] = []
-    with Engine(ruleset, SQLiteStore(), identity_key=_KEY) as engine:
+    # In event time alone (`max_lead=None`): a case passes or fails the same on any day.
+    with Engine(ruleset, SQLiteStore(), identity_key=_KEY, max_lead=None) as engine:
         if coverage is not None:
             engine.observe = coverage.observe
         problems = []

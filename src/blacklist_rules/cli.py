@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,6 +29,7 @@ from . import (
     RuleLoadError,
     SQLiteStore,
     StatusChange,
+    TimeBound,
     __version__,
     default_rules_path,
     dsa_statements,
@@ -80,10 +81,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {problem}: {events}", file=sys.stderr)
         return 2
     until = parse_time(args.until) if args.until is not None else None  # fail before running
+    if args.force and until is None:
+        print("error: --force only forces --until", file=sys.stderr)
+        return 2
     counts: Counter[str] = Counter()
     actions: Counter[str] = Counter()
     reversed_by: Counter[str] = Counter()
-    with Engine.from_path(args.rules, db=args.db, create_key=True) as engine:
+    with Engine.from_path(
+        args.rules, db=args.db, create_key=True, max_lead=args.max_lead
+    ) as engine:
+        # Decisions reach the pipe before the batch that decided them commits (a kill then
+        # loses none: a pipe keeps what was written; no fsync, it has no disk).
+        engine.before_commit, engine.commit_every = sys.stdout.flush, args.commit_every
+        if until is not None and not args.force and (engine.clock is None or until > engine.clock):
+            engine.time_bound.refuse_move(until, engine.store.now())  # ClockError: exit 2
         if engine.identity_key.created:
             print(
                 f"created the identity {engine.identity_key.source} (mode 0600): keep it with "
@@ -118,24 +129,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                         file=sys.stderr,
                     )
                 _print_changes(outcome.status_changes)
-        if until is not None and engine.clock is not None and until <= engine.clock:
-            print(
-                f"clock already at {engine.clock.isoformat()}: --until "
-                f"{until.isoformat()} moves nothing (event time never goes back)",
-                file=sys.stderr,
-            )
-        elif until is not None:
-            moved = engine.advance_to(until)
-            for decision in moved.decisions:
-                actions[f"{decision.action} ({decision.mode})"] += 1
-                _print_json(decision.to_dict(), sys.stdout)
-            print(
-                f"clock advanced to {engine.clock.isoformat() if engine.clock else '-'}: "
-                f"{len(moved.decisions)} deadline decision(s), "
-                f"{len(moved.status_changes)} status change(s)",
-                file=sys.stderr,
-            )
-            _print_changes(moved.status_changes)
+        if until is not None:
+            _move_clock(engine, until, args.force, actions)
     total = sum(counts.values())
     print(
         f"processed {total} events: {counts['accepted']} accepted, "
@@ -151,6 +146,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if counts["failed"]:
         return 3
     return 1 if args.strict and counts["rejected"] else 0
+
+
+def _move_clock(engine: Engine, until: datetime, force: bool, actions: Counter[str]) -> None:
+    """`run --until`: deadline decisions to stdout, flushed before they commit."""
+    if engine.clock is not None and until <= engine.clock:
+        print(
+            f"clock already at {engine.clock.isoformat()}: --until "
+            f"{until.isoformat()} moves nothing (event time never goes back)",
+            file=sys.stderr,
+        )
+        return
+    with engine.batch():  # committed once printed
+        moved = engine.advance_to(until, force=force)
+        for decision in moved.decisions:
+            actions[f"{decision.action} ({decision.mode})"] += 1
+            _print_json(decision.to_dict(), sys.stdout)
+    print(
+        f"clock advanced to {engine.clock.isoformat() if engine.clock else '-'}: "
+        f"{len(moved.decisions)} deadline decision(s), "
+        f"{len(moved.status_changes)} status change(s)",
+        file=sys.stderr,
+    )
+    _print_changes(moved.status_changes)
 
 
 def _print_changes(changes: tuple[StatusChange, ...]) -> None:
@@ -391,6 +409,16 @@ def _show_records(records: list[dict[str, Any]]) -> None:
     widths.append(0)  # the record itself, as it is
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 1000000, got {text!r}")
+    return number
 
 
 def _period(text: str) -> timedelta:
@@ -752,6 +780,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--until",
         metavar="TIME",
         help="then move event time to TIME (RFC 3339), ending the freezes whose time is up",
+    )
+    run.add_argument(
+        "--max-lead",
+        type=_period,
+        default=TimeBound().max_lead,
+        metavar="DURATION",
+        help="how far an event may lead the wall clock; further ones are rejected (default 1d)",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="let --until move event time beyond the wall clock plus --max-lead (audited)",
+    )
+    run.add_argument(
+        "--commit-every",
+        type=_positive,
+        default=1000,
+        metavar="N",
+        help="commit (and flush decisions to stdout) every N events (default 1000)",
     )
     run.set_defaults(func=_cmd_run)
 

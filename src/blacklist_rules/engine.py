@@ -1,9 +1,9 @@
 """The engine: event → validate → match → decide → record → outcome (DESIGN §4).
 
 One `Engine` holds one compiled rule pack and one store. Time is event time: the clock is the
-latest `occurred_at` seen, and a freeze whose end the clock passes ends in the outcome of the
-event that moved it. A rule that fails to evaluate never means "allow": the failure is
-recorded and `EvaluationError` is raised.
+latest `occurred_at` accepted (at most `max_lead` ahead of the wall clock: see `clock`), and a
+freeze whose end the clock passes ends in the outcome of the event that moved it. A rule that
+fails to evaluate never means "allow": the failure is recorded and `EvaluationError` is raised.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from ._durable import DurableMatcher, rule_problem
 from .checks import check_rules
+from .clock import DEFAULT_MAX_LEAD, TimeBound
 from .compiler import (
     DEADLINE,
     MAX_ALTERNATIVES,
@@ -206,6 +207,7 @@ class Engine:
         commit_every: int = 1000,
         prune: bool = True,
         identity_key: IdentityKey | None = None,
+        max_lead: timedelta | None = DEFAULT_MAX_LEAD,
     ) -> None:
         self.ruleset = ruleset
         self.store = store
@@ -224,6 +226,11 @@ class Engine:
             )
         self.prefilter = prefilter
         self.commit_every = commit_every
+        self.time_bound = TimeBound(max_lead)
+        """How far event time may lead the wall clock, `store.now` (see `clock`)."""
+        self.before_commit: Callable[[], None] | None = None
+        """Called before each commit: deliver what was handed out (`sys.stdout.flush`), so no
+        decision is committed undelivered. When it raises, nothing is committed."""
         self.prune = prune
         """Forget history no window can reach any more (off only to check that it changes
         nothing)."""
@@ -311,12 +318,14 @@ class Engine:
         prune: bool = True,
         identity_key: IdentityKey | None = None,
         create_key: bool = False,
+        max_lead: timedelta | None = DEFAULT_MAX_LEAD,
     ) -> Engine:
         """An engine over a rule folder (default: the packaged pack) and a db (default: memory).
 
         The identity key: `identity_key`, else `$BLACKLIST_RULES_IDENTITY_KEY`, else the key
         file `<db>.key` (`create_key` makes one, mode 0600); an in-memory db without one gets a
         generated key (logged). A persistent db never opens without a key, nor with another.
+        `max_lead`: how far an event may lead the wall clock (`None`: unbounded).
         """
         ruleset = load_ruleset(rules)
         store = SQLiteStore(db if db is not None else ":memory:")
@@ -325,7 +334,14 @@ class Engine:
                 # A db already written under a key never gets a new one: it needs its own.
                 fresh = store.meta("identity_key_check") is None
                 identity_key = load_key(db, create=create_key and fresh)
-            return cls(ruleset, store, prefilter=prefilter, prune=prune, identity_key=identity_key)
+            return cls(
+                ruleset,
+                store,
+                prefilter=prefilter,
+                prune=prune,
+                identity_key=identity_key,
+                max_lead=max_lead,
+            )
         except BaseException:
             store.close()
             raise
@@ -344,6 +360,8 @@ class Engine:
         """Commit what the engine holds; `process` does this itself outside `batch()`."""
         if self._closed:
             return
+        if self.before_commit is not None:
+            self.before_commit()
         if self._clock is not None:
             self.store.set_meta("clock", self._clock.isoformat())
             self._prune_history()
@@ -458,17 +476,25 @@ class Engine:
         return render_notice(self.store, decision_id, lang=lang, tz=tz)
 
     # --- processing ---------------------------------------------------------------------
-    def advance_to(self, moment: datetime | str) -> Outcome:
+    def advance_to(self, moment: datetime | str, *, force: bool = False) -> Outcome:
         """Move event time forward without an event (say, at the end of a day's log): every
         freeze whose time is up ends and every deadline that passes acts. The clock never goes
-        back: an earlier time does nothing."""
+        back: an earlier time does nothing. A move beyond the wall clock plus `max_lead` raises
+        `ClockError` and moves nothing, unless `force` (then an audit record says so)."""
         when = parse_time(moment)
+        wall = self.store.now()
+        beyond = self._clock is None or when > self._clock
+        if beyond and not force:
+            self.time_bound.refuse_move(when, wall)
         self._begin()
         self._changes, self._decided, self._reversals = [], [], []
         self._current, self._inserted, self._fed, clock = None, False, [], self._clock
         self._saved = False
         self._savepoint()
         try:
+            if beyond and self.time_bound.exceeded(when, wall):
+                forced = self.time_bound.forced_record(self._clock, when, wall)
+                self.store.audit("clock_forced", forced, occurred_at=utc_text(when))
             self._advance(when, None)
         except Exception as exc:  # all or nothing, like an event
             self._fail(exc, clock, None, None, "moving the clock")
@@ -509,7 +535,8 @@ class Engine:
     ) -> Outcome:
         """One event, all or nothing: on a failure only this event is undone, the failure is
         recorded and `EvaluationError` raised. In a batch, the commit comes before the next
-        event, once the caller has had the outcomes, so none is committed undelivered."""
+        event, once the caller has had the outcomes and `before_commit` has passed them on, so
+        none is committed undelivered."""
         self._begin()
         self._input = event if received is None else received
         self._current, self._inserted, self._saved, clock = None, False, False, self._clock
@@ -620,6 +647,12 @@ class Engine:
             if isinstance(raw, EventError):
                 raise raw
             event = parse_event(raw)
+            self.time_bound.admit(
+                event.occurred_at,
+                self.store.now(),
+                event_id=event.event_id,
+                account_id=event.account_id,
+            )
         except EventError as exc:
             return self._reject(exc, line, source)
         self._prints, self._hits = None, []
@@ -1300,7 +1333,12 @@ class Engine:
         replay starts at (0, unless history was purged: see `_settle_into`)."""
         key = attrs.evolve(self.identity_key, source=f"{self.identity_key.source} (replay)")
         world = Engine(
-            self.ruleset, SQLiteStore(), prefilter=self.prefilter, prune=False, identity_key=key
+            self.ruleset,
+            SQLiteStore(),
+            prefilter=self.prefilter,
+            prune=False,
+            identity_key=key,
+            max_lead=None,  # it replays what this engine admitted
         )
         try:
             boundary = self._replay_into(world, accounts)

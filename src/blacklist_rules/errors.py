@@ -7,6 +7,7 @@
     │   └── CaseLoadError    rule test case files that do not load (same errors, same form)
     ├── EventError           an event that does not validate; carries its field path and reason
     ├── EvaluationError      matching failed: the event is recorded as failed, never allowed
+    ├── ClockError           a move of event time too far ahead of the wall clock, refused
     ├── IdentityKeyError     no usable identity key for a persistent db
     ├── ExportError          a statement of reasons cannot be made, or the trail does not verify
     ├── NoticeError          no notice for a decision: unknown, shadow, or a pack without notices
@@ -80,6 +81,11 @@ class EventError(BlacklistRulesError):
 
 class EvaluationError(BlacklistRulesError):
     """Rule evaluation failed for an event; it was recorded as failed and no decision was taken."""
+
+
+class ClockError(BlacklistRulesError):
+    """A move of event time (`advance_to`, `run --until`) beyond the wall clock plus `max_lead`
+    was refused; nothing moved."""
 
 
 class StoreError(BlacklistRulesError):

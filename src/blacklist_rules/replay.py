@@ -57,8 +57,9 @@ def replay_diff(
     `advanced(n)` is called after each event (a progress bar)."""
     # One key for both sides, so identity matches agree; it dies with the replay.
     key = IdentityKey(secrets.token_hex(32).encode(), "this replay")
+    # No wall-clock bound: what a pack change does to a log must not depend on the day.
     engines = {
-        side: Engine(ruleset, SQLiteStore(workdir / f"{side}.db"), identity_key=key)
+        side: Engine(ruleset, SQLiteStore(workdir / f"{side}.db"), identity_key=key, max_lead=None)
         for side, ruleset in zip(SIDES, (baseline, candidate), strict=True)
     }
     decided: dict[str, dict[str, list[dict[str, Any]]]] = {

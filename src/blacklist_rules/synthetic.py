@@ -387,7 +387,9 @@ def generate_events(
     non-decreasing ``occurred_at`` order (whole seconds, offset ``+08:00``), each account's first
     event is its registration, and registrations spread so that all accounts have joined well
     before the end when ``n_events`` is several times ``n_accounts``. Memory holds one pending
-    step per account script, never the events already yielded.
+    step per account script, never the events already yielded. With many events per account the
+    dates run past today (30,000 events of 500 accounts reach 2027-05): replay those unbounded
+    by the wall clock (`Engine.from_path(..., max_lead=None)`, `run --max-lead 36500d`).
 
     Raises:
         ValueError: for a negative count, no accounts, a share outside [0, 1] or a naive start.
