@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .cases import Case, CaseResult, Coverage, load_cases, run_case
 from .compiler import CompiledRuleset
+from .connection import Transaction
 from .decisions import (
     Action,
     ConditionTrace,
@@ -38,6 +39,7 @@ from .errors import (
     RuleFileError,
     RuleLoadError,
     StoreError,
+    StoreUnavailableError,
 )
 from .events import Event, ParsedLine, iter_jsonl, parse_event, parse_time
 from .explain import explain_decision, why_not
@@ -86,6 +88,8 @@ __all__ = [
     "Status",
     "StatusChange",
     "StoreError",
+    "StoreUnavailableError",
+    "Transaction",
     "__version__",
     "default_rules_path",
     "dsa_statements",

@@ -1,7 +1,12 @@
 """The `blacklist-rules` command line; it uses only the public API.
 
 Exit codes: 0 success; 1 rule files or events rejected (with `--strict`), or a check failed;
-2 usage errors and unreadable inputs; 3 a rule evaluation failed (fail closed).
+2 usage errors and unreadable inputs; 3 a rule evaluation failed (fail closed); 4 the db cannot
+be used now (locked past `--busy-timeout`, disk full, read-only, damaged or not a database):
+nothing of the interrupted batch was committed, run again once the cause is gone.
+
+Verbs that only read (`status`, `check`, `explain`, `notice`, `audit show|verify|export`,
+`diff --shadow`) open the db read-only: they never write it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from . import (
     RuleLoadError,
     SQLiteStore,
     StatusChange,
+    StoreUnavailableError,
     __version__,
     default_rules_path,
     dsa_statements,
@@ -45,6 +51,7 @@ from . import (
     shadow_diff,
     why_not,
 )
+from .connection import BUSY_TIMEOUT
 
 DEFAULT_DB = "blacklist-rules.db"
 DEFAULT_CASES = "tests/cases"
@@ -82,7 +89,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     counts: Counter[str] = Counter()
     actions: Counter[str] = Counter()
     reversed_by: Counter[str] = Counter()
-    with Engine.from_path(args.rules, db=args.db, create_key=True) as engine:
+    with Engine.from_path(
+        args.rules, db=args.db, create_key=True, busy_timeout=args.busy_timeout
+    ) as engine:
         if engine.identity_key.created:
             print(
                 f"created the identity {engine.identity_key.source} (mode 0600): keep it with "
@@ -168,8 +177,21 @@ def _existing_db(path: str) -> Path:
     return db
 
 
+def _reader(args: argparse.Namespace) -> Engine:
+    """An engine over the existing db, opened read-only: a query never writes."""
+    return Engine.from_path(
+        args.rules, db=_existing_db(args.db), read_only=True, busy_timeout=args.busy_timeout
+    )
+
+
+def _store(args: argparse.Namespace, *, read_only: bool) -> SQLiteStore:
+    return SQLiteStore(
+        _existing_db(args.db), read_only=read_only, busy_timeout=args.busy_timeout
+    )
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
-    with Engine.from_path(args.rules, db=_existing_db(args.db)) as engine:
+    with _reader(args) as engine:
         status = engine.status(args.account)
         standing = engine.standing(args.account)
         pending = [
@@ -223,7 +245,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.identities != "-" and not Path(args.identities).is_file():
         print(f"error: no such file: {args.identities}", file=sys.stderr)
         return 2
-    with Engine.from_path(args.rules, db=_existing_db(args.db)) as engine:
+    with _reader(args) as engine:
         for number, line in enumerate(_lines(args.identities), start=1):
             if not line.strip():
                 continue
@@ -273,7 +295,8 @@ def _history_purged(done: HistoryPurge) -> str:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    store = SQLiteStore(_existing_db(args.db))
+    writes = args.audit_command == "purge" or getattr(args, "set", None) is not None
+    store = _store(args, read_only=not writes)
     if args.audit_command == "retention":
         try:
             if args.set is not None:
@@ -449,7 +472,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if (args.decision is None) == (args.account is None or args.rule is None):
         print("error: give DECISION_ID, or --account and --rule", file=sys.stderr)
         return 2
-    with Engine.from_path(args.rules, db=_existing_db(args.db)) as engine:
+    with _reader(args) as engine:
         if args.decision is not None:
             found = explain_decision(engine, args.decision)
             if args.json:
@@ -484,7 +507,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _cmd_notice(args: argparse.Namespace) -> int:
     """A decision's notice, from the db alone: the pack that decided is kept there."""
-    store = SQLiteStore(_existing_db(args.db))
+    store = _store(args, read_only=True)
     try:
         notice = render_notice(store, args.decision, lang=args.lang, tz=args.tz)
     finally:
@@ -588,7 +611,7 @@ def _gate(share: float, most: float | None) -> int:
 
 def _shadow_diff(args: argparse.Namespace) -> int:
     """The db's shadow decisions against its enforced outcomes."""
-    with Engine.from_path(args.rules, db=_existing_db(args.db)) as engine:
+    with _reader(args) as engine:
         report = shadow_diff(engine, samples=args.samples)
     if args.format == "json":
         _print_json(report, sys.stdout)
@@ -672,12 +695,31 @@ def _percent(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    """A number of seconds, 0 or more (NaN and infinity refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blacklist-rules",
         description="Declarative account-moderation rules: freeze, cancel, blacklist, audited.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--busy-timeout",
+        type=_seconds,
+        default=BUSY_TIMEOUT,
+        metavar="SECONDS",
+        help=f"wait this long for another process's lock on the db, then exit 4 "
+        f"(default: {BUSY_TIMEOUT:g})",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def rules_option(cmd: argparse.ArgumentParser) -> None:
@@ -870,6 +912,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print("stopped: standard output was closed", file=sys.stderr)
         return 141
+    except StoreUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
     except RuleLoadError as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
