@@ -404,3 +404,37 @@ def test_every_read_only_verb_leaves_the_db_as_it_was(tmp_path: Path) -> None:
         assert result.returncode in (0, 1), (verb, result.stderr)
         assert result.stdout, verb
         assert _files(tmp_path / "x.db") == before, verb
+
+
+def test_a_writer_reads_again_what_another_writer_committed(
+    tmp_path: Path, make_event: EventFactory
+) -> None:
+    """Two engines write one db in turn: the one opened first, before the other's later
+    events, reads the db again before its next write, so it never writes its older clock
+    back, and it sees the status the other decided."""
+    db = tmp_path / "x.db"
+    first = Engine.from_path(db=db)
+    try:
+        first.process(make_event("registration", "a", identity={}))
+        with Engine.from_path(db=db) as second:
+            second.process(make_event("registration", "b", days=30, identity={}))
+            forged = {"status": "failed", "reason": "forged_document"}
+            second.process(make_event("identity_verification", "b", days=30, **forged))
+        clock = _meta(db, "clock")
+        first.process(make_event("registration", "c", days=1, identity={}))
+        assert _meta(db, "clock") == clock
+        assert first.status("b") == "cancelled"
+    finally:
+        first.close()
+    assert _meta(db, "clock") == clock
+
+
+def test_sqlite3_is_called_only_behind_the_seam() -> None:
+    """Only `connection.py` imports sqlite3: every statement goes through its mapping."""
+    package = Path(__file__).resolve().parents[1] / "src" / "blacklist_rules"
+    importers = sorted(
+        module.name
+        for module in package.glob("*.py")
+        if "import sqlite3" in module.read_text(encoding="utf-8")
+    )
+    assert importers == ["connection.py"]

@@ -185,9 +185,7 @@ def _reader(args: argparse.Namespace) -> Engine:
 
 
 def _store(args: argparse.Namespace, *, read_only: bool) -> SQLiteStore:
-    return SQLiteStore(
-        _existing_db(args.db), read_only=read_only, busy_timeout=args.busy_timeout
-    )
+    return SQLiteStore(_existing_db(args.db), read_only=read_only, busy_timeout=args.busy_timeout)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:

@@ -168,9 +168,7 @@ class Connection:
         if read_only and path != ":memory:":
             target, uri = f"{Path(path).absolute().as_uri()}?mode=ro", True
         try:
-            self._raw = sqlite3.connect(
-                target, uri=uri, timeout=busy_timeout, isolation_level=None
-            )
+            self._raw = sqlite3.connect(target, uri=uri, timeout=busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise self.mapped(exc) from exc
 

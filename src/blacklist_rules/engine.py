@@ -388,18 +388,19 @@ class Engine:
         """Drop the whole open transaction after the store failed (locked, full, …): none of
         the batch is committed, and memory is reloaded from the db before the next write."""
         transaction, self._tx = self._tx, None
-        self._stale, self._pending, self._saved = True, 0, False
-        self._inserted, self._fed = False, []  # (rolled back with the rest)
+        self._stale, self._pending = True, 0
         if transaction is not None:
             with suppress(StoreError):  # the failure that brought us here is the one to tell
                 transaction.rollback()
 
     def _reload(self) -> None:
-        """What memory mirrors of the db, read again (after a dropped transaction)."""
+        """What memory mirrors of the db, read again: after a dropped transaction, or when
+        another connection (a second writer) committed since our last transaction."""
         clock = self.store.meta("clock")
         self._clock = datetime.fromisoformat(clock) if clock else None
         pruned = self.store.meta("pruned_at_us")
         self._pruned_at_us = int(pruned) if pruned else None
+        self._saved, self._inserted, self._fed = False, False, []  # (no event of ours is open)
         self._undo_event(self._clock)  # (reloads the rest)
         self._remembered = self._stale = False
 
@@ -654,7 +655,7 @@ class Engine:
             self.flush()
         if self._tx is None:
             self._tx = self.store.begin()  # (a read-only store refuses)
-            if self._stale:
+            if self._stale or self.store.written_elsewhere:
                 self._reload()
         if not self._remembered:  # the first write: keep the rules, fill new streams
             rules = [_rule_record(rule) for rule in self.ruleset.rules]

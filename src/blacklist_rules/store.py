@@ -184,6 +184,10 @@ class SQLiteStore:
         self._digest: str | None = None
         cut = self.meta("history_cut_us")
         self._history_cut_us = int(cut) if cut else None
+        self._data_version = self._version()
+        self.written_elsewhere = False
+        """Whether another connection committed between our last transaction and the one
+        `begin()` opened: what memory mirrors of the db must then be read again."""
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         """The wall clock audit records are stamped with (and retention counts on)."""
 
@@ -231,14 +235,22 @@ class SQLiteStore:
         while one is open is a `StoreError`, so nobody commits another's writes."""
         transaction = self._db.begin()
         try:
-            # Another process (`audit purge`) may have cut the history since: it can write
-            # only between our transactions.
+            # Another process (`audit purge`, a second `run`) may have written since: it can
+            # write only between our transactions.
             cut = self.meta("history_cut_us")
+            version = self._version()
         except BaseException:
             transaction.rollback()
             raise
         self._history_cut_us = int(cut) if cut else None
+        self.written_elsewhere = version != self._data_version
+        self._data_version = version
         return transaction
+
+    def _version(self) -> int:
+        """SQLite's `data_version`: it changes when another connection commits, never for
+        this one's own commits."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def _transaction(self) -> Transaction:
         """The open transaction, which savepoints need."""
