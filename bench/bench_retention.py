@@ -191,7 +191,6 @@ def _purge(db: Path, wall: datetime, retention_days: int) -> dict[str, Any]:
     try:
         if retention_days != 180:
             store.set_retention(timedelta(days=retention_days))
-            store.commit()
         store.now = lambda: wall
         started = time.perf_counter()
         done = store.purge_history()

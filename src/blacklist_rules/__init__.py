@@ -16,6 +16,7 @@ from .cases import Case, CaseResult, Coverage, load_cases, run_case
 from .chain import AuditHead, Verdict
 from .clock import TimeBound
 from .compiler import CompiledRuleset
+from .connection import Transaction
 from .decisions import (
     Action,
     ConditionTrace,
@@ -41,6 +42,7 @@ from .errors import (
     RuleFileError,
     RuleLoadError,
     StoreError,
+    StoreUnavailableError,
 )
 from .events import Event, ParsedLine, iter_jsonl, parse_event, parse_time
 from .explain import explain_decision, why_not
@@ -91,7 +93,9 @@ __all__ = [
     "Status",
     "StatusChange",
     "StoreError",
+    "StoreUnavailableError",
     "TimeBound",
+    "Transaction",
     "Verdict",
     "__version__",
     "default_rules_path",

@@ -197,8 +197,7 @@ def _check_filter(rule: RuleSource, filter_: Filter) -> Iterator[RuleFileError]:
                 _field_hint(test.field, known),
             )
             continue
-        kind = kinds[0]
-        assert kind is not None
+        kind = next(k for k in kinds if k is not None)  # (every one is: see above)
         if test.op not in _OPS_BY_KIND[kind.kind]:
             yield rule.error(
                 test.path,

@@ -1,7 +1,12 @@
 """The `blacklist-rules` command line; it uses only the public API.
 
 Exit codes: 0 success; 1 rule files or events rejected (with `--strict`), or a check failed;
-2 usage errors and unreadable inputs; 3 a rule evaluation failed (fail closed).
+2 usage errors and unreadable inputs; 3 a rule evaluation failed (fail closed); 4 the db cannot
+be used now (locked past `--busy-timeout`, disk full, read-only, damaged or not a database):
+nothing of the interrupted batch was committed, run again once the cause is gone.
+
+Verbs that only read (`status`, `check`, `explain`, `notice`, `audit show|verify|export`,
+`diff --shadow`) open the db read-only: they never write it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from . import (
     RuleLoadError,
     SQLiteStore,
     StatusChange,
+    StoreUnavailableError,
     TimeBound,
     __version__,
     default_rules_path,
@@ -47,6 +53,7 @@ from . import (
     shadow_diff,
     why_not,
 )
+from .connection import BUSY_TIMEOUT
 
 DEFAULT_DB = "blacklist-rules.db"
 DEFAULT_CASES = "tests/cases"
@@ -88,7 +95,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     actions: Counter[str] = Counter()
     reversed_by: Counter[str] = Counter()
     with Engine.from_path(
-        args.rules, db=args.db, create_key=True, max_lead=args.max_lead
+        args.rules,
+        db=args.db,
+        create_key=True,
+        max_lead=args.max_lead,
+        busy_timeout=args.busy_timeout,
     ) as engine:
         # Decisions reach the pipe before the batch that decided them commits (a kill then
         # loses none: a pipe keeps what was written; no fsync, it has no disk).
@@ -187,8 +198,19 @@ def _existing_db(path: str) -> Path:
     return db
 
 
+def _reader(args: argparse.Namespace) -> Engine:
+    """An engine over the existing db, opened read-only: a query never writes."""
+    return Engine.from_path(
+        args.rules, db=_existing_db(args.db), read_only=True, busy_timeout=args.busy_timeout
+    )
+
+
+def _store(args: argparse.Namespace, *, read_only: bool) -> SQLiteStore:
+    return SQLiteStore(_existing_db(args.db), read_only=read_only, busy_timeout=args.busy_timeout)
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
-    with Engine.from_path(args.rules, db=_existing_db(args.db)) as engine:
+    with _reader(args) as engine:
         status = engine.status(args.account)
         standing = engine.standing(args.account)
         pending = [
@@ -242,7 +264,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.identities != "-" and not Path(args.identities).is_file():
         print(f"error: no such file: {args.identities}", file=sys.stderr)
         return 2
-    with Engine.from_path(args.rules, db=_existing_db(args.db)) as engine:
+    with _reader(args) as engine:
         for number, line in enumerate(_lines(args.identities), start=1):
             if not line.strip():
                 continue
@@ -291,19 +313,19 @@ def _history_purged(done: HistoryPurge) -> str:
     )
 
 
-def _audit_db(path: str) -> Path:
-    """The db an `audit` verb reads: an existing blacklist-rules db. Any other file (an empty
-    one included) is refused as it is, never given a schema and found "intact"."""
-    db = _existing_db(path)
+def _audit_store(args: argparse.Namespace, *, read_only: bool = True) -> SQLiteStore:
+    """The store an `audit` verb reads: an existing blacklist-rules db. Any other file (an
+    empty one included) is refused as it is, never given a schema and found "intact"."""
+    db = _existing_db(args.db)
     if SQLiteStore.schema_of(db) is None:
         raise BlacklistRulesError(f"{db} is not a blacklist-rules db (it has no store schema)")
-    return db
+    return SQLiteStore(db, read_only=read_only, busy_timeout=args.busy_timeout)
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
     """`audit verify`: exit 1 with the first break, or when the trail does not reach the
     published head given with `--expect-head`."""
-    store = SQLiteStore(_audit_db(args.db))
+    store = _audit_store(args)
     try:
         verdict = store.verify_audit(args.expect_head)
     finally:
@@ -315,7 +337,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def _audit_head(args: argparse.Namespace) -> int:
     """`audit head`: the head to publish, `COUNT:HASH` on one line, from a trail that
     verifies (publishing the head of a changed trail would vouch for the change)."""
-    store = SQLiteStore(_audit_db(args.db))
+    store = _audit_store(args)
     try:
         verdict = store.verify_audit()
     finally:
@@ -342,7 +364,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         return _audit_verify(args)
     if args.audit_command == "head":
         return _audit_head(args)
-    store = SQLiteStore(_audit_db(args.db))
+    writes = args.audit_command == "purge" or getattr(args, "set", None) is not None
+    store = _audit_store(args, read_only=not writes)
     if args.audit_command == "retention":
         try:
             if args.set is not None:
@@ -528,7 +551,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if (args.decision is None) == (args.account is None or args.rule is None):
         print("error: give DECISION_ID, or --account and --rule", file=sys.stderr)
         return 2
-    with Engine.from_path(args.rules, db=_existing_db(args.db)) as engine:
+    with _reader(args) as engine:
         if args.decision is not None:
             found = explain_decision(engine, args.decision)
             if args.json:
@@ -563,7 +586,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _cmd_notice(args: argparse.Namespace) -> int:
     """A decision's notice, from the db alone: the pack that decided is kept there."""
-    store = SQLiteStore(_existing_db(args.db))
+    store = _store(args, read_only=True)
     try:
         notice = render_notice(store, args.decision, lang=args.lang, tz=args.tz)
     finally:
@@ -667,7 +690,7 @@ def _gate(share: float, most: float | None) -> int:
 
 def _shadow_diff(args: argparse.Namespace) -> int:
     """The db's shadow decisions against its enforced outcomes."""
-    with Engine.from_path(args.rules, db=_existing_db(args.db)) as engine:
+    with _reader(args) as engine:
         report = shadow_diff(engine, samples=args.samples)
     if args.format == "json":
         _print_json(report, sys.stdout)
@@ -751,12 +774,31 @@ def _percent(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    """A number of seconds, 0 or more (NaN and infinity refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blacklist-rules",
         description="Declarative account-moderation rules: freeze, cancel, blacklist, audited.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--busy-timeout",
+        type=_seconds,
+        default=BUSY_TIMEOUT,
+        metavar="SECONDS",
+        help=f"wait this long for another process's lock on the db, then exit 4 "
+        f"(default: {BUSY_TIMEOUT:g})",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def rules_option(cmd: argparse.ArgumentParser) -> None:
@@ -992,6 +1034,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print("stopped: standard output was closed", file=sys.stderr)
         return 141
+    except StoreUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
     except RuleLoadError as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)

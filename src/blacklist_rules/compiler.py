@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from .decisions import Action, ConditionTrace, Mode
+from .errors import EvaluationError, RuleLoadError
 from .identity import DEVICE, ID_NUMBER, PHONE
 from .loader import RuleSource
 from .notices import NoticePack
@@ -77,6 +78,13 @@ def feature_key(test: Compare) -> str:
     return f"match_{digest}"
 
 
+def _items(test: Compare) -> tuple[Any, ...]:
+    """The list an `in` or `not_in` test compares with (the spec makes it one)."""
+    if not isinstance(test.value, tuple):
+        raise EvaluationError(f"`{test.field} {test.op}` compares with a list, not {test.value!r}")
+    return test.value
+
+
 def _compare_durable(test: Compare, op: str) -> dict[str, Any]:
     field, value = test.field, test.value
     if op == "matches":
@@ -86,11 +94,9 @@ def _compare_durable(test: Compare, op: str) -> dict[str, Any]:
     if op == "exists":
         return {"$ex" if value else "$nex": {field: 1}}
     if op == "in":
-        assert isinstance(value, tuple)
-        return {"$or": [{field: item} for item in value]}
+        return {"$or": [{field: item} for item in _items(test)]}
     if op == "not_in":
-        assert isinstance(value, tuple)
-        return {"$and": [{"$neq": {field: item}} for item in value]}
+        return {"$and": [{"$neq": {field: item}} for item in _items(test)]}
     return {_DURABLE_OP[op]: {field: value}}
 
 
@@ -407,7 +413,8 @@ class _Builder:
 
     def window(self, source: RuleSource, window: Window) -> WindowTest:
         own = source.filter(())
-        assert own is not None
+        if own is None:
+            raise RuleLoadError([source.error((), "E-WINDOW", "a window needs the rule's `on`")])
         span = parse_duration(window.within)
         span_us = int(span.total_seconds()) * 1_000_000
         by = _BY_KIND[window.by] if window.by else None

@@ -75,7 +75,7 @@ def dsa_statements(db: SQLiteStore | str | Path, *, verify: bool = True) -> list
     Raises `ExportError` when the audit chain does not verify (unless `verify=False`: the
     caller has checked and chosen to go on) or when a decision cannot become a valid statement.
     """
-    store = db if isinstance(db, SQLiteStore) else SQLiteStore(_existing(Path(db)))
+    store = db if isinstance(db, SQLiteStore) else SQLiteStore(_existing(Path(db)), read_only=True)
     try:
         if verify:
             verdict = store.verify_audit()

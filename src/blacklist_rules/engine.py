@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -34,6 +34,7 @@ from .compiler import (
     compile_rules,
     trace,
 )
+from .connection import BUSY_TIMEOUT, Transaction, whole_or_nothing
 from .decisions import (
     CASCADE,
     HUMAN_REVIEW,
@@ -48,7 +49,15 @@ from .decisions import (
     decision_from_dict,
     decision_id,
 )
-from .errors import EvaluationError, EventError, IdentityKeyError, RuleFileError, RuleLoadError
+from .errors import (
+    EvaluationError,
+    EventError,
+    IdentityKeyError,
+    RuleFileError,
+    RuleLoadError,
+    StoreError,
+    StoreUnavailableError,
+)
 from .events import (
     BLACKLISTED_IDENTITY,
     IDENTITY_DIGEST,
@@ -264,6 +273,8 @@ class Engine:
         store.note_horizon(ruleset.horizon_us)  # what a history purge must keep
         self._batch_depth = 0
         self._pending = 0
+        self._tx: Transaction | None = None  # the engine's open transaction: its batch
+        self._stale = False  # memory may hold what a dropped transaction wrote: reload
         clock = store.meta("clock")
         self._clock: datetime | None = datetime.fromisoformat(clock) if clock else None
         self._next_due = self._due()
@@ -319,6 +330,8 @@ class Engine:
         identity_key: IdentityKey | None = None,
         create_key: bool = False,
         max_lead: timedelta | None = DEFAULT_MAX_LEAD,
+        read_only: bool = False,
+        busy_timeout: float = BUSY_TIMEOUT,
     ) -> Engine:
         """An engine over a rule folder (default: the packaged pack) and a db (default: memory).
 
@@ -326,9 +339,15 @@ class Engine:
         file `<db>.key` (`create_key` makes one, mode 0600); an in-memory db without one gets a
         generated key (logged). A persistent db never opens without a key, nor with another.
         `max_lead`: how far an event may lead the wall clock (`None`: unbounded).
+
+        `read_only`: for queries (`status`, `explain`, …): the db is opened with SQLite's
+        `mode=ro` and nothing is ever written, not even the clock on close; processing is a
+        `StoreError`. `busy_timeout`: seconds to wait for another process's lock.
         """
         ruleset = load_ruleset(rules)
-        store = SQLiteStore(db if db is not None else ":memory:")
+        store = SQLiteStore(
+            db if db is not None else ":memory:", read_only=read_only, busy_timeout=busy_timeout
+        )
         try:
             if identity_key is None and db is not None and str(db) != ":memory:":
                 # A db already written under a key never gets a new one: it needs its own.
@@ -356,23 +375,52 @@ class Engine:
         """Event time: the latest `occurred_at` processed."""
         return self._clock
 
+    @whole_or_nothing
     def flush(self) -> None:
-        """Commit what the engine holds; `process` does this itself outside `batch()`."""
-        if self._closed:
+        """Commit the engine's open transaction (its batch), with the clock; `process` does
+        this itself outside `batch()`. With none open nothing is written: an engine that only
+        read (or whose events are all committed) never writes its clock back over one another
+        process has moved since."""
+        if self._closed or self._tx is None:
             return
         if self.before_commit is not None:
             self.before_commit()
         if self._clock is not None:
             self.store.set_meta("clock", self._clock.isoformat())
             self._prune_history()
-        self.store.commit()
+        self._tx.commit()
+        self._tx = None
         self._pending = 0
 
     def close(self) -> None:
+        """Commit a batch still open (its outcomes were handed out: see `batch`), then close;
+        without one, closing writes nothing."""
         if not self._closed:
-            self.flush()
-            self._closed = True
-            self.store.close()
+            try:
+                self.flush()
+            finally:
+                self._closed = True
+                self.store.close()
+
+    def _abandon(self) -> None:
+        """Drop the whole open transaction after the store failed (locked, full, …): none of
+        the batch is committed, and memory is reloaded from the db before the next write."""
+        transaction, self._tx = self._tx, None
+        self._stale, self._pending = True, 0
+        if transaction is not None:
+            with suppress(StoreError):  # the failure that brought us here is the one to tell
+                transaction.rollback()
+
+    def _reload(self) -> None:
+        """What memory mirrors of the db, read again: after a dropped transaction, or when
+        another connection (a second writer) committed since our last transaction."""
+        clock = self.store.meta("clock")
+        self._clock = datetime.fromisoformat(clock) if clock else None
+        pruned = self.store.meta("pruned_at_us")
+        self._pruned_at_us = int(pruned) if pruned else None
+        self._saved, self._inserted, self._fed = False, False, []  # (no event of ours is open)
+        self._undo_event(self._clock)  # (reloads the rest)
+        self._remembered = self._stale = False
 
     def __enter__(self) -> Engine:
         return self
@@ -386,7 +434,7 @@ class Engine:
         """On an exception, what was not committed is dropped: those events run again next
         time (their outcomes may then be delivered twice: at least once, never lost)."""
         if kind is not None and not self._closed:
-            self.store.rollback()
+            self._abandon()
             self._closed = True  # nothing more is written, not even the clock
             self.store.close()
         self.close()
@@ -476,6 +524,7 @@ class Engine:
         return render_notice(self.store, decision_id, lang=lang, tz=tz)
 
     # --- processing ---------------------------------------------------------------------
+    @whole_or_nothing
     def advance_to(self, moment: datetime | str, *, force: bool = False) -> Outcome:
         """Move event time forward without an event (say, at the end of a day's log): every
         freeze whose time is up ends and every deadline that passes acts. The clock never goes
@@ -530,6 +579,7 @@ class Engine:
         """Process one event. A malformed one is recorded and returned as a rejection."""
         return self._guarded(event, line, source, None)
 
+    @whole_or_nothing
     def _guarded(
         self, event: object, line: int | None, source: str | None, received: str | None
     ) -> Outcome:
@@ -561,7 +611,10 @@ class Engine:
         source: str | None,
         what: str,
     ) -> NoReturn:
-        """Undo the unit of work, record the failure, raise it as `EvaluationError`."""
+        """Undo the unit of work, record the failure, raise it as `EvaluationError`. A store
+        that failed is no event's failure: the whole batch is dropped (`whole_or_nothing`)."""
+        if isinstance(exc, StoreUnavailableError):
+            raise exc
         self._undo_event(clock)
         self._record_failure(exc, line, source)
         self._after_write()
@@ -627,7 +680,10 @@ class Engine:
         """Open the transaction, first committing a full batch whose outcomes were handed out."""
         if self._pending >= self.commit_every:
             self.flush()
-        self.store.begin()
+        if self._tx is None:
+            self._tx = self.store.begin()  # (a read-only store refuses)
+            if self._stale or self.store.written_elsewhere:
+                self._reload()
         if not self._remembered:  # the first write: keep the rules, fill new streams
             rules = [_rule_record(rule) for rule in self.ruleset.rules]
             notices = self.ruleset.notices.files if self.ruleset.notices else None
@@ -1676,7 +1732,8 @@ class Engine:
         entry, a window a late event completed): only the rules `rule_ids` may decide, the
         decisions come in the outcome of the event being processed (`event_id`)."""
         payload = self.store.event_payload(registration_id)
-        assert payload is not None
+        if payload is None:
+            raise EvaluationError(f"the stored event {registration_id} is gone")
         stored = parse_event(payload)
         snapshot = {**self.ruleset.snapshot(flatten(stored), stored.type), **derived}
         held = [r for r in self.ruleset.by_type.get(stored.type, ()) if r.guard(snapshot)]
@@ -1720,7 +1777,8 @@ class Engine:
     ) -> None:
         """Start the deadline `rule` counts from `anchor` (a decision or event id). One older
         than the horizon is not started: history that could meet it may be gone."""
-        assert rule.deadline is not None
+        if rule.deadline is None:
+            raise EvaluationError(f"rule {rule.id} has no deadline to start")
         clock_us = to_micros(self._clock) if self._clock else start_us
         if start_us < clock_us - self.ruleset.horizon_us:
             return
@@ -1756,7 +1814,8 @@ class Engine:
         """A deadline passed with nothing to meet it: durable-rules matches the deadline's
         snapshot like an event's, and the rule decides. A reversed anchor decision voids it."""
         rule = self.ruleset.rule(rule_id)
-        assert rule.deadline is not None
+        if rule.deadline is None:
+            raise EvaluationError(f"rule {rule_id} has no deadline to fire")
         evidence: tuple[str, ...] = (event_id,)
         if rule.deadline.after_rules:
             found = self.store.decision(anchor)

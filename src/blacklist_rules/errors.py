@@ -11,7 +11,10 @@
     ├── IdentityKeyError     no usable identity key for a persistent db
     ├── ExportError          a statement of reasons cannot be made, or the trail does not verify
     ├── NoticeError          no notice for a decision: unknown, shadow, or a pack without notices
-    └── StoreError           the database cannot be opened or is of another schema version
+    └── StoreError           the database cannot be used as asked: another schema version,
+        │                    a write on a read-only open, a transaction begun inside another
+        └── StoreUnavailableError  not now: locked past the busy timeout, disk full,
+                                   read-only, damaged or not a database (CLI exit 4)
 
 Every third-party error is mapped to one of these at the seam that calls the library.
 """
@@ -90,6 +93,13 @@ class ClockError(BlacklistRulesError):
 
 class StoreError(BlacklistRulesError):
     """The store cannot be used as asked."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database cannot be used now, for a reason outside this library (another process
+    holds its lock, the disk is full, the file is read-only, damaged or not a database).
+    Nothing of the transaction it interrupted was committed: run again once the cause is gone.
+    The CLI exits 4."""
 
 
 class IdentityKeyError(BlacklistRulesError):

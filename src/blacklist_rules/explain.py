@@ -127,7 +127,8 @@ def first_failure(node: Condition | None, snapshot: dict[str, Any]) -> dict[str,
 def _window_count(engine: Engine, rule: CompiledRule, account_id: str, at_us: int) -> int | None:
     """The rule's window count at `at_us` from the history kept (None: nothing kept, or a
     window grouped by an identity value, which is kept by fingerprint, not by account)."""
-    assert rule.window is not None
+    if rule.window is None:
+        return None
     stream = engine.ruleset.streams[rule.window.stream]
     if stream.by is not None:
         return None

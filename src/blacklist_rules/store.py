@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import attrs
 
 from .chain import FIELDS as CHAINED
 from .chain import GENESIS, PURGE_KIND, AuditHead, Verdict, record_hash, verify
+from .connection import BUSY_TIMEOUT, Connection, Transaction
 from .decisions import CASCADE
 from .errors import StoreError
 from .events import declared_payload, from_micros, to_micros, utc_text
@@ -173,73 +172,115 @@ def _dumps(value: Any) -> str:
 class SQLiteStore:
     """The persistence behind one `Engine`; SQL lives here and nowhere else."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        read_only: bool = False,
+        busy_timeout: float = BUSY_TIMEOUT,
+    ) -> None:
+        """Open (or create) the db. `read_only`: SQLite's `mode=ro`, nothing is ever written
+        (see `connection`); `busy_timeout`: seconds to wait for another process's lock. The
+        schema version is read before anything is written: a db of another version is
+        refused untouched, an older one upgraded in place (never on a read-only open)."""
         self.path = str(path)
+        self.read_only = read_only
+        self._db = Connection(self.path, read_only=read_only, busy_timeout=busy_timeout)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode = WAL" if self.path != ":memory:" else "SELECT 1")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            # A larger page cache keeps the event-id index in memory as the db grows.
-            self._db.execute("PRAGMA cache_size = -32768")
-            self._db.executescript(_SCHEMA)
-            found = self.meta("schema_version")
-            older = ("1", "2", "3", "4", "5")
-            if found in older:  # columns added since
-                for table, column in _ADDED_COLUMNS:
-                    columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-                    if column.split()[0] not in columns:
-                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-                self._db.execute(_OLD_CLOCKS)
-            if found in (None, *older):  # older versions lacked only the new parts
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-            elif found != str(SCHEMA_VERSION):
-                raise StoreError(
-                    f"{self.path} has store schema {found}; this version reads {SCHEMA_VERSION}"
-                )
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open {self.path}: {exc}") from exc
-        self._in_tx = False
+            self._open_schema()
+        except BaseException:
+            self._db.close()
+            raise
         self._digest: str | None = None
         cut = self.meta("history_cut_us")
         self._history_cut_us = int(cut) if cut else None
+        self._data_version = self._version()
+        self.written_elsewhere = False
+        """Whether another connection committed between our last transaction and the one
+        `begin()` opened: what memory mirrors of the db must then be read again."""
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         """The wall clock audit records are stamped with (and retention counts on)."""
 
+    def _open_schema(self) -> None:
+        """Check the schema version, then (on a writable open) create or upgrade the schema."""
+        has_meta = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        found = self.meta("schema_version") if has_meta else None
+        older = ("1", "2", "3", "4", "5")
+        if found not in (None, *older, str(SCHEMA_VERSION)):
+            raise StoreError(
+                f"{self.path} has store schema {found}; this version reads {SCHEMA_VERSION}: "
+                "nothing was changed"
+            )
+        if self.read_only:
+            if found != str(SCHEMA_VERSION):
+                raise StoreError(
+                    f"{self.path} has store schema {found or 'none'}; opened read-only, it "
+                    f"cannot be upgraded to {SCHEMA_VERSION}: open it for writing once (`run`)"
+                )
+            return
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        # A larger page cache keeps the event-id index in memory as the db grows.
+        self._db.execute("PRAGMA cache_size = -32768")
+        self._db.executescript(_SCHEMA)  # writes nothing on a db of this version
+        if found in older:  # columns added since
+            for table, column in _ADDED_COLUMNS:
+                columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if column.split()[0] not in columns:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+            self._db.execute(_OLD_CLOCKS)
+        if found != str(SCHEMA_VERSION):  # older versions lacked only the new parts
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+
     # --- transactions -------------------------------------------------------------------
-    def begin(self) -> None:
-        if not self._in_tx:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._in_tx = True
-            # Another process (`audit purge`) may have cut the history since: it can write
-            # only between our transactions.
+    def begin(self) -> Transaction:
+        """Open a write transaction: its owner commits or rolls it back (`with store.begin():`
+        commits when the block ends normally). Transactions do not nest: a second `begin()`
+        while one is open is a `StoreError`, so nobody commits another's writes."""
+        transaction = self._db.begin()
+        try:
+            # Another process (`audit purge`, a second `run`) may have written since: it can
+            # write only between our transactions.
             cut = self.meta("history_cut_us")
-            self._history_cut_us = int(cut) if cut else None
+            version = self._version()
+        except BaseException:
+            transaction.rollback()
+            raise
+        self._history_cut_us = int(cut) if cut else None
+        self.written_elsewhere = version != self._data_version
+        self._data_version = version
+        return transaction
 
-    def commit(self) -> None:
-        if self._in_tx:
-            self._db.execute("COMMIT")
-            self._in_tx = False
+    def _version(self) -> int:
+        """SQLite's `data_version`: it changes when another connection commits, never for
+        this one's own commits."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
-    def rollback(self) -> None:
-        if self._in_tx:
-            self._db.execute("ROLLBACK")
-            self._in_tx = False
+    def _transaction(self) -> Transaction:
+        """The open transaction, which savepoints need."""
+        current = self._db.transaction
+        if current is None:
+            raise StoreError(f"{self.path}: a savepoint needs an open transaction")
+        return current
 
     def savepoint(self) -> None:
-        self._db.execute("SAVEPOINT event")
+        self._transaction().savepoint()
 
     def release_savepoint(self) -> None:
-        self._db.execute("RELEASE event")
+        self._transaction().release_savepoint()
 
     def rollback_to_savepoint(self) -> None:
         """Undo what the current event wrote; the savepoint stays open until released."""
-        self._db.execute("ROLLBACK TO event")
+        self._transaction().rollback_to_savepoint()
 
     def close(self) -> None:
-        self.commit()
+        """Close the db. A transaction still open is rolled back: closing commits nothing."""
         self._db.close()
 
     # --- meta and rulesets --------------------------------------------------------------
@@ -277,10 +318,12 @@ class SQLiteStore:
         return {} if row is None else dict(json.loads(row[0]))
 
     def check_key(self, check: str) -> bool:
-        """Is this the db's identity key? A new db adopts the first key it is opened with."""
+        """Is this the db's identity key? A new db adopts the first key it is opened with for
+        writing (a read-only open writes nothing: any key reads a db that has none)."""
         known = self.meta("identity_key_check")
         if known is None:
-            self.set_meta("identity_key_check", check)
+            if not self.read_only:
+                self.set_meta("identity_key_check", check)
             return True
         return hmac.compare_digest(known, check)
 
@@ -1047,15 +1090,14 @@ class SQLiteStore:
         """The store schema version the file at `path` says it has, read without writing (not
         even a schema, as opening a store would): None when it has none, an empty file or
         another program's SQLite db. Raises `StoreError` when it is not readable as SQLite."""
+        db = Connection(str(path), read_only=True)
         try:
-            uri = f"{Path(path).resolve().as_uri()}?mode=ro"
-            with closing(sqlite3.connect(uri, uri=True)) as db:
-                tables = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-                if db.execute(tables).fetchone() is None:
-                    return None
-                row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot read {path}: {exc}") from exc
+            tables = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            if db.execute(tables).fetchone() is None:
+                return None
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        finally:
+            db.close()
         return None if row is None else str(row[0])
 
     def verify_audit(self, expect_head: AuditHead | str | None = None) -> Verdict:
@@ -1113,14 +1155,9 @@ class SQLiteStore:
             )
         days = period.days
         previous = self.retention().days
-        self.begin()
-        try:
+        with self.begin():
             self.set_meta("audit_retention_days", str(days))
             self.audit("retention_set", {"days": days, "previous_days": previous})
-            self.commit()
-        except BaseException:
-            self.rollback()
-            raise
 
     def _purge_cut(self, before: datetime | None, what: str) -> datetime:
         """`before`, or the retention ago; refused when younger than the retention."""
@@ -1145,7 +1182,7 @@ class SQLiteStore:
     def note_horizon(self, horizon_us: int) -> None:
         """Remember the longest reach back in time of any pack that ran on this db: a
         history purge keeps what windows that long can count."""
-        if horizon_us > int(self.meta("horizon_us") or 0):
+        if not self.read_only and horizon_us > int(self.meta("horizon_us") or 0):
             self.set_meta("horizon_us", str(horizon_us))
 
     def purge_history(self, before: datetime | None = None) -> HistoryPurge:
@@ -1173,10 +1210,10 @@ class SQLiteStore:
                 "before history purges were): open it with an Engine of its rules first "
                 "(`audit purge` does, with its --rules)"
             )
-        self.begin()
+        transaction = self.begin()
         try:
             if self._history_cut_us is not None and cut_us <= self._history_cut_us:
-                self.commit()
+                transaction.commit()
                 return HistoryPurge(from_micros(self._history_cut_us), 0, 0, None)
             line = cut_us - int(horizon)
             gone = (
@@ -1206,9 +1243,9 @@ class SQLiteStore:
             self._history_cut_us = cut_us
             done = HistoryPurge(from_micros(cut_us), removed, reduced, from_micros(line))
             self.audit("history_purged", done.to_dict())
-            self.commit()
+            transaction.commit()
         except BaseException:
-            self.rollback()
+            transaction.rollback()
             self._history_cut_us = int(self.meta("history_cut_us") or 0) or None
             raise
         return done
@@ -1226,7 +1263,7 @@ class SQLiteStore:
         verdict = self.verify_audit() if verify else None
         if verdict is not None and not verdict.ok:
             raise StoreError(f"the audit trail does not verify ({verdict}); nothing purged")
-        self.begin()
+        transaction = self.begin()
         try:
             row = self._db.execute(
                 "SELECT min(seq) FROM audit WHERE recorded_at >= ?",
@@ -1238,7 +1275,7 @@ class SQLiteStore:
                 "SELECT count(*), count(hash) FROM audit WHERE seq < ?", (cut,)
             ).fetchone()
             if not gone[0]:
-                self.commit()
+                transaction.commit()
                 return 0, None
             kept = self._db.execute("SELECT prev_hash FROM audit WHERE seq = ?", (cut,)).fetchone()
             head = self.meta("audit_head") or f"0:{GENESIS}"
@@ -1255,9 +1292,9 @@ class SQLiteStore:
             # Numbered after what it removed, even when nothing is left to count on.
             seq = cut if row[0] is None else None
             self.audit(PURGE_KIND, {**checkpoint, "records": gone[0]}, seq=seq)
-            self.commit()
+            transaction.commit()
         except BaseException:
-            self.rollback()
+            transaction.rollback()
             raise
         return int(gone[0]), int(cut)
 
