@@ -503,8 +503,9 @@ def test_a_file_that_is_not_a_blacklist_rules_db_is_refused_untouched(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An empty file, another program's SQLite db and a text file: `audit verify` (and `audit
-    head`) say it is not a db of ours, exit 2, and leave the file as it was; never "chain
-    intact: 0 records"."""
+    head`) say it is not a db of ours (exit 2; a file SQLite cannot read at all is a store
+    error, exit 4, as for every verb), and leave the file as it was; never "chain intact: 0
+    records"."""
     empty = tmp_path / "empty.db"
     empty.touch()
     other = tmp_path / "other.db"
@@ -513,14 +514,14 @@ def test_a_file_that_is_not_a_blacklist_rules_db_is_refused_untouched(
         connection.commit()
     text = tmp_path / "notes.db"
     text.write_text("not a database\n", encoding="utf-8")
-    for path, said in (
-        (empty, "is not a blacklist-rules db (it has no store schema)"),
-        (other, "is not a blacklist-rules db (it has no store schema)"),
-        (text, "cannot read"),
+    for path, said, code in (
+        (empty, "is not a blacklist-rules db (it has no store schema)", 2),
+        (other, "is not a blacklist-rules db (it has no store schema)", 2),
+        (text, "it is not a database", 4),
     ):
         before = path.read_bytes()
         for verb in ("verify", "head"):
-            assert main(["audit", verb, str(path)]) == 2
+            assert main(["audit", verb, str(path)]) == code
             assert said in capsys.readouterr().err
         assert path.read_bytes() == before
         assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(path.name)) == [
