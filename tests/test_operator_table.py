@@ -27,10 +27,12 @@ DSA = {
     "ground": "incompatible",
     "reference": "Test.",
 }
+Table = dict[str, tuple[Any, tuple[bool, bool, bool, bool]]]
+"""Per operator: the rule's operand, and its truth for a value below / equal / above / absent."""
 CASES = ("below", "equal", "above", "absent")
 """Where the event's value lies relative to the rule's bound."""
 
-NUMERIC: dict[str, tuple[Any, tuple[bool, bool, bool, bool]]] = {
+NUMERIC: Table = {
     # op: (the rule's operand, truth for reach 2 / 3 / 4 / absent), the bound being 3.
     "eq": (3, (False, True, False, False)),
     "ne": (3, (True, False, True, False)),
@@ -46,7 +48,7 @@ NUMERIC: dict[str, tuple[Any, tuple[bool, bool, bool, bool]]] = {
 `exists: false`, and each negation is true."""
 REACH = {"below": 2, "equal": 3, "above": 4}
 
-TEXTUAL: dict[str, tuple[Any, tuple[bool, bool, bool, bool]]] = {
+TEXTUAL: Table = {
     # op: (operand, truth for impersonated_name "a" / "b" / "c" / absent), the bound being "b".
     "eq": ("b", (False, True, False, False)),
     "ne": ("b", (True, False, True, False)),
@@ -89,7 +91,7 @@ def _rule_id(op: str, negated: bool) -> str:
 
 
 def _pack(
-    on: str, field: str, table: dict[str, tuple[Any, tuple[bool, ...]]]
+    on: str, field: str, table: Table
 ) -> CompiledRuleset:
     """One rule per operator and polarity, all in one pack (so one durable-rules ruleset)."""
     rules = []
@@ -102,7 +104,7 @@ def _pack(
 
 
 def _expected(
-    table: dict[str, tuple[Any, tuple[bool, ...]]], case: str
+    table: Table, case: str
 ) -> Iterator[tuple[str, bool]]:
     for op, (_operand, truth) in table.items():
         held = truth[CASES.index(case)]
