@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from blacklist_rules import Engine, SQLiteStore, load_ruleset
+from blacklist_rules.events import from_micros, to_micros
 
 from .support import T0, event
 
@@ -78,8 +79,9 @@ def tick(at: timedelta, kind: str = "registration") -> dict[str, Any]:
 
 
 def run(events: list[dict[str, Any]]) -> Result:
-    """A fresh engine over the default pack, `events` in the order given."""
-    with Engine(RULESET, SQLiteStore()) as engine:
+    """A fresh engine over the default pack, `events` in the order given, committing (and
+    so pruning history) after each event, as `process` does."""
+    with Engine(RULESET, SQLiteStore(), commit_every=1) as engine:
         decided = []
         for outcome in engine.run(events):
             assert outcome.accepted, outcome
@@ -302,3 +304,27 @@ def test_a_freeze_ends_at_its_expiry_time_not_at_the_event_that_noticed(
             assert (change.status_before, change.status_after) == ("frozen", "active")
             assert change.at == T0 + 31 * DAY
             assert engine.status("a") == "active"
+
+
+# --- pruning: what no window can reach, and nothing a window can -----------------------------
+
+
+def test_pruning_keeps_the_oldest_event_a_late_window_can_reach() -> None:
+    """The clock lands exactly on a pruning mark C (the grid is an eighth of the horizon), so
+    the prune forgets stream rows at or before C - horizon - span (C - 360d). A strike at
+    C - 360d + 1µs stays: a strike arriving later, exactly the horizon behind the clock
+    (C - 180d), has it in its window, and freezes. In the orders where the old strike arrives
+    after the clock reached C it is beyond the horizon itself and counts for nothing."""
+    step_us = RULESET.horizon_us // 8
+    mark_us = (to_micros(T0 + 400 * DAY) // step_us + 1) * step_us
+    mark = from_micros(mark_us)
+    oldest = mark - 360 * DAY + US
+    events = [
+        flag("a", oldest - T0, "f1", "c1"),
+        flag("a", mark - 180 * DAY - T0, "f2", "c2"),
+        tick(mark - T0, "quiet"),
+    ]
+    for order, result in every_order(events).items():
+        counted = order.index("f1") < order.index("tick")
+        expected = {(FREEZE_R, mark - 180 * DAY)} if counted else set()
+        assert rules_of(result) == expected, order
