@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -328,3 +329,38 @@ def test_pruning_keeps_the_oldest_event_a_late_window_can_reach() -> None:
         counted = order.index("f1") < order.index("tick")
         expected = {(FREEZE_R, mark - 180 * DAY)} if counted else set()
         assert rules_of(result) == expected, order
+
+
+NO_RUMOUR_RULES = """
+id: cancel-forged
+version: 1
+description: Forged documents cancel.
+basis: Test basis.
+on: identity_verification
+when: {status: failed, reason: forged_document}
+then: {action: cancel, reason: Forged.}
+dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
+"""
+
+
+@pytest.mark.parametrize("edge", EDGES)
+def test_a_new_stream_fills_from_the_log_back_to_the_oldest_reachable_event(
+    tmp_path: Path, edge: str
+) -> None:
+    """A db written under a pack without rumour rules holds a strike at C - 360d (1µs newer
+    inside the edge, 1µs older outside), the clock at C. The default pack opens it: its rumour
+    stream fills from the log with what a window can still reach (after C - horizon - span).
+    A strike arriving exactly the horizon late (C - 180d) then freezes only when the old one
+    lies inside its window: 1µs newer than the edge, not exactly at it, nor older."""
+    clock = T0 + 400 * DAY
+    db = tmp_path / "state.db"
+    old_rules = tmp_path / "old"
+    old_rules.mkdir()
+    (old_rules / "r.yaml").write_text(NO_RUMOUR_RULES, encoding="utf-8")
+    oldest = clock - 360 * DAY - EDGES[edge]
+    with Engine.from_path(old_rules, db) as engine:
+        list(engine.run([flag("a", oldest - T0, "f1", "c1"), tick(clock - T0, "quiet")]))
+    with Engine(RULESET, SQLiteStore(db)) as engine:
+        outcome = engine.process(flag("a", clock - 180 * DAY - T0, "f2", "c2"))
+    decided = {(d.rule_id, d.effective_at) for d in outcome.decisions}
+    assert decided == ({(FREEZE_R, clock - 180 * DAY)} if edge == "inside" else set())
