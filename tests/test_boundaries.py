@@ -364,3 +364,30 @@ def test_a_new_stream_fills_from_the_log_back_to_the_oldest_reachable_event(
         outcome = engine.process(flag("a", clock - 180 * DAY - T0, "f2", "c2"))
     decided = {(d.rule_id, d.effective_at) for d in outcome.decisions}
     assert decided == ({(FREEZE_R, clock - 180 * DAY)} if edge == "inside" else set())
+
+
+def test_a_late_strike_does_not_fire_again_a_window_that_held_without_it() -> None:
+    """Strikes on c1 at T0 and c2 at T0 + 10d freeze at T0 + 10d; the clock moves to
+    T0 + 100d (that freeze is over). Another flag on c1 at T0 + 5d arrives now: it adds no
+    distinct rumour to any window, and the window at T0 + 10d held without it: no second
+    freeze there. Time order and this order give the same one freeze."""
+    events = [
+        flag("a", 0 * DAY, "f1", "c1"),
+        flag("a", 10 * DAY, "f2", "c2"),
+        tick(100 * DAY, "quiet"),
+        flag("a", 5 * DAY, "f0", "c1"),
+    ]
+    expected = {(FREEZE_R, T0 + 10 * DAY)}
+    in_time = run(sorted(events, key=lambda e: e["occurred_at"]))
+    assert rules_of(in_time) == expected
+    assert rules_of(run(events)) == expected
+
+
+def test_the_window_condition_holds_at_exactly_its_count() -> None:
+    """A decision's trace of its window: the count seen equals the count needed, and the
+    condition says it held."""
+    with Engine(RULESET, SQLiteStore()) as engine:
+        list(engine.run([flag("a", 0 * DAY, "f1", "c1")]))
+        (decision,) = engine.process(flag("a", 1 * DAY, "f2", "c2")).decisions
+    window = decision.matched[0].conditions[-1]
+    assert (window.op, window.expected, window.seen, window.result) == ("gte", 2, 2, True)
