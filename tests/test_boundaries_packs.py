@@ -23,7 +23,7 @@ from blacklist_rules import Engine, SQLiteStore, load_ruleset
 from blacklist_rules.compiler import CompiledRuleset
 from blacklist_rules.history import count
 
-from .support import T0, event, write_rule
+from .support import RUMOR_FREEZE_30D, T0, event, write_rule
 
 DAY = timedelta(days=1)
 US = timedelta(microseconds=1)
@@ -272,3 +272,25 @@ def test_a_history_unless_event_at_each_end_of_the_deadline(
         expected = [("a", "freeze-on-report", T0)]
         expected += [("a", "cancel-unconfirmed", T0 + 10 * DAY)] if cancel else []
         assert decided == sorted(expected), order
+
+
+# --- a freeze covered by one of the same rule: started no later, ends no earlier -----------
+
+
+@pytest.mark.parametrize("edge", EDGES)
+def test_a_second_30_day_freeze_is_covered_only_at_the_same_moment(
+    tmp_path: Path, edge: str
+) -> None:
+    """Two fact-checked rumours at T0 + 1d and T0 + 1d (+ edge), each a 30-day freeze of one
+    rule. At the very same moment the second freeze is covered by the first (started no later,
+    ends no earlier): one decision. 1µs later it ends later, 1µs earlier it starts earlier:
+    not covered, two decisions. Both arrival orders."""
+    ruleset = load_ruleset(write_rule(tmp_path / "rules", "freeze", RUMOR_FREEZE_30D))
+    second = 1 * DAY + EDGES[edge]
+    events = [strike("a", 1 * DAY, "s1"), strike("a", second, "s2")]
+    rule_id = "freeze-malicious-rumor"
+    expected = [("a", rule_id, T0 + 1 * DAY)]
+    if edge != "exact":
+        expected = sorted([*expected, ("a", rule_id, T0 + second)])
+    for order, decided in decisions_in_every_order(ruleset, events).items():
+        assert decided == expected, order
