@@ -156,9 +156,7 @@ def test_two_strikes_at_the_same_instant_count_together() -> None:
 
 def report(at: timedelta, event_id: str, reporter: str) -> dict[str, Any]:
     """An unconfirmed impersonation report: counted by distinct reporter within 7 days."""
-    return event(
-        "impersonation_report", "a", at, event_id, reporter_id=reporter, confirmed=False
-    )
+    return event("impersonation_report", "a", at, event_id, reporter_id=reporter, confirmed=False)
 
 
 @pytest.mark.parametrize("edge", EDGES)

@@ -218,9 +218,7 @@ def store() -> Iterator[SQLiteStore]:
     store.close()
 
 
-@pytest.mark.parametrize(
-    ("days", "accepted"), [(179, False), (180, True), (181, True)]
-)
+@pytest.mark.parametrize(("days", "accepted"), [(179, False), (180, True), (181, True)])
 def test_the_retention_floor_is_180_days(store: SQLiteStore, days: int, accepted: bool) -> None:
     """A retention of 179 days is refused, 180 and 181 accepted."""
     if accepted:

@@ -96,7 +96,7 @@ def decisions_in_every_order(
 def test_two_spans_on_one_stream_keep_the_longest(
     tmp_path: Path, long_first: tuple[str, int], short_first: tuple[str, int]
 ) -> None:
-    """"2 within 30d" and "3 within 2d" over the same filter share one stream; whichever is
+    """ "2 within 30d" and "3 within 2d" over the same filter share one stream; whichever is
     compiled last, the stream's span and the horizon are 30 days. Strikes at T0 + 5d and
     T0 + 10d, the clock moved to T0 + 20d by another account: the strike at T0 + 5d, arriving
     last, is 15 days behind the clock (inside 30, outside 2) and still completes the 30-day
@@ -169,7 +169,7 @@ def report(at: timedelta, event_id: str, name: str | None) -> dict[str, Any]:
 def test_distinct_over_an_optional_field_counts_no_absent_value(
     tmp_path: Path, names: tuple[str | None, ...], frozen: bool
 ) -> None:
-    """"2 distinct impersonated_name within 7d": reports without a name add no value, in all
+    """ "2 distinct impersonated_name within 7d": reports without a name add no value, in all
     six arrival orders. Counting an absent name as one more value would freeze on one name
     and a nameless report."""
     ruleset = load_ruleset(write_rule(tmp_path / "rules", "names", REPORTS_BY_NAME))

@@ -73,9 +73,7 @@ def test_stdout_and_stderr_are_byte_identical(runs: list[dict[str, Any]]) -> Non
 def test_audit_exports_differ_only_in_recorded_at(runs: list[dict[str, Any]]) -> None:
     """`audit export --format jsonl`: the same records in the same order, every field equal
     but the wall-clock `recorded_at`."""
-    first, second = (
-        [json.loads(line) for line in r["export"].stdout.splitlines()] for r in runs
-    )
+    first, second = ([json.loads(line) for line in r["export"].stdout.splitlines()] for r in runs)
     assert len(first) > 10
     assert {record["kind"] for record in first} >= {"decision", "status_change", "reversal"}
     for a, b in zip(first, second, strict=True):

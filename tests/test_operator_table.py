@@ -90,9 +90,7 @@ def _rule_id(op: str, negated: bool) -> str:
     return f"{'negated-' if negated else 'plain-'}{op.replace('_', '-')}"
 
 
-def _pack(
-    on: str, field: str, table: Table
-) -> CompiledRuleset:
+def _pack(on: str, field: str, table: Table) -> CompiledRuleset:
     """One rule per operator and polarity, all in one pack (so one durable-rules ruleset)."""
     rules = []
     for op, (operand, _truth) in table.items():
@@ -103,9 +101,7 @@ def _pack(
     return compile_rules(rules)
 
 
-def _expected(
-    table: Table, case: str
-) -> Iterator[tuple[str, bool]]:
+def _expected(table: Table, case: str) -> Iterator[tuple[str, bool]]:
     for op, (_operand, truth) in table.items():
         held = truth[CASES.index(case)]
         yield _rule_id(op, False), held
