@@ -308,3 +308,31 @@ def test_a_second_history_purge_at_or_before_the_cut_does_nothing(edge: str) -> 
         purges = [r for r in engine.audit_records() if r["kind"] == "history_purged"]
         assert len(purges) == (2 if edge == "after" else 1)
         assert engine.store.history_cut_us == to_micros(max(cut, cut + EDGES[edge]))
+
+
+@pytest.mark.parametrize(
+    ("ends", "removed", "span"),
+    [
+        (200, None, (100, 200)),
+        (None, None, (100, None)),
+        (None, 150, (100, 150)),
+        (200, 150, (100, 150)),
+        (200, 250, (100, 200)),
+        (200, 100, None),
+        (None, 100, None),
+        (None, 101, (100, 101)),
+    ],
+)
+def test_the_listing_a_reopened_engine_loads_ends_at_the_earlier_of_end_and_removal(
+    ends: int | None, removed: int | None, span: tuple[int, int | None] | None
+) -> None:
+    """What a reopened engine loads into memory (`listed_spans`): an entry entered at 100 is
+    in force until the earlier of its end and its removal; one removed at its very entry (a
+    reversed decision: it never was) is not loaded, one removed 1µs later is, for that µs."""
+    store = SQLiteStore()
+    store.enter("id_number", FINGERPRINT, "d-1", "li", "rule", "reason", 100, ends)
+    if removed is not None:
+        store.remove_entry("id_number", FINGERPRINT, "d-1", removed, "e-removal")
+    expected = [] if span is None else [(FINGERPRINT, *span)]
+    assert list(store.listed_spans()) == expected
+    store.close()
