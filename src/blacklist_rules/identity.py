@@ -122,7 +122,16 @@ def load_key(db: str | Path | None, *, create: bool = False) -> IdentityKey:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise IdentityKeyError(f"{path} is readable by others (mode {mode:o}): chmod 600 it")
-    return _key(path.read_text(encoding="ascii"), f"key file {path}", handle is not None)
+    try:
+        text = path.read_text(encoding="ascii")
+    except UnicodeDecodeError as exc:
+        raise IdentityKeyError(
+            f"{path} is not an identity key: byte {exc.start} is not ASCII "
+            "(a key is printable ASCII, e.g. `openssl rand -hex 32`)"
+        ) from exc
+    except OSError as exc:
+        raise IdentityKeyError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+    return _key(text, f"key file {path}", handle is not None)
 
 
 def compact_id_number(raw: str) -> str:
