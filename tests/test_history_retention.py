@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, assume, example, given, note, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import Engine, StoreError, dsa_statements, explain_decision
@@ -151,6 +152,86 @@ def test_the_cascade_counts_what_the_cut_kept_and_leaves_what_it_settled() -> No
         assert engine.store.verify_audit().ok
 
 
+def _appeal_of_a_later_blacklist(
+    purged: bool, before: list[dict[str, Any]], after: list[dict[str, Any]], day: int = 287
+) -> Engine:
+    """b registers on day 0; the `before` events come, then a confirmed report on b from
+    `day` (from the day-219 cut on) blacklists it, then the `after` events come (late: their
+    decisions are pointless, b is blacklisted). Time moves to day 400, the history is purged
+    or not, and the blacklist is overturned. The engine, open: the caller closes it."""
+    engine = engine_at_wall()
+    engine.process(registered("b", 0 * DAY, "reg", WANG))
+    for item in before:
+        engine.process(item)
+    report = event("impersonation_report", "b", day * DAY, "rep", reporter_id="r1", confirmed=True)
+    (blacklist,) = engine.process(report).decisions
+    for item in after:
+        assert engine.process(item).decisions == ()
+    engine.advance_to(T0 + 400 * DAY)
+    if purged:
+        assert engine.store.purge_history(T0 + 219 * DAY).cut == T0 + 219 * DAY
+    assert engine.process(overturn("b", 401 * DAY, "ap", blacklist.decision_id)).rejection is None
+    return engine
+
+
+@pytest.mark.parametrize("day", [219, 287])
+@pytest.mark.parametrize("purged", [False, True])
+def test_an_old_event_that_came_after_the_cut_is_kept_for_the_replay(
+    purged: bool, day: int
+) -> None:
+    """A confirmed report from day 9 came after b's report from the cut (day 219) or after it:
+    the blacklist it would take was pointless. When that one is overturned, the replay (from
+    b's first event from the cut on) takes it, from day 9, purged or not: a purge keeps what
+    came after the first event from the cut on, however old (it once removed it and b ended
+    active). An unconfirmed report from day 8 that came just before is removed."""
+    before = event("impersonation_report", "b", 8 * DAY, "ahead", reporter_id="r2", confirmed=False)
+    late = event("impersonation_report", "b", 9 * DAY, "late", reporter_id="r2", confirmed=True)
+    with _appeal_of_a_later_blacklist(purged, [before], [late], day) as engine:
+        kept = payloads(engine)
+        assert "late" in kept
+        assert ("ahead" in kept) is not purged
+        assert engine.status("b") == "blacklisted"
+        standing = [(d.rule_id, d.effective_at) for d in engine.standing("b")]
+        assert standing == [("blacklist-confirmed-impersonation", T0 + 9 * DAY)]
+
+
+@pytest.mark.parametrize("purged", [False, True])
+def test_the_purge_keeps_what_the_windows_of_late_events_count(purged: bool) -> None:
+    """A strike from day 20 came before b's report from day 287, one from day 150 after it:
+    two within 180 days, a freeze b's blacklist made pointless. Overturned, the replay freezes
+    b from day 150 to day 180, purged or not: the late strike's window reaches back 180 days,
+    and the purge keeps that far (day 20 lies before the cut minus the longest window)."""
+    old, late = strike("b", 20 * DAY, "s-old", "c1"), strike("b", 150 * DAY, "s-late", "c2")
+    with _appeal_of_a_later_blacklist(purged, [old], [late]) as engine:
+        assert engine.status("b") == "active"
+        (freeze,) = [d for d in engine.decisions("b") if not _reversed(engine, d.decision_id)]
+        assert (freeze.rule_id, freeze.effective_at) == (FREEZE_RUMOURS, T0 + 150 * DAY)
+        assert freeze.expires_at == T0 + 180 * DAY
+        assert sorted(freeze.evidence) == ["s-late", "s-old"]
+
+
+def test_the_purge_keeps_the_longest_window_before_the_oldest_late_event() -> None:
+    """A strike from day 150 came after the first event from the cut on (day 287): the purge
+    keeps from 180 days before it, day -30. Of lone strikes that came first, the one exactly
+    then and one a microsecond later are kept, one a microsecond earlier removed. A strike from
+    day 30 that came late too is kept (it came after), but moves nothing: it was too late to
+    count in any window (more than 180 days behind the clock)."""
+    edge = -30 * DAY
+    tick = timedelta(microseconds=1)
+    with engine_at_wall() as engine:
+        for account, at in (("x", edge - tick), ("y", edge), ("z", edge + tick)):
+            engine.process(strike(account, at, f"s-{account}", "c1"))
+        engine.process(
+            event("impersonation_report", "b", 287 * DAY, "rep", reporter_id="r1", confirmed=False)
+        )
+        engine.process(strike("b", 150 * DAY, "s-late", "c2"))
+        engine.process(strike("w", 30 * DAY, "s-w", "c3"))
+        engine.advance_to(T0 + 400 * DAY)
+        done = engine.store.purge_history(T0 + 219 * DAY)
+        assert (done.kept_from, done.removed) == (T0 + edge, 1)
+        assert sorted(payloads(engine)) == ["rep", "s-late", "s-w", "s-y", "s-z"]
+
+
 # --- the property: a purge changes nothing of what comes after it ---------------------------
 def _spread(items: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
     """The cascade tests' events, over 400 days instead of 200."""
@@ -161,10 +242,70 @@ _late = st.fixed_dictionaries({"type": st.just("advance"), "day": st.integers(1,
 _strike2, _report2, _verification2 = (_spread(s) for s in (_strike, _report, _verification))
 
 
+def _passed(account: str, day: int) -> dict[str, Any]:
+    return {
+        "type": "identity_verification",
+        "account_id": account,
+        "day": day,
+        "status": "passed",
+        "reason": "name_id_mismatch",
+    }
+
+
+def _rumour(account: str, day: int) -> dict[str, Any]:
+    return {
+        "type": "rumor_flag",
+        "account_id": account,
+        "day": day,
+        "content_id": "c1",
+        "verdict": "malicious_rumor",
+        "source": "fact_check",
+    }
+
+
+def _reported(
+    account: str, day: int, reporter: str = "r1", confirmed: bool = True
+) -> dict[str, Any]:
+    return {
+        "type": "impersonation_report",
+        "account_id": account,
+        "day": day,
+        "reporter_id": reporter,
+        "confirmed": confirmed,
+    }
+
+
 @settings(
     max_examples=80,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@example(  # b's report from day 9 came after its day-287 one: the purge once removed it
+    first=[
+        _passed("a", 281),
+        _passed("a", 5),
+        _rumour("a", 97),
+        _reported("a", 371),
+        _reported("a", 389),
+        _rumour("a", 121),
+        _reported("b", 287),
+        {"type": "advance", "day": 93},
+        _reported("a", 99, confirmed=False),
+        _rumour("a", 397),
+        {"type": "advance", "day": 180},
+        _reported("b", 9),
+        _reported("a", 71, confirmed=False),
+        {"type": "advance", "day": 198},
+    ],
+    then=[
+        _reported("a", 235),
+        _reported("b", 17, "r2"),
+        _reported("a", 143, "r3"),
+        _reported("c", 361, "r3"),
+        _reported("c", 361),
+    ],
+    cut_day=219,
+    pick=1000,
 )
 @given(
     first=st.lists(

@@ -1192,12 +1192,14 @@ class SQLiteStore:
         Before the cut, history is settled: an event from before it is refused (a resend of
         one the db had is a duplicate), and the reversal cascade re-evaluates nothing decided
         before it. Events within the longest window before the cut are kept whole (a replay's
-        windows after the cut count them). Older ones are removed (their ids are kept, to
-        recognise resends), but for the evidence of every decision and persons' reviews and
-        appeals, kept whole (what notices, DSA statements and explanations read), and each
-        account's registrations and identity verifications (its verified identity), kept
-        with only their declared fields. Decisions, the blacklist and the keyed fingerprints
-        of registrations are account state and stay. The purge is an audit record."""
+        windows after the cut count them), as are those that came after the first event from
+        the cut on and what their windows reach (see `_history_kept`). Older ones are removed
+        (their ids are kept, to recognise resends), but for the evidence of every decision and
+        persons' reviews and appeals, kept whole (what notices, DSA statements and explanations
+        read), and each account's registrations and identity verifications (its verified
+        identity), kept with only their declared fields. Decisions, the blacklist and the keyed
+        fingerprints of registrations are account state and stay. The purge is an audit
+        record."""
         before = self._purge_cut(before, "event history")
         clock = self.meta("clock")
         if clock is not None:  # no event younger than the retention either
@@ -1215,9 +1217,10 @@ class SQLiteStore:
             if self._history_cut_us is not None and cut_us <= self._history_cut_us:
                 transaction.commit()
                 return HistoryPurge(from_micros(self._history_cut_us), 0, 0, None)
-            line = cut_us - int(horizon)
+            first, line = self._history_kept(cut_us, int(horizon))
+            settled = f"occurred_us < ? AND rowid < {first}"
             gone = (
-                f"occurred_us < ? AND NOT {_BY_ACCOUNT} "
+                f"{settled} AND NOT {_BY_ACCOUNT} "
                 f"AND type NOT IN ({', '.join(repr(t) for t in sorted(_PERSONS))}) "
                 f"AND event_id NOT IN ({_EVIDENCE})"
             )
@@ -1228,7 +1231,7 @@ class SQLiteStore:
             removed = self._db.execute(f"DELETE FROM events WHERE {gone}", (line,)).rowcount
             reduced = 0
             rows = self._db.execute(  # (evidence is kept whole: explanations show it)
-                f"SELECT event_id, payload FROM events WHERE occurred_us < ? AND {_BY_ACCOUNT} "
+                f"SELECT event_id, payload FROM events WHERE {settled} AND {_BY_ACCOUNT} "
                 f"AND event_id NOT IN ({_EVIDENCE})",
                 (line,),
             ).fetchall()
@@ -1249,6 +1252,22 @@ class SQLiteStore:
             self._history_cut_us = int(self.meta("history_cut_us") or 0) or None
             raise
         return done
+
+    def _history_kept(self, cut_us: int, horizon_us: int) -> tuple[int, int]:
+        """What a history purge keeps however old: the events from the log position of the
+        first event from the cut on (the cascade replays them: see `Engine._settle_into`),
+        and those from the time returned on: the longest window before the cut, or before
+        the oldest of those replayed that a window still counts (its windows reach back)."""
+        (first,) = self._db.execute(
+            "SELECT min(rowid) FROM events WHERE occurred_us >= ?", (cut_us,)
+        ).fetchone()
+        first = self.log_end() if first is None else int(first)
+        line = cut_us - horizon_us
+        (late,) = self._db.execute(
+            "SELECT min(occurred_us) FROM events WHERE rowid >= ? AND occurred_us >= ?",
+            (first, line),
+        ).fetchone()
+        return first, line if late is None else min(line, int(late) - horizon_us)
 
     def purge_audit(
         self, before: datetime | None = None, *, verify: bool = True
