@@ -321,6 +321,27 @@ def test_a_null_deadline_anchor_is_a_located_error(tmp_path: Path, key: str) -> 
     assert {e.line for e in errors} <= {line_of(text, "after:"), line_of(text, f"{key}: ~")}
 
 
+@pytest.mark.parametrize(
+    ("pattern", "said"),
+    [
+        pytest.param("a{1,99999999999}", "the repetition number is too large", id="overflow"),
+        pytest.param("(?u)(?a)", "ASCII and UNICODE flags are incompatible", id="flags"),
+    ],
+)
+def test_patterns_that_re_refuses_with_other_errors_are_located(
+    tmp_path: Path, pattern: str, said: str
+) -> None:
+    """`re.compile` raises OverflowError or ValueError for some patterns, not re.error (found
+    by bench/fuzz_rules.py): each is E-REGEX at the pattern's line, not a traceback."""
+    old = "  source:\n    in: [fact_check, authority_notice]"
+    text = freeze_rule(old, f"  content_id: {{matches: '{pattern}'}}")
+
+    errors = errors_of(pack_with(tmp_path, text))
+
+    assert [(e.line, e.code) for e in errors] == [(line_of(text, "matches"), "E-REGEX")]
+    assert said in errors[0].message
+
+
 # --- bytes -----------------------------------------------------------------------------------
 
 

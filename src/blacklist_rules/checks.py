@@ -241,7 +241,9 @@ def _check_regex(rule: RuleSource, test: Compare) -> Iterator[RuleFileError]:
         return
     try:
         re.compile(pattern)
-    except re.error as exc:
+    # `re` raises more than re.error: OverflowError for `a{1,99999999999}`, ValueError for
+    # `(?u)(?a)` (incompatible flags)
+    except (re.error, OverflowError, ValueError) as exc:
         yield rule.error(test.path, "E-REGEX", f"invalid pattern {pattern!r}: {exc}")
 
 
