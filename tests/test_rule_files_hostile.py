@@ -30,6 +30,7 @@ FREEZE = RULES / "rumours" / "freeze-repeated-malicious-rumours.yaml"
 DEADLINE = RULES / "identity" / "cancel-unverified-after-freeze.yaml"
 
 MAX_FILE_BYTES = 1024 * 1024
+MAX_NODES = 20_000
 MAX_DEPTH = 64
 MAX_ALIAS_NODES = 10_000
 MAX_INT_DIGITS = 20
@@ -77,7 +78,8 @@ def line_of(text: str, needle: str) -> int:
 
 def test_the_documented_limits_are_the_loaders() -> None:
     """The limits the README states are the ones the loader applies."""
-    assert (loader.MAX_FILE_BYTES, loader.MAX_DEPTH) == (MAX_FILE_BYTES, MAX_DEPTH)
+    assert (loader.MAX_FILE_BYTES, loader.MAX_NODES) == (MAX_FILE_BYTES, MAX_NODES)
+    assert loader.MAX_DEPTH == MAX_DEPTH
     assert (loader.MAX_ALIAS_NODES, loader.MAX_INT_DIGITS) == (MAX_ALIAS_NODES, MAX_INT_DIGITS)
 
 
@@ -209,6 +211,28 @@ def test_brackets_in_quotes_and_comments_do_not_count_as_nesting() -> None:
 
     assert errors == []
     assert data == {"a": "[" * 100, "b": "{" * 100, "c": ["x"]}
+
+
+@pytest.mark.parametrize(("items", "refused"), [(98, False), (99, False), (100, True)])
+def test_nodes_in_a_file_are_bounded(
+    monkeypatch: pytest.MonkeyPatch, items: int, refused: bool
+) -> None:
+    """A file holds at most MAX_NODES nodes (here 100, so the test stays small: 20,000 short
+    keys took 4 s to parse): a list of 99 items and itself is read, one more item refused at
+    its line, before the rest of the file is parsed."""
+    monkeypatch.setattr(loader, "MAX_NODES", 100)
+    text = "[\n" + "".join(f"  {n},\n" for n in range(items)) + "]\n"
+
+    assert yaml_errors(text) == ([(items + 1, "E-YAML-SIZE")] if refused else [])
+
+
+def test_nodes_repeated_by_aliases_count_towards_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nodes an alias repeats count as if written: 4 written + 10 + 9 x 10 repeated = 104."""
+    monkeypatch.setattr(loader, "MAX_NODES", 100)
+    text = f"a: &a [{', '.join(['x'] * 9)}]\nb: [{', '.join(['*a'] * 9)}]\n"
+
+    assert yaml_errors(text) == [(2, "E-YAML-SIZE")]
+    assert yaml_errors(text.replace("*a]", "x]")) == []
 
 
 # --- scalars ---------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ never half-loads.
 
 A rule file is untrusted input, so the parse is bounded before anything grows with it: a file
 over `MAX_FILE_BYTES` is not read, and `_BoundedComposer` refuses, while composing and before any
-expansion, nesting deeper than `MAX_DEPTH`, aliases expanding to more than `MAX_ALIAS_NODES`
-nodes, and integers of more than `MAX_INT_DIGITS` digits. Each limit is a located error.
+expansion, more than `MAX_NODES` nodes, nesting deeper than `MAX_DEPTH`, aliases expanding to
+more than `MAX_ALIAS_NODES` nodes, and integers of more than `MAX_INT_DIGITS` digits. Each limit
+is a located error.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 """Nesting deeper than this (mappings and lists, aliases expanded) is refused: the parse and
 every walk over the data recurse, and Python's stack is about a thousand frames."""
+MAX_NODES = 20_000
+"""Nodes (scalars, mappings, lists; aliases expanded) in one file: ruamel's pure-Python parse
+costs about 0.1 ms a node, so 1 MiB of short keys would take a minute and more."""
 MAX_ALIAS_NODES = 10_000
 """Aliases may repeat at most this many nodes in all (a "billion laughs" file is refused)."""
 MAX_INT_DIGITS = 20
@@ -131,8 +135,8 @@ class _BoundedComposer(Composer):
             raise _too_deep(event.start_mark.line + 1)
         outer, self._deepest = self._deepest, level
         before = self._expanded
+        self._count(1, event)  # as it begins: the error names the node that crossed the bound
         node = super().compose_node(parent, index)
-        self._expanded += 1
         if node.anchor is not None:
             self._shapes[id(node)] = _Shape(self._expanded - before, self._deepest - self.depth)
         self._deepest = max(outer, self._deepest)
@@ -151,9 +155,16 @@ class _BoundedComposer(Composer):
             raise LimitError("E-YAML-ALIAS", message, event.start_mark.line + 1, hint)
         if self.depth + shape.height > MAX_DEPTH:
             raise _too_deep(event.start_mark.line + 1)
-        self._expanded += shape.size
+        self._count(shape.size, event)
         self._deepest = max(self._deepest, self.depth + shape.height)
         return node
+
+    def _count(self, nodes: int, event: Any) -> None:
+        self._expanded += nodes
+        if self._expanded > MAX_NODES:
+            message = f"more than {MAX_NODES:,} values, mappings and lists in one file"
+            line = event.start_mark.line + 1
+            raise LimitError("E-YAML-SIZE", message, line, "split it into several files")
 
     def compose_scalar_node(self, anchor: Any) -> Any:
         explicit = _explicit_tag(self.parser.peek_event())
