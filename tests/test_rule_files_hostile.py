@@ -345,6 +345,17 @@ def test_a_null_deadline_anchor_is_a_located_error(tmp_path: Path, key: str) -> 
     assert {e.line for e in errors} <= {line_of(text, "after:"), line_of(text, f"{key}: ~")}
 
 
+def test_a_null_event_type_list_is_a_located_error(tmp_path: Path) -> None:
+    """A rule's own `on: ~` is E-MISSING at its line, not a TypeError (found by
+    bench/fuzz_rules.py after `after.on: ~` was fixed: the same pydantic pattern)."""
+    text = freeze_rule("on: rumor_flag", "on: ~")
+
+    errors = errors_of(pack_with(tmp_path, text))
+
+    assert [e.code for e in errors] == ["E-MISSING"]
+    assert {e.line for e in errors} == {line_of(text, "on: ~")}
+
+
 @pytest.mark.parametrize(
     ("pattern", "said"),
     [

@@ -54,8 +54,8 @@ def check_shape(rule: RuleSource) -> Iterator[RuleFileError]:
     spec = rule.spec
     if spec.deadline is None:
         if spec.on is None:
-            yield rule.error(
-                (), "E-MISSING", "missing required key `on`", "or write a `deadline` rule"
+            yield rule.error(  # at `on: ~` if that is how it is missing, else the file's top
+                ("on",), "E-MISSING", "missing required key `on`", "or write a `deadline` rule"
             )
         return
     for key in ("on", "when", "window"):

@@ -553,9 +553,8 @@ class RuleSpec(BaseModel):
         Dsa, Field(description="how its decisions are reported to the DSA Transparency Database")
     ]
     on: Annotated[
-        list[str] | None,
+        Annotated[list[str], Field(min_length=1)] | None,  # not on `| None`: see After
         BeforeValidator(_listed),
-        Field(min_length=1),
         WithJsonSchema(_EVENT_TYPES_SCHEMA),
     ] = None
     when: RawCondition = None
