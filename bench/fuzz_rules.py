@@ -290,7 +290,8 @@ def well_formed(line: str) -> bool:
 
 def bad_line_class(code: str, message: str) -> str:
     """A malformed error line's class: its code and message, quoted parts and numbers elided."""
-    shape = re.sub(r'"[^"]*"|`[^`]*`|\'[^\']*\'|\d+', "_", message.split("\n")[0])
+    first = message.split("\n")[0]
+    shape = re.sub(r'"[^"]*(?:"|$)|`[^`]*(?:`|$)|\'[^\']*\'|#x[0-9a-fA-F]+|\d+', "_", first)
     return f"bad-line:{code}:{shape[:60]!a}"
 
 
