@@ -385,9 +385,7 @@ class After(BaseModel):
             {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
         ),
     ] = None
-    on: Annotated[
-        Annotated[list[str], Field(min_length=1)] | None, BeforeValidator(_listed)
-    ] = None
+    on: Annotated[Annotated[list[str], Field(min_length=1)] | None, BeforeValidator(_listed)] = None
     when: RawCondition = None
 
 
