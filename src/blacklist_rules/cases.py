@@ -30,7 +30,7 @@ from .engine import Engine
 from .errors import CaseLoadError, EventError, RuleFileError
 from .events import Event, Timestamp, parse_event
 from .identity import IdentityKey
-from .loader import parse_yaml, pydantic_errors
+from .loader import parse_yaml, pydantic_errors, read_source
 from .spec import suggest
 from .store import SQLiteStore
 
@@ -202,10 +202,9 @@ def load_cases(locations: Iterable[Path]) -> list[Case]:
     errors: list[RuleFileError] = []
     files = case_files(locations)
     for path in files:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(RuleFileError(str(path), 0, "E-READ", f"cannot read: {exc}"))
+        text = read_source(path)
+        if isinstance(text, RuleFileError):
+            errors.append(text)
             continue
         found, problems = parse_cases(text, str(path))
         cases.extend(found)

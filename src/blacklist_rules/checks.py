@@ -54,8 +54,8 @@ def check_shape(rule: RuleSource) -> Iterator[RuleFileError]:
     spec = rule.spec
     if spec.deadline is None:
         if spec.on is None:
-            yield rule.error(
-                (), "E-MISSING", "missing required key `on`", "or write a `deadline` rule"
+            yield rule.error(  # at `on: ~` if that is how it is missing, else the file's top
+                ("on",), "E-MISSING", "missing required key `on`", "or write a `deadline` rule"
             )
         return
     for key in ("on", "when", "window"):
@@ -240,7 +240,9 @@ def _check_regex(rule: RuleSource, test: Compare) -> Iterator[RuleFileError]:
         return
     try:
         re.compile(pattern)
-    except re.error as exc:
+    # `re` raises more than re.error: OverflowError for `a{1,99999999999}`, ValueError for
+    # `(?u)(?a)` (incompatible flags)
+    except (re.error, OverflowError, ValueError) as exc:
         yield rule.error(test.path, "E-REGEX", f"invalid pattern {pattern!r}: {exc}")
 
 

@@ -21,6 +21,7 @@ Every third-party error is mapped to one of these at the seam that calls the lib
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import attrs
@@ -30,15 +31,29 @@ class BlacklistRulesError(Exception):
     """Root of every error this library raises on purpose."""
 
 
+_UNPRINTABLE = re.compile("[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\ud800-\\udfff]")
+
+
+def one_line(text: str) -> str:
+    """Text as it may stand in an error line: line breaks, control characters and lone
+    surrogates (unprintable as UTF-8) escaped as Python writes them, `\\n`, `\\x00`."""
+    return _UNPRINTABLE.sub(lambda match: ascii(match.group())[1:-1], text)
+
+
+def _one_line_or_none(text: str | None) -> str | None:
+    return None if text is None else one_line(text)
+
+
 @attrs.frozen(order=True)
 class RuleFileError:
-    """One problem in one rule file, located so a reviewer can jump to it."""
+    """One problem in one rule file, located so a reviewer can jump to it. Its text is kept on
+    one printable line whatever the file held (a key `"a\\nb"` is shown as `a\\nb`)."""
 
-    file: str
+    file: str = attrs.field(converter=one_line)
     line: int
     code: str
-    message: str
-    hint: str | None = attrs.field(default=None, order=False)
+    message: str = attrs.field(converter=one_line)
+    hint: str | None = attrs.field(default=None, order=False, converter=_one_line_or_none)
 
     def __str__(self) -> str:
         text = f"{self.file}:{self.line}: {self.code}: {self.message}"

@@ -375,15 +375,17 @@ class After(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    # `min_length` on the list, not on `… | None`: pydantic applies it to `None` as well and
+    # raises a bare TypeError for `decision: ~` (and `on: ~`).
     decision: Annotated[
-        list[str] | None,
+        Annotated[list[str], Field(min_length=1)] | None,
         BeforeValidator(_listed),
-        Field(min_length=1, description="rule ids whose enforced decisions start it"),
+        Field(description="rule ids whose enforced decisions start it"),
         WithJsonSchema(
             {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
         ),
     ] = None
-    on: Annotated[list[str] | None, BeforeValidator(_listed), Field(min_length=1)] = None
+    on: Annotated[Annotated[list[str], Field(min_length=1)] | None, BeforeValidator(_listed)] = None
     when: RawCondition = None
 
 
@@ -549,9 +551,8 @@ class RuleSpec(BaseModel):
         Dsa, Field(description="how its decisions are reported to the DSA Transparency Database")
     ]
     on: Annotated[
-        list[str] | None,
+        Annotated[list[str], Field(min_length=1)] | None,  # not on `| None`: see After
         BeforeValidator(_listed),
-        Field(min_length=1),
         WithJsonSchema(_EVENT_TYPES_SCHEMA),
     ] = None
     when: RawCondition = None
