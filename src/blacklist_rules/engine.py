@@ -61,6 +61,7 @@ from .events import (
     flatten,
     from_micros,
     input_text,
+    mask_extras,
     parse_event,
     parse_time,
     stored_payload,
@@ -623,6 +624,7 @@ class Engine:
         except EventError as exc:
             return self._reject(exc, line, source)
         self._prints, self._hits = None, []
+        event = mask_extras(event, self.identity_key)  # no raw identity value in evidence
         if isinstance(event, Registration):
             event = self._identify(event)
         self._current = event

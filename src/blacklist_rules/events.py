@@ -35,6 +35,7 @@ from pydantic_core import ErrorDetails
 from . import bounds
 from .bounds import MAX_EVENT_BYTES as MAX_LINE_BYTES
 from .errors import EventError
+from .identity import IdentityKey, identity_value, mask_identity_values
 from .transparency import CATEGORIES, KEYWORDS, known
 
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -67,7 +68,19 @@ def _in_range(moment: datetime) -> datetime:
     return moment
 
 
+def _not_identity(value: str) -> str:
+    """An account id is shown and stored as it is: an ID number or a phone number is refused
+    (fingerprinting it would leave operators an id that names no account they know)."""
+    if identity_value(value) is not None:
+        raise ValueError(
+            "is an ID number or a phone number: account ids must not be identity values "
+            "(they are stored and shown as they are); use the platform's opaque account id"
+        )
+    return value
+
+
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+AccountId = Annotated[Id, AfterValidator(_not_identity)]
 Text = Annotated[str, Field(max_length=2000)]
 Short = Annotated[str, Field(min_length=1, max_length=100)]
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_range)]
@@ -107,7 +120,7 @@ class _Event(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, revalidate_instances="always")
 
     event_id: Id
-    account_id: Id
+    account_id: AccountId
     occurred_at: Timestamp
 
 
@@ -125,9 +138,9 @@ class IdentityVerification(_Event):
 
 class ImpersonationReport(_Event):
     type: Literal["impersonation_report"]
-    reporter_id: Id
+    reporter_id: AccountId
     impersonated_name: Text | None = None
-    impersonated_account_id: Id | None = None
+    impersonated_account_id: AccountId | None = None
     confirmed: StrictBool
 
 
@@ -231,13 +244,14 @@ def _error_from(exc: ValidationError, data: Mapping[str, Any]) -> EventError:
 
 _STATED: dict[str, TypeAdapter[str]] = {
     "event_id": TypeAdapter(Id),
-    "account_id": TypeAdapter(Id),
+    "account_id": TypeAdapter(AccountId),
 }
 
 
 def _stated(data: Mapping[str, Any], field: str) -> str | None:
     """The input's `event_id` or `account_id` when it is usable as one: an `Id` (a non-empty
-    string of at most 200 characters, no control character)."""
+    string of at most 200 characters, no control character; an account id that is no
+    identity value)."""
     value = data.get(field)
     if not isinstance(value, str):
         return None
@@ -400,6 +414,21 @@ def stored_payload(event: Event) -> str:
         event.model_dump(mode="json", exclude=set(_PRIVATE), exclude_none=True)
     )
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def mask_extras(event: Event, key: IdentityKey) -> Event:
+    """The event with every identity value in its extra fields (a value or a key, at any
+    depth: an `id_card` or `mobile` a sender added) replaced by its keyed fingerprint, as
+    `identity.mask_identity_values` defines them: evidence keeps that the value was there,
+    and which, never the value."""
+    extra = event.model_extra
+    if not extra:
+        return event
+    masked, changed = mask_identity_values(extra, key)
+    if not changed:
+        return event
+    declared = {name: event.__dict__[name] for name in type(event).model_fields}
+    return type(event).model_validate({**declared, **masked})
 
 
 def input_text(raw: object) -> str:
