@@ -140,15 +140,27 @@ def keys_in_text(text: str | bytes) -> int:
 
 def check(value: object, path: str = "") -> int:
     """Raise `EventError` (with the path) for what no event may hold; else the number of keys
-    of the objects in `value` (to tell whether a fast parser dropped a duplicate key)."""
+    of the objects in `value` (to tell whether a fast parser dropped a duplicate key).
+
+    Paths cost more than the walk: they are made only once a problem is known, by a second
+    walk that meets the same problem first."""
+    try:
+        return _walk(value, None)
+    except EventError as unlocated:
+        _walk(value, path)  # raises the same problem, located
+        raise unlocated from None
+
+
+def _walk(value: object, path: str | None) -> int:
     keys = size = 0
-    stack: list[tuple[object, str, int]] = [(value, path, 1)]
+    stack: list[tuple[object, str | None, int]] = [(value, path, 1)]
     while stack and size <= MAX_EVENT_BYTES:
         item, where, depth = stack.pop()
         size += 2
         if isinstance(item, str):
             size += len(item)
-            _text(item, where)
+            if not item.isascii():
+                _text(item, where)
             continue
         if item is None or isinstance(item, bool | date):
             continue
@@ -156,7 +168,7 @@ def check(value: object, path: str = "") -> int:
             _number(item, where)
             continue
         if depth > MAX_DEPTH:
-            raise EventError(f"nesting deeper than {MAX_DEPTH} levels", path=where)
+            raise EventError(f"nesting deeper than {MAX_DEPTH} levels", path=where or "")
         if isinstance(item, BaseModel):
             item = dict(item)
         if isinstance(item, Mapping | list | tuple) and size + 4 * len(item) > MAX_EVENT_BYTES:
@@ -164,9 +176,8 @@ def check(value: object, path: str = "") -> int:
             break
         if isinstance(item, Mapping):
             keys += len(item)
-            members = _members(item, where, depth)
-            size += sum(len(key) + 3 for key in item)  # quotes and a colon, at least
-            stack.extend(members)
+            size += sum(len(key) + 3 for key in item if isinstance(key, str))  # '"":' at least
+            stack.extend(_members(item, where, depth))
         elif isinstance(item, list | tuple):
             stack.extend((v, _join(where, str(i)), depth + 1) for i, v in enumerate(item))
         else:
@@ -176,40 +187,45 @@ def check(value: object, path: str = "") -> int:
     return keys
 
 
-def _members(item: Mapping[Any, Any], where: str, depth: int) -> list[tuple[object, str, int]]:
+def _members(
+    item: Mapping[Any, Any], where: str | None, depth: int
+) -> list[tuple[object, str | None, int]]:
     if isinstance(item, _Duplicated):
-        raise EventError(f"names the key {key_name(item.key)} twice", path=where)
+        raise EventError(f"names the key {key_name(item.key)} twice", path=where or "")
     members = []
     for key, member in item.items():
         if not isinstance(key, str):
-            raise EventError("keys must be text", path=where)
-        _text(key, where)
-        members.append((member, _join(where, key_name(key)), depth + 1))
+            raise EventError("keys must be text", path=where or "")
+        if not key.isascii():
+            _text(key, where)
+        members.append((member, None if where is None else _join(where, key_name(key)), depth + 1))
     return members
 
 
-def _join(path: str, part: str) -> str:
+def _join(path: str | None, part: str) -> str | None:
+    if path is None:
+        return None
     return f"{path}.{part}" if path else part
 
 
-def _text(item: str, where: str) -> None:
-    if item.isascii():
-        return
+def _text(item: str, where: str | None) -> None:
     try:
         item.encode("utf-8")
     except UnicodeEncodeError:
-        raise EventError("is not valid Unicode text (a lone surrogate)", path=where) from None
+        raise EventError(
+            "is not valid Unicode text (a lone surrogate)", path=where or ""
+        ) from None
 
 
-def _number(item: float, where: str) -> None:
+def _number(item: float, where: str | None) -> None:
     if isinstance(item, int):
         if not -INT_LIMIT < item < INT_LIMIT:
-            raise EventError(_TOO_LARGE.reason, path=where)
+            raise EventError(_TOO_LARGE.reason, path=where or "")
     elif not math.isfinite(item):
-        raise EventError(_NOT_FINITE.reason, path=where)
+        raise EventError(_NOT_FINITE.reason, path=where or "")
 
 
-def _refuse(item: object, where: str) -> None:
+def _refuse(item: object, where: str | None) -> None:
     if isinstance(item, _Refused):
-        raise EventError(item.reason, path=where)
-    raise EventError(f"is not a JSON value ({type(item).__name__})", path=where)
+        raise EventError(item.reason, path=where or "")
+    raise EventError(f"is not a JSON value ({type(item).__name__})", path=where or "")

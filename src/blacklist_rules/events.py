@@ -267,15 +267,26 @@ def parse_event(data: object) -> Event:
     Whatever the input, it is bounded first (`bounds`: size, nesting, integer magnitude,
     duplicate JSON keys, …) and validated in full: a model built with `model_construct` too.
     """
+    if data is _last[0]:  # what this function just made: `Engine.run` hands it back
+        return typing.cast(Event, data)
     if isinstance(data, str | bytes):
-        return _parse_text(data)
-    if not isinstance(data, Mapping | _Event):
+        event = _parse_text(data)
+    elif isinstance(data, Mapping | _Event):
+        bounds.check(data)
+        try:
+            event = _ADAPTER.validate_python(data)
+        except ValidationError as exc:
+            raise _error_from(exc, data if isinstance(data, Mapping) else dict(data)) from None
+    else:
         raise EventError("an event must be a JSON object")
-    bounds.check(data)
-    try:
-        return _ADAPTER.validate_python(data)
-    except ValidationError as exc:
-        raise _error_from(exc, data if isinstance(data, Mapping) else dict(data)) from None
+    _last[0] = event
+    return event
+
+
+_last: list[_Event | None] = [None]
+"""The event `parse_event` made last (frozen, so still valid): `iter_jsonl` makes it and
+`Engine.run` gives it back at once, so it is not validated twice. Any other model, even a
+copy of it, is validated again."""
 
 
 def _parse_text(text: str | bytes) -> Event:

@@ -225,6 +225,8 @@ _PHONE_TEXT = re.compile(r"\+?[0-9][0-9 ()./\-]{2,40}")
 """What a phone number written alone looks like: digits, an optional leading '+', blanks,
 brackets, dots, slashes and hyphens (no letters: phonenumbers would read `1-800-FLOWERS`)."""
 MASKED_PREFIX = "fingerprint:"
+_FIRST = frozenset("0123456789+(")
+"""How an ID number or a phone number written alone can begin."""
 
 
 def identity_value(raw: object) -> tuple[str, str] | None:
@@ -239,12 +241,14 @@ def identity_value(raw: object) -> tuple[str, str] | None:
     (`13800138000`, `+86 138 0013 8000`, `010 6552 9988`, `+44 20 7946 0958`). Plain numeric
     ids such as `12345` are neither. Text inside a longer value is not searched.
     """
-    if isinstance(raw, int) and not isinstance(raw, bool):
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < 10**MAX_VALUE_CHARS:
         raw = str(raw)
     if not isinstance(raw, str) or not 3 <= len(raw) <= MAX_VALUE_CHARS:
         return None
     if not raw.isascii():
-        raw = unicodedata.normalize("NFKC", raw)
+        raw = unicodedata.normalize("NFKC", raw)  # full-width digits are digits
+    if raw.lstrip()[:1] not in _FIRST:  # the usual account id or text: cheaply not one
+        return None
     number = compact_id_number(raw) if len(raw) >= 18 else ""
     if (  # the shape first: the check character is computed from digits
         _ID_SHAPE.fullmatch(number)
