@@ -132,7 +132,7 @@ def mutated_dict(rng: random.Random, index: int) -> dict[str, Any]:
         action = rng.random()
         if action < 0.15 and name in event:
             del event[name]
-        elif name == "identity" and event["type"] == "registration":
+        elif name == "identity" and event.get("type") == "registration":
             event["identity"] = {rng.choice(["phone", "id_number", "bogus"]): hostile_value(rng)}
         else:
             event[name] = hostile_value(rng)

@@ -193,8 +193,16 @@ def test_diff_into_a_missing_workdir_is_a_clear_error(
     exit 2, before any replay."""
     missing = tmp_path / "no-such-folder"
     code = main(
-        ["diff", "--baseline", str(ROOT / "rules"), "--candidate", str(ROOT / "rules"),
-         "--workdir", str(missing), str(EXAMPLES)]
+        [
+            "diff",
+            "--baseline",
+            str(ROOT / "rules"),
+            "--candidate",
+            str(ROOT / "rules"),
+            "--workdir",
+            str(missing),
+            str(EXAMPLES),
+        ]
     )
     assert code == 2
     assert capsys.readouterr().err == f"error: --workdir is not a folder: {missing}\n"

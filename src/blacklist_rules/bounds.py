@@ -212,9 +212,7 @@ def _text(item: str, where: str | None) -> None:
     try:
         item.encode("utf-8")
     except UnicodeEncodeError:
-        raise EventError(
-            "is not valid Unicode text (a lone surrogate)", path=where or ""
-        ) from None
+        raise EventError("is not valid Unicode text (a lone surrogate)", path=where or "") from None
 
 
 def _number(item: float, where: str | None) -> None:
