@@ -14,8 +14,9 @@ default one.
 A crash is any exception out of the engine, an `EvaluationError` (a failure: a malformed input
 must be a rejection), an input that took longer than `--alarm` seconds, or a rejected input
 after which the store (every table but the audit trail and the rejection digests) or the clock
-differs. Each crash is saved to `--out` as a reproducer (seed, index, input, traceback). Exit 1
-when anything crashed.
+differs, or an accepted event stored with one of the generator's ID numbers or phones raw in
+its account id or an extra field. Each crash is saved to `--out` as a reproducer (seed, index,
+input, traceback). Exit 1 when anything crashed.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, ref
 """
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 IDENTITY_VALUES = ("11010519491231002x", "+86 138 0013 8000", "13800138000", "110105 19491231 002X")
+RAW_FORMS = ("13800138000", "138 0013 8000", "11010519491231002", "110105 19491231 002")
+"""What must never be stored of `IDENTITY_VALUES` (their digits, in any writing sent)."""
 IGNORED_TABLES = {"audit", "rejections", "sqlite_sequence"}
 """A rejection writes its audit record and its digest there; nothing else may change."""
 
@@ -268,6 +271,21 @@ class Fuzzer:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
+    def _stored_raw(self, event_id: str | None) -> bool:
+        """Does the stored event hold one of the generator's identity values raw, in its
+        account id or an extra field? (Declared text fields, such as a reviewer's `reason`,
+        are stored as given: not what is checked.)"""
+        db = self.engine.store._db  # a bench tool reads the db it fuzzes
+        row = db.execute("SELECT account_id, payload FROM events WHERE event_id = ?", (event_id,))
+        found = row.fetchone()
+        if found is None:
+            return False
+        payload = json.loads(found[1])
+        declared = EVENT_MODELS[payload["type"]].model_fields
+        extra = {name: value for name, value in payload.items() if name not in declared}
+        stored = found[0] + json.dumps(extra, ensure_ascii=False)
+        return any(raw in stored for raw in RAW_FORMS)
+
     def _judge(self, index: int, target: str, item: object, outcome: Any, before: str) -> bool:
         """Count the outcome; False when it was a crash (the engine was replaced)."""
         self.counts[f"{target} inputs"] += 1
@@ -276,6 +294,9 @@ class Fuzzer:
             return False
         if outcome.rejection is None:
             self.counts[f"{target} accepted or duplicate"] += 1
+            if self._stored_raw(outcome.event_id):
+                self._crash(f"identity value stored raw ({target})", index, target, item, "")
+                return False
             return True
         self.counts[f"{target} rejected"] += 1
         if state(self.engine) != before:
