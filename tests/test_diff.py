@@ -184,3 +184,26 @@ def test_diff_counts_what_the_engines_refuse_as_run_does(tmp_path: Path) -> None
     with Engine.from_path() as engine:
         rejected = sum(1 for o in engine.run(iter_jsonl(bad)) if o.rejection is not None)
     assert (report["rejected"], report["refused_by_one_version"]) == (rejected, 0)
+
+
+def test_diff_into_a_missing_workdir_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--workdir` naming no folder ended in a FileNotFoundError traceback: now one line and
+    exit 2, before any replay."""
+    missing = tmp_path / "no-such-folder"
+    code = main(
+        [
+            "diff",
+            "--baseline",
+            str(ROOT / "rules"),
+            "--candidate",
+            str(ROOT / "rules"),
+            "--workdir",
+            str(missing),
+            str(EXAMPLES),
+        ]
+    )
+    assert code == 2
+    assert capsys.readouterr().err == f"error: --workdir is not a folder: {missing}\n"
+    assert not missing.exists()

@@ -654,9 +654,12 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     if not events.is_file():
         print(f"error: no such events file: {events}", file=sys.stderr)
         return 2
+    if args.workdir is not None and not args.workdir.is_dir():
+        print(f"error: --workdir is not a folder: {args.workdir}", file=sys.stderr)
+        return 2
     baseline, candidate = load_ruleset(args.baseline), load_ruleset(args.candidate)
-    with open(events, "rb") as handle:
-        total = sum(1 for line in handle if line.strip())
+    with open(events, "rb") as handle:  # the progress bar's total: line ends, in 1 MiB reads
+        total = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
     bar = tqdm(total=total, unit=" events", file=sys.stderr, disable=not sys.stderr.isatty())
     with tempfile.TemporaryDirectory(prefix="blacklist-rules-diff-", dir=args.workdir) as work:
         report = replay_diff(

@@ -19,7 +19,6 @@ from types import TracebackType
 from typing import Any, NoReturn
 
 import attrs
-from pydantic import BaseModel
 
 from ._durable import DurableMatcher, rule_problem
 from .checks import check_rules
@@ -71,6 +70,8 @@ from .events import (
     declared_payload,
     flatten,
     from_micros,
+    input_text,
+    mask_extras,
     parse_event,
     parse_time,
     stored_payload,
@@ -627,7 +628,7 @@ class Engine:
         might quote them, so then only its type is told."""
         if isinstance(exc, EvaluationError):
             return str(exc)
-        if "identity" in _input_text(self._input) or isinstance(self._current, Registration):
+        if "identity" in input_text(self._input) or isinstance(self._current, Registration):
             return (
                 f"{type(exc).__name__} (its message is withheld: the input holds identity values)"
             )
@@ -712,6 +713,7 @@ class Engine:
         except EventError as exc:
             return self._reject(exc, line, source)
         self._prints, self._hits = None, []
+        event = mask_extras(event, self.identity_key)  # no raw identity value in evidence
         if isinstance(event, Registration):
             event = self._identify(event)
         self._current = event
@@ -835,7 +837,7 @@ class Engine:
         over the same file, is reported but not recorded again); identity values never reach
         the record. The account is the one the event names, else the input's own if usable."""
         account_id = account_id or error.account_id
-        digest = self.identity_key.fingerprint("rejected", _input_text(self._input))
+        digest = self.identity_key.fingerprint("rejected", input_text(self._input))
         if not self.store.first_rejection(digest):
             return Outcome(error.event_id, account_id, rejection=error, line=line)
         record = {
@@ -1883,20 +1885,6 @@ class Engine:
         self.store.prune_deadlines(mark - 2 * horizon)
         self._pruned_at_us = mark
         self.store.set_meta("pruned_at_us", str(mark))
-
-
-def _input_text(raw: object) -> str:
-    """The input as text, to recognise it when it comes again."""
-    if isinstance(raw, str):
-        return raw
-    if isinstance(raw, bytes):
-        return raw.decode("utf-8", "replace")
-    if isinstance(raw, BaseModel):
-        return raw.model_dump_json()
-    try:
-        return json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return repr(raw)
 
 
 def _parse_time(text: str | None) -> datetime | None:

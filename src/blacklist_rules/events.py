@@ -7,13 +7,15 @@ value in its message: registration identities are personal data.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Protocol, Union
 
 import attrs
 from pydantic import (
@@ -30,12 +32,11 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from . import bounds
+from .bounds import MAX_EVENT_BYTES as MAX_LINE_BYTES
 from .errors import EventError
+from .identity import IdentityKey, identity_value, mask_identity_values
 from .transparency import CATEGORIES, KEYWORDS, known
-
-MAX_LINE_BYTES = 64 * 1024
-"""A JSONL line longer than this is rejected before it is parsed."""
-
 
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(3000, 1, 1, tzinfo=UTC)
@@ -67,7 +68,19 @@ def _in_range(moment: datetime) -> datetime:
     return moment
 
 
+def _not_identity(value: str) -> str:
+    """An account id is shown and stored as it is: an ID number or a phone number is refused
+    (fingerprinting it would leave operators an id that names no account they know)."""
+    if identity_value(value) is not None:
+        raise ValueError(
+            "is an ID number or a phone number: account ids must not be identity values "
+            "(they are stored and shown as they are); use the platform's opaque account id"
+        )
+    return value
+
+
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+AccountId = Annotated[Id, AfterValidator(_not_identity)]
 Text = Annotated[str, Field(max_length=2000)]
 Short = Annotated[str, Field(min_length=1, max_length=100)]
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_range)]
@@ -83,7 +96,8 @@ def _dsa_keyword(value: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Instances are validated again when given (`model_construct` skips validation).
+    model_config = ConfigDict(extra="forbid", frozen=True, revalidate_instances="always")
 
 
 class Identity(_Strict):
@@ -101,11 +115,12 @@ class Verification(_Strict):
 
 
 class _Event(BaseModel):
-    # Extra fields on a known type are kept as evidence.
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # Extra fields on a known type are kept as evidence. Instances are validated again when
+    # given (`model_construct` skips validation).
+    model_config = ConfigDict(extra="allow", frozen=True, revalidate_instances="always")
 
     event_id: Id
-    account_id: Id
+    account_id: AccountId
     occurred_at: Timestamp
 
 
@@ -123,9 +138,9 @@ class IdentityVerification(_Event):
 
 class ImpersonationReport(_Event):
     type: Literal["impersonation_report"]
-    reporter_id: Id
+    reporter_id: AccountId
     impersonated_name: Text | None = None
-    impersonated_account_id: Id | None = None
+    impersonated_account_id: AccountId | None = None
     confirmed: StrictBool
 
 
@@ -134,7 +149,7 @@ class RumorFlag(_Event):
     content_id: Id
     verdict: Literal["malicious_rumor", "rumor", "not_rumor"]
     source: Literal["fact_check", "authority_notice", "user_report"]
-    reach: Annotated[StrictInt, Field(ge=0)] | None = None
+    reach: Annotated[StrictInt, Field(ge=0, lt=bounds.INT_LIMIT)] | None = None
 
 
 class ReviewDecision(_Event):
@@ -178,6 +193,18 @@ EVENT_MODELS: dict[str, type[_Event]] = {
 }
 EVENT_TYPES: tuple[str, ...] = tuple(sorted(EVENT_MODELS))
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+_SUBMODELS = {
+    name: tuple(
+        field
+        for field, info in model.model_fields.items()
+        if any(
+            isinstance(kind, type) and issubclass(kind, BaseModel)
+            for kind in (info.annotation, *typing.get_args(info.annotation))
+        )
+    )
+    for name, model in EVENT_MODELS.items()
+}
+"""Per event type, its fields that are models (objects of their own, keys counted apart)."""
 _PRIVATE = frozenset({"identity"})
 """Fields never stored, logged or offered to rule conditions."""
 IDENTITY_DIGEST = "identity_digest"
@@ -215,51 +242,79 @@ def _error_from(exc: ValidationError, data: Mapping[str, Any]) -> EventError:
     )
 
 
-_ID: TypeAdapter[str] = TypeAdapter(Id)
+_STATED: dict[str, TypeAdapter[str]] = {
+    "event_id": TypeAdapter(Id),
+    "account_id": TypeAdapter(AccountId),
+}
 
 
 def _stated(data: Mapping[str, Any], field: str) -> str | None:
     """The input's `event_id` or `account_id` when it is usable as one: an `Id` (a non-empty
-    string of at most 200 characters, no control character)."""
+    string of at most 200 characters, no control character; an account id that is no
+    identity value)."""
     value = data.get(field)
     if not isinstance(value, str):
         return None
     try:
-        return _ID.validate_python(value)
+        return _STATED[field].validate_python(value)
     except ValidationError:
         return None
 
 
 def parse_event(data: object) -> Event:
-    """An event model from a dict, a model, or JSON text; raises `EventError`."""
-    if isinstance(data, _Event):
+    """An event model from a dict, a model, or JSON text; raises `EventError`.
+
+    Whatever the input, it is bounded first (`bounds`: size, nesting, integer magnitude,
+    duplicate JSON keys, …) and validated in full: a model built with `model_construct` too.
+    """
+    if data is _last[0]:  # what this function just made: `Engine.run` hands it back
         return typing.cast(Event, data)
     if isinstance(data, str | bytes):
-        if len(data) > MAX_LINE_BYTES:
-            raise EventError(f"event is longer than {MAX_LINE_BYTES} bytes")
+        event = _parse_text(data)
+    elif isinstance(data, Mapping | _Event):
+        bounds.check(data)
         try:
-            # pydantic's own JSON parser: about twice as fast as json.loads + validate_python.
-            return _ADAPTER.validate_json(data)
+            event = _ADAPTER.validate_python(data)
         except ValidationError as exc:
-            return _parse_text_slowly(data, exc)
-    if not isinstance(data, Mapping):
+            raise _error_from(exc, data if isinstance(data, Mapping) else dict(data)) from None
+    else:
         raise EventError("an event must be a JSON object")
+    _last[0] = event
+    return event
+
+
+_last: list[_Event | None] = [None]
+"""The event `parse_event` made last (frozen, so still valid): `iter_jsonl` makes it and
+`Engine.run` gives it back at once, so it is not validated twice. Any other model, even a
+copy of it, is validated again."""
+
+
+def _parse_text(text: str | bytes) -> Event:
+    """pydantic's own JSON parser first (about twice as fast as `json.loads` and
+    `validate_python`), its extra fields bounded; the bounded parser of `bounds` when that
+    fails, to say why, or when a key may have come twice (the fast parser keeps the last)."""
+    if len(text) > MAX_LINE_BYTES or (
+        isinstance(text, str)
+        and 4 * len(text) > MAX_LINE_BYTES  # else its UTF-8 cannot be longer: not encoded
+        and len(text.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES
+    ):
+        raise EventError(f"event is longer than {MAX_LINE_BYTES} bytes")
     try:
-        return _ADAPTER.validate_python(data)
+        event = _ADAPTER.validate_json(text)
     except ValidationError as exc:
+        data = bounds.loads(text)  # raises first for what no event may hold, with its path
+        if not isinstance(data, Mapping):
+            raise EventError("an event must be a JSON object") from None
         raise _error_from(exc, data) from None
-
-
-def _parse_text_slowly(text: str | bytes, exc: ValidationError) -> Event:
-    """The error path of JSON text: say whether the JSON or the event is wrong, and which id."""
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as bad:
-        message = bad.msg if isinstance(bad, json.JSONDecodeError) else str(bad)
-        raise EventError(f"malformed JSON: {message}") from None
-    if not isinstance(data, Mapping):
-        raise EventError("an event must be a JSON object") from None
-    raise _error_from(exc, data) from None
+    extra = event.model_extra
+    keys = len(event.model_fields_set) - len(extra or ()) + (bounds.check(extra) if extra else 0)
+    for name in _SUBMODELS.get(event.type, ()):
+        value = event.__dict__[name]
+        if value is not None:
+            keys += len(value.model_fields_set)
+    if keys != bounds.keys_in_text(text):
+        bounds.loads(text)  # a key given twice (raises), or a `\":` inside a string (fine)
+    return event
 
 
 @attrs.frozen
@@ -274,28 +329,68 @@ class ParsedLine:
     serialise the event again), and recognised by a keyed digest when it is rejected again."""
 
 
+@typing.runtime_checkable
+class _Readable(Protocol):
+    def readline(self, size: int = -1, /) -> bytes | str: ...
+
+
+@attrs.frozen
+class _LongLine:
+    """A line read no further than the limit: its length and digest, not its text."""
+
+    size: int
+    digest: str
+
+
+def _bounded_lines(handle: _Readable) -> Iterator[bytes | str | _LongLine]:
+    """The lines of a file, none held longer than the limit: a longer one is read on in
+    bounded pieces to its end, digested, and reported by its size (a 200 MB line would
+    otherwise be read whole before being refused)."""
+    limit = MAX_LINE_BYTES + 2  # the longest line allowed, and its "\r\n"
+    while raw := handle.readline(limit):
+        if len(raw) < limit or raw[-1:] in ("\n", b"\n"):
+            yield raw
+            continue
+        digest, size = hashlib.sha256(), 0
+        while raw:
+            piece = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+            digest.update(piece)
+            size += len(piece)
+            if piece.endswith(b"\n"):
+                break
+            raw = handle.readline(1 << 20)
+        yield _LongLine(size, digest.hexdigest())
+
+
 def iter_jsonl(source: Path | Iterable[bytes | str]) -> Iterator[ParsedLine]:
-    """Parse a JSONL file or line iterable lazily; blank lines are skipped, numbering is kept."""
+    """Parse a JSONL file or line iterable lazily; blank lines are skipped, numbering is kept.
+    From a file (a path, or anything with `readline`) no line is read past the size limit."""
     if isinstance(source, Path):
         with source.open("rb") as handle:
             yield from iter_jsonl(handle)
         return
-    for number, raw in enumerate(source, start=1):
+    lines = _bounded_lines(source) if isinstance(source, _Readable) else source
+    for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, _LongLine):
+            error = EventError(f"line is longer than {MAX_LINE_BYTES} bytes ({raw.size} bytes)")
+            yield ParsedLine(number, None, error, f"(line of {raw.size} bytes, {raw.digest})")
+            continue
         if number == 1:  # a byte-order mark is not part of the first event
             raw = (
                 raw.removeprefix(b"\xef\xbb\xbf")
                 if isinstance(raw, bytes)
                 else raw.removeprefix("\ufeff")
             )
-        if not raw.strip():
+        raw = raw.strip()
+        if not raw:
             continue
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         try:
             event = parse_event(raw)
         except EventError as exc:  # the text too: a rerun recognises the line by it
-            yield ParsedLine(number, None, exc, text.strip())
+            yield ParsedLine(number, None, exc, text)
             continue
-        yield ParsedLine(number, event, None, text.strip())
+        yield ParsedLine(number, event, None, text)
 
 
 _TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(Timestamp)
@@ -330,6 +425,37 @@ def stored_payload(event: Event) -> str:
         event.model_dump(mode="json", exclude=set(_PRIVATE), exclude_none=True)
     )
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def mask_extras(event: Event, key: IdentityKey) -> Event:
+    """The event with every identity value in its extra fields (a value or a key, at any
+    depth: an `id_card` or `mobile` a sender added) replaced by its keyed fingerprint, as
+    `identity.mask_identity_values` defines them: evidence keeps that the value was there,
+    and which, never the value."""
+    extra = event.model_extra
+    if not extra:
+        return event
+    masked, changed = mask_identity_values(extra, key)
+    if not changed:
+        return event
+    declared = {name: event.__dict__[name] for name in type(event).model_fields}
+    return type(event).model_validate({**declared, **masked})
+
+
+def input_text(raw: object) -> str:
+    """An input as text, to recognise it when it comes again (by a keyed digest: it may hold
+    identity values). An input that cannot be written out (nested too deep, an integer too
+    long to print, keys of mixed types) gets a text of its own: it is never the same again."""
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace")
+    try:
+        if isinstance(raw, BaseModel):
+            return raw.model_dump_json(warnings=False)
+        return json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return f"(input that cannot be written out: {secrets.token_hex(8)})"
 
 
 def declared_payload(text: str) -> str:

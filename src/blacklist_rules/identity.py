@@ -230,6 +230,81 @@ def normalise_device(raw: object) -> str | None:
     return raw.strip() or None
 
 
+_PHONE_TEXT = re.compile(r"\+?[0-9][0-9 ()./\-]{2,40}")
+"""What a phone number written alone looks like: digits, an optional leading '+', blanks,
+brackets, dots, slashes and hyphens (no letters: phonenumbers would read `1-800-FLOWERS`)."""
+MASKED_PREFIX = "fingerprint:"
+_FIRST = frozenset("0123456789+(")
+"""How an ID number or a phone number written alone can begin."""
+
+
+def identity_value(raw: object) -> tuple[str, str] | None:
+    """`(kind, normalised form)` when `raw`, a whole text or integer value, is an identity
+    value where none was expected (an extra field, an account id), else None.
+
+    An ID number: 18 characters once blanks and hyphens are removed (a lower-case `x` counts),
+    17 digits and the right GB 11643 check character, and a real birth date; the county and
+    the birth's being past are not asked (a number that fails them is still someone's, or
+    looks it). A phone: digits with at most a leading '+', blanks, brackets, dots, slashes and
+    hyphens, that phonenumbers finds valid, read in region CN unless written with '+'
+    (`13800138000`, `+86 138 0013 8000`, `010 6552 9988`, `+44 20 7946 0958`). Plain numeric
+    ids such as `12345` are neither. Text inside a longer value is not searched.
+    """
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < 10**MAX_VALUE_CHARS:
+        raw = str(raw)
+    if not isinstance(raw, str) or not 3 <= len(raw) <= MAX_VALUE_CHARS:
+        return None
+    if not raw.isascii():
+        raw = unicodedata.normalize("NFKC", raw)  # full-width digits are digits
+    if raw.lstrip()[:1] not in _FIRST:  # the usual account id or text: cheaply not one
+        return None
+    number = compact_id_number(raw) if len(raw) >= 18 else ""
+    if (  # the shape first: the check character is computed from digits
+        _ID_SHAPE.fullmatch(number)
+        and _real_birth(number)
+        and number[-1] == ric.calc_check_digit(number)
+    ):
+        return ID_NUMBER, number
+    text = raw.strip()
+    if not _PHONE_TEXT.fullmatch(text):
+        return None
+    phone = normalise_phone(text)
+    return (PHONE, phone) if phone is not None else None
+
+
+def _real_birth(number: str) -> bool:
+    try:
+        date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return False
+    return True
+
+
+def mask_identity_values(value: Any, key: IdentityKey) -> tuple[Any, bool]:
+    """`value` (JSON-like: dicts, lists, scalars) with every identity value, as a value or as a
+    key, replaced by `fingerprint:<kind>:<keyed fingerprint>` (the fingerprint a registration
+    of the same value gets), and whether anything was replaced."""
+    if isinstance(value, dict):
+        masked = {}
+        changed = False
+        for name, item in value.items():
+            new_name, renamed = mask_identity_values(name, key)
+            new_item, replaced = mask_identity_values(item, key)
+            masked[new_name] = new_item
+            changed = changed or renamed or replaced
+        return (masked, True) if changed else (value, False)
+    if isinstance(value, list | tuple):
+        items = [mask_identity_values(item, key) for item in value]
+        if any(replaced for _, replaced in items):
+            return [item for item, _ in items], True
+        return value, False
+    found = identity_value(value)
+    if found is None:
+        return value, False
+    kind, normal = found
+    return f"{MASKED_PREFIX}{kind}:{key.fingerprint(kind, normal)}", True
+
+
 @attrs.frozen
 class Fingerprints:
     """What a registration's identity leaves behind: keyed fingerprints and problem codes."""
