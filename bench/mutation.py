@@ -112,7 +112,11 @@ TARGETS = {
     ),
     "retention": Target(
         "src/blacklist_rules/store.py",
-        ("tests/test_history_retention.py", "tests/test_mutants_retention.py"),
+        (
+            "tests/test_history_retention.py",
+            "tests/test_chain.py",
+            "tests/test_mutants_retention.py",
+        ),
         names=tuple(
             f"{_STORE}{method}__mutmut_*"
             for method in ("retention", "set_retention", "_purge_cut", "purge_history")
@@ -136,6 +140,12 @@ def _pyproject(target: Target, tests: Sequence[str]) -> str:
         # A fixed Hypothesis seed: a mutant is killed or not the same way on every run.
         "pytest_add_cli_args": ["-q", "-p", "no:cacheprovider", "--hypothesis-seed=0"],
         "use_git_change_detection": False,
+        # A mutant is a timeout past 6 x (its tests' time + 10 s) of CPU, not mutmut's 30 x
+        # (its tests' time + 1 s): a mutant that makes durable-rules build forever costs a
+        # minute or two, not ten; the 10 s cover a worker's pytest start (with 1 s, mutants
+        # of fast functions timed out on a busy machine before their tests ran).
+        "timeout_multiplier": 3.0,
+        "timeout_constant": 10.0,
     }
     lines = [f"{key} = {json.dumps(value)}" for key, value in table.items()]
     return own + "\n[tool.mutmut]\n" + "\n".join(lines) + "\n"
