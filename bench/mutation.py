@@ -105,6 +105,16 @@ TARGETS = {
             "--deselect=tests/test_blacklist.py::test_arrival_order_does_not_change_who_is_blacklisted",
             "--deselect=tests/test_blacklist.py::test_windows_by_an_identity_are_sets_not_arrival_orders",
         ),
+        equivalent={
+            "blacklist_rules.identity.x_generated_key__mutmut_5": "token_hex(None) is "
+            "token_hex(32): 32 bytes is its default",
+            "blacklist_rules.identity.x__cn_mobile_digits__mutmut_5": "the fast path off "
+            "(len 12): the general path returns the same 11 digits",
+            "blacklist_rules.identity.x__cn_mobile_digits__mutmut_8": "the fast path off "
+            "('XX1XX'): the general path returns the same 11 digits",
+            "blacklist_rules.identity.x_lookup_prints__mutmut_2": "`type(x) is not dict` is "
+            "a fast path: a dict is a Mapping, so the isinstance test alone decides alike",
+        },
     ),
     "compiler": Target(
         "src/blacklist_rules/compiler.py",

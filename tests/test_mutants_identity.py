@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import stat
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -325,3 +326,60 @@ def test_an_entry_is_in_force_from_its_start_to_just_before_its_end() -> None:
     assert len(listing) == 3
     listing.remove(forever, 100, None)
     assert [listing.in_force(forever, t) for t in (100, 299, 300)] == [False, False, True]
+
+
+@pytest.mark.parametrize(
+    ("identity", "message"),
+    [
+        ({"id_number": 5}, "id_number must be text of at most 64 characters"),
+        ({"phone": "1" * (MAX_VALUE_CHARS + 1)}, "phone must be text of at most 64 characters"),
+        ({"id_number": "12"}, "id_number is not 17 digits and a check character"),
+        ({"phone": "abc"}, "phone is not a valid phone number"),
+        ({}, "nothing to look up: give id_number and/or phone"),
+    ],
+)
+def test_a_lookup_that_cannot_be_made_says_which_field(
+    identity: dict[str, object], message: str
+) -> None:
+    """Each refusal names the field and what it must be, never the value."""
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        lookup_prints(identity, KEY)
+
+
+def test_a_lookup_value_of_exactly_64_characters_is_taken() -> None:
+    """The bound is inclusive: a phone written in 64 characters is looked up."""
+    padded = MOBILE + " " * (MAX_VALUE_CHARS - len(MOBILE))
+    assert lookup_prints({"phone": padded}, KEY) == [
+        (PHONE, KEY.fingerprint(PHONE, "+8613800138000"))
+    ]
+
+
+def test_a_lookup_of_a_number_of_another_country_uses_its_e164_form() -> None:
+    """Not a Chinese mobile: phonenumbers reads it, and its E.164 form is looked up."""
+    assert lookup_prints({"phone": "+44 20 7946 0958"}, KEY) == [
+        (PHONE, KEY.fingerprint(PHONE, "+442079460958"))
+    ]
+
+
+def test_a_lookup_of_a_mobile_shaped_number_does_not_check_its_validity() -> None:
+    """Eleven digits starting with 1 are looked up as they are (no entry holds an invalid
+    number, so the check would only cost time)."""
+    writings = (
+        "12000000000",
+        "120 0000 0000",
+        "+86 120-0000-0000",
+        "(120) 0000 0000",
+        "+86 (120 0000 0000",  # a stray bracket goes as well
+        "120) 0000 0000",
+    )
+    for written in writings:
+        assert lookup_prints({"phone": written}, KEY) == [
+            (PHONE, KEY.fingerprint(PHONE, "+8612000000000"))
+        ]
+
+
+def test_a_lookup_of_eleven_digits_not_starting_with_1_is_no_mobile() -> None:
+    """Eleven digits starting with 2 are read by phonenumbers, which finds no number."""
+    for written in ("23800138000", "21000000000"):
+        with pytest.raises(ValueError, match=r"^phone is not a valid phone number$"):
+            lookup_prints({"phone": written}, KEY)
