@@ -112,6 +112,27 @@ TARGETS = {
             "(len 12): the general path returns the same 11 digits",
             "blacklist_rules.identity.x__cn_mobile_digits__mutmut_8": "the fast path off "
             "('XX1XX'): the general path returns the same 11 digits",
+            **{
+                f"blacklist_rules.identity.x_compact_id_number__mutmut_{n}": "the fast path "
+                "for other lengths: an ASCII alphanumeric value has nothing to remove either"
+                for n in (3, 4)
+            },
+            **{
+                f"blacklist_rules.identity.x_normalise_phone__mutmut_{n}": "the fast path "
+                "off: phonenumbers' parser gives the same E.164 number or None (a test holds "
+                "the two ways equal)"
+                for n in (6, 7, 11, 12)
+            },
+            **{
+                f"blacklist_rules.identity.x_load_key__mutmut_{n}": "the new key file's "
+                "encoding: its text is hex digits, the same bytes in any ASCII-compatible one"
+                for n in (32, 35, 39)
+            },
+            "blacklist_rules.identity.x_load_key__mutmut_42": "token_hex(None) is "
+            "token_hex(32): 32 bytes is its default",
+            "blacklist_rules.identity.x_load_key__mutmut_62": "'ASCII' is 'ascii'",
+            "blacklist_rules.identity.x_fingerprints__mutmut_15": "a device's problem code "
+            "is never used: an unusable device id is no problem",
             "blacklist_rules.identity.x_lookup_prints__mutmut_2": "`type(x) is not dict` is "
             "a fast path: a dict is a Mapping, so the isinstance test alone decides alike",
         },
