@@ -95,10 +95,14 @@ def test_a_decisions_json_form_is_plain_json_with_every_field() -> None:
                 "priority": 7,
                 "reason": "first held",
                 "conditions": [
-                    {"field": "verdict", "op": "in", "expected": ["a", "b"], "seen": "a",
-                     "result": True},
-                    {"field": "score", "op": "gte", "expected": 3, "seen": None,
-                     "result": False},
+                    {
+                        "field": "verdict",
+                        "op": "in",
+                        "expected": ["a", "b"],
+                        "seen": "a",
+                        "result": True,
+                    },
+                    {"field": "score", "op": "gte", "expected": 3, "seen": None, "result": False},
                 ],
             },
             {
