@@ -1,0 +1,207 @@
+"""What the compiler builds: streams, windows, deadlines, traces and durable-rules terms.
+
+Written for the mutants of compiler.py that the matching and history tests let through (see
+bench/README.md, "Mutation testing"): labels are what explanations and notices print, streams
+decide what history keeps and for how long, and the durable-rules terms are what matches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from blacklist_rules import load_ruleset
+from blacklist_rules.compiler import (
+    condition_text,
+    feature_key,
+    to_durable,
+    to_guard,
+    trace,
+)
+from blacklist_rules.decisions import ConditionTrace
+from blacklist_rules.spec import All, AnyOf, Compare, Not
+
+from .support import write_rule
+
+DSA = "dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}"
+DAY_US = 86_400 * 1_000_000
+
+
+def _rule(rule_id: str, body: str, priority: int = 10) -> str:
+    return (
+        f"id: {rule_id}\nversion: 1\ndescription: d\nbasis: b\npriority: {priority}\n"
+        f"{body}\nthen: {{action: freeze, reason: r}}\n{DSA}\n"
+    )
+
+
+def _window(count: int, within: str) -> str:
+    return (
+        "on: rumor_flag\nwhen: {verdict: malicious_rumor}\n"
+        f"window: {{count: {count}, within: {within}}}"
+    )
+
+
+def _pack(tmp_path: Path, **rules: str) -> Path:
+    folder = tmp_path / "pack"
+    for name, text in rules.items():
+        write_rule(folder, name, text)
+    return folder
+
+
+def test_the_default_packs_windows_are_labelled_as_explanations_show_them() -> None:
+    """Each window says what it counts and over how long; each stream keeps its grouping."""
+    ruleset = load_ruleset()
+    labels = {rule.id: rule.window.label for rule in ruleset.rules if rule.window}
+    assert labels == {
+        "freeze-shared-id-number": "live accounts sharing id_number within 30d",
+        "freeze-suspected-impersonation": "distinct reporter_id within 7d",
+        "blacklist-repeated-malicious-rumours": "distinct content_id within 180d",
+        "freeze-repeated-malicious-rumours": "distinct content_id within 180d",
+    }
+    shared = ruleset.rule("freeze-shared-id-number").window
+    assert shared is not None
+    stream = ruleset.streams[shared.stream]
+    assert (stream.distinct, stream.by) == ("account_id", "id_number")
+    reports = ruleset.rule("freeze-suspected-impersonation").window
+    assert reports is not None
+    assert (ruleset.streams[reports.stream].distinct, ruleset.streams[reports.stream].by) == (
+        "reporter_id",
+        None,
+    )
+
+
+def test_the_default_packs_deadline_is_labelled_by_its_anchor_rules() -> None:
+    """A deadline after decisions names them, and it has no listener of its own."""
+    deadline = load_ruleset().rule("cancel-unverified-after-freeze").deadline
+    assert deadline is not None
+    assert deadline.label == (
+        "15d after decision of freeze-failed-verification, freeze-failed-registration-verification"
+    )
+    assert deadline.after_listener is None
+    assert deadline.span_us == 15 * DAY_US
+
+
+def test_a_deadline_after_an_event_listens_for_it(tmp_path: Path) -> None:
+    """`after: {on: ...}`: a listener named after the rule feeds the anchor; the label says
+    "event", and a span not in whole days is written in seconds."""
+    body = (
+        "deadline:\n  after: {on: rumor_flag, when: {verdict: malicious_rumor}}\n"
+        "  within: 36h\n  unless: {on: identity_verification, when: {status: passed}}"
+    )
+    ruleset = load_ruleset(_pack(tmp_path, late=_rule("late", body)))
+    deadline = ruleset.rule("late").deadline
+    assert deadline is not None
+    assert deadline.after_listener == "after:late"
+    assert deadline.label == "129600s after event"
+    listener_names = [listener.name for listener in ruleset.listeners["rumor_flag"]]
+    assert listener_names == ["after:late"]
+    assert "after:late" in ruleset.definition
+
+
+@pytest.mark.parametrize("order", ["long-first", "short-first"])
+def test_windows_of_different_spans_on_one_stream_keep_the_longest(
+    tmp_path: Path, order: str
+) -> None:
+    """Two windows over the same events, 30 and 2 days: one stream, kept 30 days (and the
+    horizon too), whichever rule compiles first; each window keeps its own span."""
+    first, second = (1, 2) if order == "long-first" else (2, 1)
+    pack = _pack(
+        tmp_path,
+        long=_rule("long", _window(3, "30d"), priority=first),
+        short=_rule("short", _window(2, "2d"), priority=second),
+    )
+    ruleset = load_ruleset(pack)
+    long, short = ruleset.rule("long").window, ruleset.rule("short").window
+    assert long is not None
+    assert short is not None
+    assert long.stream == short.stream
+    assert list(ruleset.streams) == [long.stream]
+    assert ruleset.streams[long.stream].span_us == 30 * DAY_US
+    assert ruleset.horizon_us == 30 * DAY_US
+    assert (long.span_us, short.span_us) == (30 * DAY_US, 2 * DAY_US)
+    assert (long.label, short.label) == ("events within 30d", "events within 2d")
+
+
+def test_a_window_by_identity_and_one_by_account_never_share_a_stream(tmp_path: Path) -> None:
+    """Same events, one window counting accounts sharing a phone, one counting distinct
+    accounts: two streams, only the first grouped by phone."""
+    body = "on: registration\nwindow: {count: 2, within: 1d"
+    pack = _pack(
+        tmp_path,
+        shared=_rule("shared", body + ", by: phone}"),
+        plain=_rule("plain", body + ", distinct: account_id}"),
+    )
+    ruleset = load_ruleset(pack)
+    shared, plain = ruleset.rule("shared").window, ruleset.rule("plain").window
+    assert shared is not None
+    assert plain is not None
+    assert shared.stream != plain.stream
+    assert ruleset.streams[shared.stream].by == "phone"
+    assert ruleset.streams[plain.stream].by is None
+    assert ruleset.streams[plain.stream].distinct == "account_id"
+    assert shared.label == "live accounts sharing phone within 1d"
+    assert plain.label == "distinct account_id within 1d"
+
+
+def _compare(field: str, op: str, value: object) -> Compare:
+    return Compare(field, op, value, ())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        (_compare("x", "exists", True), {"$ex": {"x": 1}}),
+        (_compare("x", "exists", False), {"$nex": {"x": 1}}),
+        (Not(_compare("x", "exists", True), ()), {"$nex": {"x": 1}}),
+        (Not(_compare("x", "exists", False), ()), {"$ex": {"x": 1}}),
+    ],
+)
+def test_exists_compiles_to_durable_rules_presence_tests(
+    condition: Compare | Not, expected: dict[str, object]
+) -> None:
+    """`exists: true` is `$ex`, `exists: false` is `$nex`, and `not` swaps them."""
+    assert to_durable(condition) == expected
+
+
+def test_a_pattern_compiles_to_its_feature_being_true() -> None:
+    """`matches` tests the snapshot's boolean feature: true, or false under `not`."""
+    test = _compare("content", "matches", "a+")
+    assert to_durable(test) == {feature_key(test): True}
+    assert to_durable(Not(test, ())) == {feature_key(test): False}
+
+
+def test_a_trace_lists_every_comparison_with_what_the_event_had() -> None:
+    """Under `not`, `all` and `any`: each comparison in order, the expected value (a list for
+    a set), the value seen (None: absent) and the comparison's own result."""
+    tree = All(
+        (
+            Not(_compare("verdict", "eq", "ok"), ()),
+            AnyOf((_compare("source", "in", ("a", "b")), _compare("score", "gte", 3)), ()),
+        ),
+        (),
+    )
+    snapshot = {"verdict": "bad", "source": "a"}
+    assert trace(tree, snapshot) == (
+        ConditionTrace("verdict", "eq", "ok", "bad", False),
+        ConditionTrace("source", "in", ["a", "b"], "a", True),
+        ConditionTrace("score", "gte", 3, None, False),
+    )
+    assert trace(None, snapshot) == ()
+    assert to_guard(tree)(snapshot)
+
+
+@pytest.mark.parametrize(
+    ("expected", "text"),
+    [
+        (True, "flag eq true"),
+        (False, "flag eq false"),
+        (("fact_check", "authority_notice"), "flag eq [fact_check, authority_notice]"),
+        ([True, 3], "flag eq [true, 3]"),
+        ("plain", "flag eq plain"),
+        (7, "flag eq 7"),
+    ],
+)
+def test_a_condition_is_written_back_as_a_rule_file_writes_it(expected: object, text: str) -> None:
+    """Booleans in YAML's spelling, lists in brackets, everything else as itself."""
+    assert condition_text("flag", "eq", expected) == text
