@@ -29,6 +29,12 @@ def _values(n: int) -> list[Any]:
     return [*VALUES[:3], f"ev-{n}", *VALUES[4:]]
 
 
+def _old(n: int) -> tuple[int, list[Any], None, None]:
+    """Record `n` as written before the chain: no hash, no previous hash, no ruleset digest
+    (a record with a digest was written to be chained, and is a break without its hash)."""
+    return (n, [*_values(n)[:8], None], None, None)
+
+
 def _chain(n: int, first_seq: int = 1, previous: str = "") -> list[tuple[int, Any, Any, Any]]:
     """`n` chained rows from `first_seq`, linked to `previous`."""
     rows = []
@@ -63,10 +69,10 @@ def test_a_record_with_a_lone_surrogate_is_hashed_not_refused() -> None:
 def test_an_intact_trail_reports_its_count_and_last_hash() -> None:
     """Three records after two unchained ones: ok, three checked, two older, head = the last
     hash; its text says so and mentions no purge."""
-    rows = [(1, _values(1), None, None), (2, _values(2), None, None), *_chain(3, 3)]
+    rows = [_old(1), _old(2), *_chain(3, 3)]
     head = rows[-1][3]
     verdict = verify(rows, f"3:{head}")
-    assert verdict == Verdict(True, 3, 2, head=head)
+    assert verdict == Verdict(True, 3, 2, head=head, recorded_at=VALUES[6])
     older = "(2 older records predate the chain)"
     assert str(verdict) == f"chain intact: 3 records, head {head} {older}"
 
@@ -85,7 +91,7 @@ def test_an_empty_trail_has_no_head() -> None:
 
 def test_a_record_without_a_hash_inside_the_chain_is_named() -> None:
     """One unchained record, two chained, then one without a hash: broken there, exactly."""
-    rows = [(1, _values(1), None, None), *_chain(2, 2), (4, _values(4), None, None)]
+    rows = [_old(1), *_chain(2, 2), (4, _values(4), None, None)]
     verdict = verify(rows, None)
     assert verdict == Verdict(False, 2, 1, 4, "a record without a hash inside the chain")
     assert verdict.ok is False
@@ -96,7 +102,7 @@ def test_a_record_without_a_hash_inside_the_chain_is_named() -> None:
 
 def test_a_record_that_does_not_follow_is_named_with_what_was_checked() -> None:
     """The third chained record links to another hash: broken at it, two checked."""
-    rows = [(1, _values(1), None, None), *_chain(2, 2)]
+    rows = [_old(1), *_chain(2, 2)]
     rows.append((4, _values(4), "0" * 64, record_hash(_values(4), "0" * 64)))
     verdict = verify(rows, None)
     assert verdict.ok is False
@@ -105,7 +111,7 @@ def test_a_record_that_does_not_follow_is_named_with_what_was_checked() -> None:
 
 def test_a_changed_record_is_named_with_what_was_checked() -> None:
     """The third chained record's content differs from its hash: broken at it, two checked."""
-    rows = [(1, _values(1), None, None), *_chain(3, 2)]
+    rows = [_old(1), *_chain(3, 2)]
     seq, _, previous, digest = rows[-1]
     rows[-1] = (seq, _values(99), previous, digest)
     verdict = verify(rows, None)
@@ -115,10 +121,10 @@ def test_a_changed_record_is_named_with_what_was_checked() -> None:
 
 def test_a_head_that_counts_more_records_names_the_trails_end() -> None:
     """Records removed at the end: the verdict has no record number, says "the trail's end",
-    and quotes the head's count and what the trail holds, purged records included."""
-    rows = _chain(2, 6, previous="p" * 64)
-    verdict = verify(rows, f"9:{rows[-1][3]}", {"previous": "p" * 64, "removed": 5})
-    problem = "the head says 9 records, the trail holds 2 (and 5 purged): records were removed"
+    and quotes the head's count and what the trail holds."""
+    rows = _chain(2)
+    verdict = verify(rows, f"9:{rows[-1][3]}")
+    problem = "the head says 9 records, the trail holds 2: records were removed"
     assert verdict == Verdict(False, 2, 0, None, problem)
     assert verdict.ok is False
     assert str(verdict) == f"chain broken at the trail's end: {problem} (2 records checked)"

@@ -401,11 +401,6 @@ def test_a_persistent_db_without_a_key_says_how_to_give_one(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 item 5: a key file with a non-ASCII byte ends in UnicodeDecodeError, "
-    "a traceback, not IdentityKeyError",
-)
 def test_a_key_file_with_a_non_ascii_character_is_refused_as_a_key_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
