@@ -72,7 +72,7 @@ def test_an_intact_trail_reports_its_count_and_last_hash() -> None:
     rows = [_old(1), _old(2), *_chain(3, 3)]
     head = rows[-1][3]
     verdict = verify(rows, f"3:{head}")
-    assert verdict == Verdict(True, 3, 2, head=head, recorded_at=VALUES[6])
+    assert verdict == Verdict(True, 3, 2, head=head, recorded_at=str(VALUES[6]))
     older = "(2 older records predate the chain)"
     assert str(verdict) == f"chain intact: 3 records, head {head} {older}"
 
