@@ -82,7 +82,7 @@ def tick(at: timedelta, kind: str = "registration") -> dict[str, Any]:
 def run(events: list[dict[str, Any]]) -> Result:
     """A fresh engine over the default pack, `events` in the order given, committing (and
     so pruning history) after each event, as `process` does."""
-    with Engine(RULESET, SQLiteStore(), commit_every=1) as engine:
+    with Engine(RULESET, SQLiteStore(), commit_every=1, max_lead=None) as engine:
         decided = []
         for outcome in engine.run(events):
             assert outcome.accepted, outcome
@@ -291,7 +291,7 @@ def test_a_freeze_ends_at_its_expiry_time_not_at_the_event_that_noticed(
 ) -> None:
     """The freeze's end is dated at its expiry, whatever event moved the clock past it: the
     status change is stamped T0 + 31d, and the account is frozen at T0 + 31d - 1µs."""
-    with Engine(RULESET, SQLiteStore()) as engine:
+    with Engine(RULESET, SQLiteStore(), max_lead=None) as engine:
         list(engine.run([flag("a", 0 * DAY, "f1", "c1"), flag("a", 1 * DAY, "f2", "c2")]))
         outcome = engine.process(tick(31 * DAY + EDGES[edge], kind))
         ended = [c for c in outcome.status_changes if c.account_id == "a"]
@@ -356,9 +356,9 @@ def test_a_new_stream_fills_from_the_log_back_to_the_oldest_reachable_event(
     old_rules.mkdir()
     (old_rules / "r.yaml").write_text(NO_RUMOUR_RULES, encoding="utf-8")
     oldest = clock - 360 * DAY - EDGES[edge]
-    with Engine.from_path(old_rules, db) as engine:
+    with Engine.from_path(old_rules, db, max_lead=None) as engine:
         list(engine.run([flag("a", oldest - T0, "f1", "c1"), tick(clock - T0, "quiet")]))
-    with Engine(RULESET, SQLiteStore(db)) as engine:
+    with Engine(RULESET, SQLiteStore(db), max_lead=None) as engine:
         outcome = engine.process(flag("a", clock - 180 * DAY - T0, "f2", "c2"))
     decided = {(d.rule_id, d.effective_at) for d in outcome.decisions}
     assert decided == ({(FREEZE_R, clock - 180 * DAY)} if edge == "inside" else set())
@@ -384,7 +384,7 @@ def test_a_late_strike_does_not_fire_again_a_window_that_held_without_it() -> No
 def test_the_window_condition_holds_at_exactly_its_count() -> None:
     """A decision's trace of its window: the count seen equals the count needed, and the
     condition says it held."""
-    with Engine(RULESET, SQLiteStore()) as engine:
+    with Engine(RULESET, SQLiteStore(), max_lead=None) as engine:
         list(engine.run([flag("a", 0 * DAY, "f1", "c1")]))
         (decision,) = engine.process(flag("a", 1 * DAY, "f2", "c2")).decisions
     window = decision.matched[0].conditions[-1]

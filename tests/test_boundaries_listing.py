@@ -135,7 +135,7 @@ def insertions(chain: list[dict[str, Any]], item: dict[str, Any]) -> Iterator[li
 
 
 def status_of_again(rules: Path, events: list[dict[str, Any]]) -> str:
-    with Engine.from_path(rules) as engine:
+    with Engine.from_path(rules, max_lead=None) as engine:
         for outcome in engine.run(events):
             assert outcome.accepted, outcome
         return str(engine.status("again"))
@@ -184,7 +184,7 @@ def test_a_registration_at_the_moment_an_entry_is_removed(edge: str) -> None:
     for order in insertions([*LISTING, removal], returning(at)):
         decided_first = order.index(removal) == len(order) - 1
         expected = "blacklisted" if edge == "before" or decided_first else "active"
-        with Engine.from_path() as engine:
+        with Engine.from_path(max_lead=None) as engine:
             for outcome in engine.run(order):
                 assert outcome.accepted, outcome
             assert str(engine.status("again")) == expected, [e["event_id"] for e in order]
@@ -194,7 +194,7 @@ def test_a_registration_at_the_moment_an_entry_is_removed(edge: str) -> None:
 def test_is_blacklisted_at_the_edges_of_a_listing(listed_for_30d: Path, edge: str) -> None:
     """`is_blacklisted` and `blacklist_match` (memory and store) at the entry's start and end
     +- 1µs: in force from T0 + 1d, until before T0 + 31d."""
-    with Engine.from_path(listed_for_30d) as engine:
+    with Engine.from_path(listed_for_30d, max_lead=None) as engine:
         list(engine.run(LISTING))
         for start, end in ((1 * DAY, False), (31 * DAY, True)):
             at = T0 + start + EDGES[edge]
@@ -272,7 +272,7 @@ def test_an_audit_purge_keeps_the_record_written_exactly_at_its_cut(store: SQLit
 def test_an_event_at_the_history_cut_is_accepted(edge: str) -> None:
     """After a history purge with its cut at C, an event at C or after is processed; one 1µs
     before C is refused (its history is settled)."""
-    with Engine.from_path() as engine:
+    with Engine.from_path(max_lead=None) as engine:
         engine.store.now = lambda: T0 + 1000 * DAY
         engine.process(event("registration", "a", 0 * DAY, "reg"))
         engine.advance_to(T0 + 430 * DAY)
@@ -287,7 +287,7 @@ def test_an_event_at_the_history_cut_is_accepted(edge: str) -> None:
 def test_a_history_cut_keeps_the_retention_on_event_time(edge: str) -> None:
     """The cut asked for is capped at the latest event minus the retention (event time): a
     cut asked for 1µs before that cap stays as asked, exactly at it too, 1µs after is capped."""
-    with Engine.from_path() as engine:
+    with Engine.from_path(max_lead=None) as engine:
         engine.store.now = lambda: T0 + 1000 * DAY
         engine.process(event("registration", "a", 430 * DAY, "reg"))
         cap = T0 + 430 * DAY - RETENTION_FLOOR
@@ -299,7 +299,7 @@ def test_a_history_cut_keeps_the_retention_on_event_time(edge: str) -> None:
 def test_a_second_history_purge_at_or_before_the_cut_does_nothing(edge: str) -> None:
     """A history purge with its cut at C, then another at C (+ edge): at or before C it is
     a no-op (no audit record, the cut stays); 1µs after C it is a purge of its own."""
-    with Engine.from_path() as engine:
+    with Engine.from_path(max_lead=None) as engine:
         engine.store.now = lambda: T0 + 1000 * DAY
         engine.process(event("registration", "a", 430 * DAY, "reg"))
         cut = T0 + 200 * DAY

@@ -70,7 +70,7 @@ def decisions_in_every_order(
     """Per arrival order: the enforced decisions (account, rule, effective), sorted."""
     found = {}
     for order in itertools.permutations(events):
-        with Engine(ruleset, SQLiteStore()) as engine:
+        with Engine(ruleset, SQLiteStore(), max_lead=None) as engine:
             decided = [
                 (d.account_id, d.rule_id, d.effective_at)
                 for outcome in engine.run(list(order))

@@ -49,9 +49,9 @@ def test_every_decision_field_survives_the_db(tmp_path: Path) -> None:
     """Decisions handed out by `run` equal, field by field, those read from the reopened db."""
     rules = default_pack_with(tmp_path / "rules", shadow=SHADOW_REPORT_FREEZE)
     db = tmp_path / "state.db"
-    with Engine.from_path(rules, db) as engine:
+    with Engine.from_path(rules, db, max_lead=None) as engine:
         handed = [d for outcome in engine.run(_events()) for d in outcome.decisions]
-    with Engine.from_path(rules, db) as engine:
+    with Engine.from_path(rules, db, max_lead=None) as engine:
         stored = {
             d.decision_id: d
             for account in sorted({d.account_id for d in handed})
@@ -71,7 +71,7 @@ def test_the_round_trip_covers_every_field_with_a_value(tmp_path: Path) -> None:
     """Each field of `Decision` has a non-default, non-empty value in at least one decision of
     the round trip above: a field read back wrong cannot hide behind its default."""
     rules = default_pack_with(tmp_path / "rules", shadow=SHADOW_REPORT_FREEZE)
-    with Engine.from_path(rules) as engine:
+    with Engine.from_path(rules, max_lead=None) as engine:
         handed = [d for outcome in engine.run(_events()) for d in outcome.decisions]
     unshown = []
     for field in attrs.fields(Decision):
