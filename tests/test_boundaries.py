@@ -27,6 +27,8 @@ from blacklist_rules import Engine, SQLiteStore, load_ruleset
 from blacklist_rules.events import from_micros, to_micros
 
 from .support import T0, event
+from .test_cascade import strike
+from .test_history import NO_RUMOUR_RULES
 
 DAY = timedelta(days=1)
 US = timedelta(microseconds=1)
@@ -40,19 +42,6 @@ CANCEL_V = "cancel-unverified-after-freeze"
 
 Result = tuple[tuple[tuple[str, str, datetime], ...], dict[str, str]]
 """Enforced decisions (account, rule, effective), sorted, and each account's final status."""
-
-
-def flag(account: str, at: timedelta, event_id: str, content: str) -> dict[str, Any]:
-    """A malicious rumour found by a fact checker: a strike of the rumour windows."""
-    return event(
-        "rumor_flag",
-        account,
-        at,
-        event_id,
-        content_id=content,
-        verdict="malicious_rumor",
-        source="fact_check",
-    )
 
 
 def verification(account: str, at: timedelta, event_id: str, status: str) -> dict[str, Any]:
@@ -118,7 +107,7 @@ def test_two_strikes_180_days_apart_at_the_edge(edge: str) -> None:
     """Strikes at T0 and T0 + 180d (+ edge): 1µs less is within 180 days (a 30-day freeze at
     the second); exactly 180 days or 1µs more is not. Both arrival orders agree."""
     second = 180 * DAY + EDGES[edge]
-    results = every_order([flag("a", 0 * DAY, "f1", "c1"), flag("a", second, "f2", "c2")])
+    results = every_order([strike("a", 0 * DAY, "f1", "c1"), strike("a", second, "f2", "c2")])
     expected = {(FREEZE_R, T0 + second)} if edge == "inside" else set()
     for order, result in results.items():
         assert rules_of(result) == expected, order
@@ -134,9 +123,9 @@ def test_three_strikes_spanning_180_days_at_the_edge(edge: str) -> None:
     blacklist and the final status are the same in every order."""
     third = 180 * DAY + EDGES[edge]
     events = [
-        flag("a", 0 * DAY, "f1", "c1"),
-        flag("a", 90 * DAY, "f2", "c2"),
-        flag("a", third, "f3", "c3"),
+        strike("a", 0 * DAY, "f1", "c1"),
+        strike("a", 90 * DAY, "f2", "c2"),
+        strike("a", third, "f3", "c3"),
     ]
     results = every_order(events)
     assert len(results) == 6
@@ -149,7 +138,7 @@ def test_three_strikes_spanning_180_days_at_the_edge(edge: str) -> None:
 def test_two_strikes_at_the_same_instant_count_together() -> None:
     """Two strikes at the very same microsecond are in each other's window (the upper edge is
     closed), in both orders: a freeze at that instant."""
-    results = every_order([flag("a", 5 * DAY, "f1", "c1"), flag("a", 5 * DAY, "f2", "c2")])
+    results = every_order([strike("a", 5 * DAY, "f1", "c1"), strike("a", 5 * DAY, "f2", "c2")])
     for order, result in results.items():
         assert rules_of(result) == {(FREEZE_R, T0 + 5 * DAY)}, order
 
@@ -185,7 +174,7 @@ def test_a_late_strike_exactly_the_horizon_behind_the_clock_counts(edge: str) ->
     or 1µs more. Exactly: it counts, and the second strike's freeze comes in every order.
     1µs more: it counts only in the orders where it came before the clock moved."""
     moved = 180 * DAY + EDGES[edge]
-    events = [flag("a", 0 * DAY, "f0", "c0"), flag("a", 10 * DAY, "f1", "c1"), tick(moved)]
+    events = [strike("a", 0 * DAY, "f0", "c0"), strike("a", 10 * DAY, "f1", "c1"), tick(moved)]
     for order, result in every_order(events).items():
         in_time = order.index("f0") < order.index("tick")
         counted = edge == "exact" or in_time
@@ -275,8 +264,8 @@ def test_a_30_day_freeze_at_its_expiry(edge: str, kind: str) -> None:
     """A freeze from T0 + 1d (second strike) expires at T0 + 31d. With the clock at T0 + 31d
     (+ edge): 1µs before, still frozen; at it or after, ended, in all 6 arrival orders."""
     events = [
-        flag("a", 0 * DAY, "f1", "c1"),
-        flag("a", 1 * DAY, "f2", "c2"),
+        strike("a", 0 * DAY, "f1", "c1"),
+        strike("a", 1 * DAY, "f2", "c2"),
         tick(31 * DAY + EDGES[edge], kind),
     ]
     for order, result in every_order(events).items():
@@ -292,7 +281,7 @@ def test_a_freeze_ends_at_its_expiry_time_not_at_the_event_that_noticed(
     """The freeze's end is dated at its expiry, whatever event moved the clock past it: the
     status change is stamped T0 + 31d, and the account is frozen at T0 + 31d - 1µs."""
     with Engine(RULESET, SQLiteStore(), max_lead=None) as engine:
-        list(engine.run([flag("a", 0 * DAY, "f1", "c1"), flag("a", 1 * DAY, "f2", "c2")]))
+        list(engine.run([strike("a", 0 * DAY, "f1", "c1"), strike("a", 1 * DAY, "f2", "c2")]))
         outcome = engine.process(tick(31 * DAY + EDGES[edge], kind))
         ended = [c for c in outcome.status_changes if c.account_id == "a"]
         if edge == "inside":
@@ -319,26 +308,14 @@ def test_pruning_keeps_the_oldest_event_a_late_window_can_reach() -> None:
     mark = from_micros(mark_us)
     oldest = mark - 360 * DAY + US
     events = [
-        flag("a", oldest - T0, "f1", "c1"),
-        flag("a", mark - 180 * DAY - T0, "f2", "c2"),
+        strike("a", oldest - T0, "f1", "c1"),
+        strike("a", mark - 180 * DAY - T0, "f2", "c2"),
         tick(mark - T0, "quiet"),
     ]
     for order, result in every_order(events).items():
         counted = order.index("f1") < order.index("tick")
         expected = {(FREEZE_R, mark - 180 * DAY)} if counted else set()
         assert rules_of(result) == expected, order
-
-
-NO_RUMOUR_RULES = """
-id: cancel-forged
-version: 1
-description: Forged documents cancel.
-basis: Test basis.
-on: identity_verification
-when: {status: failed, reason: forged_document}
-then: {action: cancel, reason: Forged.}
-dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
-"""
 
 
 @pytest.mark.parametrize("edge", EDGES)
@@ -357,9 +334,9 @@ def test_a_new_stream_fills_from_the_log_back_to_the_oldest_reachable_event(
     (old_rules / "r.yaml").write_text(NO_RUMOUR_RULES, encoding="utf-8")
     oldest = clock - 360 * DAY - EDGES[edge]
     with Engine.from_path(old_rules, db, max_lead=None) as engine:
-        list(engine.run([flag("a", oldest - T0, "f1", "c1"), tick(clock - T0, "quiet")]))
+        list(engine.run([strike("a", oldest - T0, "f1", "c1"), tick(clock - T0, "quiet")]))
     with Engine(RULESET, SQLiteStore(db), max_lead=None) as engine:
-        outcome = engine.process(flag("a", clock - 180 * DAY - T0, "f2", "c2"))
+        outcome = engine.process(strike("a", clock - 180 * DAY - T0, "f2", "c2"))
     decided = {(d.rule_id, d.effective_at) for d in outcome.decisions}
     assert decided == ({(FREEZE_R, clock - 180 * DAY)} if edge == "inside" else set())
 
@@ -370,10 +347,10 @@ def test_a_late_strike_does_not_fire_again_a_window_that_held_without_it() -> No
     distinct rumour to any window, and the window at T0 + 10d held without it: no second
     freeze there. Time order and this order give the same one freeze."""
     events = [
-        flag("a", 0 * DAY, "f1", "c1"),
-        flag("a", 10 * DAY, "f2", "c2"),
+        strike("a", 0 * DAY, "f1", "c1"),
+        strike("a", 10 * DAY, "f2", "c2"),
         tick(100 * DAY, "quiet"),
-        flag("a", 5 * DAY, "f0", "c1"),
+        strike("a", 5 * DAY, "f0", "c1"),
     ]
     expected = {(FREEZE_R, T0 + 10 * DAY)}
     in_time = run(sorted(events, key=lambda e: e["occurred_at"]))
@@ -385,7 +362,7 @@ def test_the_window_condition_holds_at_exactly_its_count() -> None:
     """A decision's trace of its window: the count seen equals the count needed, and the
     condition says it held."""
     with Engine(RULESET, SQLiteStore(), max_lead=None) as engine:
-        list(engine.run([flag("a", 0 * DAY, "f1", "c1")]))
-        (decision,) = engine.process(flag("a", 1 * DAY, "f2", "c2")).decisions
+        list(engine.run([strike("a", 0 * DAY, "f1", "c1")]))
+        (decision,) = engine.process(strike("a", 1 * DAY, "f2", "c2")).decisions
     window = decision.matched[0].conditions[-1]
     assert (window.op, window.expected, window.seen, window.result) == ("gte", 2, 2, True)
