@@ -16,12 +16,14 @@ import pytest
 from blacklist_rules import (
     ClockError,
     Engine,
+    EvaluationError,
     TimeBound,
     iter_jsonl,
     load_ruleset,
     replay_diff,
     run_case,
 )
+from blacklist_rules import cli as cli_module
 from blacklist_rules.cases import parse_cases
 from blacklist_rules.clock import duration_text
 from blacklist_rules.events import parse_time
@@ -305,3 +307,36 @@ def test_rule_test_cases_and_diff_run_in_event_time_alone(tmp_path: Path) -> Non
 def test_margins_are_written_as_durations(span: timedelta, text: str) -> None:
     """Messages and audit records name the margin as the CLI reads it: the largest exact unit."""
     assert duration_text(span) == text
+
+
+def test_a_failure_while_run_until_moves_the_clock_exits_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A deadline that fails to evaluate during `run --until` is a failure (exit 3, one FAILED
+    line, nothing moved, the events before it kept), not a usage error (exit 2); the retry,
+    once evaluation works again, moves the clock and fires the deadline."""
+    failed = event("identity_verification", "a", timedelta(0), "v1", status="failed")
+    events = _write(tmp_path / "e.jsonl", failed)
+    db = str(tmp_path / "x.db")
+    until = (T0 + timedelta(days=30)).isoformat()
+    args = ["run", str(events), "--db", db, "--until", until, "--force"]
+
+    agree = Engine._agree
+
+    def boom(self: Engine, what: str, snapshot: dict[str, Any], expected: list[str]) -> None:
+        if what.startswith("deadline "):
+            raise EvaluationError("boom")
+        agree(self, what, snapshot, expected)
+
+    monkeypatch.chdir(tmp_path)
+    with monkeypatch.context() as patched:
+        patched.setattr(Engine, "_agree", boom)
+        assert cli_module.main(args) == 3
+    err = capsys.readouterr().err
+    assert "FAILED moving the clock (nothing moved): " in err
+    assert "1 accepted" in err
+    assert "1 failed" in err
+    with Engine.from_path(db=db, max_lead=None) as engine:
+        assert (engine.status("a"), engine.clock) == ("frozen", T0)
+    assert cli_module.main(args) == 0
+    assert '"action":"cancel"' in capsys.readouterr().out.replace(" ", "")
