@@ -7,7 +7,8 @@ point. The head (how many records, the last hash) is kept beside the trail, in t
 transaction: removing the last records breaks it too, and so does removing the head with them. A
 purge's checkpoint (where the trail now starts) counts only when the chain itself holds the
 `audit_purged` record that wrote it. `verify` re-computes everything and names the first record
-that does not fit.
+that does not fit; the state tables that decisions, exports and statuses read are then checked
+against the chain's records (`audit_crosscheck`).
 
 What the db alone cannot show is a whole trail rewritten with recomputed hashes: a copy of the
 head kept elsewhere (`AuditHead`, `COUNT:HASH`, as `audit head` prints it) can. `verify` with
@@ -97,7 +98,8 @@ class Verdict:
     purged: int = 0
     """Chained records removed by a purge (before its checkpoint)."""
     unchecked: int = 0
-    """Rows of the decisions table whose decision record a purge removed: not checked."""
+    """Rows of the decisions, accounts and blacklist tables no chained record vouches for
+    (written before the chain, or left bare by a purge of an older version): not checked."""
     recorded_at: str | None = None
     """When the last chained record was logged."""
     expected: AuditHead | None = None
@@ -115,8 +117,9 @@ class Verdict:
             older = f" ({self.unchained} older records predate the chain)" if self.unchained else ""
             purged = f" ({self.purged} purged before them)" if self.purged else ""
             unchecked = (
-                f"; {self.unchecked} decisions' records were purged: their rows in the "
-                "decisions table are not checked"
+                f"; {self.unchecked} rows of the decisions, accounts and blacklist tables have "
+                "no chained record (older than the chain, or purged by an older version): "
+                "not checked"
                 if self.unchecked
                 else ""
             )
@@ -187,6 +190,14 @@ class _Walk:
             )
 
     def end(self, head: str | None, checkpoint: dict[str, Any] | None) -> None:
+        if self.unchained and not self.checked:
+            # An upgraded db chains a record (`chain_started`) after its old ones at once.
+            raise _BrokenError(
+                None,
+                f"{self.unchained} records without a hash and none with one after them: the "
+                "hashes were removed (a db from before the chain gets a chained record when "
+                "it is upgraded)",
+            )
         if checkpoint is not None:
             _corroborate(checkpoint, self.purge_record)
         elif self.purge_record is not None:
