@@ -158,10 +158,18 @@ class _Walk:
     recorded_at: str | None = None
     purge_record: str | None = None
     """The text of the last chained `audit_purged` record: it must name the checkpoint."""
+    next_seq: int = 1
+    """The number the next record must have: records are numbered on, one by one, from 1 or
+    from the purge checkpoint's `seq` (the number is not hashed: this keeps it honest)."""
+    renumbered: tuple[int, int] | None = None
+    """The first record whose number is not the one expected, and that number."""
 
     def step(
         self, seq: int, values: Sequence[Any], prev_hash: str | None, stored: str | None
     ) -> None:
+        if seq != self.next_seq and self.renumbered is None:
+            self.renumbered = (seq, self.next_seq)  # (told last: other breaks say more)
+        self.next_seq = seq + 1
         if stored is None:
             if self.checked:
                 raise _BrokenError(seq, "a record without a hash inside the chain")
@@ -218,6 +226,9 @@ class _Walk:
             )
         if self.expect is not None:
             self._reach(self.expect, total)
+        if self.renumbered is not None:
+            seq, expected = self.renumbered
+            raise _BrokenError(seq, f"it should be record #{expected}: records were renumbered")
 
     def _reach(self, expect: AuditHead, total: int) -> None:
         """The published head's record must be in the trail, or be the last one purged (the
@@ -257,6 +268,7 @@ def _checkpoint(text: str | None) -> dict[str, Any] | None:
         or not all(key in found for key in _CHECKPOINT_KEYS)
         or not isinstance(found["previous"], str)
         or type(found["removed"]) is not int
+        or type(found["seq"]) is not int
         or found["removed"] < 0
     ):
         raise _BrokenError(None, "the purge checkpoint is malformed: it was changed")
@@ -294,7 +306,7 @@ def verify(
     try:
         found = _checkpoint(checkpoint)
         if found is not None:
-            walk = _Walk(found["previous"], found["removed"], expect)
+            walk = _Walk(found["previous"], found["removed"], expect, next_seq=found["seq"])
         for seq, values, prev_hash, stored in rows:
             walk.step(seq, values, prev_hash, stored)
         walk.end(head, found)
