@@ -77,18 +77,11 @@ ENTRY_COLUMNS = (
 """The columns of the `blacklist` table, in the order `compare` reads them."""
 _UNKNOWN = object()
 """An `ended_at` no record vouches for (a decision recorded before end records existed)."""
-_VERSION, _KIND, _ACCOUNT, _EVENT, _DECISION, _OCCURRED, _RECORD = (
+_VERSION, _KIND, _ACCOUNT, _EVENT, _DECISION, _OCCURRED = (
     FIELDS.index(name)
-    for name in (
-        "version",
-        "kind",
-        "account_id",
-        "event_id",
-        "decision_id",
-        "occurred_at",
-        "record",
-    )
+    for name in ("version", "kind", "account_id", "event_id", "decision_id", "occurred_at")
 )
+_RECORD = FIELDS.index("record")
 
 
 @attrs.frozen
