@@ -1,30 +1,26 @@
-"""`verify_audit` on a 100,000-event db: the decisions cross-check, now and as it was.
+"""`verify_audit` on a 100,000-event db: the chain, the tables' cross-check, the damage check.
 
     PYTHONPATH=src:bench python bench/bench_audit_verify.py                 # ~4 minutes
-    PYTHONPATH=src:bench python bench/bench_audit_verify.py --events 20000 --repeat 1
+    PYTHONPATH=src:bench python bench/bench_audit_verify.py --events 20000 --repeat 2
     PYTHONPATH=src:bench python bench/bench_audit_verify.py --json verify.json
 
-`verify_audit` re-computes the chain, then checks the decisions table against the trail. Its
-count of decisions without their record (a purge removed it) was a correlated `NOT EXISTS`
-that scanned the trail once per decision, there being no index on `audit(decision_id)`:
-quadratic. It is now a `NOT IN` over a list SQLite builds once (`UNCHECKED_DECISIONS`), which
-needs no index. The workload is `generate_events` with a benign share of 0.5 (default), so
-that there are thousands of decisions, as on a busy db.
+`verify_audit` re-computes the chain, checks every row of the decisions, accounts and
+blacklist tables against the chained records that wrote them (`audit_crosscheck`: one pass
+over the trail into a dict per table, one pass over each table), and runs SQLite's
+`quick_check` (damage the other queries would not read). All must stay linear in the db's
+size. The workload is `generate_events` with a benign share of 0.5 (default), so that there
+are thousands of decisions, as on a busy db.
 
 One process, one workload. The events run into a fresh SQLite file (`Engine.run`, not timed
-for the comparison, reported), which is copied; on one copy the index the former query lacked,
-`audit_by_decision`, is created. Then, for `--repeat` rounds, the order of the variants
-rotating from one round to the next, each opens its copy and times one `verify_audit()`:
+for the comparison, reported). Then, for `--repeat` rounds, the order of the variants rotating
+from one round to the next, each opens the file and times one pass:
 
-- **now**: the library as it is, no index;
-- **now + index**: the same on the copy with the index (what the index would add: nothing);
-- **former**: `verify_audit` with the former query (patched in), no index: the baseline;
-- **former + index**: the former query with the index: what adding the index alone gives.
+- **chain**: `chain.verify` over the trail alone (re-hashing every record): the baseline;
+- **chain + cross-check**: the same, with the tables checked against it (`CrossCheck`);
+- **verify_audit**: the library's `verify_audit()`, `quick_check` included.
 
-Every variant must return the same verdict. The cross-check's two queries are also timed
-alone, as they are now: the rest is re-hashing the chain. The same is measured on a db of the
-first half of the events (built in the same run), to show how each variant grows with the
-trail.
+Every variant must find the trail intact. The same is measured on a db of the first half of
+the events (built in the same run), to show how each variant grows with the db.
 """
 
 from __future__ import annotations
@@ -32,14 +28,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -47,24 +41,13 @@ from bench_appeal import KEY
 from bench_core import emit, machine
 from bench_history import code_version
 
-import blacklist_rules.store as store_module
 from blacklist_rules import Engine, SQLiteStore, iter_jsonl
+from blacklist_rules.audit_crosscheck import DECISION_COLUMNS, ENTRY_COLUMNS, CrossCheck
+from blacklist_rules.chain import FIELDS, verify
 from blacklist_rules.synthetic import generate_events
 
-FORMER = (
-    "SELECT count(*) FROM decisions d WHERE NOT EXISTS (SELECT 1 FROM audit a "
-    "WHERE a.decision_id = d.decision_id AND a.kind = 'decision')"
-)
-"""The cross-check's count as it was before `UNCHECKED_DECISIONS` (commit 1bffd26)."""
-INDEX = "CREATE INDEX audit_by_decision ON audit (decision_id)"
-CHANGED = (
-    "SELECT d.decision_id, a.seq FROM decisions d JOIN audit a "
-    "ON a.decision_id = d.decision_id AND a.kind = 'decision' "
-    "WHERE a.record != d.record ORDER BY a.seq LIMIT 1"
-)
-"""The cross-check's other query (unchanged), as `verify_audit` runs it."""
-NOW, NOW_INDEX, FORMER_NAME, FORMER_INDEX = "now", "now + index", "former", "former + index"
-VARIANTS = (NOW, NOW_INDEX, FORMER_NAME, FORMER_INDEX)
+CHAIN, CROSS, FULL = "chain", "chain + cross-check", "verify_audit"
+VARIANTS = (CHAIN, CROSS, FULL)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,90 +76,89 @@ def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-@contextmanager
-def _former(active: bool) -> Iterator[None]:
-    """`verify_audit` with the former query while active (it reads the module's constant)."""
-    now = store_module.UNCHECKED_DECISIONS
-    if active:
-        store_module.UNCHECKED_DECISIONS = FORMER
+def _walk(db: Path, cross: bool) -> bool:
+    """The chain (and, with `cross`, the tables' cross-check) as `verify_audit` runs them,
+    on a read-only connection of the store: whether all is intact."""
+    store = SQLiteStore(db, read_only=True)
     try:
-        yield
-    finally:
-        store_module.UNCHECKED_DECISIONS = now
-
-
-def _verify(db: Path, former: bool) -> tuple[float, str]:
-    store = SQLiteStore(db)
-    try:
-        with _former(former):
-            started = time.perf_counter()
-            verdict = store.verify_audit()
-            seconds = time.perf_counter() - started
+        connection = store._db  # (the bench reads the store's own connection)
+        check = CrossCheck()
+        rows = connection.execute(
+            f"SELECT seq, {', '.join(FIELDS)}, prev_hash, hash FROM audit ORDER BY seq"
+        )
+        walked = ((row[0], row[1 : 1 + len(FIELDS)], row[-2], row[-1]) for row in rows)
+        verdict = verify(
+            (check.see(row) for row in walked) if cross else walked,
+            store.meta("audit_head"),
+            store.meta("audit_checkpoint"),
+        )
+        if not cross or not verdict.ok:
+            return verdict.ok
+        found = check.compare(
+            connection.execute(f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions"),
+            connection.execute("SELECT account_id, status FROM accounts"),
+            connection.execute(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM blacklist"),
+        )
+        return found == 0
     finally:
         store.close()
-    return seconds, str(verdict)
 
 
-def _queries(db: Path) -> float:
-    """The cross-check's two queries alone, as they are now, no index: the rest of
-    `verify_audit` is re-hashing the chain."""
-    with closing(sqlite3.connect(db)) as connection:
-        started = time.perf_counter()
-        connection.execute(CHANGED).fetchall()
-        connection.execute(store_module.UNCHECKED_DECISIONS).fetchall()
-        return time.perf_counter() - started
+def _run(db: Path, name: str) -> tuple[float, bool]:
+    started = time.perf_counter()
+    if name == FULL:
+        store = SQLiteStore(db, read_only=True)
+        try:
+            ok = store.verify_audit().ok
+        finally:
+            store.close()
+    else:
+        ok = _walk(db, name == CROSS)
+    return time.perf_counter() - started, ok
 
 
 def _build(lines: list[str], db: Path) -> dict[str, Any]:
-    """The events into a fresh db, then the copy with the index; sizes of the trail."""
+    """The events into a fresh db; sizes of the trail and of the tables checked."""
     started = time.perf_counter()
     with Engine.from_path(db=db) as engine:
         for _ in engine.run(iter_jsonl(lines)):
             pass
     build_s = time.perf_counter() - started
-    indexed = db.with_name(f"{db.stem}-index.db")
-    shutil.copyfile(db, indexed)
-    with closing(sqlite3.connect(indexed)) as connection:
-        connection.execute(INDEX)
-        connection.commit()
-    with closing(sqlite3.connect(db)) as connection:
-        records, decisions = connection.execute(
-            "SELECT (SELECT count(*) FROM audit), (SELECT count(*) FROM decisions)"
+    with closing(SQLiteStore(db, read_only=True)) as store:
+        records, decisions, accounts, entries = store._db.execute(
+            "SELECT (SELECT count(*) FROM audit), (SELECT count(*) FROM decisions), "
+            "(SELECT count(*) FROM accounts), (SELECT count(*) FROM blacklist)"
         ).fetchone()
     return {
         "events": len(lines),
         "build_s": round(build_s, 2),
         "audit_records": int(records),
         "decisions": int(decisions),
-        "paths": {NOW: db, NOW_INDEX: indexed, FORMER_NAME: db, FORMER_INDEX: indexed},
+        "accounts": int(accounts),
+        "blacklist_entries": int(entries),
+        "path": db,
     }
 
 
 def _measure(built: dict[str, Any], repeat: int) -> dict[str, Any]:
-    paths = built.pop("paths")
+    path = built.pop("path")
     timings: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    queries: list[float] = []
-    verdicts: set[str] = set()
     for round_ in range(repeat):
-        queries.append(_queries(paths[NOW]))
         shift = round_ % len(VARIANTS)
         for name in VARIANTS[shift:] + VARIANTS[:shift]:
             _progress(f"  round {round_ + 1}: {name} ...")
-            seconds, verdict = _verify(paths[name], name in (FORMER_NAME, FORMER_INDEX))
+            seconds, ok = _run(path, name)
+            if not ok:
+                raise SystemExit(f"{name} found the trail of {path} broken")
             timings[name].append(seconds)
-            verdicts.add(verdict)
-    if len(verdicts) != 1:
-        raise SystemExit(f"the variants disagree: {sorted(verdicts)}")
     medians = {name: statistics.median(values) for name, values in timings.items()}
     return {
         **built,
-        "verdict": verdicts.pop(),
         "seconds": {
             name: {"median": round(medians[name], 4), "rounds": [round(s, 4) for s in values]}
             for name, values in timings.items()
         },
-        "ratio_to_now": {name: round(medians[name] / medians[NOW], 2) for name in VARIANTS},
-        "cross_check_queries_now_s": round(statistics.median(queries), 4),
+        "ratio_to_chain": {name: round(medians[name] / medians[CHAIN], 2) for name in VARIANTS},
     }
 
 
@@ -199,17 +181,15 @@ def show(report: dict[str, Any], out: TextIO) -> None:
         say()
         say(
             f"{size['events']:,} events (db built in {size['build_s']:.1f} s): "
-            f"{size['audit_records']:,} audit records, {size['decisions']:,} decisions"
+            f"{size['audit_records']:,} audit records, {size['decisions']:,} decisions, "
+            f"{size['accounts']:,} accounts, {size['blacklist_entries']:,} blacklist entries"
         )
-        say(f"  {'variant':<16}{'median s':>10}  {'rounds (s)':<30}median / now")
+        say(f"  {'variant':<21}{'median s':>10}  {'rounds (s)':<30}median / chain")
         for name in VARIANTS:
             row = size["seconds"][name]
             rounds = " / ".join(f"{s:.3f}" for s in row["rounds"])
-            say(f"  {name:<16}{row['median']:>10.3f}  {rounds:<30}{size['ratio_to_now'][name]:.2f}")
-        say(
-            f"  the cross-check's two queries alone (now, no index): "
-            f"{size['cross_check_queries_now_s']:.3f} s, median"
-        )
+            ratio = size["ratio_to_chain"][name]
+            say(f"  {name:<21}{row['median']:>10.3f}  {rounds:<30}{ratio:.2f}")
     if len(report["sizes"]) == 2:
         small, large = report["sizes"]
         growth = ", ".join(
@@ -220,7 +200,6 @@ def show(report: dict[str, Any], out: TextIO) -> None:
         say()
         say(f"from {small['events']:,} to {large['events']:,} events (records x{records:.1f}):")
         say(f"  {growth}")
-    say(f"verdict (the same for every variant): {report['sizes'][-1]['verdict']}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

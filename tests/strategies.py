@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import attrs
 from hypothesis import strategies as st
+
+from blacklist_rules.audit_crosscheck import DECISION_COLUMNS, ENTRY_COLUMNS
+from blacklist_rules.chain import FIELDS
 
 from .support import T0
 
@@ -213,3 +217,36 @@ notice_event = st.one_of(
 )
 notice_event_lists = st.lists(notice_event, min_size=1, max_size=25).map(numbered)
 """Events for three accounts with distinctive ids: every kind of decision, human ones too."""
+
+
+@attrs.frozen
+class Tampering:
+    """One plain SQL edit of a db: `op` `update` (the cell `column` of the row at `row` takes
+    the value of the row at `donor`, else NULL, else a changed value), `delete` (that row) or
+    `insert` (a copy of that row under a new key). Rows are picked modulo the table's size."""
+
+    op: str
+    table: str
+    row: int
+    column: str
+    donor: int
+
+
+TAMPERED_COLUMNS = {
+    "decisions": DECISION_COLUMNS,
+    "accounts": ("account_id", "status"),
+    "blacklist": ENTRY_COLUMNS,
+    "audit": ("seq", *FIELDS, "prev_hash", "hash"),
+}
+"""Every column of every table that a decision, an export or a status depends on."""
+tamperings = st.sampled_from(sorted(TAMPERED_COLUMNS)).flatmap(
+    lambda table: st.builds(
+        Tampering,
+        op=st.sampled_from(("update", "update", "delete", "insert")),
+        table=st.just(table),
+        row=st.integers(0, 10_000),
+        column=st.sampled_from(TAMPERED_COLUMNS[table]),
+        donor=st.integers(0, 10_000),
+    )
+)
+"""Single-cell UPDATEs, row DELETEs and plausible INSERTs in the tables `verify` covers."""

@@ -254,22 +254,22 @@ def test_the_readme_publishing_routine_runs_as_documented(tmp_path: Path) -> Non
     )
     assert done.returncode == 0, done.stderr
     published = (tmp_path / "published-head.txt").read_text(encoding="utf-8")
-    assert published.startswith("51:")
-    assert "# 51:<its hash>, kept elsewhere" in block
+    assert published.startswith("55:")
+    assert "# 55:<its hash>, kept elsewhere" in block
     shown = re.search(r"The last command prints `(.*?) …; (.*?)`", readme)
     assert shown is not None
     assert done.stdout.startswith(shown.group(1) + " ")
     assert done.stdout.endswith(f"; {shown.group(2)}\n")
-    assert shown.group(2) == "record 51 carries the published head"
+    assert shown.group(2) == "record 55 carries the published head"
 
 
-def test_every_chain_column_emptied_is_caught_by_the_published_head_alone(
+def test_every_chain_column_emptied_is_caught_by_the_db_alone(
     trail: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Hashes, previous hashes and ruleset digests all NULLed and the head deleted: the trail
-    looks like records from before the chain, as an upgraded schema-3 db's do, and the db
-    alone cannot tell (the README says so). The published head can: none of its records is
-    chained any more."""
+    looks like records from before the chain, but an upgraded db chains a record after its
+    old ones at once, so records without a hash and none with one are a break (issue 14: it
+    passed as "0 records ... predate the chain"), with or without the published head."""
     published = head_of(trail)
     db = tampered(
         trail,
@@ -277,7 +277,8 @@ def test_every_chain_column_emptied_is_caught_by_the_published_head_alone(
         "UPDATE audit SET hash = NULL, prev_hash = NULL, ruleset_digest = NULL",
         "DELETE FROM meta WHERE key = 'audit_head'",
     )
-    assert main(["audit", "verify", str(db)]) == 0
-    assert "older records predate the chain" in capsys.readouterr().out
+    said = f"{count(trail)} records without a hash and none with one after them"
+    assert main(["audit", "verify", str(db)]) == 1
+    assert said in capsys.readouterr().err
     assert main(["audit", "verify", "--expect-head", published, str(db)]) == 1
-    assert f"names record {count(trail)}, the trail holds 0" in capsys.readouterr().err
+    assert said in capsys.readouterr().err

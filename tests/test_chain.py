@@ -15,7 +15,7 @@ import pytest
 
 from blacklist_rules import Engine, SQLiteStore, StoreError, iter_jsonl
 from blacklist_rules.cli import main
-from blacklist_rules.store import RETENTION_FLOOR, UNCHECKED_DECISIONS
+from blacklist_rules.store import BARE_ROWS, RETENTION_FLOOR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,7 +100,8 @@ def test_removing_the_last_records_is_found(
 
 
 def test_an_older_db_starts_its_chain_after_its_old_records(tmp_path: Path) -> None:
-    """A store-schema-3 db (no chain columns): its records stay, unchained; new ones chain."""
+    """A store-schema-3 db (no chain columns): its records stay, unchained; the upgrade chains
+    a `chain_started` record at once, and new ones chain after it."""
     db = tmp_path / "old.db"
     with sqlite3.connect(db) as connection:
         connection.executescript(
@@ -113,7 +114,7 @@ def test_an_older_db_starts_its_chain_after_its_old_records(tmp_path: Path) -> N
         )
     with Engine.from_path(db=db) as engine:
         engine.process('{"event_id": "bad"}')
-    assert verdict(db).startswith("chain intact: 1 records, head ")
+    assert verdict(db).startswith("chain intact: 2 records, head ")
     assert verdict(db).endswith("(1 older records predate the chain)")
 
 
@@ -136,17 +137,21 @@ def test_a_purge_keeps_the_rest_verifiable_and_never_cuts_under_180_days(
     assert total.startswith("chain intact")
     assert main(["audit", "purge", "--before", "2025-06-01T00:00:00Z", str(db)]) == 0
     assert "removed" in capsys.readouterr().out
-    after = count(db)
+    after, intact = count(db), verdict(db)
     assert 1 < after < before
-    # (two records more: the purges of audit records and of event history)
-    assert verdict(db).startswith(f"chain intact: {after} records ({before - after + 2} purged")
-    unchecked = "decisions' records were purged: their rows in the decisions table are not checked"
-    assert unchecked in verdict(db)
     with sqlite3.connect(db) as connection:
         kinds = [row[0] for row in connection.execute("SELECT kind FROM audit ORDER BY seq")]
         first = connection.execute("SELECT min(seq) FROM audit").fetchone()[0]
         connection.execute(f"UPDATE audit SET kind = 'x' WHERE seq = {first + 1}")
-    assert kinds[-2:] == ["audit_purged", "history_purged"]
+    carried = kinds[-1 - kinds[::-1].index("audit_purged") :][1:-1]
+    # (more records: the purges of audit records and of event history, and between them the
+    # rows whose records the purge removed, recorded again: every row is still checked)
+    assert carried
+    assert set(carried) <= {"decision_carried", "status_carried", "entry_carried"}
+    assert kinds[-1] == "history_purged"
+    purged = before - after + 2 + len(carried)
+    assert intact.startswith(f"chain intact: {after} records ({purged} purged")
+    assert "not checked" not in intact
     assert verdict(db).startswith(f"chain broken at record #{first + 1}: its content was changed")
     assert main(["audit", "purge", "--before", "2026-10-01T00:00:00Z", str(trail_copy(db))]) == 2
     assert "younger than 180 days are kept" in capsys.readouterr().err
@@ -235,7 +240,10 @@ def test_a_configured_retention_sets_what_a_purge_removes_and_never_goes_under_1
         before = count(db)
         removed, _kept = store.purge_audit()
         assert removed == logged_2024 > 0
-        assert count(db) == before - removed + 1  # the purge's own record
+        carried = [r for r in store.audit_records() if r["kind"].endswith("_carried")]
+        # the purge's own record, and the rows whose records it removed, recorded again
+        assert count(db) == before - removed + 1 + len(carried)
+        assert carried
         assert store.verify_audit().ok
     finally:
         store.close()
@@ -407,7 +415,8 @@ def test_a_record_of_before_the_chain_has_neither_previous_hash_nor_digest(tmp_p
             if change:
                 connection.execute(change)
         seen.append(verdict(db))
-    assert seen[0] == "chain intact: 0 records, head None (1 older records predate the chain)"
+    assert seen[0].startswith("chain intact: 1 records, head ")  # (the upgrade's record)
+    assert seen[0].endswith(" (1 older records predate the chain)")
     assert seen[1].startswith("chain broken at record #1: its hash was removed")
     assert seen[2].startswith("chain broken at record #1: its hash was removed")
 
@@ -529,16 +538,17 @@ def test_a_file_that_is_not_a_blacklist_rules_db_is_refused_untouched(
         ]
 
 
-def test_the_decisions_cross_check_reads_the_trail_once() -> None:
-    """The count of decisions without their record is one scan of the trail into a list, not
-    a scan per decision (quadratic: 13 to 33 s at 6,068 decisions, see bench/README.md); no index
-    needed, so an older db gets it too."""
+def test_a_purge_finds_the_rows_it_leaves_bare_in_one_scan_of_the_trail() -> None:
+    """What a purge re-records (rows without their records) is found with one scan of the
+    trail into a list per table, never a scan per row (quadratic: 13 to 33 s at 6,068
+    decisions, see bench/README.md); no index needed, so an older db gets it too."""
     store = SQLiteStore()
     try:
-        plan = " | ".join(
-            str(row[3]) for row in store._db.execute(f"EXPLAIN QUERY PLAN {UNCHECKED_DECISIONS}")
-        )
+        for query in BARE_ROWS:
+            plan = " | ".join(
+                str(row[3]) for row in store._db.execute(f"EXPLAIN QUERY PLAN {query}")
+            )
+            assert "CORRELATED" not in plan, plan
+            assert "LIST SUBQUERY" in plan, plan
     finally:
         store.close()
-    assert "CORRELATED" not in plan, plan
-    assert "LIST SUBQUERY" in plan, plan

@@ -7,7 +7,8 @@ point. The head (how many records, the last hash) is kept beside the trail, in t
 transaction: removing the last records breaks it too, and so does removing the head with them. A
 purge's checkpoint (where the trail now starts) counts only when the chain itself holds the
 `audit_purged` record that wrote it. `verify` re-computes everything and names the first record
-that does not fit.
+that does not fit; the state tables that decisions, exports and statuses read are then checked
+against the chain's records (`audit_crosscheck`).
 
 What the db alone cannot show is a whole trail rewritten with recomputed hashes: a copy of the
 head kept elsewhere (`AuditHead`, `COUNT:HASH`, as `audit head` prints it) can. `verify` with
@@ -97,7 +98,8 @@ class Verdict:
     purged: int = 0
     """Chained records removed by a purge (before its checkpoint)."""
     unchecked: int = 0
-    """Rows of the decisions table whose decision record a purge removed: not checked."""
+    """Rows of the decisions, accounts and blacklist tables no chained record vouches for
+    (written before the chain, or left bare by a purge of an older version): not checked."""
     recorded_at: str | None = None
     """When the last chained record was logged."""
     expected: AuditHead | None = None
@@ -115,8 +117,9 @@ class Verdict:
             older = f" ({self.unchained} older records predate the chain)" if self.unchained else ""
             purged = f" ({self.purged} purged before them)" if self.purged else ""
             unchecked = (
-                f"; {self.unchecked} decisions' records were purged: their rows in the "
-                "decisions table are not checked"
+                f"; {self.unchecked} rows of the decisions, accounts and blacklist tables have "
+                "no chained record (older than the chain, or purged by an older version): "
+                "not checked"
                 if self.unchecked
                 else ""
             )
@@ -155,10 +158,18 @@ class _Walk:
     recorded_at: str | None = None
     purge_record: str | None = None
     """The text of the last chained `audit_purged` record: it must name the checkpoint."""
+    next_seq: int = 1
+    """The number the next record must have: records are numbered on, one by one, from 1 or
+    from the purge checkpoint's `seq` (the number is not hashed: this keeps it honest)."""
+    renumbered: tuple[int, int] | None = None
+    """The first record whose number is not the one expected, and that number."""
 
     def step(
         self, seq: int, values: Sequence[Any], prev_hash: str | None, stored: str | None
     ) -> None:
+        if seq != self.next_seq and self.renumbered is None:
+            self.renumbered = (seq, self.next_seq)  # (told last: other breaks say more)
+        self.next_seq = seq + 1
         if stored is None:
             if self.checked:
                 raise _BrokenError(seq, "a record without a hash inside the chain")
@@ -187,6 +198,14 @@ class _Walk:
             )
 
     def end(self, head: str | None, checkpoint: dict[str, Any] | None) -> None:
+        if self.unchained and not self.checked:
+            # An upgraded db chains a record (`chain_started`) after its old ones at once.
+            raise _BrokenError(
+                None,
+                f"{self.unchained} records without a hash and none with one after them: the "
+                "hashes were removed (a db from before the chain gets a chained record when "
+                "it is upgraded)",
+            )
         if checkpoint is not None:
             _corroborate(checkpoint, self.purge_record)
         elif self.purge_record is not None:
@@ -207,6 +226,9 @@ class _Walk:
             )
         if self.expect is not None:
             self._reach(self.expect, total)
+        if self.renumbered is not None:
+            seq, expected = self.renumbered
+            raise _BrokenError(seq, f"it should be record #{expected}: records were renumbered")
 
     def _reach(self, expect: AuditHead, total: int) -> None:
         """The published head's record must be in the trail, or be the last one purged (the
@@ -246,6 +268,7 @@ def _checkpoint(text: str | None) -> dict[str, Any] | None:
         or not all(key in found for key in _CHECKPOINT_KEYS)
         or not isinstance(found["previous"], str)
         or type(found["removed"]) is not int
+        or type(found["seq"]) is not int
         or found["removed"] < 0
     ):
         raise _BrokenError(None, "the purge checkpoint is malformed: it was changed")
@@ -283,7 +306,7 @@ def verify(
     try:
         found = _checkpoint(checkpoint)
         if found is not None:
-            walk = _Walk(found["previous"], found["removed"], expect)
+            walk = _Walk(found["previous"], found["removed"], expect, next_seq=found["seq"])
         for seq, values, prev_hash, stored in rows:
             walk.step(seq, values, prev_hash, stored)
         walk.end(head, found)

@@ -16,11 +16,21 @@ from typing import Any
 
 import attrs
 
+from .audit_crosscheck import (
+    DECISION_CARRIED,
+    DECISION_COLUMNS,
+    DECISION_ENDED,
+    ENTRY_CARRIED,
+    ENTRY_COLUMNS,
+    STATUS_CARRIED,
+    CrossCheck,
+    Mismatch,
+)
 from .chain import FIELDS as CHAINED
 from .chain import GENESIS, PURGE_KIND, AuditHead, Verdict, record_hash, verify
 from .connection import BUSY_TIMEOUT, Connection, Transaction
 from .decisions import CASCADE
-from .errors import StoreError
+from .errors import StoreError, StoreUnavailableError
 from .events import declared_payload, from_micros, to_micros, utc_text
 
 SCHEMA_VERSION = 6
@@ -29,7 +39,9 @@ audit chain (three columns); 5 withdrawn evidence and how a decision was reverse
 each event came at, and the ids of events a history purge removed. An older db is upgraded in
 place; its older audit records stay outside the chain, which starts with the first record
 written after."""
-AUDIT_RECORD_VERSION = 1
+AUDIT_RECORD_VERSION = 2
+"""2: a decision's end is a record of its own (`decision_ended`), and an audit purge re-records
+the rows whose records it removed (see `audit_crosscheck`)."""
 
 LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})
 """Event types the events table indexes by account and time (`verifications_by_account`):
@@ -132,16 +144,25 @@ _PERSONS = frozenset({"appeal_outcome", "review_decision"})
 is: notices, explanations and DSA statements read them."""
 RETENTION_FLOOR = timedelta(days=180)
 """Audit records younger than this are never purged: the legal floor for logs."""
-UNCHECKED_DECISIONS = (
-    "SELECT count(*) FROM decisions WHERE decision_id NOT IN (SELECT decision_id FROM audit "
-    "WHERE kind = 'decision' AND decision_id IS NOT NULL)"
+_KEPT_RECORD = "SELECT {0} FROM audit WHERE kind IN ({1}) AND {0} IS NOT NULL"
+BARE_ROWS = (
+    f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions WHERE decision_id NOT IN "
+    f"({_KEPT_RECORD.format('decision_id', repr('decision') + ', ' + repr(DECISION_CARRIED))}) "
+    "ORDER BY rowid",
+    "SELECT account_id, status FROM accounts WHERE account_id NOT IN "
+    f"({_KEPT_RECORD.format('account_id', repr('status_change') + ', ' + repr(STATUS_CARRIED))}) "
+    "ORDER BY account_id",
+    f"SELECT {', '.join(ENTRY_COLUMNS)} FROM blacklist WHERE "
+    "json_array(kind, fingerprint, decision_id) NOT IN (SELECT json_array("
+    "json_extract(record, '$.kind'), json_extract(record, '$.fingerprint'), decision_id) "
+    "FROM audit WHERE kind IN ('blacklist_entry', 'blacklist_entry_removed', "
+    f"'{ENTRY_CARRIED}')) ORDER BY kind, fingerprint, decision_id",
 )
-"""Rows of the decisions table without their decision record (a purge removed it). The list
-is built once (SQLite keeps it in a temporary b-tree): O(n log n) with no index, where a
-correlated `NOT EXISTS` scanned the trail once per decision: `verify_audit` took 13 to 33 s
-at 6,068 decisions and 16,465 records, 0.5 to 0.6 s now (`bench/bench_audit_verify.py`).
-An index on `audit(decision_id)` would do as well, but an older db or a read-only open might
-lack it."""
+"""The rows of the decisions, accounts and blacklist tables no kept record vouches for fully
+(a decision without its `decision` record, an account without a status change, an entry
+without its entry record; what a purge carried counts): what a purge re-records. Each list is
+built once (a temporary b-tree), never a correlated scan of the trail per row: the trail has
+no index on `decision_id`."""
 
 
 @attrs.frozen
@@ -186,20 +207,20 @@ class SQLiteStore:
         self.path = str(path)
         self.read_only = read_only
         self._db = Connection(self.path, read_only=read_only, busy_timeout=busy_timeout)
+        self._digest: str | None = None
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        """The wall clock audit records are stamped with (and retention counts on)."""
         try:
             self._open_schema()
         except BaseException:
             self._db.close()
             raise
-        self._digest: str | None = None
         cut = self.meta("history_cut_us")
         self._history_cut_us = int(cut) if cut else None
         self._data_version = self._version()
         self.written_elsewhere = False
         """Whether another connection committed between our last transaction and the one
         `begin()` opened: what memory mirrors of the db must then be read again."""
-        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
-        """The wall clock audit records are stamped with (and retention counts on)."""
 
     def _open_schema(self) -> None:
         """Check the schema version, then (on a writable open) create or upgrade the schema."""
@@ -232,11 +253,23 @@ class SQLiteStore:
                 if column.split()[0] not in columns:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
             self._db.execute(_OLD_CLOCKS)
+            self._start_chain(found)
         if found != str(SCHEMA_VERSION):  # older versions lacked only the new parts
             self._db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+
+    def _start_chain(self, found: str) -> None:
+        """After the records of a db from before the chain (schema 3 or older), chain one at
+        once: records without a hash and none with one after them are a break (their hashes
+        were removed), so an upgraded db must not look like that even before its next run."""
+        if found not in ("1", "2", "3"):
+            return
+        old = self._db.execute("SELECT count(*) FROM audit WHERE hash IS NULL").fetchone()[0]
+        if old and self.meta("audit_head") is None:
+            with self._db.begin():
+                self.audit("chain_started", {"from_schema": int(found), "older_records": old})
 
     # --- transactions -------------------------------------------------------------------
     def begin(self) -> Transaction:
@@ -468,9 +501,8 @@ class SQLiteStore:
             (account_id, end_condition, at),
         ).fetchall()
         ids = [str(row[0]) for row in rows]
-        self._db.executemany(
-            "UPDATE decisions SET ended_at = ? WHERE decision_id = ?", [(at, i) for i in ids]
-        )
+        for decision_id in ids:
+            self._end(decision_id, account_id, at)
         return ids
 
     def logged_events(self, account_id: str, after_us: int, before_us: int) -> list[str]:
@@ -554,8 +586,24 @@ class SQLiteStore:
         return {str(row[0]): str(row[1]) for row in rows}
 
     def end_decision(self, decision_id: str, at: str) -> None:
+        row = self._db.execute(
+            "SELECT account_id FROM decisions WHERE decision_id = ?", (decision_id,)
+        ).fetchone()
+        if row is not None:
+            self._end(decision_id, str(row[0]), at)
+
+    def _end(self, decision_id: str, account_id: str, at: str) -> None:
+        """End a decision at `at`, and say so in the trail: the record vouches for the
+        `ended_at` column, which `status` and exports read (see `audit_crosscheck`)."""
         self._db.execute(
             "UPDATE decisions SET ended_at = ? WHERE decision_id = ?", (at, decision_id)
+        )
+        self.audit(
+            DECISION_ENDED,
+            {"decision_id": decision_id, "ended_at": at},
+            account_id=account_id,
+            decision_id=decision_id,
+            occurred_at=at,
         )
 
     def reverse_decision(self, decision_id: str, by_event: str, how: str) -> None:
@@ -799,10 +847,8 @@ class SQLiteStore:
             "ORDER BY expires_at, rowid",
             (clock,),
         ).fetchall()
-        self._db.executemany(
-            "UPDATE decisions SET ended_at = expires_at WHERE decision_id = ?",
-            [(row[1],) for row in rows],
-        )
+        for account_id, decision_id, expires_at in rows:
+            self._end(str(decision_id), str(account_id), str(expires_at))
         return [(str(row[0]), str(row[1]), str(row[2])) for row in rows]
 
     def covered(
@@ -1104,35 +1150,41 @@ class SQLiteStore:
         """Re-compute the audit chain (from the purge checkpoint, if any); the first record
         that does not fit. With `expect_head` (an `AuditHead` or its `COUNT:HASH`, published
         earlier): record COUNT must still carry HASH, which a trail rewritten whole does not.
-        Then the decisions table, which exports and notices read: each decision must be, word
-        for word, the record the chain holds of it (unless purged)."""
+        Then the tables that decisions, exports and statuses read (decisions, accounts,
+        blacklist): each row must be what the chained records of it say (`audit_crosscheck`)."""
         if isinstance(expect_head, str):
             expect_head = AuditHead.parse(expect_head)
+        # Damage that the queries below would not read (an index, a free page) is damage too.
+        # (Its NOT NULL findings are left out: SQLite 3.40 reports NULLs in WITHOUT ROWID
+        # tables that hold none.)
+        problems = [
+            str(row[0])
+            for row in self._db.execute("PRAGMA quick_check(20)")
+            if not str(row[0]).startswith(("ok", "NULL value in "))
+        ]
+        if problems:
+            told = " ".join(problems[0].split())
+            raise StoreUnavailableError(f"{self.path}: it is damaged ({told})")
         rows = self._db.execute(
             f"SELECT seq, {', '.join(CHAINED)}, prev_hash, hash FROM audit ORDER BY seq"
         )
+        check = CrossCheck()
         verdict = verify(
-            ((row[0], row[1 : 1 + len(CHAINED)], row[-2], row[-1]) for row in rows),
+            (check.see((row[0], row[1 : 1 + len(CHAINED)], row[-2], row[-1])) for row in rows),
             self.meta("audit_head"),
             self.meta("audit_checkpoint"),
             expect_head,
         )
         if not verdict.ok:
             return verdict
-        changed = self._db.execute(
-            "SELECT d.decision_id, a.seq FROM decisions d JOIN audit a "
-            "ON a.decision_id = d.decision_id AND a.kind = 'decision' "
-            "WHERE a.record != d.record ORDER BY a.seq LIMIT 1"
-        ).fetchone()
-        if changed is None:
-            unchecked = self._db.execute(UNCHECKED_DECISIONS).fetchone()[0]
-            return attrs.evolve(verdict, unchecked=int(unchecked))
-        return attrs.evolve(
-            verdict,
-            ok=False,
-            seq=int(changed[1]),
-            problem=f"decision {changed[0]} in the decisions table differs from this record",
+        found = check.compare(
+            self._db.execute(f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions"),
+            self._db.execute("SELECT account_id, status FROM accounts"),
+            self._db.execute(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM blacklist"),
         )
+        if isinstance(found, Mismatch):
+            return attrs.evolve(verdict, ok=False, seq=found.seq, problem=found.problem)
+        return attrs.evolve(verdict, unchecked=found)
 
     def retention(self) -> timedelta:
         """How long audit records are kept: the configured period, else `RETENTION_FLOOR`."""
@@ -1310,12 +1362,33 @@ class SQLiteStore:
             self.set_meta("audit_checkpoint", json.dumps(checkpoint))
             # Numbered after what it removed, even when nothing is left to count on.
             seq = cut if row[0] is None else None
-            self.audit(PURGE_KIND, {**checkpoint, "records": gone[0]}, seq=seq)
+            bare = self._bare_rows()
+            self.audit(
+                PURGE_KIND, {**checkpoint, "records": gone[0], "carried": len(bare)}, seq=seq
+            )
+            for kind, record in bare:
+                self.audit(
+                    kind,
+                    record,
+                    account_id=record["account_id"],
+                    decision_id=record.get("decision_id"),
+                )
             transaction.commit()
         except BaseException:
             transaction.rollback()
             raise
         return int(gone[0]), int(cut)
+
+    def _bare_rows(self) -> list[tuple[str, dict[str, Any]]]:
+        """The rows a purge has just left without their records (`BARE_ROWS`), as they stand,
+        to be recorded again (`audit_crosscheck`)."""
+        decisions, accounts, entries = (self._db.execute(query) for query in BARE_ROWS)
+        found = [
+            (DECISION_CARRIED, dict(zip(DECISION_COLUMNS, row, strict=True))) for row in decisions
+        ]
+        found += [(STATUS_CARRIED, {"account_id": row[0], "status": row[1]}) for row in accounts]
+        found += [(ENTRY_CARRIED, dict(zip(ENTRY_COLUMNS, row, strict=True))) for row in entries]
+        return found
 
     def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
         query = (
