@@ -274,3 +274,13 @@ def test_in_memory_dbs_take_no_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with Engine.from_path() as one, Engine.from_path(db=":memory:") as two:
         assert one.status("a") == two.status("a") == "active"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_db_in_a_missing_folder_is_refused_and_no_folder_is_made(tmp_path: Path) -> None:
+    """`run --db nowhere/x.db`: exit 4 on one line, as SQLite refuses it, and the folder is not
+    made (the lock library would make it, and the db after it)."""
+    result = cli("run", str(EVENTS), "--db", "nowhere/x.db", cwd=tmp_path)
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: nowhere/x.db: it cannot be opened")
+    assert not (tmp_path / "nowhere").exists()

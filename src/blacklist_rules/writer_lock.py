@@ -44,8 +44,10 @@ differs, does not count its parent's locks as its own)."""
 
 
 def _write_pid(fd: int) -> None:
+    """What `filelock` calls once it holds the lock: the file says who holds it."""
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, f"{os.getpid()}\n".encode("ascii"))
 
 
 def _holder(path: str) -> str:
@@ -77,7 +79,11 @@ class WriterLock:
         go; None for an in-memory db, which nobody else can open."""
         if not _needs_lock(db):
             return None
-        path = f"{os.path.realpath(db)}.lock"
+        real = os.path.realpath(db)
+        folder = os.path.dirname(real)
+        if not os.path.isdir(folder):  # (filelock would make it: a db is never put anywhere new)
+            raise StoreUnavailableError(f"{db}: it cannot be opened (no such directory {folder})")
+        path = f"{real}.lock"
         if _HELD.get(path) == os.getpid():
             raise StoreUnavailableError(
                 f"{db} is already open for writing in this process (pid {os.getpid()}): one "
