@@ -44,10 +44,11 @@ differs, does not count its parent's locks as its own)."""
 
 
 def _write_pid(fd: int) -> None:
-    """What `filelock` calls once it holds the lock: the file says who holds it."""
-    os.ftruncate(fd, 0)
+    """What `filelock` calls once it holds the lock: the file says who holds it. Always the
+    same length (a pid padded to 20 characters), so it is never truncated: `ftruncate` cost
+    2.3 ms an open here, seven times the rest of opening a db."""
     os.lseek(fd, 0, os.SEEK_SET)
-    os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+    os.write(fd, f"{os.getpid():<20}\n".encode("ascii"))
 
 
 def _holder(path: str) -> str:
