@@ -126,6 +126,13 @@ def _committed(db: Path) -> int:
         return int(connection.execute("SELECT count(*) FROM events").fetchone()[0])
 
 
+def _ends_as_one_run(db: Path, control: Path) -> None:
+    """The db holds what one uninterrupted run left in `control`, and its trail verifies."""
+    assert _state(db) == _state(control)
+    verify = cli("audit", "verify", db.name, cwd=db.parent)
+    assert verify.returncode == 0, verify.stderr
+
+
 def _refused(result: subprocess.CompletedProcess[str], holder: int) -> None:
     """Exit 4, nothing on stdout, one line naming the db and the holder's pid."""
     assert result.returncode == 4, result.stderr
@@ -165,9 +172,7 @@ def test_two_concurrent_runs_one_is_refused_and_the_state_is_that_of_one_run(
     _refused(second, first.pid)
     assert "processed 1200 events: 1200 accepted" in told
     assert (tmp_path / "first.out").read_text() == control.stdout
-    assert _state(db) == _state(tmp_path / "control.db")
-    verify = cli("audit", "verify", "x.db", cwd=tmp_path)
-    assert verify.returncode == 0, verify.stderr
+    _ends_as_one_run(db, tmp_path / "control.db")
 
 
 def test_a_run_killed_mid_way_releases_the_lock_and_the_next_run_completes_the_rest(
@@ -197,9 +202,7 @@ def test_a_run_killed_mid_way_releases_the_lock_and_the_next_run_completes_the_r
     rerun = cli("--busy-timeout", "0", "run", str(events), "--db", "x.db", cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     assert "600 accepted, 600 duplicates (ignored), 1 rejected" in rerun.stderr
-    assert _state(db) == _state(tmp_path / "control.db")
-    verify = cli("audit", "verify", "x.db", cwd=tmp_path)
-    assert verify.returncode == 0, verify.stderr
+    _ends_as_one_run(db, tmp_path / "control.db")
 
 
 def test_readers_answer_beside_a_writer_and_a_closed_writer_lets_the_next_in(
