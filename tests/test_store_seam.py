@@ -67,7 +67,8 @@ def test_a_db_of_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="schema 99; this version reads"):
         SQLiteStore(db)
     assert _files(db) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["newer.db"]
+    # (the writer lock's file stays from the first open: it holds no data)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["newer.db", "newer.db.lock"]
 
 
 def test_the_current_and_an_older_schema_still_open(tmp_path: Path) -> None:
@@ -354,11 +355,13 @@ def test_no_assert_guards_behaviour_in_the_package() -> None:
 def test_a_reader_never_moves_the_clock_back(tmp_path: Path, make_event: EventFactory) -> None:
     """The reported bug: a reader engine opened before a writer's last events and closed
     after them. Its close writes nothing: the clock stays the writer's, the db bytes too;
-    and so for an engine opened for writing that only read."""
+    and so for an engine opened for writing that only read (it lets its writer lock go here,
+    as a program that writes without the lock would, so that the writer can come in)."""
     db = tmp_path / "x.db"
     with Engine.from_path(db=db) as writer:
         writer.process(make_event("registration", "a", identity={}))
     readers = [Engine.from_path(db=db, read_only=True), Engine.from_path(db=db)]
+    readers[1].store._release_writer()
     with Engine.from_path(db=db) as writer:
         writer.process(make_event("registration", "b", days=30, identity={}))
     clock = _meta(db, "clock")
@@ -411,9 +414,11 @@ def test_a_writer_reads_again_what_another_writer_committed(
 ) -> None:
     """Two engines write one db in turn: the one opened first, before the other's later
     events, reads the db again before its next write, so it never writes its older clock
-    back, and it sees the status the other decided."""
+    back, and it sees the status the other decided. (The writer lock keeps a second writer
+    out: the first lets its lock go here, as a program that writes without it would.)"""
     db = tmp_path / "x.db"
     first = Engine.from_path(db=db)
+    first.store._release_writer()
     try:
         first.process(make_event("registration", "a", identity={}))
         with Engine.from_path(db=db) as second:

@@ -6,7 +6,8 @@ be used now (locked past `--busy-timeout`, disk full, read-only, damaged or not 
 nothing of the interrupted batch was committed, run again once the cause is gone.
 
 Verbs that only read (`status`, `check`, `explain`, `notice`, `audit show|verify|export`,
-`diff --shadow`) open the db read-only: they never write it.
+`diff --shadow`) open the db read-only: they never write it, and take no writer lock; the
+others hold the db's writer lock while they run (one writer per db: see `writer_lock`).
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ from .errors import StoreError, StoreUnavailableError
 
 BUSY_TIMEOUT = 5.0
 """Seconds a statement waits for another process's lock before giving up: long enough for a
-`status` or `audit show` beside a `run`, or for one `run`'s batch to commit."""
+`status` or `audit show` beside a `run`, or for one `run`'s batch to commit. A writer also
+waits this long for the db's writer lock (`writer_lock`)."""
 
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_PROTOCOL)
 _UNAVAILABLE = {

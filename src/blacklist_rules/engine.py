@@ -343,7 +343,9 @@ class Engine:
 
         `read_only`: for queries (`status`, `explain`, …): the db is opened with SQLite's
         `mode=ro` and nothing is ever written, not even the clock on close; processing is a
-        `StoreError`. `busy_timeout`: seconds to wait for another process's lock.
+        `StoreError`. Otherwise the engine holds the db's writer lock until `close()`: one
+        writer per db (`writer_lock`). `busy_timeout`: seconds to wait for another process's
+        lock, then `StoreUnavailableError`.
         """
         ruleset = load_ruleset(rules)
         store = SQLiteStore(

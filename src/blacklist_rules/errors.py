@@ -13,7 +13,8 @@
     ├── NoticeError          no notice for a decision: unknown, shadow, or a pack without notices
     └── StoreError           the database cannot be used as asked: another schema version,
         │                    a write on a read-only open, a transaction begun inside another
-        └── StoreUnavailableError  not now: locked past the busy timeout, disk full,
+        └── StoreUnavailableError  not now: locked past the busy timeout (SQLite's lock,
+                                   or another writer's writer lock), disk full,
                                    read-only, damaged or not a database (CLI exit 4)
 
 Every third-party error is mapped to one of these at the seam that calls the library.
@@ -112,7 +113,8 @@ class StoreError(BlacklistRulesError):
 
 class StoreUnavailableError(StoreError):
     """The database cannot be used now, for a reason outside this library (another process
-    holds its lock, the disk is full, the file is read-only, damaged or not a database).
+    holds its lock, or another writer its writer lock, the disk is full, the file is
+    read-only, damaged or not a database).
     Nothing of the transaction it interrupted was committed: run again once the cause is gone.
     The CLI exits 4."""
 

@@ -32,6 +32,7 @@ from .connection import BUSY_TIMEOUT, Connection, Transaction
 from .decisions import CASCADE
 from .errors import StoreError, StoreUnavailableError
 from .events import declared_payload, from_micros, to_micros, utc_text
+from .writer_lock import WriterLock
 
 SCHEMA_VERSION = 6
 """2 added history, streams, deadlines and rejections; 3 identities and the blacklist; 4 the
@@ -206,14 +207,21 @@ class SQLiteStore:
         refused untouched, an older one upgraded in place (never on a read-only open)."""
         self.path = str(path)
         self.read_only = read_only
-        self._db = Connection(self.path, read_only=read_only, busy_timeout=busy_timeout)
+        # One writer per db, from open to close (see `writer_lock`); taken before the db is
+        # opened, so a writer refused has changed nothing.
+        self._writer = None if read_only else WriterLock.take(self.path, busy_timeout)
+        try:
+            self._db = Connection(self.path, read_only=read_only, busy_timeout=busy_timeout)
+        except BaseException:
+            self._release_writer()
+            raise
         self._digest: str | None = None
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         """The wall clock audit records are stamped with (and retention counts on)."""
         try:
             self._open_schema()
         except BaseException:
-            self._db.close()
+            self.close()
             raise
         cut = self.meta("history_cut_us")
         self._history_cut_us = int(cut) if cut else None
@@ -313,8 +321,17 @@ class SQLiteStore:
         self._transaction().rollback_to_savepoint()
 
     def close(self) -> None:
-        """Close the db. A transaction still open is rolled back: closing commits nothing."""
-        self._db.close()
+        """Close the db, then let the next writer in. A transaction still open is rolled back:
+        closing commits nothing."""
+        try:
+            self._db.close()
+        finally:
+            self._release_writer()
+
+    def _release_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.release()
 
     # --- meta and rulesets --------------------------------------------------------------
     def meta(self, key: str) -> str | None:
