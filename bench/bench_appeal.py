@@ -19,13 +19,13 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from blacklist_rules import Engine, iter_jsonl
-from blacklist_rules.synthetic import generate_events
+from blacklist_rules.synthetic import _check_char, generate_events
 
 KEY = "bench-identity-key-" + "0123456789abcdef" * 2
 
@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--appeals", type=int, default=20)
     parser.add_argument("--json", action="store_true", help="JSON on stdout, no table")
+    parser.add_argument(
+        "--worst", action="store_true", help="the worst cases: a large blacklist, a long history"
+    )
+    parser.add_argument("--small", type=int, default=5_000, help="--worst: baseline people")
+    parser.add_argument("--large", type=int, default=50_000, help="--worst: people listed")
+    parser.add_argument("--history", type=int, default=2_000, help="--worst: long history")
+    parser.add_argument("--checks", type=int, default=20_000, help="--worst: is_blacklisted calls")
     return parser
 
 
@@ -79,6 +86,8 @@ def overturn(record: dict[str, Any], clock: datetime, index: int) -> dict[str, A
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.worst:
+        return worst(args)
     events = list(
         generate_events(args.events, n_accounts=args.accounts, seed=args.seed, benign_share=0.9)
     )
@@ -125,6 +134,176 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"ratio appeal / full replay:       {report['ratio_median_appeal_to_full_replay']:8.5f}")
     each = report["decisions_and_status_changes_per_appeal"]
     print(f"appeals: {len(timings)}; decisions + status changes each: {each}")
+    return 0
+
+
+# --- worst cases (issue 14, finding 5) ---------------------------------------------------
+DAY = timedelta(days=1)
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+
+def _id_number(index: int) -> str:
+    """A valid GB 11643 ID number, one per index (birth dates from 1960 on, 1,000 a day)."""
+    born = (date(1960, 1, 1) + timedelta(days=index // 1000)).strftime("%Y%m%d")
+    first17 = f"110101{born}{index % 1000:03d}"
+    return first17 + _check_char(first17)
+
+
+def _event(kind: str, account: str, at: datetime, event_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "type": kind,
+        "account_id": account,
+        "occurred_at": at.isoformat(),
+        **fields,
+    }
+
+
+def _strike(account: str, at: datetime, event_id: str, verdict: str) -> dict[str, Any]:
+    fields = {"content_id": event_id, "verdict": verdict, "source": "fact_check"}
+    return _event("rumor_flag", account, at, event_id, **fields)
+
+
+def listed_people(people: int) -> Iterator[dict[str, Any]]:
+    """`people` accounts, each registered with a verified ID number and phone, then found to
+    impersonate someone: blacklisted, two entries each (ID number, phone)."""
+    for index in range(people):
+        account, at = f"listed-{index}", T0 + timedelta(seconds=index)
+        identity = {"id_number": _id_number(index), "phone": f"139{index:08d}"}
+        yield _event(
+            "registration",
+            account,
+            at,
+            f"reg-{index}",
+            identity=identity,
+            verification={"status": "passed"},
+        )
+        yield _event(
+            "impersonation_report",
+            account,
+            at + timedelta(milliseconds=1),
+            f"imp-{index}",
+            reporter_id="bench",
+            confirmed=True,
+        )
+
+
+def appellant(account: str, index: int, at: datetime, history: int) -> Iterator[dict[str, Any]]:
+    """A verified account with `history` rumour flags that decide nothing, then two malicious
+    rumours a day apart (the second freezes it)."""
+    identity = {"id_number": _id_number(900_000 + index), "phone": f"137{index:08d}"}
+    yield _event(
+        "registration",
+        account,
+        at,
+        f"{account}-reg",
+        identity=identity,
+        verification={"status": "passed"},
+    )
+    for n in range(history):
+        yield _strike(account, at + timedelta(seconds=n + 1), f"{account}-h{n}", "not_rumor")
+    yield _strike(account, at + DAY, f"{account}-s1", "malicious_rumor")
+    yield _strike(account, at + 2 * DAY, f"{account}-s2", "malicious_rumor")
+
+
+def _appeal(account: str, event_id: str, at: datetime, decision_id: str) -> dict[str, Any]:
+    return _event(
+        "appeal_outcome",
+        account,
+        at,
+        event_id,
+        decision_id=decision_id,
+        outcome="overturned",
+        reviewer_id="bench",
+    )
+
+
+def _timed(engine: Engine, item: dict[str, Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    outcome = engine.process(item)
+    return time.perf_counter() - started, outcome
+
+
+def _freeze_of(engine: Engine, account: str) -> str:
+    (found,) = [d.decision_id for d in engine.standing(account)]
+    return found
+
+
+def worst_world(people: int, history: int, checks: int, tmp: Path) -> dict[str, float]:
+    """One db: `people` blacklisted accounts (2 x `people` entries), a short-history and a
+    long-history appellant. Times: one rejected appeal (an unknown decision), the overturn
+    of each appellant's freeze, and `checks` pre-registration checks."""
+    db = tmp / f"worst-{people}-{history}.db"
+    end = T0 + timedelta(seconds=people) + 10 * DAY
+    with Engine.from_path(db=db, max_lead=None) as engine:
+        started = time.perf_counter()
+        feed = [
+            *listed_people(people),
+            *appellant("short", 0, end, 3),
+            *appellant("long", 1, end, history),
+        ]
+        for _ in engine.run(feed):
+            pass
+        built_s = time.perf_counter() - started
+        later = end + 30 * DAY
+        rejected = [
+            _timed(engine, _appeal("short", f"bad-{n}", later, f"no-such-{n}"))[0] for n in range(5)
+        ]
+        short_s, out = _timed(
+            engine, _appeal("short", "ap-short", later, _freeze_of(engine, "short"))
+        )
+        assert out.rejection is None, out
+        assert out.reversals, out
+        long_s, out = _timed(engine, _appeal("long", "ap-long", later, _freeze_of(engine, "long")))
+        assert out.rejection is None, out
+        assert out.reversals, out
+        asked = [
+            {"id_number": _id_number(n * 7919 % (2 * people))}
+            if n % 2
+            else {"phone": f"139{n * 7919 % (2 * people):08d}"}
+            for n in range(checks)
+        ]
+        started = time.perf_counter()
+        listed = sum(engine.is_blacklisted(identity) for identity in asked)
+        check_s = (time.perf_counter() - started) / checks
+        entries = len(engine.blacklist_entries())
+    return {
+        "entries": entries,
+        "build_s": built_s,
+        "rejected_appeal_ms": statistics.median(rejected) * 1000,
+        "overturned_short_history_ms": short_s * 1000,
+        "overturned_long_history_ms": long_s * 1000,
+        "is_blacklisted_us": check_s * 1e6,
+        "checks_listed": listed,
+    }
+
+
+def worst(args: argparse.Namespace) -> int:
+    """Baseline (`--small` people) and worst case (`--large`) in one run, and their ratios."""
+    os.environ["BLACKLIST_RULES_IDENTITY_KEY"] = KEY
+    with tempfile.TemporaryDirectory() as tmp:
+        small = worst_world(args.small, args.history, args.checks, Path(tmp))
+        print(f"small: {small}", file=sys.stderr)
+        large = worst_world(args.large, args.history, args.checks, Path(tmp))
+        print(f"large: {large}", file=sys.stderr)
+    rows = [
+        ("rejected appeal (ms, median of 5)", "rejected_appeal_ms"),
+        ("overturned appeal, short history (ms)", "overturned_short_history_ms"),
+        (f"overturned appeal, {args.history:,}-event history (ms)", "overturned_long_history_ms"),
+        ("is_blacklisted (µs a check)", "is_blacklisted_us"),
+    ]
+    report = {"small": small, "large": large, "history": args.history}
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"blacklist entries: {small['entries']:,} (baseline) vs {large['entries']:,}")
+    print(f"{'':44} {'baseline':>10} {'large':>10} {'ratio':>7}")
+    for label, key in rows:
+        ratio = large[key] / small[key]
+        print(f"{label:44} {small[key]:10.2f} {large[key]:10.2f} {ratio:7.2f}")
+    ratio = small["overturned_long_history_ms"] / small["overturned_short_history_ms"]
+    print(f"long / short history appeal, baseline db: {ratio:.2f}")
     return 0
 
 
