@@ -246,6 +246,7 @@ def worst_world(people: int, history: int, checks: int, tmp: Path) -> dict[str, 
             pass
         built_s = time.perf_counter() - started
         later = end + 30 * DAY
+        engine.advance_to(later)  # (the clock's move, and the history pruning it brings, apart)
         rejected = [
             _timed(engine, _appeal("short", f"bad-{n}", later, f"no-such-{n}"))[0] for n in range(5)
         ]

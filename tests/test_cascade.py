@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from blacklist_rules import Decision, Engine, SQLiteStore, dsa_statements
 from blacklist_rules.cli import main
 from blacklist_rules.events import to_micros, utc_text
+from blacklist_rules.store import SCHEMA_VERSION
 
 from .support import T0, event
 from .test_dsa import assert_valid_statement
@@ -259,7 +260,7 @@ def test_a_schema_5_db_learns_its_events_clocks_from_the_log(tmp_path: Path) -> 
     with sqlite3.connect(db) as connection:
         upgraded = connection.execute("SELECT clock_us FROM events ORDER BY rowid").fetchall()
         version = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'")
-        assert version.fetchone() == ("6",)
+        assert version.fetchone() == (str(SCHEMA_VERSION),)
     assert [row[0] for row in upgraded] == [None, *(to_micros(T0 + d * DAY) for d in (0, 92))]
 
 
