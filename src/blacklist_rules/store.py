@@ -646,9 +646,7 @@ class SQLiteStore:
         ).fetchone()
         return None if row is None or row[0] is None else str(row[0])
 
-    def vetoed(
-        self, decision_ids: list[str] | None = None
-    ) -> dict[tuple[str, str, str], set[str]]:
+    def vetoed(self, decision_ids: list[str] | None = None) -> dict[tuple[str, str, str], set[str]]:
         """Enforced decisions a person reversed, by (account, rule, effective time): the
         evidence withdrawn with each, else all its evidence (older dbs knew no cascade: every
         reversal was a person's). With `decision_ids`, only those among them (read by key:
