@@ -6,8 +6,9 @@
 The synthetic workload runs into a SQLite file (the full replay: timed, it is the baseline, what
 re-evaluating by replaying everything would cost). Then `--appeals` automatic decisions, each
 taken on an event of its own account, are overturned one at a time, each timed on its own: the
-withdrawal, the replay of the linked accounts (one scan of the event log), the reconcile and
-the commit. Printed: the median and worst appeal, the full replay, and their ratio.
+withdrawal, the replay of the linked accounts (their events, through `events_by_account`),
+the reconcile and the commit. Printed: the median and worst appeal, the full replay, and
+their ratio.
 
     PYTHONPATH=src python bench/bench_appeal.py --worst              # 10k vs 100k entries
 
