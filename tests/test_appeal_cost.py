@@ -12,9 +12,12 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
-from blacklist_rules import Decision, Engine, Status
+from blacklist_rules import Decision, Engine, SQLiteStore, Status
+from blacklist_rules.events import to_micros
+from blacklist_rules.store import SCHEMA_VERSION
 
 from .strategies import APPEAL_IDENTITIES, appeal_steps
+from .support import T0
 from .test_blacklist import impersonation, registration
 from .test_cascade import DAY, FREEZE_RUMOURS, only, overturn, strike
 
@@ -144,3 +147,29 @@ def test_memory_mirrors_the_db_through_refused_and_granted_appeals(
             _step(engine, dict(item))
             assert _mirrors(engine) == _as_read(engine)
             assert engine._waiting >= engine.store.waiting_accounts()
+
+
+def test_a_schema_6_db_gains_the_indexes_and_keeps_its_clocks(tmp_path: Path) -> None:
+    """A db of schema 6 opened for writing is upgraded in place: the two indexes appeals read
+    through are there, and the clock each event came at stays as stored (the log's estimate
+    for older dbs, here the 92nd day instead of the 200th, is not written over it)."""
+    db = tmp_path / "six.db"
+    with Engine.from_path(db=db) as engine:
+        engine.process(registration("a", 0 * DAY, "reg", id_number="360426199101010071"))
+        engine.process(strike("a", 92 * DAY, "s1", "c1"))
+        engine.advance_to(T0 + 200 * DAY)
+        engine.process(strike("a", 1 * DAY, "s2", "c4"))
+    with sqlite3.connect(db) as connection:
+        stored = connection.execute("SELECT clock_us FROM events ORDER BY rowid").fetchall()
+        connection.executescript(
+            "DROP INDEX events_by_account; DROP INDEX decisions_reversed;"
+            "UPDATE meta SET value = '6' WHERE key = 'schema_version';"
+        )
+    SQLiteStore(db).close()
+    with sqlite3.connect(db) as connection:
+        upgraded = connection.execute("SELECT clock_us FROM events ORDER BY rowid").fetchall()
+        version = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'")
+        assert version.fetchone() == (str(SCHEMA_VERSION),)
+        indexes = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert upgraded == stored == [(None,), (to_micros(T0),), (to_micros(T0 + 200 * DAY),)]
+    assert {"events_by_account", "decisions_reversed"} <= indexes

@@ -265,7 +265,8 @@ class SQLiteStore:
                 columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
                 if column.split()[0] not in columns:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-            self._db.execute(_OLD_CLOCKS)
+                    if (table, column) == ("events", "clock_us INTEGER"):  # (stored since 6)
+                        self._db.execute(_OLD_CLOCKS)
             self._start_chain(found)
         if found != str(SCHEMA_VERSION):  # older versions lacked only the new parts
             self._db.execute(
