@@ -84,15 +84,14 @@ def appealable(engine: Engine, payloads: dict[str, dict[str, Any]]) -> list[Any]
 
 def overturn(record: dict[str, Any], clock: datetime, index: int) -> dict[str, Any]:
     """The `index`th bench appeal: it overturns the decision, `index + 1` seconds after `clock`."""
-    return {
-        "event_id": f"bench-appeal-{index}",
-        "type": "appeal_outcome",
-        "account_id": record["account_id"],
-        "occurred_at": (clock + timedelta(seconds=index + 1)).isoformat(),
-        "decision_id": record["decision_id"],
-        "outcome": "overturned",
-        "reviewer_id": "bench",
-    }
+    at = clock + timedelta(seconds=index + 1)
+    return _appeal(record["account_id"], f"bench-appeal-{index}", at, record["decision_id"])
+
+
+def _json_out(report: dict[str, Any]) -> int:
+    json.dump(report, sys.stdout, indent=2)
+    print()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,9 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "decisions_and_status_changes_per_appeal": round(statistics.mean(changed), 2),
     }
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        print()
-        return 0
+        return _json_out(report)
     print(f"workload: {args.events:,} events, {args.accounts:,} accounts, seed {args.seed}")
     print(f"baseline, full replay of the db:  {replay_s:8.2f} s")
     print(f"overturned appeal, median:        {report['appeal_median_ms']:8.2f} ms")
@@ -308,9 +305,7 @@ def worst(args: argparse.Namespace) -> int:
     ]
     report = {"small": small, "large": large, "history": args.history}
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        print()
-        return 0
+        return _json_out(report)
     print(f"blacklist entries: {small['entries']:,} (baseline) vs {large['entries']:,}")
     print(f"{'':44} {'baseline':>10} {'large':>10} {'ratio':>7}")
     for label, key in rows:

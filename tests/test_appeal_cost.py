@@ -19,7 +19,7 @@ from blacklist_rules.store import SCHEMA_VERSION
 from .strategies import APPEAL_IDENTITIES, appeal_steps
 from .support import T0
 from .test_blacklist import impersonation, registration
-from .test_cascade import DAY, FREEZE_RUMOURS, only, overturn, strike
+from .test_cascade import DAY, FREEZE_RUMOURS, clocked_db, only, overturn, strike
 
 WHOLE_TABLE_READS = (
     "FROM blacklist WHERE until",  # the listing: every entry
@@ -154,13 +154,8 @@ def test_a_schema_6_db_gains_the_indexes_and_keeps_its_clocks(tmp_path: Path) ->
     through are there, and the clock each event came at stays as stored (the log's estimate
     for older dbs, here the 92nd day instead of the 200th, is not written over it)."""
     db = tmp_path / "six.db"
-    with Engine.from_path(db=db) as engine:
-        engine.process(registration("a", 0 * DAY, "reg", id_number="360426199101010071"))
-        engine.process(strike("a", 92 * DAY, "s1", "c1"))
-        engine.advance_to(T0 + 200 * DAY)
-        engine.process(strike("a", 1 * DAY, "s2", "c4"))
+    stored = clocked_db(db)
     with sqlite3.connect(db) as connection:
-        stored = connection.execute("SELECT clock_us FROM events ORDER BY rowid").fetchall()
         connection.executescript(
             "DROP INDEX events_by_account; DROP INDEX decisions_reversed;"
             "UPDATE meta SET value = '6' WHERE key = 'schema_version';"
