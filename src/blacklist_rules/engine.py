@@ -1677,8 +1677,8 @@ class Engine:
                 to_micros(entry.entered_at),
                 ends_us,
             )
-            self._listed.add(entry.fingerprint, *_span(entry))
             self._moved = True
+            self._listed.add(entry.fingerprint, *_span(entry))
             self.store.audit(
                 "blacklist_entry",
                 entry.to_dict(),
@@ -1806,8 +1806,8 @@ class Engine:
         state = "met" if met else "pending"
         self.store.add_deadline(rule.id, anchor, account_id, event_id, start_us, due_us, state)
         if not met:
-            self._waiting.add(account_id)
             self._moved = True
+            self._waiting.add(account_id)
             self._due_by(from_micros(due_us))
 
     def _seen(self, key: str, account_id: str, start_us: int, due_us: int) -> bool:
