@@ -250,3 +250,34 @@ tamperings = st.sampled_from(sorted(TAMPERED_COLUMNS)).flatmap(
     )
 )
 """Single-cell UPDATEs, row DELETEs and plausible INSERTs in the tables `verify` covers."""
+
+
+# Appeals among events: each names a decision the engine took (by `pick`, among all of them,
+# reversed and shadow ones too) or none it knows, so most are refused: an unknown decision, one
+# already reversed, a shadow one, another account's (`elsewhere`).
+APPEAL_IDENTITIES = {
+    "a": "360426199101010071",
+    "b": "11010519491231002X",
+    "c": "360426199101010071",
+}
+"""a and c share an ID number: linked accounts, so a reversal reaches the other."""
+appeal = st.fixed_dictionaries(
+    {
+        "type": st.just("appeal"),
+        "how": st.sampled_from(("overturned", "upheld", "lift", "unknown", "elsewhere")),
+        "pick": st.integers(0, 1000),
+        **_common,
+    }
+)
+appeal_steps = st.lists(
+    st.one_of(
+        st.fixed_dictionaries({"type": st.just("registration"), **_common}),
+        report,
+        rumor,
+        failed_verification,
+        appeal,
+        appeal,
+    ),
+    max_size=25,
+).map(numbered)
+"""Verified registrations (identities from `APPEAL_IDENTITIES`), evidence, and appeals."""

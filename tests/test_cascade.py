@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from blacklist_rules import Decision, Engine, SQLiteStore, dsa_statements
 from blacklist_rules.cli import main
 from blacklist_rules.events import to_micros, utc_text
+from blacklist_rules.store import SCHEMA_VERSION
 
 from .support import T0, event
 from .test_dsa import assert_valid_statement
@@ -239,17 +240,24 @@ def test_the_replay_runs_under_the_clock_each_event_came_at(engine: Engine) -> N
     assert engine.status("a") == "active"
 
 
-def test_a_schema_5_db_learns_its_events_clocks_from_the_log(tmp_path: Path) -> None:
-    """A db from before the clock was stored with each event is upgraded in place: each event
-    came at the latest time of the events before it (what the log can tell)."""
-    db = tmp_path / "old.db"
+def clocked_db(db: Path) -> list[tuple[int | None]]:
+    """A db whose clock moved without an event (to day 200, past the last event's day 92)
+    before a late event came: the clock each of its three events came at, as stored."""
     with Engine.from_path(db=db) as engine:
         engine.process(registered("a", 0 * DAY, "reg", LI))
         engine.process(strike("a", 92 * DAY, "s1", "c1"))
         engine.advance_to(T0 + 200 * DAY)
         engine.process(strike("a", 1 * DAY, "s2", "c4"))
     with sqlite3.connect(db) as connection:
-        stored = connection.execute("SELECT clock_us FROM events ORDER BY rowid").fetchall()
+        return connection.execute("SELECT clock_us FROM events ORDER BY rowid").fetchall()
+
+
+def test_a_schema_5_db_learns_its_events_clocks_from_the_log(tmp_path: Path) -> None:
+    """A db from before the clock was stored with each event is upgraded in place: each event
+    came at the latest time of the events before it (what the log can tell)."""
+    db = tmp_path / "old.db"
+    stored = clocked_db(db)
+    with sqlite3.connect(db) as connection:
         connection.executescript(
             "ALTER TABLE events DROP COLUMN clock_us;"
             "UPDATE meta SET value = '5' WHERE key = 'schema_version';"
@@ -259,7 +267,7 @@ def test_a_schema_5_db_learns_its_events_clocks_from_the_log(tmp_path: Path) -> 
     with sqlite3.connect(db) as connection:
         upgraded = connection.execute("SELECT clock_us FROM events ORDER BY rowid").fetchall()
         version = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'")
-        assert version.fetchone() == ("6",)
+        assert version.fetchone() == (str(SCHEMA_VERSION),)
     assert [row[0] for row in upgraded] == [None, *(to_micros(T0 + d * DAY) for d in (0, 92))]
 
 

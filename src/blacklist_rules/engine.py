@@ -291,6 +291,7 @@ class Engine:
         self._current: Event | None = None
         self._inserted = False  # the current event's row was written
         self._saved = False  # a savepoint guards the current event's further writes
+        self._moved = False  # the current event changed a mirror: see `_undo_event`
         self._input: object = None  # what the caller handed in, for refusing it only once
         self._at_us = 0  # the current event's time in µs
         self._fed: list[tuple[str, str, int, str]] = []  # the current event's history rows
@@ -422,6 +423,7 @@ class Engine:
         pruned = self.store.meta("pruned_at_us")
         self._pruned_at_us = int(pruned) if pruned else None
         self._saved, self._inserted, self._fed = False, False, []  # (no event of ours is open)
+        self._moved = True  # memory may hold anything: read it all again
         self._undo_event(self._clock)  # (reloads the rest)
         self._remembered = self._stale = False
 
@@ -541,7 +543,7 @@ class Engine:
         self._begin()
         self._changes, self._decided, self._reversals = [], [], []
         self._current, self._inserted, self._fed, clock = None, False, [], self._clock
-        self._saved = False
+        self._saved = self._moved = False
         self._savepoint()
         try:
             if beyond and self.time_bound.exceeded(when, wall):
@@ -593,7 +595,7 @@ class Engine:
         self._begin()
         self._input = event if received is None else received
         self._current, self._inserted, self._saved, clock = None, False, False, self._clock
-        self._fed = []
+        self._fed, self._moved = [], False
         try:
             outcome = self._process(event, line, source, received)
         except EventError as exc:  # refused for what it asks (an unknown decision, …)
@@ -638,7 +640,12 @@ class Engine:
 
     def _undo_event(self, clock: datetime | None) -> None:
         """Undo what the event wrote (its savepoint if it took one, and its row); what memory
-        holds beside the db follows it back (this is rare: reloading is fine)."""
+        holds beside the db follows it back. The mirrors (statuses, the blacklist listing,
+        waiting accounts, vetoes) are read again only when the event changed one: each
+        change sets `_moved` where it is made (`_set_status`, `_sync_registry`, `_schedule`,
+        `_cascade`). A refused event (an appeal of an unknown decision) changed none: its
+        undo costs nothing in the size of the db, where a full read of 100,000 blacklist
+        entries took 280 ms."""
         if self._saved:
             self.store.rollback_to_savepoint()
             self.store.release_savepoint()
@@ -650,6 +657,9 @@ class Engine:
         self._fed = []
         self._clock = clock
         self._next_due = self._due()
+        if not self._moved:
+            return
+        self._moved = False
         self._waiting = self.store.waiting_accounts()
         self._statuses = {account: Status(status) for account, status in self.store.flagged()}
         self._listed = self._load_listed()
@@ -1227,8 +1237,10 @@ class Engine:
         and blacklist entries follow. The replay runs the pack in force, as late events do.
         """
         withdrawn = self._withdraw(reversed_records, event)
-        self._vetoed = self._load_vetoes()
         fallen = sorted(record["decision_id"] for record in reversed_records)
+        self._moved = True
+        for key, evidence in self.store.vetoed(fallen).items():  # theirs join the vetoes
+            self._vetoed.setdefault(key, set()).update(evidence)
         touched = {*withdrawn, *self.store.recorded_by(fallen).values()}
         accounts = self.store.linked_accounts(event.account_id, self._linking)
         world, boundary = self._world_without(accounts)
@@ -1499,6 +1511,7 @@ class Engine:
         decision: str | None = None,
     ) -> None:
         self.store.set_status(account_id, after)
+        self._moved = True
         if after == Status.ACTIVE:
             self._statuses.pop(account_id, None)
         else:
@@ -1633,6 +1646,7 @@ class Engine:
             void = found is not None and found[2] is not None
             removed_us = start if void else to_micros(at)
             self.store.remove_entry(*key, removed_us, event_id)
+            self._moved = True
             self._listed.remove(entry.fingerprint, start, end)
             if removed_us > start:
                 self._listed.add(entry.fingerprint, start, min(end or removed_us, removed_us))
@@ -1663,6 +1677,7 @@ class Engine:
                 to_micros(entry.entered_at),
                 ends_us,
             )
+            self._moved = True
             self._listed.add(entry.fingerprint, *_span(entry))
             self.store.audit(
                 "blacklist_entry",
@@ -1791,6 +1806,7 @@ class Engine:
         state = "met" if met else "pending"
         self.store.add_deadline(rule.id, anchor, account_id, event_id, start_us, due_us, state)
         if not met:
+            self._moved = True
             self._waiting.add(account_id)
             self._due_by(from_micros(due_us))
 

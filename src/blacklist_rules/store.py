@@ -34,11 +34,13 @@ from .errors import StoreError, StoreUnavailableError
 from .events import declared_payload, from_micros, to_micros, utc_text
 from .writer_lock import WriterLock
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """2 added history, streams, deadlines and rejections; 3 identities and the blacklist; 4 the
 audit chain (three columns); 5 withdrawn evidence and how a decision was reversed; 6 the clock
-each event came at, and the ids of events a history purge removed. An older db is upgraded in
-place; its older audit records stay outside the chain, which starts with the first record
+each event came at, and the ids of events a history purge removed; 7 two indexes, so that an
+appeal reads only what it reaches: the events by account (`events_by_account`, the cascade's
+replay) and the reversed decisions (`decisions_reversed`, the vetoes). An older db is upgraded
+in place; its older audit records stay outside the chain, which starts with the first record
 written after."""
 AUDIT_RECORD_VERSION = 2
 """2: a decision's end is a record of its own (`decision_ended`), and an audit purge re-records
@@ -65,6 +67,7 @@ CREATE TABLE IF NOT EXISTS events (
     occurred_us INTEGER NOT NULL, payload TEXT NOT NULL, clock_us INTEGER);
 CREATE INDEX IF NOT EXISTS verifications_by_account ON events (account_id, occurred_us)
     WHERE {_BY_ACCOUNT};
+CREATE INDEX IF NOT EXISTS events_by_account ON events (account_id);
 CREATE TABLE IF NOT EXISTS accounts (account_id TEXT PRIMARY KEY, status TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS decisions (
     decision_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,
@@ -72,6 +75,8 @@ CREATE TABLE IF NOT EXISTS decisions (
     effective_at TEXT NOT NULL, expires_at TEXT, end_condition TEXT,
     ended_at TEXT, reversed_by TEXT, record TEXT NOT NULL, reversed_how TEXT);
 CREATE INDEX IF NOT EXISTS decisions_by_account ON decisions (account_id);
+CREATE INDEX IF NOT EXISTS decisions_reversed ON decisions (reversed_how)
+    WHERE reversed_by IS NOT NULL;
 CREATE INDEX IF NOT EXISTS decisions_by_expiry ON decisions (expires_at)
     WHERE expires_at IS NOT NULL AND ended_at IS NULL AND reversed_by IS NULL;
 CREATE TABLE IF NOT EXISTS audit (
@@ -236,7 +241,7 @@ class SQLiteStore:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
         ).fetchone()
         found = self.meta("schema_version") if has_meta else None
-        older = ("1", "2", "3", "4", "5")
+        older = ("1", "2", "3", "4", "5", "6")
         if found not in (None, *older, str(SCHEMA_VERSION)):
             raise StoreError(
                 f"{self.path} has store schema {found}; this version reads {SCHEMA_VERSION}: "
@@ -260,7 +265,8 @@ class SQLiteStore:
                 columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
                 if column.split()[0] not in columns:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-            self._db.execute(_OLD_CLOCKS)
+                    if (table, column) == ("events", "clock_us INTEGER"):  # (stored since 6)
+                        self._db.execute(_OLD_CLOCKS)
             self._start_chain(found)
         if found != str(SCHEMA_VERSION):  # older versions lacked only the new parts
             self._db.execute(
@@ -641,16 +647,20 @@ class SQLiteStore:
         ).fetchone()
         return None if row is None or row[0] is None else str(row[0])
 
-    def vetoed(self) -> dict[tuple[str, str, str], set[str]]:
+    def vetoed(self, decision_ids: list[str] | None = None) -> dict[tuple[str, str, str], set[str]]:
         """Enforced decisions a person reversed, by (account, rule, effective time): the
         evidence withdrawn with each, else all its evidence (older dbs knew no cascade: every
-        reversal was a person's)."""
+        reversal was a person's). With `decision_ids`, only those among them (read by key:
+        what one reversal adds to the vetoes); else all (through `decisions_reversed`)."""
+        among = ", ".join("?" * len(decision_ids or ()))
         rows = self._db.execute(
             "SELECT d.account_id, d.rule_id, d.effective_at, d.record, "
             "(SELECT json_group_array(w.event_id) FROM withdrawn w "
             "WHERE w.decision_id = d.decision_id) FROM decisions d "
             "WHERE d.mode = 'enforce' AND d.reversed_by IS NOT NULL "
             f"AND COALESCE(d.reversed_how, '') != '{CASCADE}'"
+            + ("" if decision_ids is None else f" AND d.decision_id IN ({among})"),
+            decision_ids or (),
         )
         found: dict[tuple[str, str, str], set[str]] = {}
         for account, rule, at, record, withdrawn in rows:
@@ -704,8 +714,8 @@ class SQLiteStore:
         """The accounts' events that still count, in arrival order, each with the clock when it
         came (moved by any account, or by no event at all): (payload, clock). Not the persons'
         reversals (appeal outcomes, lifts): vetoes and withdrawals stand for them. With
-        `from_arrival`, those that came from that log position on. A scan of the events
-        table: appeals are rare, an index would slow every event."""
+        `from_arrival`, those that came from that log position on. Read through
+        `events_by_account`: the linked accounts' events only, not the whole log."""
         marks = ", ".join("?" * len(accounts))
         rows = self._db.execute(
             f"SELECT payload, clock_us FROM events WHERE account_id IN ({marks}) AND {_KEPT} "
