@@ -1532,8 +1532,10 @@ class Engine:
         if self._clock is None or moment > self._clock:
             self._clock = moment
         while self._next_due is not None and self._next_due <= self._clock:
+            acted = False
             for due in self.store.due_deadlines(to_micros(self._clock)):
                 self._fire(*due)
+                acted = True
             for account_id, ended, expires_at in self.store.expire(utc_text(self._clock)):
                 self._recompute(
                     account_id,
@@ -1541,6 +1543,9 @@ class Engine:
                     datetime.fromisoformat(expires_at),
                     event_id,
                 )
+                acted = True
+            if not acted:  # nothing changed, so the same moment would be due forever
+                raise EvaluationError(f"{self._next_due} is due but nothing acts on it")
             self._next_due = self._due()
 
     # --- identities and the blacklist ------------------------------------------------------
