@@ -139,7 +139,12 @@ TARGETS = {
     ),
     "compiler": Target(
         "src/blacklist_rules/compiler.py",
-        ("tests/test_matching.py", "tests/test_history.py", "tests/test_mutants_compiler.py"),
+        (
+            "tests/test_matching.py",
+            "tests/test_patterns.py",
+            "tests/test_history.py",
+            "tests/test_mutants_compiler.py",
+        ),
     ),
     "retention": Target(
         "src/blacklist_rules/store.py",
