@@ -1544,9 +1544,10 @@ class Engine:
                     event_id,
                 )
                 acted = True
-            if not acted:  # nothing changed, so the same moment would be due forever
-                raise EvaluationError(f"{self._next_due} is due but nothing acts on it")
             self._next_due = self._due()
+            # Nothing acted, so the store is as it was: a moment still due would be forever.
+            if not acted and self._next_due is not None and self._next_due <= self._clock:
+                raise EvaluationError(f"{self._next_due} is due but nothing acts on it")
 
     # --- identities and the blacklist ------------------------------------------------------
     def _identify(self, event: Registration) -> Registration:
