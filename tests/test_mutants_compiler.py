@@ -7,12 +7,15 @@ decide what history keeps and for how long, and the durable-rules terms are what
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
 
 from blacklist_rules import load_ruleset
 from blacklist_rules.compiler import (
+    CompiledRuleset,
     condition_text,
     feature_key,
     to_durable,
@@ -20,9 +23,10 @@ from blacklist_rules.compiler import (
     trace,
 )
 from blacklist_rules.decisions import ConditionTrace
+from blacklist_rules.engine import default_rules_path
 from blacklist_rules.spec import All, AnyOf, Compare, Not
 
-from .support import write_rule
+from .support import default_pack_with, write_rule
 
 DSA = "dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}"
 DAY_US = 86_400 * 1_000_000
@@ -205,3 +209,58 @@ def test_a_trace_lists_every_comparison_with_what_the_event_had() -> None:
 def test_a_condition_is_written_back_as_a_rule_file_writes_it(expected: object, text: str) -> None:
     """Booleans in YAML's spelling, lists in brackets, everything else as itself."""
     assert condition_text("flag", "eq", expected) == text
+
+
+# --- the compiled form, pinned ----------------------------------------------------------------
+
+GOLDEN = Path(__file__).parent / "golden" / "compiled_pack.json"
+MATCHING = _rule(
+    "report-pattern",
+    "on: impersonation_report\n"
+    "when:\n  any:\n    - reporter_id: {matches: 'bot-[0-9]+'}\n"
+    "    - not: {reporter_id: {matches: 'trusted-.*'}}\n"
+    "    - impersonated_name: {not_in: [c1, c2]}",
+    priority=5,
+)
+NON_ASCII = _rule(
+    "freeze-named",
+    "on: impersonation_report\nwhen: {impersonated_name: {eq: 冻结}}",
+    priority=7,
+)
+
+
+def compiled_form(ruleset: CompiledRuleset) -> str:
+    """Everything the compiler builds that is data, as stable JSON (guards are closures: their
+    behaviour is tested elsewhere; here their rules' reprs stand for them)."""
+    form = {
+        "digest": ruleset.digest,
+        "name": ruleset.name,
+        "definition": ruleset.definition,
+        "rules": [repr(rule) for rule in ruleset.rules],
+        "by_type": {name: [r.id for r in group] for name, group in ruleset.by_type.items()},
+        "features": {
+            name: [[key, field, pattern.source] for key, field, pattern in found]
+            for name, found in ruleset.features.items()
+        },
+        "listeners": {name: [repr(x) for x in group] for name, group in ruleset.listeners.items()},
+        "streams": {key: repr(stream) for key, stream in ruleset.streams.items()},
+        "windows": {key: [repr(x) for x in group] for key, group in ruleset.windows.items()},
+        "horizon_us": ruleset.horizon_us,
+    }
+    return json.dumps(form, indent=1, ensure_ascii=False) + "\n"
+
+
+def test_the_compiled_pack_is_pinned_to_its_compiler_version(tmp_path: Path) -> None:
+    """The default pack (with notices: its digest) and the default pack plus a pattern rule
+    and a non-ASCII one compile to exactly `golden/compiled_pack.json`. A pack is named by
+    its digest, which covers the rules and COMPILER_VERSION but not the compiled form: any
+    change here must bump COMPILER_VERSION, or one name would stand for two definitions.
+    Run with UPDATE_GOLDEN=1 after such a change, then review the diff."""
+    default = load_ruleset(default_rules_path())
+    folder = default_pack_with(tmp_path / "pack", pattern=MATCHING, named=NON_ASCII)
+    form = compiled_form(load_ruleset(folder)).replace(str(folder), "<pack>")
+    report = json.dumps({"default_digest": default.digest}) + "\n" + form
+
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(report, encoding="utf-8")
+    assert report == GOLDEN.read_text(encoding="utf-8")
