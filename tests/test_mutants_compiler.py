@@ -24,6 +24,7 @@ from blacklist_rules.compiler import (
 )
 from blacklist_rules.decisions import ConditionTrace
 from blacklist_rules.engine import default_rules_path
+from blacklist_rules.errors import EvaluationError
 from blacklist_rules.spec import All, AnyOf, Compare, Not
 
 from .support import default_pack_with, write_rule
@@ -219,7 +220,8 @@ MATCHING = _rule(
     "on: impersonation_report\n"
     "when:\n  any:\n    - reporter_id: {matches: 'bot-[0-9]+'}\n"
     "    - not: {reporter_id: {matches: 'trusted-.*'}}\n"
-    "    - impersonated_name: {not_in: [c1, c2]}",
+    "    - impersonated_name: {not_in: [c1, c2]}\n"
+    "    - not: {impersonated_name: {eq: m}}",
     priority=5,
 )
 NON_ASCII = _rule(
@@ -264,3 +266,17 @@ def test_the_compiled_pack_is_pinned_to_its_compiler_version(tmp_path: Path) -> 
     if os.environ.get("UPDATE_GOLDEN") == "1":
         GOLDEN.write_text(report, encoding="utf-8")
     assert report == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_a_rule_without_a_condition_guards_every_event_in() -> None:
+    """No `when`: the guard lets every event of the rule's types through (True, not falsy)."""
+    assert to_guard(None)({}) is True
+    assert to_guard(None)({"type": "rumor_flag"}) is True
+
+
+def test_a_list_operator_given_a_scalar_says_what_it_was_given() -> None:
+    """`in` with a scalar never passes the checks; if it reached the compiler, the error
+    names the field, the operator and the value."""
+    with pytest.raises(EvaluationError) as info:
+        to_durable(Compare("reporter_id", "in", "r1", ("when",)))
+    assert str(info.value) == "`reporter_id in` compares with a list, not 'r1'"
