@@ -145,6 +145,26 @@ TARGETS = {
             "tests/test_history.py",
             "tests/test_mutants_compiler.py",
         ),
+        equivalent={
+            **{
+                f"blacklist_rules.compiler.x__canonical__mutmut_{n}": why
+                for n, why in (
+                    (2, "sort_keys=None: stream-key dicts (durable terms) have one key each"),
+                    (4, "default=None: stream-key values are JSON already, never repr'd"),
+                    (6, "no sort_keys: stream-key dicts (durable terms) have one key each"),
+                    (8, "no default: stream-key values are JSON already, never repr'd"),
+                    (9, "sort_keys=False: stream-key dicts (durable terms) have one key each"),
+                )
+            },
+            "blacklist_rules.compiler.x__digest__mutmut_26": "ensure_ascii=None is false, "
+            "as False is",
+            **{
+                f"blacklist_rules.compiler.x_compile_rules__mutmut_{n}": "the path of a "
+                "comparison the compiler makes (window count, deadline) is never read: paths "
+                "locate check errors, and checks run before compiling"
+                for n in (32, 39, 40, 47, 54, 55, 61, 64, 65)
+            },
+        },
     ),
     "retention": Target(
         "src/blacklist_rules/store.py",

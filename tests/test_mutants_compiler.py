@@ -7,15 +7,17 @@ decide what history keeps and for how long, and the durable-rules terms are what
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-from blacklist_rules import load_ruleset
+from blacklist_rules import RuleLoadError, load_ruleset
 from blacklist_rules.compiler import (
     CompiledRuleset,
+    compile_rules,
     condition_text,
     feature_key,
     to_durable,
@@ -25,6 +27,7 @@ from blacklist_rules.compiler import (
 from blacklist_rules.decisions import ConditionTrace
 from blacklist_rules.engine import default_rules_path
 from blacklist_rules.errors import EvaluationError
+from blacklist_rules.loader import parse_rule_text
 from blacklist_rules.spec import All, AnyOf, Compare, Not
 
 from .support import default_pack_with, write_rule
@@ -239,6 +242,8 @@ def compiled_form(ruleset: CompiledRuleset) -> str:
         "name": ruleset.name,
         "definition": ruleset.definition,
         "rules": [repr(rule) for rule in ruleset.rules],
+        "dsa": {rule.id: rule.dsa for rule in ruleset.rules},
+        "text": {rule.id: hashlib.sha256(rule.text.encode()).hexdigest() for rule in ruleset.rules},
         "by_type": {name: [r.id for r in group] for name, group in ruleset.by_type.items()},
         "features": {
             name: [[key, field, pattern.source] for key, field, pattern in found]
@@ -261,7 +266,8 @@ def test_the_compiled_pack_is_pinned_to_its_compiler_version(tmp_path: Path) -> 
     default = load_ruleset(default_rules_path())
     folder = default_pack_with(tmp_path / "pack", pattern=MATCHING, named=NON_ASCII)
     form = compiled_form(load_ruleset(folder)).replace(str(folder), "<pack>")
-    report = json.dumps({"default_digest": default.digest}) + "\n" + form
+    default_form = {"digest": default.digest, "notices": default.notices is not None}
+    report = json.dumps(default_form) + "\n" + form
 
     if os.environ.get("UPDATE_GOLDEN") == "1":
         GOLDEN.write_text(report, encoding="utf-8")
@@ -280,3 +286,28 @@ def test_a_list_operator_given_a_scalar_says_what_it_was_given() -> None:
     with pytest.raises(EvaluationError) as info:
         to_durable(Compare("reporter_id", "in", "r1", ("when",)))
     assert str(info.value) == "`reporter_id in` compares with a list, not 'r1'"
+
+
+def test_a_pack_without_windows_or_deadlines_looks_back_nowhere(tmp_path: Path) -> None:
+    """No window and no deadline: the horizon (how far behind the clock events still count)
+    is 0, not 1 µs."""
+    folder = _pack(tmp_path, plain=_rule("plain", "on: rumor_flag\nwhen: {verdict: rumor}"))
+    assert load_ruleset(folder).horizon_us == 0
+
+
+def test_a_window_without_on_is_refused_by_the_compiler_too() -> None:
+    """The checks refuse a window without `on` first; the compiler, given such a rule
+    unchecked, refuses it itself with a located E-WINDOW, not a crash."""
+    text = (
+        "id: w\nversion: 1\ndescription: d\nbasis: b\n"
+        "deadline: {after: {decision: [x]}, within: 2d}\nwindow: {count: 2, within: 1d}\n"
+        f"then: {{action: freeze, reason: r}}\n{DSA}\n"
+    )
+    rule, errors = parse_rule_text(text, "w.yaml")
+    assert errors == []
+    assert rule is not None
+    with pytest.raises(RuleLoadError) as info:
+        compile_rules([rule])
+    assert [str(e) for e in info.value.errors] == [
+        "w.yaml:1: E-WINDOW: a window needs the rule's `on`"
+    ]
