@@ -311,3 +311,20 @@ def test_a_window_without_on_is_refused_by_the_compiler_too() -> None:
     assert [str(e) for e in info.value.errors] == [
         "w.yaml:1: E-WINDOW: a window needs the rule's `on`"
     ]
+
+
+def test_in_with_one_value_tests_the_whole_value() -> None:
+    """A scalar given to `in` is one member, not its characters."""
+    guard = to_guard(Compare("reporter_id", "in", "r1", ()))
+    assert guard({"reporter_id": "r1"}) is True
+    assert guard({"reporter_id": "r"}) is False
+
+
+@pytest.mark.parametrize(
+    ("op", "expected"),
+    [("lt", (True, False, False)), ("lte", (True, True, False)), ("gt", (False, False, True))],
+)
+def test_order_comparisons_below_at_and_above(op: str, expected: tuple[bool, ...]) -> None:
+    """`reach <op> 5` on 4, 5 and 6."""
+    guard = to_guard(Compare("reach", op, 5, ()))
+    assert tuple(guard({"reach": reach}) for reach in (4, 5, 6)) == expected
