@@ -98,6 +98,7 @@ TARGETS = {
         "src/blacklist_rules/identity.py",
         (
             "tests/test_identity.py",
+            "tests/test_identity_values.py",
             "tests/test_blacklist.py",
             "tests/test_mutants_identity.py",
             # 40 of the 50 seconds these files take, for every mutant they reach: properties
