@@ -134,6 +134,8 @@ TARGETS = {
             "blacklist_rules.identity.x_load_key__mutmut_62": "'ASCII' is 'ascii'",
             "blacklist_rules.identity.x_fingerprints__mutmut_15": "a device's problem code "
             "is never used: an unusable device id is no problem",
+            "blacklist_rules.identity.x_mask_identity_values__mutmut_2": "changed = None "
+            "starts false, as False does: `None or a or b` is the same truth",
             "blacklist_rules.identity.x_lookup_prints__mutmut_2": "`type(x) is not dict` is "
             "a fast path: a dict is a Mapping, so the isinstance test alone decides alike",
         },
