@@ -66,7 +66,7 @@ TARGETS = {
     ),
     "chain": Target(
         "src/blacklist_rules/chain.py",
-        ("tests/test_chain.py", "tests/test_mutants_chain.py"),
+        ("tests/test_chain.py", "tests/test_audit_head.py", "tests/test_mutants_chain.py"),
         equivalent={
             "blacklist_rules.chain.x_record_hash__mutmut_3": "ensure_ascii=None is false, "
             "as False is",
