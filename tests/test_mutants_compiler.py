@@ -234,6 +234,13 @@ NON_ASCII = _rule(
 )
 
 
+LISTED = (
+    "id: listed\nversion: 1\ndescription: d\nbasis: b\npriority: 8\n"
+    "on: impersonation_report\nwhen: {confirmed: true}\n"
+    f"then: {{action: blacklist, reason: r, listed_for: 1095d}}\n{DSA}\n"
+)
+
+
 def compiled_form(ruleset: CompiledRuleset) -> str:
     """Everything the compiler builds that is data, as stable JSON (guards are closures: their
     behaviour is tested elsewhere; here their rules' reprs stand for them)."""
@@ -258,13 +265,14 @@ def compiled_form(ruleset: CompiledRuleset) -> str:
 
 
 def test_the_compiled_pack_is_pinned_to_its_compiler_version(tmp_path: Path) -> None:
-    """The default pack (with notices: its digest) and the default pack plus a pattern rule
-    and a non-ASCII one compile to exactly `golden/compiled_pack.json`. A pack is named by
-    its digest, which covers the rules and COMPILER_VERSION but not the compiled form: any
-    change here must bump COMPILER_VERSION, or one name would stand for two definitions.
+    """The default pack (with notices: its digest) and the default pack plus a pattern rule,
+    a non-ASCII one and a blacklist for a time compile to exactly `golden/compiled_pack.json`.
+    A pack is named by its digest, which covers the rules and COMPILER_VERSION but not the
+    compiled form: any change here must bump COMPILER_VERSION, or one name would stand for
+    two definitions.
     Run with UPDATE_GOLDEN=1 after such a change, then review the diff."""
     default = load_ruleset(default_rules_path())
-    folder = default_pack_with(tmp_path / "pack", pattern=MATCHING, named=NON_ASCII)
+    folder = default_pack_with(tmp_path / "pack", pattern=MATCHING, named=NON_ASCII, listed=LISTED)
     form = compiled_form(load_ruleset(folder)).replace(str(folder), "<pack>")
     default_form = {"digest": default.digest, "notices": default.notices is not None}
     report = json.dumps(default_form) + "\n" + form
