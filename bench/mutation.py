@@ -134,6 +134,31 @@ TARGETS = {
             "blacklist_rules.identity.x_load_key__mutmut_62": "'ASCII' is 'ascii'",
             "blacklist_rules.identity.x_fingerprints__mutmut_15": "a device's problem code "
             "is never used: an unusable device id is no problem",
+            **{
+                f"blacklist_rules.identity.x_identity_value__mutmut_{n}": why
+                for n, why in (
+                    (4, "0 excluded from the int path: '0' is too short (under 3) anyway"),
+                    (5, "0 excluded from the int path: '0' is too short (under 3) anyway"),
+                    (6, "10**64 included: its 65 digits are over the 64 limit anyway"),
+                    (8, "ints up to 11**64: all over 64 digits, over the limit anyway"),
+                    (
+                        14,
+                        "3 characters refused: none is an identity value (an ID number has "
+                        "18, no valid phone has 3)",
+                    ),
+                    (
+                        15,
+                        "3 characters refused: none is an identity value (an ID number has "
+                        "18, no valid phone has 3)",
+                    ),
+                    (
+                        30,
+                        "short values compacted too: under 18 characters none fits the "
+                        "18-character shape",
+                    ),
+                    (34, "'XXXX' for a short value: it fails the shape, as '' does"),
+                )
+            },
             "blacklist_rules.identity.x_mask_identity_values__mutmut_2": "changed = None "
             "starts false, as False does: `None or a or b` is the same truth",
             "blacklist_rules.identity.x_lookup_prints__mutmut_2": "`type(x) is not dict` is "

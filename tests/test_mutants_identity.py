@@ -460,3 +460,18 @@ def test_masking_a_nested_id_number_says_it_was_replaced() -> None:
     assert masked == {
         "notes": ["x", f"fingerprint:{ID_NUMBER}:{KEY.fingerprint(ID_NUMBER, NUMBER)}"]
     }
+
+
+def test_a_stray_phone_counts_up_to_the_value_limit_with_blanks_around_it() -> None:
+    """Blanks around a phone are no part of it: padded to exactly MAX_VALUE_CHARS (64) it is
+    still a phone, leading blanks included; one character more and the value is not read."""
+    padded = " " * 22 + MOBILE + " " * 31
+    assert len(padded) == MAX_VALUE_CHARS
+    assert identity_value(padded) == (PHONE, normalise_phone(MOBILE))
+    assert identity_value(padded + " ") is None
+
+
+def test_a_stray_phone_in_full_width_digits_counts() -> None:
+    """Full-width digits (U+FF10-U+FF19, NFKC) are digits: the same mobile number."""
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in MOBILE)
+    assert identity_value(full_width) == (PHONE, normalise_phone(MOBILE))
