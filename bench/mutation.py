@@ -165,6 +165,9 @@ TARGETS = {
                     (34, "'XXXX' for a short value: it fails the shape, as '' does"),
                 )
             },
+            "blacklist_rules.identity.x_load_key__mutmut_57": "'ASCII' is 'ascii'",
+            "blacklist_rules.identity.xǁIdentityKeyǁfingerprint__mutmut_10": "codec names "
+            "ignore case: 'UTF-8' is 'utf-8'",
             "blacklist_rules.identity.x_mask_identity_values__mutmut_2": "changed = None "
             "starts false, as False does: `None or a or b` is the same truth",
             "blacklist_rules.identity.x_lookup_prints__mutmut_2": "`type(x) is not dict` is "

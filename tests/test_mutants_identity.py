@@ -416,6 +416,24 @@ def test_a_key_file_with_a_non_ascii_character_is_refused_as_a_key_error(
     with pytest.raises(IdentityKeyError) as caught:
         load_key(db)
     assert "é" not in str(caught.value)
+    assert str(caught.value) == (
+        f"{path} is not an identity key: byte 0 is not ASCII "
+        "(a key is printable ASCII, e.g. `openssl rand -hex 32`)"
+    )
+
+
+def test_a_key_file_that_cannot_be_read_says_why_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key path is a folder (mode 0700, so the mode check passes): the error gives the
+    system's reason, "Is a directory", not the exception's whole text."""
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    db = tmp_path / "s.db"
+    path = Path(f"{db}.key")
+    path.mkdir(mode=0o700)
+    with pytest.raises(IdentityKeyError) as caught:
+        load_key(db)
+    assert str(caught.value) == f"{path} cannot be read: Is a directory"
 
 
 def _with_check(first17: str) -> str:
