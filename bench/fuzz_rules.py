@@ -3,13 +3,16 @@
     PYTHONPATH=src python bench/fuzz_rules.py --seconds 60            # one minute, seed 1
     PYTHONPATH=src python bench/fuzz_rules.py --inputs 2000 --seed 7  # a fixed number of inputs
     PYTHONPATH=src python bench/fuzz_rules.py --replay crashes/       # rerun saved reproducers
+    PYTHONPATH=src python bench/fuzz_rules.py --pathological --seconds 60  # that class alone
 
 Each input is one file of `rules/` (or of `tests/cases/`) with one to three mutations stacked:
 byte flips, line deletions, duplications and swaps, indents moved, deep flow and block nesting,
 anchors and aliases (billion laughs included), huge integers, unicode oddities (lone surrogate
 escapes, NUL, BOM, line and paragraph separators, bytes that are not UTF-8), tags, and values of
-another type. The file replaces its original in a copy of the whole pack, which is then loaded
-with `load_ruleset` (or `load_cases`), so every check and the compiler see it.
+another type, and regular expressions of a pathological shape (`(a|aa)+b`, `.*.*.*.*.*.*b`...).
+The file replaces its original in a copy of the whole pack, which is then loaded with
+`load_ruleset` (or `load_cases`), so every check and the compiler see it; a pack that loads has
+every rule's guard and `matches` feature run on string fields holding hostile text.
 
 An input passes when it loads, or raises `RuleLoadError` whose every error line matches
 `file:line: CODE: message`. Anything else is a crash: another exception, a malformed error line,
@@ -39,6 +42,8 @@ from types import FrameType
 
 from blacklist_rules import CaseLoadError, RuleLoadError, load_ruleset
 from blacklist_rules.cases import load_cases
+from blacklist_rules.compiler import CompiledRuleset
+from blacklist_rules.events import FIELDS as EVENT_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
@@ -292,15 +297,60 @@ def _setting(rng: random.Random, data: bytes) -> bytes:
     return data[: match.start()] + match.group(1) + key + b": " + value + data[match.end() :]
 
 
+# The pathological-pattern class: shapes that make a backtracking engine take exponential (or
+# high-polynomial) time on a short run of `x`, each written with one of several `x`s. They load
+# (RE2 reads them all) and are then matched against HOSTILE text in every string field, within
+# the per-input timeout: a hang is a crash.
+SHAPES = [
+    "({x}+)+b", "(({x})+)+b", "(({x}+))+b", "({x}|{x})+b", "({x}|{x}{x})+b", "({x}*)*b",
+    "({x}|\\s)+b", "{x}*{x}*{x}*{x}*{x}*{x}*b", "(?:{x}?){{28}}{x}{{28}}", "({x}+|{x}{x})+b",
+]  # fmt: skip
+REPEATED = ["a", ".", "\\w", "[a-z]", "\\S", "[^!]", "(?:a)", "(?i:A)"]
+HOSTILE = ["a" * 28, "a" * 28 + "!", " " * 28 + "!", "a" * 2000]
+_ON = re.compile(rb"(?m)^on: *([a-z_]+) *$")
+
+
+def pathological_pattern(rng: random.Random) -> str:
+    return rng.choice(SHAPES).format(x=rng.choice(REPEATED))
+
+
+def _pathological(rng: random.Random, data: bytes) -> bytes:
+    """The rule's `when` replaced by a pathological pattern on one of its string fields."""
+    found = _ON.search(data)
+    fields = EVENT_FIELDS.get(found.group(1).decode(), {}) if found else {}
+    strings = sorted(name for name, kind in fields.items() if kind.kind == "str")
+    if not strings:
+        return data
+    pattern = pathological_pattern(rng)
+    when = f"{{{rng.choice(strings)}: {{matches: '{pattern}'}}}}".encode()
+    match = re.search(rb"(?m)^when:.*(?:\n .*)*", data)
+    if match is None:
+        return data + b"\nwhen: " + when + b"\n"
+    return data[: match.start()] + b"when: " + when + data[match.end() :]
+
+
+def exercise(ruleset: CompiledRuleset) -> None:
+    """Every rule's guard and every `matches` feature, on string fields holding HOSTILE text."""
+    for event_type, fields in EVENT_FIELDS.items():
+        strings = [name for name, kind in fields.items() if kind.kind == "str"]
+        for text in HOSTILE:
+            snapshot: dict[str, object] = {"type": event_type, **dict.fromkeys(strings, text)}
+            ruleset.snapshot(dict(snapshot), event_type)
+            for rule in ruleset.by_type.get(event_type, ()):
+                rule.guard(snapshot)
+
+
 MUTATIONS: list[Mutation] = [
-    _condition, _condition, _setting, _setting,
+    _condition, _condition, _setting, _setting, _pathological,
     _flip, _flip, _insert, _insert, _insert, _lines, _lines, _lines, _swap, _swap, _swap,
     _nest, _block_nest, _aliases, _huge_int, _unicode,
 ]  # fmt: skip
 
 
-def mutate(rng: random.Random, data: bytes) -> bytes:
-    """One to three mutations, stacked."""
+def mutate(rng: random.Random, data: bytes, only: Mutation | None = None) -> bytes:
+    """One to three mutations, stacked (or just `only`)."""
+    if only is not None:
+        return only(rng, data)
     for _ in range(rng.choice([1, 1, 2, 3])):
         data = rng.choice(MUTATIONS)(rng, data)
     return data
@@ -324,7 +374,7 @@ class Target:
 
     def load(self) -> None:
         if self.kind == "rules":
-            load_ruleset(self.folder)
+            exercise(load_ruleset(self.folder))
         else:
             load_cases([self.folder])
 
@@ -392,11 +442,13 @@ def prepare(kind: str, scratch: Path) -> Target:
     return Target(kind, folder, files)
 
 
-def inputs(rng: random.Random, targets: list[Target]) -> Iterator[tuple[Target, Path, bytes]]:
+def inputs(
+    rng: random.Random, targets: list[Target], only: Mutation | None = None
+) -> Iterator[tuple[Target, Path, bytes]]:
     while True:
-        target = targets[0] if rng.random() < 0.8 else targets[1]
+        target = targets[0] if only is not None or rng.random() < 0.8 else targets[1]
         path = rng.choice(target.files)
-        yield target, path, mutate(rng, path.read_bytes())
+        yield target, path, mutate(rng, path.read_bytes(), only)
 
 
 def record(tally: Tally, verdict: str, detail: str | None, data: bytes, saved: Path) -> None:
@@ -436,7 +488,8 @@ def run(args: argparse.Namespace) -> Tally:
     deadline = time.monotonic() + args.seconds if args.seconds else None
     with tempfile.TemporaryDirectory() as scratch:
         targets = [prepare("rules", Path(scratch)), prepare("cases", Path(scratch))]
-        for target, path, data in inputs(rng, targets):
+        only = _pathological if args.pathological else None
+        for target, path, data in inputs(rng, targets, only):
             if args.inputs and tally.tried >= args.inputs:
                 break
             if deadline is not None and time.monotonic() > deadline:
@@ -471,6 +524,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=10.0, help="per input, seconds")
     parser.add_argument("--crashes", type=Path, default=Path("fuzz-crashes"))
     parser.add_argument("--replay", type=Path, help="rerun the reproducers in this folder")
+    parser.add_argument(
+        "--pathological", action="store_true", help="only the pathological-pattern class"
+    )
     parser.add_argument(
         "--memory", type=int, default=2048, help="address-space limit, MiB (0: none)"
     )

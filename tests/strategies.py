@@ -281,3 +281,44 @@ appeal_steps = st.lists(
     max_size=25,
 ).map(numbered)
 """Verified registrations (identities from `APPEAL_IDENTITIES`), evidence, and appeals."""
+
+# --- regular expressions (RE2 syntax shared with Python's `re`) ------------------------------
+
+REGEX_TEXT = "ab1 _\n-"
+"""Characters the differential texts are made of: word, digit, space, newline, punctuation."""
+_regex_atoms = st.sampled_from(
+    [
+        "a", "b", "1", " ", "-", "\\n", "\\.", ".", "[a-b]", "[^a]", "[a1_-]", "[^\\s]",
+        "\\d", "\\D", "\\w", "\\W", "\\s", "\\S",
+    ]
+)  # fmt: skip
+_regex_anchors = st.sampled_from(["^", "$", "\\b", "\\A"])
+_regex_repeats = st.sampled_from(
+    ["*", "+", "?", "*?", "+?", "??", "{2}", "{0,2}", "{1,}", "{1,3}?"]
+)
+
+
+def _regex_quantified(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.tuples(inner, _regex_repeats).map(lambda p: f"(?:{p[0]}){p[1]}")
+
+
+regex_patterns = st.tuples(
+    st.sampled_from(["", "", "(?i)", "(?s)", "(?m)"]),
+    st.recursive(
+        st.one_of(
+            _regex_atoms,
+            _regex_anchors,
+            st.tuples(_regex_atoms, _regex_repeats).map("".join),
+        ),
+        lambda inner: st.one_of(
+            st.lists(inner, min_size=2, max_size=3).map("".join),
+            st.lists(inner, min_size=2, max_size=3).map("|".join),
+            inner.map(lambda p: f"({p})"),
+            _regex_quantified(inner),
+        ),
+        max_leaves=8,
+    ),
+).map("".join)
+"""Patterns built from RE2 syntax that Python's `re` reads too: classes, escapes, anchors,
+greedy and lazy repeats, groups, alternation and flags (no backreferences or lookaround)."""
+regex_texts = st.text(alphabet=REGEX_TEXT, max_size=8)

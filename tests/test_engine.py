@@ -689,3 +689,33 @@ def test_malformed_lines_are_recognised_by_their_text_on_a_rerun(tmp_path: Path)
     with Engine.from_path(db=tmp_path / "s.db") as engine:
         kinds = [r["kind"] for r in engine.audit_records()]
     assert kinds.count("rejected_event") == 4
+
+
+def test_a_deadline_due_that_nothing_acts_on_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    """A pending deadline stored as 1768521600000000.5 µs (a hand-edited db) reads as due at
+    16 January 00:00 but is not `<=` that clock: the clock loop would find nothing to do and
+    spin forever. It raises EvaluationError instead (mutants `due_us <= ?` -> `<` and
+    `expires_at <= ?` -> `<` hang the same way)."""
+    db = tmp_path / "state.db"
+
+    def at(day: int, event_id: str, **fields: Any) -> dict[str, Any]:
+        moment = f"2026-01-{day:02d}T00:00:00Z"
+        return {"event_id": event_id, "account_id": "acct", "occurred_at": moment, **fields}
+
+    failed = at(1, "e1", type="identity_verification", status="failed", reason="name_id_mismatch")
+    with Engine.from_path(None, db=db, max_lead=None, create_key=True) as engine:
+        engine.process(failed)
+    with sqlite3.connect(db) as connection:
+        (due,) = connection.execute("SELECT due_us FROM deadlines").fetchone()
+        connection.execute("UPDATE deadlines SET due_us = due_us + 0.5")
+    assert due == 1768521600000000  # 16 January 2026, 00:00 UTC
+
+    tick = at(
+        16, "e2", type="rumor_flag", content_id="x", verdict="not_rumor", source="user_report"
+    )
+    with (
+        Engine.from_path(None, db=db, max_lead=None) as engine,
+        pytest.raises(EvaluationError) as info,
+    ):
+        engine.process(tick)
+    assert "is due but nothing acts on it" in str(info.value)

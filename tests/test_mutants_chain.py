@@ -137,3 +137,10 @@ def test_a_head_with_a_colon_in_its_hash_is_read_by_its_count() -> None:
     verdict = verify(rows, "7:not:a:hash")
     assert verdict.problem is not None
     assert verdict.problem.startswith("the head says 7 records, the trail holds 1:")
+
+
+def test_a_checkpoint_whose_previous_hash_is_not_text_is_malformed() -> None:
+    """Every key present, `removed` a count, but `previous` a number: malformed, at once."""
+    checkpoint = '{"seq": 3, "previous": 5, "removed": 2, "before": "2026-01-01"}'
+    found = verify([], None, checkpoint)
+    assert (found.ok, found.problem) == (False, "the purge checkpoint is malformed: it was changed")

@@ -7,12 +7,17 @@ decide what history keeps and for how long, and the durable-rules terms are what
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from pathlib import Path
 
 import pytest
 
-from blacklist_rules import load_ruleset
+from blacklist_rules import RuleLoadError, load_ruleset
 from blacklist_rules.compiler import (
+    CompiledRuleset,
+    compile_rules,
     condition_text,
     feature_key,
     to_durable,
@@ -20,9 +25,12 @@ from blacklist_rules.compiler import (
     trace,
 )
 from blacklist_rules.decisions import ConditionTrace
+from blacklist_rules.engine import default_rules_path
+from blacklist_rules.errors import EvaluationError
+from blacklist_rules.loader import parse_rule_text
 from blacklist_rules.spec import All, AnyOf, Compare, Not
 
-from .support import write_rule
+from .support import default_pack_with, write_rule
 
 DSA = "dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}"
 DAY_US = 86_400 * 1_000_000
@@ -205,3 +213,126 @@ def test_a_trace_lists_every_comparison_with_what_the_event_had() -> None:
 def test_a_condition_is_written_back_as_a_rule_file_writes_it(expected: object, text: str) -> None:
     """Booleans in YAML's spelling, lists in brackets, everything else as itself."""
     assert condition_text("flag", "eq", expected) == text
+
+
+# --- the compiled form, pinned ----------------------------------------------------------------
+
+GOLDEN = Path(__file__).parent / "golden" / "compiled_pack.json"
+MATCHING = _rule(
+    "report-pattern",
+    "on: impersonation_report\n"
+    "when:\n  any:\n    - reporter_id: {matches: 'bot-[0-9]+'}\n"
+    "    - not: {reporter_id: {matches: 'trusted-.*'}}\n"
+    "    - impersonated_name: {not_in: [c1, c2]}\n"
+    "    - not: {impersonated_name: {eq: m}}",
+    priority=5,
+)
+NON_ASCII = _rule(
+    "freeze-named",
+    "on: impersonation_report\nwhen: {impersonated_name: {eq: 冻结}}",
+    priority=7,
+)
+
+
+LISTED = (
+    "id: listed\nversion: 1\ndescription: d\nbasis: b\npriority: 8\n"
+    "on: impersonation_report\nwhen: {confirmed: true}\n"
+    f"then: {{action: blacklist, reason: r, listed_for: 1095d}}\n{DSA}\n"
+)
+
+
+def compiled_form(ruleset: CompiledRuleset) -> str:
+    """Everything the compiler builds that is data, as stable JSON (guards are closures: their
+    behaviour is tested elsewhere; here their rules' reprs stand for them)."""
+    form = {
+        "digest": ruleset.digest,
+        "name": ruleset.name,
+        "definition": ruleset.definition,
+        "rules": [repr(rule) for rule in ruleset.rules],
+        "dsa": {rule.id: rule.dsa for rule in ruleset.rules},
+        "text": {rule.id: hashlib.sha256(rule.text.encode()).hexdigest() for rule in ruleset.rules},
+        "by_type": {name: [r.id for r in group] for name, group in ruleset.by_type.items()},
+        "features": {
+            name: [[key, field, pattern.source] for key, field, pattern in found]
+            for name, found in ruleset.features.items()
+        },
+        "listeners": {name: [repr(x) for x in group] for name, group in ruleset.listeners.items()},
+        "streams": {key: repr(stream) for key, stream in ruleset.streams.items()},
+        "windows": {key: [repr(x) for x in group] for key, group in ruleset.windows.items()},
+        "horizon_us": ruleset.horizon_us,
+    }
+    return json.dumps(form, indent=1, ensure_ascii=False) + "\n"
+
+
+def test_the_compiled_pack_is_pinned_to_its_compiler_version(tmp_path: Path) -> None:
+    """The default pack (with notices: its digest) and the default pack plus a pattern rule,
+    a non-ASCII one and a blacklist for a time compile to exactly `golden/compiled_pack.json`.
+    A pack is named by its digest, which covers the rules and COMPILER_VERSION but not the
+    compiled form: any change here must bump COMPILER_VERSION, or one name would stand for
+    two definitions.
+    Run with UPDATE_GOLDEN=1 after such a change, then review the diff."""
+    default = load_ruleset(default_rules_path())
+    folder = default_pack_with(tmp_path / "pack", pattern=MATCHING, named=NON_ASCII, listed=LISTED)
+    form = compiled_form(load_ruleset(folder)).replace(str(folder), "<pack>")
+    default_form = {"digest": default.digest, "notices": default.notices is not None}
+    report = json.dumps(default_form) + "\n" + form
+
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(report, encoding="utf-8")
+    assert report == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_a_rule_without_a_condition_guards_every_event_in() -> None:
+    """No `when`: the guard lets every event of the rule's types through (True, not falsy)."""
+    assert to_guard(None)({}) is True
+    assert to_guard(None)({"type": "rumor_flag"}) is True
+
+
+def test_a_list_operator_given_a_scalar_says_what_it_was_given() -> None:
+    """`in` with a scalar never passes the checks; if it reached the compiler, the error
+    names the field, the operator and the value."""
+    with pytest.raises(EvaluationError) as info:
+        to_durable(Compare("reporter_id", "in", "r1", ("when",)))
+    assert str(info.value) == "`reporter_id in` compares with a list, not 'r1'"
+
+
+def test_a_pack_without_windows_or_deadlines_looks_back_nowhere(tmp_path: Path) -> None:
+    """No window and no deadline: the horizon (how far behind the clock events still count)
+    is 0, not 1 µs."""
+    folder = _pack(tmp_path, plain=_rule("plain", "on: rumor_flag\nwhen: {verdict: rumor}"))
+    assert load_ruleset(folder).horizon_us == 0
+
+
+def test_a_window_without_on_is_refused_by_the_compiler_too() -> None:
+    """The checks refuse a window without `on` first; the compiler, given such a rule
+    unchecked, refuses it itself with a located E-WINDOW, not a crash."""
+    text = (
+        "id: w\nversion: 1\ndescription: d\nbasis: b\n"
+        "deadline: {after: {decision: [x]}, within: 2d}\nwindow: {count: 2, within: 1d}\n"
+        f"then: {{action: freeze, reason: r}}\n{DSA}\n"
+    )
+    rule, errors = parse_rule_text(text, "w.yaml")
+    assert errors == []
+    assert rule is not None
+    with pytest.raises(RuleLoadError) as info:
+        compile_rules([rule])
+    assert [str(e) for e in info.value.errors] == [
+        "w.yaml:1: E-WINDOW: a window needs the rule's `on`"
+    ]
+
+
+def test_in_with_one_value_tests_the_whole_value() -> None:
+    """A scalar given to `in` is one member, not its characters."""
+    guard = to_guard(Compare("reporter_id", "in", "r1", ()))
+    assert guard({"reporter_id": "r1"}) is True
+    assert guard({"reporter_id": "r"}) is False
+
+
+@pytest.mark.parametrize(
+    ("op", "expected"),
+    [("lt", (True, False, False)), ("lte", (True, True, False)), ("gt", (False, False, True))],
+)
+def test_order_comparisons_below_at_and_above(op: str, expected: tuple[bool, ...]) -> None:
+    """`reach <op> 5` on 4, 5 and 6."""
+    guard = to_guard(Compare("reach", op, 5, ()))
+    assert tuple(guard({"reach": reach}) for reach in (4, 5, 6)) == expected

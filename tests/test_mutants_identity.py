@@ -38,8 +38,10 @@ from blacklist_rules.identity import (
     compact_id_number,
     fingerprints,
     generated_key,
+    identity_value,
     load_key,
     lookup_prints,
+    mask_identity_values,
     normalise_device,
     normalise_phone,
 )
@@ -414,3 +416,80 @@ def test_a_key_file_with_a_non_ascii_character_is_refused_as_a_key_error(
     with pytest.raises(IdentityKeyError) as caught:
         load_key(db)
     assert "é" not in str(caught.value)
+    assert str(caught.value) == (
+        f"{path} is not an identity key: byte 0 is not ASCII "
+        "(a key is printable ASCII, e.g. `openssl rand -hex 32`)"
+    )
+
+
+def test_a_key_file_that_cannot_be_read_says_why_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key path is a folder (mode 0700, so the mode check passes): the error gives the
+    system's reason, "Is a directory", not the exception's whole text."""
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    db = tmp_path / "s.db"
+    path = Path(f"{db}.key")
+    path.mkdir(mode=0o700)
+    with pytest.raises(IdentityKeyError) as caught:
+        load_key(db)
+    assert str(caught.value) == f"{path} cannot be read: Is a directory"
+
+
+def _with_check(first17: str) -> str:
+    """An 18-character ID number: 17 digits and their GB 11643 check character."""
+    return first17 + ric.calc_check_digit(first17 + "0")
+
+
+@pytest.mark.parametrize(
+    ("birth", "counts"),
+    [
+        pytest.param("20000101", True, id="year-2000"),
+        pytest.param("19910110", True, id="day-10"),
+        pytest.param("19910120", True, id="day-20"),
+        pytest.param("19911301", False, id="month-13"),
+        pytest.param("19910230", False, id="february-30"),
+    ],
+)
+def test_an_extra_id_number_counts_only_with_a_real_birth_date(birth: str, counts: bool) -> None:
+    """A stray 18-character number is an ID number when its birth date (characters 7-14,
+    year, month, day) is a real date: years like 2000, days like the 10th and 20th are;
+    month 13 and 30 February are not."""
+    number = _with_check(f"360426{birth}007")
+    assert (identity_value(number) == (ID_NUMBER, number)) is counts
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"a": "x", "b": [1, "y"]}, {}, ["x", 2], [], "plain", 7, None],
+    ids=["dict", "empty-dict", "list", "empty-list", "text", "int", "null"],
+)
+def test_masking_nothing_says_nothing_was_replaced(value: object) -> None:
+    """A value holding no identity value comes back as itself, flagged unchanged."""
+    masked, replaced = mask_identity_values(value, KEY)
+    assert masked is value
+    assert replaced is False
+
+
+def test_masking_a_nested_id_number_says_it_was_replaced() -> None:
+    """An ID number in a list in a dict is replaced by its fingerprint, flagged changed."""
+    masked, replaced = mask_identity_values({"notes": ["x", NUMBER]}, KEY)
+    assert replaced is True
+    assert masked == {
+        "notes": ["x", f"fingerprint:{ID_NUMBER}:{KEY.fingerprint(ID_NUMBER, NUMBER)}"]
+    }
+
+
+def test_a_stray_phone_counts_up_to_the_value_limit_with_blanks_around_it() -> None:
+    """Blanks around a phone are no part of it: padded to exactly MAX_VALUE_CHARS (64) it is
+    still a phone, leading blanks included; one character more and the value is not read."""
+    padded = " " * 22 + MOBILE + " " * 31
+    assert len(padded) == MAX_VALUE_CHARS
+    assert identity_value(padded) == (PHONE, normalise_phone(MOBILE))
+    assert identity_value(padded + " ") is None
+
+
+def test_a_stray_phone_in_full_width_digits_counts() -> None:
+    """Full-width digits (U+FF10-U+FF19, NFKC) are digits: the same mobile number."""
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in MOBILE)
+    assert identity_value(full_width) == (PHONE, normalise_phone(MOBILE))

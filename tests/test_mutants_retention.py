@@ -114,3 +114,27 @@ def test_a_history_purge_cuts_at_the_retention_before_the_event_clock_too() -> N
     assert store.purge_history() == HistoryPurge(cut, 0, 0, None)
     assert store.purge_history(cut - DAY) == HistoryPurge(cut, 0, 0, None)
     assert store.purge_history(cut + DAY) == HistoryPurge(cut, 0, 0, None)  # the event clock
+
+
+def test_a_history_purge_too_young_names_the_event_history() -> None:
+    """A history cut under the retention is refused in the words of what is kept."""
+    store = _store()
+    store.note_horizon(2 * 86_400_000_000)
+    with pytest.raises(StoreError) as caught:
+        store.purge_history(NOW - 179 * DAY)
+    assert str(caught.value) == (
+        "event history younger than 180 days are kept (the legal floor for logs): "
+        "purge before 2025-12-03T00:00:00+00:00 at the latest"
+    )
+
+
+def test_a_history_purge_without_a_recorded_horizon_says_how_to_get_one() -> None:
+    """A db that never noted how far back its rules reach cannot be purged blind."""
+    store = _store()
+    with pytest.raises(StoreError) as caught:
+        store.purge_history(NOW - 400 * DAY)
+    assert str(caught.value) == (
+        f"{store.path}: how far back this db's rules reach is not recorded (it was written "
+        "before history purges were): open it with an Engine of its rules first "
+        "(`audit purge` does, with its --rules)"
+    )

@@ -12,7 +12,6 @@ import hashlib
 import json
 import math
 import operator
-import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from .errors import EvaluationError, RuleLoadError
 from .identity import DEVICE, ID_NUMBER, PHONE
 from .loader import RuleSource
 from .notices import NoticePack
+from .patterns import Pattern, compile_pattern
 from .spec import (
     SCHEMA_VERSION,
     All,
@@ -72,7 +72,8 @@ def feature_key(test: Compare) -> str:
     durable-rules' own `$mt` is not used: measured on 2.0.28, its regex engine disagrees with
     Python's on plain patterns (`1*.?(aa)*` does not match "111", `(1*a|a*)` matches "1"),
     refuses some (`(a|[^a])`), never finishes building others (`(a*)*`), and matches the
-    JSON-escaped text. The match is a boolean feature of the snapshot instead.
+    JSON-escaped text. The match is a boolean feature of the snapshot instead, computed by RE2
+    (`patterns`) in time linear in the text: no rule's pattern reaches durable-rules.
     """
     digest = hashlib.sha256(f"{test.field}\x1f{test.value}".encode()).hexdigest()[:12]
     return f"match_{digest}"
@@ -142,8 +143,8 @@ def _compare_python(test: Compare) -> Guard:
     if op == "exists":
         return (lambda s: field in s) if value else (lambda s: field not in s)
     if op == "matches":
-        pattern = re.compile(str(value))
-        return lambda s: isinstance(v := s.get(field), str) and pattern.fullmatch(v) is not None
+        pattern = compile_pattern(str(value))
+        return lambda s: isinstance(v := s.get(field), str) and pattern.fullmatch(v)
     if op in ("in", "not_in"):
         members = frozenset(value) if isinstance(value, tuple) else frozenset((value,))
         if op == "in":
@@ -309,7 +310,7 @@ class CompiledRuleset:
     rules: tuple[CompiledRule, ...]
     by_type: Mapping[str, tuple[CompiledRule, ...]]
     definition: Mapping[str, Any] = attrs.field(repr=False)
-    features: Mapping[str, tuple[tuple[str, str, re.Pattern[str]], ...]] = attrs.field(
+    features: Mapping[str, tuple[tuple[str, str, Pattern], ...]] = attrs.field(
         factory=dict, repr=False
     )
     """Per event type: (snapshot key, field, pattern) of every `matches` test."""
@@ -335,7 +336,7 @@ class CompiledRuleset:
         """What durable-rules sees: the event's fields and each pattern's result."""
         for key, field, pattern in self.features.get(event_type, ()):
             value = fields.get(field)
-            fields[key] = isinstance(value, str) and pattern.fullmatch(value) is not None
+            fields[key] = isinstance(value, str) and pattern.fullmatch(value)
         return fields
 
 
@@ -520,7 +521,7 @@ def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) ->
     for listener in build.listeners.values():
         for name in listener.types:
             listeners.setdefault(name, []).append(listener)
-    features: dict[str, dict[str, tuple[str, str, re.Pattern[str]]]] = {}
+    features: dict[str, dict[str, tuple[str, str, Pattern]]] = {}
     for source in rules:
         for filter_ in source.filters:
             for test in comparisons(filter_.condition):
@@ -530,7 +531,7 @@ def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) ->
                         features.setdefault(name, {})[key] = (
                             key,
                             test.field,
-                            re.compile(str(test.value)),
+                            compile_pattern(str(test.value)),
                         )
     spans = [s.span_us for s in build.streams.values()]
     spans += [rule.deadline.span_us for rule in compiled if rule.deadline]

@@ -1547,8 +1547,10 @@ class Engine:
         if self._clock is None or moment > self._clock:
             self._clock = moment
         while self._next_due is not None and self._next_due <= self._clock:
+            acted = False
             for due in self.store.due_deadlines(to_micros(self._clock)):
                 self._fire(*due)
+                acted = True
             for account_id, ended, expires_at in self.store.expire(utc_text(self._clock)):
                 self._recompute(
                     account_id,
@@ -1556,7 +1558,11 @@ class Engine:
                     datetime.fromisoformat(expires_at),
                     event_id,
                 )
+                acted = True
             self._next_due = self._due()
+            # Nothing acted, so the store is as it was: a moment still due would be forever.
+            if not acted and self._next_due is not None and self._next_due <= self._clock:
+                raise EvaluationError(f"{self._next_due} is due but nothing acts on it")
 
     # --- identities and the blacklist ------------------------------------------------------
     def _identify(self, event: Registration) -> Registration:
