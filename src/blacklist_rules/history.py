@@ -37,6 +37,8 @@ class Firing:
     at_us: int
     event_id: str
     """The event at that moment: the one whose window the late event completed."""
+    value: object = attrs.field(default=None, eq=False)
+    """That event's value of the distinct field (its account, for a window `by` identity)."""
 
 
 def late_firings(
