@@ -224,8 +224,8 @@ WINDOW_VALUES: tuple[object, ...] = (None, "x", "y", "z", 7)
 def history_rows(draw: st.DrawFn) -> list[tuple[int, str, object]]:
     """One stream's history for one group: (time µs, event id, value), unique ids, times on a
     small grid so that ties and events exactly a span apart are common."""
-    size = draw(st.integers(1, 12))
-    times = draw(st.lists(st.integers(0, 30), min_size=size, max_size=size))
+    size = draw(st.integers(1, 16))
+    times = draw(st.lists(st.integers(0, 20), min_size=size, max_size=size))
     values = draw(st.lists(st.sampled_from(WINDOW_VALUES), min_size=size, max_size=size))
     return [(t, f"e{i}", v) for i, (t, v) in enumerate(zip(times, values, strict=True))]
 

@@ -63,7 +63,7 @@ def stored(rows: list[Row]) -> SQLiteStore:
 
 
 # --- the window reads, against the reference --------------------------------------------------
-@SETTINGS
+@settings(SETTINGS, max_examples=300)
 @given(
     history_rows(),
     st.integers(1, 12),
@@ -92,17 +92,56 @@ def test_counts_equal_every_row_read(
         )
 
 
-@SETTINGS
-@given(history_rows(), st.data(), st.integers(1, 12), st.integers(1, 5), st.booleans())
+@settings(SETTINGS, max_examples=300)
+@given(
+    history_rows(),
+    st.data(),
+    st.integers(1, 12),
+    st.integers(1, 5),
+    st.booleans(),
+    st.sets(st.sampled_from(WINDOW_VALUES)),
+)
 def test_late_firings_equal_every_moment_tried(
-    rows: list[Row], data: st.DataObject, span: int, needed: int, distinct: bool
+    rows: list[Row], data: st.DataObject, span: int, needed: int, distinct: bool, gone: set[object]
 ) -> None:
     """Whichever row came late, the moments whose window it completes are the reference's:
-    the same times, each named by the same event."""
+    the same times, each named by the same event; also when some values no longer count (a
+    window `by` identity: the rows of accounts gone are left out, the late one's counts)."""
     late = data.draw(st.sampled_from(rows))
-    window = StreamWindow(stored(rows), "s", "g", distinct, None, late)
+    gone.discard(late[2])
+    live = (lambda value: value not in gone) if gone else None
+    counting = [row for row in rows if live is None or live(row[2])]
+    window = StreamWindow(stored(rows), "s", "g", distinct, live, late)
     found = [(f.at_us, f.event_id) for f in window.late_firings(span, needed)]
-    assert found == plain_firings(rows, late, span, needed, distinct)
+    assert found == plain_firings(counting, late, span, needed, distinct)
+
+
+@pytest.mark.parametrize(
+    ("rows", "needed", "fired"),
+    [
+        # Too many values at 6 (x after, z before): the next moment to look at is when z
+        # leaves (11); at 12 the window holds x and, with the late row, y.
+        ([(1, "p", "z"), (5, "late", "y"), (6, "a", "x"), (12, "b", "x")], 2, [(12, "b")]),
+        # Too few at 6 and 7 (x alone): the next moment is the next new value, w at 8.
+        ([(5, "late", "y"), (6, "a", "x"), (7, "b", "x"), (8, "c", "w")], 3, [(8, "c")]),
+        # The late value among the earlier rows (y at 1) until 11: nothing before; at 11
+        # the window holds x and w and, with the late row, y.
+        (
+            [(1, "p", "y"), (5, "late", "y"), (6, "a", "x"), (9, "b", "w"), (11, "c", "x")],
+            3,
+            [(11, "c")],
+        ),
+    ],
+)
+def test_late_firings_look_where_the_count_can_change(
+    rows: list[Row], needed: int, fired: list[tuple[int, str]]
+) -> None:
+    """A distinct window, span 10, the row `late` late: the moments skipped are those where
+    nothing can change, and the moment found is the reference's."""
+    late = next(row for row in rows if row[1] == "late")
+    window = StreamWindow(stored(rows), "s", "g", True, None, late)
+    assert [(f.at_us, f.event_id) for f in window.late_firings(10, needed)] == fired
+    assert plain_firings(rows, late, 10, needed, True) == fired
 
 
 def test_late_firings_stop_at_the_late_value_seen_again() -> None:

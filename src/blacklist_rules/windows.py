@@ -121,28 +121,31 @@ class StreamWindow:
         return found
 
     def _late_distinct(self, span_us: int, needed: int) -> list[Firing]:
-        """At a moment t, the window without the late row holds the values of (late, t],
-        which only grow, and those of (t - span, late), which only leave. So where it does
-        not hold with the late value and falls short without it, the next moment to look at
-        is where that can change: a new value after the late event when the count falls short
-        by two or more, else (too many values, or the late value among them) the next
-        departure of an earlier row. No later moment can need the late row once the values of
-        (late, t] alone reach the count, or have its value."""
+        """At a moment t the window without the late row holds the values of (late, t], which
+        only grow with t, and those of (t - span, late), which only leave: its count f rises
+        only at a new value after the late row and falls only when an earlier row leaves.
+        The late row completes the window where f = needed - 1 and its value is not among
+        them. So past a moment where f >= needed, the next one to look at is the next
+        departure; past one where f is lower (or the late value is among them: it too must
+        leave, taking f down with it), the next new value. No later moment can need the late
+        row once (late, t] alone holds `needed` values, or its value."""
         at_us, late_id, late_value = self.fed
         end_us = at_us + span_us
         found: list[Firing] = []
         row = self._first_from(at_us + 1, end_us)
         while row is not None:
-            moment, event_id, value = row
+            moment = row[0]
             after = self._values(at_us, moment, needed, late_id)
             if late_value in after or len(after) >= needed:
                 break
             with_it = self.count(moment, span_us, needed)
             without = self.count(moment, span_us, needed, late_id)
             if with_it >= needed > without:
-                found.append(Firing(moment, event_id, value))
+                # Named by its first event (a new value may have led here past others).
+                first = self._first_from(moment, moment + 1) or row
+                found.append(Firing(moment, first[1], first[2]))
                 row = self._first_from(moment + 1, end_us)
-            elif without >= needed or with_it == without:
+            elif without >= needed:
                 left = self._next_departure(moment, span_us)
                 row = None if left is None else self._first_from(max(left, moment + 1), end_us)
             else:
