@@ -985,12 +985,15 @@ class Engine:
         """Later moments whose windows the (late) event completes, and the rules firing then."""
         at_us = self._at_us
         moments: dict[int, tuple[str, set[str]]] = {}
+        later: dict[str, bool] = {}  # has the stream rows after the event?
         for rule in self.ruleset.by_type.get(event.type, ()):
             test = rule.window
             if test is None or test.stream not in rows or self.ruleset.streams[test.stream].by:
                 continue  # (windows `by` an identity: `_late_elsewhere`)
             window = rows[test.stream]
-            if not window.has_after(at_us):
+            if test.stream not in later:
+                later[test.stream] = window.has_after(at_us)
+            if not later[test.stream]:
                 continue  # in time order: nothing after it
             for firing in window.late_firings(test.span_us, test.count):
                 moments.setdefault(firing.at_us, (firing.event_id, set()))[1].add(rule.id)

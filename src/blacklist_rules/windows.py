@@ -35,7 +35,7 @@ settled by the newest few rows)."""
 
 
 def _page_sizes() -> Iterator[int]:
-    size = 4
+    size = 16
     while True:
         yield size
         size = min(size * 2, _PAGE)
@@ -166,10 +166,10 @@ class StreamWindow:
         newest = self._newest_values(low_us, at_us, without)
         values = self._values_in(low_us, at_us, without)
         while len(found) < cap:
-            page = next(newest, None)
-            if page is None:
-                break  # every row read: `found` is the window's values
+            page, last = next(newest)
             found.update(page)
+            if last:
+                break  # every row read: `found` is the window's values
             value = next(values, _DONE)
             if value is _DONE:
                 break  # every value of the group tried: the same
@@ -209,24 +209,31 @@ class StreamWindow:
                 return
             key = (page[-1][0], page[-1][1])
 
-    def _back_pages(self, low_us: int, at_us: int, without: str | None) -> Iterator[list[Row]]:
-        """Rows with low < time <= at that count, but `without`, newest first, by pages."""
+    def _back_pages(
+        self, low_us: int, at_us: int, without: str | None
+    ) -> Iterator[tuple[list[Row], bool]]:
+        """Rows with low < time <= at that count, but `without`, newest first, by pages;
+        each page says whether it is the last."""
         key: tuple[int, str | None] = (at_us, None)
         for size in _page_sizes():
             page = self.store.history_page_back(self.stream, self.group, key, low_us, size)
-            yield [row for row in page if row[1] != without and self._counts(row)]
-            if len(page) < size:
+            last = len(page) < size
+            yield [row for row in page if row[1] != without and self._counts(row)], last
+            if last:
                 return
             key = (page[-1][0], page[-1][1])
 
     def _back(self, low_us: int, at_us: int, without: str | None) -> Iterator[Row]:
-        for page in self._back_pages(low_us, at_us, without):
+        for page, _last in self._back_pages(low_us, at_us, without):
             yield from page
 
-    def _newest_values(self, low_us: int, at_us: int, without: str | None) -> Iterator[set[object]]:
-        """The values of the window's rows, newest first, a page of rows at a time."""
-        for page in self._back_pages(low_us, at_us, without):
-            yield {row[2] for row in page if row[2] is not None}
+    def _newest_values(
+        self, low_us: int, at_us: int, without: str | None
+    ) -> Iterator[tuple[set[object], bool]]:
+        """The values of the window's rows, newest first, a page of rows at a time; each
+        says whether it is the last (the window read whole: one query for most)."""
+        for page, last in self._back_pages(low_us, at_us, without):
+            yield {row[2] for row in page if row[2] is not None}, last
 
     def _values_in(self, low_us: int, at_us: int, without: str | None) -> Iterator[object]:
         """The group's distinct values that some counting row in the window has, in value
