@@ -869,41 +869,29 @@ class SQLiteStore:
         self,
         stream: str,
         account_id: str,
-        after: tuple[int, str | None],
-        before_us: int,
+        key: tuple[int, str | None],
+        bound_us: int,
         limit: int,
+        *,
+        newest_first: bool = False,
     ) -> list[tuple[int, str, object]]:
-        """Up to `limit` rows after the key `after` and before `before_us`, in time order: a
-        window read a page at a time. The key is the last row read (time, event id), or (time,
-        None) for the rows later than that time."""
-        time_us, event_id = after
-        since = "occurred_us > ?" if event_id is None else "(occurred_us, event_id) > (?, ?)"
-        key = (time_us,) if event_id is None else (time_us, event_id)
+        """Up to `limit` rows past the key, in time order, before `bound_us` (newest first:
+        after it): a window read a page at a time. The key is the last row read (time, event
+        id), or (time, None) for the rows later than that time (newest first: at that time
+        and earlier)."""
+        time_us, event_id = key
+        past, bound, order = ("<", ">", "DESC") if newest_first else (">", "<", "ASC")
+        if event_id is None:
+            since = f"occurred_us {'<=' if newest_first else '>'} ?"
+            args: tuple[object, ...] = (time_us,)
+        else:
+            since = f"(occurred_us, event_id) {past} (?, ?)"
+            args = (time_us, event_id)
         rows = self._db.execute(
             "SELECT occurred_us, event_id, value FROM history WHERE stream = ? AND account_id = ? "
-            f"AND {since} AND occurred_us < ? ORDER BY occurred_us, event_id LIMIT ?",
-            (stream, account_id, *key, before_us, limit),
-        ).fetchall()
-        return [(int(row[0]), str(row[1]), row[2]) for row in rows]
-
-    def history_page_back(
-        self,
-        stream: str,
-        account_id: str,
-        before: tuple[int, str | None],
-        after_us: int,
-        limit: int,
-    ) -> list[tuple[int, str, object]]:
-        """Up to `limit` rows before the key `before` and after `after_us`, newest first. The
-        key is the last row read (time, event id), or (time, None) for the rows at that time
-        and before."""
-        time_us, event_id = before
-        until = "occurred_us <= ?" if event_id is None else "(occurred_us, event_id) < (?, ?)"
-        key = (time_us,) if event_id is None else (time_us, event_id)
-        rows = self._db.execute(
-            "SELECT occurred_us, event_id, value FROM history WHERE stream = ? AND account_id = ? "
-            f"AND {until} AND occurred_us > ? ORDER BY occurred_us DESC, event_id DESC LIMIT ?",
-            (stream, account_id, *key, after_us, limit),
+            f"AND {since} AND occurred_us {bound} ? "
+            f"ORDER BY occurred_us {order}, event_id {order} LIMIT ?",
+            (stream, account_id, *args, bound_us, limit),
         ).fetchall()
         return [(int(row[0]), str(row[1]), row[2]) for row in rows]
 

@@ -216,7 +216,9 @@ class StreamWindow:
         each page says whether it is the last."""
         key: tuple[int, str | None] = (at_us, None)
         for size in _page_sizes():
-            page = self.store.history_page_back(self.stream, self.group, key, low_us, size)
+            page = self.store.history_page(
+                self.stream, self.group, key, low_us, size, newest_first=True
+            )
             last = len(page) < size
             yield [row for row in page if row[1] != without and self._counts(row)], last
             if last:
