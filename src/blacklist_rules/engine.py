@@ -877,8 +877,10 @@ class Engine:
         # A window rule can hold only when the event fed its stream (its count is there).
         checked = candidates if rows else self._without_windows.get(event.type, ())
         guarded = [rule for rule in checked if rule.guard(snapshot)]
-        late = self._late(event, rows) if rows else {}
-        self._elsewhere = self._late_elsewhere(event, rows) if rows else []
+        # Only an event behind the clock can have history after it (no query otherwise).
+        behind = rows and self._clock is not None and at_us < to_micros(self._clock)
+        late = self._late(event, rows) if behind else {}
+        self._elsewhere = self._late_elsewhere(event, rows) if behind else []
         self._rows = rows
         names = [it.name for it in listening]
         if guarded or not self.prefilter:
