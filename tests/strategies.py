@@ -322,3 +322,39 @@ regex_patterns = st.tuples(
 """Patterns built from RE2 syntax that Python's `re` reads too: classes, escapes, anchors,
 greedy and lazy repeats, groups, alternation and flags (no backreferences or lookaround)."""
 regex_texts = st.text(alphabet=REGEX_TEXT, max_size=8)
+
+
+# --- windows (test_window_cost) -------------------------------------------------------------
+WINDOW_VALUES: tuple[object, ...] = (None, "x", "y", "z", 7)
+"""Values of a distinct field in history rows: None is an event without the field."""
+
+
+@st.composite
+def history_rows(draw: st.DrawFn) -> list[tuple[int, str, object]]:
+    """One stream's history for one group: (time µs, event id, value), unique ids, times on a
+    small grid so that ties and events exactly a span apart are common."""
+    size = draw(st.integers(1, 16))
+    times = draw(st.lists(st.integers(0, 20), min_size=size, max_size=size))
+    values = draw(st.lists(st.sampled_from(WINDOW_VALUES), min_size=size, max_size=size))
+    return [(t, f"e{i}", v) for i, (t, v) in enumerate(zip(times, values, strict=True))]
+
+
+flag = st.fixed_dictionaries(
+    {
+        "type": st.just("rumor_flag"),
+        "account_id": st.sampled_from(("a", "b")),
+        "hour": st.integers(0, 96),
+        "content_id": st.sampled_from(("c1", "c2", "c3", "c4")),
+        "verdict": st.sampled_from(("malicious_rumor", "malicious_rumor", "rumor")),
+        "source": st.just("fact_check"),
+    },
+    optional={"reach": st.integers(1, 3)},
+)
+"""A rumour flag at an hour of four days (the windows of test_window_cost span 2 to 5)."""
+
+
+def flag_sets() -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Rumour flags of two accounts, numbered (event ids) in the order drawn."""
+    return st.lists(flag, min_size=1, max_size=14).map(
+        lambda raw: [{**e, "event_id": f"w{i:02}"} for i, e in enumerate(raw)]
+    )

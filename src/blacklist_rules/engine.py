@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from importlib import resources
@@ -79,7 +79,6 @@ from .events import (
     to_micros,
     utc_text,
 )
-from .history import Row, count, in_window, late_firings
 from .identity import (
     DEVICE,
     GENERATED,
@@ -99,6 +98,7 @@ from .loader import RuleSource, read_rules
 from .notices import Notice, check_rule_notices, read_notice_pack, render_notice
 from .spec import comparisons
 from .store import LOGGED_BY_ACCOUNT, PURGED, SQLiteStore
+from .windows import StreamWindow, WindowEvidence, feature_caps
 
 _log = logging.getLogger("blacklist_rules")
 VERIFICATION_PASSED = "verification_passed"
@@ -113,6 +113,8 @@ _TYPES_WITH_EFFECTS = frozenset(
     {"identity_verification", "registration", "review_decision", "appeal_outcome"}
 )
 """Event types that can change state by themselves (end a freeze, decide, reverse)."""
+_REVERSING = frozenset({"review_decision", "appeal_outcome"})
+"""Event types whose reversals withdraw events from windows: a window they feed is read before."""
 
 
 def default_rules_path() -> Path:
@@ -200,9 +202,11 @@ class _Occasion:
     """Seed of the decision id: the same events give the same ids on every replay."""
     event_id: str
     matches: tuple[RuleMatch, ...]
-    evidence: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    evidence: MutableMapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     """Per rule, when the evidence is more than `event_id`: a window's events."""
     anchor: str | None = None
+    windows: Mapping[str, StreamWindow] = attrs.field(factory=dict)
+    """The windows its window counts were read from (capped: see `_exact`)."""
 
 
 class Engine:
@@ -266,6 +270,7 @@ class Engine:
             for key, stream in ruleset.streams.items()
             if key not in ruleset.windows and set(stream.listener.types) <= LOGGED_BY_ACCOUNT
         }
+        self._caps = feature_caps(ruleset)  # see windows.py
         self._without_windows = {
             name: tuple(rule for rule in rules if rule.window is None)
             for name, rules in ruleset.by_type.items()
@@ -301,7 +306,7 @@ class Engine:
         self._listed = self._load_listed()  # read by every pre-registration check
         self._prints: Fingerprints | None = None  # the current registration's
         self._elsewhere: list[tuple[int, str, str, frozenset[str]]] = []  # see _late_elsewhere
-        self._rows: dict[str, list[Row]] = {}  # the current event's windows
+        self._rows: dict[str, StreamWindow] = {}  # the current event's windows
         self._hits: list[BlacklistEntry] = []  # entries the current registration matches
         self._rules = {rule.id: rule for rule in ruleset.rules}
         # The identity values through which one account's decisions reach another's: those
@@ -814,10 +819,10 @@ class Engine:
                 firing_id,
                 account_id,
                 at_us,
-                _features(self.ruleset, rows, at_us),
+                _features(self.ruleset, rows, at_us, None),
                 rule_ids,
                 event.event_id,
-                _window_evidence(rules, rows, at_us),
+                dict(_window_evidence(rules, rows, at_us)),
                 event.event_id,
             )
         if self._next_due is not None and self._clock and self._next_due <= self._clock:
@@ -884,8 +889,10 @@ class Engine:
         # A window rule can hold only when the event fed its stream (its count is there).
         checked = candidates if rows else self._without_windows.get(event.type, ())
         guarded = [rule for rule in checked if rule.guard(snapshot)]
-        late = self._late(event, rows) if rows else {}
-        self._elsewhere = self._late_elsewhere(event, rows) if rows else []
+        # Only an event behind the clock can have history after it (no query otherwise).
+        behind = rows and self._clock is not None and at_us < to_micros(self._clock)
+        late = self._late(event, rows) if behind else {}
+        self._elsewhere = self._late_elsewhere(event, rows) if behind else []
         self._rows = rows
         names = [it.name for it in listening]
         if guarded or not self.prefilter:
@@ -908,10 +915,11 @@ class Engine:
                 event.event_id,
                 tuple(_match_of(rule, snapshot) for rule in guarded),
                 evidence,
+                windows=rows,
             )
         ]
         for moment, (firing_event, rule_ids) in sorted(late.items()):
-            later = {**snapshot, **_features(ruleset, rows, moment)}
+            later = {**snapshot, **_features(ruleset, rows, moment, self._caps)}
             held = [rule for rule in candidates if rule.guard(later)]
             self._agree(event.event_id, later, [rule.id for rule in held] + names)
             new = [rule for rule in held if rule.id in rule_ids]
@@ -922,9 +930,20 @@ class Engine:
                     event.event_id,
                     tuple(_match_of(rule, later) for rule in new),
                     _window_evidence(new, rows, moment),
+                    windows=rows,
                 )
             )
+        if event.type in _REVERSING and rows:
+            occasions = [self._settle(occasion) for occasion in occasions]
         return occasions, listening
+
+    def _settle(self, occasion: _Occasion) -> _Occasion:
+        """The occasion with its windows read whole now: the event's reversals may withdraw
+        events from them before it is decided."""
+        if isinstance(occasion.evidence, WindowEvidence):
+            occasion.evidence.settle()
+        matches = tuple(self._exact(match, occasion) for match in occasion.matches)
+        return attrs.evolve(occasion, matches=matches, windows={})
 
     def _agree(self, what: str, snapshot: dict[str, Any], expected: list[str]) -> None:
         fired = self._matcher.match(snapshot)
@@ -936,7 +955,7 @@ class Engine:
 
     def _observe(
         self, event: Event, snapshot: dict[str, Any], listening: list[Listener]
-    ) -> dict[str, list[Row]]:
+    ) -> dict[str, StreamWindow]:
         """Add the event to the streams it feeds; put each window's count in the snapshot.
 
         An event more than the horizon (the longest window or deadline) behind the clock is
@@ -946,7 +965,7 @@ class Engine:
         clock_us = max(to_micros(self._clock), at_us) if self._clock else at_us
         if at_us < clock_us - self.ruleset.horizon_us:
             return {}
-        found: dict[str, list[Row]] = {}
+        found: dict[str, StreamWindow] = {}
         for listener in listening:
             if listener.stream is None or listener.stream in self._from_log:
                 continue
@@ -960,30 +979,37 @@ class Engine:
             value = snapshot.get(stream.distinct) if stream.distinct else None
             self.store.add_history(stream.key, group, at_us, event.event_id, value)
             self._fed.append((stream.key, group, at_us, event.event_id))
-            tests = self.ruleset.windows.get(stream.key, ())
-            if tests:
-                span = max(test.span_us for test in tests)
-                rows = self.store.history(stream.key, group, at_us - span, at_us + span)
-                if stream.by is not None:  # only live accounts count
-                    rows = [row for row in rows if self.status(str(row[2])) not in _GONE]
-                found[stream.key] = rows
-        snapshot.update(_features(self.ruleset, found, at_us))
+            if self.ruleset.windows.get(stream.key):
+                live = self._was_live if stream.by is not None else None  # live accounts count
+                distinct = stream.distinct is not None
+                fed = (at_us, event.event_id, value)
+                found[stream.key] = StreamWindow(self.store, stream.key, group, distinct, live, fed)
+        snapshot.update(_features(self.ruleset, found, at_us, self._caps))
         return found
 
-    def _late(self, event: Event, rows: dict[str, list[Row]]) -> dict[int, tuple[str, set[str]]]:
+    def _was_live(self, account: object) -> bool:
+        """Was the account live when the event was matched? (Its decisions, and what its
+        reversals cascade to, may change statuses before a window is read again.)"""
+        for change in self._changes:
+            if change.account_id == account:
+                return change.status_before not in _GONE
+        return self.status(str(account)) not in _GONE
+
+    def _late(self, event: Event, rows: dict[str, StreamWindow]) -> dict[int, tuple[str, set[str]]]:
         """Later moments whose windows the (late) event completes, and the rules firing then."""
         at_us = self._at_us
         moments: dict[int, tuple[str, set[str]]] = {}
+        later: dict[str, bool] = {}  # has the stream rows after the event?
         for rule in self.ruleset.by_type.get(event.type, ()):
             test = rule.window
             if test is None or test.stream not in rows or self.ruleset.streams[test.stream].by:
                 continue  # (windows `by` an identity: `_late_elsewhere`)
-            stream_rows = rows[test.stream]
-            if not stream_rows or stream_rows[-1][0] <= at_us:
+            window = rows[test.stream]
+            if test.stream not in later:
+                later[test.stream] = window.has_after(at_us)
+            if not later[test.stream]:
                 continue  # in time order: nothing after it
-            late = next(row for row in stream_rows if row[1] == event.event_id)
-            distinct = self.ruleset.streams[test.stream].distinct is not None
-            for firing in late_firings(stream_rows, late, test.span_us, test.count, distinct):
+            for firing in window.late_firings(test.span_us, test.count):
                 moments.setdefault(firing.at_us, (firing.event_id, set()))[1].add(rule.id)
         return moments
 
@@ -1044,9 +1070,21 @@ class Engine:
             if enforce
             else before,
             end_condition=rule.until if best.action == Action.FREEZE else None,
-            matched=tuple(matches),
+            matched=tuple(self._exact(m, occasion) for m in matches),
             anchor=occasion.anchor,
         )
+
+    def _exact(self, match: RuleMatch, occasion: _Occasion) -> RuleMatch:
+        """The match with its window's whole count, where the snapshot's count stopped at the
+        largest a rule asks (see windows.py): read only for a decision."""
+        test = self.ruleset.rule(match.rule_id).window
+        seen = match.conditions[-1].seen if test is not None and match.conditions else None
+        if test is None or test.stream not in occasion.windows or seen != self._caps[test.key]:
+            return match
+        window = occasion.windows[test.stream]
+        exact = window.exact(to_micros(occasion.at), test.span_us)
+        last = attrs.evolve(match.conditions[-1], seen=exact)
+        return attrs.evolve(match, conditions=(*match.conditions[:-1], last))
 
     def _takes_effect(
         self,
@@ -1720,7 +1758,7 @@ class Engine:
             )
 
     def _late_elsewhere(
-        self, event: Event, rows: dict[str, list[Row]]
+        self, event: Event, rows: dict[str, StreamWindow]
     ) -> list[tuple[int, str, str, frozenset[str]]]:
         """Later registrations (of any account) whose window `by` an identity value the late
         event completes: (time, event id, account, rule ids). The rows' values are accounts."""
@@ -1729,14 +1767,12 @@ class Engine:
             test = rule.window
             if test is None or test.stream not in rows or not self.ruleset.streams[test.stream].by:
                 continue
-            stream_rows = rows[test.stream]
-            late = next((row for row in stream_rows if row[1] == event.event_id), None)
-            if late is None or stream_rows[-1][0] <= late[0]:
+            window = rows[test.stream]
+            if not self._was_live(window.fed[2]) or not window.has_after(window.fed[0]):
                 continue
-            accounts = {row[1]: str(row[2]) for row in stream_rows}
-            for firing in late_firings(stream_rows, late, test.span_us, test.count, True):
+            for firing in window.late_firings(test.span_us, test.count):
                 key = (firing.at_us, firing.event_id)
-                found.setdefault(key, (accounts[firing.event_id], set()))[1].add(rule.id)
+                found.setdefault(key, (str(firing.value), set()))[1].add(rule.id)
         return [
             (at_us, event_id, account, frozenset(ids))
             for (at_us, event_id), (account, ids) in sorted(found.items())
@@ -1943,27 +1979,29 @@ def _match_of(rule: CompiledRule, snapshot: dict[str, Any]) -> RuleMatch:
     )
 
 
-def _features(ruleset: CompiledRuleset, rows: dict[str, list[Row]], at_us: int) -> dict[str, int]:
-    """Each window's count at `at_us`, for the streams the event fed."""
-    found = {}
-    for key, stream_rows in rows.items():
-        distinct = ruleset.streams[key].distinct is not None
-        for test in ruleset.windows.get(key, ()):
-            found[test.key] = count(stream_rows, at_us, test.span_us, distinct)
-    return found
+def _features(
+    ruleset: CompiledRuleset,
+    rows: Mapping[str, StreamWindow],
+    at_us: int,
+    caps: Mapping[str, int] | None,
+) -> dict[str, int]:
+    """Each window's count at `at_us`, for the streams the event fed, up to the largest
+    count a rule asks of it (`_exact` reads the whole count for a decision); `caps` None:
+    the whole counts."""
+    return {
+        test.key: window.exact(at_us, test.span_us)
+        if caps is None
+        else window.count(at_us, test.span_us, caps.get(test.key, 0))
+        for key, window in rows.items()
+        for test in ruleset.windows.get(key, ())
+    }
 
 
 def _window_evidence(
-    rules: list[CompiledRule], rows: dict[str, list[Row]], at_us: int
-) -> dict[str, tuple[str, ...]]:
+    rules: list[CompiledRule], rows: Mapping[str, StreamWindow], at_us: int
+) -> WindowEvidence:
     """For each window rule, the events in its window: the evidence of its decision."""
-    return {
-        rule.id: tuple(
-            row[1] for row in in_window(rows[rule.window.stream], at_us, rule.window.span_us)
-        )
-        for rule in rules
-        if rule.window is not None and rule.window.stream in rows
-    }
+    return WindowEvidence(rules, rows, at_us)
 
 
 def _time(record: Mapping[str, Any]) -> datetime:

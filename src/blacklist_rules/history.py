@@ -5,6 +5,9 @@ less than T apart. Counts depend on which events exist, never on the order they 
 an event arrives late, the windows of later events that now include it may reach N for the
 first time: those are the moments a rule would have fired had the events come in time order,
 and `late_firings` finds them, so a late event decides what an in-order one would have.
+
+These are the plain definitions, reading every row of a window: the engine asks the same
+questions of `windows.StreamWindow`, which reads only the rows that settle them.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class Firing:
     at_us: int
     event_id: str
     """The event at that moment: the one whose window the late event completed."""
+    value: object = attrs.field(default=None, eq=False)
+    """That event's value of the distinct field (its account, for a window `by` identity)."""
 
 
 def late_firings(
