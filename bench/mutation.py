@@ -237,10 +237,6 @@ TARGETS = {
             "tests/test_history_retention.py",
             "tests/test_chain.py",
             "tests/test_mutants_retention.py",
-            # Fails on the unmutated code under --hypothesis-seed=0 (a purge at day 168 turns
-            # a later cancel into a freeze: a real finding, see bench/README.md), and mutmut
-            # needs a green clean run.
-            "--deselect=tests/test_history_retention.py::test_a_purge_changes_nothing_that_comes_after_it",
         ),
         equivalent={
             f"{_STORE}purge_history__mutmut_{n}": "SQL keywords and names ignore case"

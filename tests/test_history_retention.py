@@ -280,6 +280,18 @@ def _reported(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+@example(  # a's day-157 failure came when the clock was past its day-172 deadline, which fired
+    # at once: the cancel (day 172) lies after the cut, the deadline was seeded as fired, and
+    # the replay after the appeal lost the cancel
+    first=[
+        *({"type": "advance", "day": day} for day in (251, 1, 1, 1)),  # ids past e0-e3
+        {"type": "identity_verification", "account_id": "a", "day": 157, "status": "failed"},
+        _reported("a", 171),
+    ],
+    then=[],
+    cut_day=166,
+    pick=0,
+)
 @example(  # b's report from day 9 came after its day-287 one: the purge once removed it
     first=[
         _passed("a", 281),

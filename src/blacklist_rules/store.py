@@ -784,8 +784,10 @@ class SQLiteStore:
         seeded = "SELECT decision_id FROM decisions UNION SELECT event_id FROM events"
         keep = {str(row[0]) for row in self._db.execute(seeded)}
         of_accounts = f"WHERE account_id IN ({marks})"
-        deadlines = [  # counting from what is seeded, as they are (the engine updates them)
-            row
+        # Counting from what is seeded, as they are (the engine updates them); one that fired
+        # from the cut on fires again in the replay, as its decision is not seeded.
+        deadlines = [
+            (*row[:6], "pending" if row[6] == "fired" and row[5] >= cut_us else row[6])
             for row in source._db.execute(f"SELECT * FROM deadlines {of_accounts}", names)
             if row[1] in keep
         ]
