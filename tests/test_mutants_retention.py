@@ -138,3 +138,28 @@ def test_a_history_purge_without_a_recorded_horizon_says_how_to_get_one() -> Non
         "before history purges were): open it with an Engine of its rules first "
         "(`audit purge` does, with its --rules)"
     )
+
+
+@pytest.mark.parametrize("purged_before", [False, True], ids=["first purge", "second purge"])
+def test_a_purge_that_fails_leaves_the_cut_as_it_was(
+    monkeypatch: pytest.MonkeyPatch, purged_before: bool
+) -> None:
+    """A purge that fails at its last step (the audit record) rolls back, and the store's cut
+    is read back as it was: the earlier purge's, or none (not a cut of 1 µs)."""
+    store = _store()
+    store.note_horizon(2 * 86_400_000_000)
+    store.set_meta("clock", (NOW - 10 * DAY).isoformat())
+    first = NOW - 400 * DAY
+    if purged_before:
+        store.purge_history(first)
+    before = to_micros(first) if purged_before else None
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "audit", refuse)
+        with pytest.raises(RuntimeError, match="disk full"):
+            store.purge_history()
+    assert store.history_cut_us == before
+    assert store.meta("history_cut_us") == (str(before) if purged_before else None)
