@@ -8,9 +8,15 @@ already written must keep verifying), and every verdict says exactly what it fou
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from blacklist_rules.chain import Verdict, record_hash, verify
+import pytest
+
+from blacklist_rules import SQLiteStore
+from blacklist_rules.chain import AuditHead, Verdict, record_hash, verify
 
 VALUES = [
     2,
@@ -144,3 +150,50 @@ def test_a_checkpoint_whose_previous_hash_is_not_text_is_malformed() -> None:
     checkpoint = '{"seq": 3, "previous": 5, "removed": 2, "before": "2026-01-01"}'
     found = verify([], None, checkpoint)
     assert (found.ok, found.problem) == (False, "the purge checkpoint is malformed: it was changed")
+
+
+def test_a_verdict_checked_against_a_published_head_keeps_it_and_says_so() -> None:
+    """`verify(..., expect=HEAD)` on an intact trail: the verdict holds the published head and
+    its text names the record that carries it."""
+    rows = _chain(3)
+    published = AuditHead(2, rows[1][3])
+    verdict = verify(rows, f"3:{rows[2][3]}", expect=published)
+    assert verdict.ok
+    assert verdict.expected == published
+    assert (
+        str(verdict)
+        == f"chain intact: 3 records, head {rows[2][3]}; record 2 carries the published head"
+    )
+
+
+def test_a_head_that_is_not_one_shows_at_most_100_characters_of_it() -> None:
+    """The refusal of a malformed head quotes the first 100 characters of what came."""
+    with pytest.raises(ValueError, match="a head is COUNT:HASH") as caught:
+        AuditHead.parse("x" * 150)
+    assert str(caught.value).endswith(f"not {'x' * 100!r}")
+
+
+def test_a_trail_cut_short_after_a_purge_counts_the_purged_records_too(tmp_path: Path) -> None:
+    """Five records purged, then the last record deleted with plain SQL: the break says how
+    many records the trail holds and how many were purged before them."""
+    db = tmp_path / "a.db"
+    store = SQLiteStore(db)
+    store.now = lambda: datetime(2025, 1, 1, tzinfo=UTC)
+    for n in range(5):
+        store.audit("rejection", {"n": n})
+    store.now = lambda: datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(3):
+        store.audit("rejection", {"n": n})
+    assert store.purge_audit(datetime(2025, 6, 1, tzinfo=UTC)) == (5, 6)
+    store.audit("rejection", {"n": 9})
+    store.close()
+    with sqlite3.connect(db) as connection:
+        connection.execute("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)")
+    reader = SQLiteStore(db, read_only=True)
+    try:
+        assert str(reader.verify_audit()) == (
+            "chain broken at the trail's end: the head says 10 records, the trail holds 4 "
+            "(and 5 purged): records were removed (4 records checked)"
+        )
+    finally:
+        reader.close()
