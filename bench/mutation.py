@@ -64,6 +64,10 @@ TARGETS = {
             "both counts agree and nothing fires (the skip only saves work)",
         },
     ),
+    "windows": Target(
+        "src/blacklist_rules/windows.py",
+        ("tests/test_window_cost.py", "tests/test_history.py", "tests/test_mutants_history.py"),
+    ),
     "chain": Target(
         "src/blacklist_rules/chain.py",
         (
