@@ -53,6 +53,7 @@ class Target:
 
 
 _STORE = "blacklist_rules.store.xǁSQLiteStoreǁ"
+_WINDOWS = "blacklist_rules.windows."
 
 TARGETS = {
     "history": Target(
@@ -66,7 +67,91 @@ TARGETS = {
     ),
     "windows": Target(
         "src/blacklist_rules/windows.py",
-        ("tests/test_window_cost.py", "tests/test_history.py", "tests/test_mutants_history.py"),
+        (
+            "tests/test_window_cost.py",
+            "tests/test_history.py",
+            "tests/test_mutants_history.py",
+            "tests/test_mutants_windows.py",
+        ),
+        equivalent={
+            f"{_WINDOWS}{name}__mutmut_{n}": why
+            for name, n, why in (
+                ("x__page_sizes", 2, "a first page of 17 rows, not 16: only reads more rows"),
+                (
+                    "x__page_sizes",
+                    10,
+                    "pages of 16, 48, 64 rows, not 16, 32, 64: only reads more rows a page",
+                ),
+                (
+                    "x_feature_caps",
+                    13,
+                    "max(1, count) is count: a rule's count is at least 1 (spec: ge=1)",
+                ),
+                (
+                    "xǁStreamWindowǁhas_after",
+                    12,
+                    "a page of up to 2 rows is as empty or not as one of 1",
+                ),
+                (
+                    "xǁStreamWindowǁ_late_counted",
+                    4,
+                    "'' is no moment, as None is not: the first row is a new moment both ways",
+                ),
+                (
+                    "xǁStreamWindowǁ_late_counted",
+                    12,
+                    "one more moment tried: with `needed` "
+                    "rows after the late one in its window it is never completed by it",
+                ),
+                (
+                    "xǁStreamWindowǁ_late_distinct",
+                    19,
+                    "the late row, at `at_us`, is outside (at, moment] anyway",
+                ),
+                (
+                    "xǁStreamWindowǁ_late_distinct",
+                    24,
+                    "only stops later: past that moment no "
+                    "window needs the late row, and each moment tried is judged by its counts",
+                ),
+                (
+                    "xǁStreamWindowǁ_late_distinct",
+                    26,
+                    "only stops later: past that moment no "
+                    "window needs the late row, and each moment tried is judged by its counts",
+                ),
+                (
+                    "xǁStreamWindowǁ_late_distinct",
+                    53,
+                    "the first row in [moment, moment + 2) "
+                    "is at the moment: a firing moment has a counting row there",
+                ),
+                (
+                    "xǁStreamWindowǁ_late_distinct",
+                    77,
+                    "`left` is never None there: the window "
+                    "holds `needed` values without the late row, fewer after it, so a row before",
+                ),
+                (
+                    "xǁStreamWindowǁ_late_distinct",
+                    88,
+                    "max(left, moment - 1) is left: the "
+                    "departing row is in the window, so it leaves after the moment",
+                ),
+                (
+                    "xǁStreamWindowǁ_next_departure",
+                    8,
+                    "a counting row at or before the late "
+                    "one is always there and comes before any a µs after it",
+                ),
+                (
+                    "xǁStreamWindowǁ_next_departure",
+                    11,
+                    "the next moment tried is then the "
+                    "next row: more moments tried, each judged by its counts",
+                ),
+            )
+        },
     ),
     "chain": Target(
         "src/blacklist_rules/chain.py",

@@ -339,6 +339,21 @@ def history_rows(draw: st.DrawFn) -> list[tuple[int, str, object]]:
     return [(t, f"e{i}", v) for i, (t, v) in enumerate(zip(times, values, strict=True))]
 
 
+@st.composite
+def crowded_history_rows(draw: st.DrawFn) -> list[tuple[int, str, object]]:
+    """Like `history_rows`, but more rows than a window's first page (16) holds, nearly all
+    with one value and a few with others: a distinct count that the newest rows do not settle,
+    and late events with many rows after them (test_mutants_windows)."""
+    size = draw(st.integers(17, 60))
+    times = draw(st.lists(st.integers(0, 30), min_size=size, max_size=size))
+    common = draw(st.sampled_from(WINDOW_VALUES))
+    rare = draw(
+        st.dictionaries(st.integers(0, size - 1), st.sampled_from(WINDOW_VALUES), max_size=4)
+    )
+    values = [rare.get(i, common) for i in range(size)]
+    return [(t, f"e{i:02}", v) for i, (t, v) in enumerate(zip(times, values, strict=True))]
+
+
 flag = st.fixed_dictionaries(
     {
         "type": st.just("rumor_flag"),
