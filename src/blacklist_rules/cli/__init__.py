@@ -1,0 +1,54 @@
+"""The `blacklist-rules` command line; it uses only the public API. One module per command,
+each with its `add_parser` and its handler; `_common` holds the shared options and the one
+place where errors become exit codes. argparse and tqdm are imported in this package only.
+
+Exit codes: 0 success; 1 rule files or events rejected (with `--strict`), or a check failed;
+2 usage errors and unreadable inputs; 3 a rule evaluation failed (fail closed); 4 the db cannot
+be used now (locked past `--busy-timeout`, disk full, read-only, damaged or not a database):
+nothing of the interrupted batch was committed, run again once the cause is gone.
+
+Verbs that only read (`status`, `check`, `explain`, `notice`, `audit show|verify|export`,
+`diff --shadow`) open the db read-only: they never write it, and take no writer lock; the
+others hold the db's writer lock while they run (one writer per db: see `writer_lock`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from blacklist_rules import __version__
+from blacklist_rules.connection import BUSY_TIMEOUT
+
+from . import audit, check, diff, explain, notice, run, schema, status, test, validate
+from ._common import _seconds, call
+
+__all__ = ["build_parser", "main"]
+
+# In the order `blacklist-rules --help` lists them.
+COMMANDS = (validate, run, status, audit, check, test, explain, notice, diff, schema)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="blacklist-rules",
+        description="Declarative account-moderation rules: freeze, cancel, blacklist, audited.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--busy-timeout",
+        type=_seconds,
+        default=BUSY_TIMEOUT,
+        metavar="SECONDS",
+        help=f"wait this long for another process's lock on the db, then exit 4 "
+        f"(default: {BUSY_TIMEOUT:g})",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return call(args.func, args)

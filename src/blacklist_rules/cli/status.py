@@ -1,0 +1,73 @@
+"""`status ACCOUNT`: an account's status and the decisions, deadlines and listings behind it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from blacklist_rules import BlacklistEntry, Decision
+
+from ._common import Commands, db_option, print_json, reader, rules_option
+
+
+def add_parser(commands: Commands) -> None:
+    status = commands.add_parser("status", help="an account's status and the decisions behind it")
+    status.add_argument("account", metavar="ACCOUNT")
+    db_option(status)
+    rules_option(status)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    with reader(args) as engine:
+        status = engine.status(args.account)
+        standing = engine.standing(args.account)
+        pending = [
+            {**d, "starts_at": d["starts_at"].isoformat(), "due_at": d["due_at"].isoformat()}
+            for d in engine.deadlines(args.account)
+            if d["state"] == "pending"
+        ]
+        entries = engine.blacklist_entries(args.account)
+        if args.json:
+            print_json(
+                {
+                    "account_id": args.account,
+                    "status": status,
+                    "standing": [d.to_dict() for d in standing],
+                    "pending_deadlines": pending,
+                    "blacklist_entries": [entry.to_dict() for entry in entries],
+                },
+                sys.stdout,
+            )
+            return 0
+        print(f"{args.account}: {status}")
+        _show(standing, pending, entries)
+    return 0
+
+
+def _show(
+    standing: list[Decision], pending: list[dict[str, Any]], entries: list[BlacklistEntry]
+) -> None:
+    for decision in standing:
+        ends = [f"at {decision.expires_at.isoformat()}"] if decision.expires_at else []
+        if decision.end_condition == "verification_passed":
+            ends.append("when a verification passes")
+        until = f" (ends {' or '.join(ends)})" if ends else ""
+        print(
+            f"  {decision.decision_id}  {decision.action}{until}  by {decision.rule_id} "
+            f"v{decision.rule_version}  ({decision.reason})  evidence: "
+            f"{', '.join(decision.evidence)}"
+        )
+    for deadline in pending:
+        print(
+            f"  deadline {deadline['rule_id']} due {deadline['due_at']} "
+            f"(counted from {deadline['anchor']})"
+        )
+    for entry in entries:
+        until = f" until {entry.ends_at.isoformat()}" if entry.ends_at else ""
+        print(
+            f"  on the blacklist: its {entry.kind} (fingerprint "
+            f"{entry.fingerprint[:12]}…) by {entry.decision_id}{until}"
+        )

@@ -1,0 +1,75 @@
+"""`test [RULES] [CASES…]`: run rule test cases; failures by name, then rule coverage."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from blacklist_rules import Coverage, load_cases, load_ruleset, run_case
+
+from ._common import Commands, _percent, print_json
+
+DEFAULT_CASES = "tests/cases"
+
+
+def add_parser(commands: Commands) -> None:
+    test = commands.add_parser(
+        "test",
+        help="run rule test cases; report failures by name, then rule coverage",
+        description="Run the YAML test cases (default: tests/cases/) against a rule folder "
+        "(default: the packaged pack). A coverage line per rule says whether it fired; T/F per "
+        "condition whether it was seen true / false.",
+    )
+    test.add_argument("rules", nargs="?", default=None, metavar="RULES")
+    test.add_argument("cases", nargs="*", metavar="CASES", help="case files or folders")
+    test.add_argument(
+        "--min-coverage", type=_percent, metavar="N", help="fail below N percent coverage"
+    )
+    test.add_argument("--json", action="store_true", help="one JSON report instead of text")
+    test.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run rule test cases, report failures by name, then coverage; exit 1 on any failure or
+    coverage under `--min-coverage`."""
+    ruleset = load_ruleset(args.rules)
+    cases = load_cases([Path(p) for p in args.cases or [DEFAULT_CASES]])
+    coverage = Coverage(ruleset)
+    results = [run_case(ruleset, case, coverage) for case in cases]
+    failed = [result for result in results if not result.passed]
+    report = coverage.report()
+    low = args.min_coverage is not None and report["percent"] < args.min_coverage
+    if args.json:
+        print_json(
+            {
+                "cases": [
+                    {"name": r.case.name, "where": r.case.where, "problems": list(r.problems)}
+                    for r in results
+                ],
+                "passed": len(results) - len(failed),
+                "failed": len(failed),
+                "coverage": report,
+            },
+            sys.stdout,
+        )
+        return 1 if failed or low else 0
+    for result in failed:
+        print(result.describe())
+    print(f"{len(results)} cases: {len(results) - len(failed)} passed, {len(failed)} failed")
+    _show_coverage(report)
+    if low:
+        print(f"coverage {report['percent']}% is below --min-coverage {args.min_coverage}")
+    return 1 if failed or low else 0
+
+
+def _show_coverage(report: dict[str, Any]) -> None:
+    print(f"coverage {report['percent']}% ({report['covered']} of {report['total']}):")
+    for rule in report["rules"]:
+        print(f"  {'fired' if rule['fired'] else 'NEVER FIRED':12} {rule['rule_id']}")
+        for condition in rule["conditions"]:
+            marks = ("T" if condition["seen_true"] else "-") + (
+                "F" if condition["seen_false"] else "-"
+            )
+            print(f"      {marks}  {condition['condition']}")

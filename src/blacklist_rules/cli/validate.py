@@ -1,0 +1,34 @@
+"""`validate [RULES]`: load and check rule files, then list what they do."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+
+from blacklist_rules import default_rules_path, load_ruleset
+
+from ._common import Commands
+
+
+def add_parser(commands: Commands) -> None:
+    validate = commands.add_parser("validate", help="load and check rule files")
+    validate.add_argument("rules", nargs="?", default=None, metavar="RULES")
+    validate.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    ruleset = load_ruleset(args.rules)
+    where = args.rules or default_rules_path()
+    print(f"{where}: {len(ruleset.rules)} rules OK, ruleset digest {ruleset.digest}")
+    if ruleset.notices is not None:
+        languages = ", ".join(sorted(ruleset.notices.languages))
+        days = ruleset.notices.appeal_within / timedelta(days=1)
+        print(f"  notices in {languages}, appeals within {days:g} days")
+    for rule in ruleset.rules:
+        when = f"on {', '.join(rule.event_types)}"
+        if rule.window is not None:
+            when += f", {rule.window.count} {rule.window.label}"
+        if rule.deadline is not None:
+            when = rule.deadline.label
+        print(f"  {rule.id} v{rule.version}  {when}  → {rule.action} ({rule.mode})")
+    return 0
