@@ -1,4 +1,12 @@
-"""Seeded synthetic traffic that follows the event contract (DESIGN §2).
+"""Test helpers for users of blacklist-rules: seeded synthetic traffic that follows the event
+contract (DESIGN §2).
+
+Like `structlog.testing`, a public module for tests, never imported by the library at run time:
+
+>>> from blacklist_rules.testing import generate_events
+>>> events = list(generate_events(3, n_accounts=1, seed=7))
+>>> len(events), events[0]["type"], events[0]["account_id"]
+(3, 'registration', 'acct-000000')
 
 Benchmarks, demos and replay tests need large, realistic and *reproducible* streams, so the
 generator is deterministic for a seed, streams (memory grows with active accounts, not with events)
