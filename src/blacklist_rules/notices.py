@@ -131,6 +131,20 @@ def _templates(store: SQLiteStore, record: Mapping[str, Any], lang: str) -> Noti
     return pack
 
 
+def _enforced(store: SQLiteStore, decision_id: str) -> tuple[Mapping[str, Any], str | None]:
+    """The decision's record and what reversed it, if anything; only for an enforced decision."""
+    found = store.decision(decision_id)
+    if found is None:
+        raise NoticeError(f"no decision {decision_id}")
+    record, _ended_at, reversed_by = found
+    if record["mode"] != "enforce":
+        raise NoticeError(
+            f"decision {decision_id} is a shadow decision: it never took effect, so no notice "
+            "is sent"
+        )
+    return record, reversed_by
+
+
 def render_notice(
     store: SQLiteStore, decision_id: str, *, lang: str = "zh", tz: str = "UTC"
 ) -> Notice:
@@ -141,15 +155,7 @@ def render_notice(
     effect, so it gets none (`NoticeError`), as does a decision of a pack without notices.
     """
     zone = _zone(tz)
-    found = store.decision(decision_id)
-    if found is None:
-        raise NoticeError(f"no decision {decision_id}")
-    record, _ended_at, reversed_by = found
-    if record["mode"] != "enforce":
-        raise NoticeError(
-            f"decision {decision_id} is a shadow decision: it never took effect, so no notice "
-            "is sent"
-        )
+    record, reversed_by = _enforced(store, decision_id)
     pack = _templates(store, record, lang)
     words = pack.languages[lang]
     effective = datetime.fromisoformat(record["effective_at"])
