@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from blacklist_rules import Engine, iter_jsonl
-from blacklist_rules.synthetic import _check_char, generate_events
+from blacklist_rules.testing import _check_char, generate_events
 
 KEY = "bench-identity-key-" + "0123456789abcdef" * 2
 

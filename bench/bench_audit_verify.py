@@ -44,7 +44,7 @@ from bench_history import code_version
 from blacklist_rules import Engine, SQLiteStore, iter_jsonl
 from blacklist_rules.audit_crosscheck import DECISION_COLUMNS, ENTRY_COLUMNS, CrossCheck
 from blacklist_rules.chain import FIELDS, verify
-from blacklist_rules.synthetic import generate_events
+from blacklist_rules.testing import generate_events
 
 CHAIN, CROSS, FULL = "chain", "chain + cross-check", "verify_audit"
 VARIANTS = (CHAIN, CROSS, FULL)

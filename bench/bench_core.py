@@ -46,7 +46,7 @@ from blacklist_rules._durable import DurableMatcher
 from blacklist_rules.compiler import CATCH_ALL, CompiledRuleset
 from blacklist_rules.engine import Engine, Outcome, load_ruleset
 from blacklist_rules.events import flatten, iter_jsonl, parse_event
-from blacklist_rules.synthetic import generate_events
+from blacklist_rules.testing import generate_events
 
 DEFAULT_EVENTS = 200_000
 DEFAULT_ACCOUNTS = 20_000
@@ -252,7 +252,7 @@ def machine() -> dict[str, Any]:
 
 
 def workload_lines(n_events: int, n_accounts: int, seed: int, benign_share: float) -> list[bytes]:
-    """The events as JSONL lines, serialized as `synthetic.write_jsonl` writes them."""
+    """The events as JSONL lines, serialized as `testing.write_jsonl` writes them."""
     return [
         json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
         for event in generate_events(

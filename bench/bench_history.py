@@ -7,7 +7,7 @@
     PYTHONPATH=src python bench/bench_history.py --accounts 20000 --split  # windows / deadlines
     PYTHONPATH=src python bench/bench_history.py --accounts 10000 --profile
 
-The workload (`blacklist_rules.synthetic.generate_events`, 10 events per account by default, the
+The workload (`blacklist_rules.testing.generate_events`, 10 events per account by default, the
 density of `bench_core.py`) is generated once and written to a JSONL file; every measurement then
 runs in a **fresh subprocess** that reads the lines into memory (not timed), builds its engine
 (not timed) and times `Engine.run(iter_jsonl(lines))` into a new SQLite file, as `bench_core.py`

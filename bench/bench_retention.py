@@ -59,7 +59,7 @@ from bench_core import db_bytes, emit, fmt_mib, machine
 from bench_history import code_version
 
 from blacklist_rules import Engine, Outcome, SQLiteStore, iter_jsonl
-from blacklist_rules.synthetic import decision_id, generate_events
+from blacklist_rules.testing import decision_id, generate_events
 
 PLAIN, PURGED, VACUUMED = "not purged", "purged", "purged + VACUUM"
 DBS = (PLAIN, PURGED, VACUUMED)

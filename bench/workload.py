@@ -3,7 +3,7 @@
     PYTHONPATH=src python bench/workload.py bench-events.jsonl
     PYTHONPATH=src python bench/workload.py out.jsonl --events 20000 --accounts 2000 --seed 7
 
-A thin wrapper around `blacklist_rules.synthetic.generate_events`: the same arguments always
+A thin wrapper around `blacklist_rules.testing.generate_events`: the same arguments always
 give the same file, so figures measured on it can be reproduced.
 """
 
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from blacklist_rules.synthetic import generate_events, write_jsonl
+from blacklist_rules.testing import generate_events, write_jsonl
 
 DEFAULT_EVENTS = 200_000
 DEFAULT_ACCOUNTS = 20_000

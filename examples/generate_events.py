@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from blacklist_rules.synthetic import generate_events, write_jsonl
+from blacklist_rules.testing import generate_events, write_jsonl
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "events.jsonl"
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from blacklist_rules.identity import KEY_ENV
-from blacklist_rules.synthetic import generate_events, write_jsonl
+from blacklist_rules.testing import generate_events, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from blacklist_rules import Engine, iter_jsonl
-from blacklist_rules.synthetic import generate_events, write_jsonl
+from blacklist_rules.testing import generate_events, write_jsonl
 
 from .test_cli import ROOT
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 from blacklist_rules import Engine, iter_jsonl, load_ruleset, replay_diff, shadow_diff
 from blacklist_rules.cli import main
-from blacklist_rules.synthetic import generate_events, write_jsonl
+from blacklist_rules.testing import generate_events, write_jsonl
 
 from .strategies import event_lists
 from .support import SHADOW_REPORT_FREEZE, default_pack_with, event

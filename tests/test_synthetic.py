@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import doctest
 import importlib.util
 import itertools
 import json
@@ -16,9 +17,10 @@ from typing import Any
 
 import pytest
 
+import blacklist_rules.testing
 from blacklist_rules.decisions import decision_id
 from blacklist_rules.identity import check_id_number
-from blacklist_rules.synthetic import generate_events, write_jsonl
+from blacklist_rules.testing import generate_events, write_jsonl
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EVENT_TYPES = {
@@ -319,3 +321,9 @@ def test_utc_default_start_gives_eight_oclock_local() -> None:
     first = next(generate_events(1, n_accounts=1))
     assert first["occurred_at"] == "2026-01-01T08:00:00+08:00"
     assert datetime.fromisoformat(first["occurred_at"]) == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_the_testing_module_docstring_example_runs() -> None:
+    """`blacklist_rules.testing` is public for users' tests: its documented example holds."""
+    failed, attempted = doctest.testmod(blacklist_rules.testing)
+    assert (failed, attempted) == (0, 3)

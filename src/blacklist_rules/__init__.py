@@ -9,48 +9,127 @@
 (['blacklist'], 'blacklisted')
 """
 
+import importlib
 import logging
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
-from .cases import Case, CaseResult, Coverage, load_cases, run_case
-from .chain import AuditHead, Verdict
-from .clock import TimeBound
-from .compiler import CompiledRuleset
-from .connection import Transaction
-from .decisions import (
-    Action,
-    ConditionTrace,
-    Decision,
-    Mode,
-    Reversal,
-    RuleMatch,
-    Status,
-    StatusChange,
-)
-from .diff_html import render_html
-from .dsa import dsa_statements
-from .engine import Engine, Outcome, default_rules_path, load_ruleset
-from .errors import (
-    BlacklistRulesError,
-    CaseLoadError,
-    ClockError,
-    EvaluationError,
-    EventError,
-    ExportError,
-    IdentityKeyError,
-    NoticeError,
-    RuleFileError,
-    RuleLoadError,
-    StoreError,
-    StoreUnavailableError,
-)
-from .events import Event, ParsedLine, iter_jsonl, parse_event, parse_time
-from .explain import explain_decision, why_not
-from .identity import BlacklistEntry, IdentityKey, load_key
-from .notices import Notice, render_notice
-from .replay import replay_diff, shadow_diff
-from .spec import parse_duration, rule_json_schema
-from .store import HistoryPurge, SQLiteStore
+if TYPE_CHECKING:  # what the names are; at run time each is imported when first used
+    from .cases import Case, CaseResult, Coverage, load_cases, run_case
+    from .chain import AuditHead, Verdict
+    from .clock import TimeBound
+    from .compiler import CompiledRuleset
+    from .connection import Transaction
+    from .decisions import (
+        Action,
+        ConditionTrace,
+        Decision,
+        Mode,
+        Reversal,
+        RuleMatch,
+        Status,
+        StatusChange,
+    )
+    from .diff_html import render_html
+    from .dsa import dsa_statements
+    from .engine import Engine, Outcome, default_rules_path, load_ruleset
+    from .errors import (
+        BlacklistRulesError,
+        CaseLoadError,
+        ClockError,
+        EvaluationError,
+        EventError,
+        ExportError,
+        IdentityKeyError,
+        NoticeError,
+        RuleFileError,
+        RuleLoadError,
+        StoreError,
+        StoreUnavailableError,
+    )
+    from .events import Event, ParsedLine, iter_jsonl, parse_event, parse_time
+    from .explain import explain_decision, why_not
+    from .identity import BlacklistEntry, IdentityKey, load_key
+    from .notices import Notice, render_notice
+    from .replay import replay_diff, shadow_diff
+    from .spec import parse_duration, rule_json_schema
+    from .store import HistoryPurge, SQLiteStore
+
+_EXPORTS: dict[str, str] = {
+    "Action": "decisions",
+    "AuditHead": "chain",
+    "BlacklistEntry": "identity",
+    "BlacklistRulesError": "errors",
+    "Case": "cases",
+    "CaseLoadError": "errors",
+    "CaseResult": "cases",
+    "ClockError": "errors",
+    "CompiledRuleset": "compiler",
+    "ConditionTrace": "decisions",
+    "Coverage": "cases",
+    "Decision": "decisions",
+    "Engine": "engine",
+    "EvaluationError": "errors",
+    "Event": "events",
+    "EventError": "errors",
+    "ExportError": "errors",
+    "HistoryPurge": "store",
+    "IdentityKey": "identity",
+    "IdentityKeyError": "errors",
+    "Mode": "decisions",
+    "Notice": "notices",
+    "NoticeError": "errors",
+    "Outcome": "engine",
+    "ParsedLine": "events",
+    "Reversal": "decisions",
+    "RuleFileError": "errors",
+    "RuleLoadError": "errors",
+    "RuleMatch": "decisions",
+    "SQLiteStore": "store",
+    "Status": "decisions",
+    "StatusChange": "decisions",
+    "StoreError": "errors",
+    "StoreUnavailableError": "errors",
+    "TimeBound": "clock",
+    "Transaction": "connection",
+    "Verdict": "chain",
+    "default_rules_path": "engine",
+    "dsa_statements": "dsa",
+    "explain_decision": "explain",
+    "iter_jsonl": "events",
+    "load_cases": "cases",
+    "load_key": "identity",
+    "load_ruleset": "engine",
+    "parse_duration": "spec",
+    "parse_event": "events",
+    "parse_time": "events",
+    "render_html": "diff_html",
+    "render_notice": "notices",
+    "replay_diff": "replay",
+    "rule_json_schema": "spec",
+    "run_case": "cases",
+    "shadow_diff": "replay",
+    "why_not": "explain",
+}
+"""The module each public name comes from: `import blacklist_rules` imports none of them
+(PEP 562), so a pytest start-up (our plugin) or a CLI `--help` does not load the engine or
+durable-rules' C extension; the first use of a name imports its module."""
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any name of the package
+
+    def __getattr__(name: str) -> object:
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+        globals()[name] = value  # later uses skip this function
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 try:
     __version__ = version("blacklist-rules")

@@ -22,7 +22,7 @@ from .decisions import Action, ConditionTrace, Mode
 from .errors import EvaluationError, RuleLoadError
 from .identity import DEVICE, ID_NUMBER, PHONE
 from .loader import RuleSource
-from .notices import NoticePack
+from .notice_templates import NoticePack
 from .patterns import Pattern, compile_pattern
 from .spec import (
     SCHEMA_VERSION,
@@ -465,7 +465,7 @@ DEADLINE = "deadline"
 
 def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) -> CompiledRuleset:
     """Compile checked rules (and the pack's notice templates, part of its digest); the caller
-    has run `checks.check_rules` and `notices.check_rule_notices` and found no error."""
+    has run `checks.check_rules` and `notice_templates.check_rule_notices` and found no error."""
     compiled = []
     durable: dict[str, Any] = {}
     build = _Builder()

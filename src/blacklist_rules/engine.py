@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
@@ -95,10 +95,13 @@ from .identity import (
     lookup_prints,
 )
 from .loader import RuleSource, read_rules
-from .notices import Notice, check_rule_notices, read_notice_pack, render_notice
+from .notice_templates import check_rule_notices, read_notice_pack
 from .spec import comparisons
 from .store import LOGGED_BY_ACCOUNT, PURGED, SQLiteStore
 from .windows import StreamWindow, WindowEvidence, feature_caps
+
+if TYPE_CHECKING:  # the notices report is a layer above: imported where it is used
+    from .notices import Notice
 
 _log = logging.getLogger("blacklist_rules")
 VERIFICATION_PASSED = "verification_passed"
@@ -531,6 +534,9 @@ class Engine:
     def notice(self, decision_id: str, lang: str = "zh", tz: str = "UTC") -> Notice:
         """What the user is told about a decision, in `lang`, its times in the zone `tz`;
         from the pack that decided, as kept in the db (see `render_notice`)."""
+        # Imported here: rendering is a report over the store, a layer above the engine.
+        from .notices import render_notice
+
         return render_notice(self.store, decision_id, lang=lang, tz=tz)
 
     # --- processing ---------------------------------------------------------------------

@@ -4,22 +4,30 @@ Installed with the package (entry point `pytest11`), so a team's own pytest run 
 YAML files under `tests/cases/` (ini option `blacklist_rules_cases`, a list of folders) against
 the packaged rule pack, or the folder named by `blacklist_rules_rules`. A failing case shows
 what it expected and what was decided; a broken case file fails collection with `file:line`.
+
+Every pytest run of a project that has the package installed loads this module, so it imports
+nothing of the engine (nor durable-rules' C extension) until a case file is collected: the
+case machinery is imported inside the hooks that need it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .cases import CASE_SUFFIXES, Case, CaseResult, parse_cases, run_case
-from .compiler import CompiledRuleset
-from .engine import load_ruleset
 from .errors import CaseLoadError, RuleFileError
 
-_RULESET = pytest.StashKey[CompiledRuleset]()
+if TYPE_CHECKING:
+    from .cases import Case, CaseResult
+    from .compiler import CompiledRuleset
+
+CASE_SUFFIXES = (".yaml", ".yml")
+"""`cases.CASE_SUFFIXES`, spelled here so that pytest's start-up does not import `cases` (and
+the engine with it) to look at every file's name; a test keeps the two equal."""
+_RULESET = pytest.StashKey["CompiledRuleset"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +55,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 def _ruleset(config: pytest.Config) -> CompiledRuleset:
     if _RULESET not in config.stash:
+        from .engine import load_ruleset
+
         rules = str(config.getini("blacklist_rules_rules"))
         config.stash[_RULESET] = load_ruleset(config.rootpath / rules if rules else None)
     return config.stash[_RULESET]
@@ -56,6 +66,8 @@ class CaseFile(pytest.File):
     """A YAML file of cases."""
 
     def collect(self) -> Iterator[CaseItem]:
+        from .cases import parse_cases
+
         try:
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -82,6 +94,8 @@ class CaseItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
+        from .cases import run_case
+
         result = run_case(_ruleset(self.config), self.case)
         if not result.passed:
             raise CaseFailedError(result)

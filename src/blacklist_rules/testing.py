@@ -1,4 +1,12 @@
-"""Seeded synthetic traffic that follows the event contract (DESIGN §2).
+"""Test helpers for users of blacklist-rules: seeded synthetic traffic that follows the event
+contract (DESIGN §2).
+
+Like `structlog.testing`, a public module for tests, never imported by the library at run time:
+
+>>> from blacklist_rules.testing import generate_events
+>>> events = list(generate_events(3, n_accounts=1, seed=7))
+>>> len(events), events[0]["type"], events[0]["account_id"]
+(3, 'registration', 'acct-000000')
 
 Benchmarks, demos and replay tests need large, realistic and *reproducible* streams, so the
 generator is deterministic for a seed, streams (memory grows with active accounts, not with events)
@@ -405,17 +413,22 @@ def generate_events(
     return _stream(n_events, n_accounts, seed, start, benign_share)
 
 
-def _stream(
-    n_events: int, n_accounts: int, seed: int, start: datetime, benign_share: float
-) -> Iterator[dict[str, Any]]:
-    """The generator behind ``generate_events`` (split so bad arguments fail at the call)."""
+def _gaps(n_events: int, n_accounts: int) -> tuple[float, float]:
+    """The mean gaps between an account's benign events and between registrations (seconds)."""
     # With k events per account and mean gap g, the stream lasts about r / 2 + (k - 1) * g, where
     # r is the registration span. Registrations take half of (k - 1) gaps, capped at a year: they
     # end when about a third of the events are out, leaving time for scenarios to unfold before
     # the stream is cut at ``n_events``.
     extra_per_account = max(n_events / n_accounts - 1.0, 1.0)
     gap = min(max(_TARGET_SPAN / (1.25 * extra_per_account), _MIN_BACKGROUND_GAP), _BACKGROUND_GAP)
-    reg_gap = min(0.5 * extra_per_account * gap, _MAX_REGISTRATION_SPAN) / n_accounts
+    return gap, min(0.5 * extra_per_account * gap, _MAX_REGISTRATION_SPAN) / n_accounts
+
+
+def _stream(
+    n_events: int, n_accounts: int, seed: int, start: datetime, benign_share: float
+) -> Iterator[dict[str, Any]]:
+    """The generator behind ``generate_events`` (split so bad arguments fail at the call)."""
+    gap, reg_gap = _gaps(n_events, n_accounts)
     rng = random.Random(seed)
     world = _World(rng, start, gap)
     # Timestamps are formatted by hand from a per-day prefix: ``isoformat`` of an aware datetime
