@@ -20,16 +20,13 @@ from typing import Any, NoReturn
 
 import attrs
 
-from ._durable import DurableMatcher, rule_problem
 from .checks import check_rules
 from .clock import DEFAULT_MAX_LEAD, TimeBound
 from .compiler import (
     DEADLINE,
-    MAX_ALTERNATIVES,
     CompiledRule,
     CompiledRuleset,
     Listener,
-    alternatives,
     compile_rules,
     trace,
 )
@@ -95,6 +92,8 @@ from .identity import (
     lookup_prints,
 )
 from .loader import RuleSource, read_rules
+from .matching.durable import DurableMatcher, build_problem
+from .matching.protocol import Matcher
 from .notices import Notice, check_rule_notices, read_notice_pack, render_notice
 from .spec import comparisons
 from .store import LOGGED_BY_ACCOUNT, PURGED, SQLiteStore
@@ -156,14 +155,7 @@ def engine_problems(rules: list[RuleSource], ruleset: CompiledRuleset) -> list[R
             if deadline.after_listener:
                 parts.append((deadline.after_listener, ("deadline", "after")))
         for name, at in parts:
-            rule = ruleset.definition[name]
-            count = alternatives(rule["all"][0]["m"])
-            if count > MAX_ALTERNATIVES:
-                problem: str | None = (
-                    f"the condition expands to {count} alternatives (at most {MAX_ALTERNATIVES})"
-                )
-            else:
-                problem = rule_problem(rule)
+            problem = build_problem(ruleset, name)
             if problem is not None:
                 errors.append(
                     source.error(at, "E-ENGINE", f"rule `{source.spec.id}`: {problem}", hint)
@@ -275,7 +267,7 @@ class Engine:
             name: tuple(rule for rule in rules if rule.window is None)
             for name, rules in ruleset.by_type.items()
         }
-        self._matcher = DurableMatcher(ruleset.name, ruleset.definition)
+        self._matcher: Matcher = DurableMatcher.for_plan(ruleset)
         store.note_horizon(ruleset.horizon_us)  # what a history purge must keep
         self._batch_depth = 0
         self._pending = 0
@@ -409,6 +401,7 @@ class Engine:
                 self.flush()
             finally:
                 self._closed = True
+                self._matcher.close()
                 self.store.close()
 
     def _abandon(self) -> None:
@@ -446,6 +439,7 @@ class Engine:
         if kind is not None and not self._closed:
             self._abandon()
             self._closed = True  # nothing more is written, not even the clock
+            self._matcher.close()
             self.store.close()
         self.close()
 
