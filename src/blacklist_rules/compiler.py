@@ -450,57 +450,45 @@ DEADLINE = "deadline"
 """The `type` of the snapshot posted when a deadline passes (no event type has this name)."""
 
 
-def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) -> CompiledRuleset:
-    """Compile checked rules (and the pack's notice templates, part of its digest); the caller
-    has run `checks.check_rules` and `notices.check_rule_notices` and found no error."""
-    compiled = []
-    matchables: list[Matchable] = []
-    build = _Builder()
-    for source in sorted(rules, key=lambda r: (r.spec.priority, r.spec.id)):
-        spec, then = source.spec, source.spec.then
-        window = build.window(source, spec.window) if spec.window else None
-        deadline = build.deadline(source, spec.deadline) if spec.deadline else None
-        condition = source.condition
-        types = spec.event_types
-        if deadline is not None:
-            types, condition = (DEADLINE,), Compare(DEADLINE, "eq", spec.id, ("deadline",))
-        full = condition
-        if window is not None:
-            # The count first: it is there only when the event fed the stream, so the guard
-            # of the many events that did not is one dict lookup.
-            test = Compare(window.key, "gte", window.count, ("window",))
-            full = test if condition is None else All((test, condition), ("window",))
-        rule = CompiledRule(
-            id=spec.id,
-            version=spec.version,
-            action=Action(then.action),
-            mode=Mode(spec.mode),
-            priority=spec.priority,
-            reason=then.reason,
-            event_types=types,
-            condition=condition,
-            guard=to_guard(full),
-            duration=parse_duration(then.duration) if then.duration else None,
-            until=then.until,
-            listed_for=parse_duration(then.listed_for) if then.listed_for else None,
-            source=source.file,
-            text=source.text,
-            window=window,
-            deadline=deadline,
-            dsa=spec.dsa.model_dump(mode="json"),
-        )
-        compiled.append(rule)
-        matchables.append(Matchable(rule.id, types, full))
-    for listener in sorted(build.listeners.values(), key=lambda x: x.name):
-        matchables.append(Matchable(listener.name, listener.types, listener.condition))
-    by_type: dict[str, list[CompiledRule]] = {}
-    for rule in compiled:
-        for name in rule.event_types:
-            by_type.setdefault(name, []).append(rule)
-    listeners: dict[str, list[Listener]] = {}
-    for listener in build.listeners.values():
-        for name in listener.types:
-            listeners.setdefault(name, []).append(listener)
+def _compile_rule(build: _Builder, source: RuleSource) -> tuple[CompiledRule, Matchable]:
+    """One rule, and its named test: its streams and listeners go to `build`."""
+    spec, then = source.spec, source.spec.then
+    window = build.window(source, spec.window) if spec.window else None
+    deadline = build.deadline(source, spec.deadline) if spec.deadline else None
+    condition = source.condition
+    types = spec.event_types
+    if deadline is not None:
+        types, condition = (DEADLINE,), Compare(DEADLINE, "eq", spec.id, ("deadline",))
+    full = condition
+    if window is not None:
+        # The count first: it is there only when the event fed the stream, so the guard
+        # of the many events that did not is one dict lookup.
+        test = Compare(window.key, "gte", window.count, ("window",))
+        full = test if condition is None else All((test, condition), ("window",))
+    rule = CompiledRule(
+        id=spec.id,
+        version=spec.version,
+        action=Action(then.action),
+        mode=Mode(spec.mode),
+        priority=spec.priority,
+        reason=then.reason,
+        event_types=types,
+        condition=condition,
+        guard=to_guard(full),
+        duration=parse_duration(then.duration) if then.duration else None,
+        until=then.until,
+        listed_for=parse_duration(then.listed_for) if then.listed_for else None,
+        source=source.file,
+        text=source.text,
+        window=window,
+        deadline=deadline,
+        dsa=spec.dsa.model_dump(mode="json"),
+    )
+    return rule, Matchable(rule.id, types, full)
+
+
+def _pattern_features(rules: list[RuleSource]) -> dict[str, tuple[tuple[str, str, Pattern], ...]]:
+    """Per event type: (snapshot key, field, pattern) of every `matches` test on it."""
     features: dict[str, dict[str, tuple[str, str, Pattern]]] = {}
     for source in rules:
         for filter_ in source.filters:
@@ -513,6 +501,29 @@ def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) ->
                             test.field,
                             compile_pattern(str(test.value)),
                         )
+    return {name: tuple(found.values()) for name, found in features.items()}
+
+
+def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) -> CompiledRuleset:
+    """Compile checked rules (and the pack's notice templates, part of its digest); the caller
+    has run `checks.check_rules` and `notices.check_rule_notices` and found no error."""
+    compiled = []
+    matchables: list[Matchable] = []
+    build = _Builder()
+    for source in sorted(rules, key=lambda r: (r.spec.priority, r.spec.id)):
+        rule, matchable = _compile_rule(build, source)
+        compiled.append(rule)
+        matchables.append(matchable)
+    for listener in sorted(build.listeners.values(), key=lambda x: x.name):
+        matchables.append(Matchable(listener.name, listener.types, listener.condition))
+    by_type: dict[str, list[CompiledRule]] = {}
+    for rule in compiled:
+        for name in rule.event_types:
+            by_type.setdefault(name, []).append(rule)
+    listeners: dict[str, list[Listener]] = {}
+    for listener in build.listeners.values():
+        for name in listener.types:
+            listeners.setdefault(name, []).append(listener)
     spans = [s.span_us for s in build.streams.values()]
     spans += [rule.deadline.span_us for rule in compiled if rule.deadline]
     return CompiledRuleset(
@@ -520,7 +531,7 @@ def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) ->
         rules=tuple(compiled),
         by_type={name: tuple(group) for name, group in by_type.items()},
         matchables=tuple(matchables),
-        features={name: tuple(found.values()) for name, found in features.items()},
+        features=_pattern_features(rules),
         listeners={name: tuple(group) for name, group in listeners.items()},
         streams=dict(build.streams),
         windows={key: tuple(found.values()) for key, found in build.windows.items()},

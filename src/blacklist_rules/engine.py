@@ -92,7 +92,7 @@ from .identity import (
     lookup_prints,
 )
 from .loader import RuleSource, read_rules
-from .matching.durable import DurableMatcher, build_problem
+from .matching.durable import DurableMatcher, build_problems
 from .matching.protocol import Matcher
 from .notices import Notice, check_rule_notices, read_notice_pack, render_notice
 from .spec import comparisons
@@ -144,23 +144,23 @@ def load_ruleset(location: str | Path | None = None) -> CompiledRuleset:
 def engine_problems(rules: list[RuleSource], ruleset: CompiledRuleset) -> list[RuleFileError]:
     """Rules that pass every check but that durable-rules cannot build (or not in time): the
     rule itself and the filters feeding its windows and deadlines."""
-    errors = []
     hint = "split it into several rules, or simplify nested `not`/`any`"
+    parts: list[tuple[RuleSource, str, tuple[str, ...]]] = []
     for source in rules:
         compiled = ruleset.rule(source.spec.id)
-        parts: list[tuple[str, tuple[str, ...]]] = [(compiled.id, ("when",))]
-        if compiled.deadline is not None:
-            deadline = compiled.deadline
-            parts = [(f"stream:{key}", ("deadline", "unless")) for key in deadline.unless]
-            if deadline.after_listener:
-                parts.append((deadline.after_listener, ("deadline", "after")))
-        for name, at in parts:
-            problem = build_problem(ruleset, name)
-            if problem is not None:
-                errors.append(
-                    source.error(at, "E-ENGINE", f"rule `{source.spec.id}`: {problem}", hint)
-                )
-    return errors
+        if compiled.deadline is None:
+            parts.append((source, compiled.id, ("when",)))
+            continue
+        deadline = compiled.deadline
+        parts += [(source, f"stream:{key}", ("deadline", "unless")) for key in deadline.unless]
+        if deadline.after_listener:
+            parts.append((source, deadline.after_listener, ("deadline", "after")))
+    problems = build_problems(ruleset, [name for _, name, _ in parts])
+    return [
+        source.error(at, "E-ENGINE", f"rule `{source.spec.id}`: {problems[name]}", hint)
+        for source, name, at in parts
+        if name in problems
+    ]
 
 
 @attrs.frozen

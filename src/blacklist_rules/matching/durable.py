@@ -27,13 +27,13 @@ import itertools
 import json
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 from durable import engine as _engine
 
-from blacklist_rules.compiler import CompiledRuleset, feature_key, listed
+from blacklist_rules.compiler import CompiledRuleset, Matchable, feature_key, listed
 from blacklist_rules.errors import EvaluationError
 from blacklist_rules.spec import All, AnyOf, Compare, Condition, Not
 
@@ -116,35 +116,43 @@ Rule = dict[str, Any]
 """One rule of a ruleset document, as `register_rulesets` takes it."""
 
 
-def _rule(name: str, types: tuple[str, ...], condition: Condition | None, pri: int) -> Rule:
-    """One named test as a durable-rules rule: a snapshot (never engine state) of one of the
-    types, for which the condition holds."""
-    terms: list[dict[str, Any]] = [{"$ex": {PROBE: 1}}, {"$or": [{"type": t} for t in types]}]
-    if condition is not None:
-        terms.append(to_durable(condition))
-    return {"all": [{"m": {"$and": terms}}], "pri": pri, "run": name}
+def _rule(test: Matchable, pri: int) -> Rule:
+    """One named test as a durable-rules rule: a snapshot (never engine state) of one of its
+    types, for which its condition holds."""
+    types = [{"type": name} for name in test.types]
+    terms: list[dict[str, Any]] = [{"$ex": {PROBE: 1}}, {"$or": types}]
+    if test.condition is not None:
+        terms.append(to_durable(test.condition))
+    return {"all": [{"m": {"$and": terms}}], "pri": pri, "run": test.name}
 
 
 def translate(plan: CompiledRuleset) -> dict[str, Rule]:
     """The plan as one durable-rules ruleset: its tests in priority order, then the catch-all
     that turns "no match" into an empty list instead of an exception."""
-    definition = {
-        test.name: _rule(test.name, test.types, test.condition, pri)
-        for pri, test in enumerate(plan.matchables)
-    }
+    definition = {test.name: _rule(test, pri) for pri, test in enumerate(plan.matchables)}
     probe = {"$ex": {PROBE: 1}}
     definition[CATCH_ALL] = {"all": [{"m": probe}], "pri": _CATCH_ALL_PRIORITY, "run": CATCH_ALL}
     return definition
 
 
-def build_problem(plan: CompiledRuleset, name: str) -> str | None:
-    """Why durable-rules cannot build the plan's test `name` (or not in time), or None."""
-    pri, test = next((pri, t) for pri, t in enumerate(plan.matchables) if t.name == name)
-    rule = _rule(test.name, test.types, test.condition, pri)
-    count = alternatives(rule["all"][0]["m"])
-    if count > MAX_ALTERNATIVES:
-        return f"the condition expands to {count} alternatives (at most {MAX_ALTERNATIVES})"
-    return rule_problem(rule)
+def build_problems(plan: CompiledRuleset, names: Iterable[str]) -> dict[str, str]:
+    """Why durable-rules cannot build some of the plan's tests `names` (or not in time), by
+    name; the tests it can build are not in it."""
+    wanted = set(names)
+    problems = {}
+    for pri, test in enumerate(plan.matchables):
+        if test.name in wanted:
+            rule = _rule(test, pri)
+            count = alternatives(rule["all"][0]["m"])
+            if count > MAX_ALTERNATIVES:
+                problem: str | None = (
+                    f"the condition expands to {count} alternatives (at most {MAX_ALTERNATIVES})"
+                )
+            else:
+                problem = rule_problem(rule)
+            if problem is not None:
+                problems[test.name] = problem
+    return problems
 
 
 class _Host(_engine.Host):  # type: ignore[misc]
