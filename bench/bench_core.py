@@ -42,10 +42,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 
-from blacklist_rules._durable import DurableMatcher
-from blacklist_rules.compiler import CATCH_ALL, CompiledRuleset
+from blacklist_rules.compiler import CompiledRuleset
 from blacklist_rules.engine import Engine, Outcome, load_ruleset
 from blacklist_rules.events import flatten, iter_jsonl, parse_event
+from blacklist_rules.matching.durable import CATCH_ALL, DurableMatcher
 from blacklist_rules.testing import generate_events
 
 DEFAULT_EVENTS = 200_000
@@ -507,7 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         start = time.perf_counter()
         snapshots = snapshots_of(lines, ruleset)
         snapshot_s = time.perf_counter() - start
-        matcher = DurableMatcher(ruleset.name + "_raw", ruleset.definition)
+        matcher = DurableMatcher.for_plan(ruleset, ruleset.name + "_raw")
         gc.collect()
         peak_after_workload = peak_rss_bytes()
 

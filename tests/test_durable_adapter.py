@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from blacklist_rules import Engine, EvaluationError, load_ruleset
-from blacklist_rules._durable import DurableMatcher, _get_host
+from blacklist_rules.matching.durable import DurableMatcher, _get_host
 
 
 def test_more_accounts_than_the_sid_cap_are_all_decided() -> None:
@@ -31,8 +31,8 @@ def test_more_accounts_than_the_sid_cap_are_all_decided() -> None:
 def test_registering_the_same_pack_twice_reuses_it() -> None:
     """A ruleset name is registered once per process; a second engine reuses it."""
     ruleset = load_ruleset()
-    first = DurableMatcher(ruleset.name, ruleset.definition)
-    second = DurableMatcher(ruleset.name, ruleset.definition)
+    first = DurableMatcher.for_plan(ruleset)
+    second = DurableMatcher.for_plan(ruleset)
     snapshot = {"type": "impersonation_report", "confirmed": True}
     assert first.match(snapshot) == second.match(snapshot) == ["blacklist-confirmed-impersonation"]
 
@@ -40,7 +40,7 @@ def test_registering_the_same_pack_twice_reuses_it() -> None:
 def test_no_match_is_an_empty_list_not_an_exception() -> None:
     """The catch-all turns durable-rules' MessageNotHandledException into an empty result."""
     ruleset = load_ruleset()
-    matcher = DurableMatcher(ruleset.name, ruleset.definition)
+    matcher = DurableMatcher.for_plan(ruleset)
     assert matcher.match({"type": "rumor_flag", "verdict": "not_rumor"}) == []
 
 
@@ -49,7 +49,7 @@ def test_an_exception_swallowed_by_durable_rules_fails_closed(
 ) -> None:
     """durable-rules returns an action's exception in its state; the adapter raises instead."""
     ruleset = load_ruleset()
-    matcher = DurableMatcher(ruleset.name, ruleset.definition)
+    matcher = DurableMatcher.for_plan(ruleset)
 
     def swallowed(name: str, fact: dict[str, Any]) -> dict[str, Any]:
         return {"sid": "0", "exception": "action failed"}
@@ -62,7 +62,7 @@ def test_an_exception_swallowed_by_durable_rules_fails_closed(
 def test_a_missing_catch_all_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     """If durable-rules returns without evaluating the snapshot, that is an error, not a no."""
     ruleset = load_ruleset()
-    matcher = DurableMatcher(ruleset.name, ruleset.definition)
+    matcher = DurableMatcher.for_plan(ruleset)
     monkeypatch.setattr(_get_host(), "assert_fact", lambda name, fact: {"sid": "0"})
     monkeypatch.setattr(_get_host(), "retract_fact", lambda name, fact: {"sid": "0"})
     with pytest.raises(EvaluationError, match="did not evaluate"):
@@ -72,7 +72,7 @@ def test_a_missing_catch_all_fails_closed(monkeypatch: pytest.MonkeyPatch) -> No
 def test_use_from_another_thread_is_refused() -> None:
     """durable-rules segfaults under concurrent use: other threads get a clear error."""
     ruleset = load_ruleset()
-    matcher = DurableMatcher(ruleset.name, ruleset.definition)
+    matcher = DurableMatcher.for_plan(ruleset)
     errors: list[BaseException] = []
 
     def work() -> None:

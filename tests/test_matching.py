@@ -17,12 +17,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import RuleLoadError, load_ruleset
-from blacklist_rules._durable import DurableMatcher
 from blacklist_rules.checks import check_rules
-from blacklist_rules.compiler import CATCH_ALL, compile_rules
+from blacklist_rules.compiler import compile_rules, stream_key_form
 from blacklist_rules.engine import engine_problems
 from blacklist_rules.events import flatten, parse_event
 from blacklist_rules.loader import parse_rule_text
+from blacklist_rules.matching.durable import CATCH_ALL, DurableMatcher, to_durable, translate
+from blacklist_rules.spec import Compare, Not
 
 DSA = {
     "category": "STATEMENT_CATEGORY_OTHER_VIOLATION_TC",
@@ -167,7 +168,7 @@ def test_guard_and_durable_rules_fire_the_same_rules(
     assert check_rules(rules) == []
     ruleset = compile_rules(rules)
     assume(not engine_problems(rules, ruleset))  # likewise
-    matcher = DurableMatcher(ruleset.name, ruleset.definition)
+    matcher = DurableMatcher.for_plan(ruleset)
     for number, raw in enumerate(events):
         event = parse_event(
             {
@@ -180,7 +181,23 @@ def test_guard_and_durable_rules_fire_the_same_rules(
         snapshot = flatten(event)
         guarded = sorted(r.id for r in ruleset.by_type[event.type] if r.guard(snapshot))
         fired = matcher.match(ruleset.snapshot(dict(snapshot), event.type))
-        assert sorted(fired) == guarded, (snapshot, ruleset.definition)
+        assert sorted(fired) == guarded, (snapshot, translate(ruleset))
+
+
+@settings(max_examples=100, deadline=None)
+@given(conditions(RUMOR_FIELDS) | conditions(REPORT_FIELDS))
+def test_stream_keys_hash_the_form_durable_rules_was_given(when: dict[str, Any]) -> None:
+    """History rows are stored under stream keys, which hash a frozen form of a filter's
+    condition (`compiler.stream_key_form`): the durable-rules expression of COMPILER_VERSION 3.
+    Both are equal for every condition; if the matcher's translation ever has to change, pin
+    the old form here instead, so that no stored history is orphaned."""
+    rule, errors = parse_rule_text(rule_text("r", "rumor_flag", when), "r.yaml")
+    assert errors == []
+    assert rule is not None
+    assert rule.condition is not None
+    assert stream_key_form(rule.condition) == to_durable(rule.condition)
+    negated = Not(Compare("content_id", "matches", "a+", ("when",)), ("when",))
+    assert stream_key_form(negated) == to_durable(negated)
 
 
 @settings(max_examples=200, deadline=None)
@@ -199,7 +216,7 @@ def test_a_pattern_fires_exactly_when_python_fullmatches(pattern: str, value: st
     assert len(rules) == 2
     assert check_rules(rules) == []
     ruleset = compile_rules(rules)
-    matcher = DurableMatcher(ruleset.name, ruleset.definition)
+    matcher = DurableMatcher.for_plan(ruleset)
     snapshot = {"type": "impersonation_report", "impersonated_name": value}
     fired = matcher.match(ruleset.snapshot(dict(snapshot), "impersonation_report"))
     expected = "pos" if re.fullmatch(pattern, value) else "neg"
@@ -245,7 +262,7 @@ def test_rules_may_use_anchors_escapes_and_negated_classes(tmp_path: Path) -> No
     }
     (folder / "r.yaml").write_text(rule_text("full", "impersonation_report", when))
     ruleset = load_ruleset(folder)
-    matcher = DurableMatcher(ruleset.name, ruleset.definition)
+    matcher = DurableMatcher.for_plan(ruleset)
     for name, reporter, expected in (
         ("abc b12", "trusted-1", True),
         ("abc a12", "trusted-1", False),

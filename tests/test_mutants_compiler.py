@@ -20,7 +20,6 @@ from blacklist_rules.compiler import (
     compile_rules,
     condition_text,
     feature_key,
-    to_durable,
     to_guard,
     trace,
 )
@@ -28,6 +27,7 @@ from blacklist_rules.decisions import ConditionTrace
 from blacklist_rules.engine import default_rules_path
 from blacklist_rules.errors import EvaluationError
 from blacklist_rules.loader import parse_rule_text
+from blacklist_rules.matching.durable import to_durable, translate
 from blacklist_rules.spec import All, AnyOf, Compare, Not
 
 from .support import default_pack_with, write_rule
@@ -104,7 +104,7 @@ def test_a_deadline_after_an_event_listens_for_it(tmp_path: Path) -> None:
     assert deadline.label == "129600s after event"
     listener_names = [listener.name for listener in ruleset.listeners["rumor_flag"]]
     assert listener_names == ["after:late"]
-    assert "after:late" in ruleset.definition
+    assert "after:late" in translate(ruleset)
 
 
 @pytest.mark.parametrize("order", ["long-first", "short-first"])
@@ -247,7 +247,7 @@ def compiled_form(ruleset: CompiledRuleset) -> str:
     form = {
         "digest": ruleset.digest,
         "name": ruleset.name,
-        "definition": ruleset.definition,
+        "definition": translate(ruleset),
         "rules": [repr(rule) for rule in ruleset.rules],
         "dsa": {rule.id: rule.dsa for rule in ruleset.rules},
         "text": {rule.id: hashlib.sha256(rule.text.encode()).hexdigest() for rule in ruleset.rules},

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from blacklist_rules._durable import DurableMatcher
 from blacklist_rules.checks import check_rules
 from blacklist_rules.compiler import CompiledRuleset, compile_rules
 from blacklist_rules.events import flatten, parse_event
 from blacklist_rules.loader import RuleSource, parse_rule_text
+from blacklist_rules.matching.durable import DurableMatcher
 from blacklist_rules.spec import OPERATORS
 
 DSA = {
@@ -115,7 +115,7 @@ def _both_engines(ruleset: CompiledRuleset, raw: dict[str, Any]) -> tuple[set[st
     )
     snapshot = ruleset.snapshot(flatten(event), event.type)
     guarded = {rule.id for rule in ruleset.by_type[event.type] if rule.guard(snapshot)}
-    fired = set(DurableMatcher(ruleset.name, ruleset.definition).match(dict(snapshot)))
+    fired = set(DurableMatcher.for_plan(ruleset).match(dict(snapshot)))
     return guarded, fired
 
 

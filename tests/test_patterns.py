@@ -18,8 +18,8 @@ import pytest
 from hypothesis import assume, given, settings
 
 from blacklist_rules import Engine, RuleLoadError, SQLiteStore, load_ruleset
-from blacklist_rules._durable import DurableMatcher
 from blacklist_rules.compiler import CompiledRuleset
+from blacklist_rules.matching.durable import DurableMatcher
 from blacklist_rules.patterns import compile_pattern
 
 from .strategies import regex_patterns, regex_texts
@@ -65,7 +65,7 @@ def fired(ruleset: CompiledRuleset, name: str) -> tuple[bool, bool]:
     """Whether the rule fires on a report naming `name`: by the guard, and by durable-rules."""
     snapshot: dict[str, Any] = {"type": "impersonation_report", "impersonated_name": name}
     guarded = ruleset.rules[0].guard(snapshot)
-    matcher = DurableMatcher(ruleset.name, ruleset.definition)
+    matcher = DurableMatcher.for_plan(ruleset)
     durable = matcher.match(ruleset.snapshot(dict(snapshot), "impersonation_report"))
     return guarded, durable == ["hostile"]
 

@@ -1,16 +1,17 @@
-"""Specs → a compiled ruleset: durable-rules JSON, an index by event type, and guards.
+"""Specs → a compiled ruleset: the backend-neutral plan the matcher, explain and cases read.
 
-The same condition tree is compiled twice: into the durable-rules definition (the matching
-engine) and into Python closures (the guard that decides which events are worth posting, and
-the tracer that records the values each comparison saw). Differential tests prove the two
-equal; at run time a disagreement fails closed.
+The plan holds streams, windows, deadlines, the index by event type, the digest, and the named
+tests a matcher evaluates (`matchables`: rules and listeners, in priority order, as our own
+condition trees). The matcher translates them into its own terms (`matching.durable`); here
+each tree is also compiled into Python closures (the guard that decides which events are
+worth matching, and the tracer that records the values each comparison saw). Differential
+tests prove the two equal; at run time a disagreement fails closed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import operator
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -40,36 +41,15 @@ from .spec import (
 
 COMPILER_VERSION = 3
 """Bumped when compilation changes meaning, so the digest of an unchanged pack changes too."""
-CATCH_ALL = "__catch_all__"
-PROBE = "eval_id"
-"""A field only our snapshots carry: guards the catch-all so it never matches engine state."""
 
 Snapshot = Mapping[str, Any]
 Guard = Callable[[Snapshot], bool]
-
-_NEGATED_OP = {
-    "eq": "ne",
-    "ne": "eq",
-    "lt": "gte",
-    "lte": "gt",
-    "gt": "lte",
-    "gte": "lt",
-    "in": "not_in",
-    "not_in": "in",
-}
-_DURABLE_OP = {
-    "ne": "$neq",
-    "lt": "$lt",
-    "lte": "$lte",
-    "gt": "$gt",
-    "gte": "$gte",
-}
 
 
 def feature_key(test: Compare) -> str:
     """The snapshot key holding a `matches` test's result, computed in Python.
 
-    durable-rules' own `$mt` is not used: measured on 2.0.28, its regex engine disagrees with
+    durable-rules' own regex test is not used: measured on 2.0.28, its regex engine disagrees with
     Python's on plain patterns (`1*.?(aa)*` does not match "111", `(1*a|a*)` matches "1"),
     refuses some (`(a|[^a])`), never finishes building others (`(a*)*`), and matches the
     JSON-escaped text. The match is a boolean feature of the snapshot instead, computed by RE2
@@ -77,62 +57,6 @@ def feature_key(test: Compare) -> str:
     """
     digest = hashlib.sha256(f"{test.field}\x1f{test.value}".encode()).hexdigest()[:12]
     return f"match_{digest}"
-
-
-def _items(test: Compare) -> tuple[Any, ...]:
-    """The list an `in` or `not_in` test compares with (the spec makes it one)."""
-    if not isinstance(test.value, tuple):
-        raise EvaluationError(f"`{test.field} {test.op}` compares with a list, not {test.value!r}")
-    return test.value
-
-
-def _compare_durable(test: Compare, op: str) -> dict[str, Any]:
-    field, value = test.field, test.value
-    if op == "matches":
-        return {feature_key(test): True}
-    if op == "eq":
-        return {field: value}
-    if op == "exists":
-        return {"$ex" if value else "$nex": {field: 1}}
-    if op == "in":
-        return {"$or": [{field: item} for item in _items(test)]}
-    if op == "not_in":
-        return {"$and": [{"$neq": {field: item}} for item in _items(test)]}
-    return {_DURABLE_OP[op]: {field: value}}
-
-
-def to_durable(node: Condition, negate: bool = False) -> dict[str, Any]:
-    """A durable-rules expression; `not` is pushed down to the comparisons (it has no `$not`).
-
-    Every comparison but `exists` is false on an absent field, in durable-rules and here, so
-    the negation of one is "absent, or the opposite comparison".
-    """
-    if isinstance(node, Not):
-        return to_durable(node.item, not negate)
-    if isinstance(node, All | AnyOf):
-        joins_all = isinstance(node, All) != negate
-        return {"$and" if joins_all else "$or": [to_durable(item, negate) for item in node.items]}
-    if not negate:
-        return _compare_durable(node, node.op)
-    if node.op == "exists":
-        return _compare_durable(attrs.evolve(node, value=not node.value), "exists")
-    if node.op == "matches":  # the feature is false when the field is absent, too
-        return {feature_key(node): False}
-    opposite = _compare_durable(node, _NEGATED_OP[node.op])
-    return {"$or": [{"$nex": {node.field: 1}}, opposite]}
-
-
-MAX_ALTERNATIVES = 64
-"""durable-rules expands `$or` into alternatives; past this many, building slows sharply."""
-
-
-def alternatives(expression: dict[str, Any]) -> int:
-    """How many alternatives durable-rules expands an expression into (its DNF size)."""
-    if "$and" in expression:
-        return math.prod(alternatives(item) for item in expression["$and"])
-    if "$or" in expression:
-        return sum(alternatives(item) for item in expression["$or"])
-    return 1
 
 
 _MISSING = object()
@@ -163,7 +87,7 @@ def _compare_python(test: Compare) -> Guard:
 
 
 def to_guard(node: Condition | None) -> Guard:
-    """The condition as a Python closure with the semantics of `to_durable`."""
+    """The condition as a Python closure: what the matcher computes (`Matcher.match`)."""
     if node is None:
         return lambda s: True
     if isinstance(node, Not):
@@ -246,8 +170,8 @@ class CompiledRule:
 class Listener:
     """A filter that is not a rule: events that feed a stream, or that start a deadline.
 
-    It runs in durable-rules beside the rules (named `stream:<key>` or `after:<rule id>`), so
-    what enters history is matched by the same engine as what decides.
+    The matcher runs it beside the rules (named `stream:<key>` or `after:<rule id>`), so what
+    enters history is matched by the same engine as what decides.
     """
 
     name: str
@@ -303,13 +227,25 @@ class DeadlineSpec:
 
 
 @attrs.frozen
+class Matchable:
+    """One named test a matcher evaluates: a rule, or a listener (`Listener.name`)."""
+
+    name: str
+    types: tuple[str, ...]
+    condition: Condition | None
+    """The whole test for an event of one of `types`: for a window rule, its count first."""
+
+
+@attrs.frozen
 class CompiledRuleset:
     """A rule pack compiled: immutable, named after its content digest."""
 
     digest: str
     rules: tuple[CompiledRule, ...]
     by_type: Mapping[str, tuple[CompiledRule, ...]]
-    definition: Mapping[str, Any] = attrs.field(repr=False)
+    matchables: tuple[Matchable, ...] = attrs.field(default=(), repr=False)
+    """Every named test, in priority order: the rules (by priority, then id), then the
+    listeners (by name). A matcher answers with names from here, in this order."""
     features: Mapping[str, tuple[tuple[str, str, Pattern], ...]] = attrs.field(
         factory=dict, repr=False
     )
@@ -326,7 +262,8 @@ class CompiledRuleset:
 
     @property
     def name(self) -> str:
-        """The durable-rules ruleset name: a new pack never replaces a registered one."""
+        """A short name from the digest: a matcher registers the pack under it, so a new
+        pack never replaces one in use."""
         return f"br_{self.digest[:16]}"
 
     def rule(self, rule_id: str) -> CompiledRule:
@@ -372,16 +309,66 @@ def _listener(name: str, filter_: Filter, stream: str | None = None) -> Listener
     return Listener(name, filter_.types, filter_.condition, to_guard(filter_.condition), stream)
 
 
-def _filter_terms(types: tuple[str, ...], condition: Condition | None) -> list[dict[str, Any]]:
-    terms: list[dict[str, Any]] = [{"$ex": {PROBE: 1}}, {"$or": [{"type": t} for t in types]}]
-    if condition is not None:
-        terms.append(to_durable(condition))
-    return terms
+def listed(test: Compare) -> tuple[Any, ...]:
+    """The list an `in` or `not_in` test compares with (the spec makes it one)."""
+    if not isinstance(test.value, tuple):
+        raise EvaluationError(f"`{test.field} {test.op}` compares with a list, not {test.value!r}")
+    return test.value
+
+
+_KEY_OPPOSITE = {
+    "eq": "ne",
+    "ne": "eq",
+    "lt": "gte",
+    "lte": "gt",
+    "gt": "lte",
+    "gte": "lt",
+    "in": "not_in",
+    "not_in": "in",
+}
+_KEY_SPELLING = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
+
+
+def _key_term(test: Compare, op: str, value: Any) -> dict[str, Any]:
+    field = test.field
+    if op == "eq":
+        return {field: value}
+    if op == "exists":
+        return {"$ex" if value else "$nex": {field: 1}}
+    if op == "in":
+        return {"$or": [{field: item} for item in listed(test)]}
+    if op == "not_in":
+        return {"$and": [{"$neq": {field: item}} for item in listed(test)]}
+    return {_KEY_SPELLING[op]: {field: value}}
+
+
+def stream_key_form(node: Condition, negate: bool = False) -> dict[str, Any]:
+    """A filter's condition as a stream's key hashes it (`not` pushed down to comparisons).
+
+    Not a matcher's input: history rows are stored under stream keys, so this form is frozen.
+    It is the text durable-rules was given up to COMPILER_VERSION 3, kept here so that the
+    matcher's translation (`matching.durable`) can change without orphaning stored history.
+    """
+    if isinstance(node, Not):
+        return stream_key_form(node.item, not negate)
+    if isinstance(node, All | AnyOf):
+        joins_all = isinstance(node, All) != negate
+        items = [stream_key_form(item, negate) for item in node.items]
+        return {"$and" if joins_all else "$or": items}
+    if node.op == "matches":  # the feature is false when the field is absent, too
+        return {feature_key(node): not negate}
+    if not negate:
+        return _key_term(node, node.op, node.value)
+    if node.op == "exists":
+        return _key_term(node, "exists", not node.value)
+    opposite = _key_term(node, _KEY_OPPOSITE[node.op], node.value)
+    return {"$or": [{"$nex": {node.field: 1}}, opposite]}
 
 
 def _stream_key(filter_: Filter, distinct: str | None, by: str | None) -> str:
-    durable = to_durable(filter_.condition) if filter_.condition is not None else None
-    text = _canonical([sorted(filter_.types), durable, distinct, *([by] if by else [])])
+    """A stream's name: a hash of what it counts. History rows are stored under it."""
+    form = stream_key_form(filter_.condition) if filter_.condition is not None else None
+    text = _canonical([sorted(filter_.types), form, distinct, *([by] if by else [])])
     return "s_" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -463,64 +450,45 @@ DEADLINE = "deadline"
 """The `type` of the snapshot posted when a deadline passes (no event type has this name)."""
 
 
-def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) -> CompiledRuleset:
-    """Compile checked rules (and the pack's notice templates, part of its digest); the caller
-    has run `checks.check_rules` and `notice_templates.check_rule_notices` and found no error."""
-    compiled = []
-    durable: dict[str, Any] = {}
-    build = _Builder()
-    for order, source in enumerate(sorted(rules, key=lambda r: (r.spec.priority, r.spec.id))):
-        spec, then = source.spec, source.spec.then
-        window = build.window(source, spec.window) if spec.window else None
-        deadline = build.deadline(source, spec.deadline) if spec.deadline else None
-        condition = source.condition
-        types = spec.event_types
-        if deadline is not None:
-            types, condition = (DEADLINE,), Compare(DEADLINE, "eq", spec.id, ("deadline",))
-        full = condition
-        if window is not None:
-            # The count first: it is there only when the event fed the stream, so the guard
-            # of the many events that did not is one dict lookup.
-            test = Compare(window.key, "gte", window.count, ("window",))
-            full = test if condition is None else All((test, condition), ("window",))
-        rule = CompiledRule(
-            id=spec.id,
-            version=spec.version,
-            action=Action(then.action),
-            mode=Mode(spec.mode),
-            priority=spec.priority,
-            reason=then.reason,
-            event_types=types,
-            condition=condition,
-            guard=to_guard(full),
-            duration=parse_duration(then.duration) if then.duration else None,
-            until=then.until,
-            listed_for=parse_duration(then.listed_for) if then.listed_for else None,
-            source=source.file,
-            text=source.text,
-            window=window,
-            deadline=deadline,
-            dsa=spec.dsa.model_dump(mode="json"),
-        )
-        compiled.append(rule)
-        terms = _filter_terms(types, full)
-        durable[rule.id] = {"all": [{"m": {"$and": terms}}], "pri": order, "run": rule.id}
-    for order, listener in enumerate(sorted(build.listeners.values(), key=lambda x: x.name)):
-        terms = _filter_terms(listener.types, listener.condition)
-        durable[listener.name] = {
-            "all": [{"m": {"$and": terms}}],
-            "pri": len(compiled) + order,
-            "run": listener.name,
-        }
-    durable[CATCH_ALL] = {"all": [{"m": {"$ex": {PROBE: 1}}}], "pri": 1_000_000, "run": CATCH_ALL}
-    by_type: dict[str, list[CompiledRule]] = {}
-    for rule in compiled:
-        for name in rule.event_types:
-            by_type.setdefault(name, []).append(rule)
-    listeners: dict[str, list[Listener]] = {}
-    for listener in build.listeners.values():
-        for name in listener.types:
-            listeners.setdefault(name, []).append(listener)
+def _compile_rule(build: _Builder, source: RuleSource) -> tuple[CompiledRule, Matchable]:
+    """One rule, and its named test: its streams and listeners go to `build`."""
+    spec, then = source.spec, source.spec.then
+    window = build.window(source, spec.window) if spec.window else None
+    deadline = build.deadline(source, spec.deadline) if spec.deadline else None
+    condition = source.condition
+    types = spec.event_types
+    if deadline is not None:
+        types, condition = (DEADLINE,), Compare(DEADLINE, "eq", spec.id, ("deadline",))
+    full = condition
+    if window is not None:
+        # The count first: it is there only when the event fed the stream, so the guard
+        # of the many events that did not is one dict lookup.
+        test = Compare(window.key, "gte", window.count, ("window",))
+        full = test if condition is None else All((test, condition), ("window",))
+    rule = CompiledRule(
+        id=spec.id,
+        version=spec.version,
+        action=Action(then.action),
+        mode=Mode(spec.mode),
+        priority=spec.priority,
+        reason=then.reason,
+        event_types=types,
+        condition=condition,
+        guard=to_guard(full),
+        duration=parse_duration(then.duration) if then.duration else None,
+        until=then.until,
+        listed_for=parse_duration(then.listed_for) if then.listed_for else None,
+        source=source.file,
+        text=source.text,
+        window=window,
+        deadline=deadline,
+        dsa=spec.dsa.model_dump(mode="json"),
+    )
+    return rule, Matchable(rule.id, types, full)
+
+
+def _pattern_features(rules: list[RuleSource]) -> dict[str, tuple[tuple[str, str, Pattern], ...]]:
+    """Per event type: (snapshot key, field, pattern) of every `matches` test on it."""
     features: dict[str, dict[str, tuple[str, str, Pattern]]] = {}
     for source in rules:
         for filter_ in source.filters:
@@ -533,14 +501,37 @@ def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) ->
                             test.field,
                             compile_pattern(str(test.value)),
                         )
+    return {name: tuple(found.values()) for name, found in features.items()}
+
+
+def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) -> CompiledRuleset:
+    """Compile checked rules (and the pack's notice templates, part of its digest); the caller
+    has run `checks.check_rules` and `notice_templates.check_rule_notices` and found no error."""
+    compiled = []
+    matchables: list[Matchable] = []
+    build = _Builder()
+    for source in sorted(rules, key=lambda r: (r.spec.priority, r.spec.id)):
+        rule, matchable = _compile_rule(build, source)
+        compiled.append(rule)
+        matchables.append(matchable)
+    for listener in sorted(build.listeners.values(), key=lambda x: x.name):
+        matchables.append(Matchable(listener.name, listener.types, listener.condition))
+    by_type: dict[str, list[CompiledRule]] = {}
+    for rule in compiled:
+        for name in rule.event_types:
+            by_type.setdefault(name, []).append(rule)
+    listeners: dict[str, list[Listener]] = {}
+    for listener in build.listeners.values():
+        for name in listener.types:
+            listeners.setdefault(name, []).append(listener)
     spans = [s.span_us for s in build.streams.values()]
     spans += [rule.deadline.span_us for rule in compiled if rule.deadline]
     return CompiledRuleset(
         digest=_digest(rules, notices),
         rules=tuple(compiled),
         by_type={name: tuple(group) for name, group in by_type.items()},
-        definition=durable,
-        features={name: tuple(found.values()) for name, found in features.items()},
+        matchables=tuple(matchables),
+        features=_pattern_features(rules),
         listeners={name: tuple(group) for name, group in listeners.items()},
         streams=dict(build.streams),
         windows={key: tuple(found.values()) for key, found in build.windows.items()},

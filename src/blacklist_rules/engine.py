@@ -20,16 +20,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
-from ._durable import DurableMatcher, rule_problem
 from .checks import check_rules
 from .clock import DEFAULT_MAX_LEAD, TimeBound
 from .compiler import (
     DEADLINE,
-    MAX_ALTERNATIVES,
     CompiledRule,
     CompiledRuleset,
     Listener,
-    alternatives,
     compile_rules,
     trace,
 )
@@ -95,6 +92,8 @@ from .identity import (
     lookup_prints,
 )
 from .loader import RuleSource, read_rules
+from .matching.durable import DurableMatcher, build_problems
+from .matching.protocol import Matcher
 from .notice_templates import check_rule_notices, read_notice_pack
 from .spec import comparisons
 from .store import LOGGED_BY_ACCOUNT, PURGED, SQLiteStore
@@ -148,30 +147,23 @@ def load_ruleset(location: str | Path | None = None) -> CompiledRuleset:
 def engine_problems(rules: list[RuleSource], ruleset: CompiledRuleset) -> list[RuleFileError]:
     """Rules that pass every check but that durable-rules cannot build (or not in time): the
     rule itself and the filters feeding its windows and deadlines."""
-    errors = []
     hint = "split it into several rules, or simplify nested `not`/`any`"
+    parts: list[tuple[RuleSource, str, tuple[str, ...]]] = []
     for source in rules:
         compiled = ruleset.rule(source.spec.id)
-        parts: list[tuple[str, tuple[str, ...]]] = [(compiled.id, ("when",))]
-        if compiled.deadline is not None:
-            deadline = compiled.deadline
-            parts = [(f"stream:{key}", ("deadline", "unless")) for key in deadline.unless]
-            if deadline.after_listener:
-                parts.append((deadline.after_listener, ("deadline", "after")))
-        for name, at in parts:
-            rule = ruleset.definition[name]
-            count = alternatives(rule["all"][0]["m"])
-            if count > MAX_ALTERNATIVES:
-                problem: str | None = (
-                    f"the condition expands to {count} alternatives (at most {MAX_ALTERNATIVES})"
-                )
-            else:
-                problem = rule_problem(rule)
-            if problem is not None:
-                errors.append(
-                    source.error(at, "E-ENGINE", f"rule `{source.spec.id}`: {problem}", hint)
-                )
-    return errors
+        if compiled.deadline is None:
+            parts.append((source, compiled.id, ("when",)))
+            continue
+        deadline = compiled.deadline
+        parts += [(source, f"stream:{key}", ("deadline", "unless")) for key in deadline.unless]
+        if deadline.after_listener:
+            parts.append((source, deadline.after_listener, ("deadline", "after")))
+    problems = build_problems(ruleset, [name for _, name, _ in parts])
+    return [
+        source.error(at, "E-ENGINE", f"rule `{source.spec.id}`: {problems[name]}", hint)
+        for source, name, at in parts
+        if name in problems
+    ]
 
 
 @attrs.frozen
@@ -278,7 +270,7 @@ class Engine:
             name: tuple(rule for rule in rules if rule.window is None)
             for name, rules in ruleset.by_type.items()
         }
-        self._matcher = DurableMatcher(ruleset.name, ruleset.definition)
+        self._matcher: Matcher = DurableMatcher.for_plan(ruleset)
         store.note_horizon(ruleset.horizon_us)  # what a history purge must keep
         self._batch_depth = 0
         self._pending = 0
@@ -412,6 +404,7 @@ class Engine:
                 self.flush()
             finally:
                 self._closed = True
+                self._matcher.close()
                 self.store.close()
 
     def _abandon(self) -> None:
@@ -449,6 +442,7 @@ class Engine:
         if kind is not None and not self._closed:
             self._abandon()
             self._closed = True  # nothing more is written, not even the clock
+            self._matcher.close()
             self.store.close()
         self.close()
 
