@@ -19,7 +19,7 @@ import pytest
 from blacklist_rules import Engine, SQLiteStore, StoreError
 from blacklist_rules.events import to_micros
 from blacklist_rules.identity import Listing
-from blacklist_rules.store import RETENTION_FLOOR
+from blacklist_rules.stores.sqlite import RETENTION_FLOOR
 
 from .support import T0, default_pack_with, event
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from blacklist_rules import Decision, Engine, SQLiteStore, dsa_statements
 from blacklist_rules.cli import main
 from blacklist_rules.events import to_micros, utc_text
-from blacklist_rules.store import SCHEMA_VERSION
+from blacklist_rules.stores.sqlite import SCHEMA_VERSION
 
 from .support import T0, event
 from .test_dsa import assert_valid_statement

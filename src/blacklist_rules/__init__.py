@@ -50,7 +50,8 @@ from .identity import BlacklistEntry, IdentityKey, load_key
 from .notices import Notice, render_notice
 from .replay import replay_diff, shadow_diff
 from .spec import parse_duration, rule_json_schema
-from .store import HistoryPurge, SQLiteStore
+from .stores.records import HistoryPurge
+from .stores.sqlite import SQLiteStore
 
 try:
     __version__ = version("blacklist-rules")

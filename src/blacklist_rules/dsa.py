@@ -22,7 +22,7 @@ from typing import Any
 from .decisions import HUMAN_REVIEW, Action, decided_at
 from .errors import ExportError
 from .events import from_micros
-from .store import SQLiteStore
+from .stores.sqlite import SQLiteStore
 from .transparency import (
     ACCOUNT_SUSPENDED,
     ACCOUNT_TERMINATED,

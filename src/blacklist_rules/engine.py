@@ -97,7 +97,7 @@ from .identity import (
 from .loader import RuleSource, read_rules
 from .notices import Notice, check_rule_notices, read_notice_pack, render_notice
 from .spec import comparisons
-from .store import LOGGED_BY_ACCOUNT, PURGED, SQLiteStore
+from .stores.sqlite import LOGGED_BY_ACCOUNT, PURGED, SQLiteStore
 from .windows import StreamWindow, WindowEvidence, feature_caps
 
 _log = logging.getLogger("blacklist_rules")

@@ -33,7 +33,7 @@ from .loader import RuleSource, parse_rule_text
 from .spec import LANGUAGE_TAG, NoticeText, RuleSpec, parse_duration, suggest
 
 if TYPE_CHECKING:  # only for annotations: this module reads a store, it does not build one
-    from .store import SQLiteStore
+    from .stores.sqlite import SQLiteStore
 
 FOLDER = "notices"
 SETTINGS = "settings"

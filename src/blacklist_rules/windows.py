@@ -27,7 +27,7 @@ import attrs
 
 from .compiler import CompiledRule, CompiledRuleset
 from .history import Firing, Row, count
-from .store import SQLiteStore
+from .stores.sqlite import SQLiteStore
 
 _PAGE = 64
 """Rows read a page at a time, at most (the first pages are smaller: most questions are
