@@ -102,7 +102,7 @@ def _as_read(engine: Engine) -> tuple[Any, ...]:
     """The same, read afresh from the db."""
     listing = engine._load_listed()
     spans = {key: sorted(listing._of(key), key=str) for key in listing._spans}
-    statuses = {account: Status(status) for account, status in engine.store.flagged()}
+    statuses = {row.account_id: Status(row.status) for row in engine.store.flagged()}
     return statuses, spans, engine._load_vetoes()
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from blacklist_rules.stores.records import Deadline
+
 from .base import SQLiteBase
+
+_COLUMNS = "rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us, state"
+
+
+def _deadline(row: Any) -> Deadline:
+    """A deadline from its `_COLUMNS`."""
+    return Deadline(*row)
 
 
 class SQLiteDeadlines(SQLiteBase):
@@ -45,15 +54,14 @@ class SQLiteDeadlines(SQLiteBase):
         ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
-    def due_deadlines(self, clock_us: int) -> list[tuple[str, str, str, str, int]]:
-        """Pending deadlines at or before the clock, in time order:
-        (rule id, anchor id, account id, anchor event id, due)."""
+    def due_deadlines(self, clock_us: int) -> list[Deadline]:
+        """Pending deadlines at or before the clock, in time order."""
         rows = self._db.execute(
-            "SELECT rule_id, anchor_id, account_id, anchor_event_id, due_us FROM deadlines "
-            "WHERE state = 'pending' AND due_us <= ? ORDER BY due_us, rule_id, anchor_id",
+            f"SELECT {_COLUMNS} FROM deadlines WHERE state = 'pending' AND due_us <= ? "
+            "ORDER BY due_us, rule_id, anchor_id",
             (clock_us,),
         ).fetchall()
-        return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
+        return [_deadline(row) for row in rows]
 
     def set_deadline_state(self, rule_id: str, anchor_id: str, state: str) -> None:
         self._db.execute(
@@ -66,31 +74,27 @@ class SQLiteDeadlines(SQLiteBase):
             "DELETE FROM deadlines WHERE state != 'pending' AND due_us <= ?", (up_to_us,)
         ).rowcount
 
-    def deadlines_of(self, account_id: str) -> list[dict[str, Any]]:
+    def deadlines_of(self, account_id: str) -> list[Deadline]:
+        """The account's deadlines in every state, by due time."""
         rows = self._db.execute(
-            "SELECT rule_id, anchor_id, start_us, due_us, state FROM deadlines "
-            "WHERE account_id = ? ORDER BY due_us, rule_id",
+            f"SELECT {_COLUMNS} FROM deadlines WHERE account_id = ? ORDER BY due_us, rule_id",
             (account_id,),
         ).fetchall()
-        keys = ("rule_id", "anchor_id", "start_us", "due_us", "state")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        return [_deadline(row) for row in rows]
 
-    def deadlines_from(self, at_us: int) -> list[tuple[str, str, str, str, int, int]]:
-        """(rule, anchor, account, anchor event, start, due) of the deadlines not void, due
-        after `at_us`."""
+    def deadlines_from(self, at_us: int) -> list[Deadline]:
+        """The deadlines not void, due after `at_us`."""
         rows = self._db.execute(
-            "SELECT rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us "
-            "FROM deadlines WHERE state != 'void' AND due_us > ?",
+            f"SELECT {_COLUMNS} FROM deadlines WHERE state != 'void' AND due_us > ?",
             (at_us,),
         ).fetchall()
-        return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5])) for r in rows]
+        return [_deadline(row) for row in rows]
 
-    def pending_deadlines_of(self, accounts: set[str]) -> list[tuple[str, str, str, str, int, int]]:
-        """(rule, anchor, account, anchor event, start, due) of the accounts' pending ones."""
+    def pending_deadlines_of(self, accounts: set[str]) -> list[Deadline]:
+        """The accounts' pending deadlines."""
         marks = ", ".join("?" * len(accounts))
         rows = self._db.execute(
-            "SELECT rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us "
-            f"FROM deadlines WHERE state = 'pending' AND account_id IN ({marks})",
+            f"SELECT {_COLUMNS} FROM deadlines WHERE state = 'pending' AND account_id IN ({marks})",
             sorted(accounts),
         ).fetchall()
-        return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5])) for r in rows]
+        return [_deadline(row) for row in rows]

@@ -9,6 +9,7 @@ from typing import Any
 
 from blacklist_rules.audit_crosscheck import DECISION_ENDED
 from blacklist_rules.decisions import CASCADE
+from blacklist_rules.stores.records import AccountStatus, Expiry, StoredDecision, TakenDecision
 
 from .audit import SQLiteAudit
 from .schema import (
@@ -20,10 +21,10 @@ from .schema import (
 class SQLiteDecisions(SQLiteAudit):
     """The `decisions` and `accounts` tables (ending a decision is an audit record too)."""
 
-    def flagged(self) -> list[tuple[str, str]]:
+    def flagged(self) -> list[AccountStatus]:
         """Accounts whose status is not `active`."""
         rows = self._db.execute("SELECT account_id, status FROM accounts WHERE status != 'active'")
-        return [(str(row[0]), str(row[1])) for row in rows]
+        return [AccountStatus(str(row[0]), str(row[1])) for row in rows]
 
     def set_status(self, account_id: str, status: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?)", (account_id, status))
@@ -48,13 +49,13 @@ class SQLiteDecisions(SQLiteAudit):
             ),
         )
 
-    def decision(self, decision_id: str) -> tuple[dict[str, Any], str | None, str | None] | None:
+    def decision(self, decision_id: str) -> StoredDecision | None:
         """A decision's record, with when it ended and what reversed it."""
         row = self._db.execute(
             "SELECT record, ended_at, reversed_by FROM decisions WHERE decision_id = ?",
             (decision_id,),
         ).fetchone()
-        return None if row is None else (dict(json.loads(row[0])), row[1], row[2])
+        return None if row is None else StoredDecision(dict(json.loads(row[0])), row[1], row[2])
 
     def standing(
         self, account_id: str, clock: str | None, decided_by: str | None = None
@@ -69,7 +70,7 @@ class SQLiteDecisions(SQLiteAudit):
         ).fetchall()
         return [dict(json.loads(row[0])) for row in rows]
 
-    def enforced_decisions(self) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
+    def enforced_decisions(self) -> Iterator[StoredDecision]:
         """Every enforced decision ever taken (ended and reversed ones too), in time order,
         with when it ended and what reversed it."""
         rows = self._db.execute(
@@ -77,7 +78,7 @@ class SQLiteDecisions(SQLiteAudit):
             "ORDER BY effective_at, rowid"
         )
         for row in rows:
-            yield dict(json.loads(row[0])), row[1], row[2]
+            yield StoredDecision(dict(json.loads(row[0])), row[1], row[2])
 
     def decisions_of(self, account_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
@@ -192,16 +193,16 @@ class SQLiteDecisions(SQLiteAudit):
         ).fetchall()
         return {str(row[0]): str(row[1]) for row in rows}
 
-    def taken_of(self, accounts: set[str]) -> list[tuple[dict[str, Any], str | None, str]]:
+    def taken_of(self, accounts: set[str]) -> list[TakenDecision]:
         """The accounts' decisions not reversed (enforced and shadow), ended or not, in the
-        order taken: (record, ended at, the event being processed when it was recorded)."""
+        order taken."""
         marks = ", ".join("?" * len(accounts))
         rows = self._db.execute(
             f"SELECT record, ended_at, event_id FROM decisions WHERE account_id IN ({marks}) "
             "AND reversed_by IS NULL ORDER BY rowid",
             sorted(accounts),
         ).fetchall()
-        return [(dict(json.loads(row[0])), row[1], str(row[2])) for row in rows]
+        return [TakenDecision(dict(json.loads(row[0])), row[1], str(row[2])) for row in rows]
 
     def next_expiry(self) -> str | None:
         row = self._db.execute(
@@ -209,8 +210,8 @@ class SQLiteDecisions(SQLiteAudit):
         ).fetchone()
         return None if row is None or row[0] is None else str(row[0])
 
-    def expire(self, clock: str) -> list[tuple[str, str, str]]:
-        """End freezes whose time is up; returns (account_id, decision_id, expires_at)."""
+    def expire(self, clock: str) -> list[Expiry]:
+        """End freezes whose time is up; the freezes ended."""
         rows = self._db.execute(
             "SELECT account_id, decision_id, expires_at FROM decisions "
             f"WHERE expires_at IS NOT NULL AND expires_at <= ? AND {STANDING} "
@@ -219,7 +220,7 @@ class SQLiteDecisions(SQLiteAudit):
         ).fetchall()
         for account_id, decision_id, expires_at in rows:
             self._end(str(decision_id), str(account_id), str(expires_at))
-        return [(str(row[0]), str(row[1]), str(row[2])) for row in rows]
+        return [Expiry(str(row[0]), str(row[1]), str(row[2])) for row in rows]
 
     def covered(
         self, account_id: str, rule_id: str, mode: str, effective_at: str, expires_at: str | None

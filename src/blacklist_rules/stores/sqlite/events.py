@@ -7,6 +7,14 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from blacklist_rules.stores.records import (
+    Arrival,
+    FirstSeen,
+    LoggedEvent,
+    PassedVerification,
+    StoredEvent,
+)
+
 from .base import SQLiteBase
 from .schema import (
     BY_ACCOUNT,
@@ -75,8 +83,10 @@ class SQLiteEvents(SQLiteBase):
         ).fetchall()
         return [str(row[0]) for row in rows]
 
-    def passed_verification_since(self, account_id: str, since_us: int) -> tuple[str, int] | None:
-        """The account's first passed verification at or after `since_us`: (event id, time).
+    def passed_verification_since(
+        self, account_id: str, since_us: int
+    ) -> PassedVerification | None:
+        """The account's first passed verification at or after `since_us`.
         At the same moment counts, as it does for a passed verification that comes in order."""
         row = self._db.execute(
             "SELECT event_id, occurred_us FROM events "
@@ -86,7 +96,7 @@ class SQLiteEvents(SQLiteBase):
             "ORDER BY occurred_us LIMIT 1",
             (account_id, since_us),
         ).fetchone()
-        return None if row is None else (str(row[0]), int(row[1]))
+        return None if row is None else PassedVerification(str(row[0]), int(row[1]))
 
     def account_events(self, account_id: str, types: tuple[str, ...], limit: int) -> list[str]:
         """Payloads of the account's latest events of these types, newest first (a scan: for
@@ -110,14 +120,14 @@ class SQLiteEvents(SQLiteBase):
         ).fetchone()
         return row is not None
 
-    def first_seen(self) -> dict[str, tuple[int | None, int]]:
+    def first_seen(self) -> dict[str, FirstSeen]:
         """Per account: its first registration's time (None: none stored) and its first
         event's time, in microseconds."""
         rows = self._db.execute(
             "SELECT account_id, min(CASE type WHEN 'registration' THEN occurred_us END), "
             "min(occurred_us) FROM events GROUP BY account_id"
         )
-        return {str(row[0]): (row[1], int(row[2])) for row in rows}
+        return {str(row[0]): FirstSeen(row[1], int(row[2])) for row in rows}
 
     def lifts(self) -> dict[str, list[int]]:
         """Per account, the times of reviewers' lifts of all its decisions (no decision id)."""
@@ -131,19 +141,19 @@ class SQLiteEvents(SQLiteBase):
             found.setdefault(str(account), []).append(int(at_us))
         return found
 
-    def events_of(self, event_ids: list[str]) -> list[tuple[str, str, str, int]]:
-        """(event id, account, type, time) of the stored events among these ids."""
+    def events_of(self, event_ids: list[str]) -> list[StoredEvent]:
+        """The stored events among these ids."""
         marks = ", ".join("?" * len(event_ids))
         rows = self._db.execute(
             f"SELECT event_id, account_id, type, occurred_us FROM events "
             f"WHERE event_id IN ({marks})",
             event_ids,
         ).fetchall()
-        return [(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+        return [StoredEvent(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
 
-    def replay_of(self, accounts: set[str], from_arrival: int = 0) -> list[tuple[str, int | None]]:
+    def replay_of(self, accounts: set[str], from_arrival: int = 0) -> list[LoggedEvent]:
         """The accounts' events that still count, in arrival order, each with the clock when it
-        came (moved by any account, or by no event at all): (payload, clock). Not the persons'
+        came (moved by any account, or by no event at all). Not the persons'
         reversals (appeal outcomes, lifts): vetoes and withdrawals stand for them. With
         `from_arrival`, those that came from that log position on. Read through
         `events_by_account`: the linked accounts' events only, not the whole log."""
@@ -155,11 +165,9 @@ class SQLiteEvents(SQLiteBase):
             "ORDER BY rowid",
             (*sorted(accounts), from_arrival),
         ).fetchall()
-        return [(str(row[0]), None if row[1] is None else int(row[1])) for row in rows]
+        return [LoggedEvent(str(row[0]), None if row[1] is None else int(row[1])) for row in rows]
 
-    def first_arrival_since(
-        self, accounts: set[str], since_us: int
-    ) -> tuple[int, int | None] | None:
+    def first_arrival_since(self, accounts: set[str], since_us: int) -> Arrival | None:
         """Where the accounts' first event from `since_us` on came in the log, and the clock
         it came at (None: the db's first event); None when none has come."""
         marks = ", ".join("?" * len(accounts))
@@ -168,7 +176,9 @@ class SQLiteEvents(SQLiteBase):
             "AND occurred_us >= ? ORDER BY rowid LIMIT 1",
             (*sorted(accounts), since_us),
         ).fetchone()
-        return None if row is None else (int(row[0]), None if row[1] is None else int(row[1]))
+        return (
+            None if row is None else Arrival(int(row[0]), None if row[1] is None else int(row[1]))
+        )
 
     def log_end(self) -> int:
         """The log position the next event will take."""

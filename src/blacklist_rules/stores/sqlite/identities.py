@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+
+from blacklist_rules.stores.records import Fingerprint, ListedSpan, Registration, StoredEntry
 
 from .base import SQLiteBase
 from .schema import (
@@ -23,26 +24,26 @@ class SQLiteIdentities(SQLiteBase):
             (kind, bytes.fromhex(fingerprint), account_id, event_id, registered_us),
         )
 
-    def identities_of(self, account_id: str) -> list[tuple[str, str]]:
-        """(kind, fingerprint) of every identity value the account registered with."""
+    def identities_of(self, account_id: str) -> list[Fingerprint]:
+        """Every identity value the account registered with, by kind and fingerprint."""
         rows = self._db.execute(
             "SELECT DISTINCT kind, fingerprint FROM identities WHERE account_id = ? "
             "ORDER BY kind, fingerprint",
             (account_id,),
         ).fetchall()
-        return [(str(row[0]), bytes(row[1]).hex()) for row in rows]
+        return [Fingerprint(str(row[0]), bytes(row[1]).hex()) for row in rows]
 
     def registrations_with(
         self, kind: str, fingerprint: str, since_us: int, until_us: int | None
-    ) -> list[tuple[str, str, int]]:
-        """(account id, event id, time) of registrations with this value, since ≤ t < until."""
+    ) -> list[Registration]:
+        """The registrations with this value, since ≤ time < until."""
         rows = self._db.execute(
             "SELECT account_id, event_id, registered_us FROM identities WHERE kind = ? "
             "AND fingerprint = ? AND registered_us >= ? AND (? IS NULL OR registered_us < ?) "
             "ORDER BY registered_us, account_id, event_id",
             (kind, bytes.fromhex(fingerprint), since_us, until_us, until_us),
         ).fetchall()
-        return [(str(row[0]), str(row[1]), int(row[2])) for row in rows]
+        return [Registration(str(row[0]), str(row[1]), int(row[2])) for row in rows]
 
     def enter(
         self,
@@ -70,15 +71,15 @@ class SQLiteIdentities(SQLiteBase):
             (at_us, by, kind, fingerprint, decision_id),
         )
 
-    def entries(self, account_id: str | None = None) -> list[tuple[Any, ...]]:
-        """Entries not removed (of one account, or all), as `ENTRY` columns."""
+    def entries(self, account_id: str | None = None) -> list[StoredEntry]:
+        """Entries not removed (of one account, or all)."""
         query = f"SELECT {ENTRY} FROM blacklist WHERE removed_us IS NULL"
         args: tuple[str, ...] = ()
         if account_id is not None:
             query, args = query + " AND account_id = ?", (account_id,)
-        return [tuple(row) for row in self._db.execute(query + " ORDER BY entered_us", args)]
+        return [StoredEntry(*row) for row in self._db.execute(query + " ORDER BY entered_us", args)]
 
-    def entries_at(self, kind: str, fingerprint: str, at_us: int | None) -> list[tuple[Any, ...]]:
+    def entries_at(self, kind: str, fingerprint: str, at_us: int | None) -> list[StoredEntry]:
         """Entries for this value in force at `at_us`: not removed, entered, not yet ended
         (None: every entry not removed)."""
         rows = self._db.execute(
@@ -86,18 +87,18 @@ class SQLiteIdentities(SQLiteBase):
             "ORDER BY entered_us, decision_id",
             (kind, fingerprint, at_us, at_us, at_us, at_us),
         ).fetchall()
-        return [tuple(row) for row in rows]
+        return [StoredEntry(*row) for row in rows]
 
-    def listed_spans(self) -> Iterator[tuple[str, int, int | None]]:
-        """(fingerprint, entered, end) of every entry that was ever in force: a removal ends it
-        (the earlier of its end and its removal)."""
+    def listed_spans(self) -> Iterator[ListedSpan]:
+        """Every entry that was ever in force: a removal ends it (the earlier of its end and
+        its removal)."""
         rows = self._db.execute(
             "SELECT fingerprint, entered_us, CASE WHEN removed_us IS NULL THEN ends_us "
             "WHEN ends_us IS NULL THEN removed_us ELSE min(ends_us, removed_us) END AS until "
             "FROM blacklist WHERE until IS NULL OR until > entered_us"
         )
         for row in rows:
-            yield str(row[0]), int(row[1]), None if row[2] is None else int(row[2])
+            yield ListedSpan(str(row[0]), int(row[1]), None if row[2] is None else int(row[2]))
 
     def listed_registration(self, event_id: str, at_us: int) -> bool:
         """Did this registration's ID number or phone match an entry in force at `at_us`?"""
@@ -131,16 +132,18 @@ class SQLiteIdentities(SQLiteBase):
                         todo.append(str(other))
         return found
 
-    def prints_of(self, accounts: set[str]) -> dict[str, list[tuple[str, str]]]:
-        """Per registration of these accounts, its (kind, fingerprint) pairs."""
+    def prints_of(self, accounts: set[str]) -> dict[str, list[Fingerprint]]:
+        """Per registration of these accounts, its fingerprints."""
         marks = ", ".join("?" * len(accounts))
         rows = self._db.execute(
             f"SELECT event_id, kind, fingerprint FROM identities WHERE account_id IN ({marks})",
             sorted(accounts),
         ).fetchall()
-        found: dict[str, list[tuple[str, str]]] = {}
+        found: dict[str, list[Fingerprint]] = {}
         for event_id, kind, fingerprint in rows:
-            found.setdefault(str(event_id), []).append((str(kind), bytes(fingerprint).hex()))
+            found.setdefault(str(event_id), []).append(
+                Fingerprint(str(kind), bytes(fingerprint).hex())
+            )
         return found
 
     def registrations_since(self, kind: str, after_us: int) -> Iterator[tuple[str, str]]:
