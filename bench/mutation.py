@@ -54,6 +54,7 @@ class Target:
 
 
 _STORE = "blacklist_rules.stores.sqlite.retention.xǁSQLiteRetentionǁ"
+_POLICY = "blacklist_rules.stores.sqlite.retention.xǁRetentionPolicyǁ"
 
 TARGETS = {
     "history": Target(
@@ -247,9 +248,12 @@ TARGETS = {
             f"{_STORE}purge_history__mutmut_{n}": "SQL keywords and names ignore case"
             for n in (83, 84)
         },
-        names=tuple(
-            f"{_STORE}{method}__mutmut_*"
-            for method in ("retention", "set_retention", "_purge_cut", "purge_history")
+        names=(
+            *(
+                f"{_POLICY}{method}__mutmut_*"
+                for method in ("retention", "set_retention", "_purge_cut")
+            ),
+            f"{_STORE}purge_history__mutmut_*",
         ),
     ),
 }

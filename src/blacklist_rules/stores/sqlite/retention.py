@@ -4,8 +4,9 @@ the audit trail (each one an audit record)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blacklist_rules.audit_crosscheck import (
     DECISION_CARRIED,
@@ -17,6 +18,7 @@ from blacklist_rules.audit_crosscheck import (
 from blacklist_rules.chain import GENESIS, PURGE_KIND
 from blacklist_rules.errors import StoreError
 from blacklist_rules.events import declared_payload, from_micros, to_micros
+from blacklist_rules.stores.protocols import Transaction
 from blacklist_rules.stores.records import HistoryPurge
 
 from .audit import SQLiteAudit
@@ -52,8 +54,34 @@ built once (a temporary b-tree), never a correlated scan of the trail per row: t
 no index on `decision_id`."""
 
 
-class SQLiteRetention(SQLiteAudit, SQLiteEvents):
-    """The retention setting and the purges (they read the log and write the trail)."""
+class RetentionPolicy:
+    """The retention setting and the cuts purges may make: storage-neutral (it reads and
+    writes through `meta`, `begin` and `audit` only), so every store shares it. It lives here,
+    beside the SQLite purges, so that the mutation target `retention` keeps one module."""
+
+    now: Callable[[], datetime]
+    read_only: bool
+    _history_cut_us: int | None
+
+    if TYPE_CHECKING:
+
+        def meta(self, key: str) -> str | None: ...
+
+        def set_meta(self, key: str, value: str) -> None: ...
+
+        def begin(self) -> Transaction: ...
+
+        def audit(
+            self,
+            kind: str,
+            record: dict[str, Any],
+            *,
+            account_id: str | None = None,
+            event_id: str | None = None,
+            decision_id: str | None = None,
+            occurred_at: str | None = None,
+            seq: int | None = None,
+        ) -> None: ...
 
     def retention(self) -> timedelta:
         """How long audit records are kept: the configured period, else `RETENTION_FLOOR`."""
@@ -105,6 +133,10 @@ class SQLiteRetention(SQLiteAudit, SQLiteEvents):
         history purge keeps what windows that long can count."""
         if not self.read_only and horizon_us > int(self.meta("horizon_us") or 0):
             self.set_meta("horizon_us", str(horizon_us))
+
+
+class SQLiteRetention(SQLiteAudit, SQLiteEvents, RetentionPolicy):
+    """The purges of the SQLite store (they read the log and write the trail)."""
 
     def purge_history(self, before: datetime | None = None) -> HistoryPurge:
         """Purge the event history before `before` (default: the retention ago; never younger
