@@ -1,5 +1,5 @@
-"""The `store` fixture every contract test runs on: one per implementation (the SQLite store
-on a file and in memory today); a new implementation is one more parameter here."""
+"""The `store` fixture every contract test runs on: one per implementation (the in-memory
+store, the SQLite store on a file and in memory); a new implementation is one more entry."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from blacklist_rules.stores.memory import MemoryStore
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.sqlite import SQLiteStore
 
 MAKERS: dict[str, Callable[[Path], Store]] = {
+    "memory": lambda _folder: MemoryStore(),
     "sqlite-memory": lambda _folder: SQLiteStore(":memory:"),
     "sqlite-file": lambda folder: SQLiteStore(folder / "contract.db"),
 }

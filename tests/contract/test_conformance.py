@@ -3,6 +3,11 @@ below are typed), and at run time that every protocol member exists."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
+
+from blacklist_rules.stores.memory import MemoryStore
 from blacklist_rules.stores.protocols import (
     AuditTrail,
     DeadlineStore,
@@ -18,10 +23,11 @@ from blacklist_rules.stores.protocols import (
 from blacklist_rules.stores.sqlite import SQLiteStore
 
 
-def test_the_sqlite_store_is_every_concern() -> None:
-    """`SQLiteStore` is a `Store` and each concern's protocol (mypy checks the annotations);
-    and it has every member the protocols name."""
-    store = SQLiteStore()
+@pytest.mark.parametrize("make", [SQLiteStore, MemoryStore])
+def test_each_store_is_every_concern(make: Callable[[], SQLiteStore | MemoryStore]) -> None:
+    """`SQLiteStore` and `MemoryStore` are each a `Store` and each concern's protocol (mypy
+    checks the annotations); and each has every member the protocols name."""
+    store = make()
     try:
         whole: Store = store
         parts: tuple[

@@ -28,7 +28,7 @@ from .schema import (
     EVIDENCE,
 )
 
-_PERSONS = frozenset({"appeal_outcome", "review_decision"})
+PERSONS = frozenset({"appeal_outcome", "review_decision"})
 """Events of a person's decision: kept whole by a history purge, as the evidence of decisions
 is: notices, explanations and DSA statements read them."""
 RETENTION_FLOOR = timedelta(days=180)
@@ -174,7 +174,7 @@ class SQLiteRetention(SQLiteAudit, SQLiteEvents, RetentionPolicy):
             settled = f"occurred_us < ? AND rowid < {first}"
             gone = (
                 f"{settled} AND NOT {BY_ACCOUNT} "
-                f"AND type NOT IN ({', '.join(repr(t) for t in sorted(_PERSONS))}) "
+                f"AND type NOT IN ({', '.join(repr(t) for t in sorted(PERSONS))}) "
                 f"AND event_id NOT IN ({EVIDENCE})"
             )
             self._db.execute(
