@@ -16,16 +16,8 @@ from blacklist_rules.stores.sqlite.schema import dumps
 
 from .base import MemoryBase
 
-_SHOWN = (
-    "seq",
-    "version",
-    "kind",
-    "account_id",
-    "event_id",
-    "decision_id",
-    "occurred_at",
-    "recorded_at",
-)
+_SHOWN = ("seq", *CHAINED[: CHAINED.index("record")])
+"""The columns `audit_records` gives as they are (the record is parsed)."""
 
 
 class MemoryAudit(MemoryBase):
