@@ -253,7 +253,7 @@ TARGETS = {
                 f"{_POLICY}{method}__mutmut_*"
                 for method in ("retention", "set_retention", "_purge_cut")
             ),
-            f"{_STORE}purge_history__mutmut_*",
+            *(f"{_STORE}{method}__mutmut_*" for method in ("purge_history", "_reduce_settled")),
         ),
     ),
 }

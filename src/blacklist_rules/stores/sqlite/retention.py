@@ -182,19 +182,7 @@ class SQLiteRetention(SQLiteAudit, SQLiteEvents, RetentionPolicy):
                 (line,),
             )
             removed = self._db.execute(f"DELETE FROM events WHERE {gone}", (line,)).rowcount
-            reduced = 0
-            rows = self._db.execute(  # (evidence is kept whole: explanations show it)
-                f"SELECT event_id, payload FROM events WHERE {settled} AND {BY_ACCOUNT} "
-                f"AND event_id NOT IN ({EVIDENCE})",
-                (line,),
-            ).fetchall()
-            for event_id, payload in rows:
-                declared = declared_payload(payload)
-                if declared != payload:
-                    self._db.execute(
-                        "UPDATE events SET payload = ? WHERE event_id = ?", (declared, event_id)
-                    )
-                    reduced += 1
+            reduced = self._reduce_settled(settled, line)
             self.set_meta("history_cut_us", str(cut_us))
             self._history_cut_us = cut_us
             done = HistoryPurge(from_micros(cut_us), removed, reduced, from_micros(line))
@@ -205,6 +193,24 @@ class SQLiteRetention(SQLiteAudit, SQLiteEvents, RetentionPolicy):
             self._history_cut_us = int(self.meta("history_cut_us") or 0) or None
             raise
         return done
+
+    def _reduce_settled(self, settled: str, line: int) -> int:
+        """Reduce the settled registrations and verifications to their declared fields (the
+        evidence of decisions is kept whole: explanations show it); how many changed."""
+        reduced = 0
+        rows = self._db.execute(
+            f"SELECT event_id, payload FROM events WHERE {settled} AND {BY_ACCOUNT} "
+            f"AND event_id NOT IN ({EVIDENCE})",
+            (line,),
+        ).fetchall()
+        for event_id, payload in rows:
+            declared = declared_payload(payload)
+            if declared != payload:
+                self._db.execute(
+                    "UPDATE events SET payload = ? WHERE event_id = ?", (declared, event_id)
+                )
+                reduced += 1
+        return reduced
 
     def _history_kept(self, cut_us: int, horizon_us: int) -> tuple[int, int]:
         """What a history purge keeps however old: the events from the log position of the
