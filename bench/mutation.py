@@ -6,12 +6,13 @@
     python bench/mutation.py --list                # the targets, their tests, nothing run
     python bench/mutation.py --report-only history # the figures of the last run, nothing run
 
-Each target mutates one module (or, for `retention`, four methods of `SQLiteStore`: mutmut
-mutates whole files, and the rest of store.py is not what this measures, so only the mutants of
-those methods are run) against a few test files, chosen so a target runs in minutes. Each runs
-in its own folder `.mutation/<target>/` (git ignores it): a copy of src/, tests/, rules/ and
-examples/ with a pyproject.toml carrying the target's `[tool.mutmut]` table, so the project's
-own pytest configuration is used unchanged and targets never share mutmut's caches.
+Each target mutates one module (or, for `retention`, four methods of the SQLite store's
+retention mixin: mutmut mutates whole files, and the audit purge beside them is not what this
+measures, so only the mutants of those methods are run) against a few test files, chosen so a
+target runs in minutes. Each runs in its own folder `.mutation/<target>/` (git ignores it): a
+copy of src/, tests/, rules/ and examples/ with a pyproject.toml carrying the target's
+`[tool.mutmut]` table, so the project's own pytest configuration is used unchanged and targets
+never share mutmut's caches.
 
 Printed per target: mutants, killed (a test failed, or it timed out), survived (no test
 failed; mutmut's "no tests" counts here too: no selected test even runs the code), the
@@ -52,7 +53,8 @@ class Target:
     """Surviving mutants that change no behaviour, each with why."""
 
 
-_STORE = "blacklist_rules.store.xǁSQLiteStoreǁ"
+_STORE = "blacklist_rules.stores.sqlite.retention.xǁSQLiteRetentionǁ"
+_POLICY = "blacklist_rules.stores.sqlite.retention.xǁRetentionPolicyǁ"
 _WINDOWS = "blacklist_rules.windows."
 
 TARGETS = {
@@ -321,7 +323,7 @@ TARGETS = {
         },
     ),
     "retention": Target(
-        "src/blacklist_rules/store.py",
+        "src/blacklist_rules/stores/sqlite/retention.py",
         (
             "tests/test_history_retention.py",
             "tests/test_chain.py",
@@ -331,9 +333,12 @@ TARGETS = {
             f"{_STORE}purge_history__mutmut_{n}": "SQL keywords and names ignore case"
             for n in (83, 84)
         },
-        names=tuple(
-            f"{_STORE}{method}__mutmut_*"
-            for method in ("retention", "set_retention", "_purge_cut", "purge_history")
+        names=(
+            *(
+                f"{_POLICY}{method}__mutmut_*"
+                for method in ("retention", "set_retention", "_purge_cut")
+            ),
+            *(f"{_STORE}{method}__mutmut_*" for method in ("purge_history", "_reduce_settled")),
         ),
     ),
 }

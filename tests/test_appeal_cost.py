@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 from blacklist_rules import Decision, Engine, SQLiteStore, Status
 from blacklist_rules.events import to_micros
-from blacklist_rules.store import SCHEMA_VERSION
+from blacklist_rules.stores.sqlite import SCHEMA_VERSION
 
 from .strategies import APPEAL_IDENTITIES, appeal_steps
 from .support import T0
@@ -102,7 +102,7 @@ def _as_read(engine: Engine) -> tuple[Any, ...]:
     """The same, read afresh from the db."""
     listing = engine._load_listed()
     spans = {key: sorted(listing._of(key), key=str) for key in listing._spans}
-    statuses = {account: Status(status) for account, status in engine.store.flagged()}
+    statuses = {row.account_id: Status(row.status) for row in engine.store.flagged()}
     return statuses, spans, engine._load_vetoes()
 
 

@@ -83,13 +83,15 @@ def _purged(db: Path) -> None:
         assert removed > 0
         kept = {r["decision_id"] for r in store.audit_records() if r["kind"] == "decision"}
         old = [
-            (record, ended, by)
-            for record, ended, by in store.enforced_decisions()
-            if record["decision_id"] not in kept and ended is None and by is None
+            stored
+            for stored in store.enforced_decisions()
+            if stored.record["decision_id"] not in kept
+            and stored.ended_at is None
+            and stored.reversed_by is None
         ]
     finally:
         store.close()
-    record = old[0][0]
+    record = old[0].record
     appeal = event(
         "appeal_outcome",
         record["account_id"],

@@ -19,7 +19,8 @@ import pytest
 from blacklist_rules import Engine, SQLiteStore, StoreError
 from blacklist_rules.events import to_micros
 from blacklist_rules.identity import Listing
-from blacklist_rules.store import RETENTION_FLOOR
+from blacklist_rules.stores.records import ListedSpan
+from blacklist_rules.stores.sqlite import RETENTION_FLOOR
 
 from .support import T0, default_pack_with, event
 
@@ -333,6 +334,6 @@ def test_the_listing_a_reopened_engine_loads_ends_at_the_earlier_of_end_and_remo
     store.enter("id_number", FINGERPRINT, "d-1", "li", "rule", "reason", 100, ends)
     if removed is not None:
         store.remove_entry("id_number", FINGERPRINT, "d-1", removed, "e-removal")
-    expected = [] if span is None else [(FINGERPRINT, *span)]
+    expected = [] if span is None else [ListedSpan(FINGERPRINT, *span)]
     assert list(store.listed_spans()) == expected
     store.close()

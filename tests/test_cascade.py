@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from blacklist_rules import Decision, Engine, SQLiteStore, dsa_statements
 from blacklist_rules.cli import main
 from blacklist_rules.events import to_micros, utc_text
-from blacklist_rules.store import SCHEMA_VERSION
+from blacklist_rules.stores.records import LoggedEvent
+from blacklist_rules.stores.sqlite import SCHEMA_VERSION
 
 from .support import T0, event
 from .test_dsa import assert_valid_statement
@@ -399,7 +400,7 @@ def _world(engine: Engine) -> tuple[Any, ...]:
 
 def _reversed(engine: Engine, decision_id: str) -> bool:
     found = engine.store.decision(decision_id)
-    return found is not None and found[2] is not None
+    return found is not None and found.reversed_by is not None
 
 
 @settings(
@@ -539,7 +540,7 @@ def test_a_re_evaluated_decision_is_appealable_and_applies_from_when_it_was_deci
     (again,) = engine.process(overturn("zhang", appeal_day * DAY, "ap1", freeze_id)).decisions
     found = engine.store.decision(again.decision_id)
     assert found is not None
-    decided = datetime.fromisoformat(found[0]["re_evaluated"]["decided_at"])
+    decided = datetime.fromisoformat(found.record["re_evaluated"]["decided_at"])
     assert decided == T0 + appeal_day * DAY != again.effective_at
     assert engine.ruleset.notices is not None
 
@@ -604,7 +605,7 @@ def test_the_cascade_follows_only_the_identity_values_some_rule_reads(
     replayed: list[set[str]] = []
     replay_of = engine.store.replay_of
 
-    def spy(accounts: set[str], from_arrival: int = 0) -> list[tuple[str, int | None]]:
+    def spy(accounts: set[str], from_arrival: int = 0) -> list[LoggedEvent]:
         replayed.append(set(accounts))
         return replay_of(accounts, from_arrival)
 

@@ -15,7 +15,7 @@ import pytest
 
 from blacklist_rules import Engine, SQLiteStore, StoreError, iter_jsonl
 from blacklist_rules.cli import main
-from blacklist_rules.store import BARE_ROWS, RETENTION_FLOOR
+from blacklist_rules.stores.sqlite import BARE_ROWS, RETENTION_FLOOR
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -378,7 +378,7 @@ def test_a_reversed_freeze_starts_no_cancel(how: str) -> None:
 
         assert outcome.decisions == ()
         assert engine.status("a") == "active"
-        assert [d["state"] for d in engine.store.deadlines_of("a")] == ["void"]
+        assert [d.state for d in engine.store.deadlines_of("a")] == ["void"]
 
 
 def test_shuffled_events_give_the_same_final_status() -> None:

@@ -1,6 +1,6 @@
 """Retention periods and purge cuts at their edges, through `SQLiteStore` itself.
 
-Written for the mutants of the retention methods of store.py (`retention`, `set_retention`,
+Written for the mutants of the retention methods of the SQLite store (`retention`, `set_retention`,
 `_purge_cut`, `purge_history`) that the retention and audit tests let through (see
 bench/README.md, "Mutation testing").
 """
@@ -13,7 +13,8 @@ import pytest
 
 from blacklist_rules import StoreError
 from blacklist_rules.events import to_micros
-from blacklist_rules.store import RETENTION_FLOOR, HistoryPurge, SQLiteStore
+from blacklist_rules.stores.records import HistoryPurge
+from blacklist_rules.stores.sqlite import RETENTION_FLOOR, SQLiteStore
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -26,7 +26,7 @@ from blacklist_rules import (
     iter_jsonl,
 )
 from blacklist_rules.connection import map_error
-from blacklist_rules.store import SCHEMA_VERSION
+from blacklist_rules.stores.sqlite import SCHEMA_VERSION
 
 from .support import EventFactory
 from .test_cli import EXAMPLES, cli

@@ -53,7 +53,8 @@ if TYPE_CHECKING:  # what the names are; at run time each is imported when first
     from .notices import Notice, render_notice
     from .replay import replay_diff, shadow_diff
     from .spec import parse_duration, rule_json_schema
-    from .store import HistoryPurge, SQLiteStore
+    from .stores.records import HistoryPurge
+    from .stores.sqlite import SQLiteStore
 
 _EXPORTS: dict[str, str] = {
     "Action": "decisions",
@@ -73,7 +74,7 @@ _EXPORTS: dict[str, str] = {
     "Event": "events",
     "EventError": "errors",
     "ExportError": "errors",
-    "HistoryPurge": "store",
+    "HistoryPurge": "stores.records",
     "IdentityKey": "identity",
     "IdentityKeyError": "errors",
     "Mode": "decisions",
@@ -85,7 +86,7 @@ _EXPORTS: dict[str, str] = {
     "RuleFileError": "errors",
     "RuleLoadError": "errors",
     "RuleMatch": "decisions",
-    "SQLiteStore": "store",
+    "SQLiteStore": "stores.sqlite",
     "Status": "decisions",
     "StatusChange": "decisions",
     "StoreError": "errors",

@@ -32,7 +32,7 @@ from .events import Event, Timestamp, parse_event
 from .identity import IdentityKey
 from .loader import parse_yaml, pydantic_errors, read_source
 from .spec import suggest
-from .store import SQLiteStore
+from .stores.sqlite import SQLiteStore
 
 CASE_SUFFIXES = (".yaml", ".yml")
 _KEY = IdentityKey(b"blacklist-rules test cases, not a secret", "test cases")

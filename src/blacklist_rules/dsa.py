@@ -22,7 +22,8 @@ from typing import Any
 from .decisions import HUMAN_REVIEW, Action, decided_at
 from .errors import ExportError
 from .events import from_micros
-from .store import SQLiteStore
+from .stores.protocols import Store
+from .stores.sqlite import SQLiteStore
 from .transparency import (
     ACCOUNT_SUSPENDED,
     ACCOUNT_TERMINATED,
@@ -99,7 +100,7 @@ def _existing(path: Path) -> Path:
 class _Builder:
     """Reads what the statements need once: the packs' `dsa` blocks, first-seen dates."""
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.packs: dict[str, dict[str, Mapping[str, Any]]] = {}
         self.seen = store.first_seen()
@@ -109,7 +110,7 @@ class _Builder:
         decision on its account (decisions come in time order)."""
         made: list[dict[str, Any]] = []
         last_rule: dict[str, Mapping[str, Any]] = {}
-        for record, _ended, _reversed in self.store.enforced_decisions():
+        for record in (stored.record for stored in self.store.enforced_decisions()):
             if record["rule_id"] == HUMAN_REVIEW:
                 statement = self.human(record, last_rule.get(record["account_id"]))
             else:
@@ -226,10 +227,10 @@ class _Builder:
     def content_date(self, account_id: str, applied: str) -> str:
         """When the platform started hosting the account: its registration, else its first
         stored event (never after the decision)."""
-        registered, first = self.seen.get(account_id, (None, None))
-        micros = registered if registered is not None else first
-        if micros is None:
+        seen = self.seen.get(account_id)
+        if seen is None:
             return applied
+        micros = seen.registered_us if seen.registered_us is not None else seen.first_us
         return min(from_micros(micros).date().isoformat(), applied)
 
     def facts(self, record: Mapping[str, Any], automated: str | None) -> str:

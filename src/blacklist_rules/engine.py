@@ -96,7 +96,8 @@ from .matching.durable import DurableMatcher, build_problems
 from .matching.protocol import Matcher
 from .notice_templates import check_rule_notices, read_notice_pack
 from .spec import comparisons
-from .store import LOGGED_BY_ACCOUNT, PURGED, SQLiteStore
+from .stores.records import StoredEntry, TakenDecision
+from .stores.sqlite import LOGGED_BY_ACCOUNT, PURGED, SQLiteStore
 from .windows import StreamWindow, WindowEvidence, feature_caps
 
 if TYPE_CHECKING:  # the notices report is a layer above: imported where it is used
@@ -282,7 +283,7 @@ class Engine:
         pruned = store.meta("pruned_at_us")
         self._pruned_at_us = int(pruned) if pruned else None
         # Only accounts that are not active are kept in memory: few, and read on every event.
-        self._statuses = {account: Status(status) for account, status in store.flagged()}
+        self._statuses = {row.account_id: Status(row.status) for row in store.flagged()}
         self._changes: list[StatusChange] = []
         self._reversals: list[Reversal] = []
         self._decided: list[Decision] = []  # by deadlines, while the current event moved time
@@ -482,11 +483,11 @@ class Engine:
         `pending`, `met` (an `unless` event came), `fired` or `void` (anchor reversed)."""
         return [
             {
-                "rule_id": row["rule_id"],
-                "anchor": row["anchor_id"],
-                "starts_at": from_micros(row["start_us"]),
-                "due_at": from_micros(row["due_us"]),
-                "state": row["state"],
+                "rule_id": row.rule_id,
+                "anchor": row.anchor_id,
+                "starts_at": from_micros(row.start_us),
+                "due_at": from_micros(row.due_us),
+                "state": row.state,
             }
             for row in self.store.deadlines_of(account_id)
         ]
@@ -666,7 +667,7 @@ class Engine:
             return
         self._moved = False
         self._waiting = self.store.waiting_accounts()
-        self._statuses = {account: Status(status) for account, status in self.store.flagged()}
+        self._statuses = {row.account_id: Status(row.status) for row in self.store.flagged()}
         self._listed = self._load_listed()
         self._vetoed = self._load_vetoes()
 
@@ -1174,16 +1175,16 @@ class Engine:
         self, event: ReviewDecision | AppealOutcome, wanted: str
     ) -> dict[str, Any]:
         found = self.store.decision(wanted)
-        if found is None or found[0]["account_id"] != event.account_id:
+        if found is None or found.record["account_id"] != event.account_id:
             raise EventError(
                 f"no decision {wanted} on account {event.account_id}",
                 path="decision_id",
                 event_id=event.event_id,
             )
-        record, _ended_at, reversed_by = found
-        if reversed_by is not None:
+        record = found.record
+        if found.reversed_by is not None:
             raise EventError(
-                f"decision {wanted} was already reversed by {reversed_by}",
+                f"decision {wanted} was already reversed by {found.reversed_by}",
                 path="decision_id",
                 event_id=event.event_id,
             )
@@ -1245,7 +1246,7 @@ class Engine:
         passed = self.store.passed_verification_since(decision.account_id, since)
         if passed is None:
             return
-        passed_id, passed_us = passed
+        passed_id, passed_us = passed.event_id, passed.occurred_us
         at = from_micros(passed_us)
         self.store.end_decision(decision.decision_id, utc_text(at))
         self._recompute(
@@ -1288,7 +1289,7 @@ class Engine:
         finally:
             world.close()
         old = self.store.taken_of(accounts)
-        arrival = self.store.arrivals({*touched, *(row[2] for row in (*old, *found))})
+        arrival = self.store.arrivals({*touched, *(row.event_id for row in (*old, *found))})
         start = min((arrival[e] for e in touched if e in arrival), default=0)
         since = min(
             [utc_text(_time(record)) for record in reversed_records]
@@ -1306,35 +1307,36 @@ class Engine:
                 occurred_at=utc_text(event.occurred_at),
             )
 
-        def reached(row: tuple[dict[str, Any], str | None, str]) -> bool:
+        def reached(row: TakenDecision) -> bool:
             """Automatic, not settled by a history cut (taken before it, on an event that came
             before the replay's start), and taken on an event that came after the first one
             the reversal touches, or at a moment after it: what lies before both cannot
             depend on it."""
-            if row[0]["rule_id"] == HUMAN_REVIEW:
+            if row.record["rule_id"] == HUMAN_REVIEW:
                 return False
-            if utc_text(_time(row[0])) < settled and arrival.get(row[2], 0) < boundary:
+            taken = utc_text(_time(row.record))
+            if taken < settled and arrival.get(row.event_id, 0) < boundary:
                 return False
-            return arrival.get(row[2], start) >= start or utc_text(_time(row[0])) >= since
+            return arrival.get(row.event_id, start) >= start or taken >= since
 
-        twins: dict[tuple[str, ...], list[tuple[dict[str, Any], str | None, str]]] = {}
+        twins: dict[tuple[str, ...], list[TakenDecision]] = {}
         for row in found:
-            twins.setdefault(_content(row[0]), []).append(row)
+            twins.setdefault(_content(row.record), []).append(row)
         link = {"by_event": event.event_id, "cascade_of": fallen}
         gone = {*withdrawn, *fallen}
         ids: dict[str, str] = {}  # the replay's decision ids -> ours
         at_text = utc_text(event.occurred_at)
         pairs = []  # each of ours with the same decision in the replay, if it has one
         for row in old:
-            same = twins.get(_content(row[0]))
-            twin = same.pop(0)[0] if same else None
+            same = twins.get(_content(row.record))
+            twin = same.pop(0).record if same else None
             if twin is not None:
-                ids[twin["decision_id"]] = row[0]["decision_id"]
+                ids[twin["decision_id"]] = row.record["decision_id"]
             if reached(row):
-                pairs.append((row[0], twin))
+                pairs.append((row.record, twin))
         gone.update(record["decision_id"] for record, twin in pairs if twin is None)
-        added = [row for row in found if row[0]["decision_id"] not in ids and reached(row)]
-        for record, _ended, _by in added:
+        added = [row for row in found if row.record["decision_id"] not in ids and reached(row)]
+        for record in (row.record for row in added):
             seed = f"{record['decision_id']}@{event.event_id}"
             mode = Mode(record["mode"])
             ids[record["decision_id"]] = decision_id(seed, record["account_id"], mode)
@@ -1359,7 +1361,7 @@ class Engine:
                 decision_id=decision,
                 occurred_at=at_text,
             )
-        for record, ended, _by in added:
+        for record, ended in ((row.record, row.ended_at) for row in added):
             anchor = record.get("anchor")
             decision = decision_from_dict(
                 {
@@ -1385,16 +1387,22 @@ class Engine:
             if ended is not None:
                 self.store.end_decision(decision.decision_id, ended)
             self._decided.append(decision)
-        for rule_id, anchor, account, anchor_event, start_us, due_us in waiting:
+        for due in waiting:
             # (One we already have, pending or not, stays as it is.)
-            anchor = ids.get(anchor, anchor)
+            anchor = ids.get(due.anchor_id, due.anchor_id)
             self.store.add_deadline(
-                rule_id, anchor, account, anchor_event, start_us, due_us, "pending"
+                due.rule_id,
+                anchor,
+                due.account_id,
+                due.anchor_event_id,
+                due.start_us,
+                due.due_us,
+                "pending",
             )
-            self._waiting.add(account)
-        for rule_id, anchor, *_rest in self.store.pending_deadlines_of(accounts):
-            if anchor in withdrawn:  # counted from an event that no longer counts
-                self.store.set_deadline_state(rule_id, anchor, "void")
+            self._waiting.add(due.account_id)
+        for due in self.store.pending_deadlines_of(accounts):
+            if due.anchor_id in withdrawn:  # counted from an event that no longer counts
+                self.store.set_deadline_state(due.rule_id, due.anchor_id, "void")
         for account in sorted(accounts):
             self._recompute(account, cause, event.occurred_at, event.event_id)
         for account in sorted(accounts):
@@ -1411,9 +1419,14 @@ class Engine:
         found: dict[str, int] = {}
         for record in reversed_records:
             at_us = to_micros(_time(record))
-            for event_id, account, type_, occurred_us in self.store.events_of(record["evidence"]):
+            for logged in self.store.events_of(record["evidence"]):
+                event_id, account, occurred_us = (
+                    logged.event_id,
+                    logged.account_id,
+                    logged.occurred_us,
+                )
                 if (
-                    type_ == "registration"
+                    logged.type == "registration"
                     or occurred_us != at_us
                     or account != record["account_id"]
                 ):
@@ -1460,14 +1473,15 @@ class Engine:
     def _replay_into(self, world: Engine, accounts: set[str]) -> int:
         world._vetoed = world._inherited = self._vetoed
         for event_id, pairs in self.store.prints_of(accounts).items():
-            found = dict(pairs)
+            found = {pair.kind: pair.fingerprint for pair in pairs}
             world._given[event_id] = Fingerprints(
                 id_number=found.get(ID_NUMBER), phone=found.get(PHONE), device=found.get(DEVICE)
             )
         cut_us = self.store.history_cut_us
         with world.batch():
             boundary = 0 if cut_us is None else self._settle_into(world, accounts, cut_us)
-            for payload, clock_us in self.store.replay_of(accounts, boundary):
+            for logged in self.store.replay_of(accounts, boundary):
+                payload, clock_us = logged.payload, logged.clock_us
                 if clock_us is not None and (
                     world.clock is None or world.clock < from_micros(clock_us)
                 ):
@@ -1486,19 +1500,20 @@ class Engine:
         if first is None:  # none came yet: their state now
             boundary, clock = self.store.log_end(), self._clock
         else:
-            boundary, clock = first[0], from_micros(first[1]) if first[1] is not None else None
+            boundary = first.position
+            clock = from_micros(first.clock_us) if first.clock_us is not None else None
         world.store.seed_from(self.store, accounts, cut_us, boundary)
         world._clock = clock
         world._begin()  # fills the windows from the events seeded
-        for rule_id, anchor, account, _event, start_us, due_us in world.store.deadlines_from(
+        for due in world.store.deadlines_from(
             to_micros(clock) if clock else cut_us
         ):  # not yet due then: met by what had come, or pending
-            rule = self._rules.get(rule_id)
+            rule = self._rules.get(due.rule_id)
             if rule is None or rule.deadline is None:  # a rule the pack in force lacks
                 continue
             keys = rule.deadline.unless
-            met = any(world._seen(key, account, start_us, due_us) for key in keys)
-            world.store.set_deadline_state(rule_id, anchor, "met" if met else "pending")
+            met = any(world._seen(key, due.account_id, due.start_us, due.due_us) for key in keys)
+            world.store.set_deadline_state(due.rule_id, due.anchor_id, "met" if met else "pending")
         world._waiting = world.store.waiting_accounts()
         world._listed = world._load_listed()
         for account in sorted(accounts):
@@ -1587,13 +1602,15 @@ class Engine:
         while self._next_due is not None and self._next_due <= self._clock:
             acted = False
             for due in self.store.due_deadlines(to_micros(self._clock)):
-                self._fire(*due)
+                self._fire(
+                    due.rule_id, due.anchor_id, due.account_id, due.anchor_event_id, due.due_us
+                )
                 acted = True
-            for account_id, ended, expires_at in self.store.expire(utc_text(self._clock)):
+            for ended in self.store.expire(utc_text(self._clock)):
                 self._recompute(
-                    account_id,
-                    f"freeze {ended} ended",
-                    datetime.fromisoformat(expires_at),
+                    ended.account_id,
+                    f"freeze {ended.decision_id} ended",
+                    datetime.fromisoformat(ended.expires_at),
                     event_id,
                 )
                 acted = True
@@ -1645,8 +1662,8 @@ class Engine:
 
     def _load_listed(self) -> Listing:
         listed = Listing()
-        for fingerprint, entered_us, ends_us in self.store.listed_spans():
-            listed.add(fingerprint, entered_us, ends_us)
+        for span in self.store.listed_spans():
+            listed.add(span.fingerprint, span.entered_us, span.until_us)
         return listed
 
     def _sync_registry(self, account_id: str, at: datetime, event_id: str | None) -> None:
@@ -1663,7 +1680,8 @@ class Engine:
         wanted: dict[tuple[str, str, str], BlacklistEntry] = {}
         if standing and self.store.has_verification(account_id, "passed"):
             victim = self.store.has_verification(account_id, "failed", VICTIM)
-            for kind, fingerprint in self.store.identities_of(account_id):
+            for value in self.store.identities_of(account_id):
+                kind, fingerprint = value.kind, value.fingerprint
                 if kind not in LISTED_KINDS or (kind == ID_NUMBER and victim):
                     continue
                 for decision in standing:
@@ -1679,7 +1697,10 @@ class Engine:
                         ends_at=decision.effective_at + listed_for if listed_for else None,
                         fingerprint=fingerprint,
                     )
-        held = {(row[0], row[1], row[2]): _entry(row) for row in self.store.entries(account_id)}
+        held = {
+            (row.kind, row.fingerprint, row.decision_id): _entry(row)
+            for row in self.store.entries(account_id)
+        }
         at_text = utc_text(at)
         for key in sorted(held.keys() - wanted.keys()):
             entry = held[key]
@@ -1687,7 +1708,7 @@ class Engine:
             # In force until its removal (a registration before it still met it), unless its
             # decision was reversed: then it never was, whatever arrives later.
             found = self.store.decision(entry.decision_id)
-            void = found is not None and found[2] is not None
+            void = found is not None and found.reversed_by is not None
             removed_us = start if void else to_micros(at)
             self.store.remove_entry(*key, removed_us, event_id)
             self._moved = True
@@ -1743,7 +1764,8 @@ class Engine:
         found = self.store.registrations_with(
             entry.kind, entry.fingerprint, to_micros(entry.entered_at), ends_us
         )
-        for account_id, registration_id, at_us in found:
+        for row in found:
+            account_id, registration_id, at_us = row.account_id, row.event_id, row.registered_us
             if account_id == entry.account_id or self.status(account_id) == Status.BLACKLISTED:
                 continue
             self._decide_stored(
@@ -1881,10 +1903,10 @@ class Engine:
         evidence: tuple[str, ...] = (event_id,)
         if rule.deadline.after_rules:
             found = self.store.decision(anchor)
-            if found is None or found[2] is not None:
+            if found is None or found.reversed_by is not None:
                 self.store.set_deadline_state(rule_id, anchor, "void")
                 return
-            evidence = tuple(found[0]["evidence"])
+            evidence = tuple(found.record["evidence"])
         self.store.set_deadline_state(rule_id, anchor, "fired")
         snapshot: dict[str, Any] = {"type": DEADLINE, DEADLINE: rule_id}
         held = [r for r in self.ruleset.by_type.get(DEADLINE, ()) if r.guard(snapshot)]
@@ -2033,18 +2055,17 @@ def _rule_record(rule: CompiledRule) -> dict[str, Any]:
     }
 
 
-def _entry(row: tuple[Any, ...]) -> BlacklistEntry:
-    """A blacklist entry from the store's `_ENTRY` columns."""
-    kind, fingerprint, decision, account, rule_id, reason, entered_us, ends_us = row
+def _entry(row: StoredEntry) -> BlacklistEntry:
+    """A blacklist entry from the store's row of it."""
     return BlacklistEntry(
-        kind=kind,
-        decision_id=decision,
-        account_id=account,
-        rule_id=rule_id,
-        reason=reason,
-        entered_at=from_micros(entered_us),
-        ends_at=from_micros(ends_us) if ends_us is not None else None,
-        fingerprint=fingerprint,
+        kind=row.kind,
+        decision_id=row.decision_id,
+        account_id=row.account_id,
+        rule_id=row.rule_id,
+        reason=row.reason,
+        entered_at=from_micros(row.entered_us),
+        ends_at=from_micros(row.ends_us) if row.ends_us is not None else None,
+        fingerprint=row.fingerprint,
     )
 
 

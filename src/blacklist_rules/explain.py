@@ -40,7 +40,7 @@ def explain_decision(engine: Engine, decision_id: str) -> dict[str, Any]:
     found = engine.store.decision(decision_id)
     if found is None:
         raise EventError(f"no decision {decision_id}", path="decision_id")
-    record, ended_at, reversed_by = found
+    record = found.record
     rule = _rule_file(engine, record["ruleset_digest"], record["rule_id"])
     evidence = []
     for event_id in record["evidence"]:
@@ -48,8 +48,8 @@ def explain_decision(engine: Engine, decision_id: str) -> dict[str, Any]:
         evidence.append({"event_id": event_id, "event": payload, "decision": payload is None})
     return {
         "decision": record,
-        "ended_at": ended_at,
-        "reversed_by": reversed_by,
+        "ended_at": found.ended_at,
+        "reversed_by": found.reversed_by,
         "rule": rule,
         "matched": record["matched"],
         "evidence": evidence,

@@ -25,7 +25,7 @@ from .notice_templates import FOLDER, NoticePack
 from .spec import NoticeText, RuleSpec, parse_duration
 
 if TYPE_CHECKING:  # only for annotations: this module reads a store, it does not build one
-    from .store import SQLiteStore
+    from .stores.protocols import Store
 
 
 @attrs.frozen
@@ -91,9 +91,7 @@ def _verification_reason(payloads: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
-def _rule_notice(
-    store: SQLiteStore, record: Mapping[str, Any], lang: str
-) -> tuple[RuleSpec, NoticeText]:
+def _rule_notice(store: Store, record: Mapping[str, Any], lang: str) -> tuple[RuleSpec, NoticeText]:
     """The deciding rule as written in the pack that decided, and its words in `lang`."""
     for rule in store.ruleset_rules(record["ruleset_digest"]):
         if rule["id"] == record["rule_id"]:
@@ -111,7 +109,7 @@ def _rule_notice(
     )
 
 
-def _templates(store: SQLiteStore, record: Mapping[str, Any], lang: str) -> NoticePack:
+def _templates(store: Store, record: Mapping[str, Any], lang: str) -> NoticePack:
     """The notice templates of the pack that decided, which must have `lang`."""
     digest = record["ruleset_digest"]
     files = store.notice_files(digest)
@@ -131,12 +129,12 @@ def _templates(store: SQLiteStore, record: Mapping[str, Any], lang: str) -> Noti
     return pack
 
 
-def _enforced(store: SQLiteStore, decision_id: str) -> tuple[Mapping[str, Any], str | None]:
+def _enforced(store: Store, decision_id: str) -> tuple[Mapping[str, Any], str | None]:
     """The decision's record and what reversed it, if anything; only for an enforced decision."""
     found = store.decision(decision_id)
     if found is None:
         raise NoticeError(f"no decision {decision_id}")
-    record, _ended_at, reversed_by = found
+    record, reversed_by = found.record, found.reversed_by
     if record["mode"] != "enforce":
         raise NoticeError(
             f"decision {decision_id} is a shadow decision: it never took effect, so no notice "
@@ -145,9 +143,7 @@ def _enforced(store: SQLiteStore, decision_id: str) -> tuple[Mapping[str, Any], 
     return record, reversed_by
 
 
-def render_notice(
-    store: SQLiteStore, decision_id: str, *, lang: str = "zh", tz: str = "UTC"
-) -> Notice:
+def render_notice(store: Store, decision_id: str, *, lang: str = "zh", tz: str = "UTC") -> Notice:
     """The notice of an enforced decision in `lang`, its times in the IANA zone `tz`.
 
     A reversed decision gets a notice that says so (and offers no appeal): the user may have
@@ -207,7 +203,7 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
 
 
 def _decision_values(
-    store: SQLiteStore,
+    store: Store,
     record: Mapping[str, Any],
     lang: str,
     words: Mapping[str, str],
@@ -240,7 +236,7 @@ def _decision_values(
 
 
 def _evidence_values(
-    store: SQLiteStore,
+    store: Store,
     record: Mapping[str, Any],
     spec: RuleSpec | None,
     words: Mapping[str, str],
@@ -269,7 +265,7 @@ def _evidence_values(
     if record.get("anchor"):
         anchored = store.decision(record["anchor"])
         if anchored is not None:
-            anchor_at = datetime.fromisoformat(anchored[0]["effective_at"])
+            anchor_at = datetime.fromisoformat(anchored.record["effective_at"])
         elif (payload := store.event_payload(record["anchor"])) is not None:
             anchor_at = _event_time(payload)
     reason = _verification_reason(own)

@@ -22,7 +22,7 @@ from .decisions import Action, Decision, Mode
 from .engine import Engine
 from .events import ParsedLine, to_micros
 from .identity import IdentityKey
-from .store import SQLiteStore
+from .stores.sqlite import SQLiteStore
 
 IRREVERSIBLE = frozenset({"cancel", "blacklist"})
 SIDES = ("baseline", "candidate")

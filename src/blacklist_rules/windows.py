@@ -27,7 +27,7 @@ import attrs
 
 from .compiler import CompiledRule, CompiledRuleset
 from .history import Firing, Row, count
-from .store import SQLiteStore
+from .stores.protocols import HistoryStore
 
 _PAGE = 64
 """Rows read a page at a time, at most (the first pages are smaller: most questions are
@@ -60,7 +60,7 @@ def feature_caps(ruleset: CompiledRuleset) -> dict[str, int]:
 class StreamWindow:
     """One stream's history for one group (an account, or an identity value's fingerprint)."""
 
-    store: SQLiteStore
+    store: HistoryStore
     stream: str
     group: str
     distinct: bool

@@ -1,0 +1,2 @@
+"""Storage behind typed protocols (`protocols`), with typed rows (`records`); `sqlite` is the
+embedded implementation."""

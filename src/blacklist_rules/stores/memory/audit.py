@@ -1,0 +1,88 @@
+"""The in-memory audit trail: the same hash chain and the same checks as SQLite's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from blacklist_rules.audit_crosscheck import DECISION_COLUMNS, ENTRY_COLUMNS, CrossCheck, Mismatch
+from blacklist_rules.chain import FIELDS as CHAINED
+from blacklist_rules.chain import GENESIS, AuditHead, Verdict, record_hash, verify
+from blacklist_rules.stores.sqlite.audit import AUDIT_RECORD_VERSION
+from blacklist_rules.stores.sqlite.schema import dumps
+
+from .base import MemoryBase
+
+_SHOWN = ("seq", *CHAINED[: CHAINED.index("record")])
+"""The columns `audit_records` gives as they are (the record is parsed)."""
+
+
+class MemoryAudit(MemoryBase):
+    """The `audit` list; the chain's head in `meta`."""
+
+    def audit(
+        self,
+        kind: str,
+        record: dict[str, Any],
+        *,
+        account_id: str | None = None,
+        event_id: str | None = None,
+        decision_id: str | None = None,
+        occurred_at: str | None = None,
+        seq: int | None = None,
+    ) -> None:
+        values = (
+            AUDIT_RECORD_VERSION,
+            kind,
+            account_id,
+            event_id,
+            decision_id,
+            occurred_at,
+            self.now().isoformat(),
+            dumps(record),
+            self._digest,
+        )
+        head = self.meta("audit_head")
+        count, previous = (int(head.split(":")[0]), head.split(":")[1]) if head else (0, GENESIS)
+        digest = record_hash(values, previous)
+        trail = self._t.audit
+        row = dict(zip(CHAINED, values, strict=True))
+        number = seq if seq is not None else (trail[-1]["seq"] + 1 if trail else 1)
+        trail.append({**row, "prev_hash": previous, "hash": digest, "seq": number})
+        self.set_meta("audit_head", f"{count + 1}:{digest}")
+
+    def verify_audit(self, expect_head: AuditHead | str | None = None) -> Verdict:
+        if isinstance(expect_head, str):
+            expect_head = AuditHead.parse(expect_head)
+        check = CrossCheck()
+        rows = (
+            (r["seq"], tuple(r[name] for name in CHAINED), r["prev_hash"], r["hash"])
+            for r in self._t.audit
+        )
+        verdict = verify(
+            (check.see(row) for row in rows),
+            self.meta("audit_head"),
+            self.meta("audit_checkpoint"),
+            expect_head,
+        )
+        if not verdict.ok:
+            return verdict
+        found = check.compare(
+            [tuple(getattr(d, c) for c in DECISION_COLUMNS) for d in self._t.decisions.values()],
+            list(self._t.accounts.items()),
+            [tuple(getattr(e, c) for c in ENTRY_COLUMNS) for e in self._t.blacklist.values()],
+        )
+        if isinstance(found, Mismatch):
+            return attrs.evolve(verdict, ok=False, seq=found.seq, problem=found.problem)
+        return attrs.evolve(verdict, unchecked=found)
+
+    def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
+        for row in list(self._t.audit):
+            if account_id is None or row["account_id"] == account_id:
+                yield {
+                    **{name: row[name] for name in _SHOWN},
+                    "record": json.loads(row["record"]),
+                }

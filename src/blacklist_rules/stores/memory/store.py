@@ -1,0 +1,24 @@
+"""The in-memory store: every concern over plain Python containers, nothing on disk.
+
+For fast unit tests and scratch worlds; it passes the same contract suite as SQLite
+(tests/contract/). A transaction copies the tables when it begins (and at each savepoint):
+cheap for the small worlds it is for, not for a db of millions of events.
+"""
+
+from __future__ import annotations
+
+from .deadlines import MemoryDeadlines
+from .decisions import MemoryDecisions
+from .history import MemoryHistory
+from .identities import MemoryIdentities
+from .retention import MemoryRetention
+
+
+class MemoryStore(
+    MemoryRetention,
+    MemoryDecisions,
+    MemoryHistory,
+    MemoryDeadlines,
+    MemoryIdentities,
+):
+    """Every store protocol, in memory."""
