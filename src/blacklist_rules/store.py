@@ -17,14 +17,20 @@ from typing import Any
 import attrs
 
 from .audit_crosscheck import (
+    DEADLINE_CARRIED,
+    DEADLINE_COLUMNS,
+    DEADLINE_ROW,
     DECISION_CARRIED,
     DECISION_COLUMNS,
     DECISION_ENDED,
     ENTRY_CARRIED,
     ENTRY_COLUMNS,
+    EVENT_COLUMNS,
     STATUS_CARRIED,
+    VOUCHES,
     CrossCheck,
     Mismatch,
+    carried_decision,
 )
 from .chain import FIELDS as CHAINED
 from .chain import GENESIS, PURGE_KIND, AuditHead, Verdict, record_hash, verify
@@ -42,9 +48,10 @@ appeal reads only what it reaches: the events by account (`events_by_account`, t
 replay) and the reversed decisions (`decisions_reversed`, the vetoes). An older db is upgraded
 in place; its older audit records stay outside the chain, which starts with the first record
 written after."""
-AUDIT_RECORD_VERSION = 2
+AUDIT_RECORD_VERSION = 3
 """2: a decision's end is a record of its own (`decision_ended`), and an audit purge re-records
-the rows whose records it removed (see `audit_crosscheck`)."""
+the rows whose records it removed (see `audit_crosscheck`); 3: a decision's record vouches for
+its evidence events and the deadlines it started, and every other deadline change is a record."""
 
 LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})
 """Event types the events table indexes by account and time (`verifications_by_account`):
@@ -164,12 +171,26 @@ BARE_ROWS = (
     "json_extract(record, '$.kind'), json_extract(record, '$.fingerprint'), decision_id) "
     "FROM audit WHERE kind IN ('blacklist_entry', 'blacklist_entry_removed', "
     f"'{ENTRY_CARRIED}')) ORDER BY kind, fingerprint, decision_id",
+    f"SELECT {', '.join(DEADLINE_COLUMNS)} FROM deadlines WHERE json_array(rule_id, anchor_id) "
+    "NOT IN (SELECT json_array(json_extract(record, '$.rule_id'), json_extract(record, "
+    f"'$.anchor_id')) FROM audit WHERE kind IN ('{DEADLINE_ROW}', '{DEADLINE_CARRIED}') UNION ALL "
+    "SELECT json_array(json_extract(d.value, '$.rule_id'), json_extract(d.value, '$.anchor_id')) "
+    f"FROM audit, json_each(audit.record, '$.{VOUCHES}.deadlines') d "
+    "WHERE audit.kind = 'decision') ORDER BY rule_id, anchor_id",
 )
-"""The rows of the decisions, accounts and blacklist tables no kept record vouches for fully
-(a decision without its `decision` record, an account without a status change, an entry
-without its entry record; what a purge carried counts): what a purge re-records. Each list is
-built once (a temporary b-tree), never a correlated scan of the trail per row: the trail has
-no index on `decision_id`."""
+"""The rows of the decisions, accounts, blacklist and deadlines tables no kept record vouches
+for fully (a decision without its `decision` record, an account without a status change, an
+entry without its entry record, a deadline without a `deadline` record or the decision record
+that started it; what a purge carried counts): what a purge re-records. Each list is built
+once (a temporary b-tree), never a correlated scan of the trail per row: the trail has no
+index on `decision_id`."""
+EVIDENCE_ROWS = (
+    f"SELECT j.value, {', '.join('e.' + column for column in EVENT_COLUMNS[1:])}, "
+    "EXISTS (SELECT 1 FROM purged_events p WHERE p.event_id = j.value) "
+    "FROM json_each(?) j LEFT JOIN events e ON e.event_id = j.value"
+)
+"""Each id of a JSON list: its event's row (`EVENT_COLUMNS`; NULLs: not stored), then whether
+a history purge removed it."""
 
 
 @attrs.frozen
@@ -430,6 +451,12 @@ class SQLiteStore:
             "SELECT 1 FROM purged_events WHERE event_id = ?", (event_id,)
         ).fetchone()
         return PURGED if gone is not None else None
+
+    def event_rows(self, event_ids: list[str]) -> list[tuple[Any, ...]]:
+        """The rows (`EVENT_COLUMNS`) of the stored events among these ids."""
+        marks = ", ".join("?" * len(event_ids))
+        query = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE event_id IN ({marks})"
+        return [tuple(row) for row in self._db.execute(query, event_ids)]
 
     def forget_event(self, event_id: str) -> None:
         self._db.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
@@ -1064,20 +1091,28 @@ class SQLiteStore:
         start_us: int,
         due_us: int,
         state: str,
-    ) -> None:
-        self._db.execute(
-            "INSERT OR IGNORE INTO deadlines VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us, state),
+    ) -> bool:
+        """False: the deadline was there already (it stays as it is)."""
+        return bool(
+            self._db.execute(
+                "INSERT OR IGNORE INTO deadlines VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us, state),
+            ).rowcount
         )
 
-    def meet_deadlines(self, account_id: str, rule_ids: list[str], at_us: int) -> int:
-        """An `unless` event at `at_us` meets the pending deadlines whose span holds it."""
+    def meet_deadlines(
+        self, account_id: str, rule_ids: list[str], at_us: int
+    ) -> list[tuple[Any, ...]]:
+        """An `unless` event at `at_us` meets the pending deadlines whose span holds it;
+        their rows (`DEADLINE_COLUMNS`)."""
         marks = ", ".join("?" * len(rule_ids))
-        return self._db.execute(
+        rows = self._db.execute(
             f"UPDATE deadlines SET state = 'met' WHERE account_id = ? AND state = 'pending' "
-            f"AND rule_id IN ({marks}) AND start_us <= ? AND ? < due_us",
+            f"AND rule_id IN ({marks}) AND start_us <= ? AND ? < due_us "
+            f"RETURNING {', '.join(DEADLINE_COLUMNS)}",
             (account_id, *rule_ids, at_us, at_us),
-        ).rowcount
+        )
+        return sorted(tuple(row) for row in rows)
 
     def waiting_accounts(self) -> set[str]:
         """Accounts with a pending deadline."""
@@ -1100,11 +1135,16 @@ class SQLiteStore:
         ).fetchall()
         return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
 
-    def set_deadline_state(self, rule_id: str, anchor_id: str, state: str) -> None:
-        self._db.execute(
-            "UPDATE deadlines SET state = ? WHERE rule_id = ? AND anchor_id = ?",
+    def set_deadline_state(
+        self, rule_id: str, anchor_id: str, state: str
+    ) -> tuple[Any, ...] | None:
+        """The row (`DEADLINE_COLUMNS`) as it now is; None: there is none."""
+        row = self._db.execute(
+            "UPDATE deadlines SET state = ? WHERE rule_id = ? AND anchor_id = ? "
+            f"RETURNING {', '.join(DEADLINE_COLUMNS)}",
             (state, rule_id, anchor_id),
-        )
+        ).fetchone()
+        return None if row is None else tuple(row)
 
     def prune_deadlines(self, up_to_us: int) -> int:
         return self._db.execute(
@@ -1275,7 +1315,8 @@ class SQLiteStore:
         that does not fit. With `expect_head` (an `AuditHead` or its `COUNT:HASH`, published
         earlier): record COUNT must still carry HASH, which a trail rewritten whole does not.
         Then the tables that decisions, exports and statuses read (decisions, accounts,
-        blacklist): each row must be what the chained records of it say (`audit_crosscheck`)."""
+        blacklist, deadlines, the evidence events): each row must be what the chained records
+        of it say (`audit_crosscheck`)."""
         if isinstance(expect_head, str):
             expect_head = AuditHead.parse(expect_head)
         # Damage that the queries below would not read (an index, a free page) is damage too.
@@ -1305,6 +1346,8 @@ class SQLiteStore:
             self._db.execute(f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions"),
             self._db.execute("SELECT account_id, status FROM accounts"),
             self._db.execute(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM blacklist"),
+            self._db.execute(f"SELECT {', '.join(DEADLINE_COLUMNS)} FROM deadlines"),
+            self._db.execute(EVIDENCE_ROWS, (json.dumps(check.evidence_ids()),)),
         )
         if isinstance(found, Mismatch):
             return attrs.evolve(verdict, ok=False, seq=found.seq, problem=found.problem)
@@ -1506,12 +1549,15 @@ class SQLiteStore:
     def _bare_rows(self) -> list[tuple[str, dict[str, Any]]]:
         """The rows a purge has just left without their records (`BARE_ROWS`), as they stand,
         to be recorded again (`audit_crosscheck`)."""
-        decisions, accounts, entries = (self._db.execute(query) for query in BARE_ROWS)
-        found = [
-            (DECISION_CARRIED, dict(zip(DECISION_COLUMNS, row, strict=True))) for row in decisions
-        ]
+        decisions, accounts, entries, deadlines = (
+            self._db.execute(query).fetchall() for query in BARE_ROWS
+        )
+        found = [(DECISION_CARRIED, carried_decision(row, self.event_rows)) for row in decisions]
         found += [(STATUS_CARRIED, {"account_id": row[0], "status": row[1]}) for row in accounts]
         found += [(ENTRY_CARRIED, dict(zip(ENTRY_COLUMNS, row, strict=True))) for row in entries]
+        found += [
+            (DEADLINE_CARRIED, dict(zip(DEADLINE_COLUMNS, row, strict=True))) for row in deadlines
+        ]
         return found
 
     def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
