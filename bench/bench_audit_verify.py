@@ -4,9 +4,10 @@
     PYTHONPATH=src:bench python bench/bench_audit_verify.py --events 20000 --repeat 2
     PYTHONPATH=src:bench python bench/bench_audit_verify.py --json verify.json
 
-`verify_audit` re-computes the chain, checks every row of the decisions, accounts and
-blacklist tables against the chained records that wrote them (`audit_crosscheck`: one pass
-over the trail into a dict per table, one pass over each table), and runs SQLite's
+`verify_audit` re-computes the chain, checks every row of the decisions, accounts, blacklist
+and deadlines tables, and every evidence event, against the chained records that wrote them
+(`audit_crosscheck`: one pass over the trail into a dict per table, one pass over each table,
+the evidence events read by id), and runs SQLite's
 `quick_check` (damage the other queries would not read). All must stay linear in the db's
 size. The workload is `generate_events` with a benign share of 0.5 (default), so that there
 are thousands of decisions, as on a busy db.
@@ -42,8 +43,14 @@ from bench_core import emit, machine
 from bench_history import code_version
 
 from blacklist_rules import Engine, SQLiteStore, iter_jsonl
-from blacklist_rules.audit_crosscheck import DECISION_COLUMNS, ENTRY_COLUMNS, CrossCheck
+from blacklist_rules.audit_crosscheck import (
+    DEADLINE_COLUMNS,
+    DECISION_COLUMNS,
+    ENTRY_COLUMNS,
+    CrossCheck,
+)
 from blacklist_rules.chain import FIELDS, verify
+from blacklist_rules.stores.sqlite.audit import EVIDENCE_ROWS
 from blacklist_rules.testing import generate_events
 
 CHAIN, CROSS, FULL = "chain", "chain + cross-check", "verify_audit"
@@ -98,6 +105,8 @@ def _walk(db: Path, cross: bool) -> bool:
             connection.execute(f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions"),
             connection.execute("SELECT account_id, status FROM accounts"),
             connection.execute(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM blacklist"),
+            connection.execute(f"SELECT {', '.join(DEADLINE_COLUMNS)} FROM deadlines"),
+            connection.execute(EVIDENCE_ROWS, (json.dumps(check.evidence_ids()),)),
         )
         return found == 0
     finally:

@@ -8,7 +8,12 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
-from blacklist_rules.audit_crosscheck import DECISION_COLUMNS, ENTRY_COLUMNS
+from blacklist_rules.audit_crosscheck import (
+    DEADLINE_COLUMNS,
+    DECISION_COLUMNS,
+    ENTRY_COLUMNS,
+    EVENT_COLUMNS,
+)
 from blacklist_rules.chain import FIELDS
 
 from .support import T0
@@ -223,7 +228,8 @@ notice_event_lists = st.lists(notice_event, min_size=1, max_size=25).map(numbere
 class Tampering:
     """One plain SQL edit of a db: `op` `update` (the cell `column` of the row at `row` takes
     the value of the row at `donor`, else NULL, else a changed value), `delete` (that row) or
-    `insert` (a copy of that row under a new key). Rows are picked modulo the table's size."""
+    `insert` (a copy of that row under a new key). Rows are picked modulo the table's size
+    (of `events`, among the evidence of decisions only)."""
 
     op: str
     table: str
@@ -237,12 +243,18 @@ TAMPERED_COLUMNS = {
     "accounts": ("account_id", "status"),
     "blacklist": ENTRY_COLUMNS,
     "audit": ("seq", *FIELDS, "prev_hash", "hash"),
+    "deadlines": DEADLINE_COLUMNS,
+    "events": EVENT_COLUMNS,
 }
-"""Every column of every table that a decision, an export or a status depends on."""
+"""Every column of every table that a decision, an export or a status depends on (of
+`events`, the rows of evidence events)."""
+TAMPERINGS = {"events": ("update", "update", "delete")}
+"""The edits of each table that `verify` must find, when not all: an event inserted is the
+evidence of nothing."""
 tamperings = st.sampled_from(sorted(TAMPERED_COLUMNS)).flatmap(
     lambda table: st.builds(
         Tampering,
-        op=st.sampled_from(("update", "update", "delete", "insert")),
+        op=st.sampled_from(TAMPERINGS.get(table, ("update", "update", "delete", "insert"))),
         table=st.just(table),
         row=st.integers(0, 10_000),
         column=st.sampled_from(TAMPERED_COLUMNS[table]),

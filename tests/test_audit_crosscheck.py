@@ -1,8 +1,9 @@
 """Issue 14, finding 4: `audit verify` missed plain SQL edits of the tables that decisions,
-exports and statuses read. Every row of `decisions`, `accounts` and `blacklist` is now checked
-against the chained records that wrote it (`audit_crosscheck`), on dbs built by realistic runs:
-the example events, a reversal cascade, a deadline that fired, freezes that ended, an audit
-purge, a DSA export."""
+exports and statuses read. Every row of `decisions`, `accounts`, `blacklist` and `deadlines`,
+and every evidence event, is now checked against the chained records that wrote it
+(`audit_crosscheck`), on dbs built by realistic runs: the example events, a reversal cascade,
+deadlines that fired, fell void or are pending, freezes that ended, an audit purge, a DSA
+export."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 
 from blacklist_rules import Engine, SQLiteStore, iter_jsonl
+from blacklist_rules import engine as engine_module
 from blacklist_rules.cli import main
 from blacklist_rules.identity import KEY_ENV
+from blacklist_rules.stores.sqlite import audit as store_module
 
 from .strategies import Tampering, tamperings
 from .support import T0, TEST_KEY, event
@@ -28,6 +31,9 @@ from .test_cascade import DAY, WANG, overturn, registered, three_strikes
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+ZHAO = "11010519491231002X"
+EVIDENCE = "SELECT value FROM decisions, json_each(decisions.record, '$.evidence')"
+"""The ids of every decision's evidence."""
 
 
 def _realistic(db: Path) -> None:
@@ -58,18 +64,35 @@ def _realistic(db: Path) -> None:
             d for d in decided if (d.account_id, d.action, d.mode) == ("wang", "freeze", "enforce")
         )
         engine.advance_to(T0 + 47 * DAY)  # the 15-day deadline fires: a cancel
-        lift = event(
-            "review_decision",
-            "wang",
-            50 * DAY,
-            "w-lift",
-            reviewer_id="rev",
-            action="lift",
-            decision_id=freeze.decision_id,
-            reason="mistyped",
-        )
-        engine.process(lift)
+        engine.process(_lift("wang", 50, "w-lift", freeze.decision_id))
         engine.advance_to(T0 + 120 * DAY)  # freezes end
+        _deadlines_void_and_pending(engine)
+
+
+def _lift(account: str, day: int, event_id: str, decision_id: str) -> dict[str, Any]:
+    return event(
+        "review_decision",
+        account,
+        day * DAY,
+        event_id,
+        reviewer_id="rev",
+        action="lift",
+        decision_id=decision_id,
+        reason="mistyped",
+    )
+
+
+def _deadlines_void_and_pending(engine: Engine) -> None:
+    """zhao's freeze is lifted before its deadline, which is void when it comes due; a second
+    freeze's deadline is still pending at the end."""
+    engine.process(registered("zhao", 121 * DAY, "z-reg", ZHAO))
+    failed = event(
+        "identity_verification", "zhao", 122 * DAY, "z-v1", status="failed", reason="expired"
+    )
+    (freeze,) = engine.process(failed).decisions
+    engine.process(_lift("zhao", 124, "z-lift", freeze.decision_id))
+    engine.advance_to(T0 + 140 * DAY)
+    engine.process({**failed, "event_id": "z-v2", "occurred_at": (T0 + 141 * DAY).isoformat()})
 
 
 def _purged(db: Path) -> None:
@@ -141,22 +164,30 @@ def _kinds(db: Path) -> set[str]:
 
 
 def test_realistic_dbs_verify_with_every_row_checked(bases: dict[str, Path]) -> None:
-    """No false break: a run with a reversal cascade, a deadline that fired, ended freezes and
-    blacklist entries made and voided verifies, every row checked; so does the same db after
-    an audit purge, an appeal of a decision whose records the purge removed, and a DSA export."""
+    """No false break: a run with a reversal cascade, deadlines that fired, fell void and are
+    pending, ended freezes and blacklist entries made and voided verifies, every row checked;
+    so does the same db after an audit purge, an appeal of a decision whose records the purge
+    removed, and a DSA export."""
     for name, db in bases.items():
         verdict = _verdict(db)
         assert verdict.ok, (name, str(verdict))
         assert verdict.unchecked == 0, name
         assert "not checked" not in str(verdict)
-    assert {"decision_ended", "reversal", "blacklist_entry_removed"} <= _kinds(bases["run"])
-    assert {"decision_carried", "status_carried", "entry_carried"} <= _kinds(bases["purged"])
+    assert {"decision_ended", "reversal", "blacklist_entry_removed", "deadline"} <= _kinds(
+        bases["run"]
+    )
+    assert {"decision_carried", "status_carried", "entry_carried", "deadline_carried"} <= _kinds(
+        bases["purged"]
+    )
 
 
 def _tamper(db: Path, change: Tampering) -> None:
     """Apply one edit with plain SQL; `reject()` when no value fits the column's constraints."""
     with sqlite3.connect(db) as connection:
-        rows = connection.execute(f"SELECT rowid, * FROM {change.table} ORDER BY rowid").fetchall()
+        among = f"WHERE event_id IN ({EVIDENCE})" if change.table == "events" else ""
+        rows = connection.execute(
+            f"SELECT rowid, * FROM {change.table} {among} ORDER BY rowid"
+        ).fetchall()
         names = [d[0] for d in connection.execute(f"SELECT * FROM {change.table}").description]
         row = rows[change.row % len(rows)]
         if change.op == "delete":
@@ -164,7 +195,9 @@ def _tamper(db: Path, change: Tampering) -> None:
             return
         if change.op == "insert":
             copied = list(row[1:])
-            key = {"decisions": 0, "accounts": 0, "blacklist": 1, "audit": 0}[change.table]
+            key = {"decisions": 0, "accounts": 0, "blacklist": 1, "deadlines": 1, "audit": 0}[
+                change.table
+            ]
             last = connection.execute(f"SELECT max(rowid) FROM {change.table}").fetchone()[0]
             copied[key] = last + 1 if change.table == "audit" else f"{copied[key]}x"
             marks = ", ".join("?" * len(copied))
@@ -198,7 +231,8 @@ def test_any_single_edit_of_a_covered_table_is_found(
     bases: dict[str, Path], tmp_path: Path, change: Tampering, purged: bool
 ) -> None:
     """Any single-cell UPDATE, row DELETE or plausible INSERT in decisions, accounts,
-    blacklist or audit, on a realistic db (purged or not): `verify` reports a break."""
+    blacklist, deadlines or audit, and any UPDATE or DELETE of an evidence event, on a
+    realistic db (purged or not): `verify` reports a break."""
     db = _copy(bases["purged" if purged else "run"], tmp_path, f"p{next(_COPIES)}.db")
     _tamper(db, change)
     verdict = _verdict(db)
@@ -334,3 +368,194 @@ def test_the_cli_reports_an_edited_row_end_to_end(bases: dict[str, Path], tmp_pa
     )
     assert done.returncode == 1
     assert not out.exists()
+
+
+def _one(db: Path, query: str) -> Any:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(query).fetchone()[0]
+
+
+def test_an_edited_or_deleted_evidence_event_is_found(
+    bases: dict[str, Path], tmp_path: Path
+) -> None:
+    """The events a decision was taken on, which notices, explanations and DSA statements
+    show: a payload or a time edited, or the event deleted, is a break naming the decision;
+    one a history purge removed (its id kept in `purged_events`) is counted as not checked."""
+    for base in bases.values():
+        (strike,) = (
+            _one(base, f"SELECT event_id FROM events WHERE event_id = '{name}'") for name in ("s3",)
+        )
+        decided = _one(
+            base,
+            "SELECT decision_id FROM decisions, json_each(decisions.record, '$.evidence') "
+            f"WHERE value = '{strike}' ORDER BY decisions.rowid DESC LIMIT 1",
+        )
+        where = f"WHERE event_id = '{strike}'"
+        said = _edited(
+            base, tmp_path, f"UPDATE events SET payload = replace(payload, 'c3', 'c9') {where}"
+        )
+        assert f"event {strike}, evidence of decision " in said, said
+        assert "is not what this record says it was decided on: it was changed" in said
+        said = _edited(base, tmp_path, f"UPDATE events SET occurred_us = occurred_us + 1 {where}")
+        assert "it was changed" in said
+        said = _edited(base, tmp_path, f"DELETE FROM events {where}")
+        assert "is not in the events table: it was deleted" in said
+        assert decided in said or "evidence of decision d-" in said
+        said = _edited(
+            base,
+            tmp_path,
+            f"DELETE FROM events {where}",
+            f"INSERT INTO purged_events VALUES ('{strike}')",
+        )
+        assert said.startswith("chain intact: "), said
+        assert "1 rows" in said
+        assert "not checked" in said
+
+
+def _pending(db: Path) -> tuple[str, str]:
+    with sqlite3.connect(db) as connection:
+        rule, anchor = connection.execute(
+            "SELECT rule_id, anchor_id FROM deadlines WHERE state = 'pending'"
+        ).fetchone()
+    return str(rule), str(anchor)
+
+
+def test_a_deleted_inserted_or_edited_deadline_row_is_found(
+    bases: dict[str, Path], tmp_path: Path
+) -> None:
+    """A pending deadline deleted or marked met (the frozen account is then never cancelled),
+    a fired one made pending again, a due time moved, a row inserted: each is a break naming
+    the deadline, on the db as run and after a purge that re-recorded the deadlines."""
+    for base in bases.values():
+        rule, anchor = _pending(base)
+        where = f"WHERE anchor_id = '{anchor}'"
+        said = _edited(base, tmp_path, f"DELETE FROM deadlines {where}")
+        assert f"the deadlines table lacks the row of {rule}/{anchor}: it was deleted" in said
+        said = _edited(base, tmp_path, f"UPDATE deadlines SET state = 'met' {where}")
+        assert f"deadline {rule} of {anchor} in the deadlines table: its state is 'met', " in said
+        assert "this record says 'pending'" in said
+        said = _edited(base, tmp_path, f"UPDATE deadlines SET due_us = due_us + 1 {where}")
+        assert "its due_us is " in said
+        said = _edited(
+            base, tmp_path, "UPDATE deadlines SET state = 'pending' WHERE state = 'fired'"
+        )
+        assert "its state is 'pending', this record says 'fired'" in said
+        said = _edited(
+            base,
+            tmp_path,
+            "INSERT INTO deadlines SELECT rule_id, anchor_id || 'x', account_id, "
+            f"anchor_event_id, start_us, due_us, state FROM deadlines {where}",
+        )
+        assert f"deadline {rule} of {anchor}x in the deadlines table has no audit record" in said
+
+
+def test_the_cli_reports_an_edited_evidence_event_or_deadline(
+    bases: dict[str, Path], tmp_path: Path
+) -> None:
+    """Through the real CLI: an evidence payload edited, a pending deadline deleted: exit 1,
+    one line on stderr naming it."""
+    command = [sys.executable, "-m", "blacklist_rules", "audit", "verify"]
+    _rule, anchor = _pending(bases["run"])
+    for statement, told in (
+        (
+            "UPDATE events SET payload = replace(payload, 'c3', 'c9') WHERE event_id = 's3'",
+            "event s3, evidence of decision ",
+        ),
+        (f"DELETE FROM deadlines WHERE anchor_id = '{anchor}'", f"/{anchor}: it was deleted"),
+    ):
+        db = _copy(bases["run"], tmp_path, f"cli{len(statement)}.db")
+        with sqlite3.connect(db) as connection:
+            connection.execute(statement)
+        done = subprocess.run([*command, str(db)], capture_output=True, text=True, check=False)
+        assert done.returncode == 1, done
+        assert told in done.stderr
+        assert done.stderr.count("\n") == 1
+
+
+def test_pruned_deadlines_are_no_break(bases: dict[str, Path], tmp_path: Path) -> None:
+    """Deadlines settled long ago are pruned as event time moves on (`deadlines_pruned` says
+    up to when): the db still verifies, every row checked; a row started since is checked."""
+    db = _copy(bases["run"], tmp_path)
+    with Engine.from_path(db=db, max_lead=None) as engine:
+        engine.advance_to(T0 + 900 * DAY)
+        failed = event(
+            "identity_verification", "wang", 901 * DAY, "w-v9", status="failed", reason="expired"
+        )
+        assert engine.process(failed).decisions
+    assert _one(db, "SELECT count(*) FROM deadlines") == 1
+    assert "deadlines_pruned" in _kinds(db)
+    verdict = _verdict(db)
+    assert verdict.ok, str(verdict)
+    assert verdict.unchecked == 0
+    said = _edited(db, tmp_path, "DELETE FROM deadlines")
+    assert "it was deleted" in said
+
+
+def _frozen(engine: Engine, account: str, day: int, id_number: str) -> None:
+    """The account registers, fails a verification the next day: a freeze, a deadline."""
+    engine.process(registered(account, day * DAY, f"{account}-reg", id_number))
+    failed = event(
+        "identity_verification", account, (day + 1) * DAY, f"{account}-v", status="failed"
+    )
+    assert engine.process(failed).decisions
+
+
+def test_deadlines_written_before_version_3_are_not_checked_until_a_purge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A db whose older records (version 2) started a deadline without saying so: that row
+    is counted as not checked, never a break; rows started since are checked; an audit purge
+    records every deadline row again, and from then on all are checked."""
+    db = tmp_path / "old.db"
+    with monkeypatch.context() as old:  # what version 2 wrote: no vouches, no deadline records
+        old.setattr(store_module, "AUDIT_RECORD_VERSION", 2)
+        old.setattr(engine_module, "vouched", lambda record, *_rest: record)
+        old.setattr(Engine, "_audit_deadline", lambda self, row: None)
+        with Engine.from_path(db=db, max_lead=None) as engine:
+            engine.store.now = lambda: datetime(2025, 1, 1, tzinfo=UTC)
+            _frozen(engine, "wang", 0, WANG)
+    verdict = _verdict(db)
+    assert verdict.ok, str(verdict)
+    assert verdict.unchecked == 1
+    with Engine.from_path(db=db, max_lead=None) as engine:
+        engine.store.now = lambda: datetime(2026, 1, 1, tzinfo=UTC)
+        _frozen(engine, "zhao", 3, ZHAO)
+    assert _verdict(db).unchecked == 1
+    said = _edited(db, tmp_path, "DELETE FROM deadlines WHERE account_id = 'zhao'")
+    assert "it was deleted" in said
+    assert _edited(db, tmp_path, "DELETE FROM deadlines WHERE account_id = 'wang'").startswith(
+        "chain intact: "
+    )
+    store = SQLiteStore(db)
+    try:
+        store.now = lambda: datetime(2026, 1, 1, tzinfo=UTC)
+        assert store.purge_audit(datetime(2025, 6, 1, tzinfo=UTC))[0] > 0
+    finally:
+        store.close()
+    verdict = _verdict(db)
+    assert verdict.ok, str(verdict)
+    assert verdict.unchecked == 0
+    said = _edited(db, tmp_path, "DELETE FROM deadlines WHERE account_id = 'wang'")
+    assert "it was deleted" in said
+
+
+def test_a_deadline_a_cascade_starts_is_checked(tmp_path: Path) -> None:
+    """A failed verification while blacklisted takes no freeze; the blacklist overturned, the
+    cascade takes it, and its deadline is copied in with a `deadline` record: deleting that
+    row is a break; once it fired (its decision says so), so is making it pending again."""
+    db = tmp_path / "c.db"
+    with Engine.from_path(db=db, max_lead=None) as engine:
+        failed = event(
+            "identity_verification", "zhang", 22 * DAY, "z-v", status="failed", reason="expired"
+        )
+        _freeze, blacklist = three_strikes(engine, failed)
+        engine.process(overturn("zhang", 25 * DAY, "ap", blacklist))
+    assert _one(db, "SELECT state FROM deadlines") == "pending"
+    assert "deadline" in _kinds(db)
+    assert "it was deleted" in _edited(db, tmp_path, "DELETE FROM deadlines")
+    with Engine.from_path(db=db, max_lead=None) as engine:
+        engine.advance_to(T0 + 40 * DAY)
+    assert _one(db, "SELECT state FROM deadlines") == "fired"
+    assert _verdict(db).ok
+    said = _edited(db, tmp_path, "UPDATE deadlines SET state = 'pending'")
+    assert "its state is 'pending', this record says 'fired'" in said

@@ -254,13 +254,13 @@ def test_the_readme_publishing_routine_runs_as_documented(tmp_path: Path) -> Non
     )
     assert done.returncode == 0, done.stderr
     published = (tmp_path / "published-head.txt").read_text(encoding="utf-8")
-    assert published.startswith("55:")
-    assert "# 55:<its hash>, kept elsewhere" in block
+    assert published.startswith("56:")
+    assert "# 56:<its hash>, kept elsewhere" in block
     shown = re.search(r"The last command prints `(.*?) …; (.*?)`", readme)
     assert shown is not None
     assert done.stdout.startswith(shown.group(1) + " ")
     assert done.stdout.endswith(f"; {shown.group(2)}\n")
-    assert shown.group(2) == "record 55 carries the published head"
+    assert shown.group(2) == "record 56 carries the published head"
 
 
 def test_every_chain_column_emptied_is_caught_by_the_db_alone(

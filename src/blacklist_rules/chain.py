@@ -98,8 +98,10 @@ class Verdict:
     purged: int = 0
     """Chained records removed by a purge (before its checkpoint)."""
     unchecked: int = 0
-    """Rows of the decisions, accounts and blacklist tables no chained record vouches for
-    (written before the chain, or left bare by a purge of an older version): not checked."""
+    """Rows of the decisions, accounts, blacklist and deadlines tables no chained record
+    vouches for (written before the chain or, deadlines, by an older version; or left bare by
+    a purge of an older version), and evidence events a history purge removed: not
+    checked."""
     recorded_at: str | None = None
     """When the last chained record was logged."""
     expected: AuditHead | None = None
@@ -117,8 +119,9 @@ class Verdict:
             older = f" ({self.unchained} older records predate the chain)" if self.unchained else ""
             purged = f" ({self.purged} purged before them)" if self.purged else ""
             unchecked = (
-                f"; {self.unchecked} rows of the decisions, accounts and blacklist tables have "
-                "no chained record (older than the chain, or purged by an older version): "
+                f"; {self.unchecked} rows of the decisions, accounts, blacklist and deadlines "
+                "tables have no chained record (older than the chain or its version, or "
+                "purged by an older version), or are evidence a history purge removed: "
                 "not checked"
                 if self.unchecked
                 else ""

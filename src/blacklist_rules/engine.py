@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from importlib import resources
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
+from .audit_crosscheck import DEADLINE_COLUMNS, DEADLINE_ROW, DEADLINES_PRUNED, vouched
 from .checks import check_rules
 from .clock import DEFAULT_MAX_LEAD, TimeBound
 from .compiler import (
@@ -96,7 +97,7 @@ from .matching.durable import DurableMatcher, build_problems
 from .matching.protocol import Matcher
 from .notice_templates import check_rule_notices, read_notice_pack
 from .spec import comparisons
-from .stores.records import StoredEntry, TakenDecision
+from .stores.records import Deadline, StoredEntry, TakenDecision
 from .stores.sqlite import LOGGED_BY_ACCOUNT, PURGED, SQLiteStore
 from .windows import StreamWindow, WindowEvidence, feature_caps
 
@@ -1029,10 +1030,13 @@ class Engine:
         for listener in listening:
             rule = self._after.get(listener.name)
             if rule is not None:
-                self._schedule(rule, event.account_id, event.event_id, event.event_id, at_us)
+                self._audit_deadline(
+                    self._schedule(rule, event.account_id, event.event_id, event.event_id, at_us)
+                )
             waiting = self._unless.get(listener.stream) if listener.stream else None
             if waiting and event.account_id in self._waiting:
-                self.store.meet_deadlines(event.account_id, waiting, at_us)
+                for row in self.store.meet_deadlines(event.account_id, waiting, at_us):
+                    self._audit_deadline(row)
 
     # --- deciding -----------------------------------------------------------------------
     def _decide(self, account_id: str, occasion: _Occasion, mode: Mode) -> Decision | None:
@@ -1378,7 +1382,7 @@ class Engine:
             self.store.add_decision(stored, event.event_id, at, expires)
             self.store.audit(
                 "decision",
-                stored,
+                self._vouched(stored),
                 account_id=decision.account_id,
                 event_id=event.event_id,
                 decision_id=decision.decision_id,
@@ -1389,20 +1393,22 @@ class Engine:
             self._decided.append(decision)
         for due in waiting:
             # (One we already have, pending or not, stays as it is.)
-            anchor = ids.get(due.anchor_id, due.anchor_id)
-            self.store.add_deadline(
+            kept = (
                 due.rule_id,
-                anchor,
+                ids.get(due.anchor_id, due.anchor_id),
                 due.account_id,
                 due.anchor_event_id,
                 due.start_us,
                 due.due_us,
-                "pending",
             )
+            if self.store.add_deadline(*kept, "pending"):
+                self._audit_deadline((*kept, "pending"))
             self._waiting.add(due.account_id)
         for due in self.store.pending_deadlines_of(accounts):
             if due.anchor_id in withdrawn:  # counted from an event that no longer counts
-                self.store.set_deadline_state(due.rule_id, due.anchor_id, "void")
+                self._audit_deadline(
+                    self.store.set_deadline_state(due.rule_id, due.anchor_id, "void")
+                )
         for account in sorted(accounts):
             self._recompute(account, cause, event.occurred_at, event.event_id)
         for account in sorted(accounts):
@@ -1526,9 +1532,18 @@ class Engine:
         record = decision.to_dict()
         expires = utc_text(decision.expires_at) if decision.expires_at else None
         self.store.add_decision(record, event_id, utc_text(decision.effective_at), expires)
+        started = []  # the deadlines it starts: its audit record vouches for them
+        if decision.mode == Mode.ENFORCE:
+            start_us = to_micros(decision.effective_at)
+            for rule in self._anchored.get(decision.rule_id, ()):
+                row = self._schedule(
+                    rule, decision.account_id, decision.decision_id, event_id, start_us
+                )
+                if row is not None:
+                    started.append(dict(zip(DEADLINE_COLUMNS, row, strict=True)))
         self.store.audit(
             "decision",
-            record,
+            self._vouched(record, started),
             account_id=decision.account_id,
             event_id=event_id,
             decision_id=decision.decision_id,
@@ -1536,10 +1551,6 @@ class Engine:
         )
         if decision.expires_at is not None:
             self._due_by(decision.expires_at)
-        if decision.mode == Mode.ENFORCE:
-            start_us = to_micros(decision.effective_at)
-            for rule in self._anchored.get(decision.rule_id, ()):
-                self._schedule(rule, decision.account_id, decision.decision_id, event_id, start_us)
         if decision.mode == Mode.ENFORCE and decision.status_after != decision.status_before:
             self._set_status(
                 decision.account_id,
@@ -1552,6 +1563,22 @@ class Engine:
             )
         if decision.mode == Mode.ENFORCE and decision.action == Action.BLACKLIST:
             self._sync_registry(decision.account_id, decision.effective_at, event_id)
+
+    def _vouched(
+        self, record: dict[str, Any], started: Sequence[dict[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """A decision's audit record: it vouches for its evidence events as stored and the
+        deadlines it started (`audit_crosscheck.vouched`); its row and output are the record."""
+        evidence = list(record["evidence"])
+        return vouched(record, self.store.event_rows(evidence) if evidence else (), started)
+
+    def _audit_deadline(self, row: Deadline | Sequence[Any] | None) -> None:
+        """Say in the trail what a deadline row (`DEADLINE_COLUMNS`) now is, when no decision's
+        record says so: `audit verify` checks the row against it."""
+        if row is not None:
+            values = attrs.astuple(row) if isinstance(row, Deadline) else row
+            record = dict(zip(DEADLINE_COLUMNS, values, strict=True))
+            self.store.audit(DEADLINE_ROW, record, account_id=str(record["account_id"]))
 
     def _set_status(
         self,
@@ -1834,14 +1861,18 @@ class Engine:
         )
         self._decide_aside(account_id, occasion, event_id)
 
-    def _decide_aside(self, account_id: str, occasion: _Occasion, event_id: str) -> None:
+    def _decide_aside(self, account_id: str, occasion: _Occasion, event_id: str) -> bool:
         """Decide an occasion that is not the current event's own (a deadline, a stored
-        registration decided again): recorded at once, returned in the outcome's decisions."""
+        registration decided again): recorded at once, returned in the outcome's decisions.
+        Whether any was."""
+        recorded = False
         for mode in (Mode.ENFORCE, Mode.SHADOW):
             decision = self._decide(account_id, occasion, mode)
             if decision is not None:
                 self._record(decision, event_id)
                 self._decided.append(decision)
+                recorded = True
+        return recorded
 
     # --- deadlines and history ------------------------------------------------------------
     def _due(self) -> datetime | None:
@@ -1857,22 +1888,24 @@ class Engine:
 
     def _schedule(
         self, rule: CompiledRule, account_id: str, anchor: str, event_id: str, start_us: int
-    ) -> None:
+    ) -> tuple[Any, ...] | None:
         """Start the deadline `rule` counts from `anchor` (a decision or event id). One older
-        than the horizon is not started: history that could meet it may be gone."""
+        than the horizon is not started: history that could meet it may be gone. The row
+        (`DEADLINE_COLUMNS`) when one was written."""
         if rule.deadline is None:
             raise EvaluationError(f"rule {rule.id} has no deadline to start")
         clock_us = to_micros(self._clock) if self._clock else start_us
         if start_us < clock_us - self.ruleset.horizon_us:
-            return
+            return None
         due_us = start_us + rule.deadline.span_us
         met = any(self._seen(key, account_id, start_us, due_us) for key in rule.deadline.unless)
-        state = "met" if met else "pending"
-        self.store.add_deadline(rule.id, anchor, account_id, event_id, start_us, due_us, state)
+        row = (rule.id, anchor, account_id, event_id, start_us, due_us, "met" if met else "pending")
+        written = self.store.add_deadline(*row)
         if not met:
             self._moved = True
             self._waiting.add(account_id)
             self._due_by(from_micros(due_us))
+        return row if written else None
 
     def _seen(self, key: str, account_id: str, start_us: int, due_us: int) -> bool:
         """Did an event of the stream come at or after start and before due?"""
@@ -1904,10 +1937,10 @@ class Engine:
         if rule.deadline.after_rules:
             found = self.store.decision(anchor)
             if found is None or found.reversed_by is not None:
-                self.store.set_deadline_state(rule_id, anchor, "void")
+                self._audit_deadline(self.store.set_deadline_state(rule_id, anchor, "void"))
                 return
             evidence = tuple(found.record["evidence"])
-        self.store.set_deadline_state(rule_id, anchor, "fired")
+        fired = self.store.set_deadline_state(rule_id, anchor, "fired")
         snapshot: dict[str, Any] = {"type": DEADLINE, DEADLINE: rule_id}
         held = [r for r in self.ruleset.by_type.get(DEADLINE, ()) if r.guard(snapshot)]
         self._agree(f"deadline {rule_id} of {anchor}", snapshot, [r.id for r in held])
@@ -1921,7 +1954,8 @@ class Engine:
             {rule_id: evidence},
             anchor,
         )
-        self._decide_aside(account_id, occasion, event_id)
+        if not self._decide_aside(account_id, occasion, event_id):
+            self._audit_deadline(fired)  # (a deadline's decision says it fired)
 
     def _savepoint(self) -> None:
         if not self._saved:
@@ -1964,7 +1998,8 @@ class Engine:
             return
         for key, stream in self.ruleset.streams.items():
             self.store.prune_history(key, mark - horizon - stream.span_us)
-        self.store.prune_deadlines(mark - 2 * horizon)
+        if self.store.prune_deadlines(mark - 2 * horizon):
+            self.store.audit(DEADLINES_PRUNED, {"due_up_to_us": mark - 2 * horizon})
         self._pruned_at_us = mark
         self.store.set_meta("pruned_at_us", str(mark))
 

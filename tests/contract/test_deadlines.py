@@ -39,13 +39,21 @@ def test_deadlines_are_due_at_their_time_in_order(store: Store) -> None:
 def test_an_unless_event_meets_a_deadline_from_its_start_to_before_its_due(
     store: Store,
 ) -> None:
-    """`meet_deadlines` at a time t meets the pending ones with start <= t < due."""
+    """`meet_deadlines` at a time t meets the pending ones with start <= t < due, and gives
+    back each one it met as it now is."""
     _add(store, "r", "x", 10, 20)
     with store.begin():
-        assert store.meet_deadlines("a", ["r"], 20) == 0
-        assert store.meet_deadlines("a", ["r"], 9) == 0
-        assert store.meet_deadlines("a", ["other"], 10) == 0
-        assert store.meet_deadlines("a", ["r"], 10) == 1
+        assert store.meet_deadlines("a", ["r"], 20) == []
+        assert store.meet_deadlines("a", ["r"], 9) == []
+        assert store.meet_deadlines("a", ["other"], 10) == []
+        [met] = store.meet_deadlines("a", ["r"], 10)
+    assert (met.rule_id, met.anchor_id, met.start_us, met.due_us, met.state) == (
+        "r",
+        "x",
+        10,
+        20,
+        "met",
+    )
     assert [d.state for d in store.deadlines_of("a")] == ["met"]
     assert store.next_deadline() is None
     assert store.waiting_accounts() == set()

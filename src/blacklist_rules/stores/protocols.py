@@ -81,6 +81,10 @@ class EventLog(Protocol):
     def stored_payload_of(self, event_id: str) -> str | None:
         """The stored text of an event, `PURGED` if a history purge removed it, else None."""
 
+    def event_rows(self, event_ids: list[str]) -> list[tuple[Any, ...]]:
+        """The rows (`audit_crosscheck.EVENT_COLUMNS`) of the stored events among these ids:
+        what a decision's audit record vouches for."""
+
     def forget_event(self, event_id: str) -> None: ...
 
     def event_payload(self, event_id: str) -> dict[str, Any] | None: ...
@@ -297,10 +301,12 @@ class DeadlineStore(Protocol):
         start_us: int,
         due_us: int,
         state: str,
-    ) -> None: ...
+    ) -> bool:
+        """False: the deadline was there already (it stays as it is)."""
 
-    def meet_deadlines(self, account_id: str, rule_ids: list[str], at_us: int) -> int:
-        """An `unless` event at `at_us` meets the pending deadlines whose span holds it."""
+    def meet_deadlines(self, account_id: str, rule_ids: list[str], at_us: int) -> list[Deadline]:
+        """An `unless` event at `at_us` meets the pending deadlines whose span holds it; the
+        deadlines it met, as they now are, in (rule, anchor) order."""
 
     def waiting_accounts(self) -> set[str]:
         """Accounts with a pending deadline."""
@@ -310,7 +316,8 @@ class DeadlineStore(Protocol):
     def due_deadlines(self, clock_us: int) -> list[Deadline]:
         """Pending deadlines at or before the clock, in time order."""
 
-    def set_deadline_state(self, rule_id: str, anchor_id: str, state: str) -> None: ...
+    def set_deadline_state(self, rule_id: str, anchor_id: str, state: str) -> Deadline | None:
+        """The deadline as it now is; None: there is none."""
 
     def prune_deadlines(self, up_to_us: int) -> int: ...
 

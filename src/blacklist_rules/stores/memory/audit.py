@@ -74,10 +74,26 @@ class MemoryAudit(MemoryBase):
             [tuple(getattr(d, c) for c in DECISION_COLUMNS) for d in self._t.decisions.values()],
             list(self._t.accounts.items()),
             [tuple(getattr(e, c) for c in ENTRY_COLUMNS) for e in self._t.blacklist.values()],
+            [tuple(row) for row in self._t.deadlines.values()],
+            self._evidence_rows(check.evidence_ids()),
         )
         if isinstance(found, Mismatch):
             return attrs.evolve(verdict, ok=False, seq=found.seq, problem=found.problem)
         return attrs.evolve(verdict, unchecked=found)
+
+    def _evidence_rows(self, event_ids: list[str]) -> list[tuple[Any, ...]]:
+        """As the SQLite store's `EVIDENCE_ROWS`: each id, its event's row (Nones: not
+        stored), then whether a history purge removed it."""
+        rows = []
+        for event_id in event_ids:
+            e = self._t.events.get(event_id)
+            stored = (
+                (None,) * 5
+                if e is None
+                else (e.account_id, e.type, e.occurred_us, e.payload, e.clock_us)
+            )
+            rows.append((event_id, *stored, event_id in self._t.purged))
+        return rows
 
     def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
         for row in list(self._t.audit):

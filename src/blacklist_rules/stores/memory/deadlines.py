@@ -25,19 +25,22 @@ class MemoryDeadlines(MemoryBase):
         start_us: int,
         due_us: int,
         state: str,
-    ) -> None:
+    ) -> bool:
+        if (rule_id, anchor_id) in self._t.deadlines:
+            return False
         row = [rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us, state]
-        self._t.deadlines.setdefault((rule_id, anchor_id), row)
+        self._t.deadlines[(rule_id, anchor_id)] = row
+        return True
 
-    def meet_deadlines(self, account_id: str, rule_ids: list[str], at_us: int) -> int:
-        met = 0
-        for (rule_id, anchor_id), row in self._t.deadlines.items():
+    def meet_deadlines(self, account_id: str, rule_ids: list[str], at_us: int) -> list[Deadline]:
+        met = []
+        for row in self._t.deadlines.values():
             d = Deadline(*row)
-            mine = d.account_id == account_id and rule_id in rule_ids
+            mine = d.account_id == account_id and d.rule_id in rule_ids
             if mine and d.state == "pending" and d.start_us <= at_us < d.due_us:
-                self._t.deadlines[(rule_id, anchor_id)][_STATE] = "met"
-                met += 1
-        return met
+                row[_STATE] = "met"
+                met.append(Deadline(*row))
+        return sorted(met, key=lambda d: (d.rule_id, d.anchor_id))
 
     def waiting_accounts(self) -> set[str]:
         return {d.account_id for d in self._all() if d.state == "pending"}
@@ -49,10 +52,12 @@ class MemoryDeadlines(MemoryBase):
         due = [d for d in self._all() if d.state == "pending" and d.due_us <= clock_us]
         return sorted(due, key=lambda d: (d.due_us, d.rule_id, d.anchor_id))
 
-    def set_deadline_state(self, rule_id: str, anchor_id: str, state: str) -> None:
+    def set_deadline_state(self, rule_id: str, anchor_id: str, state: str) -> Deadline | None:
         row = self._t.deadlines.get((rule_id, anchor_id))
-        if row is not None:
-            row[_STATE] = state
+        if row is None:
+            return None
+        row[_STATE] = state
+        return Deadline(*row)
 
     def prune_deadlines(self, up_to_us: int) -> int:
         gone = [

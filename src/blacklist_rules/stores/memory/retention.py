@@ -7,11 +7,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from blacklist_rules.audit_crosscheck import (
+    DEADLINE_CARRIED,
+    DEADLINE_COLUMNS,
+    DEADLINE_ROW,
     DECISION_CARRIED,
     DECISION_COLUMNS,
     ENTRY_CARRIED,
     ENTRY_COLUMNS,
     STATUS_CARRIED,
+    VOUCHES,
+    carried_decision,
 )
 from blacklist_rules.chain import GENESIS, PURGE_KIND
 from blacklist_rules.errors import StoreError
@@ -138,7 +143,10 @@ class MemoryRetention(MemoryAudit, MemoryEvents, RetentionPolicy):
                 record = json.loads(r["record"])
                 entered.add((record.get("kind"), record.get("fingerprint"), r["decision_id"]))
         found: list[tuple[str, dict[str, Any]]] = [
-            (DECISION_CARRIED, {c: getattr(d, c) for c in DECISION_COLUMNS})
+            (
+                DECISION_CARRIED,
+                carried_decision(tuple(getattr(d, c) for c in DECISION_COLUMNS), self.event_rows),
+            )
             for d in self._t.decisions.values()
             if d.decision_id not in decided
         ]
@@ -153,4 +161,23 @@ class MemoryRetention(MemoryAudit, MemoryEvents, RetentionPolicy):
             for key, e in entries
             if key not in entered
         ]
+        vouched = self._vouched_deadlines()
+        found += [
+            (DEADLINE_CARRIED, dict(zip(DEADLINE_COLUMNS, row, strict=True)))
+            for key, row in sorted(self._t.deadlines.items())
+            if key not in vouched
+        ]
+        return found
+
+    def _vouched_deadlines(self) -> set[tuple[str, str]]:
+        """(rule, anchor) of every deadline a kept record vouches for: a `deadline` or
+        carried record, or the decision record that started it."""
+        found = set()
+        for r in self._t.audit:
+            record = json.loads(r["record"])
+            if r["kind"] in (DEADLINE_ROW, DEADLINE_CARRIED):
+                found.add((record.get("rule_id"), record.get("anchor_id")))
+            elif r["kind"] == "decision":
+                for d in record.get(VOUCHES, {}).get("deadlines", []):
+                    found.add((d.get("rule_id"), d.get("anchor_id")))
         return found

@@ -9,7 +9,14 @@ from typing import Any
 
 import attrs
 
-from blacklist_rules.audit_crosscheck import DECISION_COLUMNS, ENTRY_COLUMNS, CrossCheck, Mismatch
+from blacklist_rules.audit_crosscheck import (
+    DEADLINE_COLUMNS,
+    DECISION_COLUMNS,
+    ENTRY_COLUMNS,
+    EVENT_COLUMNS,
+    CrossCheck,
+    Mismatch,
+)
 from blacklist_rules.chain import FIELDS as CHAINED
 from blacklist_rules.chain import GENESIS, AuditHead, Verdict, record_hash, verify
 from blacklist_rules.errors import StoreUnavailableError
@@ -19,9 +26,17 @@ from .schema import (
     dumps,
 )
 
-AUDIT_RECORD_VERSION = 2
+AUDIT_RECORD_VERSION = 3
 """2: a decision's end is a record of its own (`decision_ended`), and an audit purge re-records
-the rows whose records it removed (see `audit_crosscheck`)."""
+the rows whose records it removed (see `audit_crosscheck`); 3: a decision's record vouches for
+its evidence events and the deadlines it started, and every other deadline change is a record."""
+EVIDENCE_ROWS = (
+    f"SELECT j.value, {', '.join('e.' + column for column in EVENT_COLUMNS[1:])}, "
+    "EXISTS (SELECT 1 FROM purged_events p WHERE p.event_id = j.value) "
+    "FROM json_each(?) j LEFT JOIN events e ON e.event_id = j.value"
+)
+"""Each id of a JSON list: its event's row (`EVENT_COLUMNS`; NULLs: not stored), then whether
+a history purge removed it."""
 
 
 class SQLiteAudit(SQLiteBase):
@@ -70,7 +85,8 @@ class SQLiteAudit(SQLiteBase):
         that does not fit. With `expect_head` (an `AuditHead` or its `COUNT:HASH`, published
         earlier): record COUNT must still carry HASH, which a trail rewritten whole does not.
         Then the tables that decisions, exports and statuses read (decisions, accounts,
-        blacklist): each row must be what the chained records of it say (`audit_crosscheck`)."""
+        blacklist, deadlines, the evidence events): each row must be what the chained records
+        of it say (`audit_crosscheck`)."""
         if isinstance(expect_head, str):
             expect_head = AuditHead.parse(expect_head)
         # Damage that the queries below would not read (an index, a free page) is damage too.
@@ -100,6 +116,8 @@ class SQLiteAudit(SQLiteBase):
             self._db.execute(f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions"),
             self._db.execute("SELECT account_id, status FROM accounts"),
             self._db.execute(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM blacklist"),
+            self._db.execute(f"SELECT {', '.join(DEADLINE_COLUMNS)} FROM deadlines"),
+            self._db.execute(EVIDENCE_ROWS, (json.dumps(check.evidence_ids()),)),
         )
         if isinstance(found, Mismatch):
             return attrs.evolve(verdict, ok=False, seq=found.seq, problem=found.problem)

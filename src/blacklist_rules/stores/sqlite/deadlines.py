@@ -28,20 +28,25 @@ class SQLiteDeadlines(SQLiteBase):
         start_us: int,
         due_us: int,
         state: str,
-    ) -> None:
-        self._db.execute(
-            "INSERT OR IGNORE INTO deadlines VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us, state),
+    ) -> bool:
+        """False: the deadline was there already (it stays as it is)."""
+        return bool(
+            self._db.execute(
+                "INSERT OR IGNORE INTO deadlines VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us, state),
+            ).rowcount
         )
 
-    def meet_deadlines(self, account_id: str, rule_ids: list[str], at_us: int) -> int:
-        """An `unless` event at `at_us` meets the pending deadlines whose span holds it."""
+    def meet_deadlines(self, account_id: str, rule_ids: list[str], at_us: int) -> list[Deadline]:
+        """An `unless` event at `at_us` meets the pending deadlines whose span holds it; the
+        deadlines it met, as they now are, in (rule, anchor) order."""
         marks = ", ".join("?" * len(rule_ids))
-        return self._db.execute(
+        rows = self._db.execute(
             f"UPDATE deadlines SET state = 'met' WHERE account_id = ? AND state = 'pending' "
-            f"AND rule_id IN ({marks}) AND start_us <= ? AND ? < due_us",
+            f"AND rule_id IN ({marks}) AND start_us <= ? AND ? < due_us RETURNING {_COLUMNS}",
             (account_id, *rule_ids, at_us, at_us),
-        ).rowcount
+        ).fetchall()
+        return sorted((_deadline(row) for row in rows), key=lambda d: (d.rule_id, d.anchor_id))
 
     def waiting_accounts(self) -> set[str]:
         """Accounts with a pending deadline."""
@@ -63,11 +68,14 @@ class SQLiteDeadlines(SQLiteBase):
         ).fetchall()
         return [_deadline(row) for row in rows]
 
-    def set_deadline_state(self, rule_id: str, anchor_id: str, state: str) -> None:
-        self._db.execute(
-            "UPDATE deadlines SET state = ? WHERE rule_id = ? AND anchor_id = ?",
+    def set_deadline_state(self, rule_id: str, anchor_id: str, state: str) -> Deadline | None:
+        """The deadline as it now is; None: there is none."""
+        row = self._db.execute(
+            "UPDATE deadlines SET state = ? WHERE rule_id = ? AND anchor_id = ? "
+            f"RETURNING {_COLUMNS}",
             (state, rule_id, anchor_id),
-        )
+        ).fetchone()
+        return None if row is None else _deadline(row)
 
     def prune_deadlines(self, up_to_us: int) -> int:
         return self._db.execute(

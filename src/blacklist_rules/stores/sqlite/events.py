@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from blacklist_rules.audit_crosscheck import EVENT_COLUMNS
 from blacklist_rules.stores.records import (
     Arrival,
     FirstSeen,
@@ -63,6 +64,12 @@ class SQLiteEvents(SQLiteBase):
             "SELECT 1 FROM purged_events WHERE event_id = ?", (event_id,)
         ).fetchone()
         return PURGED if gone is not None else None
+
+    def event_rows(self, event_ids: list[str]) -> list[tuple[Any, ...]]:
+        """The rows (`EVENT_COLUMNS`) of the stored events among these ids."""
+        marks = ", ".join("?" * len(event_ids))
+        query = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE event_id IN ({marks})"
+        return [tuple(row) for row in self._db.execute(query, event_ids)]
 
     def forget_event(self, event_id: str) -> None:
         self._db.execute("DELETE FROM events WHERE event_id = ?", (event_id,))

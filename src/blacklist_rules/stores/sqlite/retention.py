@@ -9,11 +9,16 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from blacklist_rules.audit_crosscheck import (
+    DEADLINE_CARRIED,
+    DEADLINE_COLUMNS,
+    DEADLINE_ROW,
     DECISION_CARRIED,
     DECISION_COLUMNS,
     ENTRY_CARRIED,
     ENTRY_COLUMNS,
     STATUS_CARRIED,
+    VOUCHES,
+    carried_decision,
 )
 from blacklist_rules.chain import GENESIS, PURGE_KIND
 from blacklist_rules.errors import StoreError
@@ -46,12 +51,19 @@ BARE_ROWS = (
     "json_extract(record, '$.kind'), json_extract(record, '$.fingerprint'), decision_id) "
     "FROM audit WHERE kind IN ('blacklist_entry', 'blacklist_entry_removed', "
     f"'{ENTRY_CARRIED}')) ORDER BY kind, fingerprint, decision_id",
+    f"SELECT {', '.join(DEADLINE_COLUMNS)} FROM deadlines WHERE json_array(rule_id, anchor_id) "
+    "NOT IN (SELECT json_array(json_extract(record, '$.rule_id'), json_extract(record, "
+    f"'$.anchor_id')) FROM audit WHERE kind IN ('{DEADLINE_ROW}', '{DEADLINE_CARRIED}') UNION ALL "
+    "SELECT json_array(json_extract(d.value, '$.rule_id'), json_extract(d.value, '$.anchor_id')) "
+    f"FROM audit, json_each(audit.record, '$.{VOUCHES}.deadlines') d "
+    "WHERE audit.kind = 'decision') ORDER BY rule_id, anchor_id",
 )
-"""The rows of the decisions, accounts and blacklist tables no kept record vouches for fully
-(a decision without its `decision` record, an account without a status change, an entry
-without its entry record; what a purge carried counts): what a purge re-records. Each list is
-built once (a temporary b-tree), never a correlated scan of the trail per row: the trail has
-no index on `decision_id`."""
+"""The rows of the decisions, accounts, blacklist and deadlines tables no kept record vouches
+for fully (a decision without its `decision` record, an account without a status change, an
+entry without its entry record, a deadline without a `deadline` record or the decision record
+that started it; what a purge carried counts): what a purge re-records. Each list is built
+once (a temporary b-tree), never a correlated scan of the trail per row: the trail has no
+index on `decision_id`."""
 
 
 class RetentionPolicy:
@@ -289,10 +301,13 @@ class SQLiteRetention(SQLiteAudit, SQLiteEvents, RetentionPolicy):
     def _bare_rows(self) -> list[tuple[str, dict[str, Any]]]:
         """The rows a purge has just left without their records (`BARE_ROWS`), as they stand,
         to be recorded again (`audit_crosscheck`)."""
-        decisions, accounts, entries = (self._db.execute(query) for query in BARE_ROWS)
-        found = [
-            (DECISION_CARRIED, dict(zip(DECISION_COLUMNS, row, strict=True))) for row in decisions
-        ]
+        decisions, accounts, entries, deadlines = (
+            self._db.execute(query).fetchall() for query in BARE_ROWS
+        )
+        found = [(DECISION_CARRIED, carried_decision(row, self.event_rows)) for row in decisions]
         found += [(STATUS_CARRIED, {"account_id": row[0], "status": row[1]}) for row in accounts]
         found += [(ENTRY_CARRIED, dict(zip(ENTRY_COLUMNS, row, strict=True))) for row in entries]
+        found += [
+            (DEADLINE_CARRIED, dict(zip(DEADLINE_COLUMNS, row, strict=True))) for row in deadlines
+        ]
         return found
