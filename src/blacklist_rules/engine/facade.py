@@ -20,10 +20,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
-from .audit_crosscheck import DEADLINE_COLUMNS, DEADLINE_ROW, DEADLINES_PRUNED, vouched
-from .checks import check_rules
-from .clock import DEFAULT_MAX_LEAD, TimeBound
-from .compiler import (
+from blacklist_rules.audit_crosscheck import (
+    DEADLINE_COLUMNS,
+    DEADLINE_ROW,
+    DEADLINES_PRUNED,
+    vouched,
+)
+from blacklist_rules.checks import check_rules
+from blacklist_rules.clock import DEFAULT_MAX_LEAD, TimeBound
+from blacklist_rules.compiler import (
     DEADLINE,
     CompiledRule,
     CompiledRuleset,
@@ -31,8 +36,8 @@ from .compiler import (
     compile_rules,
     trace,
 )
-from .connection import BUSY_TIMEOUT, Transaction, whole_or_nothing
-from .decisions import (
+from blacklist_rules.connection import BUSY_TIMEOUT, Transaction, whole_or_nothing
+from blacklist_rules.decisions import (
     CASCADE,
     HUMAN_REVIEW,
     Action,
@@ -46,7 +51,7 @@ from .decisions import (
     decision_from_dict,
     decision_id,
 )
-from .errors import (
+from blacklist_rules.errors import (
     EvaluationError,
     EventError,
     IdentityKeyError,
@@ -55,7 +60,7 @@ from .errors import (
     StoreError,
     StoreUnavailableError,
 )
-from .events import (
+from blacklist_rules.events import (
     BLACKLISTED_IDENTITY,
     IDENTITY_DIGEST,
     AppealOutcome,
@@ -77,7 +82,7 @@ from .events import (
     to_micros,
     utc_text,
 )
-from .identity import (
+from blacklist_rules.identity import (
     DEVICE,
     GENERATED,
     ID_NUMBER,
@@ -92,17 +97,17 @@ from .identity import (
     load_key,
     lookup_prints,
 )
-from .loader import RuleSource, read_rules
-from .matching.durable import DurableMatcher, build_problems
-from .matching.protocol import Matcher
-from .notice_templates import check_rule_notices, read_notice_pack
-from .spec import comparisons
-from .stores.records import Deadline, StoredEntry, TakenDecision
-from .stores.sqlite import LOGGED_BY_ACCOUNT, PURGED, SQLiteStore
-from .windows import StreamWindow, WindowEvidence, feature_caps
+from blacklist_rules.loader import RuleSource, read_rules
+from blacklist_rules.matching.durable import DurableMatcher, build_problems
+from blacklist_rules.matching.protocol import Matcher
+from blacklist_rules.notice_templates import check_rule_notices, read_notice_pack
+from blacklist_rules.spec import comparisons
+from blacklist_rules.stores.records import Deadline, StoredEntry, TakenDecision
+from blacklist_rules.stores.sqlite import LOGGED_BY_ACCOUNT, PURGED, SQLiteStore
+from blacklist_rules.windows import StreamWindow, WindowEvidence, feature_caps
 
 if TYPE_CHECKING:  # the notices report is a layer above: imported where it is used
-    from .notices import Notice
+    from blacklist_rules.notices import Notice
 
 _log = logging.getLogger("blacklist_rules")
 VERIFICATION_PASSED = "verification_passed"
@@ -126,7 +131,7 @@ def default_rules_path() -> Path:
     packaged = resources.files("blacklist_rules") / "rules"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "rules"
+    return Path(__file__).resolve().parents[3] / "rules"
 
 
 def load_ruleset(location: str | Path | None = None) -> CompiledRuleset:
@@ -531,7 +536,7 @@ class Engine:
         """What the user is told about a decision, in `lang`, its times in the zone `tz`;
         from the pack that decided, as kept in the db (see `render_notice`)."""
         # Imported here: rendering is a report over the store, a layer above the engine.
-        from .notices import render_notice
+        from blacklist_rules.notices import render_notice
 
         return render_notice(self.store, decision_id, lang=lang, tz=tz)
 
