@@ -118,7 +118,7 @@ class Core:
         self.mirrors = Mirrors.load(store)
         self.observe: Callable[[Event, dict[str, Any]], None] | None = None
         self.given: dict[str, Fingerprints] = {}
-        """Registrations' fingerprints a scratch engine was given (`Engine.inherit`): a
+        """Registrations' fingerprints a scratch engine was given (`Engine.seed.inherit`): a
         stored registration replayed is fingerprinted as when it came."""
 
     @property

@@ -10,7 +10,6 @@ fails to evaluate never means "allow": the failure is recorded and `EvaluationEr
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -24,25 +23,23 @@ from blacklist_rules.clock import DEFAULT_MAX_LEAD, TimeBound
 from blacklist_rules.compiler import CompiledRuleset
 from blacklist_rules.connection import BUSY_TIMEOUT, whole_or_nothing
 from blacklist_rules.decisions import Decision, Status, decision_from_dict
-from blacklist_rules.errors import EvaluationError, EventError, IdentityKeyError
-from blacklist_rules.events import Event, ParsedLine, from_micros, parse_time, to_micros, utc_text
-from blacklist_rules.identity import GENERATED, BlacklistEntry, Fingerprints, IdentityKey, load_key
+from blacklist_rules.errors import EvaluationError, EventError
+from blacklist_rules.events import Event, ParsedLine, from_micros, parse_time, utc_text
+from blacklist_rules.identity import BlacklistEntry, IdentityKey, load_key
 from blacklist_rules.matching.durable import DurableMatcher
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.sqlite import SQLiteStore
 
 from . import deadlines, intake, pipeline, registry
-from . import record as recording
 from .context import EventContext, Outcome
 from .core import Core
 from .loading import load_ruleset
-from .mirrors import Mirrors, due, load_listed
+from .mirrors import Mirrors
+from .seed import Seed
 from .unit import UnitOfWork
 
 if TYPE_CHECKING:  # the notices report is a layer above: imported where it is used
     from blacklist_rules.notices import Notice
-
-_log = logging.getLogger("blacklist_rules")
 
 StoreT = TypeVar("StoreT", bound=Store, default=SQLiteStore)
 """The store an engine runs on: a SQLite one unless it says otherwise (`Engine[MemoryStore]`)."""
@@ -65,19 +62,8 @@ class Engine(Generic[StoreT]):
     ) -> None:
         self.ruleset = ruleset
         self.store = store
-        in_memory = store.path == ":memory:"
-        self.identity_key = identity_key or load_key(None if in_memory else store.path)
+        self.identity_key = registry.key_for(store, identity_key)
         """The secret behind fingerprints; `.source` says where it came from."""
-        if not store.check_key(self.identity_key.check):
-            raise IdentityKeyError(
-                f"{store.path} was written under another identity key than the one from "
-                f"{self.identity_key.source}: its fingerprints would never match"
-            )
-        if self.identity_key.source == GENERATED:
-            _log.warning(
-                "identity key %s: fingerprints and blacklist entries die with it",
-                self.identity_key.source,
-            )
         self.time_bound = TimeBound(max_lead)
         """How far event time may lead the wall clock, `store.now` (see `clock`)."""
         self._matcher = DurableMatcher.for_plan(ruleset)
@@ -398,48 +384,8 @@ class Engine(Generic[StoreT]):
         unit.after_write()
         return outcome
 
-    # --- the seed/replay API: how a scratch engine is driven (`scratch`) ----------------
-    def inherit(
-        self,
-        vetoes: dict[tuple[str, str, str], set[str]],
-        fingerprints: Mapping[str, Fingerprints],
-    ) -> None:
-        """Replay for another engine: never take again the decisions a person reversed there
-        (`vetoes`, by account, rule and moment: shared with that engine, not copied), and
-        fingerprint its stored registrations as they were when they came (by event id)."""
-        mirrors = self._core.mirrors
-        mirrors.vetoed = mirrors.inherited = vetoes
-        self._core.given.update(fingerprints)
-
-    def resume_at(self, clock: datetime | None, since_us: int) -> None:
-        """Take up a store seeded from another (`SQLiteStore.seed_from`) with the clock it
-        had then: open the unit of work (which fills the windows from the events seeded),
-        then settle the deadlines not yet due at `clock` (else `since_us`)."""
-        self._core.mirrors.clock = clock
-        self._unit.begin()
-        self.settle_deadlines(to_micros(clock) if clock else since_us)
-
-    def settle_deadlines(self, from_us: int) -> None:
-        """Deadlines due from `from_us` on are met (by an `unless` event that had come) or
-        pending; a rule the pack in force lacks is left as it is. The waiting accounts and
-        the blacklist listing are read again."""
-        core, store = self._core, self.store
-        for row in store.deadlines_from(from_us):
-            rule = core.index.rules.get(row.rule_id)
-            if rule is None or rule.deadline is None:
-                continue
-            keys = rule.deadline.unless
-            met = any(
-                deadlines.seen(core, key, row.account_id, row.start_us, row.due_us) for key in keys
-            )
-            store.set_deadline_state(row.rule_id, row.anchor_id, "met" if met else "pending")
-        core.mirrors.waiting = store.waiting_accounts()
-        core.mirrors.listed = load_listed(store)
-
-    def recompute(self, accounts: Iterable[str], cause: str, at: datetime) -> None:
-        """Each account's status from the decisions standing in the store (`cause` says why),
-        and the next due moment read again."""
-        ctx = EventContext()
-        for account in sorted(accounts):
-            recording.recompute(self._core, ctx, account, cause, at, None)
-        self._core.mirrors.next_due = due(self.store)
+    # --- the seed/replay API ---------------------------------------------------------
+    @property
+    def seed(self) -> Seed:
+        """How a scratch engine is driven (`scratch`): seeded, given vetoes and fingerprints."""
+        return Seed(self._core, self._unit)

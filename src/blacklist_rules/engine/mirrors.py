@@ -50,7 +50,7 @@ class Mirrors:
     added to by `deadlines.schedule` and the cascade, shrunk only by a read). Another writer's
     deadline is unseen until `reload`: its `unless` event would not meet it."""
     inherited: dict[tuple[str, str, str], set[str]] = attrs.field(factory=dict)
-    """Vetoes a scratch engine was given by the engine it replays for (`Engine.inherit`): no
+    """Vetoes a scratch engine was given by the engine it replays for (`Engine.seed.inherit`): no
     stored state of its own, never reloaded away."""
     vetoed: dict[tuple[str, str, str], set[str]] = attrs.field(factory=dict)
     """Decisions a person reversed, never taken again: `inherited` plus `store.vetoed()`,

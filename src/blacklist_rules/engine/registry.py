@@ -5,12 +5,13 @@ listing mirror), deciding again the registrations a new entry reaches back to.""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from blacklist_rules.decisions import Action, Decision, Status, decision_from_dict
-from blacklist_rules.errors import EventError
+from blacklist_rules.errors import EventError, IdentityKeyError
 from blacklist_rules.events import (
     BLACKLISTED_IDENTITY,
     IDENTITY_DIGEST,
@@ -22,24 +23,46 @@ from blacklist_rules.events import (
     utc_text,
 )
 from blacklist_rules.identity import (
+    GENERATED,
     ID_NUMBER,
     INVALID_ID_NUMBER,
     LISTED_KINDS,
     BlacklistEntry,
+    IdentityKey,
     fingerprints,
+    load_key,
     lookup_prints,
 )
+from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.records import StoredEntry
 
 from . import decide as deciding
 from .context import EventContext
 from .core import Core
 
+_log = logging.getLogger("blacklist_rules")
+
 VICTIM = "identity_of_another_person"
 """A failed verification with this reason: the ID number is the victim's, never blacklisted."""
 
 EntryKey = tuple[str, str, str]
 """An entry by (kind, fingerprint, decision id)."""
+
+
+def key_for(store: Store, identity_key: IdentityKey | None) -> IdentityKey:
+    """The identity key an engine runs with (`identity_key`, else from the environment or the
+    store's key file, else generated: logged), checked against the one the store was written
+    under: another key's fingerprints would never match."""
+    in_memory = store.path == ":memory:"
+    key = identity_key or load_key(None if in_memory else store.path)
+    if not store.check_key(key.check):
+        raise IdentityKeyError(
+            f"{store.path} was written under another identity key than the one from "
+            f"{key.source}: its fingerprints would never match"
+        )
+    if key.source == GENERATED:
+        _log.warning("identity key %s: fingerprints and blacklist entries die with it", key.source)
+    return key
 
 
 def identify(core: Core, ctx: EventContext, event: Registration) -> Registration:
