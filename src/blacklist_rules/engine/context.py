@@ -4,8 +4,9 @@ decided on; and the `Outcome` the caller gets."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 
 import attrs
 
@@ -14,6 +15,9 @@ from blacklist_rules.errors import EvaluationError, EventError
 from blacklist_rules.events import Event
 from blacklist_rules.identity import BlacklistEntry, Fingerprints
 from blacklist_rules.windows import StreamWindow
+
+_NO_ROWS: Mapping[str, StreamWindow] = MappingProxyType({})
+"""No windows: the default a stage replaces whole (read only, shared)."""
 
 
 @attrs.frozen
@@ -54,36 +58,55 @@ class Occasion:
     """The windows its window counts were read from (capped: see `match.exact`)."""
 
 
-@attrs.define(slots=True, eq=False)
 class EventContext:
     """One event's (or one clock move's) state while the stages run: made by the facade for
     each unit of work and dropped with it. What the unit of work undoes on a failure is here
-    (`inserted`, `saved`, `fed`, `moved`); the rest is what the stages hand one another."""
+    (`inserted`, `saved`, `fed`, `moved`); the rest is what the stages hand one another.
+    (A plain class with slots: one is made per event, on the hot path.)"""
 
-    input: object = None
-    """What the caller handed in (the raw line, dict or model): refused once, never quoted."""
-    event: Event | None = None
-    """The event, once parsed (masked, and fingerprinted if a registration)."""
-    inserted: bool = False
-    """Its row was written to the log: an undo forgets it."""
-    saved: bool = False
-    """A savepoint guards its further writes."""
-    moved: bool = False
-    """It changed a mirror (`Mirrors`): an undo reads the mirrors again."""
-    at_us: int = 0
-    """The event's time in µs."""
-    fed: list[tuple[str, str, int, str]] = attrs.field(factory=list)
-    """The history rows it wrote (stream, group, time, event id): written before any savepoint,
-    so an undo forgets them one by one."""
-    prints: Fingerprints | None = None
-    """The registration's fingerprints."""
-    hits: list[BlacklistEntry] = attrs.field(factory=list)
-    """The blacklist entries in force the registration matches."""
-    rows: dict[str, StreamWindow] = attrs.field(factory=dict)
-    """The windows of the streams it fed."""
-    elsewhere: list[tuple[int, str, str, frozenset[str]]] = attrs.field(factory=list)
-    """Later registrations whose window `by` an identity value a late event completed."""
-    changes: list[StatusChange] = attrs.field(factory=list)
-    reversals: list[Reversal] = attrs.field(factory=list)
-    decided: list[Decision] = attrs.field(factory=list)
-    """Decisions taken aside (deadlines, stored events decided again, the cascade's)."""
+    __slots__ = (
+        "at_us",
+        "changes",
+        "decided",
+        "elsewhere",
+        "event",
+        "fed",
+        "hits",
+        "input",
+        "inserted",
+        "moved",
+        "prints",
+        "reversals",
+        "rows",
+        "saved",
+    )
+
+    def __init__(self, input: object = None) -> None:
+        self.input = input
+        """What the caller handed in (the raw line, dict or model): refused once, never
+        quoted."""
+        self.event: Event | None = None
+        """The event, once parsed (masked, and fingerprinted if a registration)."""
+        self.inserted = False
+        """Its row was written to the log: an undo forgets it."""
+        self.saved = False
+        """A savepoint guards its further writes."""
+        self.moved = False
+        """It changed a mirror (`Mirrors`): an undo reads the mirrors again."""
+        self.at_us = 0
+        """The event's time in µs."""
+        self.fed: list[tuple[str, str, int, str]] = []
+        """The history rows it wrote (stream, group, time, event id): written before any
+        savepoint, so an undo forgets them one by one."""
+        self.prints: Fingerprints | None = None
+        """The registration's fingerprints."""
+        self.hits: Sequence[BlacklistEntry] = ()
+        """The blacklist entries in force the registration matches."""
+        self.rows: Mapping[str, StreamWindow] = _NO_ROWS
+        """The windows of the streams it fed."""
+        self.elsewhere: Sequence[tuple[int, str, str, frozenset[str]]] = ()
+        """Later registrations whose window `by` an identity value a late event completed."""
+        self.changes: list[StatusChange] = []
+        self.reversals: list[Reversal] = []
+        self.decided: list[Decision] = []
+        """Decisions taken aside (deadlines, stored events decided again, the cascade's)."""

@@ -148,11 +148,19 @@ class Engine(Generic[StoreT]):
         """Skip the matcher when no guard holds (off: ask it for every event, to check)."""
         return self._core.prefilter
 
+    @prefilter.setter
+    def prefilter(self, value: bool) -> None:
+        self._core.prefilter = value
+
     @property
     def prune(self) -> bool:
         """Forget history no window can reach any more (off only to check that it changes
         nothing)."""
         return self._core.prune
+
+    @prune.setter
+    def prune(self, value: bool) -> None:
+        self._core.prune = value
 
     @property
     def commit_every(self) -> int:
@@ -380,7 +388,8 @@ class Engine(Generic[StoreT]):
             outcome = intake.reject(core, ctx, exc, line, source, account)
         except Exception as exc:
             unit.fail(ctx, exc, clock, line, source, "processing")
-        unit.release(ctx)
+        if ctx.saved:
+            self.store.release_savepoint()
         unit.after_write()
         return outcome
 

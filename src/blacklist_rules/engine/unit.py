@@ -100,11 +100,6 @@ class UnitOfWork:
             self.core.store.savepoint()
             ctx.saved = True
 
-    def release(self, ctx: EventContext) -> None:
-        if ctx.saved:
-            self.core.store.release_savepoint()
-            ctx.saved = False
-
     def undo(self, ctx: EventContext, clock: datetime | None) -> None:
         """Undo what the event wrote (its savepoint if it took one, and its row); what memory
         holds beside the store follows it back. The mirrors (statuses, the blacklist listing,
