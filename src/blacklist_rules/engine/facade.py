@@ -1,12 +1,8 @@
-"""The engine's facade: lifecycle, `process` / `run` / `advance_to`, queries, and the
-seed/replay API a scratch engine is driven through (DESIGN §4). The work is the stages'
-(`pipeline` says in which order they run); this class holds them together.
-
-One `Engine` holds one compiled rule pack and one store. Time is event time: the clock is the
-latest `occurred_at` accepted (at most `max_lead` ahead of the wall clock: see `clock`), and a
-freeze whose end the clock passes ends in the outcome of the event that moved it. A rule that
-fails to evaluate never means "allow": the failure is recorded and `EvaluationError` is raised.
-"""
+"""The engine's facade (DESIGN §4): lifecycle, `process` / `run` / `advance_to`, queries, and
+the seed/replay API; the work is the stages' (`pipeline` runs them in order). Time is event
+time: the clock is the latest `occurred_at` accepted (at most `max_lead` ahead of the wall
+clock: see `clock`). A rule that fails to evaluate never means "allow": the failure is
+recorded and `EvaluationError` is raised."""
 
 from __future__ import annotations
 
@@ -46,8 +42,9 @@ StoreT = TypeVar("StoreT", bound=Store, default=SQLiteStore)
 
 
 class Engine(Generic[StoreT]):
-    """Applies a compiled rule pack to account events, keeping state in a store: any `Store`
-    (`stores.protocols`); `Engine.from_path` opens a SQLite one."""
+    """Applies one compiled rule pack to account events, keeping state in one store: any
+    `Store` (`stores.protocols`); `Engine.from_path` opens a SQLite one. A freeze whose end
+    the clock passes ends in the outcome of the event that moved it."""
 
     def __init__(
         self,
