@@ -45,6 +45,7 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
 from blacklist_rules import Engine, IdentityKey
+from blacklist_rules.engine.mirrors import load_listed
 
 TARGET = 100_000
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -154,7 +155,7 @@ def measure(
         opening_bytes = rss_bytes() - before
         # The in-memory listing alone, counted exactly (RSS moves by whole arenas).
         tracemalloc.start()
-        listing = engine._load_listed()
+        listing = load_listed(engine.store)
         listing_bytes = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
         del listing

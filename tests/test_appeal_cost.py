@@ -13,6 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 
 from blacklist_rules import Decision, Engine, SQLiteStore, Status
+from blacklist_rules.engine.mirrors import load_listed
 from blacklist_rules.events import to_micros
 from blacklist_rules.stores.sqlite import SCHEMA_VERSION
 
@@ -93,17 +94,17 @@ def test_an_overturned_appeal_scans_no_table(tmp_path: Path) -> None:
 
 def _mirrors(engine: Engine) -> tuple[Any, ...]:
     """What the engine holds in memory beside the db: statuses, listing, vetoes."""
-    listing = engine._listed
+    listing = engine.mirrors.listed
     spans = {key: sorted(listing._of(key), key=str) for key in listing._spans}
-    return dict(engine._statuses), spans, engine._vetoed
+    return dict(engine.mirrors.statuses), spans, engine.mirrors.vetoed
 
 
 def _as_read(engine: Engine) -> tuple[Any, ...]:
     """The same, read afresh from the db."""
-    listing = engine._load_listed()
+    listing = load_listed(engine.store)
     spans = {key: sorted(listing._of(key), key=str) for key in listing._spans}
     statuses = {row.account_id: Status(row.status) for row in engine.store.flagged()}
-    return statuses, spans, engine._load_vetoes()
+    return statuses, spans, engine.mirrors.load_vetoes(engine.store)
 
 
 def _step(engine: Engine, item: dict[str, Any]) -> None:
@@ -146,7 +147,7 @@ def test_memory_mirrors_the_db_through_refused_and_granted_appeals(
         for item in steps:
             _step(engine, dict(item))
             assert _mirrors(engine) == _as_read(engine)
-            assert engine._waiting >= engine.store.waiting_accounts()
+            assert engine.mirrors.waiting >= engine.store.waiting_accounts()
 
 
 def test_a_schema_6_db_gains_the_indexes_and_keeps_its_clocks(tmp_path: Path) -> None:

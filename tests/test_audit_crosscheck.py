@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 
 from blacklist_rules import Engine, SQLiteStore, iter_jsonl
-from blacklist_rules import engine as engine_module
 from blacklist_rules.cli import main
+from blacklist_rules.engine import record as engine_module
 from blacklist_rules.identity import KEY_ENV
 from blacklist_rules.stores.sqlite import audit as store_module
 
@@ -510,7 +510,7 @@ def test_deadlines_written_before_version_3_are_not_checked_until_a_purge(
     with monkeypatch.context() as old:  # what version 2 wrote: no vouches, no deadline records
         old.setattr(store_module, "AUDIT_RECORD_VERSION", 2)
         old.setattr(engine_module, "vouched", lambda record, *_rest: record)
-        old.setattr(Engine, "_audit_deadline", lambda self, row: None)
+        old.setattr(engine_module, "audit_deadline", lambda core, row: None)
         with Engine.from_path(db=db, max_lead=None) as engine:
             engine.store.now = lambda: datetime(2025, 1, 1, tzinfo=UTC)
             _frozen(engine, "wang", 0, WANG)

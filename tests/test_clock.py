@@ -26,6 +26,7 @@ from blacklist_rules import (
 from blacklist_rules import cli as cli_module
 from blacklist_rules.cases import parse_cases
 from blacklist_rules.clock import duration_text
+from blacklist_rules.engine.core import Core
 from blacklist_rules.events import parse_time
 
 from .support import T0, event
@@ -321,16 +322,16 @@ def test_a_failure_while_run_until_moves_the_clock_exits_3(
     until = (T0 + timedelta(days=30)).isoformat()
     args = ["run", str(events), "--db", db, "--until", until, "--force"]
 
-    agree = Engine._agree
+    agree = Core.agree
 
-    def boom(self: Engine, what: str, snapshot: dict[str, Any], expected: list[str]) -> None:
+    def boom(self: Core, what: str, snapshot: dict[str, Any], expected: list[str]) -> None:
         if what.startswith("deadline "):
             raise EvaluationError("boom")
         agree(self, what, snapshot, expected)
 
     monkeypatch.chdir(tmp_path)
     with monkeypatch.context() as patched:
-        patched.setattr(Engine, "_agree", boom)
+        patched.setattr(Core, "agree", boom)
         assert cli_module.main(args) == 3
     err = capsys.readouterr().err
     assert "FAILED moving the clock (nothing moved): " in err

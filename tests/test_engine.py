@@ -13,6 +13,7 @@ import pytest
 
 from blacklist_rules import Engine, EvaluationError, EventError, Status, iter_jsonl
 from blacklist_rules.engine import default_rules_path
+from blacklist_rules.engine import record as recording
 
 from .support import (
     RUMOR_FREEZE_30D,
@@ -494,20 +495,20 @@ def test_a_crash_inside_one_event_undoes_only_that_event(
     with Engine.from_path(db=db) as engine:
         first = make_event("impersonation_report", "a", reporter_id="r", confirmed=True)
         second = make_event("impersonation_report", "b", reporter_id="r", confirmed=True)
-        original = engine._record
+        original = recording.record_decision
 
-        def crash_on_b(decision: Any, event_id: str) -> None:
-            original(decision, event_id)
+        def crash_on_b(core: Any, ctx: Any, decision: Any, event_id: str) -> None:
+            original(core, ctx, decision, event_id)
             if decision.account_id == "b":
                 raise RuntimeError("disk on fire")
 
-        monkeypatch.setattr(engine, "_record", crash_on_b)
+        monkeypatch.setattr(recording, "record_decision", crash_on_b)
         outcomes = list(engine.run([first, second]))
         assert outcomes[0].accepted
         assert outcomes[1].failure is not None
         assert "disk on fire" in str(outcomes[1].failure)
         assert engine.status("b") == "active"  # memory followed the db back
-        monkeypatch.setattr(engine, "_record", original)
+        monkeypatch.setattr(recording, "record_decision", original)
         assert [d.action for d in engine.process(second).decisions] == ["blacklist"]
     with Engine.from_path(db=db) as engine:
         assert (engine.status("a"), engine.status("b")) == ("blacklisted", "blacklisted")

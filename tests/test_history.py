@@ -23,6 +23,7 @@ from blacklist_rules import (
     SQLiteStore,
     load_ruleset,
 )
+from blacklist_rules.engine.core import Core
 
 from .support import T0, default_pack_with, event, write_rule
 
@@ -510,12 +511,14 @@ def test_a_failure_while_the_clock_moves_undoes_it_all(monkeypatch: pytest.Monke
         clock = engine.clock
         calls = []
 
-        def fail_second(what: str, snapshot: dict[str, Any], expected: list[str]) -> None:
+        def fail_second(
+            core: Core, what: str, snapshot: dict[str, Any], expected: list[str]
+        ) -> None:
             calls.append(what)
             if len(calls) == 2:
                 raise EvaluationError("boom")
 
-        monkeypatch.setattr(engine, "_agree", fail_second)
+        monkeypatch.setattr(Core, "agree", fail_second)
         with pytest.raises(EvaluationError, match="boom"):
             engine.advance_to(T0 + 30 * DAY)
         assert engine.clock == clock

@@ -226,7 +226,7 @@ class SQLiteRetention(SQLiteAudit, SQLiteEvents, RetentionPolicy):
 
     def _history_kept(self, cut_us: int, horizon_us: int) -> tuple[int, int]:
         """What a history purge keeps however old: the events from the log position of the
-        first event from the cut on (the cascade replays them: see `Engine._settle_into`),
+        first event from the cut on (the cascade replays them: see `engine.scratch`),
         and those from the time returned on: the longest window before the cut, or before
         the oldest of those replayed that a window still counts (its windows reach back)."""
         (first,) = self._db.execute(

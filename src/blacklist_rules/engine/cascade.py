@@ -1,0 +1,312 @@
+"""The reversal cascade: what a person's reversal reached, re-evaluated as if the reversed
+decisions' evidence never came. The linked accounts are replayed without it in a scratch
+world (`scratch`), and this store is reconciled with what the replay took."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from blacklist_rules.decisions import (
+    CASCADE,
+    HUMAN_REVIEW,
+    Mode,
+    Reversal,
+    decision_from_dict,
+    decision_id,
+)
+from blacklist_rules.events import AppealOutcome, ReviewDecision, from_micros, to_micros, utc_text
+from blacklist_rules.stores.records import Deadline, TakenDecision
+
+from . import record as recording
+from . import registry, scratch
+from .context import EventContext
+from .core import Core
+from .mirrors import due
+
+FELL = "re-evaluated without the reversed decision and its evidence: no longer taken"
+
+Pair = tuple[dict[str, Any], dict[str, Any] | None]
+"""One of our decisions and the same decision in the replay, if it took it."""
+
+
+@attrs.frozen
+class Reach:
+    """Which decisions a reversal can have changed."""
+
+    settled: str
+    """The history cut as UTC text ('' without one)."""
+    arrival: Mapping[str, int]
+    boundary: int
+    start: int
+    since: str
+
+    def __call__(self, row: TakenDecision) -> bool:
+        """Automatic, not settled by a history cut (taken before it, on an event that came
+        before the replay's start), and taken on an event that came after the first one
+        the reversal touches, or at a moment after it: what lies before both cannot
+        depend on it."""
+        if row.record["rule_id"] == HUMAN_REVIEW:
+            return False
+        taken = utc_text(_time(row.record))
+        if taken < self.settled and self.arrival.get(row.event_id, 0) < self.boundary:
+            return False
+        return self.arrival.get(row.event_id, self.start) >= self.start or taken >= self.since
+
+
+def cascade(
+    core: Core,
+    ctx: EventContext,
+    reversed_records: list[dict[str, Any]],
+    event: ReviewDecision | AppealOutcome,
+    cause: str,
+) -> None:
+    """Re-evaluate what the reversed decisions reached, as if their evidence never came.
+
+    The evidence each was taken on is withdrawn (it stops counting in every window). The
+    accounts linked to this one are replayed without it on a scratch engine, in the order
+    their events came and under the clock each came at, with every decision a person
+    reversed vetoed. From the first event and moment the reversal touches, the two are
+    reconciled: an automatic decision the replay no longer takes is reversed in its own
+    record, linked to the cause; one it takes that was never taken (a freeze a blacklist
+    had made pointless, a late strike's blacklist) is recorded as re-evaluated; shadow
+    decisions alike, so a shadow rule is judged on the evidence that stands. Statuses
+    and blacklist entries follow. The replay runs the pack in force, as late events do.
+    """
+    store = core.store
+    withdrawn = _withdraw(core, reversed_records, event)
+    fallen = sorted(record["decision_id"] for record in reversed_records)
+    ctx.moved = True
+    for key, evidence in store.vetoed(fallen).items():  # theirs join the vetoes
+        core.mirrors.vetoed.setdefault(key, set()).update(evidence)
+    touched = {*withdrawn, *store.recorded_by(fallen).values()}
+    accounts = store.linked_accounts(event.account_id, core.index.linking)
+    found, waiting, boundary = scratch.replay_without(core, accounts)
+    old = store.taken_of(accounts)
+    arrival = store.arrivals({*touched, *(row.event_id for row in (*old, *found))})
+    since = min(
+        [utc_text(_time(record)) for record in reversed_records]
+        + [utc_text(from_micros(at_us)) for at_us in withdrawn.values()]
+    )
+    reach = Reach(
+        _settled(core, event, fallen, since),
+        arrival,
+        boundary,
+        min((arrival[e] for e in touched if e in arrival), default=0),
+        since,
+    )
+    link = {"by_event": event.event_id, "cascade_of": fallen}
+    pairs, added, ids = _pair(old, found, reach, event.event_id)
+    gone = {*withdrawn, *fallen}
+    gone.update(record["decision_id"] for record, twin in pairs if twin is None)
+    _reconcile(core, ctx, pairs, ids, gone, link, event)
+    _add(core, ctx, added, ids, link, event)
+    _carry(core, waiting, ids, accounts, withdrawn)
+    for account in sorted(accounts):
+        recording.recompute(core, ctx, account, cause, event.occurred_at, event.event_id)
+    for account in sorted(accounts):
+        registry.sync(core, ctx, account, event.occurred_at, event.event_id)
+    core.mirrors.next_due = due(store)
+
+
+def _settled(
+    core: Core, event: ReviewDecision | AppealOutcome, fallen: list[str], since: str
+) -> str:
+    """The history cut as text; an audit record when the reversal reaches behind it: what
+    followed before the cut stays as it was."""
+    cut = core.store.history_cut_us
+    settled = utc_text(from_micros(cut)) if cut is not None else ""
+    if since < settled:
+        core.store.audit(
+            "cascade_settled",
+            {"by_event": event.event_id, "cascade_of": fallen, "history_cut": settled},
+            account_id=event.account_id,
+            event_id=event.event_id,
+            occurred_at=utc_text(event.occurred_at),
+        )
+    return settled
+
+
+def _pair(
+    old: list[TakenDecision], found: list[TakenDecision], reach: Reach, by_event: str
+) -> tuple[list[Pair], list[TakenDecision], dict[str, str]]:
+    """Our decisions the reversal reached, each with its twin in the replay (or None); the
+    replay's decisions we never took; and the replay's decision ids -> ours (new ids for
+    those we never took)."""
+    twins: dict[tuple[str, ...], list[TakenDecision]] = {}
+    for row in found:
+        twins.setdefault(_content(row.record), []).append(row)
+    ids: dict[str, str] = {}
+    pairs: list[Pair] = []
+    for row in old:
+        same = twins.get(_content(row.record))
+        twin = same.pop(0).record if same else None
+        if twin is not None:
+            ids[twin["decision_id"]] = row.record["decision_id"]
+        if reach(row):
+            pairs.append((row.record, twin))
+    added = [row for row in found if row.record["decision_id"] not in ids and reach(row)]
+    for record in (row.record for row in added):
+        seed = f"{record['decision_id']}@{by_event}"
+        mode = Mode(record["mode"])
+        ids[record["decision_id"]] = decision_id(seed, record["account_id"], mode)
+    return pairs, added, ids
+
+
+def _reconcile(
+    core: Core,
+    ctx: EventContext,
+    pairs: list[Pair],
+    ids: dict[str, str],
+    gone: set[str],
+    link: dict[str, Any],
+    event: ReviewDecision | AppealOutcome,
+) -> None:
+    """A decision the replay no longer takes is reversed; one whose evidence is partly gone
+    but that the replay still takes says what still supports it."""
+    at_text = utc_text(event.occurred_at)
+    for record, twin in pairs:
+        decision = record["decision_id"]
+        if twin is None:
+            core.store.reverse_decision(decision, event.event_id, CASCADE)
+            ctx.reversals.append(Reversal(decision, record["account_id"], CASCADE, event.event_id))
+            kind, what = "reversal", {"by": CASCADE, **link, "reason": FELL}
+        elif gone.intersection(record["evidence"]):
+            supported = [ids.get(item, item) for item in twin["evidence"]]
+            kind, what = "re_evaluation", {"still_supported_by": supported, **link}
+        else:
+            continue
+        core.store.audit(
+            kind,
+            {"decision_id": decision, **what},
+            account_id=record["account_id"],
+            event_id=event.event_id,
+            decision_id=decision,
+            occurred_at=at_text,
+        )
+
+
+def _add(
+    core: Core,
+    ctx: EventContext,
+    added: list[TakenDecision],
+    ids: dict[str, str],
+    link: dict[str, Any],
+    event: ReviewDecision | AppealOutcome,
+) -> None:
+    """The replay's decisions we never took: recorded now, dated at their past moment."""
+    store, at_text = core.store, utc_text(event.occurred_at)
+    for record, ended in ((row.record, row.ended_at) for row in added):
+        anchor = record.get("anchor")
+        decision = decision_from_dict(
+            {
+                **record,
+                "decision_id": ids[record["decision_id"]],
+                "evidence": [ids.get(item, item) for item in record["evidence"]],
+                "anchor": ids.get(anchor, anchor) if anchor else None,
+            }
+        )
+        # Decided now, dated at its past moment: `decided_at` says when it was decided.
+        stored = {**decision.to_dict(), "re_evaluated": {**link, "decided_at": at_text}}
+        expires = utc_text(decision.expires_at) if decision.expires_at else None
+        at = utc_text(decision.effective_at)
+        store.add_decision(stored, event.event_id, at, expires)
+        store.audit(
+            "decision",
+            recording.vouch(core, stored),
+            account_id=decision.account_id,
+            event_id=event.event_id,
+            decision_id=decision.decision_id,
+            occurred_at=at,
+        )
+        if ended is not None:
+            store.end_decision(decision.decision_id, ended)
+        ctx.decided.append(decision)
+
+
+def _carry(
+    core: Core,
+    waiting: list[Deadline],
+    ids: dict[str, str],
+    accounts: set[str],
+    withdrawn: dict[str, int],
+) -> None:
+    """The replay's pending deadlines join ours (one we have, pending or not, stays as it
+    is); ours counted from an event that no longer counts are void."""
+    store = core.store
+    for due_row in waiting:
+        kept = (
+            due_row.rule_id,
+            ids.get(due_row.anchor_id, due_row.anchor_id),
+            due_row.account_id,
+            due_row.anchor_event_id,
+            due_row.start_us,
+            due_row.due_us,
+        )
+        if store.add_deadline(*kept, "pending"):
+            recording.audit_deadline(core, (*kept, "pending"))
+        core.mirrors.waiting.add(due_row.account_id)
+    for due_row in store.pending_deadlines_of(accounts):
+        if due_row.anchor_id in withdrawn:
+            recording.audit_deadline(
+                core, store.set_deadline_state(due_row.rule_id, due_row.anchor_id, "void")
+            )
+
+
+def _withdraw(
+    core: Core, reversed_records: list[dict[str, Any]], event: ReviewDecision | AppealOutcome
+) -> dict[str, int]:
+    """Withdraw the evidence each reversed decision was taken on: the events of its evidence
+    at its own moment (the strike that completed a window, the report, the reviewer's own
+    event), never a registration (the account's identity stays), nothing for a deadline's
+    decision. They leave every window; their ids and times."""
+    store = core.store
+    found: dict[str, int] = {}
+    for record in reversed_records:
+        at_us = to_micros(_time(record))
+        for logged in store.events_of(record["evidence"]):
+            event_id, account, occurred_us = logged.event_id, logged.account_id, logged.occurred_us
+            if (
+                logged.type == "registration"
+                or occurred_us != at_us
+                or account != record["account_id"]
+            ):
+                continue
+            if not store.withdraw(event_id, event.event_id, record["decision_id"]):
+                continue
+            for key in core.ruleset.streams:
+                store.forget_history(key, account, occurred_us, event_id)
+            store.audit(
+                "evidence_withdrawn",
+                {
+                    "event_id": event_id,
+                    "decision_id": record["decision_id"],
+                    "by_event": event.event_id,
+                },
+                account_id=account,
+                event_id=event.event_id,
+                decision_id=record["decision_id"],
+                occurred_at=utc_text(event.occurred_at),
+            )
+            found[event_id] = occurred_us
+    return found
+
+
+def _time(record: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(record["effective_at"])
+
+
+def _content(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """What makes two worlds' decisions the same decision, whatever their ids."""
+    expires = record["expires_at"]
+    return (
+        record["account_id"],
+        record["mode"],
+        record["rule_id"],
+        record["action"],
+        utc_text(_time(record)),
+        utc_text(datetime.fromisoformat(expires)) if expires else "",
+    )

@@ -1,0 +1,148 @@
+"""What every stage reads and no event changes: the pack and the indexes derived from it, the
+store, the identity key, the matcher, the switches, and the mirrors (`Mirrors`). One `Core`
+per engine; the stages are functions over it and the event's `EventContext`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from blacklist_rules.clock import TimeBound
+from blacklist_rules.compiler import CompiledRule, CompiledRuleset, Listener
+from blacklist_rules.decisions import Status
+from blacklist_rules.errors import EvaluationError
+from blacklist_rules.events import BLACKLISTED_IDENTITY, Event, flatten, parse_event
+from blacklist_rules.identity import LISTED_KINDS, Fingerprints, IdentityKey
+from blacklist_rules.matching.protocol import Matcher
+from blacklist_rules.spec import comparisons
+from blacklist_rules.stores.protocols import Store
+from blacklist_rules.stores.sqlite import LOGGED_BY_ACCOUNT
+from blacklist_rules.windows import feature_caps
+
+from .mirrors import Mirrors
+
+
+class Indexes:
+    """The pack's rules and streams indexed the ways the stages look them up."""
+
+    __slots__ = (
+        "after",
+        "anchored",
+        "caps",
+        "from_log",
+        "linking",
+        "reads_blacklist",
+        "rules",
+        "unless",
+        "without_windows",
+    )
+
+    def __init__(self, ruleset: CompiledRuleset) -> None:
+        self.anchored: dict[str, list[CompiledRule]] = {}
+        """Which deadline rules an enforced decision of a rule starts."""
+        self.unless: dict[str, list[str]] = {}
+        """Which deadline rules an event of a stream meets."""
+        for rule in ruleset.rules:
+            if rule.deadline is not None:
+                for name in rule.deadline.after_rules:
+                    self.anchored.setdefault(name, []).append(rule)
+                for key in rule.deadline.unless:
+                    self.unless.setdefault(key, []).append(rule.id)
+        self.after = {
+            rule.deadline.after_listener: rule
+            for rule in ruleset.rules
+            if rule.deadline is not None and rule.deadline.after_listener
+        }
+        """The deadline rule each `after` listener starts."""
+        self.from_log = {
+            key
+            for key, stream in ruleset.streams.items()
+            if key not in ruleset.windows and set(stream.listener.types) <= LOGGED_BY_ACCOUNT
+        }
+        """Streams of verifications only, read by no window (a deadline's `unless`): the log
+        already indexes those by account and time, so they are read from there."""
+        self.caps = feature_caps(ruleset)  # see windows.py
+        self.without_windows = {
+            name: tuple(rule for rule in rules if rule.window is None)
+            for name, rules in ruleset.by_type.items()
+        }
+        self.rules = {rule.id: rule for rule in ruleset.rules}
+        self.linking = frozenset(LISTED_KINDS).union(
+            stream.by for stream in ruleset.streams.values() if stream.by is not None
+        )
+        """The identity values through which one account's decisions reach another's: those
+        the blacklist lists, and those some window groups registrations by."""
+        self.reads_blacklist = frozenset(
+            rule.id
+            for rule in ruleset.rules
+            if any(t.field == BLACKLISTED_IDENTITY for t in comparisons(rule.condition))
+        )
+
+
+class Core:
+    """The engine's shared state: built once, read by every stage."""
+
+    __slots__ = (
+        "given",
+        "identity_key",
+        "index",
+        "matcher",
+        "mirrors",
+        "observe",
+        "prefilter",
+        "prune",
+        "ruleset",
+        "store",
+        "time_bound",
+    )
+
+    def __init__(
+        self,
+        ruleset: CompiledRuleset,
+        store: Store,
+        identity_key: IdentityKey,
+        matcher: Matcher,
+        *,
+        prefilter: bool,
+        prune: bool,
+        time_bound: TimeBound,
+    ) -> None:
+        self.ruleset = ruleset
+        self.store = store
+        self.identity_key = identity_key
+        self.matcher = matcher
+        self.prefilter = prefilter
+        self.prune = prune
+        self.time_bound = time_bound
+        self.index = Indexes(ruleset)
+        self.mirrors = Mirrors.load(store)
+        self.observe: Callable[[Event, dict[str, Any]], None] | None = None
+        self.given: dict[str, Fingerprints] = {}
+        """Registrations' fingerprints a scratch engine was given (`Engine.seed.inherit`): a
+        stored registration replayed is fingerprinted as when it came."""
+
+    @property
+    def digest(self) -> str:
+        return self.ruleset.digest
+
+    def status(self, account_id: str) -> Status:
+        return self.mirrors.statuses.get(account_id, Status.ACTIVE)
+
+    def agree(self, what: str, snapshot: dict[str, Any], expected: list[str]) -> None:
+        """Durable-rules must fire what the guards found (fail closed)."""
+        fired = self.matcher.match(snapshot)
+        if sorted(fired) != sorted(expected):
+            raise EvaluationError(
+                f"rule engines disagree on {what}: durable-rules fired "
+                f"{sorted(fired)}, the guard {sorted(expected)}"
+            )
+
+    def stored_match(self, payload: str, listener: Listener) -> tuple[Event, dict[str, Any]] | None:
+        """A stored event and its snapshot, if the listener's filter holds for it: the guard
+        decides and durable-rules must agree (fail closed), as for a live event."""
+        event = parse_event(payload)
+        snapshot = self.ruleset.snapshot(flatten(event), event.type)
+        held = event.type in listener.types and listener.guard(snapshot)
+        if held != (listener.name in self.matcher.match(snapshot)):
+            raise EvaluationError(f"rule engines disagree on {event.event_id} ({listener.name})")
+        return (event, snapshot) if held else None

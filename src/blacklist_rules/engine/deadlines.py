@@ -1,0 +1,161 @@
+"""Deadlines and event time: moving the clock (deadlines that pass act, freezes whose time is
+up end), starting deadlines, meeting them with `unless` events, firing them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from blacklist_rules.compiler import DEADLINE, CompiledRule, Listener
+from blacklist_rules.decisions import ConditionTrace
+from blacklist_rules.errors import EvaluationError
+from blacklist_rules.events import Event, from_micros, to_micros, utc_text
+
+from . import decide as deciding
+from . import match as matching
+from . import record as recording
+from .context import EventContext, Occasion
+from .core import Core
+from .mirrors import due
+
+
+def advance(core: Core, ctx: EventContext, moment: datetime, event_id: str | None) -> None:
+    """Move the clock to `moment` (never back): deadlines that pass act, freezes whose
+    time is up end. A deadline's decision may start another deadline: repeat until none
+    is due (deadlines form no cycle: checked at load)."""
+    mirrors, store = core.mirrors, core.store
+    if mirrors.clock is None or moment > mirrors.clock:
+        mirrors.clock = moment
+    clock = mirrors.clock
+    while mirrors.next_due is not None and mirrors.next_due <= clock:
+        acted = False
+        for row in store.due_deadlines(to_micros(clock)):
+            fire(
+                core,
+                ctx,
+                row.rule_id,
+                row.anchor_id,
+                row.account_id,
+                row.anchor_event_id,
+                row.due_us,
+            )
+            acted = True
+        for ended in store.expire(utc_text(clock)):
+            recording.recompute(
+                core,
+                ctx,
+                ended.account_id,
+                f"freeze {ended.decision_id} ended",
+                datetime.fromisoformat(ended.expires_at),
+                event_id,
+            )
+            acted = True
+        mirrors.next_due = due(store)
+        # Nothing acted, so the store is as it was: a moment still due would be forever.
+        if not acted and mirrors.next_due is not None and mirrors.next_due <= clock:
+            raise EvaluationError(f"{mirrors.next_due} is due but nothing acts on it")
+
+
+def meets_or_starts(core: Core, event: Event, listening: list[Listener]) -> bool:
+    """Would `listen` write: start a deadline, or meet one of the account's?"""
+    after, unless, waiting = core.index.after, core.index.unless, core.mirrors.waiting
+    for listener in listening:
+        if listener.name in after:
+            return True
+        if listener.stream in unless and event.account_id in waiting:
+            return True
+    return False
+
+
+def listen(core: Core, ctx: EventContext, event: Event, listening: list[Listener]) -> None:
+    """The event meets the deadlines it is an `unless` of, and starts those it anchors."""
+    at_us = ctx.at_us
+    for listener in listening:
+        rule = core.index.after.get(listener.name)
+        if rule is not None:
+            row = schedule(core, ctx, rule, event.account_id, event.event_id, event.event_id, at_us)
+            recording.audit_deadline(core, row)
+        waiting = core.index.unless.get(listener.stream) if listener.stream else None
+        if waiting and event.account_id in core.mirrors.waiting:
+            for met in core.store.meet_deadlines(event.account_id, waiting, at_us):
+                recording.audit_deadline(core, met)
+
+
+def schedule(
+    core: Core,
+    ctx: EventContext,
+    rule: CompiledRule,
+    account_id: str,
+    anchor: str,
+    event_id: str,
+    start_us: int,
+) -> tuple[Any, ...] | None:
+    """Start the deadline `rule` counts from `anchor` (a decision or event id). One older
+    than the horizon is not started: history that could meet it may be gone. The row
+    (`DEADLINE_COLUMNS`) when one was written."""
+    if rule.deadline is None:
+        raise EvaluationError(f"rule {rule.id} has no deadline to start")
+    clock = core.mirrors.clock
+    clock_us = to_micros(clock) if clock else start_us
+    if start_us < clock_us - core.ruleset.horizon_us:
+        return None
+    due_us = start_us + rule.deadline.span_us
+    met = any(seen(core, key, account_id, start_us, due_us) for key in rule.deadline.unless)
+    row = (rule.id, anchor, account_id, event_id, start_us, due_us, "met" if met else "pending")
+    written = core.store.add_deadline(*row)
+    if not met:
+        ctx.moved = True
+        core.mirrors.waiting.add(account_id)
+        core.mirrors.due_by(from_micros(due_us))
+    return row if written else None
+
+
+def seen(core: Core, key: str, account_id: str, start_us: int, due_us: int) -> bool:
+    """Did an event of the stream come at or after start and before due?"""
+    if key not in core.index.from_log:
+        return bool(core.store.history(key, account_id, start_us - 1, due_us))
+    listener = core.ruleset.streams[key].listener
+    logged = core.store.logged_events(account_id, start_us - 1, due_us)
+    return any(core.stored_match(payload, listener) for payload in logged)
+
+
+def fire(
+    core: Core,
+    ctx: EventContext,
+    rule_id: str,
+    anchor: str,
+    account_id: str,
+    event_id: str,
+    due_us: int,
+) -> None:
+    """A deadline passed with nothing to meet it: durable-rules matches the deadline's
+    snapshot like an event's, and the rule decides. A reversed anchor decision voids it."""
+    store = core.store
+    rule = core.ruleset.rule(rule_id)
+    if rule.deadline is None:
+        raise EvaluationError(f"rule {rule_id} has no deadline to fire")
+    evidence: tuple[str, ...] = (event_id,)
+    if rule.deadline.after_rules:
+        found = store.decision(anchor)
+        if found is None or found.reversed_by is not None:
+            recording.audit_deadline(core, store.set_deadline_state(rule_id, anchor, "void"))
+            return
+        evidence = tuple(found.record["evidence"])
+    fired = store.set_deadline_state(rule_id, anchor, "fired")
+    snapshot: dict[str, Any] = {"type": DEADLINE, DEADLINE: rule_id}
+    held = [r for r in core.ruleset.by_type.get(DEADLINE, ()) if r.guard(snapshot)]
+    core.agree(f"deadline {rule_id} of {anchor}", snapshot, [r.id for r in held])
+    at = from_micros(due_us)
+    passed = ConditionTrace(rule.deadline.label, "passed", None, utc_text(at), True)
+    occasion = Occasion(
+        at,
+        f"{DEADLINE}:{rule_id}:{anchor}",
+        event_id,
+        tuple(attrs.evolve(matching.match_of(r, snapshot), conditions=(passed,)) for r in held),
+        {rule_id: evidence},
+        anchor,
+    )
+    if not deciding.decide_aside(core, ctx, account_id, occasion, event_id):
+        recording.audit_deadline(core, fired)  # (a deadline's decision says it fired)

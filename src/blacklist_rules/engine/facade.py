@@ -1,0 +1,397 @@
+"""The engine's facade (DESIGN §4): lifecycle, `process` / `run` / `advance_to`, queries, and
+the seed/replay API; the work is the stages' (`pipeline` runs them in order). Time is event
+time: the clock is the latest `occurred_at` accepted (at most `max_lead` ahead of the wall
+clock: see `clock`). A rule that fails to evaluate never means "allow": the failure is
+recorded and `EvaluationError` is raised."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic
+
+from typing_extensions import TypeVar
+
+from blacklist_rules.clock import DEFAULT_MAX_LEAD, TimeBound
+from blacklist_rules.compiler import CompiledRuleset
+from blacklist_rules.connection import BUSY_TIMEOUT, whole_or_nothing
+from blacklist_rules.decisions import Decision, Status, decision_from_dict
+from blacklist_rules.errors import EvaluationError, EventError
+from blacklist_rules.events import Event, ParsedLine, from_micros, parse_time, utc_text
+from blacklist_rules.identity import BlacklistEntry, IdentityKey, load_key
+from blacklist_rules.matching.durable import DurableMatcher
+from blacklist_rules.stores.protocols import Store
+from blacklist_rules.stores.sqlite import SQLiteStore
+
+from . import deadlines, intake, pipeline, registry
+from .context import EventContext, Outcome
+from .core import Core
+from .loading import load_ruleset
+from .mirrors import Mirrors
+from .seed import Seed
+from .unit import UnitOfWork
+
+if TYPE_CHECKING:  # the notices report is a layer above: imported where it is used
+    from blacklist_rules.notices import Notice
+
+StoreT = TypeVar("StoreT", bound=Store, default=SQLiteStore)
+"""The store an engine runs on: a SQLite one unless it says otherwise (`Engine[MemoryStore]`)."""
+
+
+class Engine(Generic[StoreT]):
+    """Applies one compiled rule pack to account events, keeping state in one store: any
+    `Store` (`stores.protocols`); `Engine.from_path` opens a SQLite one. A freeze whose end
+    the clock passes ends in the outcome of the event that moved it."""
+
+    def __init__(
+        self,
+        ruleset: CompiledRuleset,
+        store: StoreT,
+        *,
+        prefilter: bool = True,
+        commit_every: int = 1000,
+        prune: bool = True,
+        identity_key: IdentityKey | None = None,
+        max_lead: timedelta | None = DEFAULT_MAX_LEAD,
+    ) -> None:
+        self.ruleset = ruleset
+        self.store = store
+        self.identity_key = registry.key_for(store, identity_key)
+        """The secret behind fingerprints; `.source` says where it came from."""
+        self.time_bound = TimeBound(max_lead)
+        """How far event time may lead the wall clock, `store.now` (see `clock`)."""
+        self._matcher = DurableMatcher.for_plan(ruleset)
+        store.note_horizon(ruleset.horizon_us)  # what a history purge must keep
+        self._core = Core(
+            ruleset,
+            store,
+            self.identity_key,
+            self._matcher,
+            prefilter=prefilter,
+            prune=prune,
+            time_bound=self.time_bound,
+        )
+        self._unit = UnitOfWork(self._core, commit_every)
+        self._input: object = None  # the last input: what a clock move's failure may quote
+
+    @classmethod
+    def from_path(
+        cls,
+        rules: str | Path | None = None,
+        db: str | Path | None = None,
+        *,
+        prefilter: bool = True,
+        prune: bool = True,
+        identity_key: IdentityKey | None = None,
+        create_key: bool = False,
+        max_lead: timedelta | None = DEFAULT_MAX_LEAD,
+        read_only: bool = False,
+        busy_timeout: float = BUSY_TIMEOUT,
+    ) -> Engine[SQLiteStore]:
+        """An engine over a rule folder (default: the packaged pack) and a db (default: memory).
+
+        The identity key: `identity_key`, else `$BLACKLIST_RULES_IDENTITY_KEY`, else the key
+        file `<db>.key` (`create_key` makes one, mode 0600); an in-memory db without one gets a
+        generated key (logged). A persistent db never opens without a key, nor with another.
+        `max_lead`: how far an event may lead the wall clock (`None`: unbounded).
+
+        `read_only`: for queries (`status`, `explain`, …): the db is opened with SQLite's
+        `mode=ro` and nothing is ever written, not even the clock on close; processing is a
+        `StoreError`. Otherwise the engine holds the db's writer lock until `close()`: one
+        writer per db (`writer_lock`). `busy_timeout`: seconds to wait for another process's
+        lock, then `StoreUnavailableError`.
+        """
+        ruleset = load_ruleset(rules)
+        store = SQLiteStore(
+            db if db is not None else ":memory:", read_only=read_only, busy_timeout=busy_timeout
+        )
+        try:
+            if identity_key is None and db is not None and str(db) != ":memory:":
+                # A db already written under a key never gets a new one: it needs its own.
+                fresh = store.meta("identity_key_check") is None
+                identity_key = load_key(db, create=create_key and fresh)
+            return Engine(
+                ruleset,
+                store,
+                prefilter=prefilter,
+                prune=prune,
+                identity_key=identity_key,
+                max_lead=max_lead,
+            )
+        except BaseException:
+            store.close()
+            raise
+
+    # --- settings -----------------------------------------------------------------------
+    @property
+    def digest(self) -> str:
+        return self.ruleset.digest
+
+    @property
+    def clock(self) -> datetime | None:
+        """Event time: the latest `occurred_at` processed."""
+        return self._core.mirrors.clock
+
+    @property
+    def mirrors(self) -> Mirrors:
+        """What memory holds of the store beside it (see `mirrors`): for checks, read only."""
+        return self._core.mirrors
+
+    @property
+    def prefilter(self) -> bool:
+        """Skip the matcher when no guard holds (off: ask it for every event, to check)."""
+        return self._core.prefilter
+
+    @prefilter.setter
+    def prefilter(self, value: bool) -> None:
+        self._core.prefilter = value
+
+    @property
+    def prune(self) -> bool:
+        """Forget history no window can reach any more (off only to check that it changes
+        nothing)."""
+        return self._core.prune
+
+    @prune.setter
+    def prune(self, value: bool) -> None:
+        self._core.prune = value
+
+    @property
+    def commit_every(self) -> int:
+        """Events per commit inside `batch()` / `run`."""
+        return self._unit.commit_every
+
+    @commit_every.setter
+    def commit_every(self, value: int) -> None:
+        self._unit.commit_every = value
+
+    @property
+    def before_commit(self) -> Callable[[], None] | None:
+        """Called before each commit: deliver what was handed out (`sys.stdout.flush`), so no
+        decision is committed undelivered. When it raises, nothing is committed."""
+        return self._unit.before_commit
+
+    @before_commit.setter
+    def before_commit(self, value: Callable[[], None] | None) -> None:
+        self._unit.before_commit = value
+
+    @property
+    def observe(self) -> Callable[[Event, dict[str, Any]], None] | None:
+        """Called with each event and the snapshot its rules are matched on (fields, derived
+        fields, window counts): what coverage and explanations read. Must not change it."""
+        return self._core.observe
+
+    @observe.setter
+    def observe(self, value: Callable[[Event, dict[str, Any]], None] | None) -> None:
+        self._core.observe = value
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def flush(self) -> None:
+        """Commit the engine's open transaction (its batch), with the clock; `process` does
+        this itself outside `batch()`. With none open nothing is written: an engine that only
+        read (or whose events are all committed) never writes its clock back over one another
+        process has moved since."""
+        self._unit.flush()
+
+    def close(self) -> None:
+        """Commit a batch still open (its outcomes were handed out: see `batch`), then close;
+        without one, closing writes nothing."""
+        if not self._unit.closed:
+            try:
+                self.flush()
+            finally:
+                self._unit.closed = True
+                self._matcher.close()
+                self.store.close()
+
+    def _abandon(self) -> None:
+        """Drop the whole open transaction after the store failed (see `UnitOfWork`)."""
+        self._unit.abandon()
+
+    def __enter__(self) -> Engine[StoreT]:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """On an exception, what was not committed is dropped: those events run again next
+        time (their outcomes may then be delivered twice: at least once, never lost)."""
+        if kind is not None and not self._unit.closed:
+            self._unit.abandon()
+            self._unit.closed = True  # nothing more is written, not even the clock
+            self._matcher.close()
+            self.store.close()
+        self.close()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Commit every `commit_every` events instead of every event: the fast path for runs.
+
+        The last batch is committed when the block ends normally. When it ends with an exception,
+        or a `run` is abandoned, it is left to `close()` (commit) or `__exit__` with an
+        exception (drop): outcomes never delivered are then never committed.
+        """
+        unit = self._unit
+        unit.depth += 1
+        try:
+            yield
+        except BaseException:
+            unit.depth -= 1
+            raise
+        unit.depth -= 1
+        if unit.depth == 0:
+            self.flush()
+
+    # --- queries ------------------------------------------------------------------------
+    def status(self, account_id: str) -> Status:
+        return self._core.status(account_id)
+
+    def standing(self, account_id: str) -> list[Decision]:
+        """The enforced decisions behind the account's status."""
+        clock = utc_text(self.clock) if self.clock else None
+        return [decision_from_dict(d) for d in self.store.standing(account_id, clock)]
+
+    def decisions(self, account_id: str) -> list[Decision]:
+        """Every decision ever taken on the account, enforced and shadow, oldest first."""
+        return [decision_from_dict(d) for d in self.store.decisions_of(account_id)]
+
+    def deadlines(self, account_id: str) -> list[dict[str, Any]]:
+        """The account's deadlines: rule, anchor, start and due time (event time), and state:
+        `pending`, `met` (an `unless` event came), `fired` or `void` (anchor reversed)."""
+        return [
+            {
+                "rule_id": row.rule_id,
+                "anchor": row.anchor_id,
+                "starts_at": from_micros(row.start_us),
+                "due_at": from_micros(row.due_us),
+                "state": row.state,
+            }
+            for row in self.store.deadlines_of(account_id)
+        ]
+
+    def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
+        return self.store.audit_records(account_id)
+
+    def is_blacklisted(
+        self, identity: Mapping[str, object], *, at: datetime | str | None = None
+    ) -> bool:
+        """Does this ID number or phone match a blacklist entry in force? For operators to ask
+        before they create an account. `identity` is `{"id_number": …, "phone": …}` (either);
+        `at` defaults to the engine's clock. Unknown keys or non-text values: `EventError`."""
+        prints, at_us = registry.lookup(self._core, identity, at)
+        listed = self._core.mirrors.listed
+        return any(listed.in_force(fingerprint, at_us) for _, fingerprint in prints)
+
+    def blacklist_match(
+        self, identity: Mapping[str, object], *, at: datetime | str | None = None
+    ) -> BlacklistEntry | None:
+        """The entry `is_blacklisted` found (the earliest entered), or None."""
+        prints, at_us = registry.lookup(self._core, identity, at)
+        found = registry.entries_at(self._core, prints, at_us)
+        return min(found, key=lambda e: (e.entered_at, e.decision_id), default=None)
+
+    def blacklist_entries(self, account_id: str | None = None) -> list[BlacklistEntry]:
+        """Blacklist entries not removed: an account's, or all (fingerprints, never values)."""
+        return [registry.entry_of(row) for row in self.store.entries(account_id)]
+
+    def notice(self, decision_id: str, lang: str = "zh", tz: str = "UTC") -> Notice:
+        """What the user is told about a decision, in `lang`, its times in the zone `tz`;
+        from the pack that decided, as kept in the db (see `render_notice`)."""
+        # Imported here: rendering is a report over the store, a layer above the engine.
+        from blacklist_rules.notices import render_notice
+
+        return render_notice(self.store, decision_id, lang=lang, tz=tz)
+
+    # --- processing ---------------------------------------------------------------------
+    @whole_or_nothing
+    def advance_to(self, moment: datetime | str, *, force: bool = False) -> Outcome:
+        """Move event time forward without an event (say, at the end of a day's log): every
+        freeze whose time is up ends and every deadline that passes acts. The clock never goes
+        back: an earlier time does nothing. A move beyond the wall clock plus `max_lead` raises
+        `ClockError` and moves nothing, unless `force` (then an audit record says so)."""
+        when = parse_time(moment)
+        wall = self.store.now()
+        beyond = self.clock is None or when > self.clock
+        if beyond and not force:
+            self.time_bound.refuse_move(when, wall)
+        unit = self._unit
+        unit.begin()
+        ctx = EventContext(input=self._input)
+        clock = self.clock
+        unit.savepoint(ctx)
+        try:
+            if beyond and self.time_bound.exceeded(when, wall):
+                forced = self.time_bound.forced_record(self.clock, when, wall)
+                self.store.audit("clock_forced", forced, occurred_at=utc_text(when))
+            deadlines.advance(self._core, ctx, when, None)
+        except Exception as exc:  # all or nothing, like an event
+            unit.fail(ctx, exc, clock, None, None, "moving the clock")
+        self.store.release_savepoint()
+        ctx.saved = False
+        unit.after_write()
+        return Outcome(None, None, tuple(ctx.decided), tuple(ctx.changes))
+
+    def run(self, items: Iterable[object], *, source: str | None = None) -> Iterator[Outcome]:
+        """Process many events (models, dicts, JSON lines or `ParsedLine`s), batching commits.
+
+        Rejected and failed events come back as outcomes; the run goes on.
+        """
+        with self.batch():
+            for item in items:
+                try:
+                    if isinstance(item, ParsedLine):
+                        event = item.event if item.event else item.error
+                        yield self._guarded(event, item.line, source, item.text)
+                    else:
+                        yield self._guarded(item, None, source, None)
+                except EvaluationError as exc:
+                    yield Outcome(
+                        None,
+                        None,
+                        failure=exc,
+                        line=item.line if isinstance(item, ParsedLine) else None,
+                    )
+
+    def process(
+        self, event: object, *, line: int | None = None, source: str | None = None
+    ) -> Outcome:
+        """Process one event. A malformed one is recorded and returned as a rejection."""
+        return self._guarded(event, line, source, None)
+
+    @whole_or_nothing
+    def _guarded(
+        self, event: object, line: int | None, source: str | None, received: str | None
+    ) -> Outcome:
+        """One event, all or nothing: on a failure only this event is undone, the failure is
+        recorded and `EvaluationError` raised. In a batch, the commit comes before the next
+        event, once the caller has had the outcomes and `before_commit` has passed them on, so
+        none is committed undelivered."""
+        core, unit = self._core, self._unit
+        unit.begin()
+        self._input = event if received is None else received
+        ctx = EventContext(input=self._input)
+        clock = core.mirrors.clock
+        try:
+            outcome = pipeline.process(core, unit, ctx, event, line, source, received)
+        except EventError as exc:  # refused for what it asks (an unknown decision, …)
+            unit.undo(ctx, clock)
+            account = ctx.event.account_id if ctx.event is not None else None
+            outcome = intake.reject(core, ctx, exc, line, source, account)
+        except Exception as exc:
+            unit.fail(ctx, exc, clock, line, source, "processing")
+        if ctx.saved:
+            self.store.release_savepoint()
+        unit.after_write()
+        return outcome
+
+    # --- the seed/replay API ---------------------------------------------------------
+    @property
+    def seed(self) -> Seed:
+        """How a scratch engine is driven (`scratch`): seeded, given vetoes and fingerprints."""
+        return Seed(self._core, self._unit)

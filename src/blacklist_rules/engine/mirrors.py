@@ -1,0 +1,112 @@
+"""Every in-memory mirror of stored state, in one place (DESIGN §4, ARCHITECTURE.md).
+
+The engine reads these on every event instead of asking the store. Each is true because one
+writer changes the store only through the stages, which change the mirror beside it in the
+same unit of work; an undone unit reads the mirrors it moved again (`EventContext.moved`),
+and a transaction dropped, or another connection's commit (`Store.written_elsewhere`), reads
+them all again before the next write (`reload`). A store that other processes also write
+bypasses all of them between two transactions: each would have to be read again at the start
+of every transaction, or kept in the store and read through it (see each one's note).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from blacklist_rules.decisions import Status
+from blacklist_rules.events import from_micros
+from blacklist_rules.identity import Listing
+from blacklist_rules.stores.protocols import Store
+
+
+@attrs.define(slots=True, eq=False)
+class Mirrors:
+    """What memory holds of the store. Read whole by `load`/`reload`; each stage that writes
+    the stored state changes its mirror in the same step."""
+
+    clock: datetime | None = None
+    """Event time: the latest `occurred_at` accepted. Kept by `deadlines.advance` (and the
+    quiet path of `pipeline`); stored as meta `clock` only at commit (`unit.flush`). Another
+    writer's later clock is seen only at `reload`: before it, ours may decide behind theirs."""
+    next_due: datetime | None = None
+    """The next moment a freeze ends or a deadline passes: `due(store)`, lowered by every
+    decision with an end and every deadline scheduled. Another writer's earlier deadline is
+    missed until `reload`: its freeze would end late."""
+    pruned_at_us: int | None = None
+    """The history grid mark last pruned to (meta `pruned_at_us`), so a commit prunes only
+    when the clock crossed a new mark. Another writer's prune just makes ours a no-op."""
+    statuses: dict[str, Status] = attrs.field(factory=dict)
+    """Accounts not `active` and their status (`store.flagged()`): set with
+    `store.set_status` by `record.set_status` only. Another writer's change is unseen until
+    `reload`: a decision would be taken against a stale status."""
+    listed: Listing = attrs.field(factory=Listing)
+    """Fingerprints in the blacklist and when each was in force (`store.listed_spans()`):
+    changed with `store.enter` / `store.remove_entry` by `registry.sync`. Another writer's
+    entry is unseen until `reload`: a registration could pass a check it should fail."""
+    waiting: set[str] = attrs.field(factory=set)
+    """Accounts that may have a pending deadline (a superset of `store.waiting_accounts()`:
+    added to by `deadlines.schedule` and the cascade, shrunk only by a read). Another writer's
+    deadline is unseen until `reload`: its `unless` event would not meet it."""
+    inherited: dict[tuple[str, str, str], set[str]] = attrs.field(factory=dict)
+    """Vetoes a scratch engine was given by the engine it replays for (`Engine.seed.inherit`): no
+    stored state of its own, never reloaded away."""
+    vetoed: dict[tuple[str, str, str], set[str]] = attrs.field(factory=dict)
+    """Decisions a person reversed, never taken again: `inherited` plus `store.vetoed()`,
+    added to by the cascade. Another writer's reversal is unseen until `reload`: the decision
+    it reversed could be taken again."""
+
+    @classmethod
+    def load(cls, store: Store) -> Mirrors:
+        """Every mirror read from the store."""
+        mirrors = cls()
+        mirrors.reload(store)
+        return mirrors
+
+    def reload(self, store: Store) -> None:
+        """Read every mirror again: after a dropped transaction, or when another connection
+        (a second writer) committed since our last transaction."""
+        clock = store.meta("clock")
+        self.clock = datetime.fromisoformat(clock) if clock else None
+        pruned = store.meta("pruned_at_us")
+        self.pruned_at_us = int(pruned) if pruned else None
+        self.next_due = due(store)
+        self.reread(store)
+
+    def reread(self, store: Store) -> None:
+        """Read the mirrors an event may move again (not the clock: the caller knows it)."""
+        self.waiting = store.waiting_accounts()
+        self.statuses = {row.account_id: Status(row.status) for row in store.flagged()}
+        self.listed = load_listed(store)
+        self.vetoed = self.load_vetoes(store)
+
+    def load_vetoes(self, store: Store) -> dict[tuple[str, str, str], set[str]]:
+        """Decisions never taken again: those reversed by a person in this store, and those a
+        scratch engine was given by the engine it replays for."""
+        return {**self.inherited, **store.vetoed()}
+
+    def status(self, account_id: str) -> Status:
+        return self.statuses.get(account_id, Status.ACTIVE)
+
+    def due_by(self, moment: datetime) -> None:
+        """Something happens by itself at `moment`: the next due moment is no later."""
+        if self.next_due is None or moment < self.next_due:
+            self.next_due = moment
+
+
+def load_listed(store: Store) -> Listing:
+    """The blacklist listing read from the store."""
+    listed = Listing()
+    for span in store.listed_spans():
+        listed.add(span.fingerprint, span.entered_us, span.until_us)
+    return listed
+
+
+def due(store: Store) -> datetime | None:
+    """The next moment something happens by itself: a freeze ends or a deadline passes."""
+    text = store.next_expiry()
+    expiry = datetime.fromisoformat(text) if text is not None else None
+    deadline_us = store.next_deadline()
+    deadline = from_micros(deadline_us) if deadline_us is not None else None
+    return min((t for t in (expiry, deadline) if t is not None), default=None)

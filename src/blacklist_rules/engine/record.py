@@ -1,0 +1,126 @@
+"""Record: a decision's row and audit record, the deadlines it starts, the status it sets
+(with the statuses mirror), the blacklist entries it calls for; statuses recomputed from the
+decisions that stand."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from blacklist_rules.audit_crosscheck import DEADLINE_COLUMNS, DEADLINE_ROW, vouched
+from blacklist_rules.decisions import Action, Decision, Mode, Status, StatusChange
+from blacklist_rules.events import to_micros, utc_text
+from blacklist_rules.stores.records import Deadline
+
+from . import deadlines, registry
+from .context import EventContext
+from .core import Core
+
+
+def record_decision(core: Core, ctx: EventContext, decision: Decision, event_id: str) -> None:
+    """Store the decision and its audit record; start the deadlines it anchors; set the
+    status it calls for and the blacklist entries of a blacklist."""
+    store = core.store
+    record = decision.to_dict()
+    expires = utc_text(decision.expires_at) if decision.expires_at else None
+    store.add_decision(record, event_id, utc_text(decision.effective_at), expires)
+    started = []  # the deadlines it starts: its audit record vouches for them
+    if decision.mode == Mode.ENFORCE:
+        start_us = to_micros(decision.effective_at)
+        for rule in core.index.anchored.get(decision.rule_id, ()):
+            row = deadlines.schedule(
+                core, ctx, rule, decision.account_id, decision.decision_id, event_id, start_us
+            )
+            if row is not None:
+                started.append(dict(zip(DEADLINE_COLUMNS, row, strict=True)))
+    store.audit(
+        "decision",
+        vouch(core, record, started),
+        account_id=decision.account_id,
+        event_id=event_id,
+        decision_id=decision.decision_id,
+        occurred_at=utc_text(decision.effective_at),
+    )
+    if decision.expires_at is not None:
+        core.mirrors.due_by(decision.expires_at)
+    if decision.mode == Mode.ENFORCE and decision.status_after != decision.status_before:
+        set_status(
+            core,
+            ctx,
+            decision.account_id,
+            decision.status_before,
+            decision.status_after,
+            f"decision {decision.decision_id}",
+            decision.effective_at,
+            event_id,
+            decision.decision_id,
+        )
+    if decision.mode == Mode.ENFORCE and decision.action == Action.BLACKLIST:
+        registry.sync(core, ctx, decision.account_id, decision.effective_at, event_id)
+
+
+def vouch(
+    core: Core, record: dict[str, Any], started: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """A decision's audit record: it vouches for its evidence events as stored and the
+    deadlines it started (`audit_crosscheck.vouched`); its row and output are the record."""
+    evidence = list(record["evidence"])
+    return vouched(record, core.store.event_rows(evidence) if evidence else (), started)
+
+
+def audit_deadline(core: Core, row: Deadline | Sequence[Any] | None) -> None:
+    """Say in the trail what a deadline row (`DEADLINE_COLUMNS`) now is, when no decision's
+    record says so: `audit verify` checks the row against it."""
+    if row is not None:
+        values = attrs.astuple(row) if isinstance(row, Deadline) else row
+        record = dict(zip(DEADLINE_COLUMNS, values, strict=True))
+        core.store.audit(DEADLINE_ROW, record, account_id=str(record["account_id"]))
+
+
+def set_status(
+    core: Core,
+    ctx: EventContext,
+    account_id: str,
+    before: Status,
+    after: Status,
+    cause: str,
+    at: datetime,
+    event_id: str | None,
+    decision: str | None = None,
+) -> None:
+    """Store the account's new status, with the statuses mirror, and say why."""
+    core.store.set_status(account_id, after)
+    ctx.moved = True
+    if after == Status.ACTIVE:
+        core.mirrors.statuses.pop(account_id, None)
+    else:
+        core.mirrors.statuses[account_id] = after
+    change = StatusChange(account_id, before, after, cause, at, event_id, decision)
+    core.store.audit(
+        "status_change",
+        change.to_dict(),
+        account_id=account_id,
+        event_id=event_id,
+        decision_id=decision,
+        occurred_at=utc_text(at),
+    )
+    ctx.changes.append(change)
+
+
+def recompute(
+    core: Core, ctx: EventContext, account_id: str, cause: str, at: datetime, event_id: str | None
+) -> None:
+    """Status from the decisions still standing; `active` when none stands."""
+    clock = core.mirrors.clock
+    standing = core.store.standing(account_id, utc_text(clock) if clock else None)
+    after = max(
+        (Action(d["action"]).status for d in standing),
+        key=lambda s: s.severity,
+        default=Status.ACTIVE,
+    )
+    before = core.status(account_id)
+    if after != before:
+        set_status(core, ctx, account_id, before, after, cause, at, event_id)

@@ -1,0 +1,113 @@
+"""The engine's stages and their shared pieces on their own (ARCHITECTURE.md, issue 15): the
+engine over any `Store`, the mirrors against a fresh read, the quiet path's single write, the
+seed/replay API, and the intake stage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from blacklist_rules import EventError, SQLiteStore, load_ruleset
+from blacklist_rules.engine import Engine, intake
+from blacklist_rules.engine.context import EventContext
+from blacklist_rules.engine.mirrors import Mirrors
+from blacklist_rules.engine.seed import Seed
+from blacklist_rules.stores.memory import MemoryStore
+from blacklist_rules.stores.protocols import Store
+from blacklist_rules.testing import generate_events
+
+from .support import event
+from .test_cascade import DAY, overturn, three_strikes
+
+RULESET = load_ruleset()
+BENIGN = event(
+    "rumor_flag", "a", DAY, "f", content_id="c", verdict="not_rumor", source="user_report"
+)
+"""An event that feeds a window but that no rule matches."""
+
+
+def _outcomes(store: Store, events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    with Engine(RULESET, store, max_lead=None) as engine:
+        return [
+            (
+                o.event_id,
+                o.status,
+                [d.to_dict() for d in o.decisions],
+                [c.to_dict() for c in o.status_changes],
+                o.duplicate,
+                str(o.rejection),
+            )
+            for o in engine.run(events)
+        ]
+
+
+def test_the_engine_runs_on_any_store_with_the_same_outcomes() -> None:
+    """`Engine` takes any `Store`: over the in-memory store a synthetic workload gives the
+    outcomes it gives over SQLite, decision for decision."""
+    events = list(generate_events(1500, n_accounts=150, seed=5, benign_share=0.5))
+    on_memory = _outcomes(MemoryStore(), events)
+    assert on_memory == _outcomes(SQLiteStore(), events)
+    assert any(decisions for _, _, decisions, *_ in on_memory)
+
+
+def test_the_mirrors_equal_a_fresh_read_of_the_store() -> None:
+    """After decisions, a blacklist, a deadline and an overturned appeal, what the stages kept
+    in memory equals the mirrors read afresh from the store (waiting: at least those)."""
+    with Engine.from_path(max_lead=None) as engine:
+        freeze, _ = three_strikes(engine)
+        engine.process(overturn("zhang", 30 * DAY, "appeal", freeze))
+        engine.process(event("identity_verification", "li", 31 * DAY, "v", status="failed"))
+        kept, fresh = engine.mirrors, Mirrors.load(engine.store)
+        assert fresh.statuses == kept.statuses
+        assert fresh.vetoed == kept.vetoed
+        assert fresh.listed._spans == kept.listed._spans
+        assert kept.waiting >= fresh.waiting
+        assert (fresh.clock, fresh.next_due) == (kept.clock, kept.next_due)
+
+
+def test_an_event_nothing_matches_is_one_write_without_a_savepoint() -> None:
+    """The quiet path: a benign event writes its row (and history) and takes no savepoint,
+    so nothing costs more than one write when nothing happens."""
+    store = SQLiteStore()
+    with Engine(RULESET, store, max_lead=None) as engine:
+        engine.process(event("identity_verification", "a", 0 * DAY, "v", status="passed"))
+
+        def refuse() -> None:
+            raise AssertionError("a savepoint on the quiet path")
+
+        store.savepoint = refuse  # type: ignore[method-assign]
+        outcome = engine.process(BENIGN)
+        assert outcome.accepted
+        assert outcome.decisions == ()
+
+
+def test_the_seed_api_shares_the_vetoes_and_gives_fingerprints() -> None:
+    """`Engine.seed.inherit` makes the engine replay for another: the vetoes are that
+    engine's own dict (not a copy), kept through a reload of the mirrors."""
+    with Engine.from_path(max_lead=None) as engine:
+        vetoes: dict[tuple[str, str, str], set[str]] = {("a", "rule", "2026"): {"e"}}
+        assert isinstance(engine.seed, Seed)
+        engine.seed.inherit(vetoes, {})
+        assert engine.mirrors.vetoed is vetoes
+        engine.mirrors.reload(engine.store)
+        assert engine.mirrors.vetoed == vetoes
+
+
+def test_intake_refuses_a_malformed_event_and_logs_a_resend_once() -> None:
+    """The intake stage alone: a malformed event is an `EventError`; an event logged twice
+    is a duplicate the second time, and only the first is written."""
+    with Engine(RULESET, SQLiteStore()) as engine:
+        core = engine._core
+        with pytest.raises(EventError):
+            intake.admit(core, {"type": "rumor_flag"})
+        admitted = intake.admit(core, BENIGN)
+        first, again = EventContext(input=BENIGN), EventContext(input=BENIGN)
+        with engine.batch():
+            engine._unit.begin()
+            assert intake.log(core, first, admitted, '{"x": 1}', None, None) is None
+            resent = intake.log(core, again, admitted, '{"x": 1}', None, None)
+        assert first.inserted
+        assert resent is not None
+        assert resent.duplicate
+        assert not again.inserted
