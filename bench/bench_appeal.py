@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def appealable(engine: Engine, payloads: dict[str, dict[str, Any]]) -> list[Any]:
     """Enforced automatic decisions taken on a non-registration event of their own account."""
-    rows = engine.store._db.execute(  # a bench may read the store directly
+    rows = engine.store.connection.execute(  # a bench may read the SQLite tables
         "SELECT record FROM decisions WHERE mode = 'enforce' AND reversed_by IS NULL "
         "AND rule_id != 'human-review' ORDER BY rowid"
     ).fetchall()

@@ -88,7 +88,7 @@ def _walk(db: Path, cross: bool) -> bool:
     on a read-only connection of the store: whether all is intact."""
     store = SQLiteStore(db, read_only=True)
     try:
-        connection = store._db  # (the bench reads the store's own connection)
+        connection = store.connection  # (the bench reads the store's own tables)
         check = CrossCheck()
         rows = connection.execute(
             f"SELECT seq, {', '.join(FIELDS)}, prev_hash, hash FROM audit ORDER BY seq"
@@ -134,7 +134,7 @@ def _build(lines: list[str], db: Path) -> dict[str, Any]:
             pass
     build_s = time.perf_counter() - started
     with closing(SQLiteStore(db, read_only=True)) as store:
-        records, decisions, accounts, entries = store._db.execute(
+        records, decisions, accounts, entries = store.connection.execute(
             "SELECT (SELECT count(*) FROM audit), (SELECT count(*) FROM decisions), "
             "(SELECT count(*) FROM accounts), (SELECT count(*) FROM blacklist)"
         ).fetchone()

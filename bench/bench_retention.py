@@ -235,9 +235,9 @@ def _seen(outcome: Outcome) -> str:
 
 
 def _statuses(engines: dict[str, Engine]) -> int:
-    """Accounts whose status is not the same in every db."""
+    """Accounts whose status is not the same in every db (not flagged: active)."""
     seen = {
-        name: dict(engine.store._db.execute("SELECT account_id, status FROM accounts").fetchall())
+        name: {row.account_id: row.status for row in engine.store.flagged()}
         for name, engine in engines.items()
     }
     accounts = set().union(*(found.keys() for found in seen.values()))

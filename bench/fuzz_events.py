@@ -192,7 +192,7 @@ def text_line(rng: random.Random, index: int) -> bytes:
 
 def state(engine: Engine) -> str:
     """A digest of what the db holds beside its audit trail, and the clock."""
-    db = engine.store._db
+    db = engine.store.connection  # every table, as SQLite holds it
     digest = hashlib.sha256(str(engine.clock).encode())
     tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     for table in sorted(set(tables) - IGNORED_TABLES):
@@ -275,15 +275,14 @@ class Fuzzer:
         """Does the stored event hold one of the generator's identity values raw, in its
         account id or an extra field? (Declared text fields, such as a reviewer's `reason`,
         are stored as given: not what is checked.)"""
-        db = self.engine.store._db  # a bench tool reads the db it fuzzes
-        row = db.execute("SELECT account_id, payload FROM events WHERE event_id = ?", (event_id,))
-        found = row.fetchone()
-        if found is None:
+        found = self.engine.store.event_rows([event_id] if event_id else [])
+        if not found:
             return False
-        payload = json.loads(found[1])
+        _id, account_id, _type, _at, text, _clock = found[0]
+        payload = json.loads(text)
         declared = EVENT_MODELS[payload["type"]].model_fields
         extra = {name: value for name, value in payload.items() if name not in declared}
-        stored = found[0] + json.dumps(extra, ensure_ascii=False)
+        stored = account_id + json.dumps(extra, ensure_ascii=False)
         return any(raw in stored for raw in RAW_FORMS)
 
     def _judge(self, index: int, target: str, item: object, outcome: Any, before: str) -> bool:

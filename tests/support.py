@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from blacklist_rules import Engine, default_rules_path
+from blacklist_rules.connection import Connection
+from blacklist_rules.stores.sqlite import SQLiteStore
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 TEST_KEY = "test-identity-key-" + "0123456789abcdef" * 2
@@ -88,3 +90,10 @@ def final_status(events: list[dict[str, Any]], account: str) -> str:
     with Engine.from_path() as engine:
         list(engine.run(events))
         return str(engine.status(account))
+
+
+def sqlite_connection(store: object) -> Connection:
+    """The connection of a SQLite store: what a test of SQLite's own behaviour reads
+    (PRAGMAs, query plans, whole tables), never what the store protocols answer."""
+    assert isinstance(store, SQLiteStore), type(store)
+    return store.connection

@@ -18,7 +18,7 @@ from blacklist_rules.events import to_micros
 from blacklist_rules.stores.sqlite import SCHEMA_VERSION
 
 from .strategies import APPEAL_IDENTITIES, appeal_steps
-from .support import T0
+from .support import T0, sqlite_connection
 from .test_blacklist import impersonation, registration
 from .test_cascade import DAY, FREEZE_RUMOURS, clocked_db, only, overturn, strike
 
@@ -32,13 +32,13 @@ WHOLE_TABLE_READS = (
 @contextmanager
 def statements(engine: Engine) -> Iterator[list[str]]:
     """Every SQL statement the engine's db runs inside the block, parameters bound."""
-    raw: sqlite3.Connection = engine.store._db._raw
+    db = sqlite_connection(engine.store)
     seen: list[str] = []
-    raw.set_trace_callback(seen.append)
+    db.trace(seen.append)
     try:
         yield seen
     finally:
-        raw.set_trace_callback(None)
+        db.trace(None)
 
 
 def _listed_and_frozen(engine: Engine) -> Decision:
@@ -78,13 +78,13 @@ def test_an_overturned_appeal_scans_no_table(tmp_path: Path) -> None:
             outcome = engine.process(overturn("zhang", 4 * DAY, "ap", freeze.decision_id))
         assert outcome.rejection is None
         assert engine.status("zhang") == Status.ACTIVE
-        raw = engine.store._db._raw
+        db = sqlite_connection(engine.store)
         scans = {
             sql: plan
             for sql in dict.fromkeys(seen)
             if sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))
             for plan in [
-                [row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}") if "SCAN" in row[3]]
+                [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}") if "SCAN" in row[3]]
             ]
             if plan
         }

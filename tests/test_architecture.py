@@ -275,3 +275,100 @@ def test_every_size_rule_ignore_is_still_needed() -> None:
         for file, codes in ignores.items()
     }
     assert {file: codes for file, codes in unneeded.items() if codes} == {}
+
+
+CONNECTIONS = frozenset({"_conn", "_db", "_raw"})
+"""A store's connection and the sqlite3 one inside it: only a store implementation (`stores/`)
+and `connection` hold them, each its own (`self._db`). A test or a bench that must ask SQLite
+itself (a PRAGMA, a query plan) takes `SQLiteStore.connection`."""
+TOOLS = frozenset({"cases", "diff_html", "dsa", "explain", "notices", "replay", "reports", "tools"})
+"""Tools and reports: over the engine's and the store protocols' public names only."""
+BELOW_TOOLS = frozenset({"engine", "stores"})
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _reached(tree: ast.AST) -> Iterator[tuple[int, str, str]]:
+    """(line, attribute, the expression it is read on) of every private attribute read."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            yield node.lineno, node.attr, ast.unparse(node.value)
+
+
+def _all_python() -> Iterator[Path]:
+    """src/, tests/, bench/ and examples/: every module the quality bar checks."""
+    for folder in ("src", "tests", "bench", "examples"):
+        yield from sorted((ROOT / folder).rglob("*.py"))
+
+
+def _connection_reaches(path: Path, tree: ast.AST) -> list[str]:
+    """Where a module reaches a connection it does not own."""
+    owner = path.is_relative_to(PACKAGE) and (
+        _top(path) == "stores" or path == PACKAGE / "connection.py"
+    )
+    return [
+        f"{path.relative_to(ROOT).as_posix()}:{line}: {on}.{name}"
+        for line, name, on in _reached(tree)
+        if name in CONNECTIONS and not (owner and on == "self")
+    ]
+
+
+def _tool_reaches(path: Path, tree: ast.AST) -> list[str]:
+    """Where a tool module imports a private name from the engine or the stores, or reads a
+    private attribute of anything but itself."""
+    where = path.relative_to(PACKAGE).as_posix()
+    found = [
+        f"{where}:{line}: {on}.{name}"
+        for line, name, on in _reached(tree)
+        if on not in ("self", "cls")
+    ]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and BELOW_TOOLS & set(_targets(node, path)):
+            found += [
+                f"{where}:{node.lineno}: imports {alias.name}"
+                for alias in node.names
+                if _private(alias.name)
+            ]
+    return found
+
+
+def test_only_the_stores_touch_a_connection() -> None:
+    """No module outside `stores/` (and `connection`) reads a store's `_db` or a
+    connection's `_conn` / `_raw`, in src/, tests/, bench/ or examples/; inside, each only its
+    own: one store seeds another through the protocols (`export_for`, `load_seed`)."""
+    found = []
+    for path in _all_python():
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        found += _connection_reaches(path, tree)
+    assert found == []
+
+
+def test_tools_use_the_public_names_of_the_engine_and_the_stores() -> None:
+    """replay, dsa, cases, explain, notices and diff_html (and what `tools/` or `reports/`
+    will hold) import no private name from the engine or the stores and read no private
+    attribute of another object: they run over the public APIs (issue 15)."""
+    found = []
+    for path, tree in _sources():
+        if _top(path) in TOOLS:
+            found += _tool_reaches(path, tree)
+    assert found == []
+
+
+def test_the_private_name_checks_see_what_they_forbid() -> None:
+    """The two checks above catch an attribute on another object, a private import from
+    the engine, and a store's connection read from outside; `self._db` in a store is fine."""
+    store, tool = PACKAGE / "stores" / "sqlite" / "x.py", PACKAGE / "replay.py"
+    source = "from .engine import Engine, _entry\nx = engine._matcher\ny = source._db\n"
+    assert _tool_reaches(tool, ast.parse(source)) == [
+        "replay.py:2: engine._matcher",
+        "replay.py:3: source._db",
+        "replay.py:1: imports _entry",
+    ]
+    assert _connection_reaches(store, ast.parse("a = self._db\nb = other._db\n")) == [
+        "src/blacklist_rules/stores/sqlite/x.py:2: other._db"
+    ]
+    assert _connection_reaches(tool, ast.parse("a = self._db\n")) == [
+        "src/blacklist_rules/replay.py:1: self._db"
+    ]

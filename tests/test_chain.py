@@ -551,7 +551,7 @@ def test_a_purge_finds_the_rows_it_leaves_bare_in_one_scan_of_the_trail() -> Non
     try:
         for query in BARE_ROWS:
             plan = " | ".join(
-                str(row[3]) for row in store._db.execute(f"EXPLAIN QUERY PLAN {query}")
+                str(row[3]) for row in store.connection.execute(f"EXPLAIN QUERY PLAN {query}")
             )
             assert "CORRELATED" not in plan, plan
             assert "LIST SUBQUERY" in plan, plan

@@ -20,7 +20,7 @@ from blacklist_rules.cli import main
 from blacklist_rules.events import utc_text
 from blacklist_rules.stores.sqlite import PURGED
 
-from .support import T0, event
+from .support import T0, event, sqlite_connection
 from .test_cascade import (
     ACCOUNTS,
     BLACKLIST_RUMOURS,
@@ -53,7 +53,7 @@ def engine_at_wall(db: Path | str = ":memory:") -> Engine:
 
 
 def payloads(engine: Engine) -> dict[str, dict[str, Any]]:
-    rows = engine.store._db.execute("SELECT event_id, payload FROM events")
+    rows = sqlite_connection(engine.store).execute("SELECT event_id, payload FROM events")
     return {str(row[0]): json.loads(row[1]) for row in rows}
 
 

@@ -23,7 +23,7 @@ from blacklist_rules import Engine, EventError, iter_jsonl, parse_event
 from blacklist_rules.bounds import INT_LIMIT, MAX_DEPTH, MAX_EVENT_BYTES
 from blacklist_rules.events import RumorFlag
 
-from .support import default_pack_with, event
+from .support import default_pack_with, event, sqlite_connection
 
 ROOT = Path(__file__).resolve().parents[1]
 REACH_EQ = """
@@ -64,7 +64,7 @@ def nested(depth: int) -> str:
 def rows(engine: Engine) -> dict[str, list[Any]]:
     """Every table but the audit trail (and its head) and the rejection digests: what a
     rejected input must leave as it was."""
-    db = engine.store._db
+    db = sqlite_connection(engine.store)
     names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     found = {
         name: db.execute(f"SELECT * FROM {name} ORDER BY 1").fetchall()

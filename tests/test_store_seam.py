@@ -28,7 +28,7 @@ from blacklist_rules import (
 from blacklist_rules.connection import map_error
 from blacklist_rules.stores.sqlite import SCHEMA_VERSION
 
-from .support import EventFactory
+from .support import EventFactory, sqlite_connection
 from .test_cli import EXAMPLES, cli
 
 EVENTS = EXAMPLES / "events.jsonl"
@@ -196,8 +196,9 @@ def test_a_corrupt_file_exits_4_on_one_line_and_stays_as_it_was(tmp_path: Path) 
 
 def _limited(engine: Engine, spare_pages: int) -> None:
     """Fault injection: the db may grow by `spare_pages` pages more, then SQLITE_FULL."""
-    pages = engine.store._db.execute("PRAGMA page_count").fetchone()[0]
-    engine.store._db.execute(f"PRAGMA max_page_count = {pages + spare_pages}")
+    db = sqlite_connection(engine.store)
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages + spare_pages}")
 
 
 def _decisions(db: Path) -> list[str]:
@@ -247,7 +248,7 @@ def test_an_engine_goes_on_after_the_store_failed_once(
         late = make_event("rumor_flag", "a", days=1, note="x" * 20_000, **flag)  # new pages
         with pytest.raises(StoreUnavailableError):
             engine.process(late)
-        engine.store._db.execute("PRAGMA max_page_count = 1073741823")
+        sqlite_connection(engine.store).execute("PRAGMA max_page_count = 1073741823")
         assert not engine.process(late).duplicate
         assert engine.process(late).duplicate
 
@@ -262,7 +263,7 @@ def test_a_write_through_a_read_only_open_is_a_store_error(tmp_path: Path) -> No
     store = SQLiteStore(db, read_only=True)
     try:
         with pytest.raises(StoreUnavailableError, match="cannot be written"):
-            store._db.execute("INSERT INTO meta VALUES ('k', 'v')")
+            store.connection.execute("INSERT INTO meta VALUES ('k', 'v')")
         with pytest.raises(StoreError, match="read-only"):
             store.begin()
     finally:

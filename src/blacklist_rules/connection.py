@@ -194,6 +194,11 @@ class Connection:
         except sqlite3.Error as exc:
             raise self.mapped(exc) from exc
 
+    def trace(self, callback: Callable[[str], object] | None) -> None:
+        """Call `callback` with every statement this connection runs, parameters bound (None:
+        stop): SQLite's own trace, for tests that check which statements a step runs."""
+        self._raw.set_trace_callback(callback)
+
     @property
     def transaction(self) -> Transaction | None:
         """The transaction open on this connection, if any."""

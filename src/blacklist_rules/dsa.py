@@ -70,13 +70,14 @@ _ACCOUNT_RESTRICTION = {
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def dsa_statements(db: SQLiteStore | str | Path, *, verify: bool = True) -> list[dict[str, Any]]:
-    """The statements of reasons of every enforced decision in the db, in decision order.
+def dsa_statements(db: Store | str | Path, *, verify: bool = True) -> list[dict[str, Any]]:
+    """The statements of reasons of every enforced decision in the db (a store of any kind,
+    or the path of a SQLite file, opened read-only), in decision order.
 
     Raises `ExportError` when the audit chain does not verify (unless `verify=False`: the
     caller has checked and chosen to go on) or when a decision cannot become a valid statement.
     """
-    store = db if isinstance(db, SQLiteStore) else SQLiteStore(_existing(Path(db)), read_only=True)
+    store = SQLiteStore(_existing(Path(db)), read_only=True) if isinstance(db, str | Path) else db
     try:
         if verify:
             verdict = store.verify_audit()

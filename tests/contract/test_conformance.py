@@ -16,6 +16,7 @@ from blacklist_rules.stores.protocols import (
     HistoryStore,
     IdentityStore,
     Retention,
+    Seeding,
     Settings,
     Store,
     Transactional,
@@ -40,7 +41,8 @@ def test_each_store_is_every_concern(make: Callable[[], SQLiteStore | MemoryStor
             AuditTrail,
             Settings,
             Retention,
-        ] = (store, store, store, store, store, store, store, store, store)
+            Seeding,
+        ] = (store, store, store, store, store, store, store, store, store, store)
         assert whole is store
         assert all(part is store for part in parts)
         members = _members(Store)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from blacklist_rules.errors import StoreError
 from blacklist_rules.events import from_micros
 from blacklist_rules.identity import DEVICE, ID_NUMBER, PHONE, Fingerprints
 from blacklist_rules.stores.records import Deadline, TakenDecision
@@ -81,9 +80,7 @@ def _settle_into(
     from the history cut on, from their state when it came (the events before it, the
     decisions before the cut recorded by then, their deadlines and blacklist entries,
     statuses). Returns that event's position in the log: the replay goes on from it."""
-    source = core.store
-    if not isinstance(source, SQLiteStore):
-        raise StoreError("a cascade behind a history cut replays from a SQLite store only")
+    source = core.store  # any store: seeding goes through the protocols (`Seeding`)
     first = source.first_arrival_since(accounts, cut_us)
     if first is None:  # none came yet: their state now
         boundary, clock = source.log_end(), core.mirrors.clock

@@ -39,7 +39,7 @@ class Seed:
         self._core.given.update(fingerprints)
 
     def resume_at(self, clock: datetime | None, since_us: int) -> None:
-        """Take up a store seeded from another (`SQLiteStore.seed_from`) with the clock it
+        """Take up a store seeded from another (`Seeding.seed_from`) with the clock it
         had then: open the unit of work (which fills the windows from the events seeded),
         then settle the deadlines not yet due at `clock` (else `since_us`)."""
         self._core.mirrors.clock = clock

@@ -28,6 +28,7 @@ from blacklist_rules.stores.records import (
     LoggedEvent,
     PassedVerification,
     Registration,
+    Seed,
     StoredDecision,
     StoredEntry,
     StoredEvent,
@@ -496,6 +497,27 @@ class Retention(Protocol):
         (records removed, the first seq kept)."""
 
 
+class Seeding(Protocol):
+    """A scratch world's start (the reversal cascade's replay): what one store held of some
+    accounts at one point of its log, read through its protocol and written into another,
+    so any two implementations seed each other."""
+
+    def export_for(self, accounts: set[str], cut_us: int, boundary: int) -> Seed:
+        """What these accounts held when their first event from the history cut `cut_us` on
+        came (log position `boundary`): the events that came before it and still count, with
+        their registrations' fingerprints; the enforced decisions before the cut recorded by
+        then (not reversed; ended before the cut, or else standing); the deadlines counting
+        from them or those events (one fired from the cut on is pending again: it fires again
+        in the replay); the blacklist entries of those decisions (a removal from the cut on
+        not yet made)."""
+
+    def load_seed(self, seed: Seed) -> None:
+        """Write a seed into this (scratch) store, rows it has already left as they are."""
+
+    def seed_from(self, source: Seeding, accounts: set[str], cut_us: int, boundary: int) -> None:
+        """`load_seed(source.export_for(accounts, cut_us, boundary))`."""
+
+
 class Transactional(Protocol):
     """The store's lifecycle and its write transactions (one open at a time, never nested)."""
 
@@ -534,6 +556,7 @@ class Store(
     AuditTrail,
     Settings,
     Retention,
+    Seeding,
     Protocol,
 ):
     """Every concern: what an `Engine` runs on."""

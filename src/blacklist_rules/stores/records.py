@@ -162,3 +162,77 @@ class ListedSpan:
     fingerprint: str
     entered_us: int
     until_us: int | None
+
+
+@attrs.frozen
+class SeedEvent:
+    """A logged event's row, to be logged again elsewhere as it is."""
+
+    event_id: str
+    account_id: str
+    type: str
+    occurred_us: int
+    payload: str
+    clock_us: int | None
+
+
+@attrs.frozen
+class SeedIdentity:
+    """A registration's keyed fingerprint (hex) of one kind of identity value."""
+
+    kind: str
+    fingerprint: str
+    account_id: str
+    event_id: str
+    registered_us: int
+
+
+@attrs.frozen
+class SeedDecision:
+    """A decision's row: its columns, when it ended (None: standing) and its record."""
+
+    decision_id: str
+    account_id: str
+    event_id: str
+    action: str
+    mode: str
+    rule_id: str
+    effective_at: str
+    expires_at: str | None
+    end_condition: str | None
+    ended_at: str | None
+    record: dict[str, Any]
+
+
+@attrs.frozen
+class SeedEntry:
+    """A blacklist entry's row with its removal (None: not removed)."""
+
+    entry: StoredEntry
+    removed_us: int | None
+    removed_by: str | None
+
+
+@attrs.frozen
+class Seed:
+    """What a store held of some accounts at one point of its log (`Seeding.export_for`), in
+    the order it came: what a scratch world starts from, whatever store holds each side."""
+
+    events: tuple[SeedEvent, ...]
+    identities: tuple[SeedIdentity, ...]
+    decisions: tuple[SeedDecision, ...]
+    deadlines: tuple[Deadline, ...]
+    entries: tuple[SeedEntry, ...]
+
+
+def seeded_deadline(due: Deadline, cut_us: int) -> Deadline:
+    """A deadline as a seed carries it: one fired from the cut on is pending again (its
+    decision is not seeded; it fires again in the replay)."""
+    if due.state == "fired" and due.due_us >= cut_us:
+        return attrs.evolve(due, state="pending")
+    return due
+
+
+def seed_removal(at_us: int | None, by: str | None, cut_us: int) -> tuple[int | None, str | None]:
+    """An entry's removal as it stood before the cut: one from the cut on is not yet made."""
+    return (at_us, by) if at_us is not None and at_us < cut_us else (None, None)

@@ -20,7 +20,7 @@ def in_force(entry: Entry, at_us: int | None) -> bool:
     )
 
 
-def _stored(e: Entry) -> StoredEntry:
+def stored_entry(e: Entry) -> StoredEntry:
     return StoredEntry(
         e.kind,
         e.fingerprint,
@@ -93,7 +93,7 @@ class MemoryIdentities(MemoryBase):
             for e in self._t.blacklist.values()
             if e.removed_us is None and account_id in (None, e.account_id)
         ]
-        return [_stored(e) for e in sorted(found, key=lambda e: e.entered_us)]
+        return [stored_entry(e) for e in sorted(found, key=lambda e: e.entered_us)]
 
     def entries_at(self, kind: str, fingerprint: str, at_us: int | None) -> list[StoredEntry]:
         found = [
@@ -101,7 +101,7 @@ class MemoryIdentities(MemoryBase):
             for e in self._t.blacklist.values()
             if (e.kind, e.fingerprint) == (kind, fingerprint) and in_force(e, at_us)
         ]
-        return [_stored(e) for e in sorted(found, key=lambda e: (e.entered_us, e.decision_id))]
+        return [stored_entry(e) for e in sorted(found, key=lambda e: (e.entered_us, e.decision_id))]
 
     def listed_spans(self) -> Iterator[ListedSpan]:
         for e in list(self._t.blacklist.values()):

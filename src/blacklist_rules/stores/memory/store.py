@@ -12,6 +12,7 @@ from .decisions import MemoryDecisions
 from .history import MemoryHistory
 from .identities import MemoryIdentities
 from .retention import MemoryRetention
+from .seed import MemorySeeding
 
 
 class MemoryStore(
@@ -20,5 +21,6 @@ class MemoryStore(
     MemoryHistory,
     MemoryDeadlines,
     MemoryIdentities,
+    MemorySeeding,
 ):
     """Every store protocol, in memory."""

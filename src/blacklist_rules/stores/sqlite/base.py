@@ -28,6 +28,13 @@ class SQLiteBase:
     _history_cut_us: int | None
     _data_version: int
 
+    @property
+    def connection(self) -> Connection:
+        """This store's SQLite connection (its errors mapped to `StoreError`), for what only
+        SQLite has: PRAGMAs, query plans, a dump of the tables in a test or a bench. Not part
+        of any store protocol: what every store can answer goes through those."""
+        return self._db
+
     def begin(self) -> Transaction:
         """Open a write transaction: its owner commits or rolls it back (`with store.begin():`
         commits when the block ends normally). Transactions do not nest: a second `begin()`

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from blacklist_rules.connection import BUSY_TIMEOUT, Connection
 from blacklist_rules.errors import StoreError
-from blacklist_rules.events import from_micros, utc_text
 from blacklist_rules.writer_lock import WriterLock
 
 from .deadlines import SQLiteDeadlines
@@ -28,11 +27,11 @@ from .identities import SQLiteIdentities
 from .meta import SQLiteMeta
 from .retention import SQLiteRetention
 from .schema import (
-    KEPT,
     SCHEMA,
     SCHEMA_VERSION,
     add_columns,
 )
+from .seed import SQLiteSeeding
 
 
 class SQLiteStore(
@@ -43,6 +42,7 @@ class SQLiteStore(
     SQLiteDeadlines,
     SQLiteIdentities,
     SQLiteMeta,
+    SQLiteSeeding,
 ):
     """The persistence behind one `Engine`; SQL lives in this package and nowhere else."""
 
@@ -141,62 +141,3 @@ class SQLiteStore(
         finally:
             db.close()
         return None if row is None else str(row[0])
-
-    def seed_from(
-        self, source: SQLiteStore, accounts: set[str], cut_us: int, boundary: int
-    ) -> None:
-        """Copy into this (scratch) store what `source` held of these accounts when their
-        first event from the history cut on came (log position `boundary`): the events that
-        came before it and still count, their registrations' fingerprints, the enforced
-        decisions before the cut recorded by then (not reversed; ended before the cut, or
-        not yet), the deadlines counting from them or those events, and the blacklist entries
-        of those decisions (not yet removed at the cut)."""
-        marks = ", ".join("?" * len(accounts))
-        names = sorted(accounts)
-        cut = utc_text(from_micros(cut_us))
-        came = f"account_id IN ({marks}) AND occurred_us < ? AND rowid < ?"
-        events = source._db.execute(
-            "SELECT event_id, account_id, type, occurred_us, payload, clock_us FROM events "
-            f"WHERE {came} AND {KEPT}",
-            (*names, cut_us, boundary),
-        )
-        self._db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)", events)
-        identities = source._db.execute(
-            f"SELECT * FROM identities WHERE event_id IN (SELECT event_id FROM events "
-            f"WHERE {came})",
-            (*names, cut_us, boundary),
-        )
-        self._db.executemany("INSERT OR IGNORE INTO identities VALUES (?, ?, ?, ?, ?)", identities)
-        decisions = source._db.execute(
-            "SELECT d.decision_id, d.account_id, d.event_id, d.action, d.mode, d.rule_id, "
-            "d.effective_at, d.expires_at, d.end_condition, "
-            "CASE WHEN d.ended_at < ? THEN d.ended_at END, NULL, d.record, NULL "
-            "FROM decisions d LEFT JOIN events e ON e.event_id = d.event_id "
-            f"WHERE d.account_id IN ({marks}) AND d.mode = 'enforce' AND d.reversed_by IS NULL "
-            "AND d.effective_at < ? AND (e.rowid IS NULL OR e.rowid < ?) ORDER BY d.rowid",
-            (cut, *names, cut, boundary),
-        )
-        self._db.executemany(
-            f"INSERT OR IGNORE INTO decisions VALUES ({', '.join('?' * 13)})", decisions
-        )
-        seeded = "SELECT decision_id FROM decisions UNION SELECT event_id FROM events"
-        keep = {str(row[0]) for row in self._db.execute(seeded)}
-        of_accounts = f"WHERE account_id IN ({marks})"
-        # Counting from what is seeded, as they are (the engine updates them); one that fired
-        # from the cut on fires again in the replay, as its decision is not seeded.
-        deadlines = [
-            (*row[:6], "pending" if row[6] == "fired" and row[5] >= cut_us else row[6])
-            for row in source._db.execute(f"SELECT * FROM deadlines {of_accounts}", names)
-            if row[1] in keep
-        ]
-        self._db.executemany(
-            f"INSERT OR IGNORE INTO deadlines VALUES ({', '.join('?' * 7)})", deadlines
-        )
-        entries = [  # of seeded decisions; a removal from the cut on is not yet made
-            (*row[:8], *(row[8:] if row[8] is not None and row[8] < cut_us else (None, None)))
-            for row in source._db.execute(f"SELECT * FROM blacklist {of_accounts}", names)
-            if row[2] in keep
-        ]
-        self._db.executemany(
-            f"INSERT OR IGNORE INTO blacklist VALUES ({', '.join('?' * 10)})", entries
-        )
