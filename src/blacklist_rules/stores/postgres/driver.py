@@ -1,0 +1,230 @@
+"""psycopg 3 behind one seam: every statement's errors mapped to ours, transactions as objects.
+
+Every statement the PostgreSQL store runs goes through `PgConnection`, so no psycopg error
+reaches the engine or the CLI: what the environment causes (a server that cannot be reached,
+went away, or refused the work for now: a lock held past the busy timeout, a serialisation
+failure, a deadlock, a full disk, a read-only server) becomes `StoreUnavailableError`,
+anything else `StoreError`, each with a one-line message that names the db without its
+password.
+
+The connection is in autocommit mode: a write meant to last happens inside a `PgTransaction`
+(`BEGIN` ... `COMMIT`), owned by whoever began it; a second `begin()` while one is open is an
+error, never a silent join. A transaction in which a statement failed cannot commit: PostgreSQL
+would silently roll it back, so `commit()` says so (`StoreError`) after rolling back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors, sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
+from psycopg.rows import class_row
+
+from blacklist_rules.errors import StoreError, StoreUnavailableError
+
+T = TypeVar("T")
+Params = Sequence[Any] | dict[str, Any]
+
+_UNAVAILABLE_STATES = (errors.ReadOnlySqlTransaction, errors.DiskFull, errors.OutOfMemory)
+"""Errors psycopg does not class as operational that the environment causes all the same."""
+
+
+def label(url: str) -> str:
+    """The db as messages name it: `postgresql://user@host:port/dbname`, never a password."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "postgresql://(an unreadable URL)"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
+def map_error(exc: psycopg.Error, where: str) -> StoreError:
+    """The error of ours that stands for a psycopg one; its message fits on one line."""
+    told = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, errors.LockNotAvailable | errors.QueryCanceled):
+        return StoreUnavailableError(
+            f"{where}: another writer holds what this needs past the busy timeout ({told}): "
+            "nothing was committed, run again when it is done"
+        )
+    if isinstance(exc, (psycopg.OperationalError, *_UNAVAILABLE_STATES)):
+        return StoreUnavailableError(f"{where}: the server cannot do this now ({told})")
+    return StoreError(f"{where}: {told}")
+
+
+class PgTransaction:
+    """One write transaction, owned by whoever began it: `commit()` or `rollback()` ends it
+    (as a context manager: commit when the block ends normally, else roll back). Savepoints
+    nest inside it (one event's writes, undone alone)."""
+
+    def __init__(self, connection: PgConnection) -> None:
+        self._connection = connection
+        self.open = True
+
+    def _check_open(self) -> None:
+        if not self.open:
+            raise StoreError(f"{self._connection.label}: this transaction has already ended")
+
+    def commit(self) -> None:
+        self._check_open()
+        self.open = False
+        self._connection.ended(self)
+        try:
+            if self._connection.status == TransactionStatus.INERROR:
+                raise StoreError(
+                    f"{self._connection.label}: a statement of this transaction failed: "
+                    "it was rolled back, nothing was committed"
+                )
+            self._connection.before_commit()
+            self._connection.run("COMMIT")
+        except StoreError:
+            self._connection.rollback_raw()
+            raise
+
+    def rollback(self) -> None:
+        """End the transaction and drop what it wrote (a no-op once it has ended)."""
+        if self.open:
+            self.open = False
+            self._connection.ended(self)
+            self._connection.rollback_raw()
+
+    def savepoint(self) -> None:
+        self._check_open()
+        self._connection.run("SAVEPOINT event")
+
+    def release_savepoint(self) -> None:
+        self._check_open()
+        self._connection.run("RELEASE SAVEPOINT event")
+
+    def rollback_to_savepoint(self) -> None:
+        """Undo what was written since the savepoint; it stays open until released."""
+        self._check_open()
+        self._connection.run("ROLLBACK TO SAVEPOINT event")
+
+    def __enter__(self) -> PgTransaction:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.rollback()
+
+
+class PgConnection:
+    """One psycopg connection in autocommit mode; writes that belong together happen in
+    `begin()`'s transactions. `busy_timeout` (seconds) bounds the wait to connect and for
+    another writer's locks (`lock_timeout`)."""
+
+    def __init__(self, url: str, *, read_only: bool, busy_timeout: float) -> None:
+        self.label = label(url)
+        self.read_only = read_only
+        self.before_commit: Callable[[], None] = lambda: None
+        """Run inside each transaction just before it commits (the store's commit count)."""
+        self._current: PgTransaction | None = None
+        try:
+            self._raw = psycopg.connect(
+                url, autocommit=True, connect_timeout=max(1, round(busy_timeout))
+            )
+        except psycopg.Error as exc:
+            raise self.mapped(exc) from exc
+        timeout = sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{busy_timeout:g}s"))
+        self.run(timeout)
+        if read_only:
+            self.run("SET default_transaction_read_only = on")
+
+    def mapped(self, exc: psycopg.Error) -> StoreError:
+        return map_error(exc, self.label)
+
+    @property
+    def status(self) -> TransactionStatus:
+        return self._raw.info.transaction_status
+
+    def run(self, query: str | sql.Composed, args: Params | None = None) -> int:
+        """Execute one statement; how many rows it changed."""
+        try:
+            return self._raw.execute(query, args).rowcount
+        except psycopg.Error as exc:
+            raise self.mapped(exc) from exc
+
+    def run_many(self, query: str, rows: Iterable[Params]) -> None:
+        """Execute one statement per row (psycopg batches them in one round trip)."""
+        try:
+            with self._raw.cursor() as cursor:
+                cursor.executemany(query, rows)
+        except psycopg.Error as exc:
+            raise self.mapped(exc) from exc
+
+    def all(self, query: str, args: Params | None = None) -> list[tuple[Any, ...]]:
+        """Every row of one statement, as tuples."""
+        try:
+            return self._raw.execute(query, args).fetchall()
+        except psycopg.Error as exc:
+            raise self.mapped(exc) from exc
+
+    def one(self, query: str, args: Params | None = None) -> tuple[Any, ...] | None:
+        """The first row of one statement, or None."""
+        try:
+            return self._raw.execute(query, args).fetchone()
+        except psycopg.Error as exc:
+            raise self.mapped(exc) from exc
+
+    def value(self, query: str, args: Params | None = None) -> Any:
+        """The first column of the first row (None: no row)."""
+        row = self.one(query, args)
+        return None if row is None else row[0]
+
+    def rows(self, record: type[T], query: str, args: Params | None = None) -> list[T]:
+        """Every row of one statement as a typed record (its columns by the record's names)."""
+        try:
+            with self._raw.cursor(row_factory=class_row(record)) as cursor:
+                return cursor.execute(query, args).fetchall()
+        except psycopg.Error as exc:
+            raise self.mapped(exc) from exc
+
+    @property
+    def transaction(self) -> PgTransaction | None:
+        """The transaction open on this connection, if any."""
+        return self._current
+
+    def begin(self) -> PgTransaction:
+        """Open a write transaction. Refused on a read-only connection, and while one is open:
+        transactions do not nest, so nobody commits another's writes."""
+        if self.read_only:
+            raise StoreError(f"{self.label} is open read-only: nothing can be written")
+        if self._current is not None:
+            raise StoreError(
+                f"{self.label}: a transaction is already open (transactions do not nest: "
+                "commit or roll back the open one first)"
+            )
+        self.run("BEGIN")
+        self._current = PgTransaction(self)
+        return self._current
+
+    def ended(self, transaction: PgTransaction) -> None:
+        if self._current is transaction:
+            self._current = None
+
+    def rollback_raw(self) -> None:
+        """Roll back whatever the server still holds open (a lost connection has nothing)."""
+        if self.status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            self.run("ROLLBACK")
+
+    def close(self) -> None:
+        """Close; a transaction still open is rolled back, never committed by closing."""
+        try:
+            if self._current is not None:
+                self._current.rollback()
+        finally:
+            self._raw.close()
