@@ -8,8 +8,10 @@ server: a skip would hide a store that no test ran); deselect them with `-m "not
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import psycopg
@@ -55,10 +57,28 @@ def drop_database(name: str) -> None:
 
 
 def empty_tables(url: str) -> None:
-    """Empty every table of the store (numbering restarted): a new store's state, without
-    the cost of a new database or schema; the migrations stay applied."""
+    """Empty every table of the store: a new store's state, without the cost of a new
+    database or schema; the migrations stay applied. `DELETE`, not `TRUNCATE`: a test's few
+    rows go at once, where a truncation makes new files for every table (0.25 s a test)."""
     with psycopg.connect(url, autocommit=True) as db:
         exists = db.execute("SELECT to_regclass('meta')").fetchone()
         if exists is not None and exists[0] is not None:
-            tables = sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)
-            db.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(tables))
+            with db.transaction():
+                for table in TABLES:
+                    db.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
+
+
+@contextlib.contextmanager
+def fresh_database() -> Iterator[str]:
+    """A database of its own for one test (migrations from none), dropped after it: its URL."""
+    name = create_database()
+    try:
+        yield url_of(name)
+    finally:
+        drop_database(name)
+
+
+def execute(url: str, statement: str) -> None:
+    """Run one statement on the db behind the store's back (a tamperer, a newer version)."""
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(statement.encode())
