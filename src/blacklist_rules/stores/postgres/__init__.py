@@ -1,5 +1,5 @@
 """The PostgreSQL store, shared by processes: one module per concern, composed in `store`;
-psycopg 3 is imported only here (`driver` is its seam). Needs the `postgres` extra."""
+psycopg 3 is imported only in `driver`, its seam. Needs the `postgres` extra."""
 
 from .schema import MIGRATIONS, SCHEMA_VERSION, Migration
 from .store import PostgresStore

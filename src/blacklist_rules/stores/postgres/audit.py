@@ -66,7 +66,7 @@ class PostgresAudit(PostgresBase):
         gone. `seq`: its number, when the trail cannot tell (a purge that removed every
         record). Outside a transaction, the record is one of its own."""
         if self._db.transaction is None:
-            with self._db.begin():
+            with self.begin():
                 self.audit(
                     kind,
                     record,

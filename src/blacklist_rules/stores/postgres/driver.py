@@ -24,6 +24,7 @@ from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
 
 from blacklist_rules.errors import StoreError, StoreUnavailableError
 
@@ -32,6 +33,11 @@ Params = Sequence[Any] | dict[str, Any]
 
 _UNAVAILABLE_STATES = (errors.ReadOnlySqlTransaction, errors.DiskFull, errors.OutOfMemory)
 """Errors psycopg does not class as operational that the environment causes all the same."""
+
+
+def json_value(value: object) -> Jsonb | None:
+    """A Python value as a JSONB parameter; None stays SQL NULL (no value), not JSON null."""
+    return None if value is None else Jsonb(value)
 
 
 def label(url: str) -> str:

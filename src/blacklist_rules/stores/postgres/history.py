@@ -9,16 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from .base import PostgresBase
+from .driver import json_value
 
 _ROW = "SELECT occurred_us, event_id, value FROM history WHERE stream = %s AND account_id = %s "
-
-
-def _json(value: object) -> Jsonb | None:
-    """A value as stored: SQL NULL for None (no value), else JSON."""
-    return None if value is None else Jsonb(value)
 
 
 def _row(row: tuple[Any, ...]) -> tuple[int, str, object]:
@@ -33,7 +27,7 @@ class PostgresHistory(PostgresBase):
     ) -> None:
         self._db.run(
             "INSERT INTO history VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (stream, account_id, occurred_us, event_id, _json(value)),
+            (stream, account_id, occurred_us, event_id, json_value(value)),
         )
 
     def forget_history(self, stream: str, account_id: str, occurred_us: int, event_id: str) -> None:
@@ -108,7 +102,7 @@ class PostgresHistory(PostgresBase):
         row = self._db.one(
             _ROW + "AND occurred_us > %s AND occurred_us < %s AND value IS NOT NULL "
             "AND value <> ALL(%s::jsonb[]) ORDER BY occurred_us, event_id LIMIT 1",
-            (stream, account_id, after_us, before_us, [Jsonb(value) for value in known]),
+            (stream, account_id, after_us, before_us, [json_value(value) for value in known]),
         )
         return None if row is None else _row(row)
 
@@ -119,7 +113,7 @@ class PostgresHistory(PostgresBase):
             "SELECT value FROM history WHERE stream = %s AND account_id = %s "
             "AND value IS NOT NULL AND (%s::jsonb IS NULL OR value > %s::jsonb) "
             "ORDER BY value LIMIT 1",
-            (stream, account_id, _json(above), _json(above)),
+            (stream, account_id, json_value(above), json_value(above)),
         )
 
     def history_has_value(
@@ -136,7 +130,7 @@ class PostgresHistory(PostgresBase):
             "SELECT 1 FROM history WHERE stream = %s AND account_id = %s AND value = %s "
             "AND occurred_us > %s AND occurred_us <= %s AND event_id IS DISTINCT FROM %s::text "
             "LIMIT 1",
-            (stream, account_id, _json(value), after_us, until_us, without),
+            (stream, account_id, json_value(value), after_us, until_us, without),
         )
         return row is not None
 
