@@ -30,11 +30,12 @@ def admin() -> psycopg.Connection[tuple[object, ...]]:
     try:
         return psycopg.connect(SERVER, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {SERVER} (set BLACKLIST_RULES_TEST_POSTGRES, or "
-            f"deselect these tests with -m 'not postgres'): {' '.join(str(exc).split())}",
-            pytrace=False,
-        )
+        told = " ".join(str(exc).split())
+    pytest.fail(
+        f"PostgreSQL is not reachable at {SERVER} (set BLACKLIST_RULES_TEST_POSTGRES, or "
+        f"deselect these tests with -m 'not postgres'): {told}",
+        pytrace=False,
+    )
 
 
 def url_of(dbname: str) -> str:
