@@ -94,13 +94,13 @@ class PostgresAudit(PostgresBase):
             (int(head.split(":", 1)[0]), head.split(":", 1)[1]) if head else (0, GENESIS)
         )
         digest = record_hash(values, previous)
-        self._db.run(_APPEND, (*values, previous, digest, seq, f"{count + 1}:{digest}"))
+        self._db.execute(_APPEND, (*values, previous, digest, seq, f"{count + 1}:{digest}"))
 
     def _audit_lock(self) -> None:
         """Take the chain's lock until the open transaction ends (again: a no-op). A statement
         of its own: under READ COMMITTED what is read after it is what the last writer to hold
         it committed (or ours)."""
-        self._db.run("SELECT pg_advisory_xact_lock(%s, %s)", (LOCKS, CHAIN_LOCK))
+        self._db.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCKS, CHAIN_LOCK))
 
     def verify_audit(self, expect_head: AuditHead | str | None = None) -> Verdict:
         """Re-compute the audit chain (from the purge checkpoint, if any); the first record
@@ -114,7 +114,7 @@ class PostgresAudit(PostgresBase):
             expect_head = AuditHead.parse(expect_head)
         if self._db.transaction is not None:  # what the open transaction sees
             return self._verify(expect_head)
-        self._db.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
             return self._verify(expect_head)
         finally:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from blacklist_rules.connection import Transaction
 from blacklist_rules.errors import StoreError
 
-from .driver import PgConnection, PgTransaction
+from .driver import PgConnection
 
 
 class PostgresBase:
@@ -31,7 +32,7 @@ class PostgresBase:
     _began_at: int | None
     """The commit count when the open transaction began."""
 
-    def begin(self) -> PgTransaction:
+    def begin(self) -> Transaction:
         """Open a write transaction: its owner commits or rolls it back (`with store.begin():`
         commits when the block ends normally). Transactions do not nest: a second `begin()`
         while one is open is a `StoreError`, so nobody commits another's writes."""
@@ -55,7 +56,7 @@ class PostgresBase:
         began = self._began_at
         self._seen = version if began is not None and version == began + 1 else None
 
-    def _transaction(self) -> PgTransaction:
+    def _transaction(self) -> Transaction:
         """The open transaction, which savepoints need."""
         current = self._db.transaction
         if current is None:
@@ -82,7 +83,7 @@ class PostgresBase:
         return None if found is None else str(found)
 
     def set_meta(self, key: str, value: str) -> None:
-        self._db.run(
+        self._db.execute(
             "INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = "
             "excluded.value",
             (key, value),

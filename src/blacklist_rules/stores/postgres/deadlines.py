@@ -23,7 +23,7 @@ class PostgresDeadlines(PostgresBase):
         state: str,
     ) -> bool:
         """False: the deadline was there already (it stays as it is)."""
-        added = self._db.run(
+        added = self._db.execute(
             "INSERT INTO deadlines VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us, state),
         )
@@ -70,7 +70,7 @@ class PostgresDeadlines(PostgresBase):
         return found[0] if found else None
 
     def prune_deadlines(self, up_to_us: int) -> int:
-        return self._db.run(
+        return self._db.execute(
             "DELETE FROM deadlines WHERE state != 'pending' AND due_us <= %s", (up_to_us,)
         )
 

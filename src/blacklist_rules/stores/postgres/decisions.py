@@ -31,7 +31,7 @@ class PostgresDecisions(PostgresAudit):
         )
 
     def set_status(self, account_id: str, status: str) -> None:
-        self._db.run(
+        self._db.execute(
             "INSERT INTO accounts VALUES (%s, %s) "
             "ON CONFLICT (account_id) DO UPDATE SET status = excluded.status",
             (account_id, status),
@@ -42,7 +42,7 @@ class PostgresDecisions(PostgresAudit):
     ) -> None:
         """Store a decision; the time columns are UTC text (see `utc_text`), so they compare.
         A second decision of the same id is a `StoreError`."""
-        self._db.run(
+        self._db.execute(
             "INSERT INTO decisions (decision_id, account_id, event_id, action, mode, rule_id, "
             "effective_at, expires_at, end_condition, record) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -147,7 +147,9 @@ class PostgresDecisions(PostgresAudit):
     def _end(self, decision_id: str, account_id: str, at: str) -> None:
         """End a decision at `at`, and say so in the trail: the record vouches for the
         `ended_at` column, which `status` and exports read (see `audit_crosscheck`)."""
-        self._db.run("UPDATE decisions SET ended_at = %s WHERE decision_id = %s", (at, decision_id))
+        self._db.execute(
+            "UPDATE decisions SET ended_at = %s WHERE decision_id = %s", (at, decision_id)
+        )
         self.audit(
             DECISION_ENDED,
             {"decision_id": decision_id, "ended_at": at},
@@ -159,7 +161,7 @@ class PostgresDecisions(PostgresAudit):
     def reverse_decision(self, decision_id: str, by_event: str, how: str) -> None:
         """`how`: `appeal_outcome` or `review_decision` (a person reversed it), or `cascade`
         (it fell with what it depended on)."""
-        self._db.run(
+        self._db.execute(
             "UPDATE decisions SET reversed_by = %s, reversed_how = %s WHERE decision_id = %s",
             (by_event, how, decision_id),
         )

@@ -7,16 +7,17 @@ failure, a deadlock, a full disk, a read-only server) becomes `StoreUnavailableE
 anything else `StoreError`, each with a one-line message that names the db without its
 password.
 
-The connection is in autocommit mode: a write meant to last happens inside a `PgTransaction`
-(`BEGIN` ... `COMMIT`), owned by whoever began it; a second `begin()` while one is open is an
-error, never a silent join. A transaction in which a statement failed cannot commit: PostgreSQL
-would silently roll it back, so `commit()` says so (`StoreError`) after rolling back.
+The connection is in autocommit mode: writes that belong together happen inside a
+`Transaction` (`BEGIN` ... `COMMIT`; the SQLite connection's class, as the statements that end
+it and mark its savepoints are the same), owned by whoever began it; a second `begin()` while
+one is open is an error, never a silent join. A transaction in which a statement failed cannot
+commit: PostgreSQL would silently roll it back, so `commit()` says so (`StoreError`) after
+rolling back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
 import psycopg
@@ -26,6 +27,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from blacklist_rules.connection import Transaction
 from blacklist_rules.errors import StoreError, StoreUnavailableError
 
 T = TypeVar("T")
@@ -64,81 +66,17 @@ def map_error(exc: psycopg.Error, where: str) -> StoreError:
     return StoreError(f"{where}: {told}")
 
 
-class PgTransaction:
-    """One write transaction, owned by whoever began it: `commit()` or `rollback()` ends it
-    (as a context manager: commit when the block ends normally, else roll back). Savepoints
-    nest inside it (one event's writes, undone alone)."""
-
-    def __init__(self, connection: PgConnection) -> None:
-        self._connection = connection
-        self.open = True
-
-    def _check_open(self) -> None:
-        if not self.open:
-            raise StoreError(f"{self._connection.label}: this transaction has already ended")
-
-    def commit(self) -> None:
-        self._check_open()
-        self.open = False
-        self._connection.ended(self)
-        try:
-            if self._connection.status == TransactionStatus.INERROR:
-                raise StoreError(
-                    f"{self._connection.label}: a statement of this transaction failed: "
-                    "it was rolled back, nothing was committed"
-                )
-            self._connection.before_commit()
-            self._connection.run("COMMIT")
-        except StoreError:
-            self._connection.rollback_raw()
-            raise
-
-    def rollback(self) -> None:
-        """End the transaction and drop what it wrote (a no-op once it has ended)."""
-        if self.open:
-            self.open = False
-            self._connection.ended(self)
-            self._connection.rollback_raw()
-
-    def savepoint(self) -> None:
-        self._check_open()
-        self._connection.run("SAVEPOINT event")
-
-    def release_savepoint(self) -> None:
-        self._check_open()
-        self._connection.run("RELEASE SAVEPOINT event")
-
-    def rollback_to_savepoint(self) -> None:
-        """Undo what was written since the savepoint; it stays open until released."""
-        self._check_open()
-        self._connection.run("ROLLBACK TO SAVEPOINT event")
-
-    def __enter__(self) -> PgTransaction:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if kind is None:
-            self.commit()
-        else:
-            self.rollback()
-
-
 class PgConnection:
     """One psycopg connection in autocommit mode; writes that belong together happen in
     `begin()`'s transactions. `busy_timeout` (seconds) bounds the wait to connect and for
     another writer's locks (`lock_timeout`)."""
 
     def __init__(self, url: str, *, read_only: bool, busy_timeout: float) -> None:
-        self.label = label(url)
+        self.path = label(url)
         self.read_only = read_only
         self.before_commit: Callable[[], None] = lambda: None
         """Run inside each transaction just before it commits (the store's commit count)."""
-        self._current: PgTransaction | None = None
+        self._current: Transaction | None = None
         try:
             self._raw = psycopg.connect(
                 url, autocommit=True, connect_timeout=max(1, round(busy_timeout))
@@ -146,18 +84,18 @@ class PgConnection:
         except psycopg.Error as exc:
             raise self.mapped(exc) from exc
         timeout = sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{busy_timeout:g}s"))
-        self.run(timeout)
+        self.execute(timeout)
         if read_only:
-            self.run("SET default_transaction_read_only = on")
+            self.execute("SET default_transaction_read_only = on")
 
     def mapped(self, exc: psycopg.Error) -> StoreError:
-        return map_error(exc, self.label)
+        return map_error(exc, self.path)
 
     @property
     def status(self) -> TransactionStatus:
         return self._raw.info.transaction_status
 
-    def run(self, query: str | sql.Composed, args: Params | None = None) -> int:
+    def execute(self, query: str | sql.Composed, args: Params | None = None) -> int:
         """Execute one statement; how many rows it changed."""
         try:
             return self._raw.execute(query, args).rowcount
@@ -200,32 +138,43 @@ class PgConnection:
             raise self.mapped(exc) from exc
 
     @property
-    def transaction(self) -> PgTransaction | None:
+    def transaction(self) -> Transaction | None:
         """The transaction open on this connection, if any."""
         return self._current
 
-    def begin(self) -> PgTransaction:
+    def begin(self) -> Transaction:
         """Open a write transaction. Refused on a read-only connection, and while one is open:
         transactions do not nest, so nobody commits another's writes."""
         if self.read_only:
-            raise StoreError(f"{self.label} is open read-only: nothing can be written")
+            raise StoreError(f"{self.path} is open read-only: nothing can be written")
         if self._current is not None:
             raise StoreError(
-                f"{self.label}: a transaction is already open (transactions do not nest: "
+                f"{self.path}: a transaction is already open (transactions do not nest: "
                 "commit or roll back the open one first)"
             )
-        self.run("BEGIN")
-        self._current = PgTransaction(self)
+        self.execute("BEGIN")
+        self._current = Transaction(self)
         return self._current
 
-    def ended(self, transaction: PgTransaction) -> None:
+    def ended(self, transaction: Transaction) -> None:
         if self._current is transaction:
             self._current = None
+
+    def commit_raw(self) -> None:
+        """Commit, after the store's last word (`before_commit`). A transaction in which a
+        statement failed is refused: PostgreSQL would roll it back and call that a commit."""
+        if self.status == TransactionStatus.INERROR:
+            raise StoreError(
+                f"{self.path}: a statement of this transaction failed: it was rolled back, "
+                "nothing was committed"
+            )
+        self.before_commit()
+        self.execute("COMMIT")
 
     def rollback_raw(self) -> None:
         """Roll back whatever the server still holds open (a lost connection has nothing)."""
         if self.status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
-            self.run("ROLLBACK")
+            self.execute("ROLLBACK")
 
     def close(self) -> None:
         """Close; a transaction still open is rolled back, never committed by closing."""

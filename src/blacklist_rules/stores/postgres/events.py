@@ -37,7 +37,7 @@ class PostgresEvents(PostgresBase):
     ) -> str | None:
         """Record an event, with the clock when it came (None: none yet); returns None, or the
         payload already stored under that id. The log's order is `arrival`."""
-        added = self._db.run(
+        added = self._db.execute(
             "INSERT INTO events (event_id, account_id, type, occurred_us, payload, clock_us) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
             (event_id, account_id, type_, occurred_us, payload, clock_us),
@@ -66,7 +66,7 @@ class PostgresEvents(PostgresBase):
         )
 
     def forget_event(self, event_id: str) -> None:
-        self._db.run("DELETE FROM events WHERE event_id = %s", (event_id,))
+        self._db.execute("DELETE FROM events WHERE event_id = %s", (event_id,))
 
     def event_payload(self, event_id: str) -> dict[str, Any] | None:
         found = self._db.value("SELECT payload FROM events WHERE event_id = %s", (event_id,))
@@ -192,7 +192,7 @@ class PostgresEvents(PostgresBase):
 
     def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
         """Withdraw the evidence a reversed decision was taken on; False if it already was."""
-        added = self._db.run(
+        added = self._db.execute(
             "INSERT INTO withdrawn VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
             (event_id, by_event, decision_id),
         )

@@ -25,13 +25,13 @@ class PostgresHistory(PostgresBase):
     def add_history(
         self, stream: str, account_id: str, occurred_us: int, event_id: str, value: object
     ) -> None:
-        self._db.run(
+        self._db.execute(
             "INSERT INTO history VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (stream, account_id, occurred_us, event_id, json_value(value)),
         )
 
     def forget_history(self, stream: str, account_id: str, occurred_us: int, event_id: str) -> None:
-        self._db.run(
+        self._db.execute(
             "DELETE FROM history WHERE stream = %s AND account_id = %s AND occurred_us = %s "
             "AND event_id = %s",
             (stream, account_id, occurred_us, event_id),
@@ -136,7 +136,7 @@ class PostgresHistory(PostgresBase):
 
     def prune_history(self, stream: str, up_to_us: int) -> int:
         """Forget the stream's events at or before `up_to_us`: no window can reach them."""
-        return self._db.run(
+        return self._db.execute(
             "DELETE FROM history WHERE stream = %s AND occurred_us <= %s", (stream, up_to_us)
         )
 
@@ -147,7 +147,7 @@ class PostgresHistory(PostgresBase):
         return {str(row[0]) for row in self._db.all("SELECT key FROM streams")}
 
     def mark_stream_filled(self, key: str) -> None:
-        self._db.run(
+        self._db.execute(
             "INSERT INTO streams VALUES (%s, %s) ON CONFLICT DO NOTHING",
             (key, datetime.now(UTC).isoformat()),
         )

@@ -29,7 +29,7 @@ class PostgresIdentities(PostgresBase):
     def add_identity(
         self, kind: str, fingerprint: str, account_id: str, event_id: str, registered_us: int
     ) -> None:
-        self._db.run(
+        self._db.execute(
             "INSERT INTO identities VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (kind, bytes.fromhex(fingerprint), account_id, event_id, registered_us),
         )
@@ -70,7 +70,7 @@ class PostgresIdentities(PostgresBase):
     ) -> None:
         """Enter a value under a decision; entering it again replaces the entry (its removal
         cleared, and it moves to the end of the blacklist's order, as a new row would)."""
-        self._db.run(
+        self._db.execute(
             f"INSERT INTO blacklist ({ENTRY}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (kind, fingerprint, decision_id) DO UPDATE SET "
             "account_id = excluded.account_id, rule_id = excluded.rule_id, "
@@ -83,7 +83,7 @@ class PostgresIdentities(PostgresBase):
     def remove_entry(
         self, kind: str, fingerprint: str, decision_id: str, at_us: int, by: str | None
     ) -> None:
-        self._db.run(
+        self._db.execute(
             "UPDATE blacklist SET removed_us = %s, removed_by = %s "
             "WHERE kind = %s AND fingerprint = %s AND decision_id = %s",
             (at_us, by, kind, fingerprint, decision_id),

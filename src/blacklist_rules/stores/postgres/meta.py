@@ -26,12 +26,12 @@ class PostgresMeta(PostgresBase):
         """Keep the exact rule text (and notice templates) behind a digest, so any decision can
         be traced to it; the audit records written from now on carry the digest."""
         self._digest = digest
-        self._db.run(
+        self._db.execute(
             "INSERT INTO rulesets VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
             (digest, datetime.now(UTC).isoformat(), dumps(rules)),
         )
         if notices:
-            self._db.run(
+            self._db.execute(
                 "INSERT INTO notice_templates VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 (digest, dumps(dict(notices))),
             )
@@ -46,7 +46,7 @@ class PostgresMeta(PostgresBase):
         writing (a read-only open writes nothing: any key reads a db that has none). Of two
         writers opening a new db at once, the first to write wins; the other is told no."""
         if not self.read_only:
-            self._db.run(
+            self._db.execute(
                 "INSERT INTO meta VALUES ('identity_key_check', %s) ON CONFLICT DO NOTHING",
                 (check,),
             )
@@ -61,5 +61,7 @@ class PostgresMeta(PostgresBase):
     def first_rejection(self, digest: str) -> bool:
         """Remember that an input was rejected, by its keyed digest (the input may hold
         identity values, so never the input itself); False when it was already."""
-        added = self._db.run("INSERT INTO rejections VALUES (%s) ON CONFLICT DO NOTHING", (digest,))
+        added = self._db.execute(
+            "INSERT INTO rejections VALUES (%s) ON CONFLICT DO NOTHING", (digest,)
+        )
         return added == 1

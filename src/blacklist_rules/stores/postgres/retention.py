@@ -89,12 +89,12 @@ class PostgresRetention(PostgresAudit, PostgresEvents, RetentionPolicy):
                 f"AND type NOT IN ({', '.join(repr(t) for t in sorted(PERSONS))}) "
                 f"AND event_id NOT IN ({EVIDENCE})"
             )
-            self._db.run(
+            self._db.execute(
                 f"INSERT INTO purged_events SELECT event_id FROM events WHERE {gone} "
                 "ON CONFLICT DO NOTHING",
                 {"line": line},
             )
-            removed = self._db.run(f"DELETE FROM events WHERE {gone}", {"line": line})
+            removed = self._db.execute(f"DELETE FROM events WHERE {gone}", {"line": line})
             reduced = self._reduce_settled(settled, line)
             self.set_meta("history_cut_us", str(cut_us))
             self._history_cut_us = cut_us
@@ -176,7 +176,7 @@ class PostgresRetention(PostgresAudit, PostgresEvents, RetentionPolicy):
             "removed": old["removed"] + gone[1],
             "before": before.isoformat(),
         }
-        self._db.run("DELETE FROM audit WHERE seq < %s", (cut,))
+        self._db.execute("DELETE FROM audit WHERE seq < %s", (cut,))
         self.set_meta("audit_checkpoint", json.dumps(checkpoint))
         # Numbered after what it removed, even when nothing is left to count on.
         seq = cut if first_kept is None else None

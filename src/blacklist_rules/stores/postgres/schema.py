@@ -165,26 +165,26 @@ def migrate(db: PgConnection) -> int | None:
     found = found_version(db)
     if found is not None and found > SCHEMA_VERSION:
         raise StoreError(
-            f"{db.label} has store schema {found}; this version reads {SCHEMA_VERSION}: "
+            f"{db.path} has store schema {found}; this version reads {SCHEMA_VERSION}: "
             "nothing was changed"
         )
     if found == SCHEMA_VERSION:
         return found
     if db.read_only:
         raise StoreError(
-            f"{db.label} has store schema {found or 'none'}; opened read-only, it cannot be "
+            f"{db.path} has store schema {found or 'none'}; opened read-only, it cannot be "
             f"migrated to {SCHEMA_VERSION}: open it for writing once"
         )
     with db.begin():
-        db.run("SELECT pg_advisory_xact_lock(%s, %s)", (LOCKS, MIGRATION_LOCK))
-        db.run(
+        db.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCKS, MIGRATION_LOCK))
+        db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
             f"does {_T} NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
         )
         done = found_version(db) or 0  # (another process may have migrated meanwhile)
         for step in MIGRATIONS[done:]:
-            db.run(step.sql)
-            db.run(
+            db.execute(step.sql)
+            db.execute(
                 "INSERT INTO schema_migrations (version, does) VALUES (%s, %s)",
                 (step.version, step.does),
             )

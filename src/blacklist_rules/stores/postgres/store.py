@@ -47,7 +47,7 @@ class PostgresStore(
         and `begin()` is refused; `busy_timeout`: seconds to wait to connect, and for a lock
         another writer holds, before `StoreUnavailableError`."""
         self._db = PgConnection(url, read_only=read_only, busy_timeout=busy_timeout)
-        self.path = self._db.label
+        self.path = self._db.path
         self.read_only = read_only
         self._digest: str | None = None
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
