@@ -5,6 +5,7 @@ default needs no driver."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeGuard
 
 from blacklist_rules.connection import BUSY_TIMEOUT
 from blacklist_rules.errors import StoreError
@@ -13,7 +14,7 @@ from blacklist_rules.stores.protocols import Store
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def is_postgres(target: str | Path) -> bool:
+def is_postgres(target: str | Path) -> TypeGuard[str]:
     """Does `target` name a PostgreSQL db (a `postgresql://` or `postgres://` URL)?"""
     return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
@@ -24,12 +25,12 @@ def open_store(
     """The store at `target`: a `PostgresStore` for a PostgreSQL URL, else a `SQLiteStore`
     (a path, or `":memory:"`). A URL without the driver installed is a `StoreError` that
     names the extra to install."""
-    if isinstance(target, str) and is_postgres(target):
+    if is_postgres(target):
         try:
             from blacklist_rules.stores.postgres import PostgresStore
         except ImportError as exc:
             raise StoreError(
-                f"{target.split('@')[-1]}: PostgreSQL needs psycopg: install "
+                f"{target.split('@')[-1].split('?')[0]}: PostgreSQL needs psycopg: install "
                 "blacklist-rules[postgres]"
             ) from exc
         return PostgresStore(str(target), read_only=read_only, busy_timeout=busy_timeout)
