@@ -43,3 +43,16 @@ def engine() -> Iterator[Engine]:
     """The default rule pack over an in-memory db."""
     with Engine.from_path() as engine:
         yield engine
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the real PostgreSQL server for this test run, dropped at its end
+    (see `tests/postgres.py`); the tests that use it fail when the server is unreachable."""
+    from .postgres import create_database, drop_database, url_of
+
+    name = create_database()
+    try:
+        yield url_of(name)
+    finally:
+        drop_database(name)

@@ -97,12 +97,27 @@ class Cursor:
             yield row
 
 
+class TransactionOwner(Protocol):
+    """What a `Transaction` needs of the connection it belongs to (this module's, or the
+    PostgreSQL store's): the same statements end it and mark its savepoints in both."""
+
+    path: str
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> object: ...
+
+    def ended(self, transaction: Transaction) -> None: ...
+
+    def commit_raw(self) -> None: ...
+
+    def rollback_raw(self) -> None: ...
+
+
 class Transaction:
     """One write transaction, owned by whoever began it: `commit()` or `rollback()` ends it
     (as a context manager: commit when the block ends normally, else roll back). Savepoints
     nest inside it (one event's writes, undone alone)."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: TransactionOwner) -> None:
         self._connection = connection
         self.open = True
 
@@ -115,7 +130,7 @@ class Transaction:
         self.open = False
         self._connection.ended(self)
         try:
-            self._connection.execute("COMMIT")
+            self._connection.commit_raw()
         except StoreError:
             self._connection.rollback_raw()
             raise
@@ -222,6 +237,9 @@ class Connection:
     def ended(self, transaction: Transaction) -> None:
         if self._current is transaction:
             self._current = None
+
+    def commit_raw(self) -> None:
+        self.execute("COMMIT")
 
     def rollback_raw(self) -> None:
         """Roll back whatever SQLite still holds open (a busy or full error may have rolled it

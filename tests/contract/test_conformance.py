@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from blacklist_rules.stores.memory import MemoryStore
+from blacklist_rules.stores.postgres import PostgresStore
 from blacklist_rules.stores.protocols import (
     AuditTrail,
     DeadlineStore,
@@ -28,7 +29,16 @@ from blacklist_rules.stores.sqlite import SQLiteStore
 def test_each_store_is_every_concern(make: Callable[[], SQLiteStore | MemoryStore]) -> None:
     """`SQLiteStore` and `MemoryStore` are each a `Store` and each concern's protocol (mypy
     checks the annotations); and each has every member the protocols name."""
-    store = make()
+    _check(make())
+
+
+@pytest.mark.postgres
+def test_the_postgres_store_is_every_concern(postgres_url: str) -> None:
+    """So is `PostgresStore`."""
+    _check(PostgresStore(postgres_url))
+
+
+def _check(store: SQLiteStore | MemoryStore | PostgresStore) -> None:
     try:
         whole: Store = store
         parts: tuple[

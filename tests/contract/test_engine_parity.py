@@ -1,11 +1,14 @@
-"""The in-memory store behind an `Engine` gives what SQLite gives: the same decisions,
-statuses and audit trail over a synthetic feed."""
+"""The in-memory and PostgreSQL stores behind an `Engine` give what SQLite gives: the same
+decisions, statuses and audit trail over a synthetic feed."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
+import pytest
+
 from blacklist_rules import Engine, dsa_statements, load_ruleset
+from blacklist_rules.stores import open_store
 from blacklist_rules.stores.memory import MemoryStore
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.sqlite import SQLiteStore
@@ -59,3 +62,20 @@ def test_a_cascade_after_a_purge_replays_alike_on_either_store() -> None:
     sqlite, memory = _after_a_purge(SQLiteStore()), _after_a_purge(MemoryStore())
     assert [d["rule_id"] for d in sqlite[0]] == [FREEZE_RUMOURS]
     assert memory == sqlite
+
+
+@pytest.mark.postgres
+def test_the_postgres_store_decides_as_sqlite_does(postgres_url: str) -> None:
+    """The same over PostgreSQL, and its trail verifies."""
+    from tests.postgres import empty_tables
+
+    try:
+        postgres = _outcome(open_store(postgres_url))  # (the engine closes it)
+        reader = open_store(postgres_url, read_only=True)
+        try:
+            assert reader.verify_audit().ok
+        finally:
+            reader.close()
+    finally:
+        empty_tables(postgres_url)
+    assert postgres == _outcome(SQLiteStore())

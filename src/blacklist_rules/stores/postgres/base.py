@@ -1,0 +1,90 @@
+"""What every part of the PostgreSQL store shares: the connection, its transactions, the
+count of commits that tells another writer's from ours, and the `meta` table of settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from blacklist_rules.connection import Transaction
+from blacklist_rules.errors import StoreError
+
+from .driver import PgConnection
+
+
+class PostgresBase:
+    """The connection and its transactions; each concern of `PostgresStore` is a mixin over it
+    (one connection, one transaction for all of them)."""
+
+    path: str
+    read_only: bool
+    now: Callable[[], datetime]
+    """The wall clock audit records are stamped with (and retention counts on)."""
+    written_elsewhere: bool
+    """Whether another writer committed between our last transaction and the one `begin()`
+    opened, or while our last one was open: what memory mirrors of the db must then be read
+    again."""
+    _db: PgConnection
+    _digest: str | None
+    _history_cut_us: int | None
+    _seen: int | None
+    """The commit count as of our last transaction (None: unknown, read everything again)."""
+    _began_at: int | None
+    """The commit count when the open transaction began."""
+
+    def begin(self) -> Transaction:
+        """Open a write transaction: its owner commits or rolls it back (`with store.begin():`
+        commits when the block ends normally). Transactions do not nest: a second `begin()`
+        while one is open is a `StoreError`, so nobody commits another's writes."""
+        transaction = self._db.begin()
+        try:
+            cut = self.meta("history_cut_us")
+            version = int(self._db.value("SELECT version FROM commits"))
+        except BaseException:
+            transaction.rollback()
+            raise
+        self._history_cut_us = int(cut) if cut else None
+        self.written_elsewhere = version != self._seen
+        self._seen = self._began_at = version
+        return transaction
+
+    def _count_commit(self) -> None:
+        """Just before a commit: count it. The row stays locked until the commit, so every
+        writer's count follows the one before; one that is not ours plus one means another
+        writer committed while ours was open."""
+        version = int(self._db.value("UPDATE commits SET version = version + 1 RETURNING version"))
+        began = self._began_at
+        self._seen = version if began is not None and version == began + 1 else None
+
+    def _transaction(self) -> Transaction:
+        """The open transaction, which savepoints need."""
+        current = self._db.transaction
+        if current is None:
+            raise StoreError(f"{self.path}: a savepoint needs an open transaction")
+        return current
+
+    def savepoint(self) -> None:
+        self._transaction().savepoint()
+
+    def release_savepoint(self) -> None:
+        self._transaction().release_savepoint()
+
+    def rollback_to_savepoint(self) -> None:
+        """Undo what the current event wrote; the savepoint stays open until released."""
+        self._transaction().rollback_to_savepoint()
+
+    def close(self) -> None:
+        """Close the connection. A transaction still open is rolled back: closing commits
+        nothing."""
+        self._db.close()
+
+    def meta(self, key: str) -> str | None:
+        found = self._db.value("SELECT value FROM meta WHERE key = %s", (key,))
+        return None if found is None else str(found)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = "
+            "excluded.value",
+            (key, value),
+        )

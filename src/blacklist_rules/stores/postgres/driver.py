@@ -1,0 +1,185 @@
+"""psycopg 3 behind one seam: every statement's errors mapped to ours, transactions as objects.
+
+Every statement the PostgreSQL store runs goes through `PgConnection`, so no psycopg error
+reaches the engine or the CLI: what the environment causes (a server that cannot be reached,
+went away, or refused the work for now: a lock held past the busy timeout, a serialisation
+failure, a deadlock, a full disk, a read-only server) becomes `StoreUnavailableError`,
+anything else `StoreError`, each with a one-line message that names the db without its
+password.
+
+The connection is in autocommit mode: writes that belong together happen inside a
+`Transaction` (`BEGIN` ... `COMMIT`; the SQLite connection's class, as the statements that end
+it and mark its savepoints are the same), owned by whoever began it; a second `begin()` while
+one is open is an error, never a silent join. A transaction in which a statement failed cannot
+commit: PostgreSQL would silently roll it back, so `commit()` says so (`StoreError`) after
+rolling back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors, sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from blacklist_rules.connection import Transaction
+from blacklist_rules.errors import StoreError, StoreUnavailableError
+
+T = TypeVar("T")
+Params = Sequence[Any] | dict[str, Any]
+
+_UNAVAILABLE_STATES = (errors.ReadOnlySqlTransaction, errors.DiskFull, errors.OutOfMemory)
+"""Errors psycopg does not class as operational that the environment causes all the same."""
+
+
+def json_value(value: object) -> Jsonb | None:
+    """A Python value as a JSONB parameter; None stays SQL NULL (no value), not JSON null."""
+    return None if value is None else Jsonb(value)
+
+
+def label(url: str) -> str:
+    """The db as messages name it: `postgresql://user@host:port/dbname`, never a password."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "postgresql://(an unreadable URL)"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
+def map_error(exc: psycopg.Error, where: str) -> StoreError:
+    """The error of ours that stands for a psycopg one; its message fits on one line."""
+    told = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, errors.LockNotAvailable | errors.QueryCanceled):
+        return StoreUnavailableError(
+            f"{where}: another writer holds what this needs past the busy timeout ({told}): "
+            "nothing was committed, run again when it is done"
+        )
+    if isinstance(exc, (psycopg.OperationalError, *_UNAVAILABLE_STATES)):
+        return StoreUnavailableError(f"{where}: the server cannot do this now ({told})")
+    return StoreError(f"{where}: {told}")
+
+
+class PgConnection:
+    """One psycopg connection in autocommit mode; writes that belong together happen in
+    `begin()`'s transactions. `busy_timeout` (seconds) bounds the wait to connect and for
+    another writer's locks (`lock_timeout`)."""
+
+    def __init__(self, url: str, *, read_only: bool, busy_timeout: float) -> None:
+        self.path = label(url)
+        self.read_only = read_only
+        self.before_commit: Callable[[], None] = lambda: None
+        """Run inside each transaction just before it commits (the store's commit count)."""
+        self._current: Transaction | None = None
+        try:
+            self._raw = psycopg.connect(
+                url, autocommit=True, connect_timeout=max(1, round(busy_timeout))
+            )
+        except psycopg.Error as exc:
+            raise self.mapped(exc) from exc
+        timeout = sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{busy_timeout:g}s"))
+        self.execute(timeout)
+        if read_only:
+            self.execute("SET default_transaction_read_only = on")
+
+    def mapped(self, exc: psycopg.Error) -> StoreError:
+        return map_error(exc, self.path)
+
+    @property
+    def status(self) -> TransactionStatus:
+        return self._raw.info.transaction_status
+
+    def execute(self, query: str | sql.Composed, args: Params | None = None) -> int:
+        """Execute one statement; how many rows it changed."""
+        try:
+            return self._raw.execute(query, args).rowcount
+        except psycopg.Error as exc:
+            raise self.mapped(exc) from exc
+
+    def run_many(self, query: str, rows: Iterable[Params]) -> None:
+        """Execute one statement per row (psycopg batches them in one round trip)."""
+        try:
+            with self._raw.cursor() as cursor:
+                cursor.executemany(query, rows)
+        except psycopg.Error as exc:
+            raise self.mapped(exc) from exc
+
+    def all(self, query: str, args: Params | None = None) -> list[tuple[Any, ...]]:
+        """Every row of one statement, as tuples."""
+        try:
+            return self._raw.execute(query, args).fetchall()
+        except psycopg.Error as exc:
+            raise self.mapped(exc) from exc
+
+    def one(self, query: str, args: Params | None = None) -> tuple[Any, ...] | None:
+        """The first row of one statement, or None."""
+        try:
+            return self._raw.execute(query, args).fetchone()
+        except psycopg.Error as exc:
+            raise self.mapped(exc) from exc
+
+    def value(self, query: str, args: Params | None = None) -> Any:
+        """The first column of the first row (None: no row)."""
+        row = self.one(query, args)
+        return None if row is None else row[0]
+
+    def rows(self, record: type[T], query: str, args: Params | None = None) -> list[T]:
+        """Every row of one statement as a typed record (its columns by the record's names)."""
+        try:
+            with self._raw.cursor(row_factory=class_row(record)) as cursor:
+                return cursor.execute(query, args).fetchall()
+        except psycopg.Error as exc:
+            raise self.mapped(exc) from exc
+
+    @property
+    def transaction(self) -> Transaction | None:
+        """The transaction open on this connection, if any."""
+        return self._current
+
+    def begin(self) -> Transaction:
+        """Open a write transaction. Refused on a read-only connection, and while one is open:
+        transactions do not nest, so nobody commits another's writes."""
+        if self.read_only:
+            raise StoreError(f"{self.path} is open read-only: nothing can be written")
+        if self._current is not None:
+            raise StoreError(
+                f"{self.path}: a transaction is already open (transactions do not nest: "
+                "commit or roll back the open one first)"
+            )
+        self.execute("BEGIN")
+        self._current = Transaction(self)
+        return self._current
+
+    def ended(self, transaction: Transaction) -> None:
+        if self._current is transaction:
+            self._current = None
+
+    def commit_raw(self) -> None:
+        """Commit, after the store's last word (`before_commit`). A transaction in which a
+        statement failed is refused: PostgreSQL would roll it back and call that a commit."""
+        if self.status == TransactionStatus.INERROR:
+            raise StoreError(
+                f"{self.path}: a statement of this transaction failed: it was rolled back, "
+                "nothing was committed"
+            )
+        self.before_commit()
+        self.execute("COMMIT")
+
+    def rollback_raw(self) -> None:
+        """Roll back whatever the server still holds open (a lost connection has nothing)."""
+        if self.status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            self.execute("ROLLBACK")
+
+    def close(self) -> None:
+        """Close; a transaction still open is rolled back, never committed by closing."""
+        try:
+            if self._current is not None:
+                self._current.rollback()
+        finally:
+            self._raw.close()

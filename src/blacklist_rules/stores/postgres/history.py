@@ -1,0 +1,153 @@
+"""Each stream's history: the events a window counts, per group, read a page at a time.
+
+A row's value (a distinct field's value, or None) is JSONB, so it keeps its type as SQLite's
+untyped column does: values compare and order as JSON values (for the distinct values read one
+at a time, any one total order does)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from .base import PostgresBase
+from .driver import json_value
+
+_ROW = "SELECT occurred_us, event_id, value FROM history WHERE stream = %s AND account_id = %s "
+
+
+def _row(row: tuple[Any, ...]) -> tuple[int, str, object]:
+    return int(row[0]), str(row[1]), row[2]
+
+
+class PostgresHistory(PostgresBase):
+    """The `history` and `streams` tables."""
+
+    def add_history(
+        self, stream: str, account_id: str, occurred_us: int, event_id: str, value: object
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO history VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (stream, account_id, occurred_us, event_id, json_value(value)),
+        )
+
+    def forget_history(self, stream: str, account_id: str, occurred_us: int, event_id: str) -> None:
+        self._db.execute(
+            "DELETE FROM history WHERE stream = %s AND account_id = %s AND occurred_us = %s "
+            "AND event_id = %s",
+            (stream, account_id, occurred_us, event_id),
+        )
+
+    def history(
+        self, stream: str, account_id: str, after_us: int, before_us: int
+    ) -> list[tuple[int, str, object]]:
+        """(time, event id, value) of the stream's events with after < time < before."""
+        rows = self._db.all(
+            _ROW + "AND occurred_us > %s AND occurred_us < %s ORDER BY occurred_us, event_id",
+            (stream, account_id, after_us, before_us),
+        )
+        return [_row(row) for row in rows]
+
+    def history_count(
+        self,
+        stream: str,
+        account_id: str,
+        after_us: int,
+        until_us: int,
+        limit: int,
+        without: str | None,
+    ) -> int:
+        """Rows with after < time <= until, but the event `without`, counted up to `limit`."""
+        return int(
+            self._db.value(
+                "SELECT count(*) FROM (SELECT 1 FROM history WHERE stream = %s "
+                "AND account_id = %s AND occurred_us > %s AND occurred_us <= %s "
+                "AND event_id IS DISTINCT FROM %s::text LIMIT %s) AS counted",
+                (stream, account_id, after_us, until_us, without, limit),
+            )
+        )
+
+    def history_page(
+        self,
+        stream: str,
+        account_id: str,
+        key: tuple[int, str | None],
+        bound_us: int,
+        limit: int,
+        *,
+        newest_first: bool = False,
+    ) -> list[tuple[int, str, object]]:
+        """Up to `limit` rows past the key, in time order, before `bound_us` (newest first:
+        after it): a window read a page at a time. The key is the last row read (time, event
+        id), or (time, None) for the rows later than that time (newest first: at that time
+        and earlier)."""
+        time_us, event_id = key
+        past, bound, order = ("<", ">", "DESC") if newest_first else (">", "<", "ASC")
+        if event_id is None:
+            since = f"occurred_us {'<=' if newest_first else '>'} %s"
+            args: tuple[object, ...] = (time_us,)
+        else:
+            since = f"(occurred_us, event_id) {past} (%s, %s)"
+            args = (time_us, event_id)
+        rows = self._db.all(
+            _ROW + f"AND {since} AND occurred_us {bound} %s "
+            f"ORDER BY occurred_us {order}, event_id {order} LIMIT %s",
+            (stream, account_id, *args, bound_us, limit),
+        )
+        return [_row(row) for row in rows]
+
+    def history_first_other(
+        self, stream: str, account_id: str, after_us: int, before_us: int, known: list[object]
+    ) -> tuple[int, str, object] | None:
+        """The first row with after < time < before and a value, not one of `known`."""
+        row = self._db.one(
+            _ROW + "AND occurred_us > %s AND occurred_us < %s AND value IS NOT NULL "
+            "AND value <> ALL(%s::jsonb[]) ORDER BY occurred_us, event_id LIMIT 1",
+            (stream, account_id, after_us, before_us, [json_value(value) for value in known]),
+        )
+        return None if row is None else _row(row)
+
+    def history_next_value(self, stream: str, account_id: str, above: object) -> object:
+        """The least non-null value of the stream's rows above `above` (None: from the
+        least), or None when there is none: the distinct values, one index seek each."""
+        return self._db.value(
+            "SELECT value FROM history WHERE stream = %s AND account_id = %s "
+            "AND value IS NOT NULL AND (%s::jsonb IS NULL OR value > %s::jsonb) "
+            "ORDER BY value LIMIT 1",
+            (stream, account_id, json_value(above), json_value(above)),
+        )
+
+    def history_has_value(
+        self,
+        stream: str,
+        account_id: str,
+        value: object,
+        after_us: int,
+        until_us: int,
+        without: str | None,
+    ) -> bool:
+        """Does a row but the event `without` have `value` and after < time <= until?"""
+        row = self._db.one(
+            "SELECT 1 FROM history WHERE stream = %s AND account_id = %s AND value = %s "
+            "AND occurred_us > %s AND occurred_us <= %s AND event_id IS DISTINCT FROM %s::text "
+            "LIMIT 1",
+            (stream, account_id, json_value(value), after_us, until_us, without),
+        )
+        return row is not None
+
+    def prune_history(self, stream: str, up_to_us: int) -> int:
+        """Forget the stream's events at or before `up_to_us`: no window can reach them."""
+        return self._db.execute(
+            "DELETE FROM history WHERE stream = %s AND occurred_us <= %s", (stream, up_to_us)
+        )
+
+    def history_size(self) -> int:
+        return int(self._db.value("SELECT count(*) FROM history"))
+
+    def filled_streams(self) -> set[str]:
+        return {str(row[0]) for row in self._db.all("SELECT key FROM streams")}
+
+    def mark_stream_filled(self, key: str) -> None:
+        self._db.execute(
+            "INSERT INTO streams VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (key, datetime.now(UTC).isoformat()),
+        )

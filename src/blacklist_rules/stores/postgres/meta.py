@@ -1,0 +1,67 @@
+"""Rulesets, notice templates, the identity key check and rejected inputs: what the db keeps
+about the packs and keys that wrote it."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from blacklist_rules.stores.sqlite.schema import dumps
+
+from .base import PostgresBase
+
+
+class PostgresMeta(PostgresBase):
+    """The `rulesets`, `notice_templates` and `rejections` tables, and the key check."""
+
+    def remember_ruleset(
+        self,
+        digest: str,
+        rules: list[dict[str, Any]],
+        notices: Mapping[str, str] | None = None,
+    ) -> None:
+        """Keep the exact rule text (and notice templates) behind a digest, so any decision can
+        be traced to it; the audit records written from now on carry the digest."""
+        self._digest = digest
+        self._db.execute(
+            "INSERT INTO rulesets VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (digest, datetime.now(UTC).isoformat(), dumps(rules)),
+        )
+        if notices:
+            self._db.execute(
+                "INSERT INTO notice_templates VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (digest, dumps(dict(notices))),
+            )
+
+    def notice_files(self, digest: str) -> dict[str, str]:
+        """The notice template files (`notices/en.txt`: text) of a pack the db has used."""
+        found = self._db.value("SELECT files FROM notice_templates WHERE digest = %s", (digest,))
+        return {} if found is None else dict(json.loads(found))
+
+    def check_key(self, check: str) -> bool:
+        """Is this the db's identity key? A new db adopts the first key it is opened with for
+        writing (a read-only open writes nothing: any key reads a db that has none). Of two
+        writers opening a new db at once, the first to write wins; the other is told no."""
+        if not self.read_only:
+            self._db.execute(
+                "INSERT INTO meta VALUES ('identity_key_check', %s) ON CONFLICT DO NOTHING",
+                (check,),
+            )
+        known = self.meta("identity_key_check")
+        return known is None or hmac.compare_digest(known, check)
+
+    def ruleset_rules(self, digest: str) -> list[dict[str, Any]]:
+        """The rule files (id, version, file, text) of a pack the db has used."""
+        found = self._db.value("SELECT rules FROM rulesets WHERE digest = %s", (digest,))
+        return [] if found is None else list(json.loads(found))
+
+    def first_rejection(self, digest: str) -> bool:
+        """Remember that an input was rejected, by its keyed digest (the input may hold
+        identity values, so never the input itself); False when it was already."""
+        added = self._db.execute(
+            "INSERT INTO rejections VALUES (%s) ON CONFLICT DO NOTHING", (digest,)
+        )
+        return added == 1
