@@ -118,9 +118,12 @@ def test_bad_case_files_fail_at_load_with_file_and_line(tmp_path: Path) -> None:
 
 
 def test_cases_run_under_pytest_and_a_failure_names_the_case(tmp_path: Path) -> None:
-    """The package's pytest plugin collects `tests/cases/*.yaml` in the user's own project:
-    one test per case; a failing one is reported with its name and what was decided."""
+    """The package's pytest plugin collects `tests/cases/*.yaml` in the user's own project once
+    it opts in: one test per case; a failing one is reported with its name and what was
+    decided."""
     folder = tmp_path / "tests" / "cases"
+    ini = "[pytest]\nblacklist_rules_cases = tests/cases\n"
+    (tmp_path / "pytest.ini").write_text(ini, encoding="utf-8")
     write(
         folder, "good.yaml", CONFIRMED.format(name="confirmed is blacklisted", action="blacklist")
     )
