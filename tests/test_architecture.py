@@ -80,6 +80,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "notices",
                 "replay",
                 "reports",
+                "starter",
                 "testing",
                 "tools",
             }

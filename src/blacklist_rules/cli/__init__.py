@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from blacklist_rules import __version__
 from blacklist_rules.connection import BUSY_TIMEOUT
 
-from . import audit, check, diff, explain, notice, run, schema, status, test, validate
+from . import audit, check, diff, explain, init, notice, run, schema, status, test, validate
 from ._common import _seconds, call
 
 __all__ = ["build_parser", "main"]
 
 # In the order `blacklist-rules --help` lists them.
-COMMANDS = (validate, run, status, audit, check, test, explain, notice, diff, schema)
+COMMANDS = (init, validate, run, status, audit, check, test, explain, notice, diff, schema)
 
 
 def build_parser() -> argparse.ArgumentParser:

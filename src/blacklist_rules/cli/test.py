@@ -34,6 +34,13 @@ def add_parser(commands: Commands) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Run rule test cases, report failures by name, then coverage; exit 1 on any failure or
     coverage under `--min-coverage`."""
+    if not args.cases and not Path(DEFAULT_CASES).is_dir():
+        print(
+            f"error: no {DEFAULT_CASES}/ here: name the case files or folders, or write a copy "
+            "of the default pack and its cases with `blacklist-rules init DIR`",
+            file=sys.stderr,
+        )
+        return 2
     ruleset = load_ruleset(args.rules)
     cases = load_cases([Path(p) for p in args.cases or [DEFAULT_CASES]])
     coverage = Coverage(ruleset)
