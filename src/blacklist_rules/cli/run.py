@@ -20,14 +20,29 @@ from blacklist_rules import (
     parse_time,
 )
 
-from ._common import DEFAULT_DB, Commands, _period, _positive, db_option, print_json, rules_option
+from ._common import (
+    KEY_HELP,
+    Commands,
+    _period,
+    _positive,
+    db_option,
+    print_json,
+    rules_option,
+)
 
 
 def add_parser(commands: Commands) -> None:
-    run = commands.add_parser("run", help="process a JSONL file of events")
-    run.add_argument("events", metavar="EVENTS.jsonl")
+    run = commands.add_parser(
+        "run",
+        help="process a JSONL file of events",
+        description="Processes the events of EVENTS.jsonl, one JSON object a line, in order: "
+        "decisions as JSON lines on stdout, rejected lines, reversals and a summary on stderr. "
+        "Events already processed (by event_id) are ignored, so a second run changes nothing.",
+        epilog=KEY_HELP + " Where neither is set, run creates the key file (mode 0600).",
+    )
+    run.add_argument("events", metavar="EVENTS.jsonl", help="the events, one JSON object a line")
     rules_option(run)
-    db_option(run, f"SQLite db (default: {DEFAULT_DB})")
+    db_option(run, "the SQLite db to write (made if missing)")
     run.add_argument("--strict", action="store_true", help="exit 1 if any event was rejected")
     run.add_argument(
         "--until",

@@ -25,15 +25,19 @@ def add_parser(actions: Commands) -> None:
         "ones included), one JSON object a line. Refused when the audit trail does not verify, "
         "unless --force.",
     )
-    export.add_argument("--format", choices=["jsonl", "dsa"], default="jsonl")
+    export.add_argument(
+        "--format",
+        choices=["jsonl", "dsa"],
+        default="jsonl",
+        help="audit records, or DSA statements of reasons (default: %(default)s)",
+    )
     export.add_argument(
         "--force", action="store_true", help="export even when the audit trail does not verify"
     )
     export.add_argument(
         "--output", metavar="FILE", help="write to FILE (whole or not at all) instead of stdout"
     )
-    db_argument(export)
-    export.set_defaults(func=handle)
+    db_argument(export, handle)
 
 
 def handle(args: argparse.Namespace) -> int:
