@@ -8,10 +8,13 @@ import enum
 import json
 import os
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO, TypeAlias
+
+from tqdm import tqdm
 
 from blacklist_rules import (
     AuditHead,
@@ -77,6 +80,34 @@ def db_option(cmd: argparse.ArgumentParser, text: str = "the SQLite db to read")
 
 def print_json(data: Any, out: TextIO) -> None:
     out.write(json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+
+
+def write_whole(lines: Iterable[Any], target: Path) -> int:
+    """Write JSON lines beside the target, then rename: a reader never sees half a file. The
+    number of lines written."""
+    count = 0
+    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with open(fd, "w", encoding="utf-8") as handle:
+            for line in lines:
+                print_json(line, handle)
+                count += 1
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    return count
+
+
+def progress(events: Path | None, *, quiet: bool = False) -> tqdm[Any]:
+    """A progress bar on stderr (count, rate and, with a file, percent and ETA), shown only on
+    a terminal and never with `quiet`: a log file or a pipe gets none of its redraws."""
+    shown = sys.stderr.isatty() and not quiet
+    total = None
+    if events is not None and shown:
+        with open(events, "rb") as handle:  # the total: line ends, in 1 MiB reads
+            total = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    return tqdm(total=total, unit=" events", file=sys.stderr, disable=not shown)
 
 
 def existing_db(path: str) -> Path:

@@ -9,8 +9,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from blacklist_rules import iter_jsonl, load_ruleset, render_html, replay_diff, shadow_diff
 
 from ._common import (
@@ -20,6 +18,7 @@ from ._common import (
     _percent,
     db_option,
     print_json,
+    progress,
     reader,
     rules_option,
 )
@@ -87,9 +86,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"error: --workdir is not a folder: {args.workdir}", file=sys.stderr)
         return 2
     baseline, candidate = load_ruleset(args.baseline), load_ruleset(args.candidate)
-    with open(events, "rb") as handle:  # the progress bar's total: line ends, in 1 MiB reads
-        total = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
-    bar = tqdm(total=total, unit=" events", file=sys.stderr, disable=not sys.stderr.isatty())
+    bar = progress(events)
     with tempfile.TemporaryDirectory(prefix="blacklist-rules-diff-", dir=args.workdir) as work:
         report = replay_diff(
             baseline,
