@@ -89,8 +89,8 @@ def test_a_file_is_no_folder_to_write_into(tmp_path: Path) -> None:
 
 
 def test_the_wheel_carries_the_pack_and_its_cases(wheel: Path) -> None:
-    """The wheel holds every case file beside the pack, and no pytest plugin that collects by
-    default (its entry point is inert without the ini option)."""
+    """The wheel holds every case file beside the pack (`default_cases`), and every file of
+    the pack."""
     names = set(zipfile.ZipFile(wheel).namelist())
     for case in _files(ROOT / "tests" / "cases"):
         assert f"blacklist_rules/default_cases/{case}" in names

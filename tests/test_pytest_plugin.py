@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from blacklist_rules import load_cases
@@ -83,3 +84,13 @@ def test_the_ini_option_says_the_plugin_is_off_by_default() -> None:
     text = " ".join(done.stdout.split())
     assert "blacklist_rules_cases" in text
     assert "default: none, the plugin collects nothing" in text
+
+
+def test_the_entry_point_is_named_as_its_module() -> None:
+    """pyproject's pytest11 entry point has its module's name: `-p blacklist_rules.pytest_plugin`
+    with autoloading on then finds the entry point rather than registering the module a second
+    time under another name, which pytest refuses ("Plugin already registered under a
+    different name") and which stops the run before any test."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    entry_points = project["entry-points"]["pytest11"]
+    assert entry_points == {"blacklist_rules.pytest_plugin": "blacklist_rules.pytest_plugin"}

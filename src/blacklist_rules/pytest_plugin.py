@@ -8,11 +8,13 @@ has YAML files of its own under `tests/cases/` is left alone (issue 17). An ini 
 than `-p`: it says where the cases are in the one place the project already configures pytest,
 and it needs no other step.
 
-The module stays registered under the entry point `pytest11` so that the ini option is known
-(pytest's `--strict-config` refuses unknown ones); it is then loaded by every pytest run of a
-project that has the package installed, so it imports nothing of the engine (nor durable-rules'
-C extension) until a case file is collected: the case machinery is imported inside the hooks
-that need it. With plugin autoloading off, `-p blacklist_rules.pytest_plugin` loads it.
+The module stays registered under the entry point `pytest11` (named as the module, so that
+`-p blacklist_rules.pytest_plugin` beside autoloading is the same plugin) so that the ini option
+is known (pytest's `--strict-config` refuses unknown ones); it is then loaded by every pytest
+run of a project that has the package installed, so it imports nothing of the engine (nor
+durable-rules' C extension) until a case file is collected: the case machinery is imported
+inside the hooks that need it. With plugin autoloading off, `-p blacklist_rules.pytest_plugin`
+loads it.
 """
 
 from __future__ import annotations
