@@ -302,3 +302,12 @@ def test_json_of_a_documented_refusal_is_not_written_on_stdout(
     assert out == ""
     assert err == f"error: {world.db} has no event or decision of account nobody\n"
     assert json.dumps("active") not in out
+
+
+def test_the_top_level_help_names_every_exit_code() -> None:
+    """`blacklist-rules --help` ends with the codes, each one named."""
+    from blacklist_rules.cli._common import Exit
+
+    epilog = str(build_parser().epilog)
+    for code in Exit:
+        assert re.search(rf"(^|; ){int(code)} ", epilog.removeprefix("Exit codes: ")), code
