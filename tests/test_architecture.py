@@ -73,6 +73,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "notices",
                 "replay",
                 "reports",
+                "starter",
                 "testing",
                 "tools",
             }

@@ -66,12 +66,12 @@ def test_a_wrong_case_fails_with_its_name_and_what_was_decided(
 def test_coverage_below_the_minimum_fails_and_json_reports_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """One rule exercised of eleven: the run passes, `--min-coverage 50` fails it; the JSON
-    report holds the same coverage."""
+    """One rule exercised of eleven: the run passes, `--min-coverage 50` fails it (exit 5, a
+    gate not met, not 1, a failing case); the JSON report holds the same coverage."""
     cases = write(tmp_path, "one.yaml", CONFIRMED.format(name="confirmed", action="blacklist"))
     assert main(["test", str(ROOT / "rules"), str(cases)]) == 0
     assert "NEVER FIRED  freeze-failed-verification" in capsys.readouterr().out
-    assert main(["test", str(ROOT / "rules"), str(cases), "--min-coverage", "50"]) == 1
+    assert main(["test", str(ROOT / "rules"), str(cases), "--min-coverage", "50"]) == 5
     assert main(["test", str(ROOT / "rules"), str(cases), "--json"]) == 0
     report = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert (report["passed"], report["failed"]) == (1, 0)
@@ -118,9 +118,12 @@ def test_bad_case_files_fail_at_load_with_file_and_line(tmp_path: Path) -> None:
 
 
 def test_cases_run_under_pytest_and_a_failure_names_the_case(tmp_path: Path) -> None:
-    """The package's pytest plugin collects `tests/cases/*.yaml` in the user's own project:
-    one test per case; a failing one is reported with its name and what was decided."""
+    """The package's pytest plugin collects `tests/cases/*.yaml` in the user's own project once
+    it opts in: one test per case; a failing one is reported with its name and what was
+    decided."""
     folder = tmp_path / "tests" / "cases"
+    ini = "[pytest]\nblacklist_rules_cases = tests/cases\n"
+    (tmp_path / "pytest.ini").write_text(ini, encoding="utf-8")
     write(
         folder, "good.yaml", CONFIRMED.format(name="confirmed is blacklisted", action="blacklist")
     )

@@ -97,7 +97,7 @@ def test_unknown_decisions_and_rules_are_errors(engine: Engine) -> None:
 
 
 def test_explain_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Text and JSON, both forms; a wrong call exits 2."""
+    """Text and JSON, both forms; a wrong call exits 2, an unknown decision 6."""
     db = tmp_path / "s.db"
     with Engine.from_path(db=db) as engine:
         decision_id = suspected(engine)
@@ -110,7 +110,7 @@ def test_explain_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["explain", decision_id, "--db", str(db), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["decision"]["decision_id"] == decision_id
     assert main(["explain", "--account", "a", "--db", str(db)]) == 2
-    assert main(["explain", "d-nope", "--db", str(db)]) == 2
+    assert main(["explain", "d-nope", "--db", str(db)]) == 6  # unknown, not a usage error
 
 
 def test_a_re_registration_is_explained_without_identity_values(engine: Engine) -> None:

@@ -81,8 +81,11 @@ def test_a_pytest_run_without_case_files_never_loads_the_engine(tmp_path: Path) 
 
 
 def test_a_case_file_is_still_collected_and_run(tmp_path: Path) -> None:
-    """With a case file under `tests/cases/`, the plugin imports what it needs and runs it."""
+    """With a case file under `tests/cases/`, named by the ini option, the plugin imports what
+    it needs and runs it."""
     (tmp_path / "tests" / "cases").mkdir(parents=True)
+    ini = "[pytest]\nblacklist_rules_cases = tests/cases\n"
+    (tmp_path / "pytest.ini").write_text(ini, encoding="utf-8")
     case = """
         - name: a confirmed impersonation is blacklisted
           events:

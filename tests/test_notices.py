@@ -549,7 +549,7 @@ def test_notice_verb_end_to_end(tmp_path: Path) -> None:
     assert data["ruleset_digest"] == returning["ruleset_digest"]
     assert "2026-05-10 12:15" in data["text"]  # 20:15 in Shanghai is 12:15 UTC
     missing = cli("notice", "d-0000", "--db", "demo.db", cwd=tmp_path)
-    assert (missing.returncode, missing.stderr) == (2, "error: no decision d-0000\n")
+    assert (missing.returncode, missing.stderr) == (6, "error: demo.db has no decision d-0000\n")
     validated = cli("validate", cwd=tmp_path)
     assert "  notices in en, zh, appeals within 180 days\n" in validated.stdout
     nodb = cli("notice", ident, "--db", "other.db", cwd=tmp_path)

@@ -292,8 +292,9 @@ def test_an_immutable_db_file_exits_4_and_is_still_readable(immutable: Path) -> 
     assert result.returncode == 4, result.stderr
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
-    status = cli("status", "acct-1", "--db", immutable.name, cwd=cwd)
+    status = cli("status", "acct-900001", "--db", immutable.name, cwd=cwd)
     assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("acct-900001: ")
 
 
 # --- transactions -------------------------------------------------------------------------

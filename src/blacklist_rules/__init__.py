@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # what the names are; at run time each is imported when first
     from .notices import Notice, render_notice
     from .replay import replay_diff, shadow_diff
     from .spec import parse_duration, rule_json_schema
+    from .starter import Starter, default_cases_path, write_starter
     from .stores.records import HistoryPurge
     from .stores.sqlite import SQLiteStore
 
@@ -87,6 +88,7 @@ _EXPORTS: dict[str, str] = {
     "RuleLoadError": "errors",
     "RuleMatch": "decisions",
     "SQLiteStore": "stores.sqlite",
+    "Starter": "starter",
     "Status": "decisions",
     "StatusChange": "decisions",
     "StoreError": "errors",
@@ -94,6 +96,7 @@ _EXPORTS: dict[str, str] = {
     "TimeBound": "clock",
     "Transaction": "connection",
     "Verdict": "chain",
+    "default_cases_path": "starter",
     "default_rules_path": "engine",
     "dsa_statements": "dsa",
     "explain_decision": "explain",
@@ -111,6 +114,7 @@ _EXPORTS: dict[str, str] = {
     "run_case": "cases",
     "shadow_diff": "replay",
     "why_not": "explain",
+    "write_starter": "starter",
 }
 """The module each public name comes from: `import blacklist_rules` imports none of them
 (PEP 562), so a pytest start-up (our plugin) or a CLI `--help` does not load the engine or
@@ -170,6 +174,7 @@ __all__ = [
     "RuleLoadError",
     "RuleMatch",
     "SQLiteStore",
+    "Starter",
     "Status",
     "StatusChange",
     "StoreError",
@@ -178,6 +183,7 @@ __all__ = [
     "Transaction",
     "Verdict",
     "__version__",
+    "default_cases_path",
     "default_rules_path",
     "dsa_statements",
     "explain_decision",
@@ -195,4 +201,5 @@ __all__ = [
     "run_case",
     "shadow_diff",
     "why_not",
+    "write_starter",
 ]

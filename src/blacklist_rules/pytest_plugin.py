@@ -1,13 +1,20 @@
 """Rule test cases as pytest tests: each case in a case file is one test item.
 
-Installed with the package (entry point `pytest11`), so a team's own pytest run collects the
-YAML files under `tests/cases/` (ini option `blacklist_rules_cases`, a list of folders) against
-the packaged rule pack, or the folder named by `blacklist_rules_rules`. A failing case shows
-what it expected and what was decided; a broken case file fails collection with `file:line`.
+Opt-in: a project turns it on by naming its case folders in the ini option
+`blacklist_rules_cases` (e.g. `blacklist_rules_cases = tests/cases`); the YAML files under them
+are run against the packaged rule pack, or the folder named by `blacklist_rules_rules`. Without
+that option the plugin collects nothing, so a project that installs the package for its API and
+has YAML files of its own under `tests/cases/` is left alone (issue 17). An ini option rather
+than `-p`: it says where the cases are in the one place the project already configures pytest,
+and it needs no other step.
 
-Every pytest run of a project that has the package installed loads this module, so it imports
-nothing of the engine (nor durable-rules' C extension) until a case file is collected: the
-case machinery is imported inside the hooks that need it.
+The module stays registered under the entry point `pytest11` (named as the module, so that
+`-p blacklist_rules.pytest_plugin` beside autoloading is the same plugin) so that the ini option
+is known (pytest's `--strict-config` refuses unknown ones); it is then loaded by every pytest
+run of a project that has the package installed, so it imports nothing of the engine (nor
+durable-rules' C extension) until a case file is collected: the case machinery is imported
+inside the hooks that need it. With plugin autoloading off, `-p blacklist_rules.pytest_plugin`
+loads it.
 """
 
 from __future__ import annotations
@@ -33,9 +40,10 @@ _RULESET = pytest.StashKey["CompiledRuleset"]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "blacklist_rules_cases",
-        "folders of blacklist-rules test cases (default: tests/cases)",
+        "folders of blacklist-rules test cases to collect, e.g. tests/cases "
+        "(default: none, the plugin collects nothing)",
         type="paths",
-        default=[Path("tests/cases")],
+        default=[],
     )
     parser.addini(
         "blacklist_rules_rules",
@@ -47,6 +55,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix not in CASE_SUFFIXES:
         return None
+    # No folder named (the default): the project has not opted in, nothing is collected.
     folders = [Path(p).resolve() for p in parent.config.getini("blacklist_rules_cases")]
     if not any(folder in file_path.resolve().parents for folder in folders):
         return None

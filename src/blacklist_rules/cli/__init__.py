@@ -2,10 +2,14 @@
 each with its `add_parser` and its handler; `_common` holds the shared options and the one
 place where errors become exit codes. argparse and tqdm are imported in this package only.
 
-Exit codes: 0 success; 1 rule files or events rejected (with `--strict`), or a check failed;
-2 usage errors and unreadable inputs; 3 a rule evaluation failed (fail closed); 4 the db cannot
-be used now (locked past `--busy-timeout`, disk full, read-only, damaged or not a database):
-nothing of the interrupted batch was committed, run again once the cause is gone.
+Exit codes (`_common.Exit`; README "Exit codes" says which command gives which): 0 success;
+1 a check failed (rule or case files rejected, an event rejected with `--strict`, a case
+failed, the trail does not verify, an identity blacklisted); 2 usage errors, unreadable inputs
+and refusals; 3 a rule evaluation failed (fail closed); 4 the db cannot be used now (locked
+past `--busy-timeout`, disk full, read-only, damaged or not a database): nothing of the
+interrupted batch was committed, run again once the cause is gone; 5 a gate not met
+(`--fail-on-irreversible`, `--min-coverage`); 6 the db knows nothing of what was asked (an
+account, a decision); 141 stdout was closed.
 
 Verbs that only read (`status`, `check`, `explain`, `notice`, `audit show|verify|export`,
 `diff --shadow`) open the db read-only: they never write it, and take no writer lock; the
@@ -20,19 +24,22 @@ from collections.abc import Sequence
 from blacklist_rules import __version__
 from blacklist_rules.connection import BUSY_TIMEOUT
 
-from . import audit, check, diff, explain, notice, run, schema, status, test, validate
+from . import audit, check, diff, explain, init, notice, run, schema, status, test, validate
 from ._common import _seconds, call
 
 __all__ = ["build_parser", "main"]
 
 # In the order `blacklist-rules --help` lists them.
-COMMANDS = (validate, run, status, audit, check, test, explain, notice, diff, schema)
+COMMANDS = (init, validate, run, status, audit, check, test, explain, notice, diff, schema)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blacklist-rules",
         description="Declarative account-moderation rules: freeze, cancel, blacklist, audited.",
+        epilog="Exit codes: 0 done; 1 a check failed; 2 a usage error, an unreadable input or a "
+        "refusal; 3 a rule failed to evaluate; 4 the db cannot be used now; 5 a gate not met; "
+        "6 unknown to the db; 141 stdout closed (README, Exit codes: which command gives which).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(

@@ -4,13 +4,17 @@ types, and the one place where the library's errors become exit codes."""
 from __future__ import annotations
 
 import argparse
+import enum
 import json
 import os
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO, TypeAlias
+
+from tqdm import tqdm
 
 from blacklist_rules import (
     AuditHead,
@@ -21,8 +25,38 @@ from blacklist_rules import (
     StoreUnavailableError,
     parse_duration,
 )
+from blacklist_rules.identity import KEY_ENV
 
 DEFAULT_DB = "blacklist-rules.db"
+
+
+class Exit(enum.IntEnum):
+    """The exit codes, the same for every command (README: "Exit codes" lists which command
+    gives which, and a test produces each)."""
+
+    OK = 0
+    FAILED = 1
+    """A check failed: rule or case files do not load, a case failed, an event was rejected
+    under `--strict`, the audit trail does not verify, an identity is blacklisted."""
+    USAGE = 2
+    """A usage error, an unreadable input, or a refusal (nothing was done)."""
+    EVALUATION = 3
+    """A rule failed to evaluate: nothing was decided for that event (fail closed)."""
+    UNAVAILABLE = 4
+    """The db cannot be used now (locked, full, read-only, damaged): run again later."""
+    THRESHOLD = 5
+    """A gate was not met: `diff --fail-on-irreversible`, `test --min-coverage`."""
+    UNKNOWN = 6
+    """The db knows nothing of what was asked about (`status` of an account it never saw)."""
+    CLOSED = 141
+    """Standard output was closed (`| head`): what was not committed runs again next time."""
+
+
+KEY_HELP = (
+    f"The identity key (it keys the fingerprints of ID numbers and phones) comes from "
+    f"${KEY_ENV} (at least 32 characters), else from the file <db>.key beside the db."
+)
+"""The epilog of every command that opens a db with an engine, so `--help` names the key."""
 
 Handler: TypeAlias = Callable[[argparse.Namespace], int]
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -37,13 +71,43 @@ def rules_option(cmd: argparse.ArgumentParser) -> None:
     )
 
 
-def db_option(cmd: argparse.ArgumentParser, text: str | None = None) -> None:
-    """`--db`, the db a command works on (no `text`: no help line, argparse's default)."""
-    cmd.add_argument("--db", default=DEFAULT_DB, help=text)
+def db_option(cmd: argparse.ArgumentParser, text: str = "the SQLite db to read") -> None:
+    """`--db`, the db a command works on, the same name and default in every command."""
+    cmd.add_argument(
+        "--db", default=DEFAULT_DB, metavar="PATH", help=f"{text} (default: %(default)s)"
+    )
 
 
 def print_json(data: Any, out: TextIO) -> None:
     out.write(json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+
+
+def write_whole(lines: Iterable[Any], target: Path) -> int:
+    """Write JSON lines beside the target, then rename: a reader never sees half a file. The
+    number of lines written."""
+    count = 0
+    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with open(fd, "w", encoding="utf-8") as handle:
+            for line in lines:
+                print_json(line, handle)
+                count += 1
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    return count
+
+
+def progress(events: Path | None, *, quiet: bool = False) -> tqdm[Any]:
+    """A progress bar on stderr (count, rate and, with a file, percent and ETA), shown only on
+    a terminal and never with `quiet`: a log file or a pipe gets none of its redraws."""
+    shown = sys.stderr.isatty() and not quiet
+    total = None
+    if events is not None and shown:
+        with open(events, "rb") as handle:  # the total: line ends, in 1 MiB reads
+            total = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    return tqdm(total=total, unit=" events", file=sys.stderr, disable=not shown)
 
 
 def existing_db(path: str) -> Path:
@@ -64,6 +128,13 @@ def open_store(args: argparse.Namespace, *, read_only: bool) -> SQLiteStore:
     return SQLiteStore(existing_db(args.db), read_only=read_only, busy_timeout=args.busy_timeout)
 
 
+def unknown(db: str, what: str) -> Exit:
+    """The db knows nothing of what was asked about: said on stderr, exit 6 (never an answer
+    such as `active` that a script would take for one)."""
+    print(f"error: {db} has no {what}", file=sys.stderr)
+    return Exit.UNKNOWN
+
+
 def call(handler: Handler, args: argparse.Namespace) -> int:
     """Run a command; the library's errors become exit codes here, and only here."""
     try:
@@ -72,18 +143,18 @@ def call(handler: Handler, args: argparse.Namespace) -> int:
         # The reader went away (`| head`). What was not committed runs again next time.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print("stopped: standard output was closed", file=sys.stderr)
-        return 141
+        return Exit.CLOSED
     except StoreUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 4
+        return Exit.UNAVAILABLE
     except RuleLoadError as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
         print(f"{len(exc.errors)} error(s); nothing was loaded", file=sys.stderr)
-        return 1
+        return Exit.FAILED
     except BlacklistRulesError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
 
 
 # --- argument types: a bad value is a usage error (exit 2) with argparse's message; a

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from blacklist_rules import Engine, EventError, parse_time
 
-from ._common import Commands, db_option, print_json, reader, rules_option
+from ._common import KEY_HELP, Commands, db_option, print_json, reader, rules_option
 
 
 def add_parser(commands: Commands) -> None:
@@ -21,8 +21,15 @@ def add_parser(commands: Commands) -> None:
         description='Read identities ({"id_number": …, "phone": …}), one JSON object '
         "a line, from a file or - (stdin); print one answer a line. Exit 1 when any is "
         "blacklisted, else 2 when a line was malformed, else 0.",
+        epilog=KEY_HELP,
     )
-    check.add_argument("identities", nargs="?", default="-", metavar="IDENTITIES.jsonl")
+    check.add_argument(
+        "identities",
+        nargs="?",
+        default="-",
+        metavar="IDENTITIES.jsonl",
+        help="the identities to check, or - for stdin (default: -)",
+    )
     db_option(check)
     check.add_argument("--at", metavar="TIME", help="in force at TIME (default: the db's clock)")
     rules_option(check)

@@ -9,7 +9,7 @@ from typing import Any
 
 from blacklist_rules import explain_decision, why_not
 
-from ._common import Commands, db_option, print_json, reader, rules_option
+from ._common import KEY_HELP, Commands, db_option, print_json, reader, rules_option, unknown
 
 
 def add_parser(commands: Commands) -> None:
@@ -18,14 +18,18 @@ def add_parser(commands: Commands) -> None:
         help="why a decision was taken, or why a rule did not act on an account",
         description="With DECISION_ID: the rule as written when it decided, each condition with "
         "the value it saw, the evidence events. With --account and --rule: for the account's "
-        "latest events the rule looks at, the first condition that failed and its value.",
+        "latest events the rule looks at, the first condition that failed and its value. A "
+        "decision the db does not hold: exit 6.",
+        epilog=KEY_HELP,
     )
-    explain.add_argument("decision", nargs="?", default=None, metavar="DECISION_ID")
-    explain.add_argument("--account", metavar="A")
-    explain.add_argument("--rule", metavar="R")
+    explain.add_argument(
+        "decision", nargs="?", default=None, metavar="DECISION_ID", help="the decision to explain"
+    )
+    explain.add_argument("--account", metavar="A", help="with --rule: the account")
+    explain.add_argument("--rule", metavar="R", help="with --account: the rule's id")
     db_option(explain)
     rules_option(explain)
-    explain.add_argument("--json", action="store_true")
+    explain.add_argument("--json", action="store_true", help="one JSON object instead of text")
     explain.set_defaults(func=handle)
 
 
@@ -36,6 +40,8 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     with reader(args) as engine:
         if args.decision is not None:
+            if engine.store.decision(args.decision) is None:
+                return unknown(args.db, f"decision {args.decision}")
             found = explain_decision(engine, args.decision)
             if args.json:
                 print_json(found, sys.stdout)
@@ -89,7 +95,10 @@ def _show_decision(found: dict[str, Any]) -> None:
         if rule.get(key):
             print(f"  {key}: {rule[key]}")
     print(f"  reason: {record['reason']}")
-    print("conditions, as the event saw them:")
+    if not found["matched"]:  # a reviewer's decision: no rule, no conditions
+        print("taken by a person, not by a rule: no conditions (the evidence says who and why)")
+    else:
+        print("conditions, as the event saw them:")
     for match in found["matched"]:
         print(f"  {match['rule_id']} v{match['rule_version']} ({match['action']}, {match['mode']})")
         for c in match["conditions"]:

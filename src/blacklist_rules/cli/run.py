@@ -1,4 +1,5 @@
-"""`run EVENTS.jsonl`: process events; decisions as JSON lines on stdout, a summary on stderr."""
+"""`run EVENTS.jsonl`: process events; decisions as JSON lines on stdout, a summary on stderr
+(and, with `--summary-json`, in a file); `-` reads the events from stdin."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import attrs
+from tqdm import tqdm
 
 from blacklist_rules import (
     Engine,
@@ -20,14 +23,39 @@ from blacklist_rules import (
     parse_time,
 )
 
-from ._common import DEFAULT_DB, Commands, _period, _positive, db_option, print_json, rules_option
+from ._common import (
+    KEY_HELP,
+    Commands,
+    Exit,
+    _period,
+    _positive,
+    db_option,
+    print_json,
+    progress,
+    rules_option,
+    write_whole,
+)
+
+STDIN = "-"
 
 
 def add_parser(commands: Commands) -> None:
-    run = commands.add_parser("run", help="process a JSONL file of events")
-    run.add_argument("events", metavar="EVENTS.jsonl")
+    run = commands.add_parser(
+        "run",
+        help="process a JSONL file of events",
+        description="Processes the events of EVENTS.jsonl (- reads stdin), one JSON object a "
+        "line, in order: decisions as JSON lines on stdout, rejected lines, reversals and a "
+        "summary on stderr, and a progress bar when stderr is a terminal. Events already "
+        "processed (by event_id) are ignored, so a second run changes nothing.",
+        epilog=KEY_HELP + " Where neither is set, run creates the key file (mode 0600).",
+    )
+    run.add_argument(
+        "events",
+        metavar="EVENTS.jsonl",
+        help="the events, one JSON object a line; - reads them from stdin",
+    )
     rules_option(run)
-    db_option(run, f"SQLite db (default: {DEFAULT_DB})")
+    db_option(run, "the SQLite db to write (made if missing)")
     run.add_argument("--strict", action="store_true", help="exit 1 if any event was rejected")
     run.add_argument(
         "--until",
@@ -53,29 +81,81 @@ def add_parser(commands: Commands) -> None:
         metavar="N",
         help="commit (and flush decisions to stdout) every N events (default 1000)",
     )
+    run.add_argument(
+        "--quiet",
+        action="store_true",
+        help="on stderr only what needs acting on: failures, errors, a new identity key; no "
+        "rejected lines, reversals, progress or summary (default: all of them)",
+    )
+    run.add_argument(
+        "--summary-json",
+        type=Path,
+        metavar="FILE",
+        help="also write the summary to FILE as one JSON object (written whole; default: none)",
+    )
     run.set_defaults(func=handle)
 
 
 @attrs.define
 class _Tally:
-    """What a run did, for the summary on stderr: events by outcome, decisions by action and
-    mode, reversals by who undid them."""
+    """What a run did, for the summary: events by outcome, decisions by action and mode,
+    reversals by who undid them."""
 
     counts: Counter[str] = attrs.field(factory=Counter)
-    actions: Counter[str] = attrs.field(factory=Counter)
+    actions: Counter[tuple[str, str]] = attrs.field(factory=Counter)
     reversed_by: Counter[str] = attrs.field(factory=Counter)
+
+    def decided(self, action: str, mode: str) -> None:
+        self.actions[(action, mode)] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as `--summary-json` writes it."""
+        counts = self.counts
+        return {
+            "events": {
+                "processed": sum(counts.values()),
+                **{k: counts[k] for k in ("accepted", "duplicates", "rejected", "failed")},
+            },
+            "decisions": [
+                {"action": action, "mode": mode, "count": n}
+                for (action, mode), n in sorted(self.actions.items())
+            ],
+            "reversals": {
+                "by_person": self.reversed_by["by a person"],
+                "by_cascade": self.reversed_by["by the cascade"],
+            },
+        }
+
+
+@attrs.frozen
+class _Say:
+    """Where a run's lines on stderr go: through the progress bar (which redraws below
+    them), and, with `--quiet`, only those that need acting on."""
+
+    quiet: bool
+    bar: tqdm[Any]
+
+    def line(self, text: str) -> None:
+        """What the run did: rejected lines, reversals, the summary."""
+        if not self.quiet:
+            self.always(text)
+
+    def always(self, text: str) -> None:
+        """What needs acting on: failures, a new identity key."""
+        tqdm.write(text, file=sys.stderr)
 
 
 def handle(args: argparse.Namespace) -> int:
-    events = Path(args.events)
-    if not events.is_file():
+    events = None if args.events == STDIN else Path(args.events)
+    if events is not None and not events.is_file():
         problem = "is not a file" if events.exists() else "no such events file"
         print(f"error: {problem}: {events}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
+    name = "<stdin>" if events is None else str(events)
     until = parse_time(args.until) if args.until is not None else None  # fail before running
     if args.force and until is None:
         print("error: --force only forces --until", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     tally = _Tally()
     with Engine.from_path(
         args.rules,
@@ -84,22 +164,33 @@ def handle(args: argparse.Namespace) -> int:
         max_lead=args.max_lead,
         busy_timeout=args.busy_timeout,
     ) as engine:
-        _start(engine, args, until)
-        for outcome in engine.run(iter_jsonl(events), source=str(events)):
-            _report(outcome, events, tally)
+        say = _Say(args.quiet, progress(events, quiet=args.quiet))
+        _start(engine, args, until, say)
+        lines = iter_jsonl(sys.stdin.buffer if events is None else events)
+        for outcome in engine.run(lines, source=name):
+            _report(outcome, name, tally, say)
+            say.bar.update()
+        say.bar.close()
         if until is not None:
             try:
-                _move_clock(engine, until, args.force, tally.actions)
+                _move_clock(engine, until, args.force, tally, say)
             except EvaluationError as exc:  # recorded, nothing moved: a retry moves it all
                 tally.counts["failed"] += 1
-                print(f"{events}: FAILED moving the clock (nothing moved): {exc}", file=sys.stderr)
-    _summarize(tally)
-    if tally.counts["failed"]:
-        return 3
-    return 1 if args.strict and tally.counts["rejected"] else 0
+                say.always(f"{name}: FAILED moving the clock (nothing moved): {exc}")
+        clock, digest = engine.clock, engine.digest
+    _summarize(tally, say)
+    code = Exit.EVALUATION if tally.counts["failed"] else Exit.OK
+    if not code and args.strict and tally.counts["rejected"]:
+        code = Exit.FAILED
+    if args.summary_json is not None:
+        summary: dict[str, Any] = {"source": name, "db": str(args.db), "ruleset_digest": digest}
+        summary |= tally.to_dict()
+        summary |= {"clock": clock.isoformat() if clock else None, "exit_code": int(code)}
+        write_whole([summary], args.summary_json)
+    return code
 
 
-def _start(engine: Engine, args: argparse.Namespace, until: datetime | None) -> None:
+def _start(engine: Engine, args: argparse.Namespace, until: datetime | None, say: _Say) -> None:
     """Before the first event: flush before commits, refuse an `--until` too far ahead, and
     say so when the identity key was created."""
     # Decisions reach the pipe before the batch that decided them commits (a kill then
@@ -108,88 +199,80 @@ def _start(engine: Engine, args: argparse.Namespace, until: datetime | None) -> 
     if until is not None and not args.force and (engine.clock is None or until > engine.clock):
         engine.time_bound.refuse_move(until, engine.store.now())  # ClockError: exit 2
     if engine.identity_key.created:
-        print(
+        say.always(
             f"created the identity {engine.identity_key.source} (mode 0600): keep it with "
-            "the db and back it up; without it the db cannot be opened",
-            file=sys.stderr,
+            "the db and back it up; without it the db cannot be opened"
         )
 
 
-def _report(outcome: Outcome, events: Path, tally: _Tally) -> None:
+def _report(outcome: Outcome, name: str, tally: _Tally, say: _Say) -> None:
     """One event's outcome: its decisions on stdout, a rejection, failure or reversal on
     stderr."""
     if outcome.rejection is not None:
         tally.counts["rejected"] += 1
-        print(f"{events}:{outcome.line}: rejected: {outcome.rejection}", file=sys.stderr)
+        say.line(f"{name}:{outcome.line}: rejected: {outcome.rejection}")
     elif outcome.failure is not None:
         tally.counts["failed"] += 1
-        print(
-            f"{events}:{outcome.line}: FAILED (nothing decided): {outcome.failure}",
-            file=sys.stderr,
-        )
+        say.always(f"{name}:{outcome.line}: FAILED (nothing decided): {outcome.failure}")
     elif outcome.duplicate:
         tally.counts["duplicates"] += 1
     else:
         tally.counts["accepted"] += 1
     for decision in outcome.decisions:
-        tally.actions[f"{decision.action} ({decision.mode})"] += 1
+        tally.decided(decision.action, decision.mode)
         print_json(decision.to_dict(), sys.stdout)
     if outcome.reversals:  # what an appeal or a lift undid, and what followed
         for reversal in outcome.reversals:
             how = "by the cascade" if reversal.by_cascade else "by a person"
             tally.reversed_by[how] += 1
-            print(
-                f"{events}:{outcome.line}: {reversal.by_event} reversed "
+            say.line(
+                f"{name}:{outcome.line}: {reversal.by_event} reversed "
                 f"{reversal.decision_id} of {reversal.account_id} "
-                f"({'by the cascade' if reversal.by_cascade else reversal.by})",
-                file=sys.stderr,
+                f"({'by the cascade' if reversal.by_cascade else reversal.by})"
             )
-        _print_changes(outcome.status_changes)
+        _print_changes(outcome.status_changes, say)
 
 
-def _summarize(tally: _Tally) -> None:
+def _summarize(tally: _Tally, say: _Say) -> None:
     counts = tally.counts
     total = sum(counts.values())
-    print(
+    say.line(
         f"processed {total} events: {counts['accepted']} accepted, "
         f"{counts['duplicates']} duplicates (ignored), {counts['rejected']} rejected, "
-        f"{counts['failed']} failed",
-        file=sys.stderr,
+        f"{counts['failed']} failed"
     )
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(tally.actions.items())) or "none"
-    print(f"decisions: {summary}", file=sys.stderr)
+    actions = sorted(tally.actions.items())
+    summary = ", ".join(f"{n} {action} ({mode})" for (action, mode), n in actions) or "none"
+    say.line(f"decisions: {summary}")
     if tally.reversed_by:
         undone = ", ".join(f"{n} {k}" for k, n in sorted(tally.reversed_by.items(), reverse=True))
-        print(f"reversals: {undone}", file=sys.stderr)
+        say.line(f"reversals: {undone}")
 
 
-def _move_clock(engine: Engine, until: datetime, force: bool, actions: Counter[str]) -> None:
+def _move_clock(engine: Engine, until: datetime, force: bool, tally: _Tally, say: _Say) -> None:
     """`run --until`: deadline decisions to stdout, flushed before they commit."""
     if engine.clock is not None and until <= engine.clock:
-        print(
+        say.line(
             f"clock already at {engine.clock.isoformat()}: --until "
-            f"{until.isoformat()} moves nothing (event time never goes back)",
-            file=sys.stderr,
+            f"{until.isoformat()} moves nothing (event time never goes back)"
         )
         return
     with engine.batch():  # committed once printed
         moved = engine.advance_to(until, force=force)
         for decision in moved.decisions:
-            actions[f"{decision.action} ({decision.mode})"] += 1
+            tally.decided(decision.action, decision.mode)
             print_json(decision.to_dict(), sys.stdout)
-    print(
+    say.line(
         f"clock advanced to {engine.clock.isoformat() if engine.clock else '-'}: "
         f"{len(moved.decisions)} deadline decision(s), "
-        f"{len(moved.status_changes)} status change(s)",
-        file=sys.stderr,
+        f"{len(moved.status_changes)} status change(s)"
     )
-    _print_changes(moved.status_changes)
+    _print_changes(moved.status_changes, say)
 
 
-def _print_changes(changes: tuple[StatusChange, ...]) -> None:
+def _print_changes(changes: tuple[StatusChange, ...], say: _Say) -> None:
     for change in changes:
-        print(
+        say.line(
             f"  {change.account_id}: {change.status_before} → {change.status_after} "
-            f"({change.cause})",
-            file=sys.stderr,
+            f"({change.cause})"
         )

@@ -11,7 +11,12 @@ from ._common import Commands
 
 
 def add_parser(commands: Commands) -> None:
-    schema = commands.add_parser("schema", help="print the JSON Schema of rule files")
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of rule files",
+        description="Prints the JSON Schema rule files follow, for editors that check YAML "
+        "against one (rules/rule.schema.json is a copy).",
+    )
     schema.set_defaults(func=handle)
 
 

@@ -6,22 +6,38 @@ import argparse
 import sys
 from typing import Any
 
-from blacklist_rules import BlacklistEntry, Decision
+from blacklist_rules import BlacklistEntry, Decision, Engine
+from blacklist_rules.events import EVENT_TYPES
 
-from ._common import Commands, db_option, print_json, reader, rules_option
+from ._common import KEY_HELP, Commands, db_option, print_json, reader, rules_option, unknown
 
 
 def add_parser(commands: Commands) -> None:
-    status = commands.add_parser("status", help="an account's status and the decisions behind it")
-    status.add_argument("account", metavar="ACCOUNT")
+    status = commands.add_parser(
+        "status",
+        help="an account's status and the decisions behind it",
+        description="The account's status, the decisions standing behind it, its pending "
+        "deadlines and its blacklist entries. An account the db has no event or decision of "
+        "is not reported `active`: it is named on stderr, exit 6.",
+        epilog=KEY_HELP,
+    )
+    status.add_argument("account", metavar="ACCOUNT", help="the account_id")
     db_option(status)
     rules_option(status)
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="one JSON object instead of text")
     status.set_defaults(func=handle)
+
+
+def _known(engine: Engine, account: str) -> bool:
+    """Has the db seen the account: an event of it stored, or a decision about it (its
+    events may have been purged since)."""
+    return bool(engine.store.account_events(account, EVENT_TYPES, 1) or engine.decisions(account))
 
 
 def handle(args: argparse.Namespace) -> int:
     with reader(args) as engine:
+        if not _known(engine, args.account):
+            return unknown(args.db, f"event or decision of account {args.account}")
         status = engine.status(args.account)
         standing = engine.standing(args.account)
         pending = [

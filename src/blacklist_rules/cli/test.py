@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from blacklist_rules import Coverage, load_cases, load_ruleset, run_case
+from blacklist_rules import CaseResult, Coverage, load_cases, load_ruleset, run_case
 
-from ._common import Commands, _percent, print_json
+from ._common import Commands, Exit, _percent, print_json
 
 DEFAULT_CASES = "tests/cases"
 
@@ -22,18 +22,39 @@ def add_parser(commands: Commands) -> None:
         "(default: the packaged pack). A coverage line per rule says whether it fired; T/F per "
         "condition whether it was seen true / false.",
     )
-    test.add_argument("rules", nargs="?", default=None, metavar="RULES")
-    test.add_argument("cases", nargs="*", metavar="CASES", help="case files or folders")
     test.add_argument(
-        "--min-coverage", type=_percent, metavar="N", help="fail below N percent coverage"
+        "rules",
+        nargs="?",
+        default=None,
+        metavar="RULES",
+        help="the rule folder (default: the packaged default pack)",
+    )
+    test.add_argument(
+        "cases",
+        nargs="*",
+        metavar="CASES",
+        help=f"case files or folders (default: {DEFAULT_CASES}/)",
+    )
+    test.add_argument(
+        "--min-coverage",
+        type=_percent,
+        metavar="N",
+        help="exit 5 below N percent coverage (default: no minimum)",
     )
     test.add_argument("--json", action="store_true", help="one JSON report instead of text")
     test.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Run rule test cases, report failures by name, then coverage; exit 1 on any failure or
-    coverage under `--min-coverage`."""
+    """Run rule test cases, report failures by name, then coverage; exit 1 on any failure,
+    else 5 on coverage under `--min-coverage`."""
+    if not args.cases and not Path(DEFAULT_CASES).is_dir():
+        print(
+            f"error: no {DEFAULT_CASES}/ here: name the case files or folders, or write a copy "
+            "of the default pack and its cases with `blacklist-rules init DIR`",
+            file=sys.stderr,
+        )
+        return Exit.USAGE
     ruleset = load_ruleset(args.rules)
     cases = load_cases([Path(p) for p in args.cases or [DEFAULT_CASES]])
     coverage = Coverage(ruleset)
@@ -54,14 +75,19 @@ def handle(args: argparse.Namespace) -> int:
             },
             sys.stdout,
         )
-        return 1 if failed or low else 0
+        return _verdict(failed, low)
     for result in failed:
         print(result.describe())
     print(f"{len(results)} cases: {len(results) - len(failed)} passed, {len(failed)} failed")
     _show_coverage(report)
     if low:
         print(f"coverage {report['percent']}% is below --min-coverage {args.min_coverage}")
-    return 1 if failed or low else 0
+    return _verdict(failed, low)
+
+
+def _verdict(failed: list[CaseResult], low: bool) -> Exit:
+    """A failing case first (the rules are wrong), then coverage under the gate."""
+    return Exit.FAILED if failed else Exit.THRESHOLD if low else Exit.OK
 
 
 def _show_coverage(report: dict[str, Any]) -> None:

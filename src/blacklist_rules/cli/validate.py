@@ -11,8 +11,21 @@ from ._common import Commands
 
 
 def add_parser(commands: Commands) -> None:
-    validate = commands.add_parser("validate", help="load and check rule files")
-    validate.add_argument("rules", nargs="?", default=None, metavar="RULES")
+    validate = commands.add_parser(
+        "validate",
+        help="load and check rule files",
+        description="Loads and checks every rule file of RULES and its notice templates, then "
+        "lists what each rule does (event types, window or deadline, action, mode) and the "
+        "pack's digest. Any error: every one printed as file:line: code: message (hint), "
+        "exit 1, and the pack does not load.",
+    )
+    validate.add_argument(
+        "rules",
+        nargs="?",
+        default=None,
+        metavar="RULES",
+        help="the rule folder (default: the packaged default pack)",
+    )
     validate.set_defaults(func=handle)
 
 

@@ -4,14 +4,36 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from blacklist_rules import BlacklistRulesError, SQLiteStore
-from blacklist_rules.cli._common import DEFAULT_DB, existing_db
+from blacklist_rules.cli._common import DEFAULT_DB, Exit, Handler, existing_db
 
 
-def db_argument(action: argparse.ArgumentParser) -> None:
-    """The db, a positional PATH (an `audit` action reads one db, never writes a new one)."""
-    action.add_argument("db", nargs="?", default=DEFAULT_DB, metavar="PATH")
+def db_argument(action: argparse.ArgumentParser, handler: Handler) -> None:
+    """The db, `--db PATH` as in every other command, and the handler that runs with it. The
+    positional PATH of earlier versions still works (deprecated in `--help`, silently: scripts
+    that parse stderr keep working)."""
+    action.add_argument(
+        "--db", default=None, metavar="PATH", help=f"the SQLite db (default: {DEFAULT_DB})"
+    )
+    action.add_argument(
+        "path", nargs="?", default=None, metavar="PATH", help="deprecated, the same as --db PATH"
+    )
+    action.set_defaults(func=_with_db(handler))
+
+
+def _with_db(handler: Handler) -> Callable[[argparse.Namespace], int]:
+    """Settle `args.db` from `--db` or the deprecated positional PATH before the handler runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        if args.path is not None and args.db is not None and args.db != args.path:
+            print(f"error: two dbs named: --db {args.db} and {args.path}", file=sys.stderr)
+            return Exit.USAGE
+        args.db = args.db or args.path or DEFAULT_DB
+        return handler(args)
+
+    return run
 
 
 def open_trail(args: argparse.Namespace, *, read_only: bool = True) -> SQLiteStore:

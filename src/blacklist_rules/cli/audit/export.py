@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from blacklist_rules import dsa_statements
-from blacklist_rules.cli._common import Commands, print_json
+from blacklist_rules.cli._common import Commands, print_json, write_whole
 
 from ._trail import db_argument, does_not_verify, open_trail
 
@@ -25,15 +23,19 @@ def add_parser(actions: Commands) -> None:
         "ones included), one JSON object a line. Refused when the audit trail does not verify, "
         "unless --force.",
     )
-    export.add_argument("--format", choices=["jsonl", "dsa"], default="jsonl")
+    export.add_argument(
+        "--format",
+        choices=["jsonl", "dsa"],
+        default="jsonl",
+        help="audit records, or DSA statements of reasons (default: %(default)s)",
+    )
     export.add_argument(
         "--force", action="store_true", help="export even when the audit trail does not verify"
     )
     export.add_argument(
         "--output", metavar="FILE", help="write to FILE (whole or not at all) instead of stdout"
     )
-    db_argument(export)
-    export.set_defaults(func=handle)
+    db_argument(export, handle)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -61,25 +63,9 @@ def handle(args: argparse.Namespace) -> int:
                 print_json(line, sys.stdout)
             return 0
         target = Path(args.output)
-        count = _write_whole(lines, target)
+        count = write_whole(lines, target)
         what = "statements of reasons" if args.format == "dsa" else "audit records"
         print(f"wrote {count} {what} to {target}", file=sys.stderr)
     finally:
         store.close()
     return 0
-
-
-def _write_whole(lines: Iterator[Any], target: Path) -> int:
-    """Write beside the target, then rename: a reader never sees half an export."""
-    count = 0
-    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with open(fd, "w", encoding="utf-8") as handle:
-            for line in lines:
-                print_json(line, handle)
-                count += 1
-        os.replace(partial, target)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    return count

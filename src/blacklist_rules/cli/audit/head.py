@@ -22,8 +22,7 @@ def add_parser(actions: Commands) -> None:
     head.add_argument(
         "--json", action="store_true", help="head, count, hash and recorded_at as one JSON line"
     )
-    db_argument(head)
-    head.set_defaults(func=handle)
+    db_argument(head, handle)
 
 
 def handle(args: argparse.Namespace) -> int:

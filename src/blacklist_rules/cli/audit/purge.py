@@ -26,14 +26,17 @@ def add_parser(actions: Commands) -> None:
         "for anything younger than the retention (`audit retention`, at least 180 days, the "
         "legal floor for logs), or when the trail does not verify.",
     )
-    purge.add_argument("--before", metavar="TIME")
+    purge.add_argument(
+        "--before",
+        metavar="TIME",
+        help="remove what was logged before TIME, RFC 3339 (default: the retention ago)",
+    )
     purge.add_argument(
         "--rules",
         help="the pack this db runs (default: the packaged one): how far back its windows "
         "reach, if the db does not say",
     )
-    db_argument(purge)
-    purge.set_defaults(func=handle)
+    db_argument(purge, handle)
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -17,8 +17,7 @@ def add_parser(actions: Commands) -> None:
         "days, never under 180, the legal floor for logs). The change is an audit record.",
     )
     retention.add_argument("--set", type=_period, metavar="PERIOD", help="e.g. 365d or 52w")
-    db_argument(retention)
-    retention.set_defaults(func=handle)
+    db_argument(retention, handle)
 
 
 def handle(args: argparse.Namespace) -> int:

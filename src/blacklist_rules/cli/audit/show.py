@@ -13,11 +13,14 @@ from ._trail import db_argument, open_trail
 
 
 def add_parser(actions: Commands) -> None:
-    show = actions.add_parser("show", help="an account's audit records")
-    show.add_argument("--account", required=True)
+    show = actions.add_parser(
+        "show",
+        help="an account's audit records",
+        description="The account's audit records, oldest first: number, time, kind, record.",
+    )
+    show.add_argument("--account", required=True, metavar="A", help="the account_id (required)")
     show.add_argument("--json", action="store_true", help="JSON lines instead of text")
-    db_argument(show)
-    show.set_defaults(func=handle)
+    db_argument(show, handle)
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -27,8 +27,7 @@ def add_parser(actions: Commands) -> None:
         metavar="COUNT:HASH",
         help="a head published earlier (`audit head`): the trail must still reach it",
     )
-    db_argument(verify)
-    verify.set_defaults(func=handle)
+    db_argument(verify, handle)
 
 
 def handle(args: argparse.Namespace) -> int:
