@@ -43,13 +43,13 @@ from bench_core import emit, machine
 from bench_history import code_version
 
 from blacklist_rules import Engine, SQLiteStore, iter_jsonl
-from blacklist_rules.audit_crosscheck import (
+from blacklist_rules.model.chain import FIELDS, verify
+from blacklist_rules.stores.audit_crosscheck import (
     DEADLINE_COLUMNS,
     DECISION_COLUMNS,
     ENTRY_COLUMNS,
     CrossCheck,
 )
-from blacklist_rules.chain import FIELDS, verify
 from blacklist_rules.stores.sqlite.audit import EVIDENCE_ROWS
 from blacklist_rules.testing import generate_events
 

@@ -42,10 +42,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 
-from blacklist_rules.compiler import CompiledRuleset
 from blacklist_rules.engine import Engine, Outcome, load_ruleset
-from blacklist_rules.events import flatten, iter_jsonl, parse_event
 from blacklist_rules.matching.durable import CATCH_ALL, DurableMatcher
+from blacklist_rules.model.events import flatten, iter_jsonl, parse_event
+from blacklist_rules.pack.compiler import CompiledRuleset
 from blacklist_rules.testing import generate_events
 
 DEFAULT_EVENTS = 200_000

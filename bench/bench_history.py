@@ -60,9 +60,9 @@ from bench_core import (
 )
 from workload import DEFAULT_BENIGN_SHARE, DEFAULT_SEED
 
-from blacklist_rules.compiler import CompiledRuleset
 from blacklist_rules.engine import Engine, default_rules_path, load_ruleset
-from blacklist_rules.loader import read_rules
+from blacklist_rules.pack.compiler import CompiledRuleset
+from blacklist_rules.pack.loader import read_rules
 
 DEFAULT_ACCOUNTS = 100_000
 DEFAULT_EVENTS_PER_ACCOUNT = 10

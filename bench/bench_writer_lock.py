@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from blacklist_rules import Engine, SQLiteStore, iter_jsonl
-from blacklist_rules.writer_lock import WriterLock
+from blacklist_rules.stores.sqlite.writer_lock import WriterLock
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "events.jsonl"
 

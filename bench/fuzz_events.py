@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from blacklist_rules import Engine, EvaluationError, default_rules_path, iter_jsonl
-from blacklist_rules.events import EVENT_MODELS
+from blacklist_rules.model.events import EVENT_MODELS
 
 REACH_RULE = """
 id: fuzz-reach-equals

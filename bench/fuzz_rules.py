@@ -41,9 +41,9 @@ from pathlib import Path
 from types import FrameType
 
 from blacklist_rules import CaseLoadError, RuleLoadError, load_ruleset
-from blacklist_rules.cases import load_cases
-from blacklist_rules.compiler import CompiledRuleset
-from blacklist_rules.events import FIELDS as EVENT_FIELDS
+from blacklist_rules.model.events import FIELDS as EVENT_FIELDS
+from blacklist_rules.pack.compiler import CompiledRuleset
+from blacklist_rules.tools.cases import load_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"

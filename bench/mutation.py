@@ -59,10 +59,10 @@ _WINDOWS = "blacklist_rules.windows."
 
 TARGETS = {
     "history": Target(
-        "src/blacklist_rules/history.py",
+        "src/blacklist_rules/model/history.py",
         ("tests/test_history.py", "tests/test_mutants_history.py"),
         equivalent={
-            "blacklist_rules.history.x_late_firings__mutmut_11": "an event exactly a span "
+            "blacklist_rules.model.history.x_late_firings__mutmut_11": "an event exactly a span "
             "after the late one is then not skipped, but its window leaves the late one out: "
             "both counts agree and nothing fires (the skip only saves work)",
         },
@@ -156,7 +156,7 @@ TARGETS = {
         },
     ),
     "chain": Target(
-        "src/blacklist_rules/chain.py",
+        "src/blacklist_rules/model/chain.py",
         (
             "tests/test_chain.py",
             "tests/test_audit_head.py",
@@ -165,35 +165,35 @@ TARGETS = {
             "--deselect=tests/test_audit_head.py::test_the_readme_publishing_routine_runs_as_documented",
         ),
         equivalent={
-            "blacklist_rules.chain.x_record_hash__mutmut_3": "ensure_ascii=None is false, "
+            "blacklist_rules.model.chain.x_record_hash__mutmut_3": "ensure_ascii=None is false, "
             "as False is",
-            "blacklist_rules.chain.x_record_hash__mutmut_10": "the key separator: the hashed "
+            "blacklist_rules.model.chain.x_record_hash__mutmut_10": "the key separator: the hashed "
             "list holds column values (text, numbers, null), never an object",
-            "blacklist_rules.chain.x_record_hash__mutmut_17": "codec names ignore case: "
+            "blacklist_rules.model.chain.x_record_hash__mutmut_17": "codec names ignore case: "
             "'UTF-8' is 'utf-8'",
-            "blacklist_rules.chain.x__checkpoint__mutmut_4": "'' for unreadable JSON: "
+            "blacklist_rules.model.chain.x__checkpoint__mutmut_4": "'' for unreadable JSON: "
             "not a dict, malformed as None is",
-            "blacklist_rules.chain.x__corroborate__mutmut_6": "'' for unreadable JSON: "
+            "blacklist_rules.model.chain.x__corroborate__mutmut_6": "'' for unreadable JSON: "
             "not a dict, refused as None is",
-            "blacklist_rules.chain.xǁ_Walkǁend__mutmut_28": "split(':') and split(':', 1) "
+            "blacklist_rules.model.chain.xǁ_Walkǁend__mutmut_28": "split(':') and split(':', 1) "
             "have the same first part",
-            "blacklist_rules.chain.xǁ_Walkǁend__mutmut_31": "split(':', 2) and split(':', 1) "
+            "blacklist_rules.model.chain.xǁ_Walkǁend__mutmut_31": "split(':', 2) and split(':', 1) "
             "have the same first part",
-            "blacklist_rules.chain.xǁ_BrokenErrorǁ__init____mutmut_1": "the exception's "
+            "blacklist_rules.model.chain.xǁ_BrokenErrorǁ__init____mutmut_1": "the exception's "
             "args: verify catches it and reads only .seq and .problem",
-            "blacklist_rules.chain.x_verify__mutmut_80": "split(':') and split(':', 1) have "
+            "blacklist_rules.model.chain.x_verify__mutmut_80": "split(':') and split(':', 1) have "
             "the same first part",
-            "blacklist_rules.chain.x_verify__mutmut_83": "split(':', 2) and split(':', 1) have "
-            "the same first part",
+            "blacklist_rules.model.chain.x_verify__mutmut_83": "split(':', 2) and split(':', 1) "
+            "have the same first part",
         },
     ),
     "decisions": Target(
-        "src/blacklist_rules/decisions.py",
+        "src/blacklist_rules/model/decisions.py",
         # (with tests/test_persistence.py too the run took 16 minutes, not 1, and killed none
         # of the survivors below)
         ("tests/test_engine.py", "tests/test_mutants_decisions.py"),
         equivalent={
-            f"blacklist_rules.decisions.xǁDecisionǁto_dict__mutmut_{n}": why
+            f"blacklist_rules.model.decisions.xǁDecisionǁto_dict__mutmut_{n}": why
             for n, why in (
                 (3, "recurse=None: the only attrs-typed field (matched) is rebuilt below"),
                 (5, "recurse=True is asdict's default"),
@@ -202,7 +202,7 @@ TARGETS = {
         },
     ),
     "identity": Target(
-        "src/blacklist_rules/identity.py",
+        "src/blacklist_rules/model/identity.py",
         (
             "tests/test_identity.py",
             "tests/test_identity_values.py",
@@ -214,35 +214,35 @@ TARGETS = {
             "--deselect=tests/test_blacklist.py::test_windows_by_an_identity_are_sets_not_arrival_orders",
         ),
         equivalent={
-            "blacklist_rules.identity.x_generated_key__mutmut_5": "token_hex(None) is "
+            "blacklist_rules.model.identity.x_generated_key__mutmut_5": "token_hex(None) is "
             "token_hex(32): 32 bytes is its default",
-            "blacklist_rules.identity.x__cn_mobile_digits__mutmut_5": "the fast path off "
+            "blacklist_rules.model.identity.x__cn_mobile_digits__mutmut_5": "the fast path off "
             "(len 12): the general path returns the same 11 digits",
-            "blacklist_rules.identity.x__cn_mobile_digits__mutmut_8": "the fast path off "
+            "blacklist_rules.model.identity.x__cn_mobile_digits__mutmut_8": "the fast path off "
             "('XX1XX'): the general path returns the same 11 digits",
             **{
-                f"blacklist_rules.identity.x_compact_id_number__mutmut_{n}": "the fast path "
+                f"blacklist_rules.model.identity.x_compact_id_number__mutmut_{n}": "the fast path "
                 "for other lengths: an ASCII alphanumeric value has nothing to remove either"
                 for n in (3, 4)
             },
             **{
-                f"blacklist_rules.identity.x_normalise_phone__mutmut_{n}": "the fast path "
+                f"blacklist_rules.model.identity.x_normalise_phone__mutmut_{n}": "the fast path "
                 "off: phonenumbers' parser gives the same E.164 number or None (a test holds "
                 "the two ways equal)"
                 for n in (6, 7, 11, 12)
             },
             **{
-                f"blacklist_rules.identity.x_load_key__mutmut_{n}": "the new key file's "
+                f"blacklist_rules.model.identity.x_load_key__mutmut_{n}": "the new key file's "
                 "encoding: its text is hex digits, the same bytes in any ASCII-compatible one"
                 for n in (32, 35, 39)
             },
-            "blacklist_rules.identity.x_load_key__mutmut_42": "token_hex(None) is "
+            "blacklist_rules.model.identity.x_load_key__mutmut_42": "token_hex(None) is "
             "token_hex(32): 32 bytes is its default",
-            "blacklist_rules.identity.x_load_key__mutmut_62": "'ASCII' is 'ascii'",
-            "blacklist_rules.identity.x_fingerprints__mutmut_15": "a device's problem code "
+            "blacklist_rules.model.identity.x_load_key__mutmut_62": "'ASCII' is 'ascii'",
+            "blacklist_rules.model.identity.x_fingerprints__mutmut_15": "a device's problem code "
             "is never used: an unusable device id is no problem",
             **{
-                f"blacklist_rules.identity.x_identity_value__mutmut_{n}": why
+                f"blacklist_rules.model.identity.x_identity_value__mutmut_{n}": why
                 for n, why in (
                     (4, "0 excluded from the int path: '0' is too short (under 3) anyway"),
                     (5, "0 excluded from the int path: '0' is too short (under 3) anyway"),
@@ -266,17 +266,17 @@ TARGETS = {
                     (34, "'XXXX' for a short value: it fails the shape, as '' does"),
                 )
             },
-            "blacklist_rules.identity.x_load_key__mutmut_57": "'ASCII' is 'ascii'",
-            "blacklist_rules.identity.xǁIdentityKeyǁfingerprint__mutmut_10": "codec names "
+            "blacklist_rules.model.identity.x_load_key__mutmut_57": "'ASCII' is 'ascii'",
+            "blacklist_rules.model.identity.xǁIdentityKeyǁfingerprint__mutmut_10": "codec names "
             "ignore case: 'UTF-8' is 'utf-8'",
-            "blacklist_rules.identity.x_mask_identity_values__mutmut_2": "changed = None "
+            "blacklist_rules.model.identity.x_mask_identity_values__mutmut_2": "changed = None "
             "starts false, as False does: `None or a or b` is the same truth",
-            "blacklist_rules.identity.x_lookup_prints__mutmut_2": "`type(x) is not dict` is "
+            "blacklist_rules.model.identity.x_lookup_prints__mutmut_2": "`type(x) is not dict` is "
             "a fast path: a dict is a Mapping, so the isinstance test alone decides alike",
         },
     ),
     "compiler": Target(
-        "src/blacklist_rules/compiler.py",
+        "src/blacklist_rules/pack/compiler.py",
         (
             "tests/test_matching.py",
             "tests/test_patterns.py",
@@ -285,7 +285,7 @@ TARGETS = {
         ),
         equivalent={
             **{
-                f"blacklist_rules.compiler.x__canonical__mutmut_{n}": why
+                f"blacklist_rules.pack.compiler.x__canonical__mutmut_{n}": why
                 for n, why in (
                     (2, "sort_keys=None: stream-key dicts (durable terms) have one key each"),
                     (4, "default=None: stream-key values are JSON already, never repr'd"),
@@ -295,27 +295,27 @@ TARGETS = {
                 )
             },
             **{
-                f"blacklist_rules.compiler.x__compare_python__mutmut_{n}": "s.get(field, None) "
-                "for the sentinel: a rule's values are never null (Scalar is str, bool, int), "
-                "so None stands for an absent field as well"
+                f"blacklist_rules.pack.compiler.x__compare_python__mutmut_{n}": "s.get(field, "
+                "None) for the sentinel: a rule's values are never null (Scalar is str, bool, "
+                "int), so None stands for an absent field as well"
                 for n in (35, 37, 52, 54)
             },
             **{
-                f"blacklist_rules.compiler.x__rule_content__mutmut_{n}": "pydantic reads any "
+                f"blacklist_rules.pack.compiler.x__rule_content__mutmut_{n}": "pydantic reads any "
                 "mode but 'json' as 'python', and a rule spec holds only str, int, bool, None, "
                 "lists and models, which json.dumps writes alike in both"
                 for n in (2, 4, 6, 7)
             },
             **{
-                f"blacklist_rules.compiler.x_compile_rules__mutmut_{n}": "the dsa block in "
+                f"blacklist_rules.pack.compiler.x_compile_rules__mutmut_{n}": "the dsa block in "
                 "python mode (pydantic's reading of any mode but 'json'): its values are "
                 "str and lists of str, the same in both"
                 for n in (110, 111, 112)
             },
-            "blacklist_rules.compiler.x__digest__mutmut_26": "ensure_ascii=None is false, "
+            "blacklist_rules.pack.compiler.x__digest__mutmut_26": "ensure_ascii=None is false, "
             "as False is",
             **{
-                f"blacklist_rules.compiler.x_compile_rules__mutmut_{n}": "the path of a "
+                f"blacklist_rules.pack.compiler.x_compile_rules__mutmut_{n}": "the path of a "
                 "comparison the compiler makes (window count, deadline) is never read: paths "
                 "locate check errors, and checks run before compiling"
                 for n in (32, 39, 40, 47, 54, 55, 61, 64, 65)

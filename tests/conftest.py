@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from blacklist_rules import Engine
-from blacklist_rules.identity import KEY_ENV
+from blacklist_rules.model.identity import KEY_ENV
 
 from .support import TEST_KEY, EventFactory, event
 

@@ -8,13 +8,13 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
-from blacklist_rules.audit_crosscheck import (
+from blacklist_rules.model.chain import FIELDS
+from blacklist_rules.stores.audit_crosscheck import (
     DEADLINE_COLUMNS,
     DECISION_COLUMNS,
     ENTRY_COLUMNS,
     EVENT_COLUMNS,
 )
-from blacklist_rules.chain import FIELDS
 
 from .support import T0
 

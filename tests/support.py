@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from blacklist_rules import Engine, default_rules_path
-from blacklist_rules.connection import Connection
 from blacklist_rules.stores.sqlite import SQLiteStore
+from blacklist_rules.stores.sqlite.connection import Connection
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 TEST_KEY = "test-identity-key-" + "0123456789abcdef" * 2

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 from blacklist_rules import Decision, Engine, SQLiteStore, Status
 from blacklist_rules.engine.mirrors import load_listed
-from blacklist_rules.events import to_micros
+from blacklist_rules.model.events import to_micros
 from blacklist_rules.stores.sqlite import SCHEMA_VERSION
 
 from .strategies import APPEAL_IDENTITIES, appeal_steps

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, reject, settings
 from blacklist_rules import Engine, SQLiteStore, iter_jsonl
 from blacklist_rules.cli import main
 from blacklist_rules.engine import record as engine_module
-from blacklist_rules.identity import KEY_ENV
+from blacklist_rules.model.identity import KEY_ENV
 from blacklist_rules.stores.sqlite import audit as store_module
 
 from .strategies import Tampering, tamperings

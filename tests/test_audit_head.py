@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from blacklist_rules import AuditHead, Engine, SQLiteStore, iter_jsonl
-from blacklist_rules.chain import FIELDS, GENESIS, record_hash
 from blacklist_rules.cli import main
+from blacklist_rules.model.chain import FIELDS, GENESIS, record_hash
 
 from .test_chain import ROOT, count, tampered, trail
 

@@ -28,7 +28,7 @@ from blacklist_rules import (
     SQLiteStore,
     load_ruleset,
 )
-from blacklist_rules.identity import KEY_ENV
+from blacklist_rules.model.identity import KEY_ENV
 
 from .support import T0, TEST_KEY, default_pack_with, event, write_rule
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from blacklist_rules import Engine, SQLiteStore, load_ruleset
-from blacklist_rules.events import from_micros, to_micros
+from blacklist_rules.model.events import from_micros, to_micros
 
 from .support import T0, event
 from .test_cascade import strike

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from blacklist_rules import Engine, SQLiteStore, StoreError
-from blacklist_rules.events import to_micros
-from blacklist_rules.identity import Listing
+from blacklist_rules.model.events import to_micros
+from blacklist_rules.model.identity import Listing
 from blacklist_rules.stores.records import ListedSpan
 from blacklist_rules.stores.sqlite import RETENTION_FLOOR
 

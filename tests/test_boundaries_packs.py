@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from blacklist_rules import Engine, SQLiteStore, load_ruleset
-from blacklist_rules.compiler import CompiledRuleset
-from blacklist_rules.history import count
+from blacklist_rules.model.history import count
+from blacklist_rules.pack.compiler import CompiledRuleset
 
 from .support import RUMOR_FREEZE_30D, T0, event, write_rule
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from blacklist_rules import Decision, Engine, SQLiteStore, dsa_statements
 from blacklist_rules.cli import main
-from blacklist_rules.events import to_micros, utc_text
+from blacklist_rules.model.events import to_micros, utc_text
 from blacklist_rules.stores.records import LoggedEvent
 from blacklist_rules.stores.sqlite import SCHEMA_VERSION
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from blacklist_rules.identity import KEY_ENV
+from blacklist_rules.model.identity import KEY_ENV
 from blacklist_rules.testing import generate_events, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]

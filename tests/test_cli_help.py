@@ -14,7 +14,7 @@ import pytest
 
 from blacklist_rules import Engine
 from blacklist_rules.cli import build_parser, main
-from blacklist_rules.identity import KEY_ENV
+from blacklist_rules.model.identity import KEY_ENV
 
 from .support import event
 

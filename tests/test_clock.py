@@ -24,10 +24,10 @@ from blacklist_rules import (
     run_case,
 )
 from blacklist_rules import cli as cli_module
-from blacklist_rules.cases import parse_cases
-from blacklist_rules.clock import duration_text
 from blacklist_rules.engine.core import Core
-from blacklist_rules.events import parse_time
+from blacklist_rules.model.clock import duration_text
+from blacklist_rules.model.events import parse_time
+from blacklist_rules.tools.cases import parse_cases
 
 from .support import T0, event
 from .test_cli import cli

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from blacklist_rules import Engine
-from blacklist_rules.decisions import Decision
+from blacklist_rules.model.decisions import Decision
 
 from .support import SHADOW_REPORT_FREEZE, default_pack_with, event
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from blacklist_rules.chain import FIELDS, GENESIS, record_hash
-from blacklist_rules.identity import KEY_ENV
+from blacklist_rules.model.chain import FIELDS, GENESIS, record_hash
+from blacklist_rules.model.identity import KEY_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "examples" / "events.jsonl"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from blacklist_rules import Engine, StoreError, dsa_statements, explain_decision
 from blacklist_rules.cli import main
-from blacklist_rules.events import utc_text
+from blacklist_rules.model.events import utc_text
 from blacklist_rules.stores.sqlite import PURGED
 
 from .support import T0, event, sqlite_connection

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import Engine, EventError, iter_jsonl, parse_event
-from blacklist_rules.bounds import INT_LIMIT, MAX_DEPTH, MAX_EVENT_BYTES
-from blacklist_rules.events import RumorFlag
+from blacklist_rules.model.bounds import INT_LIMIT, MAX_DEPTH, MAX_EVENT_BYTES
+from blacklist_rules.model.events import RumorFlag
 
 from .support import default_pack_with, event, sqlite_connection
 

@@ -20,7 +20,7 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
 from blacklist_rules.errors import IdentityKeyError
-from blacklist_rules.identity import (
+from blacklist_rules.model.identity import (
     INVALID_ID_NUMBER,
     INVALID_PHONE,
     KEY_ENV,

@@ -14,7 +14,7 @@ import pytest
 
 from blacklist_rules import Engine
 from blacklist_rules.cli import main
-from blacklist_rules.identity import ID_NUMBER, PHONE, identity_value
+from blacklist_rules.model.identity import ID_NUMBER, PHONE, identity_value
 
 from .support import event
 

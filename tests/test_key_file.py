@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from blacklist_rules import IdentityKeyError
-from blacklist_rules.identity import KEY_ENV, load_key
+from blacklist_rules.model.identity import KEY_ENV, load_key
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "k" * 64 + "\n"

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 import blacklist_rules
-from blacklist_rules import cases, pytest_plugin
+from blacklist_rules import pytest_plugin
+from blacklist_rules.tools import cases
 
 SRC = Path(blacklist_rules.__file__).resolve().parents[1]
-HEAVY = ("durable", "durable_rules_engine", "blacklist_rules.engine", "blacklist_rules.cases")
+HEAVY = ("durable", "durable_rules_engine", "blacklist_rules.engine", "blacklist_rules.tools.cases")
 """Modules a start-up must not load: durable-rules (its C extension is `durable_rules_engine`),
 and the engine with the case runner that imports it."""
 

@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import RuleLoadError, load_ruleset
-from blacklist_rules.checks import check_rules
-from blacklist_rules.compiler import compile_rules, stream_key_form
 from blacklist_rules.engine import engine_problems
-from blacklist_rules.events import flatten, parse_event
-from blacklist_rules.loader import parse_rule_text
 from blacklist_rules.matching.durable import CATCH_ALL, DurableMatcher, to_durable, translate
-from blacklist_rules.spec import Compare, Not
+from blacklist_rules.model.events import flatten, parse_event
+from blacklist_rules.pack.checks import check_rules
+from blacklist_rules.pack.compiler import compile_rules, stream_key_form
+from blacklist_rules.pack.loader import parse_rule_text
+from blacklist_rules.pack.spec import Compare, Not
 
 DSA = {
     "category": "STATEMENT_CATEGORY_OTHER_VIOLATION_TC",

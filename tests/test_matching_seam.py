@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from blacklist_rules import EvaluationError, load_ruleset
-from blacklist_rules.compiler import CompiledRuleset
 from blacklist_rules.matching import durable
 from blacklist_rules.matching.protocol import Matcher
+from blacklist_rules.pack.compiler import CompiledRuleset
 
 from .support import write_rule
 
@@ -23,7 +23,7 @@ DIALECT = frozenset(
 )
 """Operator names of durable-rules' dialect, and our catch-all's name."""
 FROZEN = frozenset({"_KEY_SPELLING", "_key_term", "stream_key_form"})
-"""compiler.py's stream-key form: the dialect's text frozen as a hash input (history rows are
+"""pack/compiler.py's stream-key form: the dialect's text frozen as a hash input (history rows are
 stored under stream keys), never given to a matcher."""
 
 
@@ -55,7 +55,7 @@ def test_only_the_durable_matcher_imports_durable_rules() -> None:
 
 def _dialect_in(path: Path, tree: ast.Module) -> set[str]:
     body = tree.body
-    if path == SRC / "compiler.py":
+    if path == SRC / "pack/compiler.py":
         body = [node for node in body if getattr(node, "name", None) not in FROZEN]
         body = [node for node in body if not _assigns(node, FROZEN)]
     found = set()

@@ -1,6 +1,6 @@
-"""The audit chain's hash and verdicts, exactly, through `blacklist_rules.chain` itself.
+"""The audit chain's hash and verdicts, exactly, through `blacklist_rules.model.chain` itself.
 
-Written for the mutants of chain.py that the end-to-end audit tests let through (see
+Written for the mutants of model/chain.py that the end-to-end audit tests let through (see
 bench/README.md, "Mutation testing"): the canonical form a record is hashed in is fixed (trails
 already written must keep verifying), and every verdict says exactly what it found.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from blacklist_rules import SQLiteStore
-from blacklist_rules.chain import AuditHead, Verdict, record_hash, verify
+from blacklist_rules.model.chain import AuditHead, Verdict, record_hash, verify
 
 VALUES = [
     2,

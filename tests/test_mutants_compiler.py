@@ -1,6 +1,6 @@
 """What the compiler builds: streams, windows, deadlines, traces and durable-rules terms.
 
-Written for the mutants of compiler.py that the matching and history tests let through (see
+Written for the mutants of pack/compiler.py that the matching and history tests let through (see
 bench/README.md, "Mutation testing"): labels are what explanations and notices print, streams
 decide what history keeps and for how long, and the durable-rules terms are what matches.
 """
@@ -15,7 +15,11 @@ from pathlib import Path
 import pytest
 
 from blacklist_rules import RuleLoadError, load_ruleset
-from blacklist_rules.compiler import (
+from blacklist_rules.engine import default_rules_path
+from blacklist_rules.errors import EvaluationError
+from blacklist_rules.matching.durable import to_durable, translate
+from blacklist_rules.model.decisions import ConditionTrace
+from blacklist_rules.pack.compiler import (
     CompiledRuleset,
     compile_rules,
     condition_text,
@@ -23,12 +27,8 @@ from blacklist_rules.compiler import (
     to_guard,
     trace,
 )
-from blacklist_rules.decisions import ConditionTrace
-from blacklist_rules.engine import default_rules_path
-from blacklist_rules.errors import EvaluationError
-from blacklist_rules.loader import parse_rule_text
-from blacklist_rules.matching.durable import to_durable, translate
-from blacklist_rules.spec import All, AnyOf, Compare, Not
+from blacklist_rules.pack.loader import parse_rule_text
+from blacklist_rules.pack.spec import All, AnyOf, Compare, Not
 
 from .support import default_pack_with, write_rule
 

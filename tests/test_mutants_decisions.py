@@ -1,8 +1,8 @@
-"""Decisions as data: ids, severities and the JSON form, through `blacklist_rules.decisions`.
+"""Decisions as data: ids, severities and the JSON form, through `blacklist_rules.model.decisions`.
 
-Written for the mutants of decisions.py that the engine tests let through (see bench/README.md,
-"Mutation testing"): the JSON form is what `run` prints and what the store keeps, so every
-field must come back equal, and it must be plain JSON.
+Written for the mutants of model/decisions.py that the engine tests let through (see
+bench/README.md, "Mutation testing"): the JSON form is what `run` prints and what the store keeps,
+so every field must come back equal, and it must be plain JSON.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from blacklist_rules.decisions import (
+from blacklist_rules.model.decisions import (
     Action,
     ConditionTrace,
     Decision,

@@ -1,13 +1,13 @@
-"""Window counts and late firings at their edges, through `blacklist_rules.history` itself.
+"""Window counts and late firings at their edges, through `blacklist_rules.model.history` itself.
 
-Written for the mutants of history.py that the engine-level tests let through (see
+Written for the mutants of model/history.py that the engine-level tests let through (see
 bench/README.md, "Mutation testing"): each test names the behaviour it pins down. Times are
 plain microseconds; a window of span T ending at t holds the rows with t - T < time <= t.
 """
 
 from __future__ import annotations
 
-from blacklist_rules.history import Firing, count, in_window, late_firings
+from blacklist_rules.model.history import Firing, count, in_window, late_firings
 
 SPAN = 10
 

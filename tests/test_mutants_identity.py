@@ -1,6 +1,6 @@
-"""Identity values and keys at their edges, through `blacklist_rules.identity` itself.
+"""Identity values and keys at their edges, through `blacklist_rules.model.identity` itself.
 
-Written for the mutants of identity.py that the identity and blacklist tests let through (see
+Written for the mutants of model/identity.py that the identity and blacklist tests let through (see
 bench/README.md, "Mutation testing"): lengths exactly at their limits, every mode bit of a key
 file, HMAC for keys of every size, and the shapes values come in.
 """
@@ -20,7 +20,7 @@ import pytest
 from stdnum.cn import ric
 
 from blacklist_rules.errors import IdentityKeyError
-from blacklist_rules.identity import (
+from blacklist_rules.model.identity import (
     DEVICE,
     ID_NUMBER,
     INVALID_ID_NUMBER,

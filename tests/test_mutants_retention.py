@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from blacklist_rules import StoreError
-from blacklist_rules.events import to_micros
+from blacklist_rules.model.events import to_micros
 from blacklist_rules.stores.records import HistoryPurge
 from blacklist_rules.stores.sqlite import RETENTION_FLOOR, SQLiteStore
 

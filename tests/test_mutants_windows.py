@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import SQLiteStore, load_ruleset
-from blacklist_rules.history import Row
+from blacklist_rules.model.history import Row
 from blacklist_rules.windows import StreamWindow, WindowEvidence
 
 from .strategies import WINDOW_VALUES, crowded_history_rows

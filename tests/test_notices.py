@@ -27,7 +27,7 @@ from blacklist_rules import (
     load_ruleset,
     render_notice,
 )
-from blacklist_rules.decisions import HUMAN_REVIEW
+from blacklist_rules.model.decisions import HUMAN_REVIEW
 
 from .strategies import (
     NOTICE_ACCOUNTS,

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import assume, given, settings
 
 from blacklist_rules import Engine, RuleLoadError, SQLiteStore, load_ruleset
-from blacklist_rules.compiler import CompiledRuleset
 from blacklist_rules.matching.durable import DurableMatcher
-from blacklist_rules.patterns import compile_pattern
+from blacklist_rules.model.patterns import compile_pattern
+from blacklist_rules.pack.compiler import CompiledRuleset
 
 from .strategies import regex_patterns, regex_texts
 

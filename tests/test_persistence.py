@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from blacklist_rules import Engine, SQLiteStore, iter_jsonl
-from blacklist_rules.identity import KEY_ENV
+from blacklist_rules.model.identity import KEY_ENV
 from blacklist_rules.testing import generate_events, write_jsonl
 
 from .support import TEST_KEY

@@ -18,10 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blacklist_rules import CaseLoadError, RuleFileError, RuleLoadError, load_ruleset, loader
-from blacklist_rules.cases import load_cases
+from blacklist_rules import CaseLoadError, RuleFileError, RuleLoadError, load_ruleset
 from blacklist_rules.cli import main
-from blacklist_rules.loader import parse_yaml
+from blacklist_rules.pack import loader
+from blacklist_rules.pack.loader import parse_yaml
+from blacklist_rules.tools.cases import load_cases
 
 TESTS = Path(__file__).resolve().parent
 RULES = TESTS.parent / "rules"

@@ -25,8 +25,8 @@ from blacklist_rules import (
     StoreUnavailableError,
     iter_jsonl,
 )
-from blacklist_rules.connection import map_error
 from blacklist_rules.stores.sqlite import SCHEMA_VERSION
+from blacklist_rules.stores.sqlite.connection import map_error
 
 from .support import EventFactory, sqlite_connection
 from .test_cli import EXAMPLES, cli
@@ -348,7 +348,7 @@ def test_close_without_a_batch_in_flight_commits_nothing(
 def test_no_assert_guards_behaviour_in_the_package() -> None:
     """`assert` vanishes under `python -O`: no module of the package uses it."""
     package = Path(__file__).resolve().parents[1] / "src" / "blacklist_rules"
-    for module in package.glob("*.py"):
+    for module in package.rglob("*.py"):
         for number, line in enumerate(module.read_text(encoding="utf-8").splitlines(), 1):
             assert not line.lstrip().startswith("assert "), f"{module.name}:{number}"
 
@@ -437,11 +437,12 @@ def test_a_writer_reads_again_what_another_writer_committed(
 
 
 def test_sqlite3_is_called_only_behind_the_seam() -> None:
-    """Only `connection.py` imports sqlite3: every statement goes through its mapping."""
+    """Only `stores/sqlite/connection.py` imports sqlite3: every statement goes through its
+    mapping."""
     package = Path(__file__).resolve().parents[1] / "src" / "blacklist_rules"
     importers = sorted(
-        module.name
-        for module in package.glob("*.py")
+        module.relative_to(package).as_posix()
+        for module in package.rglob("*.py")
         if "import sqlite3" in module.read_text(encoding="utf-8")
     )
-    assert importers == ["connection.py"]
+    assert importers == ["stores/sqlite/connection.py"]

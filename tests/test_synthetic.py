@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 import blacklist_rules.testing
-from blacklist_rules.decisions import decision_id
-from blacklist_rules.identity import check_id_number
+from blacklist_rules.model.decisions import decision_id
+from blacklist_rules.model.identity import check_id_number
 from blacklist_rules.testing import generate_events, write_jsonl
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

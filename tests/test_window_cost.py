@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import CompiledRuleset, Decision, Engine, SQLiteStore, load_ruleset
-from blacklist_rules.history import Row
+from blacklist_rules.model.history import Row
 from blacklist_rules.windows import StreamWindow
 
 from .strategies import WINDOW_VALUES, flag_sets, history_rows

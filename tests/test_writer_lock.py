@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from blacklist_rules import Engine, SQLiteStore, StoreUnavailableError
-from blacklist_rules.identity import KEY_ENV
+from blacklist_rules.model.identity import KEY_ENV
 
 from .test_cli import EXAMPLES, ROOT, cli
 

@@ -15,23 +15,6 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the names are; at run time each is imported when first used
-    from .cases import Case, CaseResult, Coverage, load_cases, run_case
-    from .chain import AuditHead, Verdict
-    from .clock import TimeBound
-    from .compiler import CompiledRuleset
-    from .connection import Transaction
-    from .decisions import (
-        Action,
-        ConditionTrace,
-        Decision,
-        Mode,
-        Reversal,
-        RuleMatch,
-        Status,
-        StatusChange,
-    )
-    from .diff_html import render_html
-    from .dsa import dsa_statements
     from .engine import Engine, Outcome, default_rules_path, load_ruleset
     from .errors import (
         BlacklistRulesError,
@@ -47,74 +30,91 @@ if TYPE_CHECKING:  # what the names are; at run time each is imported when first
         StoreError,
         StoreUnavailableError,
     )
-    from .events import Event, ParsedLine, iter_jsonl, parse_event, parse_time
-    from .explain import explain_decision, why_not
-    from .identity import BlacklistEntry, IdentityKey, load_key
-    from .notices import Notice, render_notice
-    from .replay import replay_diff, shadow_diff
-    from .spec import parse_duration, rule_json_schema
-    from .starter import Starter, default_cases_path, write_starter
+    from .model.chain import AuditHead, Verdict
+    from .model.clock import TimeBound
+    from .model.decisions import (
+        Action,
+        ConditionTrace,
+        Decision,
+        Mode,
+        Reversal,
+        RuleMatch,
+        Status,
+        StatusChange,
+    )
+    from .model.events import Event, ParsedLine, iter_jsonl, parse_event, parse_time
+    from .model.identity import BlacklistEntry, IdentityKey, load_key
+    from .pack.compiler import CompiledRuleset
+    from .pack.spec import parse_duration, rule_json_schema
+    from .reports.dsa import dsa_statements
+    from .reports.explain import explain_decision, why_not
+    from .reports.notices import Notice, render_notice
     from .stores.records import HistoryPurge
     from .stores.sqlite import SQLiteStore
+    from .stores.sqlite.connection import Transaction
+    from .tools.cases import Case, CaseResult, Coverage, load_cases, run_case
+    from .tools.diff_html import render_html
+    from .tools.replay import replay_diff, shadow_diff
+    from .tools.starter import Starter, default_cases_path, write_starter
 
 _EXPORTS: dict[str, str] = {
-    "Action": "decisions",
-    "AuditHead": "chain",
-    "BlacklistEntry": "identity",
+    "Action": "model.decisions",
+    "AuditHead": "model.chain",
+    "BlacklistEntry": "model.identity",
     "BlacklistRulesError": "errors",
-    "Case": "cases",
+    "Case": "tools.cases",
     "CaseLoadError": "errors",
-    "CaseResult": "cases",
+    "CaseResult": "tools.cases",
     "ClockError": "errors",
-    "CompiledRuleset": "compiler",
-    "ConditionTrace": "decisions",
-    "Coverage": "cases",
-    "Decision": "decisions",
+    "CompiledRuleset": "pack.compiler",
+    "ConditionTrace": "model.decisions",
+    "Coverage": "tools.cases",
+    "Decision": "model.decisions",
     "Engine": "engine",
     "EvaluationError": "errors",
-    "Event": "events",
+    "Event": "model.events",
     "EventError": "errors",
     "ExportError": "errors",
     "HistoryPurge": "stores.records",
-    "IdentityKey": "identity",
+    "IdentityKey": "model.identity",
     "IdentityKeyError": "errors",
-    "Mode": "decisions",
-    "Notice": "notices",
+    "Mode": "model.decisions",
+    "Notice": "reports.notices",
     "NoticeError": "errors",
     "Outcome": "engine",
-    "ParsedLine": "events",
-    "Reversal": "decisions",
+    "ParsedLine": "model.events",
+    "Reversal": "model.decisions",
     "RuleFileError": "errors",
     "RuleLoadError": "errors",
-    "RuleMatch": "decisions",
+    "RuleMatch": "model.decisions",
     "SQLiteStore": "stores.sqlite",
-    "Starter": "starter",
-    "Status": "decisions",
-    "StatusChange": "decisions",
+    "Starter": "tools.starter",
+    "Status": "model.decisions",
+    "StatusChange": "model.decisions",
     "StoreError": "errors",
     "StoreUnavailableError": "errors",
-    "TimeBound": "clock",
-    "Transaction": "connection",
-    "Verdict": "chain",
-    "default_cases_path": "starter",
+    "TimeBound": "model.clock",
+    "Transaction": "stores.sqlite.connection",
+    "Verdict": "model.chain",
+    "default_cases_path": "tools.starter",
     "default_rules_path": "engine",
-    "dsa_statements": "dsa",
-    "explain_decision": "explain",
-    "iter_jsonl": "events",
-    "load_cases": "cases",
-    "load_key": "identity",
+    "dsa_statements": "reports.dsa",
+    "explain_decision": "reports.explain",
+    "iter_jsonl": "model.events",
+    "load_cases": "tools.cases",
+    "load_key": "model.identity",
     "load_ruleset": "engine",
-    "parse_duration": "spec",
-    "parse_event": "events",
-    "parse_time": "events",
-    "render_html": "diff_html",
-    "render_notice": "notices",
-    "replay_diff": "replay",
-    "rule_json_schema": "spec",
-    "run_case": "cases",
-    "shadow_diff": "replay",
-    "why_not": "explain",
-    "write_starter": "starter",
+    "parse_duration": "pack.spec",
+    "parse_event": "model.events",
+    "parse_time": "model.events",
+    "render_html": "tools.diff_html",
+    "render_notice": "reports.notices",
+    "replay_diff": "tools.replay",
+    "rule_json_schema": "pack.spec",
+    "run_case": "tools.cases",
+    "shadow_diff": "tools.replay",
+    "why_not": "reports.explain",
+    "write_starter": "tools.starter",
 }
 """The module each public name comes from: `import blacklist_rules` imports none of them
 (PEP 562), so a pytest start-up (our plugin) or a CLI `--help` does not load the engine or

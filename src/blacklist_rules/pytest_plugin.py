@@ -28,8 +28,8 @@ import pytest
 from .errors import CaseLoadError, RuleFileError
 
 if TYPE_CHECKING:
-    from .cases import Case, CaseResult
-    from .compiler import CompiledRuleset
+    from .pack.compiler import CompiledRuleset
+    from .tools.cases import Case, CaseResult
 
 CASE_SUFFIXES = (".yaml", ".yml")
 """`cases.CASE_SUFFIXES`, spelled here so that pytest's start-up does not import `cases` (and
@@ -75,7 +75,7 @@ class CaseFile(pytest.File):
     """A YAML file of cases."""
 
     def collect(self) -> Iterator[CaseItem]:
-        from .cases import parse_cases
+        from .tools.cases import parse_cases
 
         try:
             text = self.path.read_text(encoding="utf-8")
@@ -103,7 +103,7 @@ class CaseItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
-        from .cases import run_case
+        from .tools.cases import run_case
 
         result = run_case(_ruleset(self.config), self.case)
         if not result.passed:

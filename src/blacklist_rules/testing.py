@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .decisions import decision_id
+from .model.decisions import decision_id
 
 __all__ = ["decision_id", "generate_events", "write_jsonl"]
 

@@ -15,7 +15,7 @@ account's window, 116 s for one late event. A rule only asks whether a window ho
 - `StreamWindow.late_firings` looks only at the events after a late one that can still be
   below the count without it: for a plain count at most N - 1 of them.
 
-The counts and firings are those of `history.py`'s plain definitions, which the tests compare
+The counts and firings are those of `model/history.py`'s plain definitions, which the tests compare
 these with over random event sets, spans, counts and arrival orders.
 """
 
@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 
 import attrs
 
-from .compiler import CompiledRule, CompiledRuleset
-from .history import Firing, Row, count
+from .model.history import Firing, Row, count
+from .pack.compiler import CompiledRule, CompiledRuleset
 from .stores.protocols import HistoryStore
 
 _PAGE = 64

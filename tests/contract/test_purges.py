@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from blacklist_rules.events import to_micros
+from blacklist_rules.model.events import to_micros
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.records import HistoryPurge
 from blacklist_rules.stores.sqlite import PURGED

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from blacklist_rules.events import from_micros, utc_text
+from blacklist_rules.model.events import from_micros, utc_text
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.records import (
     Deadline,

@@ -22,7 +22,7 @@ import argparse
 from collections.abc import Sequence
 
 from blacklist_rules import __version__
-from blacklist_rules.connection import BUSY_TIMEOUT
+from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT
 
 from . import audit, check, diff, explain, init, notice, run, schema, status, test, validate
 from ._common import _seconds, call

@@ -25,7 +25,7 @@ from blacklist_rules import (
     StoreUnavailableError,
     parse_duration,
 )
-from blacklist_rules.identity import KEY_ENV
+from blacklist_rules.model.identity import KEY_ENV
 
 DEFAULT_DB = "blacklist-rules.db"
 

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from blacklist_rules import BlacklistEntry, Decision, Engine
-from blacklist_rules.events import EVENT_TYPES
+from blacklist_rules.model.events import EVENT_TYPES
 
 from ._common import KEY_HELP, Commands, db_option, print_json, reader, rules_option, unknown
 

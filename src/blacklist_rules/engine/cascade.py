@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from blacklist_rules.decisions import (
+from blacklist_rules.model.decisions import (
     CASCADE,
     HUMAN_REVIEW,
     Mode,
@@ -18,7 +18,13 @@ from blacklist_rules.decisions import (
     decision_from_dict,
     decision_id,
 )
-from blacklist_rules.events import AppealOutcome, ReviewDecision, from_micros, to_micros, utc_text
+from blacklist_rules.model.events import (
+    AppealOutcome,
+    ReviewDecision,
+    from_micros,
+    to_micros,
+    utc_text,
+)
 from blacklist_rules.stores.records import Deadline, TakenDecision
 
 from . import record as recording

@@ -10,10 +10,10 @@ from types import MappingProxyType
 
 import attrs
 
-from blacklist_rules.decisions import Decision, Reversal, RuleMatch, Status, StatusChange
 from blacklist_rules.errors import EvaluationError, EventError
-from blacklist_rules.events import Event
-from blacklist_rules.identity import BlacklistEntry, Fingerprints
+from blacklist_rules.model.decisions import Decision, Reversal, RuleMatch, Status, StatusChange
+from blacklist_rules.model.events import Event
+from blacklist_rules.model.identity import BlacklistEntry, Fingerprints
 from blacklist_rules.windows import StreamWindow
 
 _NO_ROWS: Mapping[str, StreamWindow] = MappingProxyType({})

@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from blacklist_rules.clock import TimeBound
-from blacklist_rules.compiler import CompiledRule, CompiledRuleset, Listener
-from blacklist_rules.decisions import Status
 from blacklist_rules.errors import EvaluationError
-from blacklist_rules.events import BLACKLISTED_IDENTITY, Event, flatten, parse_event
-from blacklist_rules.identity import LISTED_KINDS, Fingerprints, IdentityKey
 from blacklist_rules.matching.protocol import Matcher
-from blacklist_rules.spec import comparisons
+from blacklist_rules.model.clock import TimeBound
+from blacklist_rules.model.decisions import Status
+from blacklist_rules.model.events import BLACKLISTED_IDENTITY, Event, flatten, parse_event
+from blacklist_rules.model.identity import LISTED_KINDS, Fingerprints, IdentityKey
+from blacklist_rules.pack.compiler import CompiledRule, CompiledRuleset, Listener
+from blacklist_rules.pack.spec import comparisons
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.sqlite import LOGGED_BY_ACCOUNT
 from blacklist_rules.windows import feature_caps

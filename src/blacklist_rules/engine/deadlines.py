@@ -8,10 +8,10 @@ from typing import Any
 
 import attrs
 
-from blacklist_rules.compiler import DEADLINE, CompiledRule, Listener
-from blacklist_rules.decisions import ConditionTrace
 from blacklist_rules.errors import EvaluationError
-from blacklist_rules.events import Event, from_micros, to_micros, utc_text
+from blacklist_rules.model.decisions import ConditionTrace
+from blacklist_rules.model.events import Event, from_micros, to_micros, utc_text
+from blacklist_rules.pack.compiler import DEADLINE, CompiledRule, Listener
 
 from . import decide as deciding
 from . import match as matching

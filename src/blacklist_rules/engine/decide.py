@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from blacklist_rules.decisions import Action, Decision, Mode, RuleMatch, Status, decision_id
 from blacklist_rules.errors import EvaluationError
-from blacklist_rules.events import flatten, from_micros, parse_event, utc_text
+from blacklist_rules.model.decisions import Action, Decision, Mode, RuleMatch, Status, decision_id
+from blacklist_rules.model.events import flatten, from_micros, parse_event, utc_text
 
 from . import match as matching
 from . import record as recording

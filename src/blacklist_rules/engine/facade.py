@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any, Generic
 
 from typing_extensions import TypeVar
 
-from blacklist_rules.clock import DEFAULT_MAX_LEAD, TimeBound
-from blacklist_rules.compiler import CompiledRuleset
-from blacklist_rules.connection import BUSY_TIMEOUT, whole_or_nothing
-from blacklist_rules.decisions import Decision, Status, decision_from_dict
 from blacklist_rules.errors import EvaluationError, EventError
-from blacklist_rules.events import Event, ParsedLine, from_micros, parse_time, utc_text
-from blacklist_rules.identity import BlacklistEntry, IdentityKey, load_key
 from blacklist_rules.matching.durable import DurableMatcher
+from blacklist_rules.model.clock import DEFAULT_MAX_LEAD, TimeBound
+from blacklist_rules.model.decisions import Decision, Status, decision_from_dict
+from blacklist_rules.model.events import Event, ParsedLine, from_micros, parse_time, utc_text
+from blacklist_rules.model.identity import BlacklistEntry, IdentityKey, load_key
+from blacklist_rules.pack.compiler import CompiledRuleset
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.sqlite import SQLiteStore
+from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT, whole_or_nothing
 
 from . import deadlines, intake, pipeline, registry
 from .context import EventContext, Outcome
@@ -35,7 +35,7 @@ from .seed import Seed
 from .unit import UnitOfWork
 
 if TYPE_CHECKING:  # the notices report is a layer above: imported where it is used
-    from blacklist_rules.notices import Notice
+    from blacklist_rules.reports.notices import Notice
 
 StoreT = TypeVar("StoreT", bound=Store, default=SQLiteStore)
 """The store an engine runs on: a SQLite one unless it says otherwise (`Engine[MemoryStore]`)."""
@@ -304,7 +304,7 @@ class Engine(Generic[StoreT]):
         """What the user is told about a decision, in `lang`, its times in the zone `tz`;
         from the pack that decided, as kept in the db (see `render_notice`)."""
         # Imported here: rendering is a report over the store, a layer above the engine.
-        from blacklist_rules.notices import render_notice
+        from blacklist_rules.reports.notices import render_notice
 
         return render_notice(self.store, decision_id, lang=lang, tz=tz)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from blacklist_rules.decisions import (
+from blacklist_rules.errors import EventError
+from blacklist_rules.model.decisions import (
     HUMAN_REVIEW,
     Action,
     Decision,
@@ -14,8 +15,7 @@ from blacklist_rules.decisions import (
     Status,
     decision_id,
 )
-from blacklist_rules.errors import EventError
-from blacklist_rules.events import (
+from blacklist_rules.model.events import (
     AppealOutcome,
     Event,
     IdentityVerification,

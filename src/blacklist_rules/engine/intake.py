@@ -5,7 +5,7 @@ record why an event was refused."""
 from __future__ import annotations
 
 from blacklist_rules.errors import EventError
-from blacklist_rules.events import (
+from blacklist_rules.model.events import (
     Event,
     declared_payload,
     from_micros,

@@ -6,12 +6,12 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from blacklist_rules.checks import check_rules
-from blacklist_rules.compiler import CompiledRuleset, compile_rules
 from blacklist_rules.errors import RuleFileError, RuleLoadError
-from blacklist_rules.loader import RuleSource, read_rules
 from blacklist_rules.matching.durable import build_problems
-from blacklist_rules.notice_templates import check_rule_notices, read_notice_pack
+from blacklist_rules.pack.checks import check_rules
+from blacklist_rules.pack.compiler import CompiledRuleset, compile_rules
+from blacklist_rules.pack.loader import RuleSource, read_rules
+from blacklist_rules.pack.notice_templates import check_rule_notices, read_notice_pack
 
 
 def default_rules_path() -> Path:

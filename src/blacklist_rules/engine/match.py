@@ -7,9 +7,15 @@ from typing import Any
 
 import attrs
 
-from blacklist_rules.compiler import CompiledRule, Listener, trace
-from blacklist_rules.decisions import ConditionTrace, RuleMatch
-from blacklist_rules.events import BLACKLISTED_IDENTITY, Event, flatten, from_micros, to_micros
+from blacklist_rules.model.decisions import ConditionTrace, RuleMatch
+from blacklist_rules.model.events import (
+    BLACKLISTED_IDENTITY,
+    Event,
+    flatten,
+    from_micros,
+    to_micros,
+)
+from blacklist_rules.pack.compiler import CompiledRule, Listener, trace
 from blacklist_rules.windows import StreamWindow, WindowEvidence
 
 from . import observe, registry

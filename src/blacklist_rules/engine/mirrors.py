@@ -15,9 +15,9 @@ from datetime import datetime
 
 import attrs
 
-from blacklist_rules.decisions import Status
-from blacklist_rules.events import from_micros
-from blacklist_rules.identity import Listing
+from blacklist_rules.model.decisions import Status
+from blacklist_rules.model.events import from_micros
+from blacklist_rules.model.identity import Listing
 from blacklist_rules.stores.protocols import Store
 
 

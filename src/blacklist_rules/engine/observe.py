@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from blacklist_rules.compiler import CompiledRule, CompiledRuleset, Listener
-from blacklist_rules.decisions import Status
-from blacklist_rules.events import Event, to_micros
+from blacklist_rules.model.decisions import Status
+from blacklist_rules.model.events import Event, to_micros
+from blacklist_rules.pack.compiler import CompiledRule, CompiledRuleset, Listener
 from blacklist_rules.windows import Live, StreamWindow, WindowEvidence
 
 from .context import EventContext

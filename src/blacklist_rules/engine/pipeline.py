@@ -5,9 +5,9 @@ nothing matches: one write) when it can."""
 
 from __future__ import annotations
 
-from blacklist_rules.decisions import Decision, Mode
 from blacklist_rules.errors import EventError
-from blacklist_rules.events import Event, Registration, mask_extras, stored_text, to_micros
+from blacklist_rules.model.decisions import Decision, Mode
+from blacklist_rules.model.events import Event, Registration, mask_extras, stored_text, to_micros
 
 from . import deadlines, human, intake, observe, registry
 from . import decide as deciding

@@ -10,9 +10,9 @@ from typing import Any
 
 import attrs
 
-from blacklist_rules.audit_crosscheck import DEADLINE_COLUMNS, DEADLINE_ROW, vouched
-from blacklist_rules.decisions import Action, Decision, Mode, Status, StatusChange
-from blacklist_rules.events import to_micros, utc_text
+from blacklist_rules.model.decisions import Action, Decision, Mode, Status, StatusChange
+from blacklist_rules.model.events import to_micros, utc_text
+from blacklist_rules.stores.audit_crosscheck import DEADLINE_COLUMNS, DEADLINE_ROW, vouched
 from blacklist_rules.stores.records import Deadline
 
 from . import deadlines, registry

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from blacklist_rules.decisions import Action, Decision, Status, decision_from_dict
 from blacklist_rules.errors import EventError, IdentityKeyError
-from blacklist_rules.events import (
+from blacklist_rules.model.decisions import Action, Decision, Status, decision_from_dict
+from blacklist_rules.model.events import (
     BLACKLISTED_IDENTITY,
     IDENTITY_DIGEST,
     Registration,
@@ -22,7 +22,7 @@ from blacklist_rules.events import (
     to_micros,
     utc_text,
 )
-from blacklist_rules.identity import (
+from blacklist_rules.model.identity import (
     GENERATED,
     ID_NUMBER,
     INVALID_ID_NUMBER,

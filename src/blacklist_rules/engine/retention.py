@@ -3,8 +3,8 @@ what no window can reach any more is forgotten, on a fixed grid of event time.""
 
 from __future__ import annotations
 
-from blacklist_rules.audit_crosscheck import DEADLINES_PRUNED
-from blacklist_rules.events import to_micros
+from blacklist_rules.model.events import to_micros
+from blacklist_rules.stores.audit_crosscheck import DEADLINES_PRUNED
 
 from .core import Core
 

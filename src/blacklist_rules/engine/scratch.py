@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from blacklist_rules.events import from_micros
-from blacklist_rules.identity import DEVICE, ID_NUMBER, PHONE, Fingerprints
+from blacklist_rules.model.events import from_micros
+from blacklist_rules.model.identity import DEVICE, ID_NUMBER, PHONE, Fingerprints
 from blacklist_rules.stores.records import Deadline, TakenDecision
 from blacklist_rules.stores.sqlite import SQLiteStore
 

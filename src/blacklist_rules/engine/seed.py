@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from blacklist_rules.events import to_micros
-from blacklist_rules.identity import Fingerprints
+from blacklist_rules.model.events import to_micros
+from blacklist_rules.model.identity import Fingerprints
 
 from . import deadlines
 from . import record as recording

@@ -8,11 +8,11 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any, NoReturn
 
-from blacklist_rules.compiler import CompiledRule
-from blacklist_rules.connection import whole_or_nothing
 from blacklist_rules.errors import EvaluationError, StoreError, StoreUnavailableError
-from blacklist_rules.events import Registration, input_text, utc_text
+from blacklist_rules.model.events import Registration, input_text, utc_text
+from blacklist_rules.pack.compiler import CompiledRule
 from blacklist_rules.stores.protocols import Transaction
+from blacklist_rules.stores.sqlite.connection import whole_or_nothing
 
 from . import retention
 from .context import EventContext

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeGuard
 
-from blacklist_rules.connection import BUSY_TIMEOUT
 from blacklist_rules.errors import StoreError
 from blacklist_rules.stores.protocols import Store
+from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
 
-from blacklist_rules.chain import AuditHead, Verdict
+from blacklist_rules.model.chain import AuditHead, Verdict
 from blacklist_rules.stores.records import (
     AccountStatus,
     Arrival,

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from blacklist_rules.events import utc_text
+from blacklist_rules.model.events import utc_text
 
 
 @attrs.frozen

@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from blacklist_rules.audit_crosscheck import DECISION_ENDED
-from blacklist_rules.decisions import CASCADE
 from blacklist_rules.errors import StoreError
+from blacklist_rules.model.decisions import CASCADE
+from blacklist_rules.stores.audit_crosscheck import DECISION_ENDED
 from blacklist_rules.stores.records import AccountStatus, Expiry, StoredDecision, TakenDecision
 from blacklist_rules.stores.sqlite.schema import dumps
 

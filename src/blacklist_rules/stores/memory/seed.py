@@ -6,7 +6,7 @@ import json
 
 import attrs
 
-from blacklist_rules.events import from_micros, utc_text
+from blacklist_rules.model.events import from_micros, utc_text
 from blacklist_rules.stores.protocols import Seeding
 from blacklist_rules.stores.records import (
     Deadline,

@@ -14,7 +14,9 @@ from typing import Any
 
 import attrs
 
-from blacklist_rules.audit_crosscheck import (
+from blacklist_rules.model.chain import FIELDS as CHAINED
+from blacklist_rules.model.chain import GENESIS, AuditHead, Verdict, record_hash, verify
+from blacklist_rules.stores.audit_crosscheck import (
     DEADLINE_COLUMNS,
     DECISION_COLUMNS,
     ENTRY_COLUMNS,
@@ -22,8 +24,6 @@ from blacklist_rules.audit_crosscheck import (
     CrossCheck,
     Mismatch,
 )
-from blacklist_rules.chain import FIELDS as CHAINED
-from blacklist_rules.chain import GENESIS, AuditHead, Verdict, record_hash, verify
 from blacklist_rules.stores.sqlite.audit import AUDIT_RECORD_VERSION
 from blacklist_rules.stores.sqlite.schema import dumps
 

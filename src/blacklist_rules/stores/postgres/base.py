@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from blacklist_rules.connection import Transaction
 from blacklist_rules.errors import StoreError
+from blacklist_rules.stores.sqlite.connection import Transaction
 
 from .driver import PgConnection
 

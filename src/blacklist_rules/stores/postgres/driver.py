@@ -27,8 +27,8 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from blacklist_rules.connection import Transaction
 from blacklist_rules.errors import StoreError, StoreUnavailableError
+from blacklist_rules.stores.sqlite.connection import Transaction
 
 T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]

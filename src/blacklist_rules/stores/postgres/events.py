@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from blacklist_rules.audit_crosscheck import EVENT_COLUMNS
+from blacklist_rules.stores.audit_crosscheck import EVENT_COLUMNS
 from blacklist_rules.stores.records import (
     Arrival,
     FirstSeen,

@@ -7,7 +7,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from blacklist_rules.audit_crosscheck import (
+from blacklist_rules.errors import StoreError
+from blacklist_rules.model.chain import GENESIS, PURGE_KIND
+from blacklist_rules.model.events import declared_payload, from_micros, to_micros
+from blacklist_rules.stores.audit_crosscheck import (
     DEADLINE_CARRIED,
     DEADLINE_COLUMNS,
     DEADLINE_ROW,
@@ -19,9 +22,6 @@ from blacklist_rules.audit_crosscheck import (
     VOUCHES,
     carried_decision,
 )
-from blacklist_rules.chain import GENESIS, PURGE_KIND
-from blacklist_rules.errors import StoreError
-from blacklist_rules.events import declared_payload, from_micros, to_micros
 from blacklist_rules.stores.records import HistoryPurge
 from blacklist_rules.stores.sqlite.retention import PERSONS, RetentionPolicy
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from blacklist_rules.connection import BUSY_TIMEOUT
+from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT
 
 from .deadlines import PostgresDeadlines
 from .decisions import PostgresDecisions

@@ -9,7 +9,10 @@ from typing import Any
 
 import attrs
 
-from blacklist_rules.audit_crosscheck import (
+from blacklist_rules.errors import StoreUnavailableError
+from blacklist_rules.model.chain import FIELDS as CHAINED
+from blacklist_rules.model.chain import GENESIS, AuditHead, Verdict, record_hash, verify
+from blacklist_rules.stores.audit_crosscheck import (
     DEADLINE_COLUMNS,
     DECISION_COLUMNS,
     ENTRY_COLUMNS,
@@ -17,9 +20,6 @@ from blacklist_rules.audit_crosscheck import (
     CrossCheck,
     Mismatch,
 )
-from blacklist_rules.chain import FIELDS as CHAINED
-from blacklist_rules.chain import GENESIS, AuditHead, Verdict, record_hash, verify
-from blacklist_rules.errors import StoreUnavailableError
 
 from .base import SQLiteBase
 from .schema import (

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from blacklist_rules.connection import Connection, Transaction
 from blacklist_rules.errors import StoreError
-from blacklist_rules.writer_lock import WriterLock
+from blacklist_rules.stores.sqlite.connection import Connection, Transaction
+from blacklist_rules.stores.sqlite.writer_lock import WriterLock
 
 
 class SQLiteBase:

@@ -8,7 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from blacklist_rules.audit_crosscheck import (
+from blacklist_rules.errors import StoreError
+from blacklist_rules.model.chain import GENESIS, PURGE_KIND
+from blacklist_rules.model.events import declared_payload, from_micros, to_micros
+from blacklist_rules.stores.audit_crosscheck import (
     DEADLINE_CARRIED,
     DEADLINE_COLUMNS,
     DEADLINE_ROW,
@@ -20,9 +23,6 @@ from blacklist_rules.audit_crosscheck import (
     VOUCHES,
     carried_decision,
 )
-from blacklist_rules.chain import GENESIS, PURGE_KIND
-from blacklist_rules.errors import StoreError
-from blacklist_rules.events import declared_payload, from_micros, to_micros
 from blacklist_rules.stores.protocols import Transaction
 from blacklist_rules.stores.records import HistoryPurge
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from blacklist_rules.connection import Connection
+from blacklist_rules.stores.sqlite.connection import Connection
 
 SCHEMA_VERSION = 7
 """2 added history, streams, deadlines and rejections; 3 identities and the blacklist; 4 the

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from blacklist_rules.events import from_micros, utc_text
+from blacklist_rules.model.events import from_micros, utc_text
 from blacklist_rules.stores.protocols import Seeding
 from blacklist_rules.stores.records import (
     Deadline,

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from blacklist_rules.connection import BUSY_TIMEOUT, Connection
 from blacklist_rules.errors import StoreError
-from blacklist_rules.writer_lock import WriterLock
+from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT, Connection
+from blacklist_rules.stores.sqlite.writer_lock import WriterLock
 
 from .deadlines import SQLiteDeadlines
 from .decisions import SQLiteDecisions

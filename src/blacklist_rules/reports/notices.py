@@ -2,7 +2,7 @@
 
 `render_notice` reads everything from the db: the decision, its rule as written in the pack
 that decided and that pack's templates (both kept under the pack's digest, so a later edit of
-the pack changes no old notice; `notice_templates.py` reads and checks them with the pack).
+the pack changes no old notice; `pack/notice_templates.py` reads and checks them with the pack).
 Only the pack's own words, times, counts and the user's own account and decision ids are filled
 in: never an event's free text (a reviewer's note, a report), another account's id, a
 reporter's id or an identity value.
@@ -18,14 +18,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from .decisions import CASCADE, HUMAN_REVIEW, decided_at
-from .errors import NoticeError
-from .loader import parse_rule_text
-from .notice_templates import FOLDER, NoticePack
-from .spec import NoticeText, RuleSpec, parse_duration
+from blacklist_rules.errors import NoticeError
+from blacklist_rules.model.decisions import CASCADE, HUMAN_REVIEW, decided_at
+from blacklist_rules.pack.loader import parse_rule_text
+from blacklist_rules.pack.notice_templates import FOLDER, NoticePack
+from blacklist_rules.pack.spec import NoticeText, RuleSpec, parse_duration
 
 if TYPE_CHECKING:  # only for annotations: this module reads a store, it does not build one
-    from .stores.protocols import Store
+    from blacklist_rules.stores.protocols import Store
 
 
 @attrs.frozen

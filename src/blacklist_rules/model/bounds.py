@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .errors import EventError
+from blacklist_rules.errors import EventError
 
 MAX_EVENT_BYTES = 64 * 1024
 """A JSON line longer than this is rejected unread; a dict or model whose JSON would

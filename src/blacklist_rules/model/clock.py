@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from .errors import ClockError, EventError
+from blacklist_rules.errors import ClockError, EventError
+
 from .events import utc_text
 
 DEFAULT_MAX_LEAD = timedelta(days=1)

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from .errors import StoreError, StoreUnavailableError
+from blacklist_rules.errors import StoreError, StoreUnavailableError
 
 BUSY_TIMEOUT = 5.0
 """Seconds a statement waits for another process's lock before giving up: long enough for a

@@ -17,12 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .compiler import CompiledRuleset
-from .decisions import Action, Decision, Mode
-from .engine import Engine
-from .events import ParsedLine, to_micros
-from .identity import IdentityKey
-from .stores.sqlite import SQLiteStore
+from blacklist_rules.engine import Engine
+from blacklist_rules.model.decisions import Action, Decision, Mode
+from blacklist_rules.model.events import ParsedLine, to_micros
+from blacklist_rules.model.identity import IdentityKey
+from blacklist_rules.pack.compiler import CompiledRuleset
+from blacklist_rules.stores.sqlite import SQLiteStore
 
 IRREVERSIBLE = frozenset({"cancel", "blacklist"})
 SIDES = ("baseline", "candidate")

@@ -31,7 +31,7 @@ import phonenumbers
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
-from .errors import IdentityKeyError
+from blacklist_rules.errors import IdentityKeyError
 
 KEY_ENV = "BLACKLIST_RULES_IDENTITY_KEY"
 MIN_KEY_CHARS = 32

@@ -9,7 +9,7 @@ pass: a value is never read as a template, nothing is looked up by attribute or 
 is evaluated. Unknown sections and placeholders are load errors, located `file:line`.
 
 This is the pack's side (loading, checking, the digest's content), which the compiler and the
-engine read; filling a notice in for a decision is a report over the store (`notices.py`).
+engine read; filling a notice in for a decision is a report over the store (`reports/notices.py`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from typing import Any
 
 import attrs
 
-from .errors import RuleFileError
+from blacklist_rules.errors import RuleFileError
+
 from .loader import RuleSource
 from .spec import LANGUAGE_TAG, parse_duration, suggest
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .errors import RuleFileError
-from .events import EVENT_TYPES, FIELDS, FieldKind
-from .loader import RuleSource
-from .patterns import MAX_PATTERN, PatternError, compile_pattern
-from .spec import Compare, Filter, Path, comparisons, suggest
-from .transparency import (
+from blacklist_rules.errors import RuleFileError
+from blacklist_rules.model.events import EVENT_TYPES, FIELDS, FieldKind
+from blacklist_rules.model.patterns import MAX_PATTERN, PatternError, compile_pattern
+from blacklist_rules.model.transparency import (
     CATEGORIES,
     CONTENT_TYPES,
     KEYWORD_OTHER,
@@ -22,6 +20,9 @@ from .transparency import (
     SOURCE_TYPES,
     closest,
 )
+
+from .loader import RuleSource
+from .spec import Compare, Filter, Path, comparisons, suggest
 
 _OPS_BY_KIND = {
     "str": {"eq", "ne", "in", "not_in", "matches", "exists"},

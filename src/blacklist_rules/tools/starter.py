@@ -15,8 +15,8 @@ from pathlib import Path
 
 import attrs
 
-from .engine import default_rules_path
-from .errors import BlacklistRulesError
+from blacklist_rules.engine import default_rules_path
+from blacklist_rules.errors import BlacklistRulesError
 
 RULES = "rules"
 CASES = "cases"
@@ -67,7 +67,7 @@ def default_cases_path() -> Path:
     packaged = resources.files("blacklist_rules") / "default_cases"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "tests" / "cases"
+    return Path(__file__).resolve().parents[3] / "tests" / "cases"
 
 
 def write_starter(folder: Path, *, force: bool = False) -> Starter:

@@ -19,12 +19,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from .decisions import HUMAN_REVIEW, Action, decided_at
-from .errors import ExportError
-from .events import from_micros
-from .stores.protocols import Store
-from .stores.sqlite import SQLiteStore
-from .transparency import (
+from blacklist_rules.errors import ExportError
+from blacklist_rules.model.decisions import HUMAN_REVIEW, Action, decided_at
+from blacklist_rules.model.events import from_micros
+from blacklist_rules.model.transparency import (
     ACCOUNT_SUSPENDED,
     ACCOUNT_TERMINATED,
     APPLICATION_DATES,
@@ -46,6 +44,8 @@ from .transparency import (
     SOURCE_TYPES,
     YES_NO,
 )
+from blacklist_rules.stores.protocols import Store
+from blacklist_rules.stores.sqlite import SQLiteStore
 
 ACCOUNT_CONTENT = "User account (registration and identity information)"
 """`content_type_other` when a rule leaves `content_type` at its default: the account itself."""

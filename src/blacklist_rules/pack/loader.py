@@ -31,8 +31,9 @@ from ruamel.yaml.parser import ParserError
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scanner import ScannerError
 
-from .errors import RuleFileError, RuleLoadError
-from .events import error_message
+from blacklist_rules.errors import RuleFileError, RuleLoadError
+from blacklist_rules.model.events import error_message
+
 from .spec import (
     Condition,
     Filter,

@@ -25,7 +25,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from .transparency import CATEGORIES, CONTENT_TYPES, KEYWORDS, SOURCE_TYPES
+from blacklist_rules.model.transparency import CATEGORIES, CONTENT_TYPES, KEYWORDS, SOURCE_TYPES
 
 SCHEMA_VERSION: Final = 1
 """Version of the rule-file format; files may state it as `schema: 1`."""

@@ -24,15 +24,15 @@ from typing import Annotated, Any, Literal
 import attrs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .compiler import CompiledRule, CompiledRuleset, condition_text, trace
-from .decisions import Decision, Mode
-from .engine import Engine
-from .errors import CaseLoadError, EventError, RuleFileError
-from .events import Event, Timestamp, parse_event
-from .identity import IdentityKey
-from .loader import parse_yaml, pydantic_errors, read_source
-from .spec import suggest
-from .stores.sqlite import SQLiteStore
+from blacklist_rules.engine import Engine
+from blacklist_rules.errors import CaseLoadError, EventError, RuleFileError
+from blacklist_rules.model.decisions import Decision, Mode
+from blacklist_rules.model.events import Event, Timestamp, parse_event
+from blacklist_rules.model.identity import IdentityKey
+from blacklist_rules.pack.compiler import CompiledRule, CompiledRuleset, condition_text, trace
+from blacklist_rules.pack.loader import parse_yaml, pydantic_errors, read_source
+from blacklist_rules.pack.spec import suggest
+from blacklist_rules.stores.sqlite import SQLiteStore
 
 CASE_SUFFIXES = (".yaml", ".yml")
 _KEY = IdentityKey(b"blacklist-rules test cases, not a secret", "test cases")

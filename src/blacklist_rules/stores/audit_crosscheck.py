@@ -44,8 +44,8 @@ from typing import Any
 
 import attrs
 
-from .chain import FIELDS, PURGE_KIND
-from .events import to_micros, utc_text
+from blacklist_rules.model.chain import FIELDS, PURGE_KIND
+from blacklist_rules.model.events import to_micros, utc_text
 
 DECISION_ENDED = "decision_ended"
 """The kind of the record written when a decision ends (a freeze's time is up, a passed

@@ -36,7 +36,7 @@ import os
 import attrs
 from filelock import FileLock, Timeout
 
-from .errors import StoreError, StoreUnavailableError, one_line
+from blacklist_rules.errors import StoreError, StoreUnavailableError, one_line
 
 _HELD: dict[str, int] = {}
 """Lock files held by this process (path: the pid that took it, so a forked child, whose pid

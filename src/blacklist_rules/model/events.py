@@ -32,9 +32,10 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from blacklist_rules.errors import EventError
+
 from . import bounds
 from .bounds import MAX_EVENT_BYTES as MAX_LINE_BYTES
-from .errors import EventError
 from .identity import IdentityKey, identity_value, mask_identity_values
 from .transparency import CATEGORIES, KEYWORDS, known
 

@@ -19,12 +19,13 @@ from typing import Any
 
 import attrs
 
-from .decisions import Action, ConditionTrace, Mode
-from .errors import EvaluationError, RuleLoadError
-from .identity import DEVICE, ID_NUMBER, PHONE
+from blacklist_rules.errors import EvaluationError, RuleLoadError
+from blacklist_rules.model.decisions import Action, ConditionTrace, Mode
+from blacklist_rules.model.identity import DEVICE, ID_NUMBER, PHONE
+from blacklist_rules.model.patterns import Pattern, compile_pattern
+
 from .loader import RuleSource
 from .notice_templates import NoticePack
-from .patterns import Pattern, compile_pattern
 from .spec import (
     SCHEMA_VERSION,
     All,
