@@ -33,7 +33,7 @@ def replay_without(
     key = attrs.evolve(core.identity_key, source=f"{core.identity_key.source} (replay)")
     # SQLite in memory, not `MemoryStore`: measured on bench/bench_appeal.py (20,000 events,
     # 20 appeals) the in-memory store made an appeal ~20 % slower (median 4.1 ms against
-    # 3.4 ms), and only SQLite can be seeded from another store at a history cut.
+    # 3.4 ms). Either is seeded at a history cut through the protocols (`Seeding`).
     store = SQLiteStore()
     world = Engine(
         core.ruleset,
