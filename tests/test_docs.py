@@ -260,3 +260,13 @@ def test_the_site_builds_strict(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "index.html").is_file()
     assert (tmp_path / "reference" / "api" / "index.html").is_file()
+
+
+def test_the_api_reference_names_every_public_name() -> None:
+    """docs/reference/api.md renders each name of `blacklist_rules.__all__` (but the version)
+    and no name the package does not export."""
+    import blacklist_rules
+
+    page = (DOCS / "reference" / "api.md").read_text(encoding="utf-8")
+    rendered = re.findall(r"^::: blacklist_rules\.(\w+)$", page, re.M)
+    assert sorted(rendered) == sorted(set(blacklist_rules.__all__) - {"__version__"})
