@@ -202,7 +202,10 @@ def run_page(page: Path, folder: Path) -> None:
             assert before is not None, block.where(page)
             assert before.lang == "python", f"{block.where(page)}: output of no python block"
         else:
-            assert block.lang == "text", f"{block.where(page)}: ```{block.lang} (see test_docs)"
+            assert block.lang == "text", (
+                f"{block.where(page)}: a ```{block.lang} block is never run: write ```console "
+                "with `$ ` lines, ```python, a file with title=, or ```text (docs/writing-docs.md)"
+            )
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
