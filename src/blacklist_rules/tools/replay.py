@@ -146,10 +146,41 @@ def _report(
         if statuses["baseline"][account] != statuses["candidate"][account]
         or _outcome(decided["baseline"][account]) != _outcome(decided["candidate"][account])
     ]
+    return {
+        "baseline": {"digest": baseline.digest, "rules": len(baseline.rules)},
+        "candidate": {"digest": candidate.digest, "rules": len(candidate.rules)},
+        "events": counts["events"],
+        "rejected": counts["rejected"],
+        "refused_by_one_version": counts["refused_by_one_version"],
+        "accounts_decided": len(accounts),
+        "accounts_changed": len(changed),
+        "transitions": _transitions(changed, statuses, decided, samples),
+        "accounts": [
+            {
+                "account_id": account,
+                "from": statuses["baseline"][account],
+                "to": statuses["candidate"][account],
+                "baseline": decided["baseline"][account],
+                "candidate": decided["candidate"][account],
+            }
+            for account in changed
+        ],
+        **_by_rule(decided),
+        "per_day": per_day(decided),
+    }
+
+
+def _transitions(
+    changed: list[str],
+    statuses: dict[str, dict[str, str]],
+    decided: dict[str, dict[str, list[dict[str, Any]]]],
+    samples: int,
+) -> list[dict[str, Any]]:
+    """The changed accounts grouped by (baseline, candidate) final status, largest first."""
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for account in changed:
         groups[(statuses["baseline"][account], statuses["candidate"][account])].append(account)
-    transitions = [
+    return [
         {
             "from": before,
             "to": after,
@@ -166,6 +197,11 @@ def _report(
         }
         for (before, after), members in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))
     ]
+
+
+def _by_rule(decided: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Decisions per rule and mode in each version, and the irreversible outcomes (enforced
+    cancel and blacklist, by account and action) and the share present in one version only."""
     by_rule: dict[str, Counter[tuple[str, str]]] = {side: Counter() for side in SIDES}
     irreversible: dict[str, set[tuple[str, str]]] = {side: set() for side in SIDES}
     for side in SIDES:
@@ -178,24 +214,6 @@ def _report(
     union = irreversible["baseline"] | irreversible["candidate"]
     moved = irreversible["baseline"] ^ irreversible["candidate"]
     return {
-        "baseline": {"digest": baseline.digest, "rules": len(baseline.rules)},
-        "candidate": {"digest": candidate.digest, "rules": len(candidate.rules)},
-        "events": counts["events"],
-        "rejected": counts["rejected"],
-        "refused_by_one_version": counts["refused_by_one_version"],
-        "accounts_decided": len(accounts),
-        "accounts_changed": len(changed),
-        "transitions": transitions,
-        "accounts": [
-            {
-                "account_id": account,
-                "from": statuses["baseline"][account],
-                "to": statuses["candidate"][account],
-                "baseline": decided["baseline"][account],
-                "candidate": decided["candidate"][account],
-            }
-            for account in changed
-        ],
         "rules": [
             {
                 "rule_id": rule_id,
@@ -211,7 +229,6 @@ def _report(
             "changed": len(moved),
             "percent": round(100 * len(moved) / len(union), 2) if union else 0.0,
         },
-        "per_day": per_day(decided),
     }
 
 
