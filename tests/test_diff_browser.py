@@ -20,6 +20,7 @@ from blacklist_rules import iter_jsonl, load_ruleset, render_html, replay_diff
 
 from .support import default_pack_with, event
 
+HOSTILE = '<img src="https://example.invalid/x.png" onerror="alert(1)">'
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -71,7 +72,9 @@ def browse(chromium: str, page: Path, work: Path, *action: str) -> tuple[str, st
 
 @pytest.fixture(scope="module")
 def report_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A report with 70 changed accounts (two pages of 50), one of them with a reversal."""
+    """A report with 71 changed accounts (two pages of 50), one of them with a reversal, one
+    named as markup: unescaped, its image would be fetched against the policy, a console
+    line."""
     work = tmp_path_factory.mktemp("browser")
     pack = default_pack_with(work / "pack")
     for rule_id in ("freeze-failed-verification", "cancel-unverified-after-freeze"):
@@ -87,6 +90,16 @@ def report_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         for n in range(70)
     ]
+    events.append(
+        event(
+            "identity_verification",
+            HOSTILE,
+            timedelta(days=2),
+            "v-hostile",
+            status="failed",
+            reason="name_id_mismatch",
+        )
+    )
     events.append(
         event(
             "review_decision",
@@ -128,15 +141,18 @@ def test_the_report_loads_without_console_messages_and_is_not_blank(
 def test_the_script_pages_the_changed_accounts(
     chromium: str, report_page: Path, tmp_path: Path
 ) -> None:
-    """The DOM after load: the controls are shown, the first 50 of 70 accounts visible, the
-    other 20 hidden, and the count says so; nothing logged."""
+    """The DOM after load: the controls are shown, the first 50 of 71 accounts visible (the
+    one reviewed back to active among them), the other 21 hidden, and the count says so; the
+    account named as markup is text; nothing logged."""
     dom, console = browse(chromium, report_page, tmp_path, "--dump-dom")
     assert console == ""
     assert '<div id="controls">' in dom
-    assert '<span id="shown">1\u201350 of 70 accounts (70 changed in all)</span>' in dom
-    assert dom.count('<tr data-transition="frozen → active" hidden="">') == 20
+    assert '<span id="shown">1\u201350 of 71 accounts (71 changed in all)</span>' in dom
+    assert dom.count('<tr data-transition="frozen → active" hidden="">') == 21
     assert dom.count('<tr data-transition="frozen → active">') == 49
     assert "reversed by review_decision" in dom
+    assert "<img" not in dom
+    assert "&lt;img src=" in dom
 
 
 def test_the_console_check_sees_a_script_error(chromium: str, tmp_path: Path) -> None:
@@ -153,3 +169,16 @@ def test_the_console_check_sees_a_script_error(chromium: str, tmp_path: Path) ->
     )
     _, console = browse(chromium, fetching, tmp_path, "--dump-dom")
     assert "Content Security Policy" in console
+
+
+def test_a_report_where_nothing_changes_loads_cleanly(chromium: str, tmp_path: Path) -> None:
+    """The default pack against itself on the example events: no account to list, no
+    controls, and the script finds nothing to page without an error."""
+    examples = Path(__file__).resolve().parents[1] / "examples" / "events.jsonl"
+    ruleset = load_ruleset()
+    page = tmp_path / "same.html"
+    page.write_text(render_html(replay_diff(ruleset, ruleset, iter_jsonl(examples), tmp_path)))
+    dom, console = browse(chromium, page, tmp_path, "--dump-dom")
+    assert console == ""
+    assert "No account ends differently." in dom
+    assert 'id="controls"' not in dom

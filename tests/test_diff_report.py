@@ -131,6 +131,37 @@ def test_a_stricter_candidate_plots_higher_though_it_takes_fewer_decisions() -> 
     )
 
 
+@pytest.mark.parametrize(
+    ("days", "span", "bars"), [(1, 1, 1), (120, 1, 120), (121, 2, 61), (730, 7, 105)]
+)
+def test_long_replays_count_spans_of_days_and_keep_every_decision(
+    days: int, span: int, bars: int
+) -> None:
+    """Up to 120 days, a bar a day; past that, spans of equal length from the first day (a
+    bar per day of two years would be thinner than a pixel): the totals stay the same, and
+    the running severity the chart draws stays per day."""
+    first = date(2026, 1, 1)
+    rows = [
+        {
+            "date": (first + timedelta(days=n)).isoformat(),
+            "actions": {
+                "baseline": {"freeze": n % 3, "cancel": 1, "blacklist": 0},
+                "candidate": {"freeze": 0, "cancel": 0, "blacklist": n % 2},
+            },
+        }
+        for n in range(days)
+    ]
+    series = Series.from_per_day(rows)
+    binned = series.binned()
+    assert (binned.span, len(binned.days)) == (span, bars)
+    assert binned.days[0] == first
+    assert all((b - a).days == span for a, b in zip(binned.days, binned.days[1:], strict=False))
+    for side in ("baseline", "candidate"):
+        assert sum(binned.severity(side)) == sum(series.severity(side))
+        assert sum(binned.decisions(side)) == sum(series.decisions(side))
+    assert len(series.cumulative_severity("baseline")) == days
+
+
 def test_every_changed_account_is_listed_past_the_samples_and_the_page_size(
     tmp_path: Path,
 ) -> None:

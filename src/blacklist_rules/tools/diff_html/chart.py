@@ -24,7 +24,7 @@ COLOURS = {"freeze": "#e9b949", "cancel": "#e07b24", "blacklist": "#a4161a"}
 LINES = {"baseline": ("#1f5fa8", "-"), "candidate": ("#c2410c", "--")}
 HATCH = {"baseline": "", "candidate": "////"}
 OFFSET = {"baseline": -0.21, "candidate": 0.21}
-"""Where each side's bar stands, in days from its day's tick; each is 0.4 day wide."""
+"""Where each side's bar stands from the middle of its span, in spans; each is 0.4 span wide."""
 
 
 def missing_dependency() -> str | None:
@@ -51,25 +51,29 @@ def render_chart(series: Series) -> str:
     with rc_context({"svg.fonttype": "none", "svg.hashsalt": "blacklist-rules", "font.size": 9}):
         figure = Figure(figsize=(10, 6.2), layout="constrained")
         bars, running = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
-        _bars(bars, x, series)
+        _bars(bars, series.binned())
         _running(running, x, series)
         buffer = io.StringIO()
         figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     return _inline(buffer.getvalue())
 
 
-def _bars(axes: Axes, x: list[float], series: Series) -> None:
+def _bars(axes: Axes, series: Series) -> None:
+    from matplotlib import dates
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
 
+    width = series.span
+    starts = dates.date2num(list(series.days))  # type: ignore[no-untyped-call]
+    x = [float(at) + (width - 1) / 2 for at in starts]  # the middle of each span's days
     for side in SIDES:
         bottom = [0] * len(x)
         for action in ACTIONS:
             heights = series.counts[side][action]
             axes.bar(
-                [at + OFFSET[side] for at in x],
+                [at + OFFSET[side] * width for at in x],
                 heights,
-                width=0.4,
+                width=0.4 * width,
                 bottom=bottom,
                 color=COLOURS[action],
                 hatch=HATCH[side],
@@ -77,11 +81,13 @@ def _bars(axes: Axes, x: list[float], series: Series) -> None:
                 linewidth=0.3,
             )
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
-    axes.set_ylabel("enforced decisions per day")
+    axes.set_ylabel(
+        "enforced decisions per day" if width == 1 else f"enforced decisions per {width} days"
+    )
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     tallest = max(max(series.decisions(side), default=0) for side in SIDES)
     axes.set_ylim(0, max(tallest, 1) * 1.3 + 0.5)  # room for the legend above the bars
-    axes.set_xlim(x[0] - 0.8, x[-1] + 0.8)
+    axes.set_xlim(x[0] - 0.4 * width - 0.4, x[-1] + 0.4 * width + 0.4)
     axes.grid(axis="y", color="#dddddd", linewidth=0.6)
     axes.set_axisbelow(True)
     handles = [Patch(facecolor=COLOURS[action], label=str(action)) for action in ACTIONS]

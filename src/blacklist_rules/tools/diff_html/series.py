@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 from itertools import accumulate
+from math import ceil
 from typing import Any
 
 import attrs
@@ -15,6 +16,9 @@ from blacklist_rules.model.decisions import Action
 SIDES = ("baseline", "candidate")
 ACTIONS = tuple(Action)
 """In order of severity: freeze, cancel, blacklist (the order the bars are stacked in)."""
+MAX_BARS = 120
+"""Past this many days, bars count spans of several days (each still on the axis): a bar
+per day of a two-year replay would be thinner than a pixel."""
 
 
 @attrs.frozen
@@ -23,6 +27,8 @@ class Series:
 
     days: tuple[date, ...]
     counts: Mapping[str, Mapping[Action, tuple[int, ...]]]
+    span: int = 1
+    """Days each entry counts (from its day on): 1, or more once `binned`."""
 
     @classmethod
     def from_per_day(cls, per_day: Sequence[Mapping[str, Any]]) -> Series:
@@ -50,3 +56,22 @@ class Series:
     def cumulative_severity(self, side: str) -> tuple[int, ...]:
         """The running total of `severity`: what the chart's lower panel plots."""
         return tuple(accumulate(self.severity(side)))
+
+    def binned(self, most: int = MAX_BARS) -> Series:
+        """The same decisions in at most `most` consecutive spans of equal length from the
+        first day (the last may be shorter), each named by its first day."""
+        span = max(1, ceil(len(self.days) / most)) * self.span
+        if span == self.span:
+            return self
+        step = span // self.span
+        return Series(
+            days=self.days[::step],
+            counts={
+                side: {
+                    action: tuple(sum(counts[at : at + step]) for at in range(0, len(counts), step))
+                    for action, counts in by_action.items()
+                }
+                for side, by_action in self.counts.items()
+            },
+            span=span,
+        )
