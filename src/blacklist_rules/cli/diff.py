@@ -41,7 +41,8 @@ def add_parser(commands: Commands) -> None:
         "transition, decisions per rule, samples with evidence, and the share of irreversible "
         "outcomes (enforced cancel, blacklist) that change. --format html writes one "
         "self-contained page (docs/diff-report.md). A progress bar shows on a terminal. "
-        "Exit 1 when a pack does not load, 5 when the share is above --fail-on-irreversible.",
+        "Exit 1 when a pack does not load, 2 when --format html lacks the report extra, 5 when "
+        "the share is above --fail-on-irreversible.",
         epilog="With --shadow: " + KEY_HELP,
     )
     diff.add_argument(
