@@ -26,6 +26,7 @@ from blacklist_rules.tools.diff_html import (
     missing_dependency,
     rule_changes,
 )
+from blacklist_rules.tools.diff_html.chart import render_chart
 from blacklist_rules.tools.diff_html.page import _SCRIPT
 from blacklist_rules.tools.replay import per_day
 
@@ -391,3 +392,50 @@ def test_without_the_report_extra_html_says_what_to_install(
         "pip install 'blacklist-rules[report]'\n"
     )
     assert main([*args, "--format", "json"]) == 0
+
+
+TEXT = re.compile(r"<text ([^>]*)>([^<]*)</text>")
+STYLE = re.compile(r"font-size: ([\d.]+)px;.*?(?:text-anchor: (\w+))?$")
+
+
+def horizontal_labels(svg: str) -> list[tuple[float, str, float, str]]:
+    """(font size, anchor, x, text) of every label of matplotlib's SVG that is not rotated."""
+    found = []
+    for attributes, text in TEXT.findall(svg):
+        if "rotate(-90" in attributes:
+            continue
+        style = STYLE.search(re.search(r'style="([^"]*)"', attributes).group(1))  # type: ignore[union-attr]
+        x = re.search(r' x="([\d.-]+)"', attributes)
+        assert style is not None, attributes
+        assert x is not None, attributes
+        found.append((float(style.group(1)), style.group(2) or "start", float(x.group(1)), text))
+    return found
+
+
+@pytest.mark.parametrize("days", [1, 2, 45, 730])
+def test_no_label_of_the_chart_runs_past_its_edge(days: int) -> None:
+    """The issue's clipped last date: every horizontal label of the SVG (ticks, the dates'
+    offset, the legend), at a generous 0.65 em a character, lies inside the picture, whether
+    the replay spans one day or two years; both axes are labelled."""
+    first = date(2026, 1, 1)
+    rows = [
+        {
+            "date": (first + timedelta(days=n)).isoformat(),
+            "actions": {
+                "baseline": {"freeze": 1, "cancel": n % 2, "blacklist": 0},
+                "candidate": {"freeze": 0, "cancel": 1, "blacklist": n % 3},
+            },
+        }
+        for n in range(days)
+    ]
+    svg = render_chart(Series.from_per_day(rows))
+    width = float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))  # type: ignore[union-attr]
+    labels = horizontal_labels(svg)
+    assert len(labels) > 10
+    for size, anchor, x, text in labels:
+        extent = len(text) * size * 0.65
+        left = x - {"middle": extent / 2, "end": extent}.get(anchor, 0)
+        assert left >= 0, (text, left)
+        assert left + extent <= width, (text, left + extent, width)
+    for label in ("enforced decisions per", "day (UTC)", "cumulative severity"):
+        assert label in svg
