@@ -439,3 +439,19 @@ def test_no_label_of_the_chart_runs_past_its_edge(days: int) -> None:
         assert left + extent <= width, (text, left + extent, width)
     for label in ("enforced decisions per", "day (UTC)", "cumulative severity"):
         assert label in svg
+
+
+def test_a_replay_that_decides_nothing_makes_a_page_without_a_chart(tmp_path: Path) -> None:
+    """Only registrations pending verification: no decision, no day, no changed account; the
+    page says so instead of drawing an empty chart, and lists no rules."""
+    events = [
+        event("registration", "ann", 0 * DAY, "r1", verification={"status": "pending"}),
+    ]
+    report = replay(unfrozen(tmp_path / "pack"), events, tmp_path / "w")
+    assert (report["per_day"], report["accounts"], report["rules"]) == ([], [], [])
+    page = render_html(report)
+    assert "No enforced decisions in either version." in page
+    assert "No account ends differently." in page
+    assert "No decisions in either version." in page
+    assert "<svg" not in page
+    assert "No input file, version or time recorded" in page
