@@ -7,6 +7,9 @@
     │   └── CaseLoadError    rule test case files that do not load (same errors, same form)
     ├── EventError           an event that does not validate; carries its field path and reason
     ├── EvaluationError      matching failed: the event is recorded as failed, never allowed
+    ├── EngineError          an engine used against its rules: from a hook while it
+    │   │                    processes, or after `close()`
+    │   └── EngineThreadError  from another thread than the one that made it
     ├── ClockError           a move of event time too far ahead of the wall clock, refused
     ├── IdentityKeyError     no usable identity key for a persistent db
     ├── ExportError          a statement of reasons cannot be made, or the trail does not verify
@@ -99,7 +102,41 @@ class EventError(BlacklistRulesError):
 
 
 class EvaluationError(BlacklistRulesError):
-    """Rule evaluation failed for an event; it was recorded as failed and no decision was taken."""
+    """Rule evaluation failed for an event (or a move of the clock); it was recorded as failed
+    and no decision was taken. `event_id`, `account_id` and `line` are the event's when known
+    (set by the engine when it raises)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        event_id: str | None = None,
+        account_id: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.event_id = event_id
+        self.account_id = account_id
+        self.line = line
+        super().__init__(message)
+
+
+class EngineError(BlacklistRulesError):
+    """An engine was used in a way its model forbids: processing from inside one of its own
+    hooks, or any use after `close()`. Nothing was done."""
+
+
+class EngineThreadError(EngineError):
+    """An engine was used from another thread than the one that made it. An engine (its SQLite
+    connection, durable-rules' host, its mirrors) belongs to one thread: make one per thread,
+    or hand every call to its thread (`AsyncEngine` does). Nothing was done."""
+
+    def __init__(self, owner: str, caller: str) -> None:
+        self.owner = owner
+        self.caller = caller
+        super().__init__(
+            f"this engine belongs to thread {owner}, which made it; it was used from thread "
+            f"{caller}. Use one engine per thread, or hand calls to its thread (AsyncEngine)"
+        )
 
 
 class ClockError(BlacklistRulesError):

@@ -167,7 +167,7 @@ def handle(args: argparse.Namespace) -> int:
         say = _Say(args.quiet, progress(events, quiet=args.quiet))
         _start(engine, args, until, say)
         lines = iter_jsonl(sys.stdin.buffer if events is None else events)
-        for outcome in engine.run(lines, source=name):
+        for outcome in engine.run(lines, source=name, failures="outcome"):
             _report(outcome, name, tally, say)
             say.bar.update()
         say.bar.close()
