@@ -126,16 +126,17 @@ class EngineError(BlacklistRulesError):
 
 
 class EngineThreadError(EngineError):
-    """An engine was used from another thread than the one that made it. An engine (its SQLite
-    connection, durable-rules' host, its mirrors) belongs to one thread: make one per thread,
-    or hand every call to its thread (`AsyncEngine` does). Nothing was done."""
+    """An engine was used from another thread than the one that made it, or made on another
+    thread than the one durable-rules (one host per process) belongs to. An engine (its SQLite
+    connection, the matcher, its mirrors) belongs to one thread: hand every call to it
+    (`AsyncEngine` does), or run one process per partition. Nothing was done."""
 
-    def __init__(self, owner: str, caller: str) -> None:
+    def __init__(self, owner: str, caller: str, what: str = "this engine") -> None:
         self.owner = owner
         self.caller = caller
         super().__init__(
-            f"this engine belongs to thread {owner}, which made it; it was used from thread "
-            f"{caller}. Use one engine per thread, or hand calls to its thread (AsyncEngine)"
+            f"{what} belongs to thread {owner}; it was used from thread {caller}. Make and "
+            "use a process's engines on one thread, or hand calls to it (AsyncEngine)"
         )
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal
 from typing_extensions import TypeVar
 
 from blacklist_rules.errors import EngineError, EngineThreadError, EvaluationError, EventError
-from blacklist_rules.matching.durable import DurableMatcher
+from blacklist_rules.matching.durable import DurableMatcher, host_thread
 from blacklist_rules.matching.protocol import Matcher
 from blacklist_rules.model.clock import DEFAULT_MAX_LEAD, TimeBound
 from blacklist_rules.model.decisions import Decision, Status, decision_from_dict
@@ -68,7 +68,9 @@ class Engine(Generic[StoreT]):
         matcher: Matcher | None = None,
     ) -> None:
         """`matcher`: what evaluates the rules (default: durable-rules over `ruleset`)."""
-        self._owner = threading.current_thread()
+        self._owner = here = threading.current_thread()
+        if matcher is None and (owner := host_thread()) not in (None, here):
+            raise EngineThreadError(_named(owner), _named(here), "durable-rules (one per process)")
         self.ruleset = ruleset
         self.store = store
         self.identity_key = registry.key_for(store, identity_key)
@@ -203,10 +205,12 @@ class Engine(Generic[StoreT]):
         self._core.observe = value
 
     # --- lifecycle ----------------------------------------------------------------------
-    def _check(self) -> None:
-        """Refuse a use from another thread than the owner's, or from inside a hook."""
+    def _owned(self) -> None:  # no use from another thread than the owner's
         if threading.current_thread() is not self._owner:
             raise EngineThreadError(_named(self._owner), _named(threading.current_thread()))
+
+    def _check(self) -> None:  # and no write from inside a hook
+        self._owned()
         if self.hooks.dispatching:
             raise EngineError("a hook may query the engine, not process, flush or close it")
 
@@ -274,20 +278,24 @@ class Engine(Generic[StoreT]):
 
     # --- queries ------------------------------------------------------------------------
     def status(self, account_id: str) -> Status:
+        self._owned()
         return self._core.status(account_id)
 
     def standing(self, account_id: str) -> list[Decision]:
         """The enforced decisions behind the account's status."""
+        self._owned()
         clock = utc_text(self.clock) if self.clock else None
         return [decision_from_dict(d) for d in self.store.standing(account_id, clock)]
 
     def decisions(self, account_id: str) -> list[Decision]:
         """Every decision ever taken on the account, enforced and shadow, oldest first."""
+        self._owned()
         return [decision_from_dict(d) for d in self.store.decisions_of(account_id)]
 
     def deadlines(self, account_id: str) -> list[dict[str, Any]]:
         """The account's deadlines: rule, anchor, start and due time (event time), and state:
         `pending`, `met` (an `unless` event came), `fired` or `void` (anchor reversed)."""
+        self._owned()
         return [
             {
                 "rule_id": row.rule_id,
@@ -300,6 +308,7 @@ class Engine(Generic[StoreT]):
         ]
 
     def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
+        self._owned()
         return self.store.audit_records(account_id)
 
     def is_blacklisted(
@@ -308,6 +317,7 @@ class Engine(Generic[StoreT]):
         """Does this ID number or phone match a blacklist entry in force? For operators to ask
         before they create an account. `identity` is `{"id_number": …, "phone": …}` (either);
         `at` defaults to the engine's clock. Unknown keys or non-text values: `EventError`."""
+        self._owned()
         prints, at_us = registry.lookup(self._core, identity, at)
         listed = self._core.mirrors.listed
         return any(listed.in_force(fingerprint, at_us) for _, fingerprint in prints)
@@ -316,12 +326,14 @@ class Engine(Generic[StoreT]):
         self, identity: Mapping[str, object], *, at: datetime | str | None = None
     ) -> BlacklistEntry | None:
         """The entry `is_blacklisted` found (the earliest entered), or None."""
+        self._owned()
         prints, at_us = registry.lookup(self._core, identity, at)
         found = registry.entries_at(self._core, prints, at_us)
         return min(found, key=lambda e: (e.entered_at, e.decision_id), default=None)
 
     def blacklist_entries(self, account_id: str | None = None) -> list[BlacklistEntry]:
         """Blacklist entries not removed: an account's, or all (fingerprints, never values)."""
+        self._owned()
         return [registry.entry_of(row) for row in self.store.entries(account_id)]
 
     def notice(self, decision_id: str, lang: str = "zh", tz: str = "UTC") -> Notice:
@@ -373,12 +385,9 @@ class Engine(Generic[StoreT]):
         failures: Failures = "raise",
     ) -> Iterator[Outcome]:
         """Process many events (models, dicts, JSON lines or `ParsedLine`s), batching commits.
-
-        Rejected events come back as outcomes and the run goes on. An event whose evaluation
-        fails raises `EvaluationError` and ends the run, as `process` does (what was not
-        committed is left to `close()` or dropped by `__exit__`: see `batch`); with
-        `failures="outcome"` it comes back as an outcome with `ok` False and the run goes on.
-        """
+        Rejected events come back as outcomes. A failed evaluation raises `EvaluationError` and
+        ends the run (the open batch: see `batch`), or with `failures="outcome"` comes back as
+        an outcome with `ok` False and the run goes on."""
         tally: dict[str, int] | None = {} if log.isEnabledFor(logging.INFO) else None
         with self.batch():
             for item in items:
@@ -403,9 +412,9 @@ class Engine(Generic[StoreT]):
         source: str | None = None,
         failures: Failures = "raise",
     ) -> Outcome:
-        """Process one event. A malformed one is recorded and returned as a rejection. One
-        whose evaluation fails is recorded as failed and raises `EvaluationError` (with
-        `failures="outcome"`: returned as an outcome with `ok` False)."""
+        """Process one event. A malformed one is recorded and returned as a rejection; a failed
+        evaluation is recorded and raises `EvaluationError` (or, `failures="outcome"`, returns
+        an outcome with `ok` False)."""
         return _one(self._guarded, failures, event, line, source, None)
 
     @whole_or_nothing
