@@ -245,3 +245,24 @@ def test_the_library_works_without_prometheus_client() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert "pip install 'blacklist-rules[metrics]'" in done.stdout
+
+
+def test_the_cascades_scratch_world_logs_and_counts_nothing(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An appeal replays the account in a scratch engine: its hypothetical decisions reach no
+    log line and no metric; only the real engine's decisions are told."""
+    from tests.test_cascade import DAY, overturn, three_strikes  # the worked example
+
+    freeze_id, _ = three_strikes(engine)
+    metrics = EngineMetrics().attach(engine)
+    with caplog.at_level(logging.DEBUG, logger="blacklist_rules"):
+        outcome = engine.process(overturn("zhang", 25 * DAY, "ap1", freeze_id))
+    told = [getattr(r, "decision_id", None) for r in caplog.records]
+    assert [d for d in told if d] == [d.decision_id for d in outcome.decisions]
+    assert len(outcome.decisions) == 1
+    events = sum(
+        metrics.registry.get_sample_value("blacklist_rules_events_total", {"outcome": o}) or 0
+        for o in ("decided", "quiet", "rejected", "duplicate", "failed")
+    )
+    assert events == 1

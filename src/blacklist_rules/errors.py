@@ -7,9 +7,8 @@
     │   └── CaseLoadError    rule test case files that do not load (same errors, same form)
     ├── EventError           an event that does not validate; carries its field path and reason
     ├── EvaluationError      matching failed: the event is recorded as failed, never allowed
-    ├── EngineError          an engine used against its rules: from a hook while it
-    │   │                    processes, or after `close()`
-    │   └── EngineThreadError  from another thread than the one that made it
+    ├── EngineError          an engine used against its model: written to from its hooks
+    │   └── EngineThreadError  used from another thread than the one that made it
     ├── ClockError           a move of event time too far ahead of the wall clock, refused
     ├── IdentityKeyError     no usable identity key for a persistent db
     ├── ExportError          a statement of reasons cannot be made, or the trail does not verify
@@ -121,8 +120,8 @@ class EvaluationError(BlacklistRulesError):
 
 
 class EngineError(BlacklistRulesError):
-    """An engine was used in a way its model forbids: processing from inside one of its own
-    hooks, or any use after `close()`. Nothing was done."""
+    """An engine was used in a way its model forbids: processing, moving the clock, flushing or
+    closing it from inside one of its own hooks. Nothing was done."""
 
 
 class EngineThreadError(EngineError):

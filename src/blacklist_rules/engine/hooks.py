@@ -77,7 +77,7 @@ class Hooks:
     engine go on. A hook may query the engine but not process, move the clock, flush or
     close it (`EngineError`)."""
 
-    __slots__ = ("decision", "dispatching", "failure", "observers", "reject")
+    __slots__ = ("decision", "dispatching", "failure", "mute", "observers", "reject")
 
     def __init__(self) -> None:
         self.decision: list[DecisionHook] = []
@@ -86,6 +86,9 @@ class Hooks:
         self.observers: list[Observer] = []
         self.dispatching = False
         """True while hooks run: the engine then refuses to process (`EngineError`)."""
+        self.mute = False
+        """Queue, tell and log nothing: the cascade's scratch world, whose decisions are
+        hypothetical (`scratch`)."""
 
     def on_decision(self, hook: DecisionHook) -> DecisionHook:
         """Call `hook(decision)` for each decision, enforced or shadow, once committed
@@ -118,6 +121,8 @@ class Hooks:
     def wanted(self, outcome: Outcome) -> bool:
         """Is the outcome worth queueing? Rejections and failures always are; a quiet event
         only when someone counts it or DEBUG is on."""
+        if self.mute:
+            return False
         if self.observers or outcome.rejection is not None or outcome.failure is not None:
             return True
         if outcome.decisions:
@@ -132,7 +137,7 @@ class Hooks:
                 outcome, seconds = item.outcome, item.seconds
                 for observer in self.observers:
                     observer.outcome(outcome, seconds, clock=item.clock)
-                _log_outcome(outcome, seconds)
+                _log_outcome(outcome, seconds, clock=item.clock)
                 for decision in outcome.decisions:
                     _log_decision(decision, outcome, seconds)
                     for hook in self.decision:
@@ -174,7 +179,7 @@ def _fields(about: Decision | Outcome) -> dict[str, object]:
     return {"event_id": about.event_id, "account_id": about.account_id, "line": about.line}
 
 
-def _log_outcome(outcome: Outcome, seconds: float) -> None:
+def _log_outcome(outcome: Outcome, seconds: float, *, clock: bool) -> None:
     kind = kind_of(outcome)
     fields = {
         "event_id": outcome.event_id,
@@ -183,13 +188,13 @@ def _log_outcome(outcome: Outcome, seconds: float) -> None:
         "outcome": kind,
         "duration": seconds,
     }
+    what = "moving the clock" if clock else f"event {outcome.event_id}"
     if outcome.failure is not None:
-        log.warning("event %s failed, nothing decided: %s", outcome.event_id, outcome.failure,
-                    extra=fields)  # fmt: skip
+        log.warning("%s failed, nothing decided: %s", what, outcome.failure, extra=fields)
     elif outcome.rejection is not None:
-        log.warning("event %s rejected: %s", outcome.event_id, outcome.rejection, extra=fields)
+        log.warning("%s rejected: %s", what, outcome.rejection, extra=fields)
     elif log.isEnabledFor(logging.DEBUG):
-        log.debug("event %s: %s", outcome.event_id, kind, extra=fields)
+        log.debug("%s: %s", what, kind, extra=fields)
 
 
 def _log_decision(decision: Decision, outcome: Outcome, seconds: float) -> None:

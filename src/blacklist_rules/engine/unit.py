@@ -74,7 +74,7 @@ class UnitOfWork:
         """Drop the whole open transaction after the store failed (locked, full, …): none of
         the batch is committed, and memory is reloaded from the store before the next write."""
         transaction, self.tx = self.tx, None
-        if transaction is not None:
+        if transaction is not None and not self.hooks.mute:
             log.error(
                 "the store failed: the open batch is dropped (%d event(s) not committed, to "
                 "be run again)",
