@@ -150,7 +150,7 @@ def timed_run(
     if profiler is not None:
         profiler.enable()
     start = time.perf_counter()
-    for outcome in engine.run(iter_jsonl(lines)):
+    for outcome in engine.run(iter_jsonl(lines), failures="outcome"):
         tally.count(outcome)
     seconds = time.perf_counter() - start
     if profiler is not None:

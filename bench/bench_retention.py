@@ -400,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rejected = failures = 0
         with Engine.from_path(db=paths[PLAIN], max_lead=None) as engine:
             started = time.perf_counter()
-            for outcome in engine.run(iter_jsonl(lines)):
+            for outcome in engine.run(iter_jsonl(lines), failures="outcome"):
                 rejected += outcome.rejection is not None
                 failures += outcome.failure is not None
             write_s = time.perf_counter() - started

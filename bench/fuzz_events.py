@@ -256,7 +256,8 @@ class Fuzzer:
 
     def run(self, index: int, lines: list[bytes]) -> None:
         before = state(self.engine)
-        outcomes = self.engine.run(iter_jsonl(io.BytesIO(b"\n".join(lines) + b"\n")))
+        lines_in = iter_jsonl(io.BytesIO(b"\n".join(lines) + b"\n"))
+        outcomes = self.engine.run(lines_in, failures="outcome")
         position = 0
         signal.setitimer(signal.ITIMER_REAL, self.alarm * len(lines))
         try:

@@ -2,7 +2,8 @@
 
 An operator reads account events from its queue (here: a JSONL file), lets the engine decide,
 and applies each enforced decision to its own account service. Shadow decisions are only
-logged. Rejected events go to a dead-letter list for a human; nothing is dropped silently. The
+logged. Rejected events go to a dead-letter list for a human; a failed evaluation stops the
+consumer (exit 3); nothing is dropped silently. The
 engine commits in batches; the account service is told only after the batch holding the
 decision is committed, so a crash never acts on a decision the db does not have.
 
@@ -37,8 +38,10 @@ class AccountService:
 def consume(
     events: Path, db: str | None, service: AccountService, batch: int = 500
 ) -> dict[str, int]:
-    """Process a stream, acting on enforced decisions once their batch is committed."""
-    counts = {"events": 0, "enforced": 0, "shadow": 0, "dead_letter": 0, "failed": 0}
+    """Process a stream, acting on enforced decisions once their batch is committed. A rule
+    that fails to evaluate raises `EvaluationError` (recorded, nothing decided, nothing of the
+    batch after the last commit kept): the consumer stops rather than treat it as an allow."""
+    counts = {"events": 0, "enforced": 0, "shadow": 0, "dead_letter": 0}
     pending: list[Decision] = []
     restores: list[tuple[str, str]] = []
     # The identity key: $BLACKLIST_RULES_IDENTITY_KEY, else `<db>.key`, made on first use.
@@ -48,9 +51,6 @@ def consume(
             counts["events"] += 1
             if outcome.rejection is not None:
                 counts["dead_letter"] += 1  # recorded in the audit trail; a human looks at it
-                continue
-            if outcome.failure is not None:
-                counts["failed"] += 1  # nothing decided: hold the account for review
                 continue
             for decision in outcome.decisions:
                 if decision.mode == "enforce":

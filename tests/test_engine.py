@@ -345,10 +345,12 @@ def test_a_rule_that_fails_to_evaluate_is_never_an_allow(
     assert [d.action for d in out.decisions] == ["blacklist"]
 
 
-def test_run_yields_failures_and_goes_on(
+def test_run_raises_a_failure_unless_asked_for_outcomes(
     engine: Engine, make_event: EventFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """In a run, a failed evaluation is an outcome with `failure`; later events still run."""
+    """In a run, as in `process`, a failed evaluation raises `EvaluationError` naming the event;
+    with `failures="outcome"` it is an outcome with `failure` and `ok` False, and later events
+    still run."""
 
     def broken(snapshot: object) -> list[str]:
         raise EvaluationError("boom")
@@ -358,9 +360,15 @@ def test_run_yields_failures_and_goes_on(
         make_event("impersonation_report", "a", reporter_id="r", confirmed=True),
         make_event("registration", "b"),
     ]
-    outcomes = list(engine.run(events))
+    with pytest.raises(EvaluationError, match="boom") as info:
+        list(engine.run(events))
+    assert (info.value.event_id, info.value.account_id) == (events[0]["event_id"], "a")
+    outcomes = list(engine.run(events, failures="outcome"))
     assert outcomes[0].failure is not None
+    assert not outcomes[0].ok
+    assert outcomes[0].event_id == events[0]["event_id"]
     assert outcomes[1].accepted
+    assert outcomes[1].ok
 
 
 def test_default_pack_is_found_and_loads() -> None:
@@ -503,7 +511,7 @@ def test_a_crash_inside_one_event_undoes_only_that_event(
                 raise RuntimeError("disk on fire")
 
         monkeypatch.setattr(recording, "record_decision", crash_on_b)
-        outcomes = list(engine.run([first, second]))
+        outcomes = list(engine.run([first, second], failures="outcome"))
         assert outcomes[0].accepted
         assert outcomes[1].failure is not None
         assert "disk on fire" in str(outcomes[1].failure)

@@ -16,10 +16,15 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the names are; at run time each is imported when first used
     from .engine import Engine, Outcome, default_rules_path, load_ruleset
+    from .engine.aio import AsyncEngine
+    from .engine.hooks import Hooks
+    from .engine.metrics import EngineMetrics
     from .errors import (
         BlacklistRulesError,
         CaseLoadError,
         ClockError,
+        EngineError,
+        EngineThreadError,
         EvaluationError,
         EventError,
         ExportError,
@@ -59,6 +64,7 @@ if TYPE_CHECKING:  # what the names are; at run time each is imported when first
 
 _EXPORTS: dict[str, str] = {
     "Action": "model.decisions",
+    "AsyncEngine": "engine.aio",
     "AuditHead": "model.chain",
     "BlacklistEntry": "model.identity",
     "BlacklistRulesError": "errors",
@@ -71,11 +77,15 @@ _EXPORTS: dict[str, str] = {
     "Coverage": "tools.cases",
     "Decision": "model.decisions",
     "Engine": "engine",
+    "EngineError": "errors",
+    "EngineMetrics": "engine.metrics",
+    "EngineThreadError": "errors",
     "EvaluationError": "errors",
     "Event": "model.events",
     "EventError": "errors",
     "ExportError": "errors",
     "HistoryPurge": "stores.records",
+    "Hooks": "engine.hooks",
     "IdentityKey": "model.identity",
     "IdentityKeyError": "errors",
     "Mode": "model.decisions",
@@ -145,6 +155,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "Action",
+    "AsyncEngine",
     "AuditHead",
     "BlacklistEntry",
     "BlacklistRulesError",
@@ -157,11 +168,15 @@ __all__ = [
     "Coverage",
     "Decision",
     "Engine",
+    "EngineError",
+    "EngineMetrics",
+    "EngineThreadError",
     "EvaluationError",
     "Event",
     "EventError",
     "ExportError",
     "HistoryPurge",
+    "Hooks",
     "IdentityKey",
     "IdentityKeyError",
     "Mode",

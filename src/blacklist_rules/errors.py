@@ -7,6 +7,8 @@
     │   └── CaseLoadError    rule test case files that do not load (same errors, same form)
     ├── EventError           an event that does not validate; carries its field path and reason
     ├── EvaluationError      matching failed: the event is recorded as failed, never allowed
+    ├── EngineError          an engine used against its model: written to from its hooks
+    │   └── EngineThreadError  used from another thread than the one that made it
     ├── ClockError           a move of event time too far ahead of the wall clock, refused
     ├── IdentityKeyError     no usable identity key for a persistent db
     ├── ExportError          a statement of reasons cannot be made, or the trail does not verify
@@ -99,7 +101,42 @@ class EventError(BlacklistRulesError):
 
 
 class EvaluationError(BlacklistRulesError):
-    """Rule evaluation failed for an event; it was recorded as failed and no decision was taken."""
+    """Rule evaluation failed for an event (or a move of the clock); it was recorded as failed
+    and no decision was taken. `event_id`, `account_id` and `line` are the event's when known
+    (set by the engine when it raises)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        event_id: str | None = None,
+        account_id: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.event_id = event_id
+        self.account_id = account_id
+        self.line = line
+        super().__init__(message)
+
+
+class EngineError(BlacklistRulesError):
+    """An engine was used in a way its model forbids: processing, moving the clock, flushing or
+    closing it from inside one of its own hooks. Nothing was done."""
+
+
+class EngineThreadError(EngineError):
+    """An engine was used from another thread than the one that made it, or made on another
+    thread than the one durable-rules (one host per process) belongs to. An engine (its SQLite
+    connection, the matcher, its mirrors) belongs to one thread: hand every call to it
+    (`AsyncEngine` does), or run one process per partition. Nothing was done."""
+
+    def __init__(self, owner: str, caller: str, what: str = "this engine") -> None:
+        self.owner = owner
+        self.caller = caller
+        super().__init__(
+            f"{what} belongs to thread {owner}; it was used from thread {caller}. Make and "
+            "use a process's engines on one thread, or hand calls to it (AsyncEngine)"
+        )
 
 
 class ClockError(BlacklistRulesError):

@@ -8,7 +8,7 @@ import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from tqdm import tqdm
@@ -23,6 +23,7 @@ from blacklist_rules import (
     parse_time,
 )
 
+from . import _logging
 from ._common import (
     KEY_HELP,
     Commands,
@@ -35,6 +36,11 @@ from ._common import (
     rules_option,
     write_whole,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from blacklist_rules import EngineMetrics
 
 STDIN = "-"
 
@@ -93,6 +99,7 @@ def add_parser(commands: Commands) -> None:
         metavar="FILE",
         help="also write the summary to FILE as one JSON object (written whole; default: none)",
     )
+    _logging.add_options(run)
     run.set_defaults(func=handle)
 
 
@@ -156,6 +163,14 @@ def handle(args: argparse.Namespace) -> int:
     if args.force and until is None:
         print("error: --force only forces --until", file=sys.stderr)
         return Exit.USAGE
+    handler = _logging.configure(args)
+    try:
+        return _run(args, events, name, until)
+    finally:
+        _logging.remove(handler)
+
+
+def _run(args: argparse.Namespace, events: Path | None, name: str, until: datetime | None) -> int:
     tally = _Tally()
     with Engine.from_path(
         args.rules,
@@ -166,18 +181,15 @@ def handle(args: argparse.Namespace) -> int:
     ) as engine:
         say = _Say(args.quiet, progress(events, quiet=args.quiet))
         _start(engine, args, until, say)
-        lines = iter_jsonl(sys.stdin.buffer if events is None else events)
-        for outcome in engine.run(lines, source=name):
-            _report(outcome, name, tally, say)
-            say.bar.update()
-        say.bar.close()
-        if until is not None:
-            try:
-                _move_clock(engine, until, args.force, tally, say)
-            except EvaluationError as exc:  # recorded, nothing moved: a retry moves it all
-                tally.counts["failed"] += 1
-                say.always(f"{name}: FAILED moving the clock (nothing moved): {exc}")
+        metrics, stop = _metrics(engine, args)
+        try:
+            _events(engine, events, name, until, args.force, tally, say)
+        finally:
+            if stop is not None:
+                stop()
         clock, digest = engine.clock, engine.digest
+    if metrics is not None:
+        metrics.write_textfile(args.metrics_file)
     _summarize(tally, say)
     code = Exit.EVALUATION if tally.counts["failed"] else Exit.OK
     if not code and args.strict and tally.counts["rejected"]:
@@ -188,6 +200,43 @@ def handle(args: argparse.Namespace) -> int:
         summary |= {"clock": clock.isoformat() if clock else None, "exit_code": int(code)}
         write_whole([summary], args.summary_json)
     return code
+
+
+def _events(
+    engine: Engine,
+    events: Path | None,
+    name: str,
+    until: datetime | None,
+    force: bool,
+    tally: _Tally,
+    say: _Say,
+) -> None:
+    """The events, then the clock's move: failures reported, the run goes on."""
+    lines = iter_jsonl(sys.stdin.buffer if events is None else events)
+    for outcome in engine.run(lines, source=name, failures="outcome"):
+        _report(outcome, name, tally, say)
+        say.bar.update()
+    say.bar.close()
+    if until is not None:
+        try:
+            _move_clock(engine, until, force, tally, say)
+        except EvaluationError as exc:  # recorded, nothing moved: a retry moves it all
+            tally.counts["failed"] += 1
+            say.always(f"{name}: FAILED moving the clock (nothing moved): {exc}")
+
+
+def _metrics(
+    engine: Engine, args: argparse.Namespace
+) -> tuple[EngineMetrics | None, Callable[[], None] | None]:
+    """Metrics when `--metrics-file` or `--metrics-port` asks for them (prometheus-client is
+    imported only then), and what stops the HTTP server."""
+    if args.metrics_file is None and args.metrics_port is None:
+        return None, None
+    from blacklist_rules import EngineMetrics
+
+    metrics = EngineMetrics().attach(engine)
+    stop = metrics.serve(args.metrics_port) if args.metrics_port is not None else None
+    return (metrics if args.metrics_file is not None else None), stop
 
 
 def _start(engine: Engine, args: argparse.Namespace, until: datetime | None, say: _Say) -> None:

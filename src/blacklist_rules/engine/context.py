@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping, Sequence
 from datetime import datetime
+from time import perf_counter
 from types import MappingProxyType
 
 import attrs
@@ -22,7 +23,12 @@ _NO_ROWS: Mapping[str, StreamWindow] = MappingProxyType({})
 
 @attrs.frozen
 class Outcome:
-    """What one event did. `decisions` holds enforced and shadow decisions alike."""
+    """What one event did. `decisions` holds enforced and shadow decisions alike.
+
+    `ok` is False when evaluation failed (`failure` says why): then nothing was decided, the
+    empty `decisions` mean "unknown", never "allowed", and the event may be retried. Only
+    `process(..., failures="outcome")` and `run(..., failures="outcome")` return such
+    outcomes; by default both raise the `failure`."""
 
     event_id: str | None
     account_id: str | None
@@ -39,6 +45,17 @@ class Outcome:
     @property
     def accepted(self) -> bool:
         return self.rejection is None and self.failure is None and not self.duplicate
+
+    @property
+    def ok(self) -> bool:
+        """Evaluation completed: the decisions (maybe none) are all this event gets. A rejected
+        or duplicate event is ok: it was handled, and will never decide."""
+        return self.failure is None
+
+    @classmethod
+    def failed(cls, failure: EvaluationError) -> Outcome:
+        """The outcome of an event whose evaluation failed, from what the error knows."""
+        return cls(failure.event_id, failure.account_id, failure=failure, line=failure.line)
 
 
 @attrs.frozen
@@ -79,9 +96,12 @@ class EventContext:
         "reversals",
         "rows",
         "saved",
+        "started",
     )
 
     def __init__(self, input: object = None) -> None:
+        self.started = perf_counter()
+        """When the engine took it up (`time.perf_counter`): its duration in logs, metrics."""
         self.input = input
         """What the caller handed in (the raw line, dict or model): refused once, never
         quoted."""

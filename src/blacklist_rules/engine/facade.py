@@ -2,21 +2,25 @@
 the seed/replay API; the work is the stages' (`pipeline` runs them in order). Time is event
 time: the clock is the latest `occurred_at` accepted (at most `max_lead` ahead of the wall
 clock: see `clock`). A rule that fails to evaluate never means "allow": the failure is
-recorded and `EvaluationError` is raised."""
+recorded and `EvaluationError` is raised (or, asked for, returned as a failed outcome). An
+engine belongs to the thread that made it (`EngineThreadError`)."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic
+from typing import TYPE_CHECKING, Any, Generic, Literal
 
 from typing_extensions import TypeVar
 
-from blacklist_rules.errors import EvaluationError, EventError
-from blacklist_rules.matching.durable import DurableMatcher
+from blacklist_rules.errors import EngineError, EngineThreadError, EvaluationError, EventError
+from blacklist_rules.matching.durable import DurableMatcher, host_thread
+from blacklist_rules.matching.protocol import Matcher
 from blacklist_rules.model.clock import DEFAULT_MAX_LEAD, TimeBound
 from blacklist_rules.model.decisions import Decision, Status, decision_from_dict
 from blacklist_rules.model.events import Event, ParsedLine, from_micros, parse_time, utc_text
@@ -29,6 +33,7 @@ from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT, whole_or_noth
 from . import deadlines, intake, pipeline, registry
 from .context import EventContext, Outcome
 from .core import Core
+from .hooks import Hooks, kind_of, log
 from .loading import load_ruleset
 from .mirrors import Mirrors
 from .seed import Seed
@@ -39,6 +44,10 @@ if TYPE_CHECKING:  # the notices report is a layer above: imported where it is u
 
 StoreT = TypeVar("StoreT", bound=Store, default=SQLiteStore)
 """The store an engine runs on: a SQLite one unless it says otherwise (`Engine[MemoryStore]`)."""
+
+Failures = Literal["raise", "outcome"]
+"""What `process` and `run` do with an event whose evaluation failed: raise its
+`EvaluationError` (the default), or return it as an outcome with `ok` False and `failure` set."""
 
 
 class Engine(Generic[StoreT]):
@@ -56,14 +65,19 @@ class Engine(Generic[StoreT]):
         prune: bool = True,
         identity_key: IdentityKey | None = None,
         max_lead: timedelta | None = DEFAULT_MAX_LEAD,
+        matcher: Matcher | None = None,
     ) -> None:
+        """`matcher`: what evaluates the rules (default: durable-rules over `ruleset`)."""
+        self._owner = here = threading.current_thread()
+        if matcher is None and (owner := host_thread()) not in (None, here):
+            raise EngineThreadError(_named(owner), _named(here), "durable-rules (one per process)")
         self.ruleset = ruleset
         self.store = store
         self.identity_key = registry.key_for(store, identity_key)
         """The secret behind fingerprints; `.source` says where it came from."""
         self.time_bound = TimeBound(max_lead)
         """How far event time may lead the wall clock, `store.now` (see `clock`)."""
-        self._matcher = DurableMatcher.for_plan(ruleset)
+        self._matcher = DurableMatcher.for_plan(ruleset) if matcher is None else matcher
         store.note_horizon(ruleset.horizon_us)  # what a history purge must keep
         self._core = Core(
             ruleset,
@@ -74,7 +88,9 @@ class Engine(Generic[StoreT]):
             prune=prune,
             time_bound=self.time_bound,
         )
-        self._unit = UnitOfWork(self._core, commit_every)
+        self.hooks = Hooks()
+        """Callbacks told of decisions, failures and rejections once committed (see `Hooks`)."""
+        self._unit = UnitOfWork(self._core, commit_every, self.hooks)
         self._input: object = None  # the last input: what a clock move's failure may quote
 
     @classmethod
@@ -189,17 +205,28 @@ class Engine(Generic[StoreT]):
         self._core.observe = value
 
     # --- lifecycle ----------------------------------------------------------------------
+    def _owned(self) -> None:  # no use from another thread than the owner's
+        if threading.current_thread() is not self._owner:
+            raise EngineThreadError(_named(self._owner), _named(threading.current_thread()))
+
+    def _check(self) -> None:  # and no write from inside a hook
+        self._owned()
+        if self.hooks.dispatching:
+            raise EngineError("a hook may query the engine, not process, flush or close it")
+
     def flush(self) -> None:
         """Commit the engine's open transaction (its batch), with the clock; `process` does
         this itself outside `batch()`. With none open nothing is written: an engine that only
         read (or whose events are all committed) never writes its clock back over one another
         process has moved since."""
+        self._check()
         self._unit.flush()
 
     def close(self) -> None:
         """Commit a batch still open (its outcomes were handed out: see `batch`), then close;
         without one, closing writes nothing."""
         if not self._unit.closed:
+            self._check()
             try:
                 self.flush()
             finally:
@@ -237,6 +264,7 @@ class Engine(Generic[StoreT]):
         or a `run` is abandoned, it is left to `close()` (commit) or `__exit__` with an
         exception (drop): outcomes never delivered are then never committed.
         """
+        self._check()
         unit = self._unit
         unit.depth += 1
         try:
@@ -251,20 +279,24 @@ class Engine(Generic[StoreT]):
     # --- queries ------------------------------------------------------------------------
     def status(self, account_id: str) -> Status:
         """The account's status now: `active` for an account no decision stands against."""
+        self._owned()
         return self._core.status(account_id)
 
     def standing(self, account_id: str) -> list[Decision]:
         """The enforced decisions behind the account's status."""
+        self._owned()
         clock = utc_text(self.clock) if self.clock else None
         return [decision_from_dict(d) for d in self.store.standing(account_id, clock)]
 
     def decisions(self, account_id: str) -> list[Decision]:
         """Every decision ever taken on the account, enforced and shadow, oldest first."""
+        self._owned()
         return [decision_from_dict(d) for d in self.store.decisions_of(account_id)]
 
     def deadlines(self, account_id: str) -> list[dict[str, Any]]:
         """The account's deadlines: rule, anchor, start and due time (event time), and state:
         `pending`, `met` (an `unless` event came), `fired` or `void` (anchor reversed)."""
+        self._owned()
         return [
             {
                 "rule_id": row.rule_id,
@@ -278,6 +310,7 @@ class Engine(Generic[StoreT]):
 
     def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
         """The audit records, oldest first (of one account, or all), as stored dicts."""
+        self._owned()
         return self.store.audit_records(account_id)
 
     def is_blacklisted(
@@ -286,6 +319,7 @@ class Engine(Generic[StoreT]):
         """Does this ID number or phone match a blacklist entry in force? For operators to ask
         before they create an account. `identity` is `{"id_number": …, "phone": …}` (either);
         `at` defaults to the engine's clock. Unknown keys or non-text values: `EventError`."""
+        self._owned()
         prints, at_us = registry.lookup(self._core, identity, at)
         listed = self._core.mirrors.listed
         return any(listed.in_force(fingerprint, at_us) for _, fingerprint in prints)
@@ -294,12 +328,14 @@ class Engine(Generic[StoreT]):
         self, identity: Mapping[str, object], *, at: datetime | str | None = None
     ) -> BlacklistEntry | None:
         """The entry `is_blacklisted` found (the earliest entered), or None."""
+        self._owned()
         prints, at_us = registry.lookup(self._core, identity, at)
         found = registry.entries_at(self._core, prints, at_us)
         return min(found, key=lambda e: (e.entered_at, e.decision_id), default=None)
 
     def blacklist_entries(self, account_id: str | None = None) -> list[BlacklistEntry]:
         """Blacklist entries not removed: an account's, or all (fingerprints, never values)."""
+        self._owned()
         return [registry.entry_of(row) for row in self.store.entries(account_id)]
 
     def notice(self, decision_id: str, lang: str = "zh", tz: str = "UTC") -> Notice:
@@ -316,7 +352,9 @@ class Engine(Generic[StoreT]):
         """Move event time forward without an event (say, at the end of a day's log): every
         freeze whose time is up ends and every deadline that passes acts. The clock never goes
         back: an earlier time does nothing. A move beyond the wall clock plus `max_lead` raises
-        `ClockError` and moves nothing, unless `force` (then an audit record says so)."""
+        `ClockError` and moves nothing, unless `force` (then an audit record says so). A
+        failure raises `EvaluationError` and moves nothing."""
+        self._check()
         when = parse_time(moment)
         wall = self.store.now()
         beyond = self.clock is None or when > self.clock
@@ -336,35 +374,50 @@ class Engine(Generic[StoreT]):
             unit.fail(ctx, exc, clock, None, None, "moving the clock")
         self.store.release_savepoint()
         ctx.saved = False
+        outcome = Outcome(None, None, tuple(ctx.decided), tuple(ctx.changes))
+        unit.queue(ctx, outcome, clock=True)
         unit.after_write()
-        return Outcome(None, None, tuple(ctx.decided), tuple(ctx.changes))
+        return outcome
 
-    def run(self, items: Iterable[object], *, source: str | None = None) -> Iterator[Outcome]:
+    def run(
+        self,
+        items: Iterable[object],
+        *,
+        source: str | None = None,
+        failures: Failures = "raise",
+    ) -> Iterator[Outcome]:
         """Process many events (models, dicts, JSON lines or `ParsedLine`s), batching commits.
-
-        Rejected and failed events come back as outcomes; the run goes on.
-        """
+        Rejected events come back as outcomes. A failed evaluation raises `EvaluationError` and
+        ends the run (the open batch: see `batch`), or with `failures="outcome"` comes back as
+        an outcome with `ok` False and the run goes on."""
+        tally: dict[str, int] | None = {} if log.isEnabledFor(logging.INFO) else None
         with self.batch():
             for item in items:
-                try:
-                    if isinstance(item, ParsedLine):
-                        event = item.event if item.event else item.error
-                        yield self._guarded(event, item.line, source, item.text)
-                    else:
-                        yield self._guarded(item, None, source, None)
-                except EvaluationError as exc:
-                    yield Outcome(
-                        None,
-                        None,
-                        failure=exc,
-                        line=item.line if isinstance(item, ParsedLine) else None,
-                    )
+                event: object
+                if isinstance(item, ParsedLine):
+                    event, line, text = (item.event or item.error), item.line, item.text
+                else:
+                    event, line, text = item, None, None
+                outcome = _one(self._guarded, failures, event, line, source, text)
+                if tally is not None:
+                    kind = kind_of(outcome)
+                    tally[kind] = tally.get(kind, 0) + 1
+                yield outcome
+        if tally is not None:
+            log.info("run of %s: %s", source or "events", tally, extra={"tally": tally})
 
     def process(
-        self, event: object, *, line: int | None = None, source: str | None = None
+        self,
+        event: object,
+        *,
+        line: int | None = None,
+        source: str | None = None,
+        failures: Failures = "raise",
     ) -> Outcome:
-        """Process one event. A malformed one is recorded and returned as a rejection."""
-        return self._guarded(event, line, source, None)
+        """Process one event. A malformed one is recorded and returned as a rejection; a failed
+        evaluation is recorded and raises `EvaluationError` (or, `failures="outcome"`, returns
+        an outcome with `ok` False)."""
+        return _one(self._guarded, failures, event, line, source, None)
 
     @whole_or_nothing
     def _guarded(
@@ -374,6 +427,7 @@ class Engine(Generic[StoreT]):
         recorded and `EvaluationError` raised. In a batch, the commit comes before the next
         event, once the caller has had the outcomes and `before_commit` has passed them on, so
         none is committed undelivered."""
+        self._check()
         core, unit = self._core, self._unit
         unit.begin()
         self._input = event if received is None else received
@@ -389,6 +443,7 @@ class Engine(Generic[StoreT]):
             unit.fail(ctx, exc, clock, line, source, "processing")
         if ctx.saved:
             self.store.release_savepoint()
+        unit.queue(ctx, outcome)
         unit.after_write()
         return outcome
 
@@ -397,3 +452,23 @@ class Engine(Generic[StoreT]):
     def seed(self) -> Seed:
         """How a scratch engine is driven (`scratch`): seeded, given vetoes and fingerprints."""
         return Seed(self._core, self._unit)
+
+
+def _named(thread: threading.Thread) -> str:
+    return f"{thread.name!r} (ident {thread.ident})"
+
+
+def _one(
+    guarded: Callable[[object, int | None, str | None, str | None], Outcome],
+    failures: Failures,
+    *args: Any,
+) -> Outcome:
+    """One event through `_guarded`, its failure raised or returned as `failures` says."""
+    if failures == "raise":
+        return guarded(*args)
+    if failures != "outcome":
+        raise ValueError(f"failures must be 'raise' or 'outcome', not {failures!r}")
+    try:
+        return guarded(*args)
+    except EvaluationError as exc:
+        return Outcome.failed(exc)

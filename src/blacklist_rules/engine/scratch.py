@@ -43,6 +43,7 @@ def replay_without(
         identity_key=key,
         max_lead=None,  # it replays what this engine admitted
     )
+    world.hooks.mute = True  # its decisions are hypothetical: no log line, no metric
     try:
         boundary = _replay_into(core, world, store, accounts)
         return store.taken_of(accounts), store.pending_deadlines_of(accounts), boundary

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
+from time import perf_counter
 from typing import Any, NoReturn
 
 from blacklist_rules.errors import EvaluationError, StoreError, StoreUnavailableError
@@ -15,8 +16,9 @@ from blacklist_rules.stores.protocols import Transaction
 from blacklist_rules.stores.sqlite.connection import whole_or_nothing
 
 from . import retention
-from .context import EventContext
+from .context import EventContext, Outcome
 from .core import Core
+from .hooks import Done, Hooks, log
 from .mirrors import due
 
 
@@ -29,14 +31,18 @@ class UnitOfWork:
         "commit_every",
         "core",
         "depth",
+        "done",
+        "hooks",
         "pending",
         "remembered",
         "stale",
         "tx",
     )
 
-    def __init__(self, core: Core, commit_every: int) -> None:
+    def __init__(self, core: Core, commit_every: int, hooks: Hooks) -> None:
         self.core = core
+        self.hooks = hooks
+        self.done: list[Done] = []  # outcomes since the last commit, for `hooks`
         self.commit_every = commit_every
         self.before_commit: Callable[[], None] | None = None
         self.depth = 0  # nested `batch()` blocks
@@ -60,12 +66,23 @@ class UnitOfWork:
         self.tx.commit()
         self.tx = None
         self.pending = 0
+        if self.done:  # told only now: nothing told is ever rolled back
+            done, self.done = self.done, []
+            self.hooks.dispatch(done)
 
     def abandon(self) -> None:
         """Drop the whole open transaction after the store failed (locked, full, …): none of
         the batch is committed, and memory is reloaded from the store before the next write."""
         transaction, self.tx = self.tx, None
-        self.stale, self.pending = True, 0
+        if transaction is not None and not self.hooks.mute:
+            log.error(
+                "the store failed: the open batch is dropped (%d event(s) not committed, to "
+                "be run again)",
+                self.pending,
+                extra={"dropped": self.pending},
+            )
+            self.hooks.failed("store")
+        self.stale, self.pending, self.done = True, 0, []
         if transaction is not None:
             with suppress(StoreError):  # the failure that brought us here is the one to tell
                 transaction.rollback()
@@ -88,6 +105,11 @@ class UnitOfWork:
             core.store.remember_ruleset(core.ruleset.digest, rules, notices)
             retention.fill_streams(core)
             self.remembered = True
+
+    def queue(self, ctx: EventContext, outcome: Outcome, *, clock: bool = False) -> None:
+        """Keep the outcome for the hooks, told once its batch commits (if anyone listens)."""
+        if self.hooks.wanted(outcome):
+            self.done.append(Done(outcome, perf_counter() - ctx.started, clock))
 
     def after_write(self) -> None:
         self.pending += 1
@@ -134,16 +156,28 @@ class UnitOfWork:
         source: str | None,
         what: str,
     ) -> NoReturn:
-        """Undo the unit of work, record the failure, raise it as `EvaluationError`. A store
+        """Undo the unit of work, record the failure, raise it as `EvaluationError` (naming
+        the event, its account and line when known; its outcome goes to the hooks). A store
         that failed is no event's failure: the whole batch is dropped (`whole_or_nothing`)."""
         if isinstance(exc, StoreUnavailableError):
             raise exc
         self.undo(ctx, clock)
         self._record_failure(ctx, exc, line, source)
+        error = (
+            exc
+            if isinstance(exc, EvaluationError)
+            else EvaluationError(f"{what} failed, nothing decided: {told(ctx, exc)}")
+        )
+        event = ctx.event
+        if event is not None:
+            error.event_id = error.event_id or event.event_id
+            error.account_id = error.account_id or event.account_id
+        error.line = error.line if error.line is not None else line
+        self.queue(ctx, Outcome.failed(error), clock=what == "moving the clock")
         self.after_write()
-        if isinstance(exc, EvaluationError):
-            raise exc
-        raise EvaluationError(f"{what} failed, nothing decided: {told(ctx, exc)}") from exc
+        if error is exc:
+            raise error
+        raise error from exc
 
     def _record_failure(
         self, ctx: EventContext, exc: Exception, line: int | None, source: str | None

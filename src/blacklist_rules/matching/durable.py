@@ -173,14 +173,22 @@ class _Host(_engine.Host):  # type: ignore[misc]
 
 _host: _Host | None = None
 _owner: int | None = None
+_owner_thread: threading.Thread | None = None
 _registered: set[str] = set()
 _counter = itertools.count(1)
 
 
+def host_thread() -> threading.Thread | None:
+    """The thread durable-rules' one host of the process belongs to (the first that used it),
+    or None before any use."""
+    return _owner_thread
+
+
 def _get_host() -> _Host:
-    global _host, _owner
+    global _host, _owner, _owner_thread
     if _host is None:
         _host, _owner = _Host(), threading.get_ident()
+        _owner_thread = threading.current_thread()
     if threading.get_ident() != _owner:
         raise EvaluationError(
             "durable-rules is not thread-safe: use the engine from the thread that created it, "
