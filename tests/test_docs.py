@@ -6,6 +6,9 @@ optional attributes such as `title="…"`):
 
 - ```` ```python ````: executed; the blocks of one page share a namespace and run in order. What a
   block prints must be the ```` ```output ```` block right after it (nothing, when none follows).
+  With the attribute `process="fresh"` the block runs alone in a new interpreter instead (for
+  what needs a process of its own: durable-rules belongs to the first thread that uses it, so
+  an `AsyncEngine` block cannot run in the test process).
 - ```` ```console ````: lines `$ COMMAND` and the output expected after each. Each command runs
   in bash, `blacklist-rules` being this checkout's command line, stdout and stderr together as
   a terminal shows them; it must exit 0, unless the command ends with a comment `# exit N`. The
@@ -61,6 +64,10 @@ class Block:
     attributes: str
     text: str
     line: int
+
+    @property
+    def fresh(self) -> bool:
+        return 'process="fresh"' in self.attributes
 
     @property
     def title(self) -> str | None:
@@ -162,11 +169,24 @@ def run_console(block: Block, page: Path, folder: Path) -> None:
 
 
 def run_python(block: Block, page: Path, namespace: dict[str, object], shown: str) -> None:
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        exec(compile(block.text, block.where(page), "exec"), namespace)
-    said = f"{block.where(page)}\n--- printed:\n{printed.getvalue()}--- page:\n{shown}"
-    assert matches(shown, printed.getvalue()), said
+    if block.fresh:
+        done = subprocess.run(
+            [sys.executable, "-c", block.text],
+            env=_environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, f"{block.where(page)}: exit {done.returncode}\n{done.stderr}"
+        printed_text = done.stdout
+    else:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(block.text, block.where(page), "exec"), namespace)
+        printed_text = printed.getvalue()
+    said = f"{block.where(page)}\n--- printed:\n{printed_text}--- page:\n{shown}"
+    assert matches(shown, printed_text), said
 
 
 def write_file(block: Block, page: Path, folder: Path, rest: list[Block]) -> None:

@@ -36,7 +36,7 @@ PAGE = ROOT / "docs" / "embedding.md"
 
 def blocks(page: Path) -> list[str]:
     """The page's ```python blocks, in order."""
-    return re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    return re.findall(r"```python[^\n]*\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
 
 
 def in_fresh_process(code: str) -> None:
