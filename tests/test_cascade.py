@@ -109,18 +109,18 @@ def test_an_overturned_second_strike_takes_the_blacklist_that_counted_it(engine:
     assert set(again.evidence) == {"s1", "s3"}
     assert [c.status_after for c in outcome.status_changes] == ["frozen"]
 
-    records = [r for r in engine.audit_records("zhang") if r["event_id"] == "ap1"]
-    kinds = [r["kind"] for r in records]
+    records = [r for r in engine.audit_records("zhang") if r.event_id == "ap1"]
+    kinds = [r.kind for r in records]
     assert kinds[:3] == ["reversal", "evidence_withdrawn", "reversal"]
-    person, withdrawn, fell = (r["record"] for r in records[:3])
+    person, withdrawn, fell = (r.record for r in records[:3])
     assert (person["decision_id"], person["by"]) == (freeze_id, "appeal_outcome")
     assert withdrawn == {"event_id": "s2", "decision_id": freeze_id, "by_event": "ap1"}
     assert fell["decision_id"] == blacklist_id
     assert (fell["by"], fell["by_event"], fell["cascade_of"]) == ("cascade", "ap1", [freeze_id])
-    (decided,) = [r["record"] for r in records if r["kind"] == "decision"]
+    (decided,) = [r.record for r in records if r.kind == "decision"]
     assert decided["re_evaluated"]["cascade_of"] == [freeze_id]
-    assert decided["re_evaluated"]["decided_at"] == records[0]["occurred_at"]  # the appeal's time
-    removed = [r["record"] for r in records if r["kind"] == "blacklist_entry_removed"]
+    assert decided["re_evaluated"]["decided_at"] == records[0].occurred_at  # the appeal's time
+    removed = [r.record for r in records if r.kind == "blacklist_entry_removed"]
     assert [(r["decision_id"], r["void_from_start"]) for r in removed] == [(blacklist_id, True)]
     assert engine.store.verify_audit().ok  # the chain holds every new record
 
@@ -167,7 +167,7 @@ def test_a_returning_identity_falls_with_the_blacklist_it_matched(engine: Engine
         ("li", "active"),
         ("li-2", "active"),
     ]
-    (fell,) = [r["record"] for r in engine.audit_records("li-2") if r["kind"] == "reversal"]
+    (fell,) = [r.record for r in engine.audit_records("li-2") if r.kind == "reversal"]
     assert (fell["decision_id"], fell["by"], fell["cascade_of"]) == (
         second.decision_id,
         "cascade",
@@ -219,7 +219,7 @@ def test_a_deadline_decision_falls_with_the_freeze_it_counted_from(engine: Engin
     assert engine.status("wang") == "active"
     assert [d.decision_id for d in engine.standing("wang")] == []
     reversed_ids = [
-        r["record"]["decision_id"] for r in engine.audit_records("wang") if r["kind"] == "reversal"
+        r.record["decision_id"] for r in engine.audit_records("wang") if r.kind == "reversal"
     ]
     assert reversed_ids == [freeze.decision_id, cancel.decision_id]
 
@@ -512,9 +512,9 @@ def test_audit_show_aligns_every_kind_the_cascade_writes(
         engine.process(overturn("zhang", 25 * DAY, "ap1", freeze_id))
         records = list(engine.audit_records("zhang"))
     assert {"evidence_withdrawn", "blacklist_entry_removed", "reversal"} <= {
-        r["kind"] for r in records
+        r.kind for r in records
     }
-    assert max(r["seq"] for r in records) >= 10
+    assert max(r.seq for r in records) >= 10
 
     assert main(["audit", "show", "--account", "zhang", str(db)]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -523,8 +523,8 @@ def test_audit_show_aligns_every_kind_the_cascade_writes(
         assert len({line.index(line.split(maxsplit=3)[column]) for line in lines}) == 1, column
     for line, record in zip(lines, records, strict=True):
         seq, at, kind, text = line.split(maxsplit=3)
-        assert (seq, at, kind) == (f"#{record['seq']}", record["occurred_at"], record["kind"])
-        assert json.loads(text) == record["record"]
+        assert (seq, at, kind) == (f"#{record.seq}", record.occurred_at, record.kind)
+        assert json.loads(text) == record.record
 
 
 @pytest.mark.parametrize("appeal_day", [25, 60])

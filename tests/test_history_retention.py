@@ -89,8 +89,8 @@ def test_a_purge_removes_what_no_window_reaches_and_keeps_what_decisions_rest_on
         assert kept["s-kept"]["content_id"] == "c2"
         assert sorted(freeze.evidence) == ["s-ev1", "s-ev2"]
         assert engine.store.stored_payload_of("s-old") == PURGED
-        (record,) = [r for r in engine.audit_records() if r["kind"] == "history_purged"]
-        assert record["record"] == done.to_dict()
+        (record,) = [r for r in engine.audit_records() if r.kind == "history_purged"]
+        assert record.record == done.to_dict()
         assert engine.store.verify_audit().ok
         again = engine.store.purge_history(T0 + 200 * DAY)  # an older cut purges nothing
         assert (again.cut, again.removed, again.kept_from) == (T0 + 250 * DAY, 0, None)
@@ -107,7 +107,7 @@ def test_an_event_from_before_the_cut_is_refused_and_the_run_goes_on() -> None:
         assert refused is not None
         assert refused.path == "occurred_at"
         assert "before the history cut 2026-11-06T08:00:00" in str(refused)
-        assert [r["kind"] for r in engine.audit_records("a")][-1] == "rejected_event"
+        assert [r.kind for r in engine.audit_records("a")][-1] == "rejected_event"
         assert engine.process(strike("a", 251 * DAY, "fine", "c1")).rejection is None
 
 
@@ -145,7 +145,7 @@ def test_the_cascade_counts_what_the_cut_kept_and_leaves_what_it_settled() -> No
         assert sorted(again.evidence) == ["s1", "s3"]
         assert _reversed(engine, blacklist.decision_id)
         assert not _reversed(engine, old.decision_id)
-        kinds = [r["kind"] for r in engine.audit_records("a") if r["event_id"] == "ap"]
+        kinds = [r.kind for r in engine.audit_records("a") if r.event_id == "ap"]
         assert "cascade_settled" not in kinds  # the freeze overturned is after the cut
         assert engine.status("a") == "active"
         assert not engine.is_blacklisted({"id_number": LI})
@@ -534,9 +534,7 @@ def test_an_appeal_of_a_settled_decision_says_its_cascade_stops_at_the_cut() -> 
         engine.store.purge_history(T0 + 250 * DAY)
         outcome = engine.process(overturn("a", 431 * DAY, "ap", old.decision_id))
         assert [r.decision_id for r in outcome.reversals] == [old.decision_id]
-        (record,) = [
-            r["record"] for r in engine.audit_records("a") if r["kind"] == "cascade_settled"
-        ]
+        (record,) = [r.record for r in engine.audit_records("a") if r.kind == "cascade_settled"]
         assert record == {
             "by_event": "ap",
             "cascade_of": [old.decision_id],

@@ -20,10 +20,10 @@ def test_audit_records_come_back_in_order_and_by_account(store: Store) -> None:
         store.audit("note", {"n": 2}, account_id="b")
         store.audit("note", {"n": 3})
     records = list(store.audit_records())
-    assert [r["record"]["n"] for r in records] == [1, 2, 3]
-    assert [r["seq"] for r in records] == sorted({r["seq"] for r in records})
+    assert [r.record["n"] for r in records] == [1, 2, 3]
+    assert [r.seq for r in records] == sorted({r.seq for r in records})
     (first,) = store.audit_records("a")
-    assert (first["kind"], first["event_id"], first["occurred_at"]) == ("note", "e1", "t")
+    assert (first.kind, first.event_id, first.occurred_at) == ("note", "e1", "t")
     assert store.verify_audit().ok
 
 
@@ -36,7 +36,7 @@ def test_a_rolled_back_record_leaves_the_chain_whole(store: Store) -> None:
     transaction.rollback()
     with store.begin():
         store.audit("note", {"n": 3})
-    assert [r["record"]["n"] for r in store.audit_records()] == [1, 3]
+    assert [r.record["n"] for r in store.audit_records()] == [1, 3]
     assert store.verify_audit().ok
 
 
@@ -71,5 +71,5 @@ def test_retention_is_whole_days_from_the_floor(store: Store) -> None:
         RETENTION_FLOOR + timedelta(days=1),
         False,
     )
-    assert [r["kind"] for r in store.audit_records()] == ["retention_set"]
+    assert [r.kind for r in store.audit_records()] == ["retention_set"]
     assert store.history_cut_us is None

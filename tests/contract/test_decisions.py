@@ -89,7 +89,7 @@ def test_expire_ends_freezes_at_their_end_once(store: Store) -> None:
     assert found is not None
     assert found.ended_at == T2
     assert store.next_expiry() == T3
-    assert [r["kind"] for r in store.audit_records("a")] == ["decision_ended"]
+    assert [r.kind for r in store.audit_records("a")] == ["decision_ended"]
 
 
 def test_end_decisions_ends_only_what_waits_for_that_condition_by_then(store: Store) -> None:

@@ -18,11 +18,17 @@ from typing_extensions import TypeVar
 from blacklist_rules.errors import EvaluationError, EventError
 from blacklist_rules.matching.durable import DurableMatcher
 from blacklist_rules.model.clock import DEFAULT_MAX_LEAD, TimeBound
-from blacklist_rules.model.decisions import Decision, Status, decision_from_dict
+from blacklist_rules.model.decisions import (
+    Decision,
+    ScheduledDeadline,
+    Status,
+    decision_from_dict,
+)
 from blacklist_rules.model.events import Event, ParsedLine, from_micros, parse_time, utc_text
 from blacklist_rules.model.identity import BlacklistEntry, IdentityKey, load_key
 from blacklist_rules.pack.compiler import CompiledRuleset
 from blacklist_rules.stores.protocols import Store
+from blacklist_rules.stores.records import AuditRecord
 from blacklist_rules.stores.sqlite import SQLiteStore
 from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT, whole_or_nothing
 
@@ -261,21 +267,23 @@ class Engine(Generic[StoreT]):
         """Every decision ever taken on the account, enforced and shadow, oldest first."""
         return [decision_from_dict(d) for d in self.store.decisions_of(account_id)]
 
-    def deadlines(self, account_id: str) -> list[dict[str, Any]]:
+    def deadlines(self, account_id: str) -> list[ScheduledDeadline]:
         """The account's deadlines: rule, anchor, start and due time (event time), and state:
         `pending`, `met` (an `unless` event came), `fired` or `void` (anchor reversed)."""
         return [
-            {
-                "rule_id": row.rule_id,
-                "anchor": row.anchor_id,
-                "starts_at": from_micros(row.start_us),
-                "due_at": from_micros(row.due_us),
-                "state": row.state,
-            }
+            ScheduledDeadline(
+                rule_id=row.rule_id,
+                anchor=row.anchor_id,
+                starts_at=from_micros(row.start_us),
+                due_at=from_micros(row.due_us),
+                state=row.state,
+            )
             for row in self.store.deadlines_of(account_id)
         ]
 
-    def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
+    def audit_records(self, account_id: str | None = None) -> Iterator[AuditRecord]:
+        """The audit trail's records (an account's, or all), oldest first; `to_dict()` gives
+        each as `audit show --json` prints it."""
         return self.store.audit_records(account_id)
 
     def is_blacklisted(

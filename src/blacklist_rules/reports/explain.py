@@ -137,8 +137,4 @@ def _window_count(engine: Engine, rule: CompiledRule, account_id: str, at_us: in
 
 
 def _deadlines(engine: Engine, rule: CompiledRule, account_id: str) -> list[dict[str, Any]]:
-    return [
-        {**d, "starts_at": d["starts_at"].isoformat(), "due_at": d["due_at"].isoformat()}
-        for d in engine.deadlines(account_id)
-        if d["rule_id"] == rule.id
-    ]
+    return [d.to_dict() for d in engine.deadlines(account_id) if d.rule_id == rule.id]

@@ -19,6 +19,7 @@ from blacklist_rules.model.chain import AuditHead, Verdict
 from blacklist_rules.stores.records import (
     AccountStatus,
     Arrival,
+    AuditRecord,
     Deadline,
     Expiry,
     Fingerprint,
@@ -416,7 +417,8 @@ class AuditTrail(Protocol):
         Then the tables that decisions, exports and statuses read (decisions, accounts,
         blacklist): each row must be what the chained records of it say (`audit_crosscheck`)."""
 
-    def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]: ...
+    def audit_records(self, account_id: str | None = None) -> Iterator[AuditRecord]:
+        """The trail's records (an account's, or all), in order."""
 
 
 class Settings(Protocol):

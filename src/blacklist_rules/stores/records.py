@@ -3,6 +3,8 @@ or string-keyed dicts (`to_dict()` only where a record leaves as JSON)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +32,42 @@ class HistoryPurge:
             "reduced": self.reduced,
             "kept_from": utc_text(self.kept_from) if self.kept_from else None,
         }
+
+
+@attrs.frozen
+class AuditRecord:
+    """One record of the audit trail as read back (`AuditTrail.audit_records`): its number,
+    the chained columns and its record (the JSON it was written with, parsed: open data, one
+    shape per `kind`). `to_dict()` is its JSON line (`audit show --json`, `audit export`)."""
+
+    seq: int
+    version: int
+    kind: str
+    account_id: str | None
+    event_id: str | None
+    decision_id: str | None
+    occurred_at: str | None
+    recorded_at: str
+    record: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> AuditRecord:
+        """From its columns as stored: seq, the chained columns up to the record's JSON text."""
+        seq, version, kind, account_id, event_id, decision_id, occurred_at, recorded_at, text = row
+        return cls(
+            seq,
+            version,
+            kind,
+            account_id,
+            event_id,
+            decision_id,
+            occurred_at,
+            recorded_at,
+            json.loads(text),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self, recurse=False)
 
 
 @attrs.frozen

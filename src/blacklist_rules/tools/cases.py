@@ -301,8 +301,8 @@ class Coverage:
         """A deadline met in time was seen false."""
         for account in accounts:
             for deadline in engine.deadlines(account):
-                if deadline["state"] == "met":
-                    self.seen[(deadline["rule_id"], 0)].add(False)
+                if deadline.state == "met":
+                    self.seen[(deadline.rule_id, 0)].add(False)
 
     def report(self) -> dict[str, Any]:
         rules = []
