@@ -21,6 +21,7 @@ from blacklist_rules.stores.records import (
     Arrival,
     AuditRecord,
     Deadline,
+    EventRow,
     Expiry,
     Fingerprint,
     FirstSeen,
@@ -83,7 +84,7 @@ class EventLog(Protocol):
     def stored_payload_of(self, event_id: str) -> str | None:
         """The stored text of an event, `PURGED` if a history purge removed it, else None."""
 
-    def event_rows(self, event_ids: list[str]) -> list[tuple[Any, ...]]:
+    def event_rows(self, event_ids: list[str]) -> list[EventRow]:
         """The rows (`audit_crosscheck.EVENT_COLUMNS`) of the stored events among these ids:
         what a decision's audit record vouches for."""
 

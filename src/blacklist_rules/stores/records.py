@@ -203,8 +203,9 @@ class ListedSpan:
 
 
 @attrs.frozen
-class SeedEvent:
-    """A logged event's row, to be logged again elsewhere as it is."""
+class EventRow:
+    """A logged event's row as stored (`audit_crosscheck.EVENT_COLUMNS`): what a decision's
+    audit record vouches for (`EventLog.event_rows`), and what a seed logs again elsewhere."""
 
     event_id: str
     account_id: str
@@ -256,7 +257,7 @@ class Seed:
     """What a store held of some accounts at one point of its log (`Seeding.export_for`), in
     the order it came: what a scratch world starts from, whatever store holds each side."""
 
-    events: tuple[SeedEvent, ...]
+    events: tuple[EventRow, ...]
     identities: tuple[SeedIdentity, ...]
     decisions: tuple[SeedDecision, ...]
     deadlines: tuple[Deadline, ...]

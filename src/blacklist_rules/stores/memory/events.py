@@ -8,6 +8,7 @@ from typing import Any
 
 from blacklist_rules.stores.records import (
     Arrival,
+    EventRow,
     FirstSeen,
     LoggedEvent,
     PassedVerification,
@@ -68,11 +69,11 @@ class MemoryEvents(MemoryBase):
             return known.payload
         return PURGED if event_id in self._t.purged else None
 
-    def event_rows(self, event_ids: list[str]) -> list[tuple[Any, ...]]:
+    def event_rows(self, event_ids: list[str]) -> list[EventRow]:
         """The rows (`EVENT_COLUMNS`) of the stored events among these ids."""
         found = (self._t.events.get(event_id) for event_id in dict.fromkeys(event_ids))
         return [
-            (e.event_id, e.account_id, e.type, e.occurred_us, e.payload, e.clock_us)
+            EventRow(e.event_id, e.account_id, e.type, e.occurred_us, e.payload, e.clock_us)
             for e in found
             if e is not None
         ]

@@ -10,6 +10,7 @@ from typing import Any
 from blacklist_rules.stores.audit_crosscheck import EVENT_COLUMNS
 from blacklist_rules.stores.records import (
     Arrival,
+    EventRow,
     FirstSeen,
     LoggedEvent,
     PassedVerification,
@@ -59,12 +60,13 @@ class PostgresEvents(PostgresBase):
             return str(row[0])
         return PURGED if row[1] else None
 
-    def event_rows(self, event_ids: list[str]) -> list[tuple[Any, ...]]:
+    def event_rows(self, event_ids: list[str]) -> list[EventRow]:
         """The rows (`EVENT_COLUMNS`) of the stored events among these ids."""
-        return self._db.all(
+        rows = self._db.all(
             f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE event_id = ANY(%s)",
             (event_ids,),
         )
+        return [EventRow(*row) for row in rows]
 
     def forget_event(self, event_id: str) -> None:
         self._db.execute("DELETE FROM events WHERE event_id = %s", (event_id,))

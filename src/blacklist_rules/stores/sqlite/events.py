@@ -10,6 +10,7 @@ from typing import Any
 from blacklist_rules.stores.audit_crosscheck import EVENT_COLUMNS
 from blacklist_rules.stores.records import (
     Arrival,
+    EventRow,
     FirstSeen,
     LoggedEvent,
     PassedVerification,
@@ -65,11 +66,11 @@ class SQLiteEvents(SQLiteBase):
         ).fetchone()
         return PURGED if gone is not None else None
 
-    def event_rows(self, event_ids: list[str]) -> list[tuple[Any, ...]]:
+    def event_rows(self, event_ids: list[str]) -> list[EventRow]:
         """The rows (`EVENT_COLUMNS`) of the stored events among these ids."""
         marks = ", ".join("?" * len(event_ids))
         query = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE event_id IN ({marks})"
-        return [tuple(row) for row in self._db.execute(query, event_ids)]
+        return [EventRow(*row) for row in self._db.execute(query, event_ids)]
 
     def forget_event(self, event_id: str) -> None:
         self._db.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
