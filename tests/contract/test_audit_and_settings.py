@@ -9,7 +9,11 @@ import pytest
 
 from blacklist_rules import StoreError
 from blacklist_rules.stores.protocols import Store
+from blacklist_rules.stores.records import RuleFile
 from blacklist_rules.stores.sqlite import RETENTION_FLOOR
+
+RULE = RuleFile("r", 1, "rules/r.yaml", "id: r\n")
+"""A rule file as a pack leaves it in the db (no `dsa` block: a pack older than them)."""
 
 
 def test_audit_records_come_back_in_order_and_by_account(store: Store) -> None:
@@ -46,12 +50,12 @@ def test_settings_and_packs_are_remembered(store: Store) -> None:
     with store.begin():
         store.set_meta("k", "1")
         store.set_meta("k", "2")
-        store.remember_ruleset("dg", [{"id": "r"}], {"notices/en.txt": "text"})
+        store.remember_ruleset("dg", [RULE], {"notices/en.txt": "text"})
         assert store.check_key("key-1")
         assert store.first_rejection("x")
         assert not store.first_rejection("x")
     assert store.meta("k") == "2"
-    assert store.ruleset_rules("dg") == [{"id": "r"}]
+    assert store.ruleset_rules("dg") == [RULE]
     assert store.notice_files("dg") == {"notices/en.txt": "text"}
     assert (store.ruleset_rules("none"), store.notice_files("none")) == ([], {})
     assert store.check_key("key-1")

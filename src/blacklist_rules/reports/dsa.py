@@ -131,9 +131,9 @@ class _Builder:
         digest, rule_id = record["ruleset_digest"], record["rule_id"]
         if digest not in self.packs:
             self.packs[digest] = {
-                rule["id"]: rule["dsa"]
+                rule.id: rule.dsa
                 for rule in self.store.ruleset_rules(digest)
-                if "dsa" in rule
+                if rule.dsa is not None
             }
         dsa = self.packs[digest].get(rule_id)
         if dsa is None:

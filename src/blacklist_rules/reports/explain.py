@@ -23,14 +23,14 @@ from blacklist_rules.pack.spec import All, Compare, Condition, Not
 def _rule_file(engine: Engine, digest: str, rule_id: str) -> dict[str, Any] | None:
     """The rule as written in the pack `digest`: id, version, description, basis, text."""
     for rule in engine.store.ruleset_rules(digest):
-        if rule["id"] != rule_id:
+        if rule.id != rule_id:
             continue
-        source, _errors = parse_rule_text(rule["text"], rule["file"])
+        source, _errors = parse_rule_text(rule.text, rule.file)
         described = {
             "description": source.spec.description.strip() if source else None,
             "basis": source.spec.basis.strip() if source else None,
         }
-        return {**rule, **described}
+        return {**rule.to_dict(), **described}
     return None
 
 

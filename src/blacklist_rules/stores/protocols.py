@@ -10,7 +10,7 @@ which compares in time order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
@@ -30,6 +30,7 @@ from blacklist_rules.stores.records import (
     LoggedEvent,
     PassedVerification,
     Registration,
+    RuleFile,
     Seed,
     StoredDecision,
     StoredEntry,
@@ -431,7 +432,7 @@ class Settings(Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
 
     def remember_ruleset(
-        self, digest: str, rules: list[dict[str, Any]], notices: Mapping[str, str] | None = None
+        self, digest: str, rules: Sequence[RuleFile], notices: Mapping[str, str] | None = None
     ) -> None:
         """Keep the exact rule text (and notice templates) behind a digest, so any decision can
         be traced to it; the audit records written from now on carry the digest."""
@@ -443,7 +444,7 @@ class Settings(Protocol):
         """Is this the db's identity key? A new db adopts the first key it is opened with for
         writing (a read-only open writes nothing: any key reads a db that has none)."""
 
-    def ruleset_rules(self, digest: str) -> list[dict[str, Any]]:
+    def ruleset_rules(self, digest: str) -> list[RuleFile]:
         """The rule files (id, version, file, text) of a pack the db has used."""
 
     def first_rejection(self, digest: str) -> bool:

@@ -71,6 +71,30 @@ class AuditRecord:
 
 
 @attrs.frozen
+class RuleFile:
+    """A rule file as the db keeps it under its pack's digest (`Settings.remember_ruleset`):
+    the file as written, and its `dsa` block as read (None: a pack older than DSA blocks), so
+    any decision can be traced to its rule and exported without YAML."""
+
+    id: str
+    version: int
+    file: str
+    text: str
+    dsa: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RuleFile:
+        return cls(data["id"], data["version"], data["file"], data["text"], data.get("dsa"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """As stored: the keys of `from_dict`, `dsa` left out when there is none."""
+        data = attrs.asdict(self, recurse=False)
+        if self.dsa is None:
+            del data["dsa"]
+        return data
+
+
+@attrs.frozen
 class StoredEvent:
     """Where and when a logged event happened (`EventLog.events_of`)."""
 
