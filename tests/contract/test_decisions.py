@@ -41,8 +41,8 @@ def _decide(
     return record
 
 
-def _ids(records: list[dict[str, Any]]) -> list[str]:
-    return [record["decision_id"] for record in records]
+def _ids(rows: list[StoredDecision]) -> list[str]:
+    return [row.record["decision_id"] for row in rows]
 
 
 def test_a_decision_reads_back_with_its_end_and_reversal(store: Store) -> None:

@@ -261,11 +261,11 @@ class Engine(Generic[StoreT]):
     def standing(self, account_id: str) -> list[Decision]:
         """The enforced decisions behind the account's status."""
         clock = utc_text(self.clock) if self.clock else None
-        return [decision_from_dict(d) for d in self.store.standing(account_id, clock)]
+        return [decision_from_dict(d.record) for d in self.store.standing(account_id, clock)]
 
     def decisions(self, account_id: str) -> list[Decision]:
         """Every decision ever taken on the account, enforced and shadow, oldest first."""
-        return [decision_from_dict(d) for d in self.store.decisions_of(account_id)]
+        return [decision_from_dict(d.record) for d in self.store.decisions_of(account_id)]
 
     def deadlines(self, account_id: str) -> list[ScheduledDeadline]:
         """The account's deadlines: rule, anchor, start and due time (event time), and state:

@@ -111,7 +111,7 @@ def recompute(
     clock = core.mirrors.clock
     standing = core.store.standing(account_id, utc_text(clock) if clock else None)
     after = max(
-        (Action(d["action"]).status for d in standing),
+        (Action(d.record["action"]).status for d in standing),
         key=lambda s: s.severity,
         default=Status.ACTIVE,
     )

@@ -163,7 +163,7 @@ class DecisionStore(Protocol):
 
     def standing(
         self, account_id: str, clock: str | None, decided_by: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoredDecision]:
         """Enforced decisions still in force: not reversed, not ended, freezes not expired;
         with `decided_by`, only those taken at or before that time."""
 
@@ -171,13 +171,13 @@ class DecisionStore(Protocol):
         """Every enforced decision ever taken (ended and reversed ones too), in time order,
         with when it ended and what reversed it."""
 
-    def decisions_of(self, account_id: str) -> list[dict[str, Any]]: ...
+    def decisions_of(self, account_id: str) -> list[StoredDecision]: ...
 
     def end_decisions(self, account_id: str, end_condition: str, at: str) -> list[str]:
         """End the account's standing freezes, decided at or before `at`, that wait for
         `end_condition`; their ids. A late event never ends what was decided after it."""
 
-    def shadow_decisions(self) -> list[dict[str, Any]]:
+    def shadow_decisions(self) -> list[StoredDecision]:
         """Every shadow decision not reversed, oldest first."""
 
     def enforced_irreversible(self) -> int:

@@ -150,6 +150,11 @@ class StoredDecision:
     ended_at: str | None
     reversed_by: str | None
 
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> StoredDecision:
+        """From the columns record (its JSON text), ended_at, reversed_by."""
+        return cls(dict(json.loads(row[0])), row[1], row[2])
+
 
 @attrs.frozen
 class TakenDecision:
