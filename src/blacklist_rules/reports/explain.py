@@ -16,8 +16,8 @@ from blacklist_rules.errors import EventError
 from blacklist_rules.model.events import BLACKLISTED_IDENTITY, flatten, parse_event, to_micros
 from blacklist_rules.model.history import count
 from blacklist_rules.pack.compiler import CompiledRule, condition_text, to_guard, trace
+from blacklist_rules.pack.conditions import All, Compare, Condition, Not
 from blacklist_rules.pack.loader import parse_rule_text
-from blacklist_rules.pack.spec import All, Compare, Condition, Not
 
 
 def _rule_file(engine: Engine, digest: str, rule_id: str) -> dict[str, Any] | None:

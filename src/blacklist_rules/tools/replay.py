@@ -111,37 +111,8 @@ def _report(
         if statuses["baseline"][account] != statuses["candidate"][account]
         or _outcome(decided["baseline"][account]) != _outcome(decided["candidate"][account])
     ]
-    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for account in changed:
-        groups[(statuses["baseline"][account], statuses["candidate"][account])].append(account)
-    transitions = [
-        {
-            "from": before,
-            "to": after,
-            "accounts": len(members),
-            "account_ids": members,
-            "samples": [
-                {
-                    "account_id": account,
-                    "baseline": decided["baseline"][account],
-                    "candidate": decided["candidate"][account],
-                }
-                for account in members[:samples]
-            ],
-        }
-        for (before, after), members in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))
-    ]
-    by_rule: dict[str, Counter[tuple[str, str]]] = {side: Counter() for side in SIDES}
-    per_day: dict[str, Counter[str]] = {side: Counter() for side in SIDES}
-    irreversible: dict[str, set[tuple[str, str]]] = {side: set() for side in SIDES}
-    for side in SIDES:
-        for account, decisions in decided[side].items():
-            for d in decisions:
-                by_rule[side][(d["rule_id"], d["mode"])] += 1
-                if d["mode"] == Mode.ENFORCE:
-                    per_day[side][d["effective_at"][:10]] += 1
-                    if d["action"] in IRREVERSIBLE:
-                        irreversible[side].add((account, d["action"]))
+    transitions = _transitions(decided, statuses, changed, samples)
+    by_rule, per_day, irreversible = _tallies(decided)
     rules = sorted(set(by_rule["baseline"]) | set(by_rule["candidate"]))
     union = irreversible["baseline"] | irreversible["candidate"]
     moved = irreversible["baseline"] ^ irreversible["candidate"]
@@ -179,6 +150,57 @@ def _report(
             for day in days
         ],
     }
+
+
+def _transitions(
+    decided: dict[str, dict[str, list[dict[str, Any]]]],
+    statuses: dict[str, dict[str, str]],
+    changed: list[str],
+    samples: int,
+) -> list[dict[str, Any]]:
+    """The changed accounts grouped by (status before, after), largest group first, with up
+    to `samples` accounts' decisions on each side."""
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for account in changed:
+        groups[(statuses["baseline"][account], statuses["candidate"][account])].append(account)
+    return [
+        {
+            "from": before,
+            "to": after,
+            "accounts": len(members),
+            "account_ids": members,
+            "samples": [
+                {
+                    "account_id": account,
+                    "baseline": decided["baseline"][account],
+                    "candidate": decided["candidate"][account],
+                }
+                for account in members[:samples]
+            ],
+        }
+        for (before, after), members in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))
+    ]
+
+
+def _tallies(
+    decided: dict[str, dict[str, list[dict[str, Any]]]],
+) -> tuple[
+    dict[str, Counter[tuple[str, str]]], dict[str, Counter[str]], dict[str, set[tuple[str, str]]]
+]:
+    """Per side: decisions by (rule, mode), enforced ones by day, and the (account, action)
+    irreversible outcomes."""
+    by_rule: dict[str, Counter[tuple[str, str]]] = {side: Counter() for side in SIDES}
+    per_day: dict[str, Counter[str]] = {side: Counter() for side in SIDES}
+    irreversible: dict[str, set[tuple[str, str]]] = {side: set() for side in SIDES}
+    for side in SIDES:
+        for account, decisions in decided[side].items():
+            for d in decisions:
+                by_rule[side][(d["rule_id"], d["mode"])] += 1
+                if d["mode"] == Mode.ENFORCE:
+                    per_day[side][d["effective_at"][:10]] += 1
+                    if d["action"] in IRREVERSIBLE:
+                        irreversible[side].add((account, d["action"]))
+    return by_rule, per_day, irreversible
 
 
 def shadow_diff(engine: Engine, *, samples: int = 3) -> dict[str, Any]:
