@@ -42,12 +42,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
 FACADE = "__init__"
 """The package's public surface names every layer's public names (lazily): it is no layer."""
 
-UPWARD: dict[tuple[str, str], str] = {
-    ("engine", "reports"): (
-        "issue 15: `Engine.notice` is a shortcut to the notices report (imported in the method);"
-        " it goes when the engine's queries leave the facade"
-    ),
-}
+UPWARD: dict[tuple[str, str], str] = {}
 """Imports against the layer order allowed today, by (importing, imported) top-level name."""
 
 

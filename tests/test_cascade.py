@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from blacklist_rules import Decision, Engine, SQLiteStore, dsa_statements
+from blacklist_rules import Decision, Engine, SQLiteStore, dsa_statements, render_notice
 from blacklist_rules.cli import main
 from blacklist_rules.model.events import to_micros, utc_text
 from blacklist_rules.stores.records import LoggedEvent
@@ -175,13 +175,15 @@ def test_a_returning_identity_falls_with_the_blacklist_it_matched(engine: Engine
     )
     # Its notice says why it no longer applies: not an appeal of li-2's own.
     assert "a decision or finding it relied on was overturned, so it no longer applies" in (
-        engine.notice(second.decision_id, lang="en").text
+        render_notice(engine.store, second.decision_id, lang="en").text
     )
     assert (
         "其所依据的其他决定或认定已被撤销，该决定不再"  # noqa: RUF001 (Chinese punctuation)
-        in engine.notice(second.decision_id, lang="zh").text
+        in render_notice(engine.store, second.decision_id, lang="zh").text
     )
-    assert "we accepted your appeal" in engine.notice(first.decision_id, lang="en").text
+    assert (
+        "we accepted your appeal" in render_notice(engine.store, first.decision_id, lang="en").text
+    )
     # The fallen decision cannot be appealed again: it is already reversed.
     refused = engine.process(overturn("li-2", 4 * DAY, "ap2", second.decision_id))
     assert refused.rejection is not None
@@ -544,7 +546,7 @@ def test_a_re_evaluated_decision_is_appealable_and_applies_from_when_it_was_deci
     assert decided == T0 + appeal_day * DAY != again.effective_at
     assert engine.ruleset.notices is not None
 
-    notice = engine.notice(again.decision_id, lang="en")
+    notice = render_notice(engine.store, again.decision_id, lang="en")
     assert notice.appeal_by == decided + engine.ruleset.notices.appeal_within
 
     statements = {s["puid"]: s for s in dsa_statements(engine.store)}

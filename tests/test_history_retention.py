@@ -15,7 +15,13 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, note, settings
 from hypothesis import strategies as st
 
-from blacklist_rules import Engine, StoreError, dsa_statements, explain_decision
+from blacklist_rules import (
+    Engine,
+    StoreError,
+    dsa_statements,
+    explain_decision,
+    render_notice,
+)
 from blacklist_rules.cli import main
 from blacklist_rules.model.events import utc_text
 from blacklist_rules.stores.sqlite import PURGED
@@ -514,7 +520,9 @@ def test_notices_and_statements_of_reasons_do_not_change_with_a_purge() -> None:
         ids = [d.decision_id for a in ("a", "b") for d in engine.decisions(a)]
 
         def told() -> tuple[Any, ...]:
-            notices = [engine.notice(i, lang=lang).text for i in ids for lang in ("en", "zh")]
+            notices = [
+                render_notice(engine.store, i, lang=lang).text for i in ids for lang in ("en", "zh")
+            ]
             explained = [explain_decision(engine, i) for i in ids]
             return dsa_statements(engine.store), notices, explained
 

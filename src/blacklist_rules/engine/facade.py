@@ -6,12 +6,13 @@ recorded and `EvaluationError` is raised."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic
+from typing import Any, Generic
 
 from typing_extensions import TypeVar
 
@@ -39,9 +40,6 @@ from .loading import load_ruleset
 from .mirrors import Mirrors
 from .seed import Seed
 from .unit import UnitOfWork
-
-if TYPE_CHECKING:  # the notices report is a layer above: imported where it is used
-    from blacklist_rules.reports.notices import Notice
 
 StoreT = TypeVar("StoreT", bound=Store, default=SQLiteStore)
 """The store an engine runs on: a SQLite one unless it says otherwise (`Engine[MemoryStore]`)."""
@@ -308,13 +306,22 @@ class Engine(Generic[StoreT]):
         """Blacklist entries not removed: an account's, or all (fingerprints, never values)."""
         return [registry.entry_of(row) for row in self.store.entries(account_id)]
 
-    def notice(self, decision_id: str, lang: str = "zh", tz: str = "UTC") -> Notice:
-        """What the user is told about a decision, in `lang`, its times in the zone `tz`;
-        from the pack that decided, as kept in the db (see `render_notice`)."""
-        # Imported here: rendering is a report over the store, a layer above the engine.
-        from blacklist_rules.reports.notices import render_notice
+    def notice(self, decision_id: str, lang: str = "zh", tz: str = "UTC") -> Any:
+        """Deprecated: `blacklist_rules.render_notice(engine.store, decision_id, lang=…,
+        tz=…)`, the report itself (a `Notice`), which needs no engine.
 
-        return render_notice(self.store, decision_id, lang=lang, tz=tz)
+        Rendering is a report over the store, a layer above the engine, which imports none
+        of it: this shim reaches it as a user does, through the package's public surface,
+        and goes in the next minor release."""
+        warnings.warn(
+            "Engine.notice is deprecated: use blacklist_rules.render_notice(engine.store, "
+            "decision_id, lang=..., tz=...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        import blacklist_rules  # the public surface (no layer), not the reports layer
+
+        return blacklist_rules.render_notice(self.store, decision_id, lang=lang, tz=tz)
 
     # --- processing ---------------------------------------------------------------------
     @whole_or_nothing
