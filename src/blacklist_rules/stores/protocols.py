@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from blacklist_rules.model.chain import AuditHead, Verdict
+from blacklist_rules.model.history import HistoryRow
 from blacklist_rules.stores.records import (
     AccountStatus,
     Arrival,
@@ -234,7 +235,7 @@ class HistoryStore(Protocol):
 
     def history(
         self, stream: str, account_id: str, after_us: int, before_us: int
-    ) -> list[tuple[int, str, object]]:
+    ) -> list[HistoryRow]:
         """(time, event id, value) of the stream's events with after < time < before."""
 
     def history_count(
@@ -257,7 +258,7 @@ class HistoryStore(Protocol):
         limit: int,
         *,
         newest_first: bool = False,
-    ) -> list[tuple[int, str, object]]:
+    ) -> list[HistoryRow]:
         """Up to `limit` rows past the key, in time order, before `bound_us` (newest first:
         after it): a window read a page at a time. The key is the last row read (time, event
         id), or (time, None) for the rows later than that time (newest first: at that time
@@ -265,7 +266,7 @@ class HistoryStore(Protocol):
 
     def history_first_other(
         self, stream: str, account_id: str, after_us: int, before_us: int, known: list[object]
-    ) -> tuple[int, str, object] | None:
+    ) -> HistoryRow | None:
         """The first row with after < time < before and a value, not one of `known`."""
 
     def history_next_value(self, stream: str, account_id: str, above: object) -> object:
