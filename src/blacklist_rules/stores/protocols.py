@@ -26,6 +26,7 @@ from blacklist_rules.stores.records import (
     Expiry,
     Fingerprint,
     FirstSeen,
+    GroupedPayload,
     HistoryPurge,
     ListedSpan,
     LoggedEvent,
@@ -137,8 +138,8 @@ class EventLog(Protocol):
     def arrivals(self, event_ids: set[str]) -> dict[str, int]:
         """When each stored event came, as a position in arrival order."""
 
-    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[tuple[str, str]]:
-        """(account id, payload) of stored events of these types later than `after_us`."""
+    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[GroupedPayload]:
+        """The stored events of these types later than `after_us`, grouped by account."""
 
     def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
         """Withdraw the evidence a reversed decision was taken on; False if it already was."""
@@ -390,8 +391,8 @@ class IdentityStore(Protocol):
     def prints_of(self, accounts: set[str]) -> dict[str, list[Fingerprint]]:
         """Per registration of these accounts, its fingerprints."""
 
-    def registrations_since(self, kind: str, after_us: int) -> Iterator[tuple[str, str]]:
-        """(fingerprint of `kind`, payload) of stored registrations later than `after_us`."""
+    def registrations_since(self, kind: str, after_us: int) -> Iterator[GroupedPayload]:
+        """The stored registrations later than `after_us`, grouped by their `kind` fingerprint."""
 
 
 class AuditTrail(Protocol):

@@ -113,6 +113,15 @@ class LoggedEvent:
 
 
 @attrs.frozen
+class GroupedPayload:
+    """A stored event's text and the group its stream's history keeps it under: its account
+    (`EventLog.events_since`) or a registration's fingerprint (`registrations_since`)."""
+
+    group: str
+    payload: str
+
+
+@attrs.frozen
 class Arrival:
     """An event's position in arrival order and the clock when it came."""
 

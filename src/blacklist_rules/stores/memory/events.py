@@ -10,6 +10,7 @@ from blacklist_rules.stores.records import (
     Arrival,
     EventRow,
     FirstSeen,
+    GroupedPayload,
     LoggedEvent,
     PassedVerification,
     StoredEvent,
@@ -159,10 +160,10 @@ class MemoryEvents(MemoryBase):
         events = self._t.events
         return {i: events[i].position for i in sorted(event_ids) if i in events}
 
-    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[tuple[str, str]]:
+    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[GroupedPayload]:
         found = [e for e in self._kept() if e.type in types and e.occurred_us > after_us]
         for e in sorted(found, key=lambda e: (e.occurred_us, e.event_id)):
-            yield e.account_id, e.payload
+            yield GroupedPayload(e.account_id, e.payload)
 
     def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
         if event_id in self._t.withdrawn:

@@ -12,6 +12,7 @@ from blacklist_rules.stores.records import (
     Arrival,
     EventRow,
     FirstSeen,
+    GroupedPayload,
     LoggedEvent,
     PassedVerification,
     StoredEvent,
@@ -183,15 +184,15 @@ class PostgresEvents(PostgresBase):
         )
         return {str(row[0]): int(row[1]) for row in rows}
 
-    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[tuple[str, str]]:
-        """(account id, payload) of stored events of these types later than `after_us`."""
+    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[GroupedPayload]:
+        """The stored events of these types later than `after_us`, grouped by account."""
         rows = self._db.all(
             "SELECT account_id, payload FROM events WHERE type = ANY(%s) AND occurred_us > %s "
             f"AND {KEPT} ORDER BY occurred_us, event_id",
             (list(types), after_us),
         )
         for row in rows:
-            yield str(row[0]), str(row[1])
+            yield GroupedPayload(str(row[0]), str(row[1]))
 
     def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
         """Withdraw the evidence a reversed decision was taken on; False if it already was."""

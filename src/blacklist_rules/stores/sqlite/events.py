@@ -12,6 +12,7 @@ from blacklist_rules.stores.records import (
     Arrival,
     EventRow,
     FirstSeen,
+    GroupedPayload,
     LoggedEvent,
     PassedVerification,
     StoredEvent,
@@ -200,8 +201,8 @@ class SQLiteEvents(SQLiteBase):
         ).fetchall()
         return {str(row[0]): int(row[1]) for row in rows}
 
-    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[tuple[str, str]]:
-        """(account id, payload) of stored events of these types later than `after_us`."""
+    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[GroupedPayload]:
+        """The stored events of these types later than `after_us`, grouped by account."""
         marks = ", ".join("?" * len(types))
         rows = self._db.execute(
             f"SELECT account_id, payload FROM events WHERE type IN ({marks}) AND occurred_us > ? "
@@ -209,7 +210,7 @@ class SQLiteEvents(SQLiteBase):
             (*types, after_us),
         )
         for row in rows.fetchall():
-            yield str(row[0]), str(row[1])
+            yield GroupedPayload(str(row[0]), str(row[1]))
 
     def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
         """Withdraw the evidence a reversed decision was taken on; False if it already was."""
