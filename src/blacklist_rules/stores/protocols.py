@@ -20,6 +20,7 @@ from blacklist_rules.model.history import HistoryRow
 from blacklist_rules.stores.records import (
     AccountStatus,
     Arrival,
+    AuditPurge,
     AuditRecord,
     Deadline,
     EventRow,
@@ -492,9 +493,7 @@ class Retention(Protocol):
         fingerprints of registrations are account state and stay. The purge is an audit
         record."""
 
-    def purge_audit(
-        self, before: datetime | None = None, *, verify: bool = True
-    ) -> tuple[int, int | None]:
+    def purge_audit(self, before: datetime | None = None, *, verify: bool = True) -> AuditPurge:
         """Remove the audit records logged before `before` (default: the configured retention
         ago; a prefix of the trail) and leave a checkpoint, so what remains still verifies; the
         purge is itself an audit record. Refused for anything younger than the retention

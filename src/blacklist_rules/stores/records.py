@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -92,6 +92,15 @@ class RuleFile:
         if self.dsa is None:
             del data["dsa"]
         return data
+
+
+class AuditPurge(NamedTuple):
+    """What an audit purge did (`Retention.purge_audit`). A named tuple: callers unpack it as
+    `removed, first_kept = store.purge_audit(...)`."""
+
+    removed: int
+    first_kept: int | None
+    """The seq of the first record kept (None: nothing was purged)."""
 
 
 @attrs.frozen
