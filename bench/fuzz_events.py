@@ -279,8 +279,8 @@ class Fuzzer:
         found = self.engine.store.event_rows([event_id] if event_id else [])
         if not found:
             return False
-        _id, account_id, _type, _at, text, _clock = found[0]
-        payload = json.loads(text)
+        account_id = found[0].account_id
+        payload = json.loads(found[0].payload)
         declared = EVENT_MODELS[payload["type"]].model_fields
         extra = {name: value for name, value in payload.items() if name not in declared}
         stored = account_id + json.dumps(extra, ensure_ascii=False)

@@ -107,36 +107,36 @@ TARGETS = {
                 ),
                 (
                     "xǁStreamWindowǁ_late_distinct",
-                    19,
+                    18,
                     "the late row, at `at_us`, is outside (at, moment] anyway",
                 ),
                 (
                     "xǁStreamWindowǁ_late_distinct",
-                    24,
+                    23,
                     "only stops later: past that moment no "
                     "window needs the late row, and each moment tried is judged by its counts",
                 ),
                 (
                     "xǁStreamWindowǁ_late_distinct",
-                    26,
+                    25,
                     "only stops later: past that moment no "
                     "window needs the late row, and each moment tried is judged by its counts",
                 ),
                 (
                     "xǁStreamWindowǁ_late_distinct",
-                    53,
+                    52,
                     "the first row in [moment, moment + 2) "
                     "is at the moment: a firing moment has a counting row there",
                 ),
                 (
                     "xǁStreamWindowǁ_late_distinct",
-                    77,
+                    74,
                     "`left` is never None there: the window "
                     "holds `needed` values without the late row, fewer after it, so a row before",
                 ),
                 (
                     "xǁStreamWindowǁ_late_distinct",
-                    88,
+                    85,
                     "max(left, moment - 1) is left: the "
                     "departing row is in the window, so it leaves after the moment",
                 ),
@@ -148,7 +148,7 @@ TARGETS = {
                 ),
                 (
                     "xǁStreamWindowǁ_next_departure",
-                    11,
+                    10,
                     "the next moment tried is then the "
                     "next row: more moments tried, each judged by its counts",
                 ),

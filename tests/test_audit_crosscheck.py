@@ -104,7 +104,7 @@ def _purged(db: Path) -> None:
         store.now = lambda: datetime(2026, 1, 1, tzinfo=UTC)
         removed, _kept = store.purge_audit(datetime(2025, 6, 1, tzinfo=UTC))
         assert removed > 0
-        kept = {r["decision_id"] for r in store.audit_records() if r["kind"] == "decision"}
+        kept = {r.decision_id for r in store.audit_records() if r.kind == "decision"}
         old = [
             stored
             for stored in store.enforced_decisions()

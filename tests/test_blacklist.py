@@ -81,9 +81,7 @@ def test_a_blacklist_lists_the_verified_id_number_and_phone(engine: Engine) -> N
     assert {e.decision_id for e in entries} == {decision}
     assert all(len(e.fingerprint) == 64 and LI not in repr(e) for e in entries)
     assert entries[0].rule_id == "blacklist-confirmed-impersonation"
-    kinds = [
-        r["record"]["kind"] for r in engine.audit_records("li") if r["kind"] == "blacklist_entry"
-    ]
+    kinds = [r.record["kind"] for r in engine.audit_records("li") if r.kind == "blacklist_entry"]
     assert sorted(kinds) == ["id_number", "phone"]
 
 
@@ -181,9 +179,9 @@ def test_a_lift_or_an_overturned_appeal_removes_the_entries(engine: Engine, how:
 
     assert engine.blacklist_entries("li") == []
     assert not engine.is_blacklisted({"id_number": LI, "phone": PHONE})
-    removed = [r for r in engine.audit_records("li") if r["kind"] == "blacklist_entry_removed"]
-    assert sorted(r["record"]["kind"] for r in removed) == ["id_number", "phone"]
-    assert {r["record"]["by_event"] for r in removed} == {reversal["event_id"]}
+    removed = [r for r in engine.audit_records("li") if r.kind == "blacklist_entry_removed"]
+    assert sorted(r.record["kind"] for r in removed) == ["id_number", "phone"]
+    assert {r.record["by_event"] for r in removed} == {reversal["event_id"]}
     out = engine.process(registration("li-2", 3 * DAY, "reg-2", id_number=LI))
     assert engine.status("li-2") == "active", out.decisions
 

@@ -263,7 +263,7 @@ def test_an_audit_purge_keeps_the_record_written_exactly_at_its_cut(store: SQLit
     store.now = lambda: NOW
     removed, first_kept = store.purge_audit(cut)
     assert removed == 1
-    kept = [r["record"] for r in store.audit_records() if r["kind"] == "note"]
+    kept = [r.record for r in store.audit_records() if r.kind == "note"]
     assert kept == [{"at": str(timedelta(0))}, {"at": str(US)}]
     assert first_kept == 2
     assert store.verify_audit().ok
@@ -306,7 +306,7 @@ def test_a_second_history_purge_at_or_before_the_cut_does_nothing(edge: str) -> 
         cut = T0 + 200 * DAY
         engine.store.purge_history(cut)
         engine.store.purge_history(cut + EDGES[edge])
-        purges = [r for r in engine.audit_records() if r["kind"] == "history_purged"]
+        purges = [r for r in engine.audit_records() if r.kind == "history_purged"]
         assert len(purges) == (2 if edge == "after" else 1)
         assert engine.store.history_cut_us == to_micros(max(cut, cut + EDGES[edge]))
 

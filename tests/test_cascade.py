@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from blacklist_rules import Decision, Engine, SQLiteStore, dsa_statements
+from blacklist_rules import Decision, Engine, SQLiteStore, dsa_statements, render_notice
 from blacklist_rules.cli import main
 from blacklist_rules.model.events import to_micros, utc_text
 from blacklist_rules.stores.records import LoggedEvent
@@ -109,18 +109,18 @@ def test_an_overturned_second_strike_takes_the_blacklist_that_counted_it(engine:
     assert set(again.evidence) == {"s1", "s3"}
     assert [c.status_after for c in outcome.status_changes] == ["frozen"]
 
-    records = [r for r in engine.audit_records("zhang") if r["event_id"] == "ap1"]
-    kinds = [r["kind"] for r in records]
+    records = [r for r in engine.audit_records("zhang") if r.event_id == "ap1"]
+    kinds = [r.kind for r in records]
     assert kinds[:3] == ["reversal", "evidence_withdrawn", "reversal"]
-    person, withdrawn, fell = (r["record"] for r in records[:3])
+    person, withdrawn, fell = (r.record for r in records[:3])
     assert (person["decision_id"], person["by"]) == (freeze_id, "appeal_outcome")
     assert withdrawn == {"event_id": "s2", "decision_id": freeze_id, "by_event": "ap1"}
     assert fell["decision_id"] == blacklist_id
     assert (fell["by"], fell["by_event"], fell["cascade_of"]) == ("cascade", "ap1", [freeze_id])
-    (decided,) = [r["record"] for r in records if r["kind"] == "decision"]
+    (decided,) = [r.record for r in records if r.kind == "decision"]
     assert decided["re_evaluated"]["cascade_of"] == [freeze_id]
-    assert decided["re_evaluated"]["decided_at"] == records[0]["occurred_at"]  # the appeal's time
-    removed = [r["record"] for r in records if r["kind"] == "blacklist_entry_removed"]
+    assert decided["re_evaluated"]["decided_at"] == records[0].occurred_at  # the appeal's time
+    removed = [r.record for r in records if r.kind == "blacklist_entry_removed"]
     assert [(r["decision_id"], r["void_from_start"]) for r in removed] == [(blacklist_id, True)]
     assert engine.store.verify_audit().ok  # the chain holds every new record
 
@@ -167,7 +167,7 @@ def test_a_returning_identity_falls_with_the_blacklist_it_matched(engine: Engine
         ("li", "active"),
         ("li-2", "active"),
     ]
-    (fell,) = [r["record"] for r in engine.audit_records("li-2") if r["kind"] == "reversal"]
+    (fell,) = [r.record for r in engine.audit_records("li-2") if r.kind == "reversal"]
     assert (fell["decision_id"], fell["by"], fell["cascade_of"]) == (
         second.decision_id,
         "cascade",
@@ -175,13 +175,15 @@ def test_a_returning_identity_falls_with_the_blacklist_it_matched(engine: Engine
     )
     # Its notice says why it no longer applies: not an appeal of li-2's own.
     assert "a decision or finding it relied on was overturned, so it no longer applies" in (
-        engine.notice(second.decision_id, lang="en").text
+        render_notice(engine.store, second.decision_id, lang="en").text
     )
     assert (
         "其所依据的其他决定或认定已被撤销，该决定不再"  # noqa: RUF001 (Chinese punctuation)
-        in engine.notice(second.decision_id, lang="zh").text
+        in render_notice(engine.store, second.decision_id, lang="zh").text
     )
-    assert "we accepted your appeal" in engine.notice(first.decision_id, lang="en").text
+    assert (
+        "we accepted your appeal" in render_notice(engine.store, first.decision_id, lang="en").text
+    )
     # The fallen decision cannot be appealed again: it is already reversed.
     refused = engine.process(overturn("li-2", 4 * DAY, "ap2", second.decision_id))
     assert refused.rejection is not None
@@ -219,7 +221,7 @@ def test_a_deadline_decision_falls_with_the_freeze_it_counted_from(engine: Engin
     assert engine.status("wang") == "active"
     assert [d.decision_id for d in engine.standing("wang")] == []
     reversed_ids = [
-        r["record"]["decision_id"] for r in engine.audit_records("wang") if r["kind"] == "reversal"
+        r.record["decision_id"] for r in engine.audit_records("wang") if r.kind == "reversal"
     ]
     assert reversed_ids == [freeze.decision_id, cancel.decision_id]
 
@@ -512,9 +514,9 @@ def test_audit_show_aligns_every_kind_the_cascade_writes(
         engine.process(overturn("zhang", 25 * DAY, "ap1", freeze_id))
         records = list(engine.audit_records("zhang"))
     assert {"evidence_withdrawn", "blacklist_entry_removed", "reversal"} <= {
-        r["kind"] for r in records
+        r.kind for r in records
     }
-    assert max(r["seq"] for r in records) >= 10
+    assert max(r.seq for r in records) >= 10
 
     assert main(["audit", "show", "--account", "zhang", str(db)]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -523,8 +525,8 @@ def test_audit_show_aligns_every_kind_the_cascade_writes(
         assert len({line.index(line.split(maxsplit=3)[column]) for line in lines}) == 1, column
     for line, record in zip(lines, records, strict=True):
         seq, at, kind, text = line.split(maxsplit=3)
-        assert (seq, at, kind) == (f"#{record['seq']}", record["occurred_at"], record["kind"])
-        assert json.loads(text) == record["record"]
+        assert (seq, at, kind) == (f"#{record.seq}", record.occurred_at, record.kind)
+        assert json.loads(text) == record.record
 
 
 @pytest.mark.parametrize("appeal_day", [25, 60])
@@ -544,7 +546,7 @@ def test_a_re_evaluated_decision_is_appealable_and_applies_from_when_it_was_deci
     assert decided == T0 + appeal_day * DAY != again.effective_at
     assert engine.ruleset.notices is not None
 
-    notice = engine.notice(again.decision_id, lang="en")
+    notice = render_notice(engine.store, again.decision_id, lang="en")
     assert notice.appeal_by == decided + engine.ruleset.notices.appeal_within
 
     statements = {s["puid"]: s for s in dsa_statements(engine.store)}

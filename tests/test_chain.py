@@ -235,17 +235,17 @@ def test_a_configured_retention_sets_what_a_purge_removes_and_never_goes_under_1
 
     store = SQLiteStore(db)
     try:
-        (last,) = [r for r in store.audit_records() if r["kind"] == "retention_set"]
-        assert last["record"] == {"days": 400, "previous_days": 180}
+        (last,) = [r for r in store.audit_records() if r.kind == "retention_set"]
+        assert last.record == {"days": 400, "previous_days": 180}
         # Now 2025-06-01: 400 days back is 2024-04-27; everything from January 2024 goes.
         store.now = lambda: datetime(2025, 6, 1, tzinfo=UTC)
         with pytest.raises(StoreError, match="younger than 400 days are kept"):
             store.purge_audit(datetime(2024, 6, 1, tzinfo=UTC))
-        logged_2024 = sum(1 for r in store.audit_records() if r["recorded_at"] < "2025")
+        logged_2024 = sum(1 for r in store.audit_records() if r.recorded_at < "2025")
         before = count(db)
         removed, _kept = store.purge_audit()
         assert removed == logged_2024 > 0
-        carried = [r for r in store.audit_records() if r["kind"].endswith("_carried")]
+        carried = [r for r in store.audit_records() if r.kind.endswith("_carried")]
         # the purge's own record, and the rows whose records it removed, recorded again
         assert count(db) == before - removed + 1 + len(carried)
         assert carried
@@ -289,13 +289,13 @@ def test_a_purge_of_every_record_keeps_the_numbering(tmp_path: Path) -> None:
         engine.store.now = lambda: datetime(2024, 1, 1, tzinfo=UTC)
         for _ in engine.run(events[:200]):
             pass
-        last = max(r["seq"] for r in engine.store.audit_records())
+        last = max(r.seq for r in engine.store.audit_records())
         engine.store.now = lambda: datetime(2025, 1, 1, tzinfo=UTC)
         removed, kept = engine.store.purge_audit()
         assert (removed, kept) == (last, last + 1)
         for _ in engine.run(events[200:]):
             pass
-        seqs = [r["seq"] for r in engine.store.audit_records()]
+        seqs = [r.seq for r in engine.store.audit_records()]
         assert seqs[0] == last + 1
         assert seqs == list(range(last + 1, last + 1 + len(seqs)))
         assert engine.store.verify_audit().ok

@@ -63,7 +63,7 @@ def _report(event_id: str, at: datetime, account: str = "acct-1") -> dict[str, A
 
 
 def _kinds(engine: Engine) -> list[str]:
-    return [record["kind"] for record in engine.audit_records()]
+    return [record.kind for record in engine.audit_records()]
 
 
 @pytest.mark.parametrize(("offset", "accepted"), EDGES)
@@ -132,7 +132,7 @@ def test_a_far_future_event_changes_nothing(engine: Engine) -> None:
     assert engine.clock == clock
     assert engine.status("acct-1") == "frozen"
     assert engine.decisions("acct-1") == decisions
-    assert [d["state"] for d in engine.deadlines("acct-1")] == ["pending"]
+    assert [d.state for d in engine.deadlines("acct-1")] == ["pending"]
     assert engine.status("acct-2") == "active"
     assert engine.decisions("acct-2") == []
     later = T0 + timedelta(days=3)
@@ -150,9 +150,9 @@ def test_run_reports_the_rejected_line_and_goes_on(engine: Engine) -> None:
     outcomes = list(engine.run(lines, source="x.jsonl"))
     assert [o.accepted for o in outcomes] == [True, False, True]
     assert outcomes[1].line == 2
-    (record,) = [r for r in engine.audit_records() if r["kind"] == "rejected_event"]
-    assert record["record"]["line"] == 2
-    assert record["record"]["source"] == "x.jsonl"
+    (record,) = [r for r in engine.audit_records() if r.kind == "rejected_event"]
+    assert record.record["line"] == 2
+    assert record.record["source"] == "x.jsonl"
     assert engine.clock == T0 + timedelta(hours=1)
 
 
@@ -182,15 +182,15 @@ def test_a_forced_move_beyond_the_limit_is_audited(engine: Engine) -> None:
     engine.process(_report("a", T0))
     engine.advance_to(LIMIT + US, force=True)
     assert engine.clock == LIMIT + US
-    (record,) = [r for r in engine.audit_records() if r["kind"] == "clock_forced"]
-    assert record["record"] == {
+    (record,) = [r for r in engine.audit_records() if r.kind == "clock_forced"]
+    assert record.record == {
         "from": "2026-03-01T08:00:00+00:00",
         "to": "2026-04-01T08:00:00.000001+00:00",
         "wall_clock": "2026-03-31T08:00:00+00:00",
         "max_lead": "1d",
         "forced": True,
     }
-    assert parse_time(record["occurred_at"]) == LIMIT + US
+    assert parse_time(record.occurred_at) == LIMIT + US
 
 
 def test_force_within_the_limit_or_backwards_writes_nothing(engine: Engine) -> None:

@@ -173,8 +173,7 @@ def run_python(block: Block, page: Path, namespace: dict[str, object], shown: st
         done = subprocess.run(
             [sys.executable, "-c", block.text],
             env=_environment(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             text=True,
             timeout=300,
         )

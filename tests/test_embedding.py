@@ -108,7 +108,7 @@ def test_the_documented_pipeline_sees_every_failure(make_event: EventFactory) ->
         assert all(not o.ok and o.failure is not None and o.decisions == () for o in held)
         assert [d.account_id for d in acted] == ["a", "b", "c"]
         assert [o.event_id for o in dead_letter] == ["x"]
-        failed = [r for r in engine.audit_records() if r["kind"] == "evaluation_failed"]
+        failed = [r for r in engine.audit_records() if r.kind == "evaluation_failed"]
         assert len(failed) == 2
 
 

@@ -132,7 +132,7 @@ def test_human_review_decides_and_lift_reverses(engine: Engine, make_event: Even
     )
     assert engine.status("a") == "active"
     assert [c.status_after for c in out.status_changes] == ["active"]
-    kinds = [r["kind"] for r in engine.audit_records("a")]
+    kinds = [r.kind for r in engine.audit_records("a")]
     assert kinds == [
         "decision",
         "status_change",
@@ -201,7 +201,7 @@ def test_appeal_overturned_reverses_and_upheld_is_recorded(
     )
     assert again.rejection is not None
     assert "already reversed" in again.rejection.reason
-    kinds = [r["kind"] for r in engine.audit_records("a")]
+    kinds = [r.kind for r in engine.audit_records("a")]
     assert kinds.count("appeal_upheld") == 1
     assert kinds.count("reversal") == 1
 
@@ -226,8 +226,8 @@ def test_appeal_naming_an_unknown_or_foreign_decision_is_rejected_and_recorded(
         assert out.rejection is not None
         assert out.rejection.path == "decision_id"
     assert engine.status("a") == "cancelled"
-    rejected = [r for r in engine.audit_records() if r["kind"] == "rejected_event"]
-    assert [r["record"]["account_id"] for r in rejected] == ["a", "b"]
+    rejected = [r for r in engine.audit_records() if r.kind == "rejected_event"]
+    assert [r.record["account_id"] for r in rejected] == ["a", "b"]
 
 
 def test_a_repeated_event_is_ignored_and_a_conflicting_one_rejected(
@@ -324,10 +324,10 @@ def test_state_and_audit_survive_reopening_the_db(tmp_path: Path, make_event: Ev
         assert engine.clock == clock
         (decision,) = engine.decisions("a")
         assert decision.matched[0].conditions[0].seen is True
-        record = next(r for r in engine.audit_records("a") if r["kind"] == "decision")
-        assert record["record"]["ruleset_digest"] == engine.digest
-        assert record["occurred_at"]
-        assert record["recorded_at"]
+        record = next(r for r in engine.audit_records("a") if r.kind == "decision")
+        assert record.record["ruleset_digest"] == engine.digest
+        assert record.occurred_at
+        assert record.recorded_at
 
 
 def test_a_rule_that_fails_to_evaluate_is_never_an_allow(
@@ -338,8 +338,8 @@ def test_a_rule_that_fails_to_evaluate_is_never_an_allow(
     ev = make_event("impersonation_report", "a", reporter_id="r", confirmed=True)
     with pytest.raises(EvaluationError, match="disagree"):
         engine.process(ev)
-    failed = [r for r in engine.audit_records() if r["kind"] == "evaluation_failed"]
-    assert [r["event_id"] for r in failed] == [ev["event_id"]]
+    failed = [r for r in engine.audit_records() if r.kind == "evaluation_failed"]
+    assert [r.event_id for r in failed] == [ev["event_id"]]
     monkeypatch.undo()
     out = engine.process(ev)  # not remembered as processed: the retry decides
     assert [d.action for d in out.decisions] == ["blacklist"]
@@ -520,8 +520,8 @@ def test_a_crash_inside_one_event_undoes_only_that_event(
         assert [d.action for d in engine.process(second).decisions] == ["blacklist"]
     with Engine.from_path(db=db) as engine:
         assert (engine.status("a"), engine.status("b")) == ("blacklisted", "blacklisted")
-        failed = [r for r in engine.audit_records() if r["kind"] == "evaluation_failed"]
-        assert [r["account_id"] for r in failed] == ["b"]
+        failed = [r for r in engine.audit_records() if r.kind == "evaluation_failed"]
+        assert [r.account_id for r in failed] == ["b"]
 
 
 def test_an_exception_in_the_callers_loop_loses_nothing(
@@ -696,7 +696,7 @@ def test_malformed_lines_are_recognised_by_their_text_on_a_rerun(tmp_path: Path)
             outcomes = list(engine.run(iter_jsonl(lines)))
             assert all(o.rejection is not None for o in outcomes)
     with Engine.from_path(db=tmp_path / "s.db") as engine:
-        kinds = [r["kind"] for r in engine.audit_records()]
+        kinds = [r.kind for r in engine.audit_records()]
     assert kinds.count("rejected_event") == 4
 
 

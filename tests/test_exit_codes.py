@@ -79,7 +79,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         assert main(["run", str(EXAMPLES / "events.jsonl"), "--db", str(db)]) == 0
         assert main(["run", str(EXAMPLES / "reregistration.jsonl"), "--db", str(demo)]) == 0
         with Engine.from_path(db=db, read_only=True) as engine:
-            first = next(engine.audit_records())["record"]
+            first = next(engine.audit_records()).record
         tampered = folder / "tampered.db"
         shutil.copy(db, tampered)
         with sqlite3.connect(tampered) as connection:

@@ -523,11 +523,11 @@ def test_a_failure_while_the_clock_moves_undoes_it_all(monkeypatch: pytest.Monke
             engine.advance_to(T0 + 30 * DAY)
         assert engine.clock == clock
         assert (engine.status("a"), engine.status("b")) == ("frozen", "frozen")
-        assert [d["state"] for d in engine.deadlines("a") + engine.deadlines("b")] == [
+        assert [d.state for d in engine.deadlines("a") + engine.deadlines("b")] == [
             "pending",
             "pending",
         ]
-        failed = [r for r in engine.audit_records() if r["kind"] == "evaluation_failed"]
+        failed = [r for r in engine.audit_records() if r.kind == "evaluation_failed"]
         assert len(failed) == 1
         monkeypatch.undo()
         moved = engine.advance_to(T0 + 30 * DAY)

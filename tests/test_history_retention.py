@@ -15,7 +15,13 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, note, settings
 from hypothesis import strategies as st
 
-from blacklist_rules import Engine, StoreError, dsa_statements, explain_decision
+from blacklist_rules import (
+    Engine,
+    StoreError,
+    dsa_statements,
+    explain_decision,
+    render_notice,
+)
 from blacklist_rules.cli import main
 from blacklist_rules.model.events import utc_text
 from blacklist_rules.stores.sqlite import PURGED
@@ -89,8 +95,8 @@ def test_a_purge_removes_what_no_window_reaches_and_keeps_what_decisions_rest_on
         assert kept["s-kept"]["content_id"] == "c2"
         assert sorted(freeze.evidence) == ["s-ev1", "s-ev2"]
         assert engine.store.stored_payload_of("s-old") == PURGED
-        (record,) = [r for r in engine.audit_records() if r["kind"] == "history_purged"]
-        assert record["record"] == done.to_dict()
+        (record,) = [r for r in engine.audit_records() if r.kind == "history_purged"]
+        assert record.record == done.to_dict()
         assert engine.store.verify_audit().ok
         again = engine.store.purge_history(T0 + 200 * DAY)  # an older cut purges nothing
         assert (again.cut, again.removed, again.kept_from) == (T0 + 250 * DAY, 0, None)
@@ -107,7 +113,7 @@ def test_an_event_from_before_the_cut_is_refused_and_the_run_goes_on() -> None:
         assert refused is not None
         assert refused.path == "occurred_at"
         assert "before the history cut 2026-11-06T08:00:00" in str(refused)
-        assert [r["kind"] for r in engine.audit_records("a")][-1] == "rejected_event"
+        assert [r.kind for r in engine.audit_records("a")][-1] == "rejected_event"
         assert engine.process(strike("a", 251 * DAY, "fine", "c1")).rejection is None
 
 
@@ -145,7 +151,7 @@ def test_the_cascade_counts_what_the_cut_kept_and_leaves_what_it_settled() -> No
         assert sorted(again.evidence) == ["s1", "s3"]
         assert _reversed(engine, blacklist.decision_id)
         assert not _reversed(engine, old.decision_id)
-        kinds = [r["kind"] for r in engine.audit_records("a") if r["event_id"] == "ap"]
+        kinds = [r.kind for r in engine.audit_records("a") if r.event_id == "ap"]
         assert "cascade_settled" not in kinds  # the freeze overturned is after the cut
         assert engine.status("a") == "active"
         assert not engine.is_blacklisted({"id_number": LI})
@@ -514,7 +520,9 @@ def test_notices_and_statements_of_reasons_do_not_change_with_a_purge() -> None:
         ids = [d.decision_id for a in ("a", "b") for d in engine.decisions(a)]
 
         def told() -> tuple[Any, ...]:
-            notices = [engine.notice(i, lang=lang).text for i in ids for lang in ("en", "zh")]
+            notices = [
+                render_notice(engine.store, i, lang=lang).text for i in ids for lang in ("en", "zh")
+            ]
             explained = [explain_decision(engine, i) for i in ids]
             return dsa_statements(engine.store), notices, explained
 
@@ -534,9 +542,7 @@ def test_an_appeal_of_a_settled_decision_says_its_cascade_stops_at_the_cut() -> 
         engine.store.purge_history(T0 + 250 * DAY)
         outcome = engine.process(overturn("a", 431 * DAY, "ap", old.decision_id))
         assert [r.decision_id for r in outcome.reversals] == [old.decision_id]
-        (record,) = [
-            r["record"] for r in engine.audit_records("a") if r["kind"] == "cascade_settled"
-        ]
+        (record,) = [r.record for r in engine.audit_records("a") if r.kind == "cascade_settled"]
         assert record == {
             "by_event": "ap",
             "cascade_of": [old.decision_id],

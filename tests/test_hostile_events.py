@@ -401,8 +401,8 @@ def test_a_rejection_is_recorded_once_with_its_path(tmp_path: Path) -> None:
     path.write_text(line(rumor("e1"), '"x": ' + "9" * 5000) + "\n")
     with Engine.from_path(db=tmp_path / "s.db") as engine:
         list(engine.run(iter_jsonl(path)))
-        (record,) = [r for r in engine.audit_records() if r["kind"] == "rejected_event"]
-    assert (record["record"]["path"], record["record"]["line"]) == ("x", 1)
+        (record,) = [r for r in engine.audit_records() if r.kind == "rejected_event"]
+    assert (record.record["path"], record.record["line"]) == ("x", 1)
     assert (
         "9" * 30
         not in sqlite3.connect(tmp_path / "s.db")

@@ -141,7 +141,7 @@ def test_an_account_id_that_is_an_identity_value_is_refused(account: str) -> Non
     assert "identity value" in outcome.rejection.reason
     assert outcome.account_id is None
     (record,) = list(engine.audit_records())
-    assert account not in json.dumps(record)
+    assert account not in json.dumps(record.to_dict())
 
 
 @pytest.mark.parametrize("account", ["12345", "acct-13800138000", "u13800138000", "1380013800"])

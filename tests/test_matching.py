@@ -22,8 +22,8 @@ from blacklist_rules.matching.durable import CATCH_ALL, DurableMatcher, to_durab
 from blacklist_rules.model.events import flatten, parse_event
 from blacklist_rules.pack.checks import check_rules
 from blacklist_rules.pack.compiler import compile_rules, stream_key_form
+from blacklist_rules.pack.conditions import Compare, Not
 from blacklist_rules.pack.loader import parse_rule_text
-from blacklist_rules.pack.spec import Compare, Not
 
 DSA = {
     "category": "STATEMENT_CATEGORY_OTHER_VIOLATION_TC",

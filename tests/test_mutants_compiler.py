@@ -27,8 +27,8 @@ from blacklist_rules.pack.compiler import (
     to_guard,
     trace,
 )
+from blacklist_rules.pack.conditions import All, AnyOf, Compare, Not
 from blacklist_rules.pack.loader import parse_rule_text
-from blacklist_rules.pack.spec import All, AnyOf, Compare, Not
 
 from .support import default_pack_with, write_rule
 

@@ -20,6 +20,7 @@ from blacklist_rules.model.decisions import (
     Mode,
     Reversal,
     RuleMatch,
+    ScheduledDeadline,
     Status,
     StatusChange,
     decided_at,
@@ -164,6 +165,19 @@ def test_a_status_changes_json_form_has_its_time_as_text() -> None:
         "event_id": "ev-1",
         "decision_id": "d-1",
     }
+
+
+def test_a_deadlines_json_form_has_its_times_as_text_in_order() -> None:
+    """`Engine.deadlines` records: every field, start and due as ISO 8601, keys in field
+    order (as `status --json` and `explain` print them)."""
+    due = ScheduledDeadline("r", "d-1", AT, AT + timedelta(days=15), "pending")
+    assert list(due.to_dict().items()) == [
+        ("rule_id", "r"),
+        ("anchor", "d-1"),
+        ("starts_at", "2026-03-01T08:00:00.123456+00:00"),
+        ("due_at", "2026-03-16T08:00:00.123456+00:00"),
+        ("state", "pending"),
+    ]
 
 
 def test_a_reversal_says_whether_the_cascade_made_it() -> None:

@@ -43,8 +43,8 @@ def test_a_retention_of_exactly_the_floor_is_accepted_and_audited() -> None:
     assert not store.retention_is_default()
     store.set_retention(400 * DAY)
     assert store.retention() == 400 * DAY
-    records = [r for r in store.audit_records() if r["kind"] == "retention_set"]
-    assert [r["record"] for r in records] == [
+    records = [r for r in store.audit_records() if r.kind == "retention_set"]
+    assert [r.record for r in records] == [
         {"days": 180, "previous_days": 180},
         {"days": 400, "previous_days": 180},
     ]

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import SQLiteStore, load_ruleset
-from blacklist_rules.model.history import Row
+from blacklist_rules.model.history import HistoryRow, Row
 from blacklist_rules.windows import StreamWindow, WindowEvidence
 
 from .strategies import WINDOW_VALUES, crowded_history_rows
@@ -41,7 +41,7 @@ class PageSpy(SQLiteStore):
         limit: int,
         *,
         newest_first: bool = False,
-    ) -> list[Row]:
+    ) -> list[HistoryRow]:
         """The store's page, kept."""
         page = super().history_page(
             stream, account_id, key, bound_us, limit, newest_first=newest_first

@@ -194,7 +194,7 @@ def test_a_returning_identity_is_named_without_the_account_it_matched() -> None:
         again = by_rule(decisions, "blacklist-returning-identity")
         assert listing.decision_id in again.evidence
         for lang, words in (("en", "matched an identity on our blacklist"), ("zh", "与黑名单中")):
-            text = engine.notice(again.decision_id, lang=lang, tz=SHANGHAI).text
+            text = render_notice(engine.store, again.decision_id, lang=lang, tz=SHANGHAI).text
             assert words in text
             for secret in ("acct-li\n", "acct-li ", listing.decision_id, "acct-zhou", "0071"):
                 assert secret not in text
@@ -217,7 +217,7 @@ def test_freezes_say_how_they_end(make_event: Any) -> None:
             )
         ).decisions
         texts = {
-            d.rule_id: engine.notice(d.decision_id, lang="en", tz=SHANGHAI).text
+            d.rule_id: render_notice(engine.store, d.decision_id, lang="en", tz=SHANGHAI).text
             for d in (timed, verify, review)
         }
     assert "from 2026-03-02 16:00 until 2026-04-01 16:00" in texts[timed.rule_id]
@@ -241,8 +241,20 @@ def test_a_blacklist_listed_for_a_time_says_until_when(tmp_path: Path, make_even
         (decision,) = engine.process(
             make_event("impersonation_report", "a", reporter_id="r", confirmed=True)
         ).decisions
-        text = engine.notice(decision.decision_id, lang="zh").text
+        text = render_notice(engine.store, decision.decision_id, lang="zh").text
     assert "在 2027-03-01 08:00 之前" in text
+
+
+def test_engine_notice_still_renders_but_is_deprecated(make_event: Any) -> None:
+    """`Engine.notice` (the engine imports no report) warns and gives what `render_notice`
+    over the engine's store gives."""
+    with Engine.from_path() as engine:
+        (decision,) = engine.process(
+            make_event("impersonation_report", "a", reporter_id="r", confirmed=True)
+        ).decisions
+        with pytest.warns(DeprecationWarning, match="render_notice"):
+            old = engine.notice(decision.decision_id, lang="en", tz=SHANGHAI)
+        assert old == render_notice(engine.store, decision.decision_id, lang="en", tz=SHANGHAI)
 
 
 def test_a_lift_by_a_reviewer_is_told_as_such(make_event: Any) -> None:
@@ -262,7 +274,7 @@ def test_a_lift_by_a_reviewer_is_told_as_such(make_event: Any) -> None:
                 reason="mistaken identity",
             )
         )
-        notice = engine.notice(decision.decision_id, lang="en")
+        notice = render_notice(engine.store, decision.decision_id, lang="en")
     assert notice.reversed
     assert "On 2026-03-03 08:00 a reviewer lifted this decision" in notice.text
     assert "mistaken identity" not in notice.text
@@ -285,13 +297,13 @@ def test_no_notice_for_a_shadow_decision_an_unknown_one_or_an_unknown_language_o
             make_event("impersonation_report", "d", reporter_id="r", confirmed=True)
         ).decisions
         with pytest.raises(NoticeError, match="shadow decision: it never took effect"):
-            engine.notice(shadow.decision_id)
+            render_notice(engine.store, shadow.decision_id)
         with pytest.raises(NoticeError, match="has no notices in 'fr'; it has en, zh"):
-            engine.notice(enforced.decision_id, lang="fr")
+            render_notice(engine.store, enforced.decision_id, lang="fr")
         with pytest.raises(NoticeError, match="unknown time zone 'Asia/Shanghia'"):
-            engine.notice(enforced.decision_id, tz="Asia/Shanghia")
+            render_notice(engine.store, enforced.decision_id, tz="Asia/Shanghia")
         with pytest.raises(NoticeError, match="no decision d-nope"):
-            engine.notice("d-nope")
+            render_notice(engine.store, "d-nope")
 
 
 def test_a_pack_without_notices_loads_and_its_decisions_get_none(
@@ -306,7 +318,7 @@ def test_a_pack_without_notices_loads_and_its_decisions_get_none(
             make_event("impersonation_report", "a", reporter_id="r", confirmed=True)
         ).decisions
         with pytest.raises(NoticeError, match=f"pack {engine.digest[:12]}, which has no notice"):
-            engine.notice(decision.decision_id)
+            render_notice(engine.store, decision.decision_id)
 
 
 # --- an old decision keeps its notice -------------------------------------------------------
@@ -321,7 +333,7 @@ def test_an_old_decisions_notice_is_unchanged_after_the_pack_is_edited(
     confirmed = {"reporter_id": "r", "confirmed": True}
     with Engine.from_path(db=db) as engine:
         (old,) = engine.process(make_event("impersonation_report", "a", **confirmed)).decisions
-        before = engine.notice(old.decision_id, lang="en").text
+        before = render_notice(engine.store, old.decision_id, lang="en").text
     pack = default_pack_with(tmp_path / "pack")
     rule = pack / "impersonation" / "blacklist-confirmed-impersonation.yaml"
     rule.write_text(rule.read_text().replace("a reviewer confirmed a report", "we learned"))
@@ -330,8 +342,8 @@ def test_an_old_decisions_notice_is_unchanged_after_the_pack_is_edited(
     with Engine.from_path(pack, db=db) as engine:
         assert engine.digest != old.ruleset_digest
         (new,) = engine.process(make_event("impersonation_report", "b", **confirmed)).decisions
-        assert engine.notice(old.decision_id, lang="en").text == before
-        after = engine.notice(new.decision_id, lang="en").text
+        assert render_notice(engine.store, old.decision_id, lang="en").text == before
+        after = render_notice(engine.store, new.decision_id, lang="en").text
     assert "a reviewer confirmed a report" in before
     assert "How to appeal:" in before
     assert "we learned" in after
@@ -519,7 +531,7 @@ def test_no_notice_names_another_person_or_an_identity_value(
                 d.decision_id for d in decisions if d.account_id != decision.account_id
             ]
             for lang in ("en", "zh"):
-                text = engine.notice(decision.decision_id, lang=lang).text
+                text = render_notice(engine.store, decision.decision_id, lang=lang).text
                 assert decision.decision_id in text
                 for secret in (*forbidden_everywhere, *others, *other_decisions):
                     assert secret not in text, (secret, decision.rule_id, text)

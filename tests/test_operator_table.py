@@ -19,8 +19,8 @@ from blacklist_rules.matching.durable import DurableMatcher
 from blacklist_rules.model.events import flatten, parse_event
 from blacklist_rules.pack.checks import check_rules
 from blacklist_rules.pack.compiler import CompiledRuleset, compile_rules
+from blacklist_rules.pack.conditions import OPERATORS
 from blacklist_rules.pack.loader import RuleSource, parse_rule_text
-from blacklist_rules.pack.spec import OPERATORS
 
 DSA = {
     "category": "STATEMENT_CATEGORY_OTHER_VIOLATION_TC",

@@ -128,7 +128,7 @@ def test_writers_append_to_one_chain_one_after_the_other(url: str) -> None:
         first.audit("note", {"by": "first", "n": 2})
         transaction.commit()
         appended.join()
-        assert [r["record"]["by"] for r in first.audit_records()] == ["first", "first", "second"]
+        assert [r.record["by"] for r in first.audit_records()] == ["first", "first", "second"]
         assert first.verify_audit().ok
     finally:
         first.close()
@@ -152,7 +152,7 @@ def test_a_chain_held_past_the_busy_timeout_is_unavailable(url: str) -> None:
             with pytest.raises(StoreUnavailableError, match="busy timeout"):
                 second.audit("note", {"by": "second"})
             transaction.rollback()
-        assert [r["record"]["by"] for r in second.audit_records()] == ["first"]
+        assert [r.record["by"] for r in second.audit_records()] == ["first"]
     finally:
         first.close()
         second.close()

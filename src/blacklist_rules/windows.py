@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 
 import attrs
 
-from .model.history import Firing, Row, count
+from .model.history import Firing, HistoryRow, Row, count
 from .pack.compiler import CompiledRule, CompiledRuleset
 from .stores.protocols import HistoryStore
 
@@ -82,14 +82,14 @@ class StreamWindow:
         """The whole count: for a decision's trace, when the capped count may fall short."""
         return count(self.rows(at_us, span_us), at_us, span_us, self.distinct)
 
-    def rows(self, at_us: int, span_us: int) -> list[Row]:
+    def rows(self, at_us: int, span_us: int) -> list[HistoryRow]:
         """The window's rows that count, in time order."""
         found = self.store.history(self.stream, self.group, at_us - span_us, at_us + 1)
         return [row for row in found if self._counts(row)]
 
     def events(self, at_us: int, span_us: int) -> tuple[str, ...]:
         """The ids of the window's events: a window decision's evidence."""
-        return tuple(row[1] for row in self.rows(at_us, span_us))
+        return tuple(row.event_id for row in self.rows(at_us, span_us))
 
     def has_after(self, at_us: int) -> bool:
         """Is there a row later than `at_us`?"""
@@ -134,7 +134,7 @@ class StreamWindow:
         found: list[Firing] = []
         row = self._first_from(at_us + 1, end_us)
         while row is not None:
-            moment = row[0]
+            moment = row.at_us
             after = self._values(at_us, moment, needed, late_id)
             if late_value in after or len(after) >= needed:
                 break
@@ -143,7 +143,7 @@ class StreamWindow:
             if with_it >= needed > without:
                 # Named by its first event (a new value may have led here past others).
                 first = self._first_from(moment, moment + 1) or row
-                found.append(Firing(moment, first[1], first[2]))
+                found.append(Firing(moment, first.event_id, first.value))
                 row = self._first_from(moment + 1, end_us)
             elif without >= needed:
                 left = self._next_departure(moment, span_us)
@@ -177,7 +177,7 @@ class StreamWindow:
                 found.add(value)
         return found
 
-    def _first_from(self, from_us: int, before_us: int) -> Row | None:
+    def _first_from(self, from_us: int, before_us: int) -> HistoryRow | None:
         """The first row that counts with from <= time < before."""
         return next(self._forward(from_us - 1, before_us), None)
 
@@ -186,20 +186,20 @@ class StreamWindow:
         it: its time plus the span."""
         late_us, late_id, _value = self.fed
         for row in self._forward(at_us - span_us, late_us + 1):
-            if row[1] != late_id:
-                return row[0] + span_us
+            if row.event_id != late_id:
+                return row.at_us + span_us
         return None
 
-    def _next_new(self, after_us: int, before_us: int, known: set[object]) -> Row | None:
+    def _next_new(self, after_us: int, before_us: int, known: set[object]) -> HistoryRow | None:
         """The first row with after < time < before whose value is not in `known`."""
         return self.store.history_first_other(
             self.stream, self.group, after_us, before_us, list(known)
         )
 
-    def _counts(self, row: Row) -> bool:
-        return self.live is None or self.live(row[2])
+    def _counts(self, row: HistoryRow) -> bool:
+        return self.live is None or self.live(row.value)
 
-    def _forward(self, after_us: int, before_us: int) -> Iterator[Row]:
+    def _forward(self, after_us: int, before_us: int) -> Iterator[HistoryRow]:
         """Rows with after < time < before that count, in time order, a page at a time."""
         key: tuple[int, str | None] = (after_us, None)
         for size in _page_sizes():
@@ -207,11 +207,11 @@ class StreamWindow:
             yield from (row for row in page if self._counts(row))
             if len(page) < size:
                 return
-            key = (page[-1][0], page[-1][1])
+            key = (page[-1].at_us, page[-1].event_id)
 
     def _back_pages(
         self, low_us: int, at_us: int, without: str | None
-    ) -> Iterator[tuple[list[Row], bool]]:
+    ) -> Iterator[tuple[list[HistoryRow], bool]]:
         """Rows with low < time <= at that count, but `without`, newest first, by pages;
         each page says whether it is the last."""
         key: tuple[int, str | None] = (at_us, None)
@@ -220,12 +220,12 @@ class StreamWindow:
                 self.stream, self.group, key, low_us, size, newest_first=True
             )
             last = len(page) < size
-            yield [row for row in page if row[1] != without and self._counts(row)], last
+            yield [row for row in page if row.event_id != without and self._counts(row)], last
             if last:
                 return
-            key = (page[-1][0], page[-1][1])
+            key = (page[-1].at_us, page[-1].event_id)
 
-    def _back(self, low_us: int, at_us: int, without: str | None) -> Iterator[Row]:
+    def _back(self, low_us: int, at_us: int, without: str | None) -> Iterator[HistoryRow]:
         for page, _last in self._back_pages(low_us, at_us, without):
             yield from page
 
@@ -235,7 +235,7 @@ class StreamWindow:
         """The values of the window's rows, newest first, a page of rows at a time; each
         says whether it is the last (the window read whole: one query for most)."""
         for page, last in self._back_pages(low_us, at_us, without):
-            yield {row[2] for row in page if row[2] is not None}, last
+            yield {row.value for row in page if row.value is not None}, last
 
     def _values_in(self, low_us: int, at_us: int, without: str | None) -> Iterator[object]:
         """The group's distinct values that some counting row in the window has, in value

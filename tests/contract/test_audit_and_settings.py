@@ -9,7 +9,11 @@ import pytest
 
 from blacklist_rules import StoreError
 from blacklist_rules.stores.protocols import Store
+from blacklist_rules.stores.records import RuleFile
 from blacklist_rules.stores.sqlite import RETENTION_FLOOR
+
+RULE = RuleFile("r", 1, "rules/r.yaml", "id: r\n")
+"""A rule file as a pack leaves it in the db (no `dsa` block: a pack older than them)."""
 
 
 def test_audit_records_come_back_in_order_and_by_account(store: Store) -> None:
@@ -20,10 +24,10 @@ def test_audit_records_come_back_in_order_and_by_account(store: Store) -> None:
         store.audit("note", {"n": 2}, account_id="b")
         store.audit("note", {"n": 3})
     records = list(store.audit_records())
-    assert [r["record"]["n"] for r in records] == [1, 2, 3]
-    assert [r["seq"] for r in records] == sorted({r["seq"] for r in records})
+    assert [r.record["n"] for r in records] == [1, 2, 3]
+    assert [r.seq for r in records] == sorted({r.seq for r in records})
     (first,) = store.audit_records("a")
-    assert (first["kind"], first["event_id"], first["occurred_at"]) == ("note", "e1", "t")
+    assert (first.kind, first.event_id, first.occurred_at) == ("note", "e1", "t")
     assert store.verify_audit().ok
 
 
@@ -36,7 +40,7 @@ def test_a_rolled_back_record_leaves_the_chain_whole(store: Store) -> None:
     transaction.rollback()
     with store.begin():
         store.audit("note", {"n": 3})
-    assert [r["record"]["n"] for r in store.audit_records()] == [1, 3]
+    assert [r.record["n"] for r in store.audit_records()] == [1, 3]
     assert store.verify_audit().ok
 
 
@@ -46,12 +50,12 @@ def test_settings_and_packs_are_remembered(store: Store) -> None:
     with store.begin():
         store.set_meta("k", "1")
         store.set_meta("k", "2")
-        store.remember_ruleset("dg", [{"id": "r"}], {"notices/en.txt": "text"})
+        store.remember_ruleset("dg", [RULE], {"notices/en.txt": "text"})
         assert store.check_key("key-1")
         assert store.first_rejection("x")
         assert not store.first_rejection("x")
     assert store.meta("k") == "2"
-    assert store.ruleset_rules("dg") == [{"id": "r"}]
+    assert store.ruleset_rules("dg") == [RULE]
     assert store.notice_files("dg") == {"notices/en.txt": "text"}
     assert (store.ruleset_rules("none"), store.notice_files("none")) == ([], {})
     assert store.check_key("key-1")
@@ -71,5 +75,5 @@ def test_retention_is_whole_days_from_the_floor(store: Store) -> None:
         RETENTION_FLOOR + timedelta(days=1),
         False,
     )
-    assert [r["kind"] for r in store.audit_records()] == ["retention_set"]
+    assert [r.kind for r in store.audit_records()] == ["retention_set"]
     assert store.history_cut_us is None

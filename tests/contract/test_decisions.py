@@ -41,8 +41,8 @@ def _decide(
     return record
 
 
-def _ids(records: list[dict[str, Any]]) -> list[str]:
-    return [record["decision_id"] for record in records]
+def _ids(rows: list[StoredDecision]) -> list[str]:
+    return [row.record["decision_id"] for row in rows]
 
 
 def test_a_decision_reads_back_with_its_end_and_reversal(store: Store) -> None:
@@ -89,7 +89,7 @@ def test_expire_ends_freezes_at_their_end_once(store: Store) -> None:
     assert found is not None
     assert found.ended_at == T2
     assert store.next_expiry() == T3
-    assert [r["kind"] for r in store.audit_records("a")] == ["decision_ended"]
+    assert [r.kind for r in store.audit_records("a")] == ["decision_ended"]
 
 
 def test_end_decisions_ends_only_what_waits_for_that_condition_by_then(store: Store) -> None:

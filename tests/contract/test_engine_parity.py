@@ -25,7 +25,7 @@ def _outcome(store: Store) -> tuple[list[dict[str, Any]], list[str], list[dict[s
     with Engine(load_ruleset(), cast(SQLiteStore, store), max_lead=None) as engine:
         decided = [d.to_dict() for e in EVENTS for d in engine.process(e).decisions]
         statuses = [str(engine.status(a)) for a in sorted({e["account_id"] for e in EVENTS})]
-        trail = [{**r, "recorded_at": None} for r in engine.audit_records()]
+        trail = [{**r.to_dict(), "recorded_at": None} for r in engine.audit_records()]
     return decided, statuses, trail
 
 
@@ -51,7 +51,7 @@ def _after_a_purge(store: Store) -> tuple[list[dict[str, Any]], list[Any], list[
         engine.advance_to(T0 + 430 * DAY)
         store.purge_history(T0 + 250 * DAY)
         again = engine.process(overturn("a", 431 * DAY, "ap", freeze.decision_id)).decisions
-        trail = [{**r, "recorded_at": None} for r in engine.audit_records()]
+        trail = [{**r.to_dict(), "recorded_at": None} for r in engine.audit_records()]
         return [d.to_dict() for d in again], dsa_statements(store), trail
 
 

@@ -136,8 +136,8 @@ def test_events_since_are_later_only_in_time_order(store: Store) -> None:
     _add(store, "e1", 10)
     _add(store, "e2", 20, account="b")
     assert [
-        (account, json.loads(p)["event_id"])
-        for account, p in store.events_since(("rumor_flag",), 10)
+        (row.group, json.loads(row.payload)["event_id"])
+        for row in store.events_since(("rumor_flag",), 10)
     ] == [("b", "e2"), ("a", "e3")]
 
 

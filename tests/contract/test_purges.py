@@ -27,7 +27,7 @@ def test_an_audit_purge_removes_a_prefix_and_the_rest_verifies(store: Store) -> 
     with store.begin():
         store.audit("note", {"n": 3})
     assert store.purge_audit(NOW - timedelta(days=200)) == (2, 3)
-    assert [r["kind"] for r in store.audit_records()] == ["note", "audit_purged"]
+    assert [r.kind for r in store.audit_records()] == ["note", "audit_purged"]
     assert store.verify_audit().ok
     assert store.purge_audit(NOW - timedelta(days=200)) == (0, None)
 
@@ -62,5 +62,5 @@ def test_a_history_purge_removes_old_events_and_reduces_registrations(store: Sto
     assert "extra" not in (store.event_payload("reg") or {})
     assert store.event_payload("new") is not None
     assert store.history_cut_us == to_micros(cut)
-    assert [r["kind"] for r in store.audit_records()] == ["history_purged"]
+    assert [r.kind for r in store.audit_records()] == ["history_purged"]
     assert store.purge_history(cut).removed == 0

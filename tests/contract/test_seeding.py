@@ -14,10 +14,10 @@ from blacklist_rules.model.events import from_micros, utc_text
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.records import (
     Deadline,
+    EventRow,
     Seed,
     SeedDecision,
     SeedEntry,
-    SeedEvent,
     SeedIdentity,
 )
 
@@ -91,7 +91,7 @@ def _fill(store: Store) -> int:
 
 
 Parts = tuple[
-    list[SeedEvent], list[SeedIdentity], list[SeedDecision], list[Deadline], list[SeedEntry]
+    list[EventRow], list[SeedIdentity], list[SeedDecision], list[Deadline], list[SeedEntry]
 ]
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from blacklist_rules import BlacklistEntry, Decision, Engine
+from blacklist_rules.model.decisions import ScheduledDeadline
 from blacklist_rules.model.events import EVENT_TYPES
 
 from ._common import KEY_HELP, Commands, db_option, print_json, reader, rules_option, unknown
@@ -40,11 +40,7 @@ def handle(args: argparse.Namespace) -> int:
             return unknown(args.db, f"event or decision of account {args.account}")
         status = engine.status(args.account)
         standing = engine.standing(args.account)
-        pending = [
-            {**d, "starts_at": d["starts_at"].isoformat(), "due_at": d["due_at"].isoformat()}
-            for d in engine.deadlines(args.account)
-            if d["state"] == "pending"
-        ]
+        pending = [d for d in engine.deadlines(args.account) if d.state == "pending"]
         entries = engine.blacklist_entries(args.account)
         if args.json:
             print_json(
@@ -52,7 +48,7 @@ def handle(args: argparse.Namespace) -> int:
                     "account_id": args.account,
                     "status": status,
                     "standing": [d.to_dict() for d in standing],
-                    "pending_deadlines": pending,
+                    "pending_deadlines": [d.to_dict() for d in pending],
                     "blacklist_entries": [entry.to_dict() for entry in entries],
                 },
                 sys.stdout,
@@ -64,7 +60,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _show(
-    standing: list[Decision], pending: list[dict[str, Any]], entries: list[BlacklistEntry]
+    standing: list[Decision], pending: list[ScheduledDeadline], entries: list[BlacklistEntry]
 ) -> None:
     for decision in standing:
         ends = [f"at {decision.expires_at.isoformat()}"] if decision.expires_at else []
@@ -78,8 +74,8 @@ def _show(
         )
     for deadline in pending:
         print(
-            f"  deadline {deadline['rule_id']} due {deadline['due_at']} "
-            f"(counted from {deadline['anchor']})"
+            f"  deadline {deadline.rule_id} due {deadline.due_at.isoformat()} "
+            f"(counted from {deadline.anchor})"
         )
     for entry in entries:
         until = f" until {entry.ends_at.isoformat()}" if entry.ends_at else ""

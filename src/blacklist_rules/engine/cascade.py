@@ -244,16 +244,11 @@ def _carry(
     is); ours counted from an event that no longer counts are void."""
     store = core.store
     for due_row in waiting:
-        kept = (
-            due_row.rule_id,
-            ids.get(due_row.anchor_id, due_row.anchor_id),
-            due_row.account_id,
-            due_row.anchor_event_id,
-            due_row.start_us,
-            due_row.due_us,
+        kept = attrs.evolve(
+            due_row, anchor_id=ids.get(due_row.anchor_id, due_row.anchor_id), state="pending"
         )
-        if store.add_deadline(*kept, "pending"):
-            recording.audit_deadline(core, (*kept, "pending"))
+        if store.add_deadline(*attrs.astuple(kept)):
+            recording.audit_deadline(core, kept)
         core.mirrors.waiting.add(due_row.account_id)
     for due_row in store.pending_deadlines_of(accounts):
         if due_row.anchor_id in withdrawn:

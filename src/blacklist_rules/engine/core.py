@@ -14,7 +14,7 @@ from blacklist_rules.model.decisions import Status
 from blacklist_rules.model.events import BLACKLISTED_IDENTITY, Event, flatten, parse_event
 from blacklist_rules.model.identity import LISTED_KINDS, Fingerprints, IdentityKey
 from blacklist_rules.pack.compiler import CompiledRule, CompiledRuleset, Listener
-from blacklist_rules.pack.spec import comparisons
+from blacklist_rules.pack.conditions import comparisons
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.sqlite import LOGGED_BY_ACCOUNT
 from blacklist_rules.windows import feature_caps

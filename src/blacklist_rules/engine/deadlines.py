@@ -12,6 +12,7 @@ from blacklist_rules.errors import EvaluationError
 from blacklist_rules.model.decisions import ConditionTrace
 from blacklist_rules.model.events import Event, from_micros, to_micros, utc_text
 from blacklist_rules.pack.compiler import DEADLINE, CompiledRule, Listener
+from blacklist_rules.stores.records import Deadline
 
 from . import decide as deciding
 from . import match as matching
@@ -91,10 +92,10 @@ def schedule(
     anchor: str,
     event_id: str,
     start_us: int,
-) -> tuple[Any, ...] | None:
+) -> Deadline | None:
     """Start the deadline `rule` counts from `anchor` (a decision or event id). One older
-    than the horizon is not started: history that could meet it may be gone. The row
-    (`DEADLINE_COLUMNS`) when one was written."""
+    than the horizon is not started: history that could meet it may be gone. The row when
+    one was written."""
     if rule.deadline is None:
         raise EvaluationError(f"rule {rule.id} has no deadline to start")
     clock = core.mirrors.clock
@@ -103,8 +104,11 @@ def schedule(
         return None
     due_us = start_us + rule.deadline.span_us
     met = any(seen(core, key, account_id, start_us, due_us) for key in rule.deadline.unless)
-    row = (rule.id, anchor, account_id, event_id, start_us, due_us, "met" if met else "pending")
-    written = core.store.add_deadline(*row)
+    state = "met" if met else "pending"
+    row = Deadline(rule.id, anchor, account_id, event_id, start_us, due_us, state)
+    written = core.store.add_deadline(
+        rule.id, anchor, account_id, event_id, start_us, due_us, state
+    )
     if not met:
         ctx.moved = True
         core.mirrors.waiting.add(account_id)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal
+from typing import Any, Generic, Literal
 
 from typing_extensions import TypeVar
 
@@ -22,11 +23,17 @@ from blacklist_rules.errors import EngineError, EngineThreadError, EvaluationErr
 from blacklist_rules.matching.durable import DurableMatcher, host_thread
 from blacklist_rules.matching.protocol import Matcher
 from blacklist_rules.model.clock import DEFAULT_MAX_LEAD, TimeBound
-from blacklist_rules.model.decisions import Decision, Status, decision_from_dict
+from blacklist_rules.model.decisions import (
+    Decision,
+    ScheduledDeadline,
+    Status,
+    decision_from_dict,
+)
 from blacklist_rules.model.events import Event, ParsedLine, from_micros, parse_time, utc_text
 from blacklist_rules.model.identity import BlacklistEntry, IdentityKey, load_key
 from blacklist_rules.pack.compiler import CompiledRuleset
 from blacklist_rules.stores.protocols import Store
+from blacklist_rules.stores.records import AuditRecord
 from blacklist_rules.stores.sqlite import SQLiteStore
 from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT, whole_or_nothing
 
@@ -38,9 +45,6 @@ from .loading import load_ruleset
 from .mirrors import Mirrors
 from .seed import Seed
 from .unit import UnitOfWork
-
-if TYPE_CHECKING:  # the notices report is a layer above: imported where it is used
-    from blacklist_rules.reports.notices import Notice
 
 StoreT = TypeVar("StoreT", bound=Store, default=SQLiteStore)
 """The store an engine runs on: a SQLite one unless it says otherwise (`Engine[MemoryStore]`)."""
@@ -286,30 +290,31 @@ class Engine(Generic[StoreT]):
         """The enforced decisions behind the account's status."""
         self._owned()
         clock = utc_text(self.clock) if self.clock else None
-        return [decision_from_dict(d) for d in self.store.standing(account_id, clock)]
+        return [decision_from_dict(d.record) for d in self.store.standing(account_id, clock)]
 
     def decisions(self, account_id: str) -> list[Decision]:
         """Every decision ever taken on the account, enforced and shadow, oldest first."""
         self._owned()
-        return [decision_from_dict(d) for d in self.store.decisions_of(account_id)]
+        return [decision_from_dict(d.record) for d in self.store.decisions_of(account_id)]
 
-    def deadlines(self, account_id: str) -> list[dict[str, Any]]:
+    def deadlines(self, account_id: str) -> list[ScheduledDeadline]:
         """The account's deadlines: rule, anchor, start and due time (event time), and state:
         `pending`, `met` (an `unless` event came), `fired` or `void` (anchor reversed)."""
         self._owned()
         return [
-            {
-                "rule_id": row.rule_id,
-                "anchor": row.anchor_id,
-                "starts_at": from_micros(row.start_us),
-                "due_at": from_micros(row.due_us),
-                "state": row.state,
-            }
+            ScheduledDeadline(
+                rule_id=row.rule_id,
+                anchor=row.anchor_id,
+                starts_at=from_micros(row.start_us),
+                due_at=from_micros(row.due_us),
+                state=row.state,
+            )
             for row in self.store.deadlines_of(account_id)
         ]
 
-    def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
-        """The audit records, oldest first (of one account, or all), as stored dicts."""
+    def audit_records(self, account_id: str | None = None) -> Iterator[AuditRecord]:
+        """The audit trail's records (an account's, or all), oldest first; `to_dict()` gives
+        each as `audit show --json` prints it."""
         self._owned()
         return self.store.audit_records(account_id)
 
@@ -338,13 +343,22 @@ class Engine(Generic[StoreT]):
         self._owned()
         return [registry.entry_of(row) for row in self.store.entries(account_id)]
 
-    def notice(self, decision_id: str, lang: str = "zh", tz: str = "UTC") -> Notice:
-        """What the user is told about a decision, in `lang`, its times in the zone `tz`;
-        from the pack that decided, as kept in the db (see `render_notice`)."""
-        # Imported here: rendering is a report over the store, a layer above the engine.
-        from blacklist_rules.reports.notices import render_notice
+    def notice(self, decision_id: str, lang: str = "zh", tz: str = "UTC") -> Any:
+        """Deprecated: `blacklist_rules.render_notice(engine.store, decision_id, lang=…,
+        tz=…)`, the report itself (a `Notice`), which needs no engine.
 
-        return render_notice(self.store, decision_id, lang=lang, tz=tz)
+        Rendering is a report over the store, a layer above the engine, which imports none
+        of it: this shim reaches it as a user does, through the package's public surface,
+        and goes in the next minor release."""
+        warnings.warn(
+            "Engine.notice is deprecated: use blacklist_rules.render_notice(engine.store, "
+            "decision_id, lang=..., tz=...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        import blacklist_rules  # the public surface (no layer), not the reports layer
+
+        return blacklist_rules.render_notice(self.store, decision_id, lang=lang, tz=tz)
 
     # --- processing ---------------------------------------------------------------------
     @whole_or_nothing

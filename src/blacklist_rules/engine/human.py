@@ -102,7 +102,8 @@ def _review(core: Core, ctx: EventContext, event: ReviewDecision) -> list[Decisi
     # lift), reversed together: one status change, from the status to what remains.
     clock = core.mirrors.clock
     at = utc_text(event.occurred_at)
-    lifted = core.store.standing(event.account_id, utc_text(clock) if clock else None, at)
+    standing = core.store.standing(event.account_id, utc_text(clock) if clock else None, at)
+    lifted = [row.record for row in standing]
     for record in lifted:
         _mark_reversed(core, ctx, record, event)
     if lifted:

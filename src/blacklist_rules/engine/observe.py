@@ -8,6 +8,7 @@ from typing import Any
 
 from blacklist_rules.model.decisions import Status
 from blacklist_rules.model.events import Event, to_micros
+from blacklist_rules.model.history import HistoryRow
 from blacklist_rules.pack.compiler import CompiledRule, CompiledRuleset, Listener
 from blacklist_rules.windows import Live, StreamWindow, WindowEvidence
 
@@ -52,7 +53,7 @@ def observe(
             # Live accounts count in a window `by` an identity value.
             live = _liveness(core, ctx) if stream.by is not None else None
             distinct = stream.distinct is not None
-            fed = (at_us, event.event_id, value)
+            fed = HistoryRow(at_us, event.event_id, value)
             found[stream.key] = StreamWindow(store, stream.key, group, distinct, live, fed)
     snapshot.update(features(ruleset, found, at_us, core.index.caps))
     return found

@@ -8,11 +8,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import attrs
-
 from blacklist_rules.model.decisions import Action, Decision, Mode, Status, StatusChange
 from blacklist_rules.model.events import to_micros, utc_text
-from blacklist_rules.stores.audit_crosscheck import DEADLINE_COLUMNS, DEADLINE_ROW, vouched
+from blacklist_rules.stores.audit_crosscheck import DEADLINE_ROW, deadline_record, vouched
 from blacklist_rules.stores.records import Deadline
 
 from . import deadlines, registry
@@ -35,7 +33,7 @@ def record_decision(core: Core, ctx: EventContext, decision: Decision, event_id:
                 core, ctx, rule, decision.account_id, decision.decision_id, event_id, start_us
             )
             if row is not None:
-                started.append(dict(zip(DEADLINE_COLUMNS, row, strict=True)))
+                started.append(row)
     store.audit(
         "decision",
         vouch(core, record, started),
@@ -62,22 +60,18 @@ def record_decision(core: Core, ctx: EventContext, decision: Decision, event_id:
         registry.sync(core, ctx, decision.account_id, decision.effective_at, event_id)
 
 
-def vouch(
-    core: Core, record: dict[str, Any], started: Sequence[dict[str, Any]] = ()
-) -> dict[str, Any]:
+def vouch(core: Core, record: dict[str, Any], started: Sequence[Deadline] = ()) -> dict[str, Any]:
     """A decision's audit record: it vouches for its evidence events as stored and the
     deadlines it started (`audit_crosscheck.vouched`); its row and output are the record."""
     evidence = list(record["evidence"])
     return vouched(record, core.store.event_rows(evidence) if evidence else (), started)
 
 
-def audit_deadline(core: Core, row: Deadline | Sequence[Any] | None) -> None:
-    """Say in the trail what a deadline row (`DEADLINE_COLUMNS`) now is, when no decision's
-    record says so: `audit verify` checks the row against it."""
+def audit_deadline(core: Core, row: Deadline | None) -> None:
+    """Say in the trail what a deadline row now is, when no decision's record says so:
+    `audit verify` checks the row against it."""
     if row is not None:
-        values = attrs.astuple(row) if isinstance(row, Deadline) else row
-        record = dict(zip(DEADLINE_COLUMNS, values, strict=True))
-        core.store.audit(DEADLINE_ROW, record, account_id=str(record["account_id"]))
+        core.store.audit(DEADLINE_ROW, deadline_record(row), account_id=row.account_id)
 
 
 def set_status(
@@ -117,7 +111,7 @@ def recompute(
     clock = core.mirrors.clock
     standing = core.store.standing(account_id, utc_text(clock) if clock else None)
     after = max(
-        (Action(d["action"]).status for d in standing),
+        (Action(d.record["action"]).status for d in standing),
         key=lambda s: s.severity,
         default=Status.ACTIVE,
     )

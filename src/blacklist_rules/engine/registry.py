@@ -130,9 +130,9 @@ def _wanted(core: Core, account_id: str) -> dict[EntryKey, BlacklistEntry]:
     """The entries the account's standing blacklist decisions call for."""
     store, clock = core.store, core.mirrors.clock
     standing = [
-        decision_from_dict(d)
+        decision_from_dict(d.record)
         for d in store.standing(account_id, utc_text(clock) if clock else None)
-        if d["action"] == Action.BLACKLIST
+        if d.record["action"] == Action.BLACKLIST
     ]
     wanted: dict[EntryKey, BlacklistEntry] = {}
     if not standing or not store.has_verification(account_id, "passed"):

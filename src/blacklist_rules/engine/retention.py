@@ -24,13 +24,13 @@ def fill_streams(core: Core) -> None:
                 logged = store.registrations_since(stream.by, since)
             else:
                 logged = store.events_since(stream.listener.types, since)
-            for group, payload in logged:
-                found = core.stored_match(payload, stream.listener)
+            for row in logged:
+                found = core.stored_match(row.payload, stream.listener)
                 if found is not None:
                     event, snapshot = found
                     value = snapshot.get(stream.distinct) if stream.distinct else None
                     at_us = to_micros(event.occurred_at)
-                    store.add_history(key, group, at_us, event.event_id, value)
+                    store.add_history(key, row.group, at_us, event.event_id, value)
         store.mark_stream_filled(key)
 
 

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
 from time import perf_counter
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from blacklist_rules.errors import EvaluationError, StoreError, StoreUnavailableError
 from blacklist_rules.model.events import Registration, input_text, utc_text
 from blacklist_rules.pack.compiler import CompiledRule
 from blacklist_rules.stores.protocols import Transaction
+from blacklist_rules.stores.records import RuleFile
 from blacklist_rules.stores.sqlite.connection import whole_or_nothing
 
 from . import retention
@@ -208,13 +209,7 @@ def told(ctx: EventContext, exc: Exception) -> str:
     return repr(exc)
 
 
-def _rule_record(rule: CompiledRule) -> dict[str, Any]:
+def _rule_record(rule: CompiledRule) -> RuleFile:
     """What the store keeps of each rule under the pack's digest: the file as written, and
     its `dsa` block as read (the statement export needs no YAML)."""
-    return {
-        "id": rule.id,
-        "version": rule.version,
-        "file": rule.source,
-        "text": rule.text,
-        "dsa": dict(rule.dsa),
-    }
+    return RuleFile(rule.id, rule.version, rule.source, rule.text, dict(rule.dsa))

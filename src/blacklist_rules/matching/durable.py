@@ -35,7 +35,7 @@ from durable import engine as _engine
 
 from blacklist_rules.errors import EvaluationError
 from blacklist_rules.pack.compiler import CompiledRuleset, Matchable, feature_key, listed
-from blacklist_rules.pack.spec import All, AnyOf, Compare, Condition, Not
+from blacklist_rules.pack.conditions import All, AnyOf, Compare, Condition, Not
 
 _SID = "0"
 CATCH_ALL = "__catch_all__"

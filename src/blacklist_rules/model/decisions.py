@@ -146,6 +146,25 @@ class StatusChange:
 
 
 @attrs.frozen
+class ScheduledDeadline:
+    """A rule's deadline on an account (`Engine.deadlines`): counting from `anchor` (an event
+    or a decision id), from `starts_at` to `due_at` (event time), and its state: `pending`,
+    `met` (an `unless` event came), `fired` or `void` (its anchor reversed)."""
+
+    rule_id: str
+    anchor: str
+    starts_at: datetime
+    due_at: datetime
+    state: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = attrs.asdict(self)
+        data["starts_at"] = self.starts_at.isoformat()
+        data["due_at"] = self.due_at.isoformat()
+        return data
+
+
+@attrs.frozen
 class Reversal:
     """A decision reversed: by a person (`by`: `appeal_outcome` or `review_decision`), or by
     the cascade (`by`: `cascade`) because what it depended on was reversed."""

@@ -13,11 +13,24 @@ questions of `windows.StreamWindow`, which reads only the rows that settle them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import attrs
 
 Row = tuple[int, str, object]
-"""One event of a stream: (time in µs, event id, value of the distinct field or None)."""
+"""One event of a stream: (time in µs, event id, value of the distinct field or None); the
+plain definitions below take any such tuple, a `HistoryRow` among them."""
+
+
+class HistoryRow(NamedTuple):
+    """One event of a stream as `HistoryStore` reads it back. A named tuple rather than an
+    attrs class: windows read rows by the page on the hot path, and a row is still the `Row`
+    the plain definitions take (and compares equal to its tuple)."""
+
+    at_us: int
+    event_id: str
+    value: object
+    """The value of the stream's distinct field (None: none)."""
 
 
 def in_window(rows: Iterable[Row], end_us: int, span_us: int) -> list[Row]:

@@ -21,8 +21,9 @@ from blacklist_rules.model.transparency import (
     closest,
 )
 
+from .conditions import Compare, Path, comparisons, suggest
 from .loader import RuleSource
-from .spec import Compare, Filter, Path, comparisons, suggest
+from .spec import Filter
 
 _OPS_BY_KIND = {
     "str": {"eq", "ne", "in", "not_in", "matches", "exists"},

@@ -24,21 +24,10 @@ from blacklist_rules.model.decisions import Action, ConditionTrace, Mode
 from blacklist_rules.model.identity import DEVICE, ID_NUMBER, PHONE
 from blacklist_rules.model.patterns import Pattern, compile_pattern
 
+from .conditions import All, AnyOf, Compare, Condition, Not, comparisons
 from .loader import RuleSource
 from .notice_templates import NoticePack
-from .spec import (
-    SCHEMA_VERSION,
-    All,
-    AnyOf,
-    Compare,
-    Condition,
-    Deadline,
-    Filter,
-    Not,
-    Window,
-    comparisons,
-    parse_duration,
-)
+from .spec import SCHEMA_VERSION, Deadline, Filter, Window, parse_duration
 
 COMPILER_VERSION = 3
 """Bumped when compilation changes meaning, so the digest of an unchanged pack changes too."""

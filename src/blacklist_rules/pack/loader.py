@@ -34,16 +34,8 @@ from ruamel.yaml.scanner import ScannerError
 from blacklist_rules.errors import RuleFileError, RuleLoadError
 from blacklist_rules.model.events import error_message
 
-from .spec import (
-    Condition,
-    Filter,
-    Path,
-    RuleSpec,
-    ShapeError,
-    parse_condition,
-    raw_filters,
-    suggest,
-)
+from .conditions import Condition, Path, ShapeError, parse_condition, suggest
+from .spec import Filter, RuleSpec, raw_filters
 
 RULE_SUFFIXES = (".yaml", ".yml")
 

@@ -25,8 +25,9 @@ import attrs
 
 from blacklist_rules.errors import RuleFileError
 
+from .conditions import suggest
 from .loader import RuleSource
-from .spec import LANGUAGE_TAG, parse_duration, suggest
+from .spec import LANGUAGE_TAG, parse_duration
 
 FOLDER = "notices"
 SETTINGS = "settings"

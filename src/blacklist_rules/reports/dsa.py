@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from blacklist_rules.errors import ExportError
 from blacklist_rules.model.decisions import HUMAN_REVIEW, Action, decided_at
 from blacklist_rules.model.events import from_micros
@@ -131,9 +133,9 @@ class _Builder:
         digest, rule_id = record["ruleset_digest"], record["rule_id"]
         if digest not in self.packs:
             self.packs[digest] = {
-                rule["id"]: rule["dsa"]
+                rule.id: rule.dsa
                 for rule in self.store.ruleset_rules(digest)
-                if "dsa" in rule
+                if rule.dsa is not None
             }
         dsa = self.packs[digest].get(rule_id)
         if dsa is None:
@@ -290,91 +292,104 @@ def _day(moment: str) -> str:
     return datetime.fromisoformat(moment).astimezone(UTC).date().isoformat()
 
 
+@attrs.define
+class _Checks:
+    """The field rules `problems` applies to one statement, each adding what is wrong."""
+
+    statement: Mapping[str, Any]
+    found: list[str] = attrs.Factory(list)
+
+    def one_of(self, field: str, allowed: tuple[str, ...], required: bool = True) -> None:
+        value = self.statement.get(field)
+        if value is None:
+            if required:
+                self.found.append(f"{field} is required")
+        elif value not in allowed:
+            self.found.append(f"{field} {value!r} is not an allowed value")
+
+    def many_of(self, field: str, allowed: tuple[str, ...], required: bool = False) -> None:
+        values = self.statement.get(field)
+        if values is None:
+            if required:
+                self.found.append(f"{field} is required")
+        elif not isinstance(values, list) or not values:
+            self.found.append(f"{field} must be a non-empty list")
+        else:
+            self.found.extend(
+                f"{field}: {v!r} is not an allowed value" for v in values if v not in allowed
+            )
+
+    def text(self, field: str, required: bool) -> None:
+        value = self.statement.get(field)
+        if value is None or value == "":
+            if required:
+                self.found.append(f"{field} is required")
+        elif not isinstance(value, str) or len(value) > MAX_LENGTH[field]:
+            self.found.append(f"{field} is longer than {MAX_LENGTH[field]} characters")
+
+    def day(self, field: str, bounds: tuple[date, date] | None, required: bool) -> date | None:
+        value = self.statement.get(field)
+        if value is None:
+            if required:
+                self.found.append(f"{field} is required")
+            return None
+        if not isinstance(value, str) or not _DATE.fullmatch(value):
+            self.found.append(f"{field} is not YYYY-MM-DD")
+            return None
+        parsed = date.fromisoformat(value)
+        if bounds is not None and not bounds[0] <= parsed <= bounds[1]:
+            self.found.append(f"{field} {value} is outside {bounds[0]} … {bounds[1]}")
+        return parsed
+
+    def grounds(self) -> None:
+        """The decision's ground, and the fields that go with it (and only those)."""
+        statement = self.statement
+        self.one_of("decision_account", (ACCOUNT_SUSPENDED, ACCOUNT_TERMINATED))
+        self.one_of("decision_ground", (DECISION_GROUND_ILLEGAL, DECISION_GROUND_INCOMPATIBLE))
+        illegal = statement.get("decision_ground") == DECISION_GROUND_ILLEGAL
+        self.text("illegal_content_legal_ground", illegal)
+        self.text("illegal_content_explanation", illegal)
+        self.text("incompatible_content_ground", not illegal)
+        self.text("incompatible_content_explanation", not illegal)
+        self.one_of("incompatible_content_illegal", YES_NO, required=not illegal)
+        for field in (
+            "illegal_content_legal_ground",
+            "illegal_content_explanation",
+            "incompatible_content_ground",
+            "incompatible_content_explanation",
+            "incompatible_content_illegal",
+        ):
+            if field in statement and field.startswith("illegal") != illegal:
+                self.found.append(f"{field} does not go with {statement.get('decision_ground')}")
+        self.text("decision_ground_reference_url", False)
+
+
 def problems(statement: Mapping[str, Any]) -> list[str]:
     """What the Transparency Database would refuse in a statement (empty: nothing).
 
     The rules of its `StatementStoreRequest`, for the fields this export writes: required
     fields, allowed values, conditional fields, lengths, date formats and bounds, `puid`.
     """
-    found: list[str] = []
-
-    def one_of(field: str, allowed: tuple[str, ...], required: bool = True) -> None:
-        value = statement.get(field)
-        if value is None:
-            if required:
-                found.append(f"{field} is required")
-        elif value not in allowed:
-            found.append(f"{field} {value!r} is not an allowed value")
-
-    def many_of(field: str, allowed: tuple[str, ...], required: bool = False) -> None:
-        values = statement.get(field)
-        if values is None:
-            if required:
-                found.append(f"{field} is required")
-        elif not isinstance(values, list) or not values:
-            found.append(f"{field} must be a non-empty list")
-        else:
-            found.extend(
-                f"{field}: {v!r} is not an allowed value" for v in values if v not in allowed
-            )
-
-    def text(field: str, required: bool) -> None:
-        value = statement.get(field)
-        if value is None or value == "":
-            if required:
-                found.append(f"{field} is required")
-        elif not isinstance(value, str) or len(value) > MAX_LENGTH[field]:
-            found.append(f"{field} is longer than {MAX_LENGTH[field]} characters")
-
-    def day(field: str, bounds: tuple[date, date] | None, required: bool) -> date | None:
-        value = statement.get(field)
-        if value is None:
-            if required:
-                found.append(f"{field} is required")
-            return None
-        if not isinstance(value, str) or not _DATE.fullmatch(value):
-            found.append(f"{field} is not YYYY-MM-DD")
-            return None
-        parsed = date.fromisoformat(value)
-        if bounds is not None and not bounds[0] <= parsed <= bounds[1]:
-            found.append(f"{field} {value} is outside {bounds[0]} … {bounds[1]}")
-        return parsed
-
-    one_of("decision_account", (ACCOUNT_SUSPENDED, ACCOUNT_TERMINATED))
-    one_of("decision_ground", (DECISION_GROUND_ILLEGAL, DECISION_GROUND_INCOMPATIBLE))
-    illegal = statement.get("decision_ground") == DECISION_GROUND_ILLEGAL
-    text("illegal_content_legal_ground", illegal)
-    text("illegal_content_explanation", illegal)
-    text("incompatible_content_ground", not illegal)
-    text("incompatible_content_explanation", not illegal)
-    one_of("incompatible_content_illegal", YES_NO, required=not illegal)
-    for field in (
-        "illegal_content_legal_ground",
-        "illegal_content_explanation",
-        "incompatible_content_ground",
-        "incompatible_content_explanation",
-        "incompatible_content_illegal",
-    ):
-        if field in statement and field.startswith("illegal") != illegal:
-            found.append(f"{field} does not go with {statement.get('decision_ground')}")
-    text("decision_ground_reference_url", False)
-    one_of("category", CATEGORIES)
-    many_of("category_specification", KEYWORDS)
+    check = _Checks(statement)
+    check.grounds()
+    check.one_of("category", CATEGORIES)
+    check.many_of("category_specification", KEYWORDS)
     other_keyword = KEYWORD_OTHER in (statement.get("category_specification") or ())
-    text("category_specification_other", other_keyword)
-    many_of("content_type", CONTENT_TYPES, required=True)
-    text("content_type_other", CONTENT_TYPE_OTHER in (statement.get("content_type") or ()))
-    many_of("territorial_scope", EEA_COUNTRIES)
-    day("content_date", CONTENT_DATES, True)
-    applied = day("application_date", APPLICATION_DATES, True)
-    end = day("end_date_account_restriction", None, False)
+    check.text("category_specification_other", other_keyword)
+    check.many_of("content_type", CONTENT_TYPES, required=True)
+    check.text("content_type_other", CONTENT_TYPE_OTHER in (statement.get("content_type") or ()))
+    check.many_of("territorial_scope", EEA_COUNTRIES)
+    check.day("content_date", CONTENT_DATES, True)
+    applied = check.day("application_date", APPLICATION_DATES, True)
+    end = check.day("end_date_account_restriction", None, False)
     if end is not None and (end > LATEST_END_DATE or (applied is not None and end < applied)):
-        found.append("end_date_account_restriction is before the application date or after 2038")
-    text("decision_facts", True)
-    one_of("source_type", SOURCE_TYPES)
-    one_of("automated_detection", YES_NO)
-    one_of("automated_decision", (AUTOMATED_FULLY, AUTOMATED_PARTIALLY, NOT_AUTOMATED))
-    text("puid", True)
+        late = "end_date_account_restriction is before the application date or after 2038"
+        check.found.append(late)
+    check.text("decision_facts", True)
+    check.one_of("source_type", SOURCE_TYPES)
+    check.one_of("automated_detection", YES_NO)
+    check.one_of("automated_decision", (AUTOMATED_FULLY, AUTOMATED_PARTIALLY, NOT_AUTOMATED))
+    check.text("puid", True)
     if not re.fullmatch(PUID_PATTERN, str(statement.get("puid", ""))):
-        found.append("puid may hold only a-z, A-Z, 0-9, - and _")
-    return found
+        check.found.append("puid may hold only a-z, A-Z, 0-9, - and _")
+    return check.found

@@ -16,21 +16,21 @@ from blacklist_rules.errors import EventError
 from blacklist_rules.model.events import BLACKLISTED_IDENTITY, flatten, parse_event, to_micros
 from blacklist_rules.model.history import count
 from blacklist_rules.pack.compiler import CompiledRule, condition_text, to_guard, trace
+from blacklist_rules.pack.conditions import All, Compare, Condition, Not
 from blacklist_rules.pack.loader import parse_rule_text
-from blacklist_rules.pack.spec import All, Compare, Condition, Not
 
 
 def _rule_file(engine: Engine, digest: str, rule_id: str) -> dict[str, Any] | None:
     """The rule as written in the pack `digest`: id, version, description, basis, text."""
     for rule in engine.store.ruleset_rules(digest):
-        if rule["id"] != rule_id:
+        if rule.id != rule_id:
             continue
-        source, _errors = parse_rule_text(rule["text"], rule["file"])
+        source, _errors = parse_rule_text(rule.text, rule.file)
         described = {
             "description": source.spec.description.strip() if source else None,
             "basis": source.spec.basis.strip() if source else None,
         }
-        return {**rule, **described}
+        return {**rule.to_dict(), **described}
     return None
 
 
@@ -137,8 +137,4 @@ def _window_count(engine: Engine, rule: CompiledRule, account_id: str, at_us: in
 
 
 def _deadlines(engine: Engine, rule: CompiledRule, account_id: str) -> list[dict[str, Any]]:
-    return [
-        {**d, "starts_at": d["starts_at"].isoformat(), "due_at": d["due_at"].isoformat()}
-        for d in engine.deadlines(account_id)
-        if d["rule_id"] == rule.id
-    ]
+    return [d.to_dict() for d in engine.deadlines(account_id) if d.rule_id == rule.id]

@@ -95,8 +95,8 @@ def _verification_reason(payloads: Sequence[Mapping[str, Any]]) -> str | None:
 def _rule_notice(store: Store, record: Mapping[str, Any], lang: str) -> tuple[RuleSpec, NoticeText]:
     """The deciding rule as written in the pack that decided, and its words in `lang`."""
     for rule in store.ruleset_rules(record["ruleset_digest"]):
-        if rule["id"] == record["rule_id"]:
-            source, errors = parse_rule_text(rule["text"], rule["file"])
+        if rule.id == record["rule_id"]:
+            source, errors = parse_rule_text(rule.text, rule.file)
             notice = source.spec.notice if source is not None else None
             if source is None or notice is None or lang not in notice:
                 raise NoticeError(

@@ -46,6 +46,7 @@ import attrs
 
 from blacklist_rules.model.chain import FIELDS, PURGE_KIND
 from blacklist_rules.model.events import to_micros, utc_text
+from blacklist_rules.stores.records import Deadline, EventRow
 
 DECISION_ENDED = "decision_ended"
 """The kind of the record written when a decision ends (a freeze's time is up, a passed
@@ -152,26 +153,37 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 """JSON text as the store writes records (one encoder: digests are on the hot path)."""
 
 
-def event_digest(row: Sequence[Any]) -> str:
+def event_digest(row: EventRow) -> str:
     """SHA-256 of a stored event's row (`EVENT_COLUMNS`: its payload and what is read beside
     it), as a decision's audit record keeps it for each evidence event."""
-    return hashlib.sha256(_dumps(list(row[1:])).encode("utf-8", "surrogatepass")).hexdigest()
+    return _digest((row.account_id, row.type, row.occurred_us, row.payload, row.clock_us))
+
+
+def _digest(values: Sequence[Any]) -> str:
+    """`event_digest` of an event's columns after its id, as read from a table."""
+    return hashlib.sha256(_dumps(list(values)).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def deadline_record(row: Deadline) -> dict[str, Any]:
+    """A deadline's row as an audit record carries it (`DEADLINE_COLUMNS`)."""
+    return attrs.asdict(row)
 
 
 def vouched(
     record: dict[str, Any],
-    events: Iterable[Sequence[Any]],
-    deadlines: Sequence[dict[str, Any]] = (),
+    events: Iterable[EventRow],
+    deadlines: Sequence[Deadline] = (),
 ) -> dict[str, Any]:
     """A decision's audit record: its record, then (`VOUCHES`) the digests of its evidence
     events among `events` (their stored rows) and the deadlines it started."""
-    digests = {str(row[0]): event_digest(row) for row in events}
+    digests = {row.event_id: event_digest(row) for row in events}
     evidence = [[item, digests[item]] for item in record["evidence"] if item in digests]
-    return {**record, VOUCHES: {"evidence": evidence, "deadlines": list(deadlines)}}
+    started = [deadline_record(row) for row in deadlines]
+    return {**record, VOUCHES: {"evidence": evidence, "deadlines": started}}
 
 
 def carried_decision(
-    row: Sequence[Any], events: Callable[[list[str]], Iterable[Sequence[Any]]]
+    row: Sequence[Any], events: Callable[[list[str]], Iterable[EventRow]]
 ) -> dict[str, Any]:
     """What an audit purge records of a decision row (`DECISION_COLUMNS`) it leaves without
     its records: the row, and the digests of its evidence events as `events` reads them."""
@@ -381,7 +393,7 @@ class CrossCheck:
             said = self.evidence[str(row[0])]
             if row[1] is None and row[-1]:  # not stored: a history purge removed it
                 purged += 1
-            elif row[1] is None or event_digest(row[:-1]) != said.digest:
+            elif row[1] is None or _digest(row[1:-1]) != said.digest:
                 what = f"event {row[0]}, evidence of decision {said.decision_id},"
                 if row[1] is None:
                     return Mismatch(said.seq, f"{what} is not in the events table: it was deleted")

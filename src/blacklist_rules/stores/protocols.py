@@ -10,24 +10,30 @@ which compares in time order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
 
 from blacklist_rules.model.chain import AuditHead, Verdict
+from blacklist_rules.model.history import HistoryRow
 from blacklist_rules.stores.records import (
     AccountStatus,
     Arrival,
+    AuditPurge,
+    AuditRecord,
     Deadline,
+    EventRow,
     Expiry,
     Fingerprint,
     FirstSeen,
+    GroupedPayload,
     HistoryPurge,
     ListedSpan,
     LoggedEvent,
     PassedVerification,
     Registration,
+    RuleFile,
     Seed,
     StoredDecision,
     StoredEntry,
@@ -82,7 +88,7 @@ class EventLog(Protocol):
     def stored_payload_of(self, event_id: str) -> str | None:
         """The stored text of an event, `PURGED` if a history purge removed it, else None."""
 
-    def event_rows(self, event_ids: list[str]) -> list[tuple[Any, ...]]:
+    def event_rows(self, event_ids: list[str]) -> list[EventRow]:
         """The rows (`audit_crosscheck.EVENT_COLUMNS`) of the stored events among these ids:
         what a decision's audit record vouches for."""
 
@@ -133,8 +139,8 @@ class EventLog(Protocol):
     def arrivals(self, event_ids: set[str]) -> dict[str, int]:
         """When each stored event came, as a position in arrival order."""
 
-    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[tuple[str, str]]:
-        """(account id, payload) of stored events of these types later than `after_us`."""
+    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[GroupedPayload]:
+        """The stored events of these types later than `after_us`, grouped by account."""
 
     def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
         """Withdraw the evidence a reversed decision was taken on; False if it already was."""
@@ -160,7 +166,7 @@ class DecisionStore(Protocol):
 
     def standing(
         self, account_id: str, clock: str | None, decided_by: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoredDecision]:
         """Enforced decisions still in force: not reversed, not ended, freezes not expired;
         with `decided_by`, only those taken at or before that time."""
 
@@ -168,13 +174,13 @@ class DecisionStore(Protocol):
         """Every enforced decision ever taken (ended and reversed ones too), in time order,
         with when it ended and what reversed it."""
 
-    def decisions_of(self, account_id: str) -> list[dict[str, Any]]: ...
+    def decisions_of(self, account_id: str) -> list[StoredDecision]: ...
 
     def end_decisions(self, account_id: str, end_condition: str, at: str) -> list[str]:
         """End the account's standing freezes, decided at or before `at`, that wait for
         `end_condition`; their ids. A late event never ends what was decided after it."""
 
-    def shadow_decisions(self) -> list[dict[str, Any]]:
+    def shadow_decisions(self) -> list[StoredDecision]:
         """Every shadow decision not reversed, oldest first."""
 
     def enforced_irreversible(self) -> int:
@@ -231,7 +237,7 @@ class HistoryStore(Protocol):
 
     def history(
         self, stream: str, account_id: str, after_us: int, before_us: int
-    ) -> list[tuple[int, str, object]]:
+    ) -> list[HistoryRow]:
         """(time, event id, value) of the stream's events with after < time < before."""
 
     def history_count(
@@ -254,7 +260,7 @@ class HistoryStore(Protocol):
         limit: int,
         *,
         newest_first: bool = False,
-    ) -> list[tuple[int, str, object]]:
+    ) -> list[HistoryRow]:
         """Up to `limit` rows past the key, in time order, before `bound_us` (newest first:
         after it): a window read a page at a time. The key is the last row read (time, event
         id), or (time, None) for the rows later than that time (newest first: at that time
@@ -262,7 +268,7 @@ class HistoryStore(Protocol):
 
     def history_first_other(
         self, stream: str, account_id: str, after_us: int, before_us: int, known: list[object]
-    ) -> tuple[int, str, object] | None:
+    ) -> HistoryRow | None:
         """The first row with after < time < before and a value, not one of `known`."""
 
     def history_next_value(self, stream: str, account_id: str, above: object) -> object:
@@ -386,8 +392,8 @@ class IdentityStore(Protocol):
     def prints_of(self, accounts: set[str]) -> dict[str, list[Fingerprint]]:
         """Per registration of these accounts, its fingerprints."""
 
-    def registrations_since(self, kind: str, after_us: int) -> Iterator[tuple[str, str]]:
-        """(fingerprint of `kind`, payload) of stored registrations later than `after_us`."""
+    def registrations_since(self, kind: str, after_us: int) -> Iterator[GroupedPayload]:
+        """The stored registrations later than `after_us`, grouped by their `kind` fingerprint."""
 
 
 class AuditTrail(Protocol):
@@ -416,7 +422,8 @@ class AuditTrail(Protocol):
         Then the tables that decisions, exports and statuses read (decisions, accounts,
         blacklist): each row must be what the chained records of it say (`audit_crosscheck`)."""
 
-    def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]: ...
+    def audit_records(self, account_id: str | None = None) -> Iterator[AuditRecord]:
+        """The trail's records (an account's, or all), in order."""
 
 
 class Settings(Protocol):
@@ -428,7 +435,7 @@ class Settings(Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
 
     def remember_ruleset(
-        self, digest: str, rules: list[dict[str, Any]], notices: Mapping[str, str] | None = None
+        self, digest: str, rules: Sequence[RuleFile], notices: Mapping[str, str] | None = None
     ) -> None:
         """Keep the exact rule text (and notice templates) behind a digest, so any decision can
         be traced to it; the audit records written from now on carry the digest."""
@@ -440,7 +447,7 @@ class Settings(Protocol):
         """Is this the db's identity key? A new db adopts the first key it is opened with for
         writing (a read-only open writes nothing: any key reads a db that has none)."""
 
-    def ruleset_rules(self, digest: str) -> list[dict[str, Any]]:
+    def ruleset_rules(self, digest: str) -> list[RuleFile]:
         """The rule files (id, version, file, text) of a pack the db has used."""
 
     def first_rejection(self, digest: str) -> bool:
@@ -486,9 +493,7 @@ class Retention(Protocol):
         fingerprints of registrations are account state and stay. The purge is an audit
         record."""
 
-    def purge_audit(
-        self, before: datetime | None = None, *, verify: bool = True
-    ) -> tuple[int, int | None]:
+    def purge_audit(self, before: datetime | None = None, *, verify: bool = True) -> AuditPurge:
         """Remove the audit records logged before `before` (default: the configured retention
         ago; a prefix of the trail) and leave a checkpoint, so what remains still verifies; the
         purge is itself an audit record. Refused for anything younger than the retention

@@ -3,8 +3,10 @@ or string-keyed dicts (`to_dict()` only where a record leaves as JSON)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -34,6 +36,75 @@ class HistoryPurge:
 
 
 @attrs.frozen
+class AuditRecord:
+    """One record of the audit trail as read back (`AuditTrail.audit_records`): its number,
+    the chained columns and its record (the JSON it was written with, parsed: open data, one
+    shape per `kind`). `to_dict()` is its JSON line (`audit show --json`, `audit export`)."""
+
+    seq: int
+    version: int
+    kind: str
+    account_id: str | None
+    event_id: str | None
+    decision_id: str | None
+    occurred_at: str | None
+    recorded_at: str
+    record: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> AuditRecord:
+        """From its columns as stored: seq, the chained columns up to the record's JSON text."""
+        seq, version, kind, account_id, event_id, decision_id, occurred_at, recorded_at, text = row
+        return cls(
+            seq,
+            version,
+            kind,
+            account_id,
+            event_id,
+            decision_id,
+            occurred_at,
+            recorded_at,
+            json.loads(text),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self, recurse=False)
+
+
+@attrs.frozen
+class RuleFile:
+    """A rule file as the db keeps it under its pack's digest (`Settings.remember_ruleset`):
+    the file as written, and its `dsa` block as read (None: a pack older than DSA blocks), so
+    any decision can be traced to its rule and exported without YAML."""
+
+    id: str
+    version: int
+    file: str
+    text: str
+    dsa: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RuleFile:
+        return cls(data["id"], data["version"], data["file"], data["text"], data.get("dsa"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """As stored: the keys of `from_dict`, `dsa` left out when there is none."""
+        data = attrs.asdict(self, recurse=False)
+        if self.dsa is None:
+            del data["dsa"]
+        return data
+
+
+class AuditPurge(NamedTuple):
+    """What an audit purge did (`Retention.purge_audit`). A named tuple: callers unpack it as
+    `removed, first_kept = store.purge_audit(...)`."""
+
+    removed: int
+    first_kept: int | None
+    """The seq of the first record kept (None: nothing was purged)."""
+
+
+@attrs.frozen
 class StoredEvent:
     """Where and when a logged event happened (`EventLog.events_of`)."""
 
@@ -49,6 +120,15 @@ class LoggedEvent:
 
     payload: str
     clock_us: int | None
+
+
+@attrs.frozen
+class GroupedPayload:
+    """A stored event's text and the group its stream's history keeps it under: its account
+    (`EventLog.events_since`) or a registration's fingerprint (`registrations_since`)."""
+
+    group: str
+    payload: str
 
 
 @attrs.frozen
@@ -88,6 +168,11 @@ class StoredDecision:
     record: dict[str, Any]
     ended_at: str | None
     reversed_by: str | None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> StoredDecision:
+        """From the columns record (its JSON text), ended_at, reversed_by."""
+        return cls(dict(json.loads(row[0])), row[1], row[2])
 
 
 @attrs.frozen
@@ -166,8 +251,9 @@ class ListedSpan:
 
 
 @attrs.frozen
-class SeedEvent:
-    """A logged event's row, to be logged again elsewhere as it is."""
+class EventRow:
+    """A logged event's row as stored (`audit_crosscheck.EVENT_COLUMNS`): what a decision's
+    audit record vouches for (`EventLog.event_rows`), and what a seed logs again elsewhere."""
 
     event_id: str
     account_id: str
@@ -219,7 +305,7 @@ class Seed:
     """What a store held of some accounts at one point of its log (`Seeding.export_for`), in
     the order it came: what a scratch world starts from, whatever store holds each side."""
 
-    events: tuple[SeedEvent, ...]
+    events: tuple[EventRow, ...]
     identities: tuple[SeedIdentity, ...]
     decisions: tuple[SeedDecision, ...]
     deadlines: tuple[Deadline, ...]

@@ -17,7 +17,7 @@ whether it was seen true and seen false over all the cases' events.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,8 +30,8 @@ from blacklist_rules.model.decisions import Decision, Mode
 from blacklist_rules.model.events import Event, Timestamp, parse_event
 from blacklist_rules.model.identity import IdentityKey
 from blacklist_rules.pack.compiler import CompiledRule, CompiledRuleset, condition_text, trace
+from blacklist_rules.pack.conditions import suggest
 from blacklist_rules.pack.loader import parse_yaml, pydantic_errors, read_source
-from blacklist_rules.pack.spec import suggest
 from blacklist_rules.stores.sqlite import SQLiteStore
 
 CASE_SUFFIXES = (".yaml", ".yml")
@@ -142,45 +142,54 @@ def parse_cases(text: str, source: str) -> tuple[list[Case], list[RuleFileError]
         except ValidationError as exc:
             errors.extend(pydantic_errors(exc, source, at, _case_keys))
             continue
-        events, found = [], []
-        for number, raw in enumerate(spec.events):
-            try:
-                events.append(parse_event(raw))
-            except EventError as exc:
-                path = ("events", number, *(exc.path.split(".") if exc.path else ()))
-                found.append(RuleFileError(source, at(path), "E-EVENT", str(exc)))
-        accounts = {event.account_id for event in events}
-        named = [
-            (("expect" if kind == "expect" else kind, n, "account_id"), e.account_id)
-            for kind in ("expect", "expect_shadow")
-            for n, e in enumerate(getattr(spec, kind) or ())
-        ] + [(("final_status", account), account) for account in spec.final_status or {}]
-        for path, account in named:
-            if events and account not in accounts:
-                found.append(
-                    RuleFileError(
-                        source,
-                        at(path),
-                        "E-ACCOUNT",
-                        f"case `{spec.name}`: no event has account `{account}`",
-                        suggest(account, sorted(accounts)),
-                    )
-                )
-        last = max((event.occurred_at for event in events), default=None)
-        if spec.until is not None and last is not None and spec.until < last:
-            found.append(
-                RuleFileError(
-                    source,
-                    at(("until",)),
-                    "E-CASE",
-                    f"case `{spec.name}`: `until` is before its last event (the clock never "
-                    "goes back)",
-                )
-            )
+        events, found = _case_events(spec, source, at)
         errors.extend(found)
         if not found:
             cases.append(Case(spec, source, at(()), tuple(events)))
     return cases, errors
+
+
+def _case_events(
+    spec: CaseSpec, source: str, at: Callable[[tuple[str | int, ...]], int]
+) -> tuple[list[Event], list[RuleFileError]]:
+    """A case's events, parsed, and what is wrong with them: events that do not validate,
+    accounts `expect` or `final_status` name but no event has, an `until` before the last
+    event (`at`: the line of a path inside the case)."""
+    events, found = [], []
+    for number, raw in enumerate(spec.events):
+        try:
+            events.append(parse_event(raw))
+        except EventError as exc:
+            path = ("events", number, *(exc.path.split(".") if exc.path else ()))
+            found.append(RuleFileError(source, at(path), "E-EVENT", str(exc)))
+    accounts = {event.account_id for event in events}
+    named = [
+        (("expect" if kind == "expect" else kind, n, "account_id"), e.account_id)
+        for kind in ("expect", "expect_shadow")
+        for n, e in enumerate(getattr(spec, kind) or ())
+    ] + [(("final_status", account), account) for account in spec.final_status or {}]
+    for path, account in named:
+        if events and account not in accounts:
+            found.append(
+                RuleFileError(
+                    source,
+                    at(path),
+                    "E-ACCOUNT",
+                    f"case `{spec.name}`: no event has account `{account}`",
+                    suggest(account, sorted(accounts)),
+                )
+            )
+    last = max((event.occurred_at for event in events), default=None)
+    if spec.until is not None and last is not None and spec.until < last:
+        found.append(
+            RuleFileError(
+                source,
+                at(("until",)),
+                "E-CASE",
+                f"case `{spec.name}`: `until` is before its last event (the clock never goes back)",
+            )
+        )
+    return events, found
 
 
 def case_files(locations: Iterable[Path]) -> list[Path]:
@@ -301,8 +310,8 @@ class Coverage:
         """A deadline met in time was seen false."""
         for account in accounts:
             for deadline in engine.deadlines(account):
-                if deadline["state"] == "met":
-                    self.seen[(deadline["rule_id"], 0)].add(False)
+                if deadline.state == "met":
+                    self.seen[(deadline.rule_id, 0)].add(False)
 
     def report(self) -> dict[str, Any]:
         """Coverage as one JSON-ready dict (what `test --json` prints): per rule, whether it

@@ -281,7 +281,7 @@ def shadow_diff(engine: Engine, *, samples: int = 3) -> dict[str, Any]:
     by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
     lifts = engine.store.lifts()
     clock = engine.clock
-    for record in engine.store.shadow_decisions():
+    for record in (row.record for row in engine.store.shadow_decisions()):
         if not _would_stand(engine, record, lifts.get(record["account_id"], ()), clock):
             continue
         by_account[record["account_id"]].append(record)

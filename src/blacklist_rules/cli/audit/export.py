@@ -57,7 +57,7 @@ def handle(args: argparse.Namespace) -> int:
         if args.format == "dsa":
             lines: Iterator[Any] = iter(dsa_statements(store, verify=False))
         else:
-            lines = store.audit_records()
+            lines = (record.to_dict() for record in store.audit_records())
         if args.output is None:
             for line in lines:
                 print_json(line, sys.stdout)

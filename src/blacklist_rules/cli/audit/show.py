@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
 from blacklist_rules.cli._common import Commands, print_json
+from blacklist_rules.stores.records import AuditRecord
 
 from ._trail import db_argument, open_trail
 
@@ -29,7 +29,7 @@ def handle(args: argparse.Namespace) -> int:
         records = store.audit_records(args.account)
         if args.json:
             for record in records:
-                print_json(record, sys.stdout)
+                print_json(record.to_dict(), sys.stdout)
         else:
             _show_records(list(records))
     finally:
@@ -37,15 +37,15 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_records(records: list[dict[str, Any]]) -> None:
+def _show_records(records: list[AuditRecord]) -> None:
     """A record a line, its number, time and kind in columns as wide as the widest shown (a
     kind the code adds later aligns too), then the record."""
     rows = [
         (
-            f"#{record['seq']}",
-            record["occurred_at"] or "-",
-            record["kind"],
-            json.dumps(record["record"], ensure_ascii=False, default=str),
+            f"#{record.seq}",
+            record.occurred_at or "-",
+            record.kind,
+            json.dumps(record.record, ensure_ascii=False, default=str),
         )
         for record in records
     ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from blacklist_rules.stores.audit_crosscheck import (
     CrossCheck,
     Mismatch,
 )
+from blacklist_rules.stores.records import AuditRecord
 from blacklist_rules.stores.sqlite.audit import AUDIT_RECORD_VERSION
 from blacklist_rules.stores.sqlite.schema import dumps
 
@@ -100,10 +100,7 @@ class MemoryAudit(MemoryBase):
             rows.append((event_id, *stored, event_id in self._t.purged))
         return rows
 
-    def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
+    def audit_records(self, account_id: str | None = None) -> Iterator[AuditRecord]:
         for row in list(self._t.audit):
             if account_id is None or row["account_id"] == account_id:
-                yield {
-                    **{name: row[name] for name in _SHOWN},
-                    "record": json.loads(row["record"]),
-                }
+                yield AuditRecord.from_row([row[name] for name in (*_SHOWN, "record")])

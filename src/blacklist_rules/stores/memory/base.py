@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from blacklist_rules.errors import StoreError
+from blacklist_rules.stores.records import RuleFile
 from blacklist_rules.stores.sqlite.schema import dumps
 
 PATH = ":memory:"
@@ -193,10 +194,10 @@ class MemoryBase:
         self._t.meta[key] = value
 
     def remember_ruleset(
-        self, digest: str, rules: list[dict[str, Any]], notices: Mapping[str, str] | None = None
+        self, digest: str, rules: Sequence[RuleFile], notices: Mapping[str, str] | None = None
     ) -> None:
         self._digest = digest
-        self._t.rulesets.setdefault(digest, dumps(rules))
+        self._t.rulesets.setdefault(digest, dumps([rule.to_dict() for rule in rules]))
         if notices:
             self._t.notices.setdefault(digest, dumps(dict(notices)))
 
@@ -211,9 +212,9 @@ class MemoryBase:
             return True
         return hmac.compare_digest(known, check)
 
-    def ruleset_rules(self, digest: str) -> list[dict[str, Any]]:
+    def ruleset_rules(self, digest: str) -> list[RuleFile]:
         found = self._t.rulesets.get(digest)
-        return [] if found is None else list(json.loads(found))
+        return [] if found is None else [RuleFile.from_dict(d) for d in json.loads(found)]
 
     def first_rejection(self, digest: str) -> bool:
         if digest in self._t.rejections:

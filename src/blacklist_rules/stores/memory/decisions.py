@@ -20,9 +20,12 @@ def _standing(d: Decision) -> bool:
     return d.mode == "enforce" and d.ended_at is None and d.reversed_by is None
 
 
-def _records(found: list[Decision]) -> list[dict[str, Any]]:
+def _records(found: list[Decision]) -> list[StoredDecision]:
     """Records in the order taken (time, then arrival: a stable sort keeps it)."""
-    return [dict(json.loads(d.record)) for d in sorted(found, key=lambda d: d.effective_at)]
+    return [
+        StoredDecision(json.loads(d.record), d.ended_at, d.reversed_by)
+        for d in sorted(found, key=lambda d: d.effective_at)
+    ]
 
 
 class MemoryDecisions(MemoryAudit):
@@ -68,7 +71,7 @@ class MemoryDecisions(MemoryAudit):
 
     def standing(
         self, account_id: str, clock: str | None, decided_by: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoredDecision]:
         return _records(
             [
                 d
@@ -84,7 +87,7 @@ class MemoryDecisions(MemoryAudit):
         for d in sorted(found, key=lambda d: d.effective_at):
             yield StoredDecision(json.loads(d.record), d.ended_at, d.reversed_by)
 
-    def decisions_of(self, account_id: str) -> list[dict[str, Any]]:
+    def decisions_of(self, account_id: str) -> list[StoredDecision]:
         return _records(self._of(account_id))
 
     def end_decisions(self, account_id: str, end_condition: str, at: str) -> list[str]:
@@ -97,7 +100,7 @@ class MemoryDecisions(MemoryAudit):
             self._end(decision_id, account_id, at)
         return ids
 
-    def shadow_decisions(self) -> list[dict[str, Any]]:
+    def shadow_decisions(self) -> list[StoredDecision]:
         found = self._t.decisions.values()
         return _records([d for d in found if d.mode == "shadow" and d.reversed_by is None])
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from blacklist_rules.stores.records import (
     Arrival,
+    EventRow,
     FirstSeen,
+    GroupedPayload,
     LoggedEvent,
     PassedVerification,
     StoredEvent,
@@ -68,11 +70,11 @@ class MemoryEvents(MemoryBase):
             return known.payload
         return PURGED if event_id in self._t.purged else None
 
-    def event_rows(self, event_ids: list[str]) -> list[tuple[Any, ...]]:
+    def event_rows(self, event_ids: list[str]) -> list[EventRow]:
         """The rows (`EVENT_COLUMNS`) of the stored events among these ids."""
         found = (self._t.events.get(event_id) for event_id in dict.fromkeys(event_ids))
         return [
-            (e.event_id, e.account_id, e.type, e.occurred_us, e.payload, e.clock_us)
+            EventRow(e.event_id, e.account_id, e.type, e.occurred_us, e.payload, e.clock_us)
             for e in found
             if e is not None
         ]
@@ -158,10 +160,10 @@ class MemoryEvents(MemoryBase):
         events = self._t.events
         return {i: events[i].position for i in sorted(event_ids) if i in events}
 
-    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[tuple[str, str]]:
+    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[GroupedPayload]:
         found = [e for e in self._kept() if e.type in types and e.occurred_us > after_us]
         for e in sorted(found, key=lambda e: (e.occurred_us, e.event_id)):
-            yield e.account_id, e.payload
+            yield GroupedPayload(e.account_id, e.payload)
 
     def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
         if event_id in self._t.withdrawn:

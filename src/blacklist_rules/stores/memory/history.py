@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .base import MemoryBase
+from blacklist_rules.model.history import HistoryRow as Row
 
-Row = tuple[int, str, object]
+from .base import MemoryBase
 
 
 def _order(value: object) -> tuple[int, object]:
@@ -23,7 +23,7 @@ class MemoryHistory(MemoryBase):
 
     def _rows(self, stream: str, account_id: str) -> list[Row]:
         found = self._t.history.get((stream, account_id), {})
-        return [(at_us, event_id, found[(at_us, event_id)]) for at_us, event_id in sorted(found)]
+        return [Row(at_us, event_id, found[(at_us, event_id)]) for at_us, event_id in sorted(found)]
 
     def add_history(
         self, stream: str, account_id: str, occurred_us: int, event_id: str, value: object
@@ -37,7 +37,7 @@ class MemoryHistory(MemoryBase):
         self._t.history.get((stream, account_id), {}).pop((occurred_us, event_id), None)
 
     def history(self, stream: str, account_id: str, after_us: int, before_us: int) -> list[Row]:
-        return [r for r in self._rows(stream, account_id) if after_us < r[0] < before_us]
+        return [r for r in self._rows(stream, account_id) if after_us < r.at_us < before_us]
 
     def history_count(
         self,
@@ -49,7 +49,9 @@ class MemoryHistory(MemoryBase):
         without: str | None,
     ) -> int:
         rows = self._rows(stream, account_id)
-        return min(limit, sum(1 for r in rows if after_us < r[0] <= until_us and r[1] != without))
+        return min(
+            limit, sum(1 for r in rows if after_us < r.at_us <= until_us and r.event_id != without)
+        )
 
     def history_page(
         self,
@@ -65,21 +67,21 @@ class MemoryHistory(MemoryBase):
         rows = self._rows(stream, account_id)
         if newest_first:
             rows.reverse()
-            past = [r for r in rows if (r[0] <= time_us if event_id is None else r[:2] < key)]
-            return [r for r in past if r[0] > bound_us][:limit]
-        past = [r for r in rows if (r[0] > time_us if event_id is None else r[:2] > key)]
-        return [r for r in past if r[0] < bound_us][:limit]
+            past = [r for r in rows if (r.at_us <= time_us if event_id is None else r[:2] < key)]
+            return [r for r in past if r.at_us > bound_us][:limit]
+        past = [r for r in rows if (r.at_us > time_us if event_id is None else r[:2] > key)]
+        return [r for r in past if r.at_us < bound_us][:limit]
 
     def history_first_other(
         self, stream: str, account_id: str, after_us: int, before_us: int, known: list[object]
     ) -> Row | None:
         for row in self.history(stream, account_id, after_us, before_us):
-            if row[2] is not None and row[2] not in known:
+            if row.value is not None and row.value not in known:
                 return row
         return None
 
     def history_next_value(self, stream: str, account_id: str, above: object) -> object:
-        values = {r[2] for r in self._rows(stream, account_id) if r[2] is not None}
+        values = {r.value for r in self._rows(stream, account_id) if r.value is not None}
         if above is not None:
             values = {v for v in values if _order(v) > _order(above)}
         return min(values, key=_order, default=None)
@@ -94,7 +96,10 @@ class MemoryHistory(MemoryBase):
         without: str | None,
     ) -> bool:
         return any(
-            r[2] is not None and r[2] == value and after_us < r[0] <= until_us and r[1] != without
+            r.value is not None
+            and r.value == value
+            and after_us < r.at_us <= until_us
+            and r.event_id != without
             for r in self._rows(stream, account_id)
         )
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from blacklist_rules.stores.records import Fingerprint, ListedSpan, Registration, StoredEntry
+from blacklist_rules.stores.records import (
+    Fingerprint,
+    GroupedPayload,
+    ListedSpan,
+    Registration,
+    StoredEntry,
+)
 
 from .base import Entry, MemoryBase
 
@@ -138,7 +144,7 @@ class MemoryIdentities(MemoryBase):
                 found.setdefault(event_id, []).append(Fingerprint(kind, value))
         return found
 
-    def registrations_since(self, kind: str, after_us: int) -> Iterator[tuple[str, str]]:
+    def registrations_since(self, kind: str, after_us: int) -> Iterator[GroupedPayload]:
         events = self._t.events
         found = sorted(
             (r[4], r[3], r[1])
@@ -146,4 +152,4 @@ class MemoryIdentities(MemoryBase):
             if r[0] == kind and r[4] > after_us and r[3] in events
         )
         for _at, event_id, value in found:
-            yield value, events[event_id].payload
+            yield GroupedPayload(value, events[event_id].payload)

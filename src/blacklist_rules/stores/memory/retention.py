@@ -21,7 +21,7 @@ from blacklist_rules.stores.audit_crosscheck import (
     VOUCHES,
     carried_decision,
 )
-from blacklist_rules.stores.records import HistoryPurge
+from blacklist_rules.stores.records import AuditPurge, HistoryPurge
 from blacklist_rules.stores.sqlite.retention import PERSONS, RetentionPolicy
 from blacklist_rules.stores.sqlite.schema import LOGGED_BY_ACCOUNT
 
@@ -93,9 +93,7 @@ class MemoryRetention(MemoryAudit, MemoryEvents, RetentionPolicy):
         late = [e.occurred_us for e in events if e.position >= first and e.occurred_us >= line]
         return first, min(line, min(late) - horizon_us) if late else line
 
-    def purge_audit(
-        self, before: datetime | None = None, *, verify: bool = True
-    ) -> tuple[int, int | None]:
+    def purge_audit(self, before: datetime | None = None, *, verify: bool = True) -> AuditPurge:
         """As `SQLiteStore.purge_audit`."""
         before = self._purge_cut(before, "audit records")
         verdict = self.verify_audit() if verify else None
@@ -108,7 +106,7 @@ class MemoryRetention(MemoryAudit, MemoryEvents, RetentionPolicy):
             cut = min(young) if young else max((r["seq"] for r in trail), default=0) + 1
             gone = [r for r in trail if r["seq"] < cut]
             if not gone:
-                return 0, None
+                return AuditPurge(0, None)
             kept = [r["prev_hash"] for r in trail if r["seq"] == cut]
             head = self.meta("audit_head") or f"0:{GENESIS}"
             old = json.loads(self.meta("audit_checkpoint") or '{"removed": 0}')
@@ -130,7 +128,7 @@ class MemoryRetention(MemoryAudit, MemoryEvents, RetentionPolicy):
                     account_id=carried["account_id"],
                     decision_id=carried.get("decision_id"),
                 )
-        return len(gone), cut
+        return AuditPurge(len(gone), cut)
 
     def _bare_rows(self) -> list[tuple[str, dict[str, Any]]]:
         """As `SQLiteStore._bare_rows`: the rows no kept record vouches for."""

@@ -10,10 +10,10 @@ from blacklist_rules.model.events import from_micros, utc_text
 from blacklist_rules.stores.protocols import Seeding
 from blacklist_rules.stores.records import (
     Deadline,
+    EventRow,
     Seed,
     SeedDecision,
     SeedEntry,
-    SeedEvent,
     SeedIdentity,
     seed_removal,
     seeded_deadline,
@@ -38,7 +38,7 @@ class MemorySeeding(MemoryEvents):
             if e.account_id in accounts and e.occurred_us < cut_us and e.position < boundary
         ]
         events = tuple(
-            SeedEvent(e.event_id, e.account_id, e.type, e.occurred_us, e.payload, e.clock_us)
+            EventRow(e.event_id, e.account_id, e.type, e.occurred_us, e.payload, e.clock_us)
             for e in came
             if e.event_id not in t.withdrawn
         )

@@ -8,7 +8,6 @@ first record to their commit. (Issue 16 weighs this against a chain per partitio
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ from blacklist_rules.stores.audit_crosscheck import (
     CrossCheck,
     Mismatch,
 )
+from blacklist_rules.stores.records import AuditRecord
 from blacklist_rules.stores.sqlite.audit import AUDIT_RECORD_VERSION
 from blacklist_rules.stores.sqlite.schema import dumps
 
@@ -144,7 +144,7 @@ class PostgresAudit(PostgresBase):
             return attrs.evolve(verdict, ok=False, seq=found.seq, problem=found.problem)
         return attrs.evolve(verdict, unchecked=found)
 
-    def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
+    def audit_records(self, account_id: str | None = None) -> Iterator[AuditRecord]:
         rows = self._db.all(
             "SELECT seq, version, kind, account_id, event_id, decision_id, occurred_at, "
             "recorded_at, record FROM audit WHERE (%(a)s::text IS NULL OR account_id = %(a)s) "
@@ -152,14 +152,4 @@ class PostgresAudit(PostgresBase):
             {"a": account_id},
         )
         for row in rows:
-            yield {
-                "seq": row[0],
-                "version": row[1],
-                "kind": row[2],
-                "account_id": row[3],
-                "event_id": row[4],
-                "decision_id": row[5],
-                "occurred_at": row[6],
-                "recorded_at": row[7],
-                "record": json.loads(row[8]),
-            }
+            yield AuditRecord.from_row(row)

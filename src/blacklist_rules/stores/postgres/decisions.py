@@ -15,9 +15,8 @@ from blacklist_rules.stores.sqlite.schema import dumps
 from .audit import PostgresAudit
 from .schema import STANDING
 
-
-def _stored(row: tuple[Any, ...]) -> StoredDecision:
-    return StoredDecision(dict(json.loads(row[0])), row[1], row[2])
+_ROWS = "SELECT record, ended_at, reversed_by FROM decisions"
+"""The columns of `StoredDecision.from_row`."""
 
 
 class PostgresDecisions(PostgresAudit):
@@ -63,40 +62,37 @@ class PostgresDecisions(PostgresAudit):
     def decision(self, decision_id: str) -> StoredDecision | None:
         """A decision's record, with when it ended and what reversed it."""
         row = self._db.one(
-            "SELECT record, ended_at, reversed_by FROM decisions WHERE decision_id = %s",
+            f"{_ROWS} WHERE decision_id = %s",
             (decision_id,),
         )
-        return None if row is None else _stored(row)
+        return None if row is None else StoredDecision.from_row(row)
 
     def standing(
         self, account_id: str, clock: str | None, decided_by: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoredDecision]:
         """Enforced decisions still in force: not reversed, not ended, freezes not expired;
         with `decided_by`, only those taken at or before that time."""
         rows = self._db.all(
-            f"SELECT record FROM decisions WHERE account_id = %(a)s AND {STANDING} "
+            f"{_ROWS} WHERE account_id = %(a)s AND {STANDING} "
             "AND (expires_at IS NULL OR %(clock)s::text IS NULL OR expires_at > %(clock)s) "
             "AND (%(by)s::text IS NULL OR effective_at <= %(by)s) ORDER BY effective_at, position",
             {"a": account_id, "clock": clock, "by": decided_by},
         )
-        return [dict(json.loads(row[0])) for row in rows]
+        return [StoredDecision.from_row(row) for row in rows]
 
     def enforced_decisions(self) -> Iterator[StoredDecision]:
         """Every enforced decision ever taken (ended and reversed ones too), in time order,
         with when it ended and what reversed it."""
-        rows = self._db.all(
-            "SELECT record, ended_at, reversed_by FROM decisions WHERE mode = 'enforce' "
-            "ORDER BY effective_at, position"
-        )
+        rows = self._db.all(f"{_ROWS} WHERE mode = 'enforce' ORDER BY effective_at, position")
         for row in rows:
-            yield _stored(row)
+            yield StoredDecision.from_row(row)
 
-    def decisions_of(self, account_id: str) -> list[dict[str, Any]]:
+    def decisions_of(self, account_id: str) -> list[StoredDecision]:
         rows = self._db.all(
-            "SELECT record FROM decisions WHERE account_id = %s ORDER BY effective_at, position",
+            f"{_ROWS} WHERE account_id = %s ORDER BY effective_at, position",
             (account_id,),
         )
-        return [dict(json.loads(row[0])) for row in rows]
+        return [StoredDecision.from_row(row) for row in rows]
 
     def end_decisions(self, account_id: str, end_condition: str, at: str) -> list[str]:
         """End the account's standing freezes, decided at or before `at`, that wait for
@@ -111,13 +107,12 @@ class PostgresDecisions(PostgresAudit):
             self._end(decision_id, account_id, at)
         return ids
 
-    def shadow_decisions(self) -> list[dict[str, Any]]:
+    def shadow_decisions(self) -> list[StoredDecision]:
         """Every shadow decision not reversed, oldest first."""
         rows = self._db.all(
-            "SELECT record FROM decisions WHERE mode = 'shadow' AND reversed_by IS NULL "
-            "ORDER BY effective_at, position"
+            f"{_ROWS} WHERE mode = 'shadow' AND reversed_by IS NULL ORDER BY effective_at, position"
         )
-        return [dict(json.loads(row[0])) for row in rows]
+        return [StoredDecision.from_row(row) for row in rows]
 
     def enforced_irreversible(self) -> int:
         """How many (account, action) cancel or blacklist outcomes are enforced and standing."""

@@ -10,7 +10,9 @@ from typing import Any
 from blacklist_rules.stores.audit_crosscheck import EVENT_COLUMNS
 from blacklist_rules.stores.records import (
     Arrival,
+    EventRow,
     FirstSeen,
+    GroupedPayload,
     LoggedEvent,
     PassedVerification,
     StoredEvent,
@@ -59,12 +61,13 @@ class PostgresEvents(PostgresBase):
             return str(row[0])
         return PURGED if row[1] else None
 
-    def event_rows(self, event_ids: list[str]) -> list[tuple[Any, ...]]:
+    def event_rows(self, event_ids: list[str]) -> list[EventRow]:
         """The rows (`EVENT_COLUMNS`) of the stored events among these ids."""
-        return self._db.all(
+        rows = self._db.all(
             f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE event_id = ANY(%s)",
             (event_ids,),
         )
+        return [EventRow(*row) for row in rows]
 
     def forget_event(self, event_id: str) -> None:
         self._db.execute("DELETE FROM events WHERE event_id = %s", (event_id,))
@@ -181,15 +184,15 @@ class PostgresEvents(PostgresBase):
         )
         return {str(row[0]): int(row[1]) for row in rows}
 
-    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[tuple[str, str]]:
-        """(account id, payload) of stored events of these types later than `after_us`."""
+    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[GroupedPayload]:
+        """The stored events of these types later than `after_us`, grouped by account."""
         rows = self._db.all(
             "SELECT account_id, payload FROM events WHERE type = ANY(%s) AND occurred_us > %s "
             f"AND {KEPT} ORDER BY occurred_us, event_id",
             (list(types), after_us),
         )
         for row in rows:
-            yield str(row[0]), str(row[1])
+            yield GroupedPayload(str(row[0]), str(row[1]))
 
     def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
         """Withdraw the evidence a reversed decision was taken on; False if it already was."""

@@ -9,14 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from blacklist_rules.model.history import HistoryRow
+
 from .base import PostgresBase
 from .driver import json_value
 
 _ROW = "SELECT occurred_us, event_id, value FROM history WHERE stream = %s AND account_id = %s "
 
 
-def _row(row: tuple[Any, ...]) -> tuple[int, str, object]:
-    return int(row[0]), str(row[1]), row[2]
+def _row(row: tuple[Any, ...]) -> HistoryRow:
+    return HistoryRow(int(row[0]), str(row[1]), row[2])
 
 
 class PostgresHistory(PostgresBase):
@@ -39,7 +41,7 @@ class PostgresHistory(PostgresBase):
 
     def history(
         self, stream: str, account_id: str, after_us: int, before_us: int
-    ) -> list[tuple[int, str, object]]:
+    ) -> list[HistoryRow]:
         """(time, event id, value) of the stream's events with after < time < before."""
         rows = self._db.all(
             _ROW + "AND occurred_us > %s AND occurred_us < %s ORDER BY occurred_us, event_id",
@@ -75,7 +77,7 @@ class PostgresHistory(PostgresBase):
         limit: int,
         *,
         newest_first: bool = False,
-    ) -> list[tuple[int, str, object]]:
+    ) -> list[HistoryRow]:
         """Up to `limit` rows past the key, in time order, before `bound_us` (newest first:
         after it): a window read a page at a time. The key is the last row read (time, event
         id), or (time, None) for the rows later than that time (newest first: at that time
@@ -97,7 +99,7 @@ class PostgresHistory(PostgresBase):
 
     def history_first_other(
         self, stream: str, account_id: str, after_us: int, before_us: int, known: list[object]
-    ) -> tuple[int, str, object] | None:
+    ) -> HistoryRow | None:
         """The first row with after < time < before and a value, not one of `known`."""
         row = self._db.one(
             _ROW + "AND occurred_us > %s AND occurred_us < %s AND value IS NOT NULL "

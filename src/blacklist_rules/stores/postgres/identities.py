@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from blacklist_rules.stores.records import Fingerprint, ListedSpan, Registration, StoredEntry
+from blacklist_rules.stores.records import (
+    Fingerprint,
+    GroupedPayload,
+    ListedSpan,
+    Registration,
+    StoredEntry,
+)
 
 from .base import PostgresBase
 from .schema import ENTRY, IN_FORCE
@@ -149,8 +155,8 @@ class PostgresIdentities(PostgresBase):
             found.setdefault(str(event_id), []).append(Fingerprint(str(kind), str(fingerprint)))
         return found
 
-    def registrations_since(self, kind: str, after_us: int) -> Iterator[tuple[str, str]]:
-        """(fingerprint of `kind`, payload) of stored registrations later than `after_us`."""
+    def registrations_since(self, kind: str, after_us: int) -> Iterator[GroupedPayload]:
+        """The stored registrations later than `after_us`, grouped by their `kind` fingerprint."""
         rows = self._db.all(
             "SELECT encode(i.fingerprint, 'hex'), e.payload FROM identities i "
             "JOIN events e USING (event_id) WHERE i.kind = %s AND i.registered_us > %s "
@@ -158,4 +164,4 @@ class PostgresIdentities(PostgresBase):
             (kind, after_us),
         )
         for row in rows:
-            yield str(row[0]), str(row[1])
+            yield GroupedPayload(str(row[0]), str(row[1]))

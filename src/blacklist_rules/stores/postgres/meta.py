@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
+from blacklist_rules.stores.records import RuleFile
 from blacklist_rules.stores.sqlite.schema import dumps
 
 from .base import PostgresBase
@@ -20,7 +20,7 @@ class PostgresMeta(PostgresBase):
     def remember_ruleset(
         self,
         digest: str,
-        rules: list[dict[str, Any]],
+        rules: Sequence[RuleFile],
         notices: Mapping[str, str] | None = None,
     ) -> None:
         """Keep the exact rule text (and notice templates) behind a digest, so any decision can
@@ -28,7 +28,7 @@ class PostgresMeta(PostgresBase):
         self._digest = digest
         self._db.execute(
             "INSERT INTO rulesets VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            (digest, datetime.now(UTC).isoformat(), dumps(rules)),
+            (digest, datetime.now(UTC).isoformat(), dumps([rule.to_dict() for rule in rules])),
         )
         if notices:
             self._db.execute(
@@ -53,10 +53,10 @@ class PostgresMeta(PostgresBase):
         known = self.meta("identity_key_check")
         return known is None or hmac.compare_digest(known, check)
 
-    def ruleset_rules(self, digest: str) -> list[dict[str, Any]]:
+    def ruleset_rules(self, digest: str) -> list[RuleFile]:
         """The rule files (id, version, file, text) of a pack the db has used."""
         found = self._db.value("SELECT rules FROM rulesets WHERE digest = %s", (digest,))
-        return [] if found is None else list(json.loads(found))
+        return [] if found is None else [RuleFile.from_dict(d) for d in json.loads(found)]
 
     def first_rejection(self, digest: str) -> bool:
         """Remember that an input was rejected, by its keyed digest (the input may hold

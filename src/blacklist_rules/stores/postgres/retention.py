@@ -22,7 +22,7 @@ from blacklist_rules.stores.audit_crosscheck import (
     VOUCHES,
     carried_decision,
 )
-from blacklist_rules.stores.records import HistoryPurge
+from blacklist_rules.stores.records import AuditPurge, HistoryPurge
 from blacklist_rules.stores.sqlite.retention import PERSONS, RetentionPolicy
 
 from .audit import PostgresAudit
@@ -136,9 +136,7 @@ class PostgresRetention(PostgresAudit, PostgresEvents, RetentionPolicy):
         )
         return first, line if late is None else min(line, int(late) - horizon_us)
 
-    def purge_audit(
-        self, before: datetime | None = None, *, verify: bool = True
-    ) -> tuple[int, int | None]:
+    def purge_audit(self, before: datetime | None = None, *, verify: bool = True) -> AuditPurge:
         """Remove the audit records logged before `before`, as `SQLiteStore.purge_audit` does
         (see `Retention.purge_audit`); returns (records removed, the first seq kept)."""
         before = self._purge_cut(before, "audit records")
@@ -154,7 +152,7 @@ class PostgresRetention(PostgresAudit, PostgresEvents, RetentionPolicy):
             raise
         return found
 
-    def _purge_trail(self, before: datetime) -> tuple[int, int | None]:
+    def _purge_trail(self, before: datetime) -> AuditPurge:
         """The purge itself, inside the transaction (and under the chain's lock)."""
         self._audit_lock()
         first_kept = self._db.value(
@@ -165,7 +163,7 @@ class PostgresRetention(PostgresAudit, PostgresEvents, RetentionPolicy):
         cut = int(first_kept) if first_kept is not None else int(last or 0) + 1
         gone = self._db.one("SELECT count(*), count(hash) FROM audit WHERE seq < %s", (cut,))
         if gone is None or not gone[0]:
-            return 0, None
+            return AuditPurge(0, None)
         kept = self._db.one("SELECT prev_hash FROM audit WHERE seq = %s", (cut,))
         head = self.meta("audit_head") or f"0:{GENESIS}"
         old = json.loads(self.meta("audit_checkpoint") or '{"removed": 0}')
@@ -186,7 +184,7 @@ class PostgresRetention(PostgresAudit, PostgresEvents, RetentionPolicy):
             self.audit(
                 kind, record, account_id=record["account_id"], decision_id=record.get("decision_id")
             )
-        return int(gone[0]), cut
+        return AuditPurge(int(gone[0]), cut)
 
     def _bare_rows(self) -> list[tuple[str, dict[str, Any]]]:
         """The rows a purge has just left without their records (`BARE_ROWS`), as they stand,

@@ -20,6 +20,7 @@ from blacklist_rules.stores.audit_crosscheck import (
     CrossCheck,
     Mismatch,
 )
+from blacklist_rules.stores.records import AuditRecord
 
 from .base import SQLiteBase
 from .schema import (
@@ -123,7 +124,7 @@ class SQLiteAudit(SQLiteBase):
             return attrs.evolve(verdict, ok=False, seq=found.seq, problem=found.problem)
         return attrs.evolve(verdict, unchecked=found)
 
-    def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
+    def audit_records(self, account_id: str | None = None) -> Iterator[AuditRecord]:
         query = (
             "SELECT seq, version, kind, account_id, event_id, decision_id, occurred_at, "
             "recorded_at, record FROM audit"
@@ -132,14 +133,4 @@ class SQLiteAudit(SQLiteBase):
         if account_id is not None:
             query, args = query + " WHERE account_id = ?", (account_id,)
         for row in self._db.execute(query + " ORDER BY seq", args):
-            yield {
-                "seq": row[0],
-                "version": row[1],
-                "kind": row[2],
-                "account_id": row[3],
-                "event_id": row[4],
-                "decision_id": row[5],
-                "occurred_at": row[6],
-                "recorded_at": row[7],
-                "record": json.loads(row[8]),
-            }
+            yield AuditRecord.from_row(row)

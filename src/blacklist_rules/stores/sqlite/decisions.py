@@ -17,6 +17,9 @@ from .schema import (
     dumps,
 )
 
+_ROWS = "SELECT record, ended_at, reversed_by FROM decisions"
+"""The columns of `StoredDecision.from_row`."""
+
 
 class SQLiteDecisions(SQLiteAudit):
     """The `decisions` and `accounts` tables (ending a decision is an audit record too)."""
@@ -52,40 +55,37 @@ class SQLiteDecisions(SQLiteAudit):
     def decision(self, decision_id: str) -> StoredDecision | None:
         """A decision's record, with when it ended and what reversed it."""
         row = self._db.execute(
-            "SELECT record, ended_at, reversed_by FROM decisions WHERE decision_id = ?",
+            f"{_ROWS} WHERE decision_id = ?",
             (decision_id,),
         ).fetchone()
-        return None if row is None else StoredDecision(dict(json.loads(row[0])), row[1], row[2])
+        return None if row is None else StoredDecision.from_row(row)
 
     def standing(
         self, account_id: str, clock: str | None, decided_by: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoredDecision]:
         """Enforced decisions still in force: not reversed, not ended, freezes not expired;
         with `decided_by`, only those taken at or before that time."""
         rows = self._db.execute(
-            f"SELECT record FROM decisions WHERE account_id = ? AND {STANDING} "
+            f"{_ROWS} WHERE account_id = ? AND {STANDING} "
             "AND (expires_at IS NULL OR ? IS NULL OR expires_at > ?) "
             "AND (? IS NULL OR effective_at <= ?) ORDER BY effective_at, rowid",
             (account_id, clock, clock, decided_by, decided_by),
         ).fetchall()
-        return [dict(json.loads(row[0])) for row in rows]
+        return [StoredDecision.from_row(row) for row in rows]
 
     def enforced_decisions(self) -> Iterator[StoredDecision]:
         """Every enforced decision ever taken (ended and reversed ones too), in time order,
         with when it ended and what reversed it."""
-        rows = self._db.execute(
-            "SELECT record, ended_at, reversed_by FROM decisions WHERE mode = 'enforce' "
-            "ORDER BY effective_at, rowid"
-        )
+        rows = self._db.execute(f"{_ROWS} WHERE mode = 'enforce' ORDER BY effective_at, rowid")
         for row in rows:
-            yield StoredDecision(dict(json.loads(row[0])), row[1], row[2])
+            yield StoredDecision.from_row(row)
 
-    def decisions_of(self, account_id: str) -> list[dict[str, Any]]:
+    def decisions_of(self, account_id: str) -> list[StoredDecision]:
         rows = self._db.execute(
-            "SELECT record FROM decisions WHERE account_id = ? ORDER BY effective_at, rowid",
+            f"{_ROWS} WHERE account_id = ? ORDER BY effective_at, rowid",
             (account_id,),
         ).fetchall()
-        return [dict(json.loads(row[0])) for row in rows]
+        return [StoredDecision.from_row(row) for row in rows]
 
     def end_decisions(self, account_id: str, end_condition: str, at: str) -> list[str]:
         """End the account's standing freezes, decided at or before `at`, that wait for
@@ -100,13 +100,12 @@ class SQLiteDecisions(SQLiteAudit):
             self._end(decision_id, account_id, at)
         return ids
 
-    def shadow_decisions(self) -> list[dict[str, Any]]:
+    def shadow_decisions(self) -> list[StoredDecision]:
         """Every shadow decision not reversed, oldest first."""
         rows = self._db.execute(
-            "SELECT record FROM decisions WHERE mode = 'shadow' AND reversed_by IS NULL "
-            "ORDER BY effective_at, rowid"
+            f"{_ROWS} WHERE mode = 'shadow' AND reversed_by IS NULL ORDER BY effective_at, rowid"
         ).fetchall()
-        return [dict(json.loads(row[0])) for row in rows]
+        return [StoredDecision.from_row(row) for row in rows]
 
     def enforced_irreversible(self) -> int:
         """How many (account, action) cancel or blacklist outcomes are enforced and standing."""

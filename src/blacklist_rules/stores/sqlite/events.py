@@ -10,7 +10,9 @@ from typing import Any
 from blacklist_rules.stores.audit_crosscheck import EVENT_COLUMNS
 from blacklist_rules.stores.records import (
     Arrival,
+    EventRow,
     FirstSeen,
+    GroupedPayload,
     LoggedEvent,
     PassedVerification,
     StoredEvent,
@@ -65,11 +67,11 @@ class SQLiteEvents(SQLiteBase):
         ).fetchone()
         return PURGED if gone is not None else None
 
-    def event_rows(self, event_ids: list[str]) -> list[tuple[Any, ...]]:
+    def event_rows(self, event_ids: list[str]) -> list[EventRow]:
         """The rows (`EVENT_COLUMNS`) of the stored events among these ids."""
         marks = ", ".join("?" * len(event_ids))
         query = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE event_id IN ({marks})"
-        return [tuple(row) for row in self._db.execute(query, event_ids)]
+        return [EventRow(*row) for row in self._db.execute(query, event_ids)]
 
     def forget_event(self, event_id: str) -> None:
         self._db.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
@@ -199,8 +201,8 @@ class SQLiteEvents(SQLiteBase):
         ).fetchall()
         return {str(row[0]): int(row[1]) for row in rows}
 
-    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[tuple[str, str]]:
-        """(account id, payload) of stored events of these types later than `after_us`."""
+    def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[GroupedPayload]:
+        """The stored events of these types later than `after_us`, grouped by account."""
         marks = ", ".join("?" * len(types))
         rows = self._db.execute(
             f"SELECT account_id, payload FROM events WHERE type IN ({marks}) AND occurred_us > ? "
@@ -208,7 +210,7 @@ class SQLiteEvents(SQLiteBase):
             (*types, after_us),
         )
         for row in rows.fetchall():
-            yield str(row[0]), str(row[1])
+            yield GroupedPayload(str(row[0]), str(row[1]))
 
     def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
         """Withdraw the evidence a reversed decision was taken on; False if it already was."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from blacklist_rules.model.history import HistoryRow
+
 from .base import SQLiteBase
 
 
@@ -27,14 +29,14 @@ class SQLiteHistory(SQLiteBase):
 
     def history(
         self, stream: str, account_id: str, after_us: int, before_us: int
-    ) -> list[tuple[int, str, object]]:
+    ) -> list[HistoryRow]:
         """(time, event id, value) of the stream's events with after < time < before."""
         rows = self._db.execute(
             "SELECT occurred_us, event_id, value FROM history WHERE stream = ? AND account_id = ? "
             "AND occurred_us > ? AND occurred_us < ? ORDER BY occurred_us, event_id",
             (stream, account_id, after_us, before_us),
         ).fetchall()
-        return [(int(row[0]), str(row[1]), row[2]) for row in rows]
+        return [HistoryRow(int(row[0]), str(row[1]), row[2]) for row in rows]
 
     def history_count(
         self,
@@ -63,7 +65,7 @@ class SQLiteHistory(SQLiteBase):
         limit: int,
         *,
         newest_first: bool = False,
-    ) -> list[tuple[int, str, object]]:
+    ) -> list[HistoryRow]:
         """Up to `limit` rows past the key, in time order, before `bound_us` (newest first:
         after it): a window read a page at a time. The key is the last row read (time, event
         id), or (time, None) for the rows later than that time (newest first: at that time
@@ -82,11 +84,11 @@ class SQLiteHistory(SQLiteBase):
             f"ORDER BY occurred_us {order}, event_id {order} LIMIT ?",
             (stream, account_id, *args, bound_us, limit),
         ).fetchall()
-        return [(int(row[0]), str(row[1]), row[2]) for row in rows]
+        return [HistoryRow(int(row[0]), str(row[1]), row[2]) for row in rows]
 
     def history_first_other(
         self, stream: str, account_id: str, after_us: int, before_us: int, known: list[object]
-    ) -> tuple[int, str, object] | None:
+    ) -> HistoryRow | None:
         """The first row with after < time < before and a value, not one of `known`."""
         marks = ", ".join("?" * len(known))
         row = self._db.execute(
@@ -95,7 +97,7 @@ class SQLiteHistory(SQLiteBase):
             f"AND value NOT IN ({marks}) ORDER BY occurred_us, event_id LIMIT 1",
             (stream, account_id, after_us, before_us, *known),
         ).fetchone()
-        return None if row is None else (int(row[0]), str(row[1]), row[2])
+        return None if row is None else HistoryRow(int(row[0]), str(row[1]), row[2])
 
     def history_next_value(self, stream: str, account_id: str, above: object) -> object:
         """The least non-null value of the stream's rows above `above` (None: from the

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from blacklist_rules.stores.records import Fingerprint, ListedSpan, Registration, StoredEntry
+from blacklist_rules.stores.records import (
+    Fingerprint,
+    GroupedPayload,
+    ListedSpan,
+    Registration,
+    StoredEntry,
+)
 
 from .base import SQLiteBase
 from .schema import (
@@ -146,12 +152,12 @@ class SQLiteIdentities(SQLiteBase):
             )
         return found
 
-    def registrations_since(self, kind: str, after_us: int) -> Iterator[tuple[str, str]]:
-        """(fingerprint of `kind`, payload) of stored registrations later than `after_us`."""
+    def registrations_since(self, kind: str, after_us: int) -> Iterator[GroupedPayload]:
+        """The stored registrations later than `after_us`, grouped by their `kind` fingerprint."""
         rows = self._db.execute(
             "SELECT i.fingerprint, e.payload FROM identities i JOIN events e USING (event_id) "
             "WHERE i.kind = ? AND i.registered_us > ? ORDER BY i.registered_us, e.event_id",
             (kind, after_us),
         )
         for row in rows.fetchall():
-            yield bytes(row[0]).hex(), str(row[1])
+            yield GroupedPayload(bytes(row[0]).hex(), str(row[1]))

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+
+from blacklist_rules.stores.records import RuleFile
 
 from .base import SQLiteBase
 from .schema import (
@@ -21,7 +22,7 @@ class SQLiteMeta(SQLiteBase):
     def remember_ruleset(
         self,
         digest: str,
-        rules: list[dict[str, Any]],
+        rules: Sequence[RuleFile],
         notices: Mapping[str, str] | None = None,
     ) -> None:
         """Keep the exact rule text (and notice templates) behind a digest, so any decision can
@@ -29,7 +30,7 @@ class SQLiteMeta(SQLiteBase):
         self._digest = digest
         self._db.execute(
             "INSERT OR IGNORE INTO rulesets VALUES (?, ?, ?)",
-            (digest, datetime.now(UTC).isoformat(), dumps(rules)),
+            (digest, datetime.now(UTC).isoformat(), dumps([rule.to_dict() for rule in rules])),
         )
         if notices:
             self._db.execute(
@@ -54,10 +55,10 @@ class SQLiteMeta(SQLiteBase):
             return True
         return hmac.compare_digest(known, check)
 
-    def ruleset_rules(self, digest: str) -> list[dict[str, Any]]:
+    def ruleset_rules(self, digest: str) -> list[RuleFile]:
         """The rule files (id, version, file, text) of a pack the db has used."""
         row = self._db.execute("SELECT rules FROM rulesets WHERE digest = ?", (digest,)).fetchone()
-        return [] if row is None else list(json.loads(row[0]))
+        return [] if row is None else [RuleFile.from_dict(d) for d in json.loads(row[0])]
 
     def first_rejection(self, digest: str) -> bool:
         """Remember that an input was rejected, by its keyed digest (the input may hold

@@ -24,7 +24,7 @@ from blacklist_rules.stores.audit_crosscheck import (
     carried_decision,
 )
 from blacklist_rules.stores.protocols import Transaction
-from blacklist_rules.stores.records import HistoryPurge
+from blacklist_rules.stores.records import AuditPurge, HistoryPurge
 
 from .audit import SQLiteAudit
 from .events import SQLiteEvents
@@ -240,9 +240,7 @@ class SQLiteRetention(SQLiteAudit, SQLiteEvents, RetentionPolicy):
         ).fetchone()
         return first, line if late is None else min(line, int(late) - horizon_us)
 
-    def purge_audit(
-        self, before: datetime | None = None, *, verify: bool = True
-    ) -> tuple[int, int | None]:
+    def purge_audit(self, before: datetime | None = None, *, verify: bool = True) -> AuditPurge:
         """Remove the audit records logged before `before` (default: the configured retention
         ago; a prefix of the trail) and leave a checkpoint, so what remains still verifies; the
         purge is itself an audit record. Refused for anything younger than the retention
@@ -266,7 +264,7 @@ class SQLiteRetention(SQLiteAudit, SQLiteEvents, RetentionPolicy):
             ).fetchone()
             if not gone[0]:
                 transaction.commit()
-                return 0, None
+                return AuditPurge(0, None)
             kept = self._db.execute("SELECT prev_hash FROM audit WHERE seq = ?", (cut,)).fetchone()
             head = self.meta("audit_head") or f"0:{GENESIS}"
             old = json.loads(self.meta("audit_checkpoint") or '{"removed": 0}')
@@ -296,7 +294,7 @@ class SQLiteRetention(SQLiteAudit, SQLiteEvents, RetentionPolicy):
         except BaseException:
             transaction.rollback()
             raise
-        return int(gone[0]), int(cut)
+        return AuditPurge(int(gone[0]), int(cut))
 
     def _bare_rows(self) -> list[tuple[str, dict[str, Any]]]:
         """The rows a purge has just left without their records (`BARE_ROWS`), as they stand,

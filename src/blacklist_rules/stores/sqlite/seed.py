@@ -12,10 +12,10 @@ from blacklist_rules.model.events import from_micros, utc_text
 from blacklist_rules.stores.protocols import Seeding
 from blacklist_rules.stores.records import (
     Deadline,
+    EventRow,
     Seed,
     SeedDecision,
     SeedEntry,
-    SeedEvent,
     SeedIdentity,
     StoredEntry,
     seed_removal,
@@ -53,7 +53,7 @@ class SQLiteSeeding(SQLiteBase):
         cut = utc_text(from_micros(cut_us))
         came = f"account_id IN ({marks}) AND occurred_us < ? AND rowid < ?"
         events = tuple(
-            SeedEvent(*row)
+            EventRow(*row)
             for row in self._db.execute(
                 "SELECT event_id, account_id, type, occurred_us, payload, clock_us FROM events "
                 f"WHERE {came} AND {KEPT}",
