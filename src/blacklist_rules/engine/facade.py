@@ -29,7 +29,7 @@ from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT, whole_or_noth
 from . import deadlines, intake, pipeline, registry
 from .context import EventContext, Outcome
 from .core import Core
-from .loading import load_ruleset
+from .loading import load_ruleset, refuse_restated
 from .mirrors import Mirrors
 from .seed import Seed
 from .unit import UnitOfWork
@@ -57,6 +57,8 @@ class Engine(Generic[StoreT]):
         identity_key: IdentityKey | None = None,
         max_lead: timedelta | None = DEFAULT_MAX_LEAD,
     ) -> None:
+        if not store.read_only:  # a writer records the pack: one text per rule version
+            refuse_restated(ruleset, store, store.path)
         self.ruleset = ruleset
         self.store = store
         self.identity_key = registry.key_for(store, identity_key)
