@@ -9,6 +9,7 @@ import pytest
 
 from blacklist_rules import StoreError
 from blacklist_rules.stores.protocols import Store
+from blacklist_rules.stores.records import RecordedRule
 from blacklist_rules.stores.sqlite import RETENTION_FLOOR
 
 
@@ -56,6 +57,20 @@ def test_settings_and_packs_are_remembered(store: Store) -> None:
     assert (store.ruleset_rules("none"), store.notice_files("none")) == ([], {})
     assert store.check_key("key-1")
     assert not store.check_key("key-2")
+
+
+def test_recorded_rules_are_every_packs_rules_typed(store: Store) -> None:
+    """Each pack's rule files as typed records under its digest, packs in the order first
+    used; an entry lacking its id, version, file or text (an early db's) is left out."""
+    rule = {"id": "r", "version": 1, "file": "r.yaml", "text": "id: r\n"}
+    with store.begin():
+        store.remember_ruleset("d1", [rule, {"id": "old"}])
+        store.remember_ruleset("d2", [{**rule, "version": 2, "text": "id: r\n#2\n"}])
+        store.remember_ruleset("d1", [])  # a pack used again keeps what it had
+    assert store.recorded_rules() == [
+        RecordedRule("d1", "r", 1, "r.yaml", "id: r\n"),
+        RecordedRule("d2", "r", 2, "r.yaml", "id: r\n#2\n"),
+    ]
 
 
 def test_retention_is_whole_days_from_the_floor(store: Store) -> None:

@@ -173,12 +173,12 @@ def never_above_findings(rules: list[RuleSource]) -> Iterator[RuleFileError]:
         ):
             continue
         names = ", ".join(f"`{name}`" for name in deadline.after.decision)
+        least = min((Action(a.then.action) for a in anchors if a), key=lambda x: x.severity)
         yield rule.error(
             ("then", "action"),
             NEVER_ABOVE,
             f"rule `{rule.spec.id}` ({action}) can never decide: it fires only while a "
-            f"decision of {names} stands, and the account is then at least as far as "
-            f"{action}",
+            f"decision of {names} stands, when the account is already {least.status}",
             "automation never lowers a status: anchor it on a milder rule, or take a more "
             "severe action",
         )
