@@ -55,19 +55,14 @@ def _values(test: Compare) -> frozenset[object]:
     return frozenset(test.value) if isinstance(test.value, tuple) else frozenset((test.value,))
 
 
-def _whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 _BOUNDS = {"eq": (0, 0), "gt": (1, None), "gte": (0, None), "lt": (None, -1), "lte": (None, 0)}
 """An order test on whole numbers as (low, high) offsets from its value (None: unbounded)."""
 
 
 def _interval(test: Compare) -> tuple[float, float] | None:
-    if test.op not in _BOUNDS or not _whole(test.value):
-        return None
     value = test.value
-    assert isinstance(value, int)
+    if test.op not in _BOUNDS or not isinstance(value, int) or isinstance(value, bool):
+        return None
     low, high = _BOUNDS[test.op]
     return (
         float("-inf") if low is None else value + low,
