@@ -5,12 +5,7 @@ and fails only against a published head."""
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -235,32 +230,6 @@ def test_a_head_reads_back_as_written() -> None:
     assert str(head) == f"1:{HEX}"
     assert AuditHead.parse(f" 1:{HEX.upper()}\n") == head
     assert AuditHead.parse(str(AuditHead(10**17, HEX))) == AuditHead(10**17, HEX)
-
-
-def test_the_readme_publishing_routine_runs_as_documented(tmp_path: Path) -> None:
-    """The README's publishing routine, as a shell runs it: the head published after the
-    first run still checks after a second run, with the output the README shows."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    (block,) = [b for b in re.findall(r"```sh\n(.*?)```", readme, re.S) if "--expect-head" in b]
-    shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    shim = f'blacklist-rules() {{ "{sys.executable}" -m blacklist_rules "$@"; }}\n'
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", shim + block],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    published = (tmp_path / "published-head.txt").read_text(encoding="utf-8")
-    assert published.startswith("56:")
-    assert "# 56:<its hash>, kept elsewhere" in block
-    shown = re.search(r"The last command prints `(.*?) …; (.*?)`", readme)
-    assert shown is not None
-    assert done.stdout.startswith(shown.group(1) + " ")
-    assert done.stdout.endswith(f"; {shown.group(2)}\n")
-    assert shown.group(2) == "record 56 carries the published head"
 
 
 def test_every_chain_column_emptied_is_caught_by_the_db_alone(

@@ -1,6 +1,7 @@
-"""The README's exit-code table is the truth (issue 17): every code it lists for a command is
-produced by some invocation of that command, and nothing here produces a code it does not
-list. In-process through `cli.main` (argparse included), and through a real pipe for 141."""
+"""The exit-code table of the docs (docs/reference/exit-codes.md) is the truth (issue 17):
+every code it lists for a command is produced by some invocation of that command, and nothing
+here produces a code it does not list. In-process through `cli.main` (argparse included), and
+through a real pipe for 141."""
 
 from __future__ import annotations
 
@@ -39,9 +40,9 @@ def _commands() -> list[str]:
 
 
 def _documented() -> list[tuple[str, int]]:
-    """(command, code) for every row of the README's exit-code table."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Exit codes", 1)[1].split("\n\n")
+    """(command, code) for every row of the docs' exit-code table."""
+    page = (ROOT / "docs" / "reference" / "exit-codes.md").read_text(encoding="utf-8")
+    section = page.split("\n\n")
     (table,) = (block for block in section if block.startswith("| code |"))
     pairs: list[tuple[str, int]] = []
     for row in table.splitlines()[2:]:
@@ -285,14 +286,14 @@ def _invocation(command: str, code: int) -> Invocation | None:
 def test_each_documented_exit_code_is_produced(
     command: str, code: int, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The README says `command` exits `code` in some case: here is one."""
+    """The docs say `command` exits `code` in some case: here is one."""
     invoke = _invocation(command, code)
     assert invoke is not None, f"no invocation here gives {command} exit {code}"
     assert invoke(world, tmp_path, monkeypatch) == code
 
 
 def test_no_code_produced_here_is_undocumented() -> None:
-    """Every (command, code) this file produces is in the README's table, and the table names
+    """Every (command, code) this file produces is in the docs' table, and the table names
     only commands the parser has."""
     documented = set(_documented())
     assert set(SPECIAL) <= documented

@@ -556,20 +556,3 @@ def test_notice_verb_end_to_end(tmp_path: Path) -> None:
     nodb = cli("notice", ident, "--db", "other.db", cwd=tmp_path)
     assert nodb.returncode == 2
     assert "no such db: other.db" in nodb.stderr
-
-
-def test_readme_notice_example_runs_as_shown(tmp_path: Path) -> None:
-    """The README's Notices commands run and print what the README shows."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Notices\n", 1)[1].split("\n## ", 1)[0]
-    commands, shown = re.findall(r"```sh\n(.*?)```\n```\n(.*?)```", section, re.S)[0]
-    output = ""
-    for line in commands.splitlines():
-        args = line.split("#")[0].split()
-        assert args[0] == "blacklist-rules"
-        args = [str(ROOT / a) if a.startswith("examples/") else a for a in args[1:]]
-        result = cli(*args, cwd=tmp_path)
-        assert result.returncode == 0, result.stderr
-        if args[0] == "notice":
-            output += result.stdout
-    assert output == shown

@@ -2,7 +2,7 @@
 each with its `add_parser` and its handler; `_common` holds the shared options and the one
 place where errors become exit codes. argparse and tqdm are imported in this package only.
 
-Exit codes (`_common.Exit`; README "Exit codes" says which command gives which): 0 success;
+Exit codes (`_common.Exit`; docs/reference/exit-codes.md says which command gives which): 0 success;
 1 a check failed (rule or case files rejected, an event rejected with `--strict`, a case
 failed, the trail does not verify, an identity blacklisted); 2 usage errors, unreadable inputs
 and refusals; 3 a rule evaluation failed (fail closed); 4 the db cannot be used now (locked
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 done; 1 a check failed; 2 a usage error, an unreadable input or a "
         "refusal; 3 a rule failed to evaluate; 4 the db cannot be used now; 5 a gate not met; "
         "6 unknown to the db; 7 lint found something; 8 a rule version restated with other text; "
-        "141 stdout closed (README, Exit codes: which command gives which).",
+        "141 stdout closed (docs/reference/exit-codes.md: which command gives which).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(

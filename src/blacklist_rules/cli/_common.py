@@ -32,7 +32,7 @@ DEFAULT_DB = "blacklist-rules.db"
 
 
 class Exit(enum.IntEnum):
-    """The exit codes, the same for every command (README: "Exit codes" lists which command
+    """The exit codes, the same for every command (docs/reference/exit-codes.md lists which command
     gives which, and a test produces each)."""
 
     OK = 0

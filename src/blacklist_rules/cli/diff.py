@@ -9,7 +9,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from blacklist_rules import iter_jsonl, load_ruleset, render_html, replay_diff, shadow_diff
+from blacklist_rules import (
+    __version__,
+    iter_jsonl,
+    load_ruleset,
+    render_html,
+    replay_diff,
+    shadow_diff,
+)
+from blacklist_rules.tools.diff_html import DigestingReader, make_provenance, missing_dependency
 
 from ._common import (
     KEY_HELP,
@@ -31,8 +39,10 @@ def add_parser(commands: Commands) -> None:
         description="Replays EVENTS.jsonl through the baseline and the candidate rule folders "
         "side by side (two temporary dbs) and reports the accounts that end differently, by "
         "transition, decisions per rule, samples with evidence, and the share of irreversible "
-        "outcomes (enforced cancel, blacklist) that change. A progress bar shows on a terminal. "
-        "Exit 1 when a pack does not load, 5 when the share is above --fail-on-irreversible.",
+        "outcomes (enforced cancel, blacklist) that change. --format html writes one "
+        "self-contained page (docs/diff-report.md). A progress bar shows on a terminal. "
+        "Exit 1 when a pack does not load, 2 when --format html lacks the report extra, 5 when "
+        "the share is above --fail-on-irreversible.",
         epilog="With --shadow: " + KEY_HELP,
     )
     diff.add_argument(
@@ -51,13 +61,16 @@ def add_parser(commands: Commands) -> None:
         "--format",
         choices=["text", "json", "html"],
         default="text",
-        help="the report's form; html: one self-contained page (default: %(default)s)",
+        help="the report's form; json and html carry the provenance (packs, rule-text diff, "
+        "input digest, version, time); html: one self-contained page with a chart, every changed "
+        "account (needs the 'report' extra: matplotlib) (default: %(default)s)",
     )
     diff.add_argument(
         "--samples",
         type=int,
         default=3,
-        help="sample accounts shown per transition (default: %(default)s)",
+        help="sample accounts shown per transition in text and json; json and html also list "
+        "every changed account (default: %(default)s)",
     )
     diff.add_argument(
         "--fail-on-irreversible",
@@ -85,18 +98,31 @@ def handle(args: argparse.Namespace) -> int:
     if args.workdir is not None and not args.workdir.is_dir():
         print(f"error: --workdir is not a folder: {args.workdir}", file=sys.stderr)
         return 2
+    if args.format == "html" and (missing := missing_dependency()) is not None:
+        print(f"error: {missing}", file=sys.stderr)
+        return Exit.USAGE
     baseline, candidate = load_ruleset(args.baseline), load_ruleset(args.candidate)
     bar = progress(events)
-    with tempfile.TemporaryDirectory(prefix="blacklist-rules-diff-", dir=args.workdir) as work:
+    with (
+        tempfile.TemporaryDirectory(prefix="blacklist-rules-diff-", dir=args.workdir) as work,
+        events.open("rb") as handle,
+    ):
+        read = DigestingReader(handle)
         report = replay_diff(
             baseline,
             candidate,
-            iter_jsonl(events),
+            iter_jsonl(read),
             Path(work),
             samples=args.samples,
             advanced=bar.update,
         )
     bar.close()
+    report["provenance"] = make_provenance(
+        (str(Path(args.baseline).resolve()), baseline),
+        (str(Path(args.candidate).resolve()), candidate),
+        read.input_file(str(events.resolve())),
+        tool_version=__version__,
+    ).to_dict()
     if args.format == "json":
         print_json(report, sys.stdout)
     elif args.format == "html":

@@ -85,6 +85,7 @@ def handle(args: argparse.Namespace) -> int:
     else:
         for finding in findings:
             print(finding)
+    sys.stdout.flush()  # the findings before the count, where both go to one terminal
     counts = {kind: sum(severity(f.code) == kind for f in findings) for kind in SEVERITIES}
     print(
         f"{pack.folder}: {counts['error']} error(s), {counts['warning']} warning(s)",

@@ -252,6 +252,7 @@ class Engine(Generic[StoreT]):
 
     # --- queries ------------------------------------------------------------------------
     def status(self, account_id: str) -> Status:
+        """The account's status now: `active` for an account no decision stands against."""
         return self._core.status(account_id)
 
     def standing(self, account_id: str) -> list[Decision]:
@@ -278,6 +279,7 @@ class Engine(Generic[StoreT]):
         ]
 
     def audit_records(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """The audit records, oldest first (of one account, or all), as stored dicts."""
         return self.store.audit_records(account_id)
 
     def is_blacklisted(

@@ -139,6 +139,7 @@ class StatusChange:
     decision_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """As a JSON-ready dict."""
         data = attrs.asdict(self)
         data["at"] = self.at.isoformat()
         return data
@@ -159,6 +160,7 @@ class Reversal:
         return self.by == CASCADE
 
     def to_dict(self) -> dict[str, Any]:
+        """As a JSON-ready dict."""
         return attrs.asdict(self)
 
 

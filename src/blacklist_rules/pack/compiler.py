@@ -272,6 +272,7 @@ class CompiledRuleset:
         return f"br_{self.digest[:16]}"
 
     def rule(self, rule_id: str) -> CompiledRule:
+        """The compiled rule of this id (`StopIteration` when the pack has none)."""
         return next(rule for rule in self.rules if rule.id == rule_id)
 
     def snapshot(self, fields: dict[str, Any], event_type: str) -> dict[str, Any]:

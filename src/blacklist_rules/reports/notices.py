@@ -45,6 +45,7 @@ class Notice:
     ruleset_digest: str
 
     def to_dict(self) -> dict[str, Any]:
+        """As a JSON-ready dict (what `notice --json` prints)."""
         data = attrs.asdict(self)
         data["appeal_by"] = self.appeal_by.isoformat() if self.appeal_by else None
         return data

@@ -25,6 +25,7 @@ class HistoryPurge:
     kept_from: datetime | None
 
     def to_dict(self) -> dict[str, Any]:
+        """As a JSON-ready dict."""
         return {
             "cut": utc_text(self.cut),
             "removed": self.removed,

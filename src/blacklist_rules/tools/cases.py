@@ -305,6 +305,8 @@ class Coverage:
                     self.seen[(deadline["rule_id"], 0)].add(False)
 
     def report(self) -> dict[str, Any]:
+        """Coverage as one JSON-ready dict (what `test --json` prints): per rule, whether it
+        fired, and the outcomes each condition was seen with."""
         rules = []
         covered = total = 0
         for rule in self.ruleset.rules:

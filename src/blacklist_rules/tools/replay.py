@@ -5,7 +5,13 @@ holds only the accounts that were decided about, never the events). Each event i
 and handed to both. The report says which accounts end differently, grouped by transition
 (`frozen → blacklisted`), how many decisions each rule took in each version, samples with their
 evidence, the share of irreversible outcomes (enforced cancel and blacklist) that changed, and
-decisions per day for both.
+enforced decisions per day (UTC) by action for both, every day from the first to the last.
+
+Every changed account is listed with both versions' decisions; a decision a review or an appeal
+(or the cascade) later reversed carries its reversal. The engine names a decision after its
+event, account and mode, so both versions' decisions on one event share the engine's id: in the
+report a decision's `decision_id` is qualified by its side (`baseline:d-…`, `candidate:d-…`),
+and `engine_decision_id` keeps the engine's.
 """
 
 from __future__ import annotations
@@ -13,11 +19,13 @@ from __future__ import annotations
 import secrets
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from blacklist_rules.engine import Engine
+import attrs
+
+from blacklist_rules.engine import Engine, Outcome
 from blacklist_rules.model.decisions import Action, Decision, Mode
 from blacklist_rules.model.events import ParsedLine, to_micros
 from blacklist_rules.model.identity import IdentityKey
@@ -28,15 +36,44 @@ IRREVERSIBLE = frozenset({"cancel", "blacklist"})
 SIDES = ("baseline", "candidate")
 
 
-def _summary(decision: Decision) -> dict[str, Any]:
+def _summary(decision: Decision, side: str) -> dict[str, Any]:
     return {
-        "decision_id": decision.decision_id,
+        "decision_id": f"{side}:{decision.decision_id}",
+        "engine_decision_id": decision.decision_id,
         "action": str(decision.action),
         "rule_id": decision.rule_id,
         "mode": str(decision.mode),
         "effective_at": decision.effective_at.isoformat(),
         "evidence": list(decision.evidence),
+        "reversal": None,
     }
+
+
+@attrs.define
+class _Taken:
+    """What both versions decided, per side and account, in order; a reversal is written onto
+    the decision it reverses (`reversal`: by what, which event, when)."""
+
+    decided: dict[str, dict[str, list[dict[str, Any]]]] = attrs.field(
+        factory=lambda: {side: defaultdict(list) for side in SIDES}
+    )
+    by_id: dict[str, dict[str, dict[str, Any]]] = attrs.field(
+        factory=lambda: {side: {} for side in SIDES}
+    )
+
+    def take(self, side: str, outcome: Outcome, at: datetime) -> None:
+        for decision in outcome.decisions:
+            summary = _summary(decision, side)
+            self.decided[side][decision.account_id].append(summary)
+            self.by_id[side][decision.decision_id] = summary
+        for reversal in outcome.reversals:
+            reversed_one = self.by_id[side].get(reversal.decision_id)
+            if reversed_one is not None:
+                reversed_one["reversal"] = {
+                    "by": reversal.by,
+                    "by_event": reversal.by_event,
+                    "at": at.isoformat(),
+                }
 
 
 def _outcome(decisions: list[dict[str, Any]]) -> Counter[tuple[str, str, str]]:
@@ -62,9 +99,7 @@ def replay_diff(
         side: Engine(ruleset, SQLiteStore(workdir / f"{side}.db"), identity_key=key, max_lead=None)
         for side, ruleset in zip(SIDES, (baseline, candidate), strict=True)
     }
-    decided: dict[str, dict[str, list[dict[str, Any]]]] = {
-        side: defaultdict(list) for side in SIDES
-    }
+    taken = _Taken()
     counts: Counter[str] = Counter()
     try:
         with engines["baseline"].batch(), engines["candidate"].batch():
@@ -77,14 +112,14 @@ def replay_diff(
                     for side, engine in engines.items():
                         outcome = engine.process(item.event, line=item.line)
                         refused.append(outcome.rejection is not None)
-                        for decision in outcome.decisions:
-                            decided[side][decision.account_id].append(_summary(decision))
+                        taken.take(side, outcome, item.event.occurred_at)
                     if all(refused):  # a clash of event ids, say
                         counts["rejected"] += 1
                     elif any(refused):  # an appeal of a decision only one version took, say
                         counts["refused_by_one_version"] += 1
                 if advanced is not None:
                     advanced(1)
+        decided = taken.decided
         accounts = sorted(set(decided["baseline"]) | set(decided["candidate"]))
         statuses = {
             side: {account: str(engine.status(account)) for account in accounts}
@@ -111,10 +146,41 @@ def _report(
         if statuses["baseline"][account] != statuses["candidate"][account]
         or _outcome(decided["baseline"][account]) != _outcome(decided["candidate"][account])
     ]
+    return {
+        "baseline": {"digest": baseline.digest, "rules": len(baseline.rules)},
+        "candidate": {"digest": candidate.digest, "rules": len(candidate.rules)},
+        "events": counts["events"],
+        "rejected": counts["rejected"],
+        "refused_by_one_version": counts["refused_by_one_version"],
+        "accounts_decided": len(accounts),
+        "accounts_changed": len(changed),
+        "transitions": _transitions(changed, statuses, decided, samples),
+        "accounts": [
+            {
+                "account_id": account,
+                "from": statuses["baseline"][account],
+                "to": statuses["candidate"][account],
+                "baseline": decided["baseline"][account],
+                "candidate": decided["candidate"][account],
+            }
+            for account in changed
+        ],
+        **_by_rule(decided),
+        "per_day": per_day(decided),
+    }
+
+
+def _transitions(
+    changed: list[str],
+    statuses: dict[str, dict[str, str]],
+    decided: dict[str, dict[str, list[dict[str, Any]]]],
+    samples: int,
+) -> list[dict[str, Any]]:
+    """The changed accounts grouped by (baseline, candidate) final status, largest first."""
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for account in changed:
         groups[(statuses["baseline"][account], statuses["candidate"][account])].append(account)
-    transitions = [
+    return [
         {
             "from": before,
             "to": after,
@@ -131,30 +197,23 @@ def _report(
         }
         for (before, after), members in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))
     ]
+
+
+def _by_rule(decided: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Decisions per rule and mode in each version, and the irreversible outcomes (enforced
+    cancel and blacklist, by account and action) and the share present in one version only."""
     by_rule: dict[str, Counter[tuple[str, str]]] = {side: Counter() for side in SIDES}
-    per_day: dict[str, Counter[str]] = {side: Counter() for side in SIDES}
     irreversible: dict[str, set[tuple[str, str]]] = {side: set() for side in SIDES}
     for side in SIDES:
         for account, decisions in decided[side].items():
             for d in decisions:
                 by_rule[side][(d["rule_id"], d["mode"])] += 1
-                if d["mode"] == Mode.ENFORCE:
-                    per_day[side][d["effective_at"][:10]] += 1
-                    if d["action"] in IRREVERSIBLE:
-                        irreversible[side].add((account, d["action"]))
+                if d["mode"] == Mode.ENFORCE and d["action"] in IRREVERSIBLE:
+                    irreversible[side].add((account, d["action"]))
     rules = sorted(set(by_rule["baseline"]) | set(by_rule["candidate"]))
     union = irreversible["baseline"] | irreversible["candidate"]
     moved = irreversible["baseline"] ^ irreversible["candidate"]
-    days = sorted(set(per_day["baseline"]) | set(per_day["candidate"]))
     return {
-        "baseline": {"digest": baseline.digest, "rules": len(baseline.rules)},
-        "candidate": {"digest": candidate.digest, "rules": len(candidate.rules)},
-        "events": counts["events"],
-        "rejected": counts["rejected"],
-        "refused_by_one_version": counts["refused_by_one_version"],
-        "accounts_decided": len(accounts),
-        "accounts_changed": len(changed),
-        "transitions": transitions,
         "rules": [
             {
                 "rule_id": rule_id,
@@ -170,15 +229,42 @@ def _report(
             "changed": len(moved),
             "percent": round(100 * len(moved) / len(union), 2) if union else 0.0,
         },
-        "per_day": [
-            {
-                "date": day,
-                "baseline": per_day["baseline"][day],
-                "candidate": per_day["candidate"][day],
-            }
-            for day in days
-        ],
     }
+
+
+def per_day(decided: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """Enforced decisions per day (UTC) and side, by action, with their severity (freeze 1,
+    cancel 2, blacklist 3): every day from the first decision to the last, none skipped, so a
+    chart of them has an even date axis; no decision, no days."""
+    tally: dict[str, dict[date, Counter[str]]] = {side: defaultdict(Counter) for side in SIDES}
+    for side in SIDES:
+        for decisions in decided[side].values():
+            for d in decisions:
+                if d["mode"] == Mode.ENFORCE:
+                    day = datetime.fromisoformat(d["effective_at"]).astimezone(UTC).date()
+                    tally[side][day][d["action"]] += 1
+    days = set(tally["baseline"]) | set(tally["candidate"])
+    if not days:
+        return []
+    first, last = min(days), max(days)
+    rows = []
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        counts = {side: tally[side].get(day, Counter()) for side in SIDES}
+        rows.append(
+            {
+                "date": day.isoformat(),
+                **{side: counts[side].total() for side in SIDES},
+                "actions": {
+                    side: {str(action): counts[side][action] for action in Action} for side in SIDES
+                },
+                "severity": {
+                    side: sum(Action(a).severity * n for a, n in counts[side].items())
+                    for side in SIDES
+                },
+            }
+        )
+    return rows
 
 
 def shadow_diff(engine: Engine, *, samples: int = 3) -> dict[str, Any]:
