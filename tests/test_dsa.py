@@ -490,6 +490,7 @@ def test_a_decision_keeps_the_category_of_the_pack_that_took_it(tmp_path: Path) 
     path = pack / "rumours" / "freeze-repeated-malicious-rumours.yaml"
     text = path.read_text(encoding="utf-8")
     old = "STATEMENT_CATEGORY_NEGATIVE_EFFECTS_ON_CIVIC_DISCOURSE_OR_ELECTIONS"
+    text = text.replace("version: 1", "version: 2")  # (one text per version in a db)
     path.write_text(text.replace(old, "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH"), "utf-8")
     db = tmp_path / "packs.db"
     days = timedelta(days=1)

@@ -175,6 +175,16 @@ def _not_empty(w: World, tmp: Path, patch: pytest.MonkeyPatch) -> int:
     return cli("init", tmp)
 
 
+def _restated(w: World, tmp: Path, patch: pytest.MonkeyPatch) -> int:
+    """`run` into a db that ran the default pack, one rule changed but not its version."""
+    copy, pack = tmp / "copy.db", tmp / "restated"
+    shutil.copy(w.db, copy)
+    shutil.copytree(default_rules_path(), pack)
+    rule = next(pack.rglob("freeze-suspected-impersonation.yaml"))
+    rule.write_text(rule.read_text(encoding="utf-8").replace("count: 3", "count: 2"), "utf-8")
+    return cli("run", w.few, "--rules", pack, "--db", copy)
+
+
 def _argv(*argv: object) -> Invocation:
     """An invocation by its arguments alone; `{db}`-style fields are World attributes."""
 
@@ -238,6 +248,10 @@ SPECIAL: dict[tuple[str, int], Invocation] = {
     ("explain", 6): _argv("explain", "d-nope", "--db", "{db}"),
     ("notice", 6): _argv("notice", "d-nope", "--db", "{db}"),
     ("run", 141): _stdout_closed,
+    # 7, 8: lint found something; a rule version restated with other text
+    ("lint", 0): _argv("lint"),
+    ("lint", 7): _argv("lint", "{broken}"),
+    ("run", 8): _restated,
 }
 """How each documented code is produced, by command."""
 
@@ -248,6 +262,7 @@ CORRUPT = {
     "explain": ("explain", "{decision}"),
     "notice": ("notice", "{decision}"),
     "diff": ("diff", "--shadow"),
+    "lint": ("lint",),
     **{
         f"audit {action}": ("audit", action)
         for action in ("show", "verify", "head", "purge", "retention", "export")

@@ -336,7 +336,8 @@ def test_an_old_decisions_notice_is_unchanged_after_the_pack_is_edited(
         before = render_notice(engine.store, old.decision_id, lang="en").text
     pack = default_pack_with(tmp_path / "pack")
     rule = pack / "impersonation" / "blacklist-confirmed-impersonation.yaml"
-    rule.write_text(rule.read_text().replace("a reviewer confirmed a report", "we learned"))
+    edited = rule.read_text().replace("a reviewer confirmed a report", "we learned")
+    rule.write_text(edited.replace("version: 1", "version: 2"))  # (a db refuses it unbumped)
     template = pack / "notices" / "en.txt"
     template.write_text(template.read_text().replace("How to appeal:", "Appeals:"))
     with Engine.from_path(pack, db=db) as engine:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # what the names are; at run time each is imported when first
         NoticeError,
         RuleFileError,
         RuleLoadError,
+        RuleVersionError,
         StoreError,
         StoreUnavailableError,
     )
@@ -97,6 +98,7 @@ _EXPORTS: dict[str, str] = {
     "RuleFileError": "errors",
     "RuleLoadError": "errors",
     "RuleMatch": "model.decisions",
+    "RuleVersionError": "errors",
     "SQLiteStore": "stores.sqlite",
     "Starter": "tools.starter",
     "Status": "model.decisions",
@@ -188,6 +190,7 @@ __all__ = [
     "RuleFileError",
     "RuleLoadError",
     "RuleMatch",
+    "RuleVersionError",
     "SQLiteStore",
     "Starter",
     "Status",

@@ -13,6 +13,7 @@
     ├── IdentityKeyError     no usable identity key for a persistent db
     ├── ExportError          a statement of reasons cannot be made, or the trail does not verify
     ├── NoticeError          no notice for a decision: unknown, shadow, or a pack without notices
+    ├── RuleVersionError     a rule id and version the db holds with other text: refused (exit 8)
     └── StoreError           the database cannot be used as asked: another schema version,
         │                    a write on a read-only open, a transaction begun inside another
         └── StoreUnavailableError  not now: locked past the busy timeout (SQLite's lock,
@@ -163,6 +164,16 @@ class IdentityKeyError(BlacklistRulesError):
 class ExportError(BlacklistRulesError):
     """An export refused: the audit trail does not verify, or a stored decision cannot become a
     valid statement of reasons. Nothing is exported."""
+
+
+class RuleVersionError(BlacklistRulesError):
+    """A pack not run into a db that holds one of its rule ids and versions with other text:
+    a decision's `rule_version` must name one rule text. One line per rule in `lines` (the
+    rule, both digests of what it says, the version to give it); nothing was written."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = tuple(lines)
+        super().__init__("\n".join(self.lines))
 
 
 class NoticeError(BlacklistRulesError):

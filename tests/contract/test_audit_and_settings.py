@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import pytest
 
 from blacklist_rules import StoreError
 from blacklist_rules.stores.protocols import Store
-from blacklist_rules.stores.records import RuleFile
+from blacklist_rules.stores.records import RecordedRule, RuleFile
 from blacklist_rules.stores.sqlite import RETENTION_FLOOR
 
 RULE = RuleFile("r", 1, "rules/r.yaml", "id: r\n")
@@ -60,6 +61,20 @@ def test_settings_and_packs_are_remembered(store: Store) -> None:
     assert (store.ruleset_rules("none"), store.notice_files("none")) == ([], {})
     assert store.check_key("key-1")
     assert not store.check_key("key-2")
+
+
+def test_recorded_rules_are_every_packs_rules_typed(store: Store) -> None:
+    """Each pack's rule files as typed records under its digest, packs in the order first
+    used."""
+    rule = RuleFile("r", 1, "r.yaml", "id: r\n")
+    with store.begin():
+        store.remember_ruleset("d1", [rule])
+        store.remember_ruleset("d2", [attrs.evolve(rule, version=2, text="id: r\n#2\n")])
+        store.remember_ruleset("d1", [])  # a pack used again keeps what it had
+    assert store.recorded_rules() == [
+        RecordedRule("d1", "r", 1, "r.yaml", "id: r\n"),
+        RecordedRule("d2", "r", 2, "r.yaml", "id: r\n#2\n"),
+    ]
 
 
 def test_retention_is_whole_days_from_the_floor(store: Store) -> None:

@@ -9,7 +9,8 @@ and refusals; 3 a rule evaluation failed (fail closed); 4 the db cannot be used 
 past `--busy-timeout`, disk full, read-only, damaged or not a database): nothing of the
 interrupted batch was committed, run again once the cause is gone; 5 a gate not met
 (`--fail-on-irreversible`, `--min-coverage`); 6 the db knows nothing of what was asked (an
-account, a decision); 141 stdout was closed.
+account, a decision); 7 `lint` found something; 8 a rule id and version the db holds with
+other text (`run` refuses the pack); 141 stdout was closed.
 
 Verbs that only read (`status`, `check`, `explain`, `notice`, `audit show|verify|export`,
 `diff --shadow`) open the db read-only: they never write it, and take no writer lock; the
@@ -24,13 +25,26 @@ from collections.abc import Sequence
 from blacklist_rules import __version__
 from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT
 
-from . import audit, check, diff, explain, init, notice, run, schema, status, test, validate
+from . import (
+    audit,
+    check,
+    diff,
+    explain,
+    init,
+    lint,
+    notice,
+    run,
+    schema,
+    status,
+    test,
+    validate,
+)
 from ._common import _seconds, call
 
 __all__ = ["build_parser", "main"]
 
 # In the order `blacklist-rules --help` lists them.
-COMMANDS = (init, validate, run, status, audit, check, test, explain, notice, diff, schema)
+COMMANDS = (init, validate, lint, run, status, audit, check, test, explain, notice, diff, schema)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Declarative account-moderation rules: freeze, cancel, blacklist, audited.",
         epilog="Exit codes: 0 done; 1 a check failed; 2 a usage error, an unreadable input or a "
         "refusal; 3 a rule failed to evaluate; 4 the db cannot be used now; 5 a gate not met; "
-        "6 unknown to the db; 141 stdout closed (docs/reference/exit-codes.md: which command gives "
-        "which).",
+        "6 unknown to the db; 7 lint found something; 8 a rule version restated with other text; "
+        "141 stdout closed (docs/reference/exit-codes.md: which command gives which).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(

@@ -21,6 +21,7 @@ from blacklist_rules import (
     BlacklistRulesError,
     Engine,
     RuleLoadError,
+    RuleVersionError,
     SQLiteStore,
     StoreUnavailableError,
     parse_duration,
@@ -48,6 +49,11 @@ class Exit(enum.IntEnum):
     """A gate was not met: `diff --fail-on-irreversible`, `test --min-coverage`."""
     UNKNOWN = 6
     """The db knows nothing of what was asked about (`status` of an account it never saw)."""
+    FINDINGS = 7
+    """`lint` found something (`--fail-on` says from which severity on)."""
+    RESTATED = 8
+    """A rule id and version the db already holds with other text: the pack was refused,
+    nothing was run (give the rule a new version)."""
     CLOSED = 141
     """Standard output was closed (`| head`): what was not committed runs again next time."""
 
@@ -147,6 +153,10 @@ def call(handler: Handler, args: argparse.Namespace) -> int:
     except StoreUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return Exit.UNAVAILABLE
+    except RuleVersionError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
+        return Exit.RESTATED
     except RuleLoadError as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)

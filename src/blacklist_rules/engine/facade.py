@@ -41,7 +41,7 @@ from . import deadlines, intake, pipeline, registry
 from .context import EventContext, Outcome
 from .core import Core
 from .hooks import Hooks, kind_of, log
-from .loading import load_ruleset
+from .loading import load_ruleset, refuse_restated
 from .mirrors import Mirrors
 from .seed import Seed
 from .unit import UnitOfWork
@@ -75,6 +75,8 @@ class Engine(Generic[StoreT]):
         self._owner = here = threading.current_thread()
         if matcher is None and (owner := host_thread()) not in (None, here):
             raise EngineThreadError(_named(owner), _named(here), "durable-rules (one per process)")
+        if not store.read_only:  # a writer records the pack: one text per rule version
+            refuse_restated(ruleset, store, store.path)
         self.ruleset = ruleset
         self.store = store
         self.identity_key = registry.key_for(store, identity_key)

@@ -27,7 +27,7 @@ from blacklist_rules.model.patterns import Pattern, compile_pattern
 from .conditions import All, AnyOf, Compare, Condition, Not, comparisons
 from .loader import RuleSource
 from .notice_templates import NoticePack
-from .spec import SCHEMA_VERSION, Deadline, Filter, Window, parse_duration
+from .spec import SCHEMA_VERSION, Deadline, Filter, RuleSpec, Window, parse_duration
 
 COMPILER_VERSION = 3
 """Bumped when compilation changes meaning, so the digest of an unchanged pack changes too."""
@@ -154,6 +154,9 @@ class CompiledRule:
     dsa: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     """The rule's `dsa` block (every key, defaults filled in): kept with the pack in the
     store, so a decision is reported with the category of the pack that took it."""
+    content: str = attrs.field(default="", repr=False)
+    """`rule_digest` of the rule: what it says, whatever its layout and comments (a db that
+    holds other text under the same id and version is refused, `engine.loading`)."""
 
 
 @attrs.frozen
@@ -273,6 +276,13 @@ def _rule_content(source: RuleSource) -> dict[str, Any]:
     if content["notice"] is None:  # a pack without notices keeps the digest it had before
         del content["notice"]
     return content
+
+
+def rule_digest(spec: RuleSpec) -> str:
+    """The SHA-256 of what one rule says (its spec, normalised): the same whatever the
+    file's layout, comments or key order, different when any value changes."""
+    content = spec.model_dump(mode="json", by_alias=True)
+    return hashlib.sha256(_canonical(content).encode()).hexdigest()
 
 
 def _digest(rules: list[RuleSource], notices: NoticePack | None) -> str:
@@ -474,6 +484,7 @@ def _compile_rule(build: _Builder, source: RuleSource) -> tuple[CompiledRule, Ma
         window=window,
         deadline=deadline,
         dsa=spec.dsa.model_dump(mode="json"),
+        content=rule_digest(spec),
     )
     return rule, Matchable(rule.id, types, full)
 

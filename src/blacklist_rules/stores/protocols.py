@@ -32,6 +32,7 @@ from blacklist_rules.stores.records import (
     ListedSpan,
     LoggedEvent,
     PassedVerification,
+    RecordedRule,
     Registration,
     RuleFile,
     Seed,
@@ -449,6 +450,10 @@ class Settings(Protocol):
 
     def ruleset_rules(self, digest: str) -> list[RuleFile]:
         """The rule files (id, version, file, text) of a pack the db has used."""
+
+    def recorded_rules(self) -> list[RecordedRule]:
+        """Every rule file of every pack the db has used, the packs in the order they were
+        first used (a rule id and version may stand in several)."""
 
     def first_rejection(self, digest: str) -> bool:
         """Remember that an input was rejected, by its keyed digest (the input may hold

@@ -323,3 +323,34 @@ def seeded_deadline(due: Deadline, cut_us: int) -> Deadline:
 def seed_removal(at_us: int | None, by: str | None, cut_us: int) -> tuple[int | None, str | None]:
     """An entry's removal as it stood before the cut: one from the cut on is not yet made."""
     return (at_us, by) if at_us is not None and at_us < cut_us else (None, None)
+
+
+@attrs.frozen
+class RecordedRule:
+    """One rule file of a pack the db has run (`Settings.recorded_rules`): the rule as
+    written, under the digest of the pack it came with."""
+
+    ruleset_digest: str
+    rule_id: str
+    version: int
+    file: str
+    text: str
+
+
+def recorded_rules_of(digest: str, rules: str) -> list[RecordedRule]:
+    """The rules of a `rulesets` row (its JSON list of id, version, file, text), skipping
+    entries that lack any of them."""
+    found = []
+    for rule in json.loads(rules):
+        if not isinstance(rule, dict):
+            continue
+        rule_id, version, file, text = (rule.get(k) for k in ("id", "version", "file", "text"))
+        if (
+            isinstance(rule_id, str)
+            and isinstance(version, int)
+            and not isinstance(version, bool)
+            and isinstance(file, str)
+            and isinstance(text, str)
+        ):
+            found.append(RecordedRule(digest, rule_id, version, file, text))
+    return found

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from blacklist_rules.errors import StoreError
-from blacklist_rules.stores.records import RuleFile
+from blacklist_rules.stores.records import RecordedRule, RuleFile, recorded_rules_of
 from blacklist_rules.stores.sqlite.schema import dumps
 
 PATH = ":memory:"
@@ -215,6 +215,13 @@ class MemoryBase:
     def ruleset_rules(self, digest: str) -> list[RuleFile]:
         found = self._t.rulesets.get(digest)
         return [] if found is None else [RuleFile.from_dict(d) for d in json.loads(found)]
+
+    def recorded_rules(self) -> list[RecordedRule]:
+        return [
+            rule
+            for digest, rules in self._t.rulesets.items()  # (in the order first used)
+            for rule in recorded_rules_of(digest, rules)
+        ]
 
     def first_rejection(self, digest: str) -> bool:
         if digest in self._t.rejections:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from blacklist_rules.stores.records import RuleFile
+from blacklist_rules.stores.records import RecordedRule, RuleFile, recorded_rules_of
 from blacklist_rules.stores.sqlite.schema import dumps
 
 from .base import PostgresBase
@@ -57,6 +57,12 @@ class PostgresMeta(PostgresBase):
         """The rule files (id, version, file, text) of a pack the db has used."""
         found = self._db.value("SELECT rules FROM rulesets WHERE digest = %s", (digest,))
         return [] if found is None else [RuleFile.from_dict(d) for d in json.loads(found)]
+
+    def recorded_rules(self) -> list[RecordedRule]:
+        """Every rule file of every pack the db has used, the packs in the order they were
+        first used (a rule id and version may stand in several)."""
+        rows = self._db.all("SELECT digest, rules FROM rulesets ORDER BY first_used_at, digest")
+        return [rule for digest, rules in rows for rule in recorded_rules_of(digest, rules)]
 
     def first_rejection(self, digest: str) -> bool:
         """Remember that an input was rejected, by its keyed digest (the input may hold

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from blacklist_rules.stores.records import RuleFile
+from blacklist_rules.stores.records import RecordedRule, RuleFile, recorded_rules_of
 
 from .base import SQLiteBase
 from .schema import (
@@ -59,6 +59,14 @@ class SQLiteMeta(SQLiteBase):
         """The rule files (id, version, file, text) of a pack the db has used."""
         row = self._db.execute("SELECT rules FROM rulesets WHERE digest = ?", (digest,)).fetchone()
         return [] if row is None else [RuleFile.from_dict(d) for d in json.loads(row[0])]
+
+    def recorded_rules(self) -> list[RecordedRule]:
+        """Every rule file of every pack the db has used, the packs in the order they were
+        first used (a rule id and version may stand in several)."""
+        rows = self._db.execute(
+            "SELECT digest, rules FROM rulesets ORDER BY first_used_at, digest"
+        ).fetchall()
+        return [rule for digest, rules in rows for rule in recorded_rules_of(digest, rules)]
 
     def first_rejection(self, digest: str) -> bool:
         """Remember that an input was rejected, by its keyed digest (the input may hold
