@@ -33,6 +33,7 @@ from ._common import (
     print_json,
     progress,
     rules_option,
+    shown,
     write_whole,
 )
 
@@ -55,7 +56,7 @@ def add_parser(commands: Commands) -> None:
         help="the events, one JSON object a line; - reads them from stdin",
     )
     rules_option(run)
-    db_option(run, "the SQLite db to write (made if missing)")
+    db_option(run, "the db to write (made if missing)")
     run.add_argument("--strict", action="store_true", help="exit 1 if any event was rejected")
     run.add_argument(
         "--until",
@@ -161,6 +162,7 @@ def handle(args: argparse.Namespace) -> int:
         args.rules,
         db=args.db,
         create_key=True,
+        key_file=args.key_file,
         max_lead=args.max_lead,
         busy_timeout=args.busy_timeout,
     ) as engine:
@@ -183,7 +185,7 @@ def handle(args: argparse.Namespace) -> int:
     if not code and args.strict and tally.counts["rejected"]:
         code = Exit.FAILED
     if args.summary_json is not None:
-        summary: dict[str, Any] = {"source": name, "db": str(args.db), "ruleset_digest": digest}
+        summary: dict[str, Any] = {"source": name, "db": shown(args.db), "ruleset_digest": digest}
         summary |= tally.to_dict()
         summary |= {"clock": clock.isoformat() if clock else None, "exit_code": int(code)}
         write_whole([summary], args.summary_json)

@@ -22,8 +22,8 @@ from blacklist_rules.model.decisions import Decision, Status, decision_from_dict
 from blacklist_rules.model.events import Event, ParsedLine, from_micros, parse_time, utc_text
 from blacklist_rules.model.identity import BlacklistEntry, IdentityKey, load_key
 from blacklist_rules.pack.compiler import CompiledRuleset
+from blacklist_rules.stores.factory import is_postgres, open_store
 from blacklist_rules.stores.protocols import Store
-from blacklist_rules.stores.sqlite import SQLiteStore
 from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT, whole_or_nothing
 
 from . import deadlines, intake, pipeline, registry
@@ -37,7 +37,7 @@ from .unit import UnitOfWork
 if TYPE_CHECKING:  # the notices report is a layer above: imported where it is used
     from blacklist_rules.reports.notices import Notice
 
-StoreT = TypeVar("StoreT", bound=Store, default=SQLiteStore)
+StoreT = TypeVar("StoreT", bound=Store, default=Store, covariant=True)
 """The store an engine runs on: a SQLite one unless it says otherwise (`Engine[MemoryStore]`)."""
 
 
@@ -86,33 +86,43 @@ class Engine(Generic[StoreT]):
         prefilter: bool = True,
         prune: bool = True,
         identity_key: IdentityKey | None = None,
+        key_file: str | Path | None = None,
         create_key: bool = False,
         max_lead: timedelta | None = DEFAULT_MAX_LEAD,
         read_only: bool = False,
         busy_timeout: float = BUSY_TIMEOUT,
-    ) -> Engine[SQLiteStore]:
-        """An engine over a rule folder (default: the packaged pack) and a db (default: memory).
+    ) -> Engine[Store]:
+        """An engine over a rule folder (default: the packaged pack) and a db (default: memory):
+        a SQLite file, or a PostgreSQL db named by URL (`postgresql://user@host/dbname`).
 
         The identity key: `identity_key`, else `$BLACKLIST_RULES_IDENTITY_KEY`, else the key
-        file `<db>.key` (`create_key` makes one, mode 0600); an in-memory db without one gets a
-        generated key (logged). A persistent db never opens without a key, nor with another.
+        file `key_file`, else (a SQLite file) `<db>.key` beside it; `create_key` makes the key
+        file (mode 0600) when the db is new. A PostgreSQL db has no file beside it: without
+        the environment's key or `key_file` it is an `IdentityKeyError`. An in-memory db
+        without one gets a generated key (logged). A persistent db never opens without a key,
+        nor with another.
         `max_lead`: how far an event may lead the wall clock (`None`: unbounded).
 
-        `read_only`: for queries (`status`, `explain`, …): the db is opened with SQLite's
-        `mode=ro` and nothing is ever written, not even the clock on close; processing is a
-        `StoreError`. Otherwise the engine holds the db's writer lock until `close()`: one
-        writer per db (`writer_lock`). `busy_timeout`: seconds to wait for another process's
-        lock, then `StoreUnavailableError`.
+        `read_only`: for queries (`status`, `explain`, …): nothing is ever written, not even
+        the clock on close; processing is a `StoreError`. Otherwise a SQLite engine holds the
+        db's writer lock until `close()`: one writer per SQLite db (`writer_lock`).
+        `busy_timeout`: seconds to wait for another process's lock, then
+        `StoreUnavailableError`.
         """
         ruleset = load_ruleset(rules)
-        store = SQLiteStore(
+        store = open_store(
             db if db is not None else ":memory:", read_only=read_only, busy_timeout=busy_timeout
         )
         try:
             if identity_key is None and db is not None and str(db) != ":memory:":
                 # A db already written under a key never gets a new one: it needs its own.
                 fresh = store.meta("identity_key_check") is None
-                identity_key = load_key(db, create=create_key and fresh)
+                identity_key = load_key(
+                    store.path if is_postgres(db) else db,
+                    create=create_key and fresh,
+                    key_file=key_file,
+                    beside=not is_postgres(db),
+                )
             return Engine(
                 ruleset,
                 store,

@@ -33,6 +33,7 @@ from blacklist_rules.model.identity import (
     load_key,
     lookup_prints,
 )
+from blacklist_rules.stores.factory import is_postgres
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.records import StoredEntry
 
@@ -54,7 +55,9 @@ def key_for(store: Store, identity_key: IdentityKey | None) -> IdentityKey:
     store's key file, else generated: logged), checked against the one the store was written
     under: another key's fingerprints would never match."""
     in_memory = store.path == ":memory:"
-    key = identity_key or load_key(None if in_memory else store.path)
+    key = identity_key or load_key(
+        None if in_memory else store.path, beside=not is_postgres(store.path)
+    )
     if not store.check_key(key.check):
         raise IdentityKeyError(
             f"{store.path} was written under another identity key than the one from "
