@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # what the names are; at run time each is imported when first
         NoticeError,
         RuleFileError,
         RuleLoadError,
+        StoreConflictError,
         StoreError,
         StoreUnavailableError,
     )
@@ -91,6 +92,7 @@ _EXPORTS: dict[str, str] = {
     "Starter": "tools.starter",
     "Status": "model.decisions",
     "StatusChange": "model.decisions",
+    "StoreConflictError": "errors",
     "StoreError": "errors",
     "StoreUnavailableError": "errors",
     "TimeBound": "model.clock",
@@ -177,6 +179,7 @@ __all__ = [
     "Starter",
     "Status",
     "StatusChange",
+    "StoreConflictError",
     "StoreError",
     "StoreUnavailableError",
     "TimeBound",

@@ -4,7 +4,7 @@ per engine; the stages are functions over it and the event's `EventContext`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from blacklist_rules.errors import EvaluationError
@@ -127,6 +127,14 @@ class Core:
 
     def status(self, account_id: str) -> Status:
         return self.mirrors.statuses.get(account_id, Status.ACTIVE)
+
+    def claim(self, account_id: str, identities: Iterable[tuple[str, str]] = ()) -> None:
+        """Before reading or writing an account's state (or checking identity values): hold
+        it against every other writer until our transaction ends (`Store.claim`); when one
+        committed meanwhile, read the mirrors again (`Mirrors.refresh`). Nothing on a store
+        with one writer."""
+        if self.store.shared and self.store.claim(account_id, identities):
+            self.mirrors.refresh(self.store)
 
     def agree(self, what: str, snapshot: dict[str, Any], expected: list[str]) -> None:
         """Durable-rules must fire what the guards found (fail closed)."""

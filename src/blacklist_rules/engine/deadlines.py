@@ -12,6 +12,7 @@ from blacklist_rules.errors import EvaluationError
 from blacklist_rules.model.decisions import ConditionTrace
 from blacklist_rules.model.events import Event, from_micros, to_micros, utc_text
 from blacklist_rules.pack.compiler import DEADLINE, CompiledRule, Listener
+from blacklist_rules.stores.records import Deadline
 
 from . import decide as deciding
 from . import match as matching
@@ -31,7 +32,7 @@ def advance(core: Core, ctx: EventContext, moment: datetime, event_id: str | Non
     clock = mirrors.clock
     while mirrors.next_due is not None and mirrors.next_due <= clock:
         acted = False
-        for row in store.due_deadlines(to_micros(clock)):
+        for row in _due_claimed(core, to_micros(clock)):
             fire(
                 core,
                 ctx,
@@ -43,6 +44,7 @@ def advance(core: Core, ctx: EventContext, moment: datetime, event_id: str | Non
             )
             acted = True
         for ended in store.expire(utc_text(clock)):
+            core.claim(ended.account_id)
             recording.recompute(
                 core,
                 ctx,
@@ -56,6 +58,23 @@ def advance(core: Core, ctx: EventContext, moment: datetime, event_id: str | Non
         # Nothing acted, so the store is as it was: a moment still due would be forever.
         if not acted and mirrors.next_due is not None and mirrors.next_due <= clock:
             raise EvaluationError(f"{mirrors.next_due} is due but nothing acts on it")
+
+
+def _due_claimed(core: Core, clock_us: int) -> list[Deadline]:
+    """The deadlines due by `clock_us`, their accounts held against other writers first
+    (`Core.claim`); read again after, as another writer may have fired one meanwhile."""
+    rows = list(core.store.due_deadlines(clock_us))
+    if not core.store.shared:
+        return rows
+    claimed: set[str] = set()
+    while True:
+        for account in sorted({row.account_id for row in rows} - claimed):
+            core.claim(account)
+            claimed.add(account)
+        again = list(core.store.due_deadlines(clock_us))
+        if {row.account_id for row in again} <= claimed:
+            return again
+        rows = again
 
 
 def meets_or_starts(core: Core, event: Event, listening: list[Listener]) -> bool:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic
 
 from typing_extensions import TypeVar
 
-from blacklist_rules.errors import EvaluationError, EventError
+from blacklist_rules.errors import EvaluationError, EventError, StoreConflictError
 from blacklist_rules.matching.durable import DurableMatcher
 from blacklist_rules.model.clock import DEFAULT_MAX_LEAD, TimeBound
 from blacklist_rules.model.decisions import Decision, Status, decision_from_dict
@@ -36,6 +36,9 @@ from .unit import UnitOfWork
 
 if TYPE_CHECKING:  # the notices report is a layer above: imported where it is used
     from blacklist_rules.reports.notices import Notice
+
+CONFLICT_RETRIES = 5
+"""How many times an event runs when its transaction keeps conflicting with other writers'."""
 
 StoreT = TypeVar("StoreT", bound=Store, default=Store, covariant=True)
 """The store an engine runs on: a SQLite one unless it says otherwise (`Engine[MemoryStore]`)."""
@@ -74,7 +77,7 @@ class Engine(Generic[StoreT]):
             prune=prune,
             time_bound=self.time_bound,
         )
-        self._unit = UnitOfWork(self._core, commit_every)
+        self._unit = UnitOfWork(self._core, 1 if store.shared else commit_every)
         self._input: object = None  # the last input: what a clock move's failure may quote
 
     @classmethod
@@ -171,12 +174,14 @@ class Engine(Generic[StoreT]):
 
     @property
     def commit_every(self) -> int:
-        """Events per commit inside `batch()` / `run`."""
+        """Events per commit inside `batch()` / `run`. Always 1 on a store other writers
+        share (`Store.shared`): an account claimed stays held until the commit, so a batch
+        would hold every account it touched from the other writers."""
         return self._unit.commit_every
 
     @commit_every.setter
     def commit_every(self, value: int) -> None:
-        self._unit.commit_every = value
+        self._unit.commit_every = 1 if self.store.shared else value
 
     @property
     def before_commit(self) -> Callable[[], None] | None:
@@ -357,9 +362,9 @@ class Engine(Generic[StoreT]):
                 try:
                     if isinstance(item, ParsedLine):
                         event = item.event if item.event else item.error
-                        yield self._guarded(event, item.line, source, item.text)
+                        yield self._retrying(event, item.line, source, item.text)
                     else:
-                        yield self._guarded(item, None, source, None)
+                        yield self._retrying(item, None, source, None)
                 except EvaluationError as exc:
                     yield Outcome(
                         None,
@@ -371,8 +376,23 @@ class Engine(Generic[StoreT]):
     def process(
         self, event: object, *, line: int | None = None, source: str | None = None
     ) -> Outcome:
-        """Process one event. A malformed one is recorded and returned as a rejection."""
-        return self._guarded(event, line, source, None)
+        """Process one event. A malformed one is recorded and returned as a rejection. On a
+        shared store, an event whose transaction conflicted with another writer's (rolled
+        back whole: `StoreConflictError`) runs again, up to `CONFLICT_RETRIES` times."""
+        return self._retrying(event, line, source, None)
+
+    def _retrying(
+        self, event: object, line: int | None, source: str | None, received: str | None
+    ) -> Outcome:
+        for attempt in range(1, CONFLICT_RETRIES + 1):
+            try:
+                return self._guarded(event, line, source, received)
+            except StoreConflictError:
+                # Only the event's own transaction was dropped (one event a commit on a
+                # shared store), not one that held outcomes already handed out.
+                if attempt == CONFLICT_RETRIES or not self._unit.retryable:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @whole_or_nothing
     def _guarded(

@@ -43,6 +43,7 @@ def process(
         event = registry.identify(core, ctx, event)
     ctx.event = event
     ctx.at_us = to_micros(event.occurred_at)
+    core.claim(event.account_id, ctx.prints.all() if ctx.prints is not None else ())
     logged = intake.log(core, ctx, event, stored_text(event, received), line, source)
     if logged is not None:
         return logged

@@ -208,6 +208,7 @@ def _remove(
 def _enter(core: Core, ctx: EventContext, entry: BlacklistEntry, event_id: str | None) -> None:
     """Enter an entry a standing decision calls for, and decide again what it reaches."""
     ends_us = to_micros(entry.ends_at) if entry.ends_at else None
+    core.claim(entry.account_id, [(entry.kind, entry.fingerprint)])  # before its catch-up reads
     core.store.enter(
         entry.kind,
         entry.fingerprint,
@@ -244,7 +245,10 @@ def _catch_up(core: Core, ctx: EventContext, entry: BlacklistEntry, event_id: st
     )
     for row in found:
         account_id, registration_id, at_us = row.account_id, row.event_id, row.registered_us
-        if account_id == entry.account_id or core.status(account_id) == Status.BLACKLISTED:
+        if account_id == entry.account_id:
+            continue
+        core.claim(account_id)  # (another writer's account: its status as committed)
+        if core.status(account_id) == Status.BLACKLISTED:
             continue
         deciding.decide_stored(
             core,

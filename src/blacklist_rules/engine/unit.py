@@ -31,6 +31,7 @@ class UnitOfWork:
         "depth",
         "pending",
         "remembered",
+        "retryable",
         "stale",
         "tx",
     )
@@ -45,12 +46,16 @@ class UnitOfWork:
         self.stale = False  # memory may hold what a dropped transaction wrote: reload
         self.remembered = False  # the pack is kept in the store, new streams filled
         self.closed = False
+        self.retryable = False
+        """Whether a failure drops only the current unit's transaction, nothing handed out:
+        on a shared store (one unit a commit) unless the failure was a commit's."""
 
     @whole_or_nothing
     def flush(self) -> None:
         """Commit the open transaction, with the clock; without one nothing is written."""
         if self.closed or self.tx is None:
             return
+        self.retryable = False  # (a failed commit loses what was handed out: never rerun)
         if self.before_commit is not None:
             self.before_commit()
         core = self.core
@@ -79,9 +84,12 @@ class UnitOfWork:
         core = self.core
         if self.tx is None:
             self.tx = core.store.begin()  # (a read-only store refuses)
+            self.retryable = core.store.shared and self.commit_every == 1
             if self.stale or core.store.written_elsewhere:
                 core.mirrors.reload(core.store)
-                self.remembered = self.stale = False
+                # (on a shared store another writer's commit undoes none of our own)
+                self.remembered = self.remembered and core.store.shared and not self.stale
+                self.stale = False
         if not self.remembered:  # the first write: keep the rules, fill new streams
             rules = [_rule_record(rule) for rule in core.ruleset.rules]
             notices = core.ruleset.notices.files if core.ruleset.notices else None

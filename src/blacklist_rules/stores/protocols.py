@@ -10,7 +10,7 @@ which compares in time order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
@@ -528,6 +528,16 @@ class Transactional(Protocol):
     written_elsewhere: bool
     """Whether another writer committed between our last transaction and the one
     `begin()` opened: what memory mirrors of the store must then be read again."""
+    shared: bool
+    """Whether other processes may write this store at the same time (PostgreSQL): an
+    engine then commits every event on its own and `claim`s each account before it reads
+    or writes that account's state."""
+
+    def claim(self, account_id: str, identities: Iterable[tuple[str, str]] = ()) -> bool:
+        """Serialise the open transaction, until it ends, with every other writer's that
+        claims the same account or the same identity value (kind, fingerprint). True when
+        another writer committed since this transaction began or last claimed: what memory
+        holds of the store must be read again. A store with one writer holds nothing: False."""
 
     def begin(self) -> Transaction:
         """Open a write transaction: its owner commits or rolls it back (`with store.begin():`

@@ -63,6 +63,8 @@ class PostgresStore(
             raise
         self._history_cut_us = int(cut) if cut else None
         self._began_at: int | None = None
+        self._claimed: set[str] = set()
+        self.shared = True
         self._db.before_commit = self._count_commit
         self.written_elsewhere = False
         """Whether another writer committed between our last transaction and the one

@@ -81,6 +81,8 @@ class SQLiteStore(
         self.written_elsewhere = False
         """Whether another connection committed between our last transaction and the one
         `begin()` opened: what memory mirrors of the db must then be read again."""
+        self.shared = False
+        """One writer at a time (the writer lock): `claim` holds nothing."""
 
     def _open_schema(self) -> None:
         """Check the schema version, then (on a writable open) create or upgrade the schema."""
