@@ -55,6 +55,7 @@ def _session(db: str, cwd: Path) -> dict[str, Any]:
         status = cli("status", account, "--db", db, "--json", cwd=cwd)
         assert status.returncode == 0, status.stderr
         statuses[account] = json.loads(status.stdout)
+        assert statuses[account].pop("watermark", None) is None  # (no worker runs now)
     verified = cli("audit", "verify", "--db", db, cwd=cwd)
     exported = cli("audit", "export", "--db", db, cwd=cwd)
     dsa = cli("audit", "export", "--format", "dsa", "--db", db, cwd=cwd)

@@ -57,6 +57,7 @@ def add_parser(commands: Commands) -> None:
     )
     rules_option(run)
     db_option(run, "the db to write (made if missing)")
+    _worker_option(run)
     run.add_argument("--strict", action="store_true", help="exit 1 if any event was rejected")
     run.add_argument(
         "--until",
@@ -146,6 +147,16 @@ class _Say:
         tqdm.write(text, file=sys.stderr)
 
 
+def _worker_option(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--worker-id",
+        default=None,
+        metavar="NAME",
+        help="on a postgresql:// db: this run's name among the db's workers (default: "
+        "host:pid); a restarted worker gives its old name",
+    )
+
+
 def handle(args: argparse.Namespace) -> int:
     events = None if args.events == STDIN else Path(args.events)
     if events is not None and not events.is_file():
@@ -164,6 +175,7 @@ def handle(args: argparse.Namespace) -> int:
         create_key=True,
         key_file=args.key_file,
         max_lead=args.max_lead,
+        worker_id=args.worker_id,
         busy_timeout=args.busy_timeout,
     ) as engine:
         say = _Say(args.quiet, progress(events, quiet=args.quiet))

@@ -79,21 +79,28 @@ class Indexes:
         )
 
 
+WORKER_IDLE_TIMEOUT = 60.0
+"""Seconds without a commit after which a worker is declared gone (default)."""
+
+
 class Core:
     """The engine's shared state: built once, read by every stage."""
 
     __slots__ = (
         "given",
         "identity_key",
+        "idle_timeout",
         "index",
         "matcher",
         "mirrors",
         "observe",
         "prefilter",
+        "progress_us",
         "prune",
         "ruleset",
         "store",
         "time_bound",
+        "worker_id",
     )
 
     def __init__(
@@ -120,6 +127,13 @@ class Core:
         self.given: dict[str, Fingerprints] = {}
         """Registrations' fingerprints a scratch engine was given (`Engine.seed.inherit`): a
         stored registration replayed is fingerprinted as when it came."""
+        self.worker_id: str | None = None
+        """On a shared db, this engine's name among its workers (`Workers`): deadlines of
+        other accounts then fire by the low watermark. None: one writer, one clock."""
+        self.progress_us = 0
+        """The latest event time this worker processed (its share is in event-time order)."""
+        self.idle_timeout = WORKER_IDLE_TIMEOUT
+        """Seconds after which a silent worker no longer holds the watermark back."""
 
     @property
     def digest(self) -> str:

@@ -24,11 +24,12 @@ from blacklist_rules.model.identity import BlacklistEntry, IdentityKey, load_key
 from blacklist_rules.pack.compiler import CompiledRuleset
 from blacklist_rules.stores.factory import is_postgres, open_store
 from blacklist_rules.stores.protocols import Store
+from blacklist_rules.stores.records import Watermark
 from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT, whole_or_nothing
 
-from . import deadlines, intake, pipeline, registry
+from . import deadlines, intake, pipeline, registry, workers
 from .context import EventContext, Outcome
-from .core import Core
+from .core import WORKER_IDLE_TIMEOUT, Core
 from .loading import load_ruleset
 from .mirrors import Mirrors
 from .seed import Seed
@@ -59,7 +60,11 @@ class Engine(Generic[StoreT]):
         prune: bool = True,
         identity_key: IdentityKey | None = None,
         max_lead: timedelta | None = DEFAULT_MAX_LEAD,
+        worker_id: str | None = None,
+        idle_timeout: float = WORKER_IDLE_TIMEOUT,
     ) -> None:
+        """On a shared store the engine is one of the db's workers (`worker_id`; a restarted
+        one gives its old id), silent ones gone after `idle_timeout` s (`workers.join`)."""
         self.ruleset = ruleset
         self.store = store
         self.identity_key = registry.key_for(store, identity_key)
@@ -79,6 +84,7 @@ class Engine(Generic[StoreT]):
         )
         self._unit = UnitOfWork(self._core, 1 if store.shared else commit_every)
         self._input: object = None  # the last input: what a clock move's failure may quote
+        workers.join(self._core, worker_id, idle_timeout)
 
     @classmethod
     def from_path(
@@ -94,6 +100,7 @@ class Engine(Generic[StoreT]):
         max_lead: timedelta | None = DEFAULT_MAX_LEAD,
         read_only: bool = False,
         busy_timeout: float = BUSY_TIMEOUT,
+        worker_id: str | None = None,
     ) -> Engine[Store]:
         """An engine over a rule folder (default: the packaged pack) and a db (default: memory):
         a SQLite file, or a PostgreSQL db named by URL (`postgresql://user@host/dbname`).
@@ -110,7 +117,8 @@ class Engine(Generic[StoreT]):
         the clock on close; processing is a `StoreError`. Otherwise a SQLite engine holds the
         db's writer lock until `close()`: one writer per SQLite db (`writer_lock`).
         `busy_timeout`: seconds to wait for another process's lock, then
-        `StoreUnavailableError`.
+        `StoreUnavailableError`. `worker_id`: on PostgreSQL, this engine's name among the
+        db's workers (see `Engine`).
         """
         ruleset = load_ruleset(rules)
         store = open_store(
@@ -133,6 +141,7 @@ class Engine(Generic[StoreT]):
                 prune=prune,
                 identity_key=identity_key,
                 max_lead=max_lead,
+                worker_id=worker_id,
             )
         except BaseException:
             store.close()
@@ -213,14 +222,25 @@ class Engine(Generic[StoreT]):
 
     def close(self) -> None:
         """Commit a batch still open (its outcomes were handed out: see `batch`), then close;
-        without one, closing writes nothing."""
+        without one, closing writes nothing. A worker of a shared db leaves its workers; the
+        last to leave moves event time to the db's clock (deadlines and freezes that no
+        worker is behind on any more act)."""
         if not self._unit.closed:
             try:
                 self.flush()
+                if (clock := workers.leave(self._core)) is not None:
+                    self.advance_to(clock)
+                    self.flush()
             finally:
                 self._unit.closed = True
                 self._matcher.close()
                 self.store.close()
+
+    @property
+    def watermark(self) -> Watermark | None:
+        """A shared db's low watermark (least progress of its live running workers) and who
+        holds it; None when none runs, or on a store with one writer."""
+        return self.store.watermark(self._core.idle_timeout)
 
     def _abandon(self) -> None:
         """Drop the whole open transaction after the store failed (see `UnitOfWork`)."""

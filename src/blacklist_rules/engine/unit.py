@@ -62,6 +62,8 @@ class UnitOfWork:
         if core.mirrors.clock is not None:
             core.store.set_meta("clock", core.mirrors.clock.isoformat())
             retention.prune_history(core)
+        if core.worker_id is not None and core.progress_us:
+            core.store.report_progress(core.worker_id, core.progress_us)
         self.tx.commit()
         self.tx = None
         self.pending = 0

@@ -33,6 +33,7 @@ from blacklist_rules.stores.records import (
     StoredEntry,
     StoredEvent,
     TakenDecision,
+    Watermark,
 )
 
 
@@ -208,8 +209,9 @@ class DecisionStore(Protocol):
 
     def next_expiry(self) -> str | None: ...
 
-    def expire(self, clock: str) -> list[Expiry]:
-        """End freezes whose time is up; the freezes ended."""
+    def expire(self, clock: str, account_id: str | None = None) -> list[Expiry]:
+        """End freezes whose time is up (with `account_id`: only that account's); the
+        freezes ended."""
 
     def covered(
         self, account_id: str, rule_id: str, mode: str, effective_at: str, expires_at: str | None
@@ -314,8 +316,9 @@ class DeadlineStore(Protocol):
 
     def next_deadline(self) -> int | None: ...
 
-    def due_deadlines(self, clock_us: int) -> list[Deadline]:
-        """Pending deadlines at or before the clock, in time order."""
+    def due_deadlines(self, clock_us: int, account_id: str | None = None) -> list[Deadline]:
+        """Pending deadlines at or before the clock, in time order (with `account_id`: only
+        that account's)."""
 
     def set_deadline_state(self, rule_id: str, anchor_id: str, state: str) -> Deadline | None:
         """The deadline as it now is; None: there is none."""
@@ -448,6 +451,28 @@ class Settings(Protocol):
         identity values, so never the input itself); False when it was already."""
 
 
+class Workers(Protocol):
+    """The writers of a shared db and their event-time progress (issue 16 item 3): deadlines
+    of other accounts fire and their freezes end by the low watermark, the least progress of
+    the live running workers. A store with one writer has no workers: no watermark."""
+
+    def join_worker(self, worker_id: str) -> None:
+        """Count this worker among the running ones (again, after a restart), in a
+        transaction of its own."""
+
+    def report_progress(self, worker_id: str, progress_us: int) -> None:
+        """Inside the open transaction: the worker has processed every event of its share up
+        to `progress_us`, and is alive now (its heartbeat)."""
+
+    def leave_worker(self, worker_id: str) -> None:
+        """The worker is done: it no longer holds the watermark (own transaction)."""
+
+    def watermark(self, idle_seconds: float, besides: str | None = None) -> Watermark | None:
+        """The least progress of the running workers heard from within `idle_seconds` (but
+        `besides`: the asking worker, whose own progress it knows), and who holds it; None
+        when none runs (every deadline up to the clock may fire)."""
+
+
 class Retention(Protocol):
     """How long audit records are kept, and the purges of the history and of the trail."""
 
@@ -567,6 +592,7 @@ class Store(
     Settings,
     Retention,
     Seeding,
+    Workers,
     Protocol,
 ):
     """Every concern: what an `Engine` runs on."""

@@ -165,6 +165,15 @@ class ListedSpan:
 
 
 @attrs.frozen
+class Watermark:
+    """The low watermark of a shared db: the least event-time progress of its live running
+    workers, and the worker that holds it there."""
+
+    at_us: int
+    held_by: str
+
+
+@attrs.frozen
 class SeedEvent:
     """A logged event's row, to be logged again elsewhere as it is."""
 

@@ -29,6 +29,7 @@ from .meta import PostgresMeta
 from .retention import PostgresRetention
 from .schema import migrate
 from .seed import PostgresSeeding
+from .workers import PostgresWorkers
 
 
 class PostgresStore(
@@ -39,6 +40,7 @@ class PostgresStore(
     PostgresIdentities,
     PostgresMeta,
     PostgresSeeding,
+    PostgresWorkers,
 ):
     """The persistence behind an `Engine`, in PostgreSQL; SQL lives in this package."""
 

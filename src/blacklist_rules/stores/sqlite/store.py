@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from blacklist_rules.errors import StoreError
+from blacklist_rules.stores.one_writer import OneWriter
 from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT, Connection
 from blacklist_rules.stores.sqlite.writer_lock import WriterLock
 
@@ -43,6 +44,7 @@ class SQLiteStore(
     SQLiteIdentities,
     SQLiteMeta,
     SQLiteSeeding,
+    OneWriter,
 ):
     """The persistence behind one `Engine`; SQL lives in this package and nowhere else."""
 
