@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from blacklist_rules import Engine, iter_jsonl
+from blacklist_rules import Engine, SQLiteStore, iter_jsonl
 from blacklist_rules.testing import _check_char, generate_events
 
 KEY = "bench-identity-key-" + "0123456789abcdef" * 2
@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def appealable(engine: Engine, payloads: dict[str, dict[str, Any]]) -> list[Any]:
     """Enforced automatic decisions taken on a non-registration event of their own account."""
+    assert isinstance(engine.store, SQLiteStore)
     rows = engine.store.connection.execute(  # a bench may read the SQLite tables
         "SELECT record FROM decisions WHERE mode = 'enforce' AND reversed_by IS NULL "
         "AND rule_id != 'human-review' ORDER BY rowid"

@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from blacklist_rules import Engine, EvaluationError, default_rules_path, iter_jsonl
+from blacklist_rules import Engine, EvaluationError, SQLiteStore, default_rules_path, iter_jsonl
 from blacklist_rules.model.events import EVENT_MODELS
 
 REACH_RULE = """
@@ -192,6 +192,7 @@ def text_line(rng: random.Random, index: int) -> bytes:
 
 def state(engine: Engine) -> str:
     """A digest of what the db holds beside its audit trail, and the clock."""
+    assert isinstance(engine.store, SQLiteStore)
     db = engine.store.connection  # every table, as SQLite holds it
     digest = hashlib.sha256(str(engine.clock).encode())
     tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]

@@ -126,7 +126,7 @@ def test_the_positional_path_of_audit_is_marked_deprecated(
     with pytest.raises(SystemExit):
         main(["audit", "verify", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "--db PATH the SQLite db (default: blacklist-rules.db)" in out
+    assert "--db DB the db, a SQLite file or a postgresql://user@host/dbname URL" in out
     assert "PATH deprecated, the same as --db PATH" in out
 
 

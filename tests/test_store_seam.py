@@ -363,6 +363,7 @@ def test_a_reader_never_moves_the_clock_back(tmp_path: Path, make_event: EventFa
     with Engine.from_path(db=db) as writer:
         writer.process(make_event("registration", "a", identity={}))
     readers = [Engine.from_path(db=db, read_only=True), Engine.from_path(db=db)]
+    assert isinstance(readers[1].store, SQLiteStore)
     readers[1].store._release_writer()
     with Engine.from_path(db=db) as writer:
         writer.process(make_event("registration", "b", days=30, identity={}))
@@ -420,6 +421,7 @@ def test_a_writer_reads_again_what_another_writer_committed(
     out: the first lets its lock go here, as a program that writes without it would.)"""
     db = tmp_path / "x.db"
     first = Engine.from_path(db=db)
+    assert isinstance(first.store, SQLiteStore)
     first.store._release_writer()
     try:
         first.process(make_event("registration", "a", identity={}))

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # what the names are; at run time each is imported when first
         RuleFileError,
         RuleLoadError,
         RuleVersionError,
+        StoreConflictError,
         StoreError,
         StoreUnavailableError,
     )
@@ -103,6 +104,7 @@ _EXPORTS: dict[str, str] = {
     "Starter": "tools.starter",
     "Status": "model.decisions",
     "StatusChange": "model.decisions",
+    "StoreConflictError": "errors",
     "StoreError": "errors",
     "StoreUnavailableError": "errors",
     "TimeBound": "model.clock",
@@ -195,6 +197,7 @@ __all__ = [
     "Starter",
     "Status",
     "StatusChange",
+    "StoreConflictError",
     "StoreError",
     "StoreUnavailableError",
     "TimeBound",

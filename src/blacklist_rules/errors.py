@@ -17,8 +17,11 @@
     └── StoreError           the database cannot be used as asked: another schema version,
         │                    a write on a read-only open, a transaction begun inside another
         └── StoreUnavailableError  not now: locked past the busy timeout (SQLite's lock,
-                                   or another writer's writer lock), disk full,
-                                   read-only, damaged or not a database (CLI exit 4)
+            │                      or another writer's writer lock), disk full,
+            │                      read-only, damaged or not a database (CLI exit 4)
+            └── StoreConflictError another writer's transaction and ours conflicted
+                                   (a deadlock, a serialisation failure): ours was rolled
+                                   back whole; the engine runs the event again
 
 Every third-party error is mapped to one of these at the seam that calls the library.
 """
@@ -155,6 +158,12 @@ class StoreUnavailableError(StoreError):
     read-only, damaged or not a database).
     Nothing of the transaction it interrupted was committed: run again once the cause is gone.
     The CLI exits 4."""
+
+
+class StoreConflictError(StoreUnavailableError):
+    """Another writer's transaction and ours waited on each other (a deadlock) or could not
+    both commit (a serialisation failure): the server rolled ours back whole. Nothing of it
+    was committed; an engine on a shared store runs the event again (`Engine.process`)."""
 
 
 class IdentityKeyError(BlacklistRulesError):

@@ -3,7 +3,7 @@ decisions, statuses and audit trail over a synthetic feed."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -20,9 +20,9 @@ EVENTS = list(generate_events(300, n_accounts=37, seed=3, benign_share=0.5))
 
 
 def _outcome(store: Store) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
-    # The Engine still names SQLiteStore (hence the cast); its cascade's scratch world is a
-    # SQLite store, seeded through the protocols once history was purged (not here).
-    with Engine(load_ruleset(), cast(SQLiteStore, store), max_lead=None) as engine:
+    # The cascade's scratch world is a SQLite store, seeded through the protocols once
+    # history was purged (not here).
+    with Engine(load_ruleset(), store, max_lead=None) as engine:
         decided = [d.to_dict() for e in EVENTS for d in engine.process(e).decisions]
         statuses = [str(engine.status(a)) for a in sorted({e["account_id"] for e in EVENTS})]
         trail = [{**r.to_dict(), "recorded_at": None} for r in engine.audit_records()]
@@ -42,7 +42,7 @@ def _after_a_purge(store: Store) -> tuple[list[dict[str, Any]], list[Any], list[
     """Strikes on days 10, 20, 200, 300 (a freeze) and 350; the history before day 250 is
     purged, then the freeze is overturned: the cascade's world is seeded from `store`."""
     store.now = lambda: T0 + 1000 * DAY  # the wall clock the retention counts on
-    with Engine(load_ruleset(), cast(SQLiteStore, store), max_lead=None) as engine:
+    with Engine(load_ruleset(), store, max_lead=None) as engine:
         engine.process(registered("a", 0 * DAY, "reg", LI))
         for day, event_id in ((10, "s0"), (20, "s00"), (200, "s1"), (300, "s2"), (350, "s3")):
             decided = engine.process(strike("a", day * DAY, event_id, f"c-{event_id}")).decisions
@@ -79,3 +79,18 @@ def test_the_postgres_store_decides_as_sqlite_does(postgres_url: str) -> None:
     finally:
         empty_tables(postgres_url)
     assert postgres == _outcome(SQLiteStore())
+
+
+@pytest.mark.postgres
+def test_a_cascade_after_a_purge_replays_alike_on_postgres(postgres_url: str) -> None:
+    """After a history purge on PostgreSQL, an appeal's cascade seeds its scratch world from
+    the PostgreSQL store (`PostgresSeeding.export_for`): the same decisions, statements of
+    reasons and trail as over SQLite."""
+    from tests.postgres import empty_tables
+
+    try:
+        postgres = _after_a_purge(open_store(postgres_url))
+    finally:
+        empty_tables(postgres_url)
+    assert [d["rule_id"] for d in postgres[0]] == [FREEZE_RUMOURS]
+    assert postgres == _after_a_purge(SQLiteStore())

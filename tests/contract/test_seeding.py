@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from blacklist_rules.model.events import from_micros, utc_text
+from blacklist_rules.stores import open_store
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.records import (
     Deadline,
@@ -106,15 +107,20 @@ def _sorted(seed: Seed) -> Parts:
     )
 
 
-def _seedable(store: Store) -> None:
-    """Seeding from PostgreSQL is not built yet (issue 16): it refuses with a StoreError."""
-    if type(store).__name__ == "PostgresStore":
-        pytest.skip("seeding from PostgreSQL is not built yet (issue 16)")
-
-
-@pytest.fixture(params=sorted(MAKERS))
+@pytest.fixture(params=[*sorted(MAKERS), pytest.param("postgres", marks=pytest.mark.postgres)])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A new, empty store of each implementation, to seed."""
+    """A new, empty store of each implementation, to seed (PostgreSQL's in a database of its
+    own, as the source may be the run's)."""
+    if request.param == "postgres":
+        from tests.postgres import fresh_database
+
+        with fresh_database() as url:
+            made = open_store(url)
+            try:
+                yield made
+            finally:
+                made.close()
+        return
     folder = tmp_path / "target"
     folder.mkdir()
     made = MAKERS[request.param](folder)
@@ -132,7 +138,6 @@ def test_a_seed_holds_what_the_accounts_held_before_the_cut_and_the_boundary(
     before the boundary or is gone (an end from the cut on is not yet made); the deadlines
     counting from those (one fired from the cut on is pending again); their blacklist entries
     (a removal from the cut on not yet made). Nothing of another account."""
-    _seedable(store)
     seed = store.export_for(ACCOUNTS, CUT, _fill(store))
     events, identities, decisions, deadlines, entries = _sorted(seed)
     assert [e.event_id for e in events] == ["reg-a", "s1"]
@@ -156,7 +161,6 @@ def test_any_store_loads_any_stores_seed_as_it_was(store: Store, target: Store) 
     """Seeded into a store of any implementation, the same seed reads back out of it (every
     row of it was before the cut and the new log's end); seeding again changes nothing;
     `seed_from` is `load_seed` of the source's `export_for`."""
-    _seedable(store)
     boundary = _fill(store)
     seed = store.export_for(ACCOUNTS, CUT, boundary)
     with target.begin():

@@ -22,11 +22,13 @@ from blacklist_rules import (
     Engine,
     RuleLoadError,
     RuleVersionError,
-    SQLiteStore,
     StoreUnavailableError,
     parse_duration,
 )
 from blacklist_rules.model.identity import KEY_ENV
+from blacklist_rules.stores.factory import describe, is_postgres
+from blacklist_rules.stores.factory import open_store as open_target
+from blacklist_rules.stores.protocols import Store
 
 DEFAULT_DB = "blacklist-rules.db"
 
@@ -60,7 +62,8 @@ class Exit(enum.IntEnum):
 
 KEY_HELP = (
     f"The identity key (it keys the fingerprints of ID numbers and phones) comes from "
-    f"${KEY_ENV} (at least 32 characters), else from the file <db>.key beside the db."
+    f"${KEY_ENV} (at least 32 characters), else from --key-file FILE, else from the file "
+    "<db>.key beside a SQLite db (a postgresql:// db has none: set one of the others)."
 )
 """The epilog of every command that opens a db with an engine, so `--help` names the key."""
 
@@ -77,11 +80,25 @@ def rules_option(cmd: argparse.ArgumentParser) -> None:
     )
 
 
-def db_option(cmd: argparse.ArgumentParser, text: str = "the SQLite db to read") -> None:
-    """`--db`, the db a command works on, the same name and default in every command."""
+DB_HELP = "a SQLite file or a postgresql://user@host/dbname URL"
+
+
+def db_option(
+    cmd: argparse.ArgumentParser, text: str = "the db to read", *, key: bool = True
+) -> None:
+    """`--db`, the db a command works on, the same name and default in every command; with
+    `key`, `--key-file` too (the commands that open an engine need the identity key)."""
     cmd.add_argument(
-        "--db", default=DEFAULT_DB, metavar="PATH", help=f"{text} (default: %(default)s)"
+        "--db", default=DEFAULT_DB, metavar="DB", help=f"{text}: {DB_HELP} (default: %(default)s)"
     )
+    if key:
+        cmd.add_argument(
+            "--key-file",
+            default=None,
+            metavar="FILE",
+            help=f"the identity key file, when ${KEY_ENV} is not set (default: <db>.key beside "
+            "a SQLite db; a postgresql:// db needs one of the two)",
+        )
 
 
 def print_json(data: Any, out: TextIO) -> None:
@@ -116,28 +133,41 @@ def progress(events: Path | None, *, quiet: bool = False) -> tqdm[Any]:
     return tqdm(total=total, unit=" events", file=sys.stderr, disable=not shown)
 
 
-def existing_db(path: str) -> Path:
-    db = Path(path)
+def existing_db(target: str) -> str | Path:
+    """The db `--db` names: a PostgreSQL URL as it is (the server says whether it exists),
+    else a SQLite file that must exist."""
+    if is_postgres(target):
+        return target
+    db = Path(target)
     if not db.is_file():
         raise BlacklistRulesError(f"no such db: {db}")
     return db
 
 
+def shown(target: str | Path) -> str:
+    """The db as messages name it: a URL without its password or query string."""
+    return describe(target)
+
+
 def reader(args: argparse.Namespace) -> Engine:
     """An engine over the existing db, opened read-only: a query never writes."""
     return Engine.from_path(
-        args.rules, db=existing_db(args.db), read_only=True, busy_timeout=args.busy_timeout
+        args.rules,
+        db=existing_db(args.db),
+        read_only=True,
+        busy_timeout=args.busy_timeout,
+        key_file=args.key_file,
     )
 
 
-def open_store(args: argparse.Namespace, *, read_only: bool) -> SQLiteStore:
-    return SQLiteStore(existing_db(args.db), read_only=read_only, busy_timeout=args.busy_timeout)
+def open_store(args: argparse.Namespace, *, read_only: bool) -> Store:
+    return open_target(existing_db(args.db), read_only=read_only, busy_timeout=args.busy_timeout)
 
 
 def unknown(db: str, what: str) -> Exit:
     """The db knows nothing of what was asked about: said on stderr, exit 6 (never an answer
     such as `active` that a script would take for one)."""
-    print(f"error: {db} has no {what}", file=sys.stderr)
+    print(f"error: {shown(db)} has no {what}", file=sys.stderr)
     return Exit.UNKNOWN
 
 

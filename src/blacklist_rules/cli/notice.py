@@ -24,7 +24,7 @@ def add_parser(commands: Commands) -> None:
     notice.add_argument(
         "--tz", default="UTC", metavar="ZONE", help="time zone of the times shown (default: UTC)"
     )
-    db_option(notice)
+    db_option(notice, key=False)
     notice.add_argument("--json", action="store_true", help="the notice and its fields as JSON")
     notice.set_defaults(func=handle)
 

@@ -34,6 +34,7 @@ from ._common import (
     print_json,
     progress,
     rules_option,
+    shown,
     write_whole,
 )
 
@@ -61,7 +62,8 @@ def add_parser(commands: Commands) -> None:
         help="the events, one JSON object a line; - reads them from stdin",
     )
     rules_option(run)
-    db_option(run, "the SQLite db to write (made if missing)")
+    db_option(run, "the db to write (made if missing)")
+    _worker_option(run)
     run.add_argument("--strict", action="store_true", help="exit 1 if any event was rejected")
     run.add_argument(
         "--until",
@@ -152,6 +154,16 @@ class _Say:
         tqdm.write(text, file=sys.stderr)
 
 
+def _worker_option(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--worker-id",
+        default=None,
+        metavar="NAME",
+        help="on a postgresql:// db: this run's name among the db's workers (default: "
+        "host:pid); a restarted worker gives its old name",
+    )
+
+
 def handle(args: argparse.Namespace) -> int:
     events = None if args.events == STDIN else Path(args.events)
     if events is not None and not events.is_file():
@@ -176,7 +188,9 @@ def _run(args: argparse.Namespace, events: Path | None, name: str, until: dateti
         args.rules,
         db=args.db,
         create_key=True,
+        key_file=args.key_file,
         max_lead=args.max_lead,
+        worker_id=args.worker_id,
         busy_timeout=args.busy_timeout,
     ) as engine:
         say = _Say(args.quiet, progress(events, quiet=args.quiet))
@@ -195,7 +209,7 @@ def _run(args: argparse.Namespace, events: Path | None, name: str, until: dateti
     if not code and args.strict and tally.counts["rejected"]:
         code = Exit.FAILED
     if args.summary_json is not None:
-        summary: dict[str, Any] = {"source": name, "db": str(args.db), "ruleset_digest": digest}
+        summary: dict[str, Any] = {"source": name, "db": shown(args.db), "ruleset_digest": digest}
         summary |= tally.to_dict()
         summary |= {"clock": clock.isoformat() if clock else None, "exit_code": int(code)}
         write_whole([summary], args.summary_json)

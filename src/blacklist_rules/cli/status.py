@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from blacklist_rules import BlacklistEntry, Decision, Engine
 from blacklist_rules.model.decisions import ScheduledDeadline
-from blacklist_rules.model.events import EVENT_TYPES
+from blacklist_rules.model.events import EVENT_TYPES, from_micros
 
 from ._common import KEY_HELP, Commands, db_option, print_json, reader, rules_option, unknown
 
@@ -42,21 +43,34 @@ def handle(args: argparse.Namespace) -> int:
         standing = engine.standing(args.account)
         pending = [d for d in engine.deadlines(args.account) if d.state == "pending"]
         entries = engine.blacklist_entries(args.account)
+        mark = _watermark(engine)
         if args.json:
-            print_json(
-                {
-                    "account_id": args.account,
-                    "status": status,
-                    "standing": [d.to_dict() for d in standing],
-                    "pending_deadlines": [d.to_dict() for d in pending],
-                    "blacklist_entries": [entry.to_dict() for entry in entries],
-                },
-                sys.stdout,
-            )
+            shown: dict[str, Any] = {
+                "account_id": args.account,
+                "status": status,
+                "standing": [d.to_dict() for d in standing],
+                "pending_deadlines": [d.to_dict() for d in pending],
+                "blacklist_entries": [entry.to_dict() for entry in entries],
+            }
+            if engine.store.shared:
+                shown["watermark"] = mark
+            print_json(shown, sys.stdout)
             return 0
         print(f"{args.account}: {status}")
         _show(standing, pending, entries)
+        if engine.store.shared:
+            held = f"{mark['at']}, held by worker {mark['held_by']}" if mark else "none"
+            print(f"  watermark: {held}")
     return 0
+
+
+def _watermark(engine: Engine) -> dict[str, str] | None:
+    """A shared db's low watermark and who holds it (None: no worker running): other
+    accounts' deadlines fire and freezes end only up to it."""
+    mark = engine.watermark
+    if mark is None:
+        return None
+    return {"at": from_micros(mark.at_us).isoformat(), "held_by": mark.held_by}
 
 
 def _show(

@@ -89,7 +89,7 @@ def cascade(
     for key, evidence in store.vetoed(fallen).items():  # theirs join the vetoes
         core.mirrors.vetoed.setdefault(key, set()).update(evidence)
     touched = {*withdrawn, *store.recorded_by(fallen).values()}
-    accounts = store.linked_accounts(event.account_id, core.index.linking)
+    accounts = _linked_claimed(core, event.account_id)
     found, waiting, boundary = scratch.replay_without(core, accounts)
     old = store.taken_of(accounts)
     arrival = store.arrivals({*touched, *(row.event_id for row in (*old, *found))})
@@ -116,6 +116,21 @@ def cascade(
     for account in sorted(accounts):
         registry.sync(core, ctx, account, event.occurred_at, event.event_id)
     core.mirrors.next_due = due(store)
+
+
+def _linked_claimed(core: Core, account_id: str) -> set[str]:
+    """The accounts linked to this one, each held against other writers before the replay
+    reads them (`Core.claim`); read again until no other writer's commit added one."""
+    accounts = core.store.linked_accounts(account_id, core.index.linking)
+    while True:
+        for account in sorted(accounts):
+            core.claim(account)
+        if not core.store.shared:
+            return accounts
+        again = core.store.linked_accounts(account_id, core.index.linking)
+        if again <= accounts:
+            return accounts
+        accounts |= again
 
 
 def _settled(

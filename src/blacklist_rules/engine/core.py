@@ -4,7 +4,7 @@ per engine; the stages are functions over it and the event's `EventContext`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from blacklist_rules.errors import EvaluationError
@@ -79,21 +79,28 @@ class Indexes:
         )
 
 
+WORKER_IDLE_TIMEOUT = 60.0
+"""Seconds without a commit after which a worker is declared gone (default)."""
+
+
 class Core:
     """The engine's shared state: built once, read by every stage."""
 
     __slots__ = (
         "given",
         "identity_key",
+        "idle_timeout",
         "index",
         "matcher",
         "mirrors",
         "observe",
         "prefilter",
+        "progress_us",
         "prune",
         "ruleset",
         "store",
         "time_bound",
+        "worker_id",
     )
 
     def __init__(
@@ -120,6 +127,13 @@ class Core:
         self.given: dict[str, Fingerprints] = {}
         """Registrations' fingerprints a scratch engine was given (`Engine.seed.inherit`): a
         stored registration replayed is fingerprinted as when it came."""
+        self.worker_id: str | None = None
+        """On a shared db, this engine's name among its workers (`Workers`): deadlines of
+        other accounts then fire by the low watermark. None: one writer, one clock."""
+        self.progress_us = 0
+        """The latest event time this worker processed (its share is in event-time order)."""
+        self.idle_timeout = WORKER_IDLE_TIMEOUT
+        """Seconds after which a silent worker no longer holds the watermark back."""
 
     @property
     def digest(self) -> str:
@@ -127,6 +141,14 @@ class Core:
 
     def status(self, account_id: str) -> Status:
         return self.mirrors.statuses.get(account_id, Status.ACTIVE)
+
+    def claim(self, account_id: str, identities: Iterable[tuple[str, str]] = ()) -> None:
+        """Before reading or writing an account's state (or checking identity values): hold
+        it against every other writer until our transaction ends (`Store.claim`); when one
+        committed meanwhile, read the mirrors again (`Mirrors.refresh`). Nothing on a store
+        with one writer."""
+        if self.store.shared and self.store.claim(account_id, identities):
+            self.mirrors.refresh(self.store)
 
     def agree(self, what: str, snapshot: dict[str, Any], expected: list[str]) -> None:
         """Durable-rules must fire what the guards found (fail closed)."""

@@ -22,17 +22,24 @@ from .core import Core
 from .mirrors import due
 
 
-def advance(core: Core, ctx: EventContext, moment: datetime, event_id: str | None) -> None:
+def advance(
+    core: Core,
+    ctx: EventContext,
+    moment: datetime,
+    event_id: str | None,
+    until: datetime | None = None,
+) -> None:
     """Move the clock to `moment` (never back): deadlines that pass act, freezes whose
-    time is up end. A deadline's decision may start another deadline: repeat until none
-    is due (deadlines form no cycle: checked at load)."""
+    time is up end (with `until`: only those up to it, the low watermark of a shared db). A
+    deadline's decision may start another deadline: repeat until none is due (deadlines form
+    no cycle: checked at load)."""
     mirrors, store = core.mirrors, core.store
     if mirrors.clock is None or moment > mirrors.clock:
         mirrors.clock = moment
-    clock = mirrors.clock
+    clock = mirrors.clock if until is None else min(mirrors.clock, until)
     while mirrors.next_due is not None and mirrors.next_due <= clock:
         acted = False
-        for row in store.due_deadlines(to_micros(clock)):
+        for row in _due_claimed(core, to_micros(clock)):
             fire(
                 core,
                 ctx,
@@ -44,6 +51,7 @@ def advance(core: Core, ctx: EventContext, moment: datetime, event_id: str | Non
             )
             acted = True
         for ended in store.expire(utc_text(clock)):
+            core.claim(ended.account_id)
             recording.recompute(
                 core,
                 ctx,
@@ -57,6 +65,60 @@ def advance(core: Core, ctx: EventContext, moment: datetime, event_id: str | Non
         # Nothing acted, so the store is as it was: a moment still due would be forever.
         if not acted and mirrors.next_due is not None and mirrors.next_due <= clock:
             raise EvaluationError(f"{mirrors.next_due} is due but nothing acts on it")
+
+
+def advance_shared(core: Core, ctx: EventContext, event: Event) -> None:
+    """On a shared db (issue 16 item 3), before an event: its own account's deadlines and
+    freezes up to the event's time act first (every earlier event of the account came: it
+    is one worker's, in event-time order), then everyone's up to the low watermark, the
+    least progress of the live running workers (`Workers.watermark`): an account another
+    worker is behind on keeps its deadlines until that worker's progress passes them."""
+    moment, account = event.occurred_at, event.account_id
+    at_us, text = to_micros(moment), utc_text(moment)
+    store = core.store
+    for _ in range(_ROUNDS):  # a deadline's decision may start another one already due
+        rows = store.due_deadlines(at_us, account)
+        for row in rows:
+            fire(core, ctx, row.rule_id, row.anchor_id, account, row.anchor_event_id, row.due_us)
+        ended = store.expire(text, account)
+        for expiry in ended:
+            recording.recompute(
+                core,
+                ctx,
+                account,
+                f"freeze {expiry.decision_id} ended",
+                datetime.fromisoformat(expiry.expires_at),
+                event.event_id,
+            )
+        if not rows and not ended:
+            break
+    else:
+        raise EvaluationError(f"deadlines of {account} keep falling due at {text}")
+    core.mirrors.next_due = due(store)
+    mark = store.watermark(core.idle_timeout, core.worker_id)  # (ours: this event's time)
+    limit = moment if mark is None else min(moment, from_micros(mark.at_us))
+    advance(core, ctx, moment, event.event_id, until=limit)
+
+
+_ROUNDS = 100
+"""At most this many rounds of one account's deadlines falling due at one moment."""
+
+
+def _due_claimed(core: Core, clock_us: int) -> list[Deadline]:
+    """The deadlines due by `clock_us`, their accounts held against other writers first
+    (`Core.claim`); read again after, as another writer may have fired one meanwhile."""
+    rows = list(core.store.due_deadlines(clock_us))
+    if not core.store.shared:
+        return rows
+    claimed: set[str] = set()
+    while True:
+        for account in sorted({row.account_id for row in rows} - claimed):
+            core.claim(account)
+            claimed.add(account)
+        again = list(core.store.due_deadlines(clock_us))
+        if {row.account_id for row in again} <= claimed:
+            return again
+        rows = again
 
 
 def meets_or_starts(core: Core, event: Event, listening: list[Listener]) -> bool:

@@ -19,7 +19,13 @@ from typing import Any, Generic, Literal
 
 from typing_extensions import TypeVar
 
-from blacklist_rules.errors import EngineError, EngineThreadError, EvaluationError, EventError
+from blacklist_rules.errors import (
+    EngineError,
+    EngineThreadError,
+    EvaluationError,
+    EventError,
+    StoreConflictError,
+)
 from blacklist_rules.matching.durable import DurableMatcher, host_thread
 from blacklist_rules.matching.protocol import Matcher
 from blacklist_rules.model.clock import DEFAULT_MAX_LEAD, TimeBound
@@ -32,21 +38,24 @@ from blacklist_rules.model.decisions import (
 from blacklist_rules.model.events import Event, ParsedLine, from_micros, parse_time, utc_text
 from blacklist_rules.model.identity import BlacklistEntry, IdentityKey, load_key
 from blacklist_rules.pack.compiler import CompiledRuleset
+from blacklist_rules.stores.factory import is_postgres, open_store
 from blacklist_rules.stores.protocols import Store
-from blacklist_rules.stores.records import AuditRecord
-from blacklist_rules.stores.sqlite import SQLiteStore
+from blacklist_rules.stores.records import AuditRecord, Watermark
 from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT, whole_or_nothing
 
-from . import deadlines, intake, pipeline, registry
+from . import deadlines, intake, pipeline, registry, workers
 from .context import EventContext, Outcome
-from .core import Core
+from .core import WORKER_IDLE_TIMEOUT, Core
 from .hooks import Hooks, kind_of, log
 from .loading import load_ruleset, refuse_restated
 from .mirrors import Mirrors
 from .seed import Seed
 from .unit import UnitOfWork
 
-StoreT = TypeVar("StoreT", bound=Store, default=SQLiteStore)
+CONFLICT_RETRIES = 5
+"""How many times an event runs when its transaction keeps conflicting with other writers'."""
+
+StoreT = TypeVar("StoreT", bound=Store, default=Store, covariant=True)
 """The store an engine runs on: a SQLite one unless it says otherwise (`Engine[MemoryStore]`)."""
 
 Failures = Literal["raise", "outcome"]
@@ -70,8 +79,12 @@ class Engine(Generic[StoreT]):
         identity_key: IdentityKey | None = None,
         max_lead: timedelta | None = DEFAULT_MAX_LEAD,
         matcher: Matcher | None = None,
+        worker_id: str | None = None,
+        idle_timeout: float = WORKER_IDLE_TIMEOUT,
     ) -> None:
-        """`matcher`: what evaluates the rules (default: durable-rules over `ruleset`)."""
+        """`matcher`: what evaluates the rules (default: durable-rules over `ruleset`). On a
+        shared store the engine is one of the db's workers (`worker_id`; a restarted one
+        gives its old id), silent ones gone after `idle_timeout` s (`workers.join`)."""
         self._owner = here = threading.current_thread()
         if matcher is None and (owner := host_thread()) not in (None, here):
             raise EngineThreadError(_named(owner), _named(here), "durable-rules (one per process)")
@@ -96,8 +109,9 @@ class Engine(Generic[StoreT]):
         )
         self.hooks = Hooks()
         """Callbacks told of decisions, failures and rejections once committed (see `Hooks`)."""
-        self._unit = UnitOfWork(self._core, commit_every, self.hooks)
+        self._unit = UnitOfWork(self._core, 1 if store.shared else commit_every, self.hooks)
         self._input: object = None  # the last input: what a clock move's failure may quote
+        workers.join(self._core, worker_id, idle_timeout)
 
     @classmethod
     def from_path(
@@ -108,33 +122,45 @@ class Engine(Generic[StoreT]):
         prefilter: bool = True,
         prune: bool = True,
         identity_key: IdentityKey | None = None,
+        key_file: str | Path | None = None,
         create_key: bool = False,
         max_lead: timedelta | None = DEFAULT_MAX_LEAD,
         read_only: bool = False,
         busy_timeout: float = BUSY_TIMEOUT,
-    ) -> Engine[SQLiteStore]:
-        """An engine over a rule folder (default: the packaged pack) and a db (default: memory).
+        worker_id: str | None = None,
+    ) -> Engine[Store]:
+        """An engine over a rule folder (default: the packaged pack) and a db (default: memory):
+        a SQLite file, or a PostgreSQL db named by URL (`postgresql://user@host/dbname`).
 
         The identity key: `identity_key`, else `$BLACKLIST_RULES_IDENTITY_KEY`, else the key
-        file `<db>.key` (`create_key` makes one, mode 0600); an in-memory db without one gets a
-        generated key (logged). A persistent db never opens without a key, nor with another.
+        file `key_file`, else (a SQLite file) `<db>.key` beside it; `create_key` makes the key
+        file (mode 0600) when the db is new. A PostgreSQL db has no file beside it: without
+        the environment's key or `key_file` it is an `IdentityKeyError`. An in-memory db
+        without one gets a generated key (logged). A persistent db never opens without a key,
+        nor with another.
         `max_lead`: how far an event may lead the wall clock (`None`: unbounded).
 
-        `read_only`: for queries (`status`, `explain`, …): the db is opened with SQLite's
-        `mode=ro` and nothing is ever written, not even the clock on close; processing is a
-        `StoreError`. Otherwise the engine holds the db's writer lock until `close()`: one
-        writer per db (`writer_lock`). `busy_timeout`: seconds to wait for another process's
-        lock, then `StoreUnavailableError`.
+        `read_only`: for queries (`status`, `explain`, …): nothing is ever written, not even
+        the clock on close; processing is a `StoreError`. Otherwise a SQLite engine holds the
+        db's writer lock until `close()`: one writer per SQLite db (`writer_lock`).
+        `busy_timeout`: seconds to wait for another process's lock, then
+        `StoreUnavailableError`. `worker_id`: on PostgreSQL, this engine's name among the
+        db's workers (see `Engine`).
         """
         ruleset = load_ruleset(rules)
-        store = SQLiteStore(
+        store = open_store(
             db if db is not None else ":memory:", read_only=read_only, busy_timeout=busy_timeout
         )
         try:
             if identity_key is None and db is not None and str(db) != ":memory:":
                 # A db already written under a key never gets a new one: it needs its own.
                 fresh = store.meta("identity_key_check") is None
-                identity_key = load_key(db, create=create_key and fresh)
+                identity_key = load_key(
+                    store.path if is_postgres(db) else db,
+                    create=create_key and fresh,
+                    key_file=key_file,
+                    beside=not is_postgres(db),
+                )
             return Engine(
                 ruleset,
                 store,
@@ -142,6 +168,7 @@ class Engine(Generic[StoreT]):
                 prune=prune,
                 identity_key=identity_key,
                 max_lead=max_lead,
+                worker_id=worker_id,
             )
         except BaseException:
             store.close()
@@ -183,12 +210,14 @@ class Engine(Generic[StoreT]):
 
     @property
     def commit_every(self) -> int:
-        """Events per commit inside `batch()` / `run`."""
+        """Events per commit inside `batch()` / `run`. Always 1 on a store other writers
+        share (`Store.shared`): an account claimed stays held until the commit, so a batch
+        would hold every account it touched from the other writers."""
         return self._unit.commit_every
 
     @commit_every.setter
     def commit_every(self, value: int) -> None:
-        self._unit.commit_every = value
+        self._unit.commit_every = 1 if self.store.shared else value
 
     @property
     def before_commit(self) -> Callable[[], None] | None:
@@ -230,15 +259,26 @@ class Engine(Generic[StoreT]):
 
     def close(self) -> None:
         """Commit a batch still open (its outcomes were handed out: see `batch`), then close;
-        without one, closing writes nothing."""
+        without one, closing writes nothing. A worker of a shared db leaves its workers; the
+        last to leave moves event time to the db's clock (deadlines and freezes that no
+        worker is behind on any more act)."""
         if not self._unit.closed:
             self._check()
             try:
                 self.flush()
+                if (clock := workers.leave(self._core)) is not None:
+                    self.advance_to(clock)
+                    self.flush()
             finally:
                 self._unit.closed = True
                 self._matcher.close()
                 self.store.close()
+
+    @property
+    def watermark(self) -> Watermark | None:
+        """A shared db's low watermark (least progress of its live running workers) and who
+        holds it; None when none runs, or on a store with one writer."""
+        return self.store.watermark(self._core.idle_timeout)
 
     def _abandon(self) -> None:
         """Drop the whole open transaction after the store failed (see `UnitOfWork`)."""
@@ -414,7 +454,7 @@ class Engine(Generic[StoreT]):
                     event, line, text = (item.event or item.error), item.line, item.text
                 else:
                     event, line, text = item, None, None
-                outcome = _one(self._guarded, failures, event, line, source, text)
+                outcome = _one(self._retrying, failures, event, line, source, text)
                 if tally is not None:
                     kind = kind_of(outcome)
                     tally[kind] = tally.get(kind, 0) + 1
@@ -432,8 +472,23 @@ class Engine(Generic[StoreT]):
     ) -> Outcome:
         """Process one event. A malformed one is recorded and returned as a rejection; a failed
         evaluation is recorded and raises `EvaluationError` (or, `failures="outcome"`, returns
-        an outcome with `ok` False)."""
-        return _one(self._guarded, failures, event, line, source, None)
+        an outcome with `ok` False). On a shared store, an event whose transaction conflicted
+        with another writer's (rolled back whole: `StoreConflictError`) runs again, up to
+        `CONFLICT_RETRIES` times."""
+        return _one(self._retrying, failures, event, line, source, None)
+
+    def _retrying(
+        self, event: object, line: int | None, source: str | None, received: str | None
+    ) -> Outcome:
+        for attempt in range(1, CONFLICT_RETRIES + 1):
+            try:
+                return self._guarded(event, line, source, received)
+            except StoreConflictError:
+                # Only the event's own transaction was dropped (one event a commit on a
+                # shared store), not one that held outcomes already handed out.
+                if attempt == CONFLICT_RETRIES or not self._unit.retryable:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @whole_or_nothing
     def _guarded(

@@ -4,9 +4,11 @@ The engine reads these on every event instead of asking the store. Each is true 
 writer changes the store only through the stages, which change the mirror beside it in the
 same unit of work; an undone unit reads the mirrors it moved again (`EventContext.moved`),
 and a transaction dropped, or another connection's commit (`Store.written_elsewhere`), reads
-them all again before the next write (`reload`). A store that other processes also write
-bypasses all of them between two transactions: each would have to be read again at the start
-of every transaction, or kept in the store and read through it (see each one's note).
+them all again before the next write (`reload`). On a store other processes write at once
+(`Store.shared`), each event is a transaction and claims the accounts it touches first
+(`Core.claim`): when another writer committed meanwhile, every mirror is read again
+(`refresh`), so none is older than the last commit before the claim (ARCHITECTURE.md has the
+table, mirror by mirror).
 """
 
 from __future__ import annotations
@@ -73,6 +75,15 @@ class Mirrors:
         self.pruned_at_us = int(pruned) if pruned else None
         self.next_due = due(store)
         self.reread(store)
+
+    def refresh(self, store: Store) -> None:
+        """Another writer committed while our transaction is open (`Store.claim`): read
+        every mirror again, but keep our clock when it is later (it is stored only at
+        commit)."""
+        clock = self.clock
+        self.reload(store)
+        if clock is not None and (self.clock is None or clock > self.clock):
+            self.clock = clock
 
     def reread(self, store: Store) -> None:
         """Read the mirrors an event may move again (not the clock: the caller knows it)."""

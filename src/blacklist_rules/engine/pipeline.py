@@ -43,9 +43,11 @@ def process(
         event = registry.identify(core, ctx, event)
     ctx.event = event
     ctx.at_us = to_micros(event.occurred_at)
+    core.claim(event.account_id, ctx.prints.all() if ctx.prints is not None else ())
     logged = intake.log(core, ctx, event, stored_text(event, received), line, source)
     if logged is not None:
         return logged
+    core.progress_us = max(core.progress_us, ctx.at_us)  # (a worker's, reported at commit)
     occasions, listening = matching.match(core, ctx, event)
     mirrors = core.mirrors
     if (
@@ -66,12 +68,12 @@ def process(
     if ctx.prints is not None:
         for kind, fingerprint in ctx.prints.all():
             core.store.add_identity(kind, fingerprint, event.account_id, event.event_id, ctx.at_us)
-    deadlines.advance(core, ctx, event.occurred_at, event.event_id)
+    _advance(core, ctx, event)
     deadlines.listen(core, ctx, event, listening)
     decisions = _effects(core, ctx, event, occasions)
     mirrors = core.mirrors
     if mirrors.next_due is not None and mirrors.clock and mirrors.next_due <= mirrors.clock:
-        deadlines.advance(core, ctx, event.occurred_at, event.event_id)  # a freeze over ends now
+        _advance(core, ctx, event)  # a freeze over ends now
     return Outcome(
         event.event_id,
         event.account_id,
@@ -81,6 +83,15 @@ def process(
         line=line,
         reversals=tuple(ctx.reversals),
     )
+
+
+def _advance(core: Core, ctx: EventContext, event: Event) -> None:
+    """Event time moves to the event: by the engine's clock, or on a shared db by the
+    account's own time and the workers' low watermark (`deadlines.advance_shared`)."""
+    if core.worker_id is not None:
+        deadlines.advance_shared(core, ctx, event)
+    else:
+        deadlines.advance(core, ctx, event.occurred_at, event.event_id)
 
 
 def _effects(

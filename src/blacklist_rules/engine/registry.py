@@ -33,6 +33,7 @@ from blacklist_rules.model.identity import (
     load_key,
     lookup_prints,
 )
+from blacklist_rules.stores.factory import is_postgres
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.records import StoredEntry
 
@@ -54,7 +55,9 @@ def key_for(store: Store, identity_key: IdentityKey | None) -> IdentityKey:
     store's key file, else generated: logged), checked against the one the store was written
     under: another key's fingerprints would never match."""
     in_memory = store.path == ":memory:"
-    key = identity_key or load_key(None if in_memory else store.path)
+    key = identity_key or load_key(
+        None if in_memory else store.path, beside=not is_postgres(store.path)
+    )
     if not store.check_key(key.check):
         raise IdentityKeyError(
             f"{store.path} was written under another identity key than the one from "
@@ -205,6 +208,7 @@ def _remove(
 def _enter(core: Core, ctx: EventContext, entry: BlacklistEntry, event_id: str | None) -> None:
     """Enter an entry a standing decision calls for, and decide again what it reaches."""
     ends_us = to_micros(entry.ends_at) if entry.ends_at else None
+    core.claim(entry.account_id, [(entry.kind, entry.fingerprint)])  # before its catch-up reads
     core.store.enter(
         entry.kind,
         entry.fingerprint,
@@ -241,7 +245,10 @@ def _catch_up(core: Core, ctx: EventContext, entry: BlacklistEntry, event_id: st
     )
     for row in found:
         account_id, registration_id, at_us = row.account_id, row.event_id, row.registered_us
-        if account_id == entry.account_id or core.status(account_id) == Status.BLACKLISTED:
+        if account_id == entry.account_id:
+            continue
+        core.claim(account_id)  # (another writer's account: its status as committed)
+        if core.status(account_id) == Status.BLACKLISTED:
             continue
         deciding.decide_stored(
             core,

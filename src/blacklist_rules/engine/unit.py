@@ -36,6 +36,7 @@ class UnitOfWork:
         "hooks",
         "pending",
         "remembered",
+        "retryable",
         "stale",
         "tx",
     )
@@ -52,18 +53,24 @@ class UnitOfWork:
         self.stale = False  # memory may hold what a dropped transaction wrote: reload
         self.remembered = False  # the pack is kept in the store, new streams filled
         self.closed = False
+        self.retryable = False
+        """Whether a failure drops only the current unit's transaction, nothing handed out:
+        on a shared store (one unit a commit) unless the failure was a commit's."""
 
     @whole_or_nothing
     def flush(self) -> None:
         """Commit the open transaction, with the clock; without one nothing is written."""
         if self.closed or self.tx is None:
             return
+        self.retryable = False  # (a failed commit loses what was handed out: never rerun)
         if self.before_commit is not None:
             self.before_commit()
         core = self.core
         if core.mirrors.clock is not None:
             core.store.set_meta("clock", core.mirrors.clock.isoformat())
             retention.prune_history(core)
+        if core.worker_id is not None and core.progress_us:
+            core.store.report_progress(core.worker_id, core.progress_us)
         self.tx.commit()
         self.tx = None
         self.pending = 0
@@ -97,9 +104,12 @@ class UnitOfWork:
         core = self.core
         if self.tx is None:
             self.tx = core.store.begin()  # (a read-only store refuses)
+            self.retryable = core.store.shared and self.commit_every == 1
             if self.stale or core.store.written_elsewhere:
                 core.mirrors.reload(core.store)
-                self.remembered = self.stale = False
+                # (on a shared store another writer's commit undoes none of our own)
+                self.remembered = self.remembered and core.store.shared and not self.stale
+                self.stale = False
         if not self.remembered:  # the first write: keep the rules, fill new streams
             rules = [_rule_record(rule) for rule in core.ruleset.rules]
             notices = core.ruleset.notices.files if core.ruleset.notices else None

@@ -98,15 +98,28 @@ def generated_key() -> IdentityKey:
     return IdentityKey(secrets.token_hex(32).encode(), GENERATED)
 
 
-def load_key(db: str | Path | None, *, create: bool = False) -> IdentityKey:
-    """The identity key: the environment first, else `<db>.key`; `create` writes a new key
-    file (mode 0600) when there is none. A persistent db never opens without a key."""
+def load_key(
+    db: str | Path | None,
+    *,
+    create: bool = False,
+    key_file: str | Path | None = None,
+    beside: bool = True,
+) -> IdentityKey:
+    """The identity key: the environment first, else `key_file`, else `<db>.key` beside the
+    db; `create` writes a new key file (mode 0600) when there is none. A persistent db never
+    opens without a key. `beside=False` (a server db, named by URL): there is no file beside
+    it, so the key is the environment's or `key_file`'s, else `IdentityKeyError`."""
     from_env = os.environ.get(KEY_ENV)
     if from_env:
         return _key(from_env, f"${KEY_ENV}")
-    if db is None or str(db) == ":memory:":
+    if key_file is None and (db is None or str(db) == ":memory:"):
         return generated_key()
-    path = Path(f"{db}.key")
+    if key_file is None and not beside:
+        raise IdentityKeyError(
+            f"no identity key for {db}: a server db has no key file beside it: set ${KEY_ENV} "
+            "or name a key file (--key-file FILE)"
+        )
+    path = Path(key_file) if key_file is not None else Path(f"{db}.key")
     try:
         handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600) if create else None
     except FileExistsError:

@@ -10,7 +10,7 @@ which compares in time order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
@@ -40,6 +40,7 @@ from blacklist_rules.stores.records import (
     StoredEntry,
     StoredEvent,
     TakenDecision,
+    Watermark,
 )
 
 
@@ -215,8 +216,9 @@ class DecisionStore(Protocol):
 
     def next_expiry(self) -> str | None: ...
 
-    def expire(self, clock: str) -> list[Expiry]:
-        """End freezes whose time is up; the freezes ended."""
+    def expire(self, clock: str, account_id: str | None = None) -> list[Expiry]:
+        """End freezes whose time is up (with `account_id`: only that account's); the
+        freezes ended."""
 
     def covered(
         self, account_id: str, rule_id: str, mode: str, effective_at: str, expires_at: str | None
@@ -321,8 +323,9 @@ class DeadlineStore(Protocol):
 
     def next_deadline(self) -> int | None: ...
 
-    def due_deadlines(self, clock_us: int) -> list[Deadline]:
-        """Pending deadlines at or before the clock, in time order."""
+    def due_deadlines(self, clock_us: int, account_id: str | None = None) -> list[Deadline]:
+        """Pending deadlines at or before the clock, in time order (with `account_id`: only
+        that account's)."""
 
     def set_deadline_state(self, rule_id: str, anchor_id: str, state: str) -> Deadline | None:
         """The deadline as it now is; None: there is none."""
@@ -460,6 +463,28 @@ class Settings(Protocol):
         identity values, so never the input itself); False when it was already."""
 
 
+class Workers(Protocol):
+    """The writers of a shared db and their event-time progress (issue 16 item 3): deadlines
+    of other accounts fire and their freezes end by the low watermark, the least progress of
+    the live running workers. A store with one writer has no workers: no watermark."""
+
+    def join_worker(self, worker_id: str) -> None:
+        """Count this worker among the running ones (again, after a restart), in a
+        transaction of its own."""
+
+    def report_progress(self, worker_id: str, progress_us: int) -> None:
+        """Inside the open transaction: the worker has processed every event of its share up
+        to `progress_us`, and is alive now (its heartbeat)."""
+
+    def leave_worker(self, worker_id: str) -> None:
+        """The worker is done: it no longer holds the watermark (own transaction)."""
+
+    def watermark(self, idle_seconds: float, besides: str | None = None) -> Watermark | None:
+        """The least progress of the running workers heard from within `idle_seconds` (but
+        `besides`: the asking worker, whose own progress it knows), and who holds it; None
+        when none runs (every deadline up to the clock may fire)."""
+
+
 class Retention(Protocol):
     """How long audit records are kept, and the purges of the history and of the trail."""
 
@@ -538,6 +563,16 @@ class Transactional(Protocol):
     written_elsewhere: bool
     """Whether another writer committed between our last transaction and the one
     `begin()` opened: what memory mirrors of the store must then be read again."""
+    shared: bool
+    """Whether other processes may write this store at the same time (PostgreSQL): an
+    engine then commits every event on its own and `claim`s each account before it reads
+    or writes that account's state."""
+
+    def claim(self, account_id: str, identities: Iterable[tuple[str, str]] = ()) -> bool:
+        """Serialise the open transaction, until it ends, with every other writer's that
+        claims the same account or the same identity value (kind, fingerprint). True when
+        another writer committed since this transaction began or last claimed: what memory
+        holds of the store must be read again. A store with one writer holds nothing: False."""
 
     def begin(self) -> Transaction:
         """Open a write transaction: its owner commits or rolls it back (`with store.begin():`
@@ -567,6 +602,7 @@ class Store(
     Settings,
     Retention,
     Seeding,
+    Workers,
     Protocol,
 ):
     """Every concern: what an `Engine` runs on."""

@@ -251,6 +251,15 @@ class ListedSpan:
 
 
 @attrs.frozen
+class Watermark:
+    """The low watermark of a shared db: the least event-time progress of its live running
+    workers, and the worker that holds it there."""
+
+    at_us: int
+    held_by: str
+
+
+@attrs.frozen
 class EventRow:
     """A logged event's row as stored (`audit_crosscheck.EVENT_COLUMNS`): what a decision's
     audit record vouches for (`EventLog.event_rows`), and what a seed logs again elsewhere."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from blacklist_rules import BlacklistRulesError, SQLiteStore
-from blacklist_rules.cli._common import DEFAULT_DB, Exit, Handler, existing_db
+from blacklist_rules.cli._common import DB_HELP, DEFAULT_DB, Exit, Handler, existing_db, shown
+from blacklist_rules.stores.factory import open_store
+from blacklist_rules.stores.protocols import Store
 
 
 def db_argument(action: argparse.ArgumentParser, handler: Handler) -> None:
@@ -15,7 +18,7 @@ def db_argument(action: argparse.ArgumentParser, handler: Handler) -> None:
     positional PATH of earlier versions still works (deprecated in `--help`, silently: scripts
     that parse stderr keep working)."""
     action.add_argument(
-        "--db", default=None, metavar="PATH", help=f"the SQLite db (default: {DEFAULT_DB})"
+        "--db", default=None, metavar="DB", help=f"the db, {DB_HELP} (default: {DEFAULT_DB})"
     )
     action.add_argument(
         "path", nargs="?", default=None, metavar="PATH", help="deprecated, the same as --db PATH"
@@ -28,7 +31,10 @@ def _with_db(handler: Handler) -> Callable[[argparse.Namespace], int]:
 
     def run(args: argparse.Namespace) -> int:
         if args.path is not None and args.db is not None and args.db != args.path:
-            print(f"error: two dbs named: --db {args.db} and {args.path}", file=sys.stderr)
+            print(
+                f"error: two dbs named: --db {shown(args.db)} and {shown(args.path)}",
+                file=sys.stderr,
+            )
             return Exit.USAGE
         args.db = args.db or args.path or DEFAULT_DB
         return handler(args)
@@ -36,13 +42,14 @@ def _with_db(handler: Handler) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def open_trail(args: argparse.Namespace, *, read_only: bool = True) -> SQLiteStore:
+def open_trail(args: argparse.Namespace, *, read_only: bool = True) -> Store:
     """The store an `audit` action reads: an existing blacklist-rules db. Any other file (an
-    empty one included) is refused as it is, never given a schema and found "intact"."""
+    empty one included) is refused as it is, never given a schema and found "intact"; a
+    PostgreSQL db without the store's schema is refused by the store when opened read-only."""
     db = existing_db(args.db)
-    if SQLiteStore.schema_of(db) is None:
+    if isinstance(db, Path) and SQLiteStore.schema_of(db) is None:
         raise BlacklistRulesError(f"{db} is not a blacklist-rules db (it has no store schema)")
-    return SQLiteStore(db, read_only=read_only, busy_timeout=args.busy_timeout)
+    return open_store(db, read_only=read_only, busy_timeout=args.busy_timeout)
 
 
 def does_not_verify(db: str, verdict: object, outcome: str, *hints: str) -> int:
@@ -50,7 +57,7 @@ def does_not_verify(db: str, verdict: object, outcome: str, *hints: str) -> int:
     `audit verify` exits)."""
     hint = "; ".join(("audit verify shows the break", *hints))
     print(
-        f"error: the audit trail of {db} does not verify: {verdict}; {outcome} ({hint})",
+        f"error: the audit trail of {shown(db)} does not verify: {verdict}; {outcome} ({hint})",
         file=sys.stderr,
     )
     return 1

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from blacklist_rules import dsa_statements
-from blacklist_rules.cli._common import Commands, print_json, write_whole
+from blacklist_rules.cli._common import Commands, print_json, shown, write_whole
 
 from ._trail import db_argument, does_not_verify, open_trail
 
@@ -50,8 +50,8 @@ def handle(args: argparse.Namespace) -> int:
                     args.db, verdict, "nothing exported", "--force exports anyway"
                 )
             print(
-                f"warning: the audit trail of {args.db} does not verify: {verdict}; exporting "
-                "anyway (--force): what follows may have been changed",
+                f"warning: the audit trail of {shown(args.db)} does not verify: {verdict}; "
+                "exporting anyway (--force): what follows may have been changed",
                 file=sys.stderr,
             )
         if args.format == "dsa":

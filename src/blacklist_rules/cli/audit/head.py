@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from blacklist_rules.cli._common import Commands, print_json
+from blacklist_rules.cli._common import Commands, print_json, shown
 
 from ._trail import db_argument, does_not_verify, open_trail
 
@@ -38,7 +38,8 @@ def handle(args: argparse.Namespace) -> int:
     head = verdict.current
     if head is None:
         print(
-            f"error: the audit trail of {args.db} holds no chained record yet: no head to publish",
+            f"error: the audit trail of {shown(args.db)} holds no chained record yet: no head to "
+            "publish",
             file=sys.stderr,
         )
         return 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import hmac
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -152,11 +152,17 @@ class MemoryBase:
         """The wall clock audit records are stamped with (and retention counts on)."""
         self.written_elsewhere = False
         """Never: nothing else writes these tables."""
+        self.shared = False
+        """One writer: `claim` holds nothing."""
         self._t = Tables()
         self._t.meta["schema_version"] = "memory"
         self._current: MemoryTransaction | None = None
         self._digest: str | None = None
         self._history_cut_us: int | None = None
+
+    def claim(self, account_id: str, identities: Iterable[tuple[str, str]] = ()) -> bool:
+        """See `Transactional.claim`: nobody else writes these tables."""
+        return False
 
     def begin(self) -> MemoryTransaction:
         """Open a write transaction; transactions do not nest."""

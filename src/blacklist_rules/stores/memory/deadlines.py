@@ -48,8 +48,14 @@ class MemoryDeadlines(MemoryBase):
     def next_deadline(self) -> int | None:
         return min((d.due_us for d in self._all() if d.state == "pending"), default=None)
 
-    def due_deadlines(self, clock_us: int) -> list[Deadline]:
-        due = [d for d in self._all() if d.state == "pending" and d.due_us <= clock_us]
+    def due_deadlines(self, clock_us: int, account_id: str | None = None) -> list[Deadline]:
+        due = [
+            d
+            for d in self._all()
+            if d.state == "pending"
+            and d.due_us <= clock_us
+            and (account_id is None or d.account_id == account_id)
+        ]
         return sorted(due, key=lambda d: (d.due_us, d.rule_id, d.anchor_id))
 
     def set_deadline_state(self, rule_id: str, anchor_id: str, state: str) -> Deadline | None:

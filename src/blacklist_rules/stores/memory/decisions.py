@@ -171,11 +171,14 @@ class MemoryDecisions(MemoryAudit):
         found = self._t.decisions.values()
         return min((d.expires_at for d in found if d.expires_at and _standing(d)), default=None)
 
-    def expire(self, clock: str) -> list[Expiry]:
+    def expire(self, clock: str, account_id: str | None = None) -> list[Expiry]:
         due = [
             Expiry(d.account_id, d.decision_id, d.expires_at)
             for d in self._t.decisions.values()
-            if d.expires_at is not None and d.expires_at <= clock and _standing(d)
+            if d.expires_at is not None
+            and d.expires_at <= clock
+            and _standing(d)
+            and (account_id is None or d.account_id == account_id)
         ]
         due.sort(key=lambda e: e.expires_at)
         for ended in due:

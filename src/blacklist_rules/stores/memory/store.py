@@ -7,6 +7,8 @@ cheap for the small worlds it is for, not for a db of millions of events.
 
 from __future__ import annotations
 
+from blacklist_rules.stores.one_writer import OneWriter
+
 from .deadlines import MemoryDeadlines
 from .decisions import MemoryDecisions
 from .history import MemoryHistory
@@ -22,5 +24,6 @@ class MemoryStore(
     MemoryDeadlines,
     MemoryIdentities,
     MemorySeeding,
+    OneWriter,
 ):
     """Every store protocol, in memory."""

@@ -3,7 +3,7 @@ count of commits that tells another writer's from ours, and the `meta` table of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from blacklist_rules.errors import StoreError
@@ -24,7 +24,11 @@ class PostgresBase:
     """Whether another writer committed between our last transaction and the one `begin()`
     opened, or while our last one was open: what memory mirrors of the db must then be read
     again."""
+    shared: bool
+    """Always: other processes may write the db at once (`claim` serialises them)."""
     _db: PgConnection
+    _claimed: set[str]
+    """The locks `claim` took in the open transaction (held until it ends)."""
     _digest: str | None
     _history_cut_us: int | None
     _seen: int | None
@@ -38,15 +42,41 @@ class PostgresBase:
         while one is open is a `StoreError`, so nobody commits another's writes."""
         transaction = self._db.begin()
         try:
-            cut = self.meta("history_cut_us")
-            version = int(self._db.value("SELECT version FROM commits"))
+            row = self._db.one(
+                "SELECT (SELECT value FROM meta WHERE key = 'history_cut_us'), version FROM commits"
+            )
+            if row is None:  # (`commits` always holds its one row)
+                raise StoreError(f"{self.path}: the table of commits is empty")
+            cut, version = row[0], int(row[1])
         except BaseException:
             transaction.rollback()
             raise
         self._history_cut_us = int(cut) if cut else None
         self.written_elsewhere = version != self._seen
         self._seen = self._began_at = version
+        self._claimed = set()
         return transaction
+
+    def claim(self, account_id: str, identities: Iterable[tuple[str, str]] = ()) -> bool:
+        """See `Transactional.claim`: a transaction-scoped advisory lock on a 64-bit hash of
+        the account id (and of each identity value), taken once per transaction, released
+        when it commits or rolls back. Advisory, not row locks: an account's first event has
+        no row to lock, and a lock on an identity value must exist before its first row.
+        Then the commit count: another writer's commit since we began (or last claimed)
+        means our memory may be stale."""
+        keys = [f"account:{account_id}", *(f"identity:{k}:{f}" for k, f in identities)]
+        wanted = sorted(key for key in keys if key not in self._claimed)
+        if not wanted:
+            return False
+        self._transaction()
+        for key in wanted:  # (in one order: two claims of the same keys never deadlock)
+            self._db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+        self._claimed.update(wanted)
+        version = int(self._db.value("SELECT version FROM commits"))
+        if version == self._began_at:
+            return False
+        self._began_at = version
+        return True
 
     def _count_commit(self) -> None:
         """Just before a commit: count it. The row stays locked until the commit, so every
@@ -83,6 +113,17 @@ class PostgresBase:
         return None if found is None else str(found)
 
     def set_meta(self, key: str, value: str) -> None:
+        """Set a setting. The `clock` (event time, RFC 3339) only ever moves forward: with
+        several writers the db's clock is the latest any of them stored, in one statement
+        (the row stays locked to the commit, so no writer puts back an earlier one)."""
+        if key == "clock":
+            self._db.execute(
+                "INSERT INTO meta VALUES ('clock', %s) ON CONFLICT (key) DO UPDATE SET value = "
+                "CASE WHEN meta.value::timestamptz > excluded.value::timestamptz "
+                "THEN meta.value ELSE excluded.value END",
+                (value,),
+            )
+            return
         self._db.execute(
             "INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = "
             "excluded.value",

@@ -50,13 +50,13 @@ class PostgresDeadlines(PostgresBase):
         found = self._db.value("SELECT min(due_us) FROM deadlines WHERE state = 'pending'")
         return None if found is None else int(found)
 
-    def due_deadlines(self, clock_us: int) -> list[Deadline]:
-        """Pending deadlines at or before the clock, in time order."""
+    def due_deadlines(self, clock_us: int, account_id: str | None = None) -> list[Deadline]:
+        """Pending deadlines at or before the clock, in time order (one account's, or all)."""
         return self._db.rows(
             Deadline,
             f"SELECT {_COLUMNS} FROM deadlines WHERE state = 'pending' AND due_us <= %s "
-            "ORDER BY due_us, rule_id, anchor_id",
-            (clock_us,),
+            "AND (%s::text IS NULL OR account_id = %s) ORDER BY due_us, rule_id, anchor_id",
+            (clock_us, account_id, account_id),
         )
 
     def set_deadline_state(self, rule_id: str, anchor_id: str, state: str) -> Deadline | None:

@@ -214,14 +214,14 @@ class PostgresDecisions(PostgresAudit):
         )
         return None if found is None else str(found)
 
-    def expire(self, clock: str) -> list[Expiry]:
-        """End freezes whose time is up; the freezes ended."""
+    def expire(self, clock: str, account_id: str | None = None) -> list[Expiry]:
+        """End freezes whose time is up (one account's, or all); the freezes ended."""
         ended = self._db.rows(
             Expiry,
             "SELECT account_id, decision_id, expires_at FROM decisions "
             f"WHERE expires_at IS NOT NULL AND expires_at <= %s AND {STANDING} "
-            "ORDER BY expires_at, position",
-            (clock,),
+            "AND (%s::text IS NULL OR account_id = %s) ORDER BY expires_at, position",
+            (clock, account_id, account_id),
         )
         for expiry in ended:
             self._end(expiry.decision_id, expiry.account_id, expiry.expires_at)

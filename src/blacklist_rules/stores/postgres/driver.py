@@ -27,7 +27,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from blacklist_rules.errors import StoreError, StoreUnavailableError
+from blacklist_rules.errors import StoreConflictError, StoreError, StoreUnavailableError
 from blacklist_rules.stores.sqlite.connection import Transaction
 
 T = TypeVar("T")
@@ -56,6 +56,11 @@ def label(url: str) -> str:
 def map_error(exc: psycopg.Error, where: str) -> StoreError:
     """The error of ours that stands for a psycopg one; its message fits on one line."""
     told = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, errors.DeadlockDetected | errors.SerializationFailure):
+        return StoreConflictError(
+            f"{where}: another writer's transaction and ours conflicted ({told}): ours was "
+            "rolled back, nothing of it was committed"
+        )
     if isinstance(exc, errors.LockNotAvailable | errors.QueryCanceled):
         return StoreUnavailableError(
             f"{where}: another writer holds what this needs past the busy timeout ({told}): "

@@ -128,10 +128,21 @@ class Migration:
     sql: str
 
 
-MIGRATIONS = (Migration(1, "the store's tables, as the SQLite store's schema 7 has them", _FIRST),)
+_WORKERS = f"""
+CREATE TABLE workers (
+    worker_id {_T} PRIMARY KEY, progress_us BIGINT, state {_T} NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL DEFAULT now(), heartbeat TIMESTAMPTZ NOT NULL DEFAULT now());
+"""
+"""The writers of the db and their event-time progress: the low watermark (issue 16 item 3)."""
+
+MIGRATIONS = (
+    Migration(1, "the store's tables, as the SQLite store's schema 7 has them", _FIRST),
+    Migration(2, "workers: each writer's event-time progress and heartbeat", _WORKERS),
+)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 TABLES = (
     "meta",
+    "workers",
     "rulesets",
     "events",
     "accounts",

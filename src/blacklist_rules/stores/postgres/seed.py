@@ -1,34 +1,143 @@
-"""Seeding on PostgreSQL: not built yet (issue 16).
-
-The cascade seeds its scratch world from the store it runs over only behind a history cut; the
-scratch world itself is SQLite. Until PostgreSQL can export a seed, such a cascade fails with a
-clear `StoreError` instead of replaying from incomplete state.
-"""
+"""A scratch world's seed (`protocols.Seeding`) out of and into the PostgreSQL tables, so the
+reversal cascade replays on a scratch store whatever store the engine runs on."""
 
 from __future__ import annotations
 
-from typing import NoReturn
+import json
+from typing import Any
 
-from blacklist_rules.errors import StoreError
+import attrs
+
+from blacklist_rules.model.events import from_micros, utc_text
 from blacklist_rules.stores.protocols import Seeding
-from blacklist_rules.stores.records import Seed
+from blacklist_rules.stores.records import (
+    Deadline,
+    EventRow,
+    Seed,
+    SeedDecision,
+    SeedEntry,
+    SeedIdentity,
+    StoredEntry,
+    seed_removal,
+    seeded_deadline,
+)
+from blacklist_rules.stores.sqlite.schema import dumps
 
-_MISSING = "seeding a scratch world from PostgreSQL is not built yet (issue 16)"
+from .base import PostgresBase
+from .schema import ENTRY, KEPT
+
+_CAME = "account_id = ANY(%(names)s) AND occurred_us < %(cut_us)s AND arrival < %(boundary)s"
+"""The accounts' events before the cut that came before the boundary."""
+_DEADLINE = "rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us, state"
 
 
-class PostgresSeeding:
-    """`Seeding` refused with one clear error, so the store conforms and nothing half-seeds."""
+def _decision(row: tuple[Any, ...]) -> SeedDecision:
+    """A decision's columns (its record last, as stored) as a seed's row."""
+    decision_id, account_id, event_id, action, mode, rule_id = row[:6]
+    effective_at, expires_at, end_condition, ended_at, record = row[6:]
+    return SeedDecision(
+        *(decision_id, account_id, event_id, action, mode, rule_id),
+        *(effective_at, expires_at, end_condition, ended_at),
+        record=json.loads(record),
+    )
 
-    def export_for(self, accounts: set[str], cut_us: int, boundary: int) -> NoReturn:
-        """See `Seeding.export_for`: refused."""
-        raise StoreError(_MISSING)
 
-    def load_seed(self, seed: Seed) -> NoReturn:
-        """See `Seeding.load_seed`: refused."""
-        raise StoreError(_MISSING)
+class PostgresSeeding(PostgresBase):
+    """The seed of a scratch world; arrival order is `events.arrival`, the decisions'
+    `position`."""
 
-    def seed_from(
-        self, source: Seeding, accounts: set[str], cut_us: int, boundary: int
-    ) -> NoReturn:
-        """See `Seeding.seed_from`: refused."""
-        raise StoreError(_MISSING)
+    def export_for(self, accounts: set[str], cut_us: int, boundary: int) -> Seed:
+        """See `Seeding.export_for`."""
+        args = {
+            "names": sorted(accounts),
+            "cut_us": cut_us,
+            "boundary": boundary,
+            "cut": utc_text(from_micros(cut_us)),
+        }
+        events = tuple(
+            EventRow(*row)
+            for row in self._db.all(
+                "SELECT event_id, account_id, type, occurred_us, payload, clock_us FROM events "
+                f"WHERE {_CAME} AND {KEPT} ORDER BY arrival",
+                args,
+            )
+        )
+        identities = tuple(
+            SeedIdentity(kind, bytes(fingerprint).hex(), account, event, at_us)
+            for kind, fingerprint, account, event, at_us in self._db.all(
+                "SELECT kind, fingerprint, account_id, event_id, registered_us FROM identities "
+                f"WHERE event_id IN (SELECT event_id FROM events WHERE {_CAME}) "
+                "ORDER BY kind, fingerprint, registered_us, account_id, event_id",
+                args,
+            )
+        )
+        decisions = tuple(
+            _decision(row)
+            for row in self._db.all(
+                "SELECT d.decision_id, d.account_id, d.event_id, d.action, d.mode, d.rule_id, "
+                "d.effective_at, d.expires_at, d.end_condition, "
+                "CASE WHEN d.ended_at < %(cut)s THEN d.ended_at END, d.record "
+                "FROM decisions d LEFT JOIN events e ON e.event_id = d.event_id "
+                "WHERE d.account_id = ANY(%(names)s) AND d.mode = 'enforce' "
+                "AND d.reversed_by IS NULL AND d.effective_at < %(cut)s "
+                "AND (e.arrival IS NULL OR e.arrival < %(boundary)s) ORDER BY d.position",
+                args,
+            )
+        )
+        keep = {e.event_id for e in events} | {d.decision_id for d in decisions}
+        deadlines = tuple(
+            seeded_deadline(due, cut_us)
+            for due in self._db.rows(
+                Deadline,
+                f"SELECT {_DEADLINE} FROM deadlines WHERE account_id = ANY(%(names)s) "
+                "ORDER BY rule_id, anchor_id",
+                args,
+            )
+            if due.anchor_id in keep
+        )
+        entries = tuple(  # a removal from the cut on is not yet made
+            SeedEntry(StoredEntry(*row[:8]), *seed_removal(row[8], row[9], cut_us))
+            for row in self._db.all(
+                f"SELECT {ENTRY}, removed_us, removed_by FROM blacklist "
+                "WHERE account_id = ANY(%(names)s) ORDER BY position",
+                args,
+            )
+            if row[2] in keep
+        )
+        return Seed(events, identities, decisions, deadlines, entries)
+
+    def load_seed(self, seed: Seed) -> None:
+        """See `Seeding.load_seed`: one batched `INSERT … ON CONFLICT DO NOTHING` per table,
+        in the seed's order (so arrival and positions follow it)."""
+        self._db.run_many(
+            "INSERT INTO events (event_id, account_id, type, occurred_us, payload, clock_us) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [attrs.astuple(e) for e in seed.events],
+        )
+        self._db.run_many(
+            "INSERT INTO identities VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [
+                (i.kind, bytes.fromhex(i.fingerprint), i.account_id, i.event_id, i.registered_us)
+                for i in seed.identities
+            ],
+        )
+        self._db.run_many(
+            "INSERT INTO decisions (decision_id, account_id, event_id, action, mode, rule_id, "
+            "effective_at, expires_at, end_condition, ended_at, record) "
+            f"VALUES ({', '.join(['%s'] * 11)}) ON CONFLICT DO NOTHING",
+            [(*attrs.astuple(d)[:10], dumps(d.record)) for d in seed.decisions],
+        )
+        self._db.run_many(
+            f"INSERT INTO deadlines ({_DEADLINE}) VALUES ({', '.join(['%s'] * 7)}) "
+            "ON CONFLICT DO NOTHING",
+            [attrs.astuple(d) for d in seed.deadlines],
+        )
+        self._db.run_many(
+            f"INSERT INTO blacklist ({ENTRY}, removed_us, removed_by) "
+            f"VALUES ({', '.join(['%s'] * 10)}) ON CONFLICT DO NOTHING",
+            [(*attrs.astuple(e.entry), e.removed_us, e.removed_by) for e in seed.entries],
+        )
+
+    def seed_from(self, source: Seeding, accounts: set[str], cut_us: int, boundary: int) -> None:
+        """See `Seeding.seed_from`."""
+        self.load_seed(source.export_for(accounts, cut_us, boundary))

@@ -29,6 +29,7 @@ from .meta import PostgresMeta
 from .retention import PostgresRetention
 from .schema import migrate
 from .seed import PostgresSeeding
+from .workers import PostgresWorkers
 
 
 class PostgresStore(
@@ -39,6 +40,7 @@ class PostgresStore(
     PostgresIdentities,
     PostgresMeta,
     PostgresSeeding,
+    PostgresWorkers,
 ):
     """The persistence behind an `Engine`, in PostgreSQL; SQL lives in this package."""
 
@@ -63,6 +65,8 @@ class PostgresStore(
             raise
         self._history_cut_us = int(cut) if cut else None
         self._began_at: int | None = None
+        self._claimed: set[str] = set()
+        self.shared = True
         self._db.before_commit = self._count_commit
         self.written_elsewhere = False
         """Whether another writer committed between our last transaction and the one

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from blacklist_rules.errors import StoreError
@@ -20,6 +20,7 @@ class SQLiteBase:
     now: Callable[[], datetime]
     """The wall clock audit records are stamped with (and retention counts on)."""
     written_elsewhere: bool
+    shared: bool
     """Whether another connection committed between our last transaction and the one
     `begin()` opened: what memory mirrors of the db must then be read again."""
     _db: Connection
@@ -52,6 +53,11 @@ class SQLiteBase:
         self.written_elsewhere = version != self._data_version
         self._data_version = version
         return transaction
+
+    def claim(self, account_id: str, identities: Iterable[tuple[str, str]] = ()) -> bool:
+        """See `Transactional.claim`: one writer at a time holds the whole db (`writer_lock`),
+        so nothing more is held."""
+        return False
 
     def _version(self) -> int:
         """SQLite's `data_version`: it changes when another connection commits, never for

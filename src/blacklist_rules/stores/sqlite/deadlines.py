@@ -59,12 +59,12 @@ class SQLiteDeadlines(SQLiteBase):
         ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
-    def due_deadlines(self, clock_us: int) -> list[Deadline]:
-        """Pending deadlines at or before the clock, in time order."""
+    def due_deadlines(self, clock_us: int, account_id: str | None = None) -> list[Deadline]:
+        """Pending deadlines at or before the clock, in time order (one account's, or all)."""
         rows = self._db.execute(
             f"SELECT {_COLUMNS} FROM deadlines WHERE state = 'pending' AND due_us <= ? "
-            "ORDER BY due_us, rule_id, anchor_id",
-            (clock_us,),
+            "AND (? IS NULL OR account_id = ?) ORDER BY due_us, rule_id, anchor_id",
+            (clock_us, account_id, account_id),
         ).fetchall()
         return [_deadline(row) for row in rows]
 

@@ -209,13 +209,13 @@ class SQLiteDecisions(SQLiteAudit):
         ).fetchone()
         return None if row is None or row[0] is None else str(row[0])
 
-    def expire(self, clock: str) -> list[Expiry]:
-        """End freezes whose time is up; the freezes ended."""
+    def expire(self, clock: str, account_id: str | None = None) -> list[Expiry]:
+        """End freezes whose time is up (one account's, or all); the freezes ended."""
         rows = self._db.execute(
             "SELECT account_id, decision_id, expires_at FROM decisions "
             f"WHERE expires_at IS NOT NULL AND expires_at <= ? AND {STANDING} "
-            "ORDER BY expires_at, rowid",
-            (clock,),
+            "AND (? IS NULL OR account_id = ?) ORDER BY expires_at, rowid",
+            (clock, account_id, account_id),
         ).fetchall()
         for account_id, decision_id, expires_at in rows:
             self._end(str(decision_id), str(account_id), str(expires_at))

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from blacklist_rules.errors import StoreError
+from blacklist_rules.stores.one_writer import OneWriter
 from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT, Connection
 from blacklist_rules.stores.sqlite.writer_lock import WriterLock
 
@@ -43,6 +44,7 @@ class SQLiteStore(
     SQLiteIdentities,
     SQLiteMeta,
     SQLiteSeeding,
+    OneWriter,
 ):
     """The persistence behind one `Engine`; SQL lives in this package and nowhere else."""
 
@@ -81,6 +83,8 @@ class SQLiteStore(
         self.written_elsewhere = False
         """Whether another connection committed between our last transaction and the one
         `begin()` opened: what memory mirrors of the db must then be read again."""
+        self.shared = False
+        """One writer at a time (the writer lock): `claim` holds nothing."""
 
     def _open_schema(self) -> None:
         """Check the schema version, then (on a writable open) create or upgrade the schema."""

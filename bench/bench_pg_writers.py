@@ -1,0 +1,175 @@
+"""The cost of many writers on one PostgreSQL db (issue 16 item 2): one and two writer
+processes over a split of the same events, beside one SQLite process; per writer, the
+statements each event takes and the time spent waiting for the audit chain's lock and for
+the accounts' claims.
+
+Usage (from the repository root; the server of `BLACKLIST_RULES_TEST_POSTGRES`, default
+`postgresql://postgres@127.0.0.1:5432/postgres`, gets a fresh database per measurement):
+
+    PYTHONPATH=src:. python bench/bench_pg_writers.py [--events N] [--accounts N] [--seed S]
+
+Each writer runs in a process of its own (`--worker`), its statements counted and timed at
+the store's one psycopg seam (`PgConnection`), wrapped here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+from blacklist_rules import Engine, SQLiteStore, iter_jsonl, load_ruleset
+from blacklist_rules.stores import open_store
+from blacklist_rules.stores.postgres import driver
+from blacklist_rules.testing import generate_events, write_jsonl
+
+KEY = "bench-key-" + "k" * 32
+
+
+def _counted(stats: dict[str, float]) -> None:
+    """Count every statement of the seam, and time the chain's lock and the claims."""
+
+    def wrap(name: str) -> None:
+        plain: Callable[..., Any] = getattr(driver.PgConnection, name)
+
+        def counting(self: driver.PgConnection, query: Any, *args: Any, **kw: Any) -> Any:
+            text = str(query)
+            kind = (
+                "chain_wait_s"
+                if "pg_advisory_xact_lock(%s, %s)" in text
+                else "claim_wait_s"
+                if "hashtextextended" in text
+                else None
+            )
+            start = time.perf_counter()
+            try:
+                return plain(self, query, *args, **kw)
+            finally:
+                stats["statements"] += 1
+                if kind is not None:
+                    stats[kind] += time.perf_counter() - start
+
+        setattr(driver.PgConnection, name, counting)
+
+    for name in ("execute", "all", "one", "rows", "run_many"):
+        wrap(name)
+
+
+def worker(events: Path, url: str) -> None:
+    """One writer: every event of the file through an engine on the db; its figures as one
+    JSON line on stdout."""
+    stats = {"statements": 0.0, "chain_wait_s": 0.0, "claim_wait_s": 0.0}
+    _counted(stats)
+    start = time.perf_counter()
+    count = 0
+    with Engine(load_ruleset(), open_store(url), max_lead=None) as engine, engine.batch():
+        for _ in engine.run(iter_jsonl(events)):
+            count += 1
+    stats.update(events=count, seconds=time.perf_counter() - start)
+    print(json.dumps(stats))
+
+
+def _database(server: str, name: str, *, drop: bool = False) -> str:
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as db:
+        if drop:
+            db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        else:
+            db.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def writers(files: list[Path], server: str) -> dict[str, Any]:
+    """All files at once, a writer process each, on a fresh db: wall time and each
+    writer's figures."""
+    name = f"br_bench_{os.getpid()}_{len(files)}"
+    url = _database(server, name)
+    try:
+        open_store(url).close()  # migrated before the writers start
+        env = {**os.environ, "BLACKLIST_RULES_IDENTITY_KEY": KEY}
+        start = time.perf_counter()
+        started = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--worker", str(f), url],
+                env=env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for f in files
+        ]
+        outs = [p.communicate()[0] for p in started]
+        wall = time.perf_counter() - start
+        ok = open_store(url, read_only=True)
+        try:
+            assert ok.verify_audit().ok
+        finally:
+            ok.close()
+    finally:
+        _database(server, name, drop=True)
+    each = [json.loads(out) for out in outs]
+    events = sum(w["events"] for w in each)
+    return {
+        "writers": len(files),
+        "events": events,
+        "wall_s": round(wall, 2),
+        "events_per_s": round(events / wall),
+        "statements_per_event": round(sum(w["statements"] for w in each) / events, 1),
+        "chain_wait_ms_per_event": round(1000 * sum(w["chain_wait_s"] for w in each) / events, 3),
+        "claim_wait_ms_per_event": round(1000 * sum(w["claim_wait_s"] for w in each) / events, 3),
+    }
+
+
+def sqlite_run(events: Path, folder: Path) -> dict[str, Any]:
+    os.environ["BLACKLIST_RULES_IDENTITY_KEY"] = KEY
+    start = time.perf_counter()
+    count = 0
+    store = SQLiteStore(folder / "one.db")
+    with Engine(load_ruleset(), store, max_lead=None) as engine, engine.batch():
+        for _ in engine.run(iter_jsonl(events)):
+            count += 1
+    wall = time.perf_counter() - start
+    return {"writers": "sqlite", "events": count, "wall_s": round(wall, 2)} | {
+        "events_per_s": round(count / wall)
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=4000)
+    parser.add_argument("--accounts", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--worker", nargs=2, metavar=("EVENTS", "URL"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(Path(args.worker[0]), args.worker[1])
+        return
+    server = os.environ.get(
+        "BLACKLIST_RULES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    with TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        every = list(generate_events(args.events, n_accounts=args.accounts, seed=args.seed))
+        write_jsonl(every, folder / "all.jsonl")
+        rows = [sqlite_run(folder / "all.jsonl", folder)]
+        for count in (1, 2):
+            files = []
+            for n in range(count):
+                part = [e for e in every if zlib.crc32(e["account_id"].encode()) % count == n]
+                write_jsonl(part, folder / f"{count}-{n}.jsonl")
+                files.append(folder / f"{count}-{n}.jsonl")
+            rows.append(writers(files, server))
+    for row in rows:
+        print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()

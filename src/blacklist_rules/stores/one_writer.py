@@ -1,0 +1,23 @@
+"""The `Workers` concern of a store only one writer uses at a time (SQLite, memory): no
+workers, no watermark; the engine's own clock fires every deadline."""
+
+from __future__ import annotations
+
+from blacklist_rules.stores.records import Watermark
+
+
+class OneWriter:
+    """`Workers` with nothing to coordinate."""
+
+    def join_worker(self, worker_id: str) -> None:
+        """See `Workers.join_worker`: nothing to join."""
+
+    def report_progress(self, worker_id: str, progress_us: int) -> None:
+        """See `Workers.report_progress`: nobody waits for it."""
+
+    def leave_worker(self, worker_id: str) -> None:
+        """See `Workers.leave_worker`: nothing to leave."""
+
+    def watermark(self, idle_seconds: float, besides: str | None = None) -> Watermark | None:
+        """See `Workers.watermark`: none."""
+        return None

@@ -1,0 +1,49 @@
+"""The writers of a shared db and their event-time progress (`protocols.Workers`): the low
+watermark by which other accounts' deadlines fire and freezes end (issue 16 item 3)."""
+
+from __future__ import annotations
+
+from blacklist_rules.stores.records import Watermark
+
+from .base import PostgresBase
+
+
+class PostgresWorkers(PostgresBase):
+    """The `workers` table: one row per worker id, `running` or `finished`."""
+
+    def join_worker(self, worker_id: str) -> None:
+        """See `Workers.join_worker`: a restarted worker keeps its progress."""
+        with self.begin():
+            self._db.execute(
+                "INSERT INTO workers (worker_id, state) VALUES (%s, 'running') "
+                "ON CONFLICT (worker_id) DO UPDATE SET state = 'running', heartbeat = now()",
+                (worker_id,),
+            )
+
+    def report_progress(self, worker_id: str, progress_us: int) -> None:
+        """See `Workers.report_progress`: progress never moves back."""
+        self._db.execute(
+            "UPDATE workers SET progress_us = GREATEST(progress_us, %s), heartbeat = now() "
+            "WHERE worker_id = %s",
+            (progress_us, worker_id),
+        )
+
+    def leave_worker(self, worker_id: str) -> None:
+        """See `Workers.leave_worker`."""
+        with self.begin():
+            self._db.execute(
+                "UPDATE workers SET state = 'finished', heartbeat = now() WHERE worker_id = %s",
+                (worker_id,),
+            )
+
+    def watermark(self, idle_seconds: float, besides: str | None = None) -> Watermark | None:
+        """See `Workers.watermark`. A running worker without progress yet holds it at the
+        beginning of time; one silent for `idle_seconds` is gone and holds nothing."""
+        row = self._db.one(
+            "SELECT coalesce(progress_us, 0), worker_id FROM workers WHERE state = 'running' "
+            "AND heartbeat > now() - make_interval(secs => %s) "
+            "AND worker_id IS DISTINCT FROM %s "
+            "ORDER BY progress_us NULLS FIRST, worker_id LIMIT 1",
+            (idle_seconds, besides),
+        )
+        return None if row is None else Watermark(int(row[0]), str(row[1]))

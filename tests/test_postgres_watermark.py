@@ -1,0 +1,198 @@
+"""Event time with many workers (issue 16 item 3) on the real PostgreSQL server: other
+accounts' deadlines fire by the low watermark (the least progress of the live running
+workers), an account's own deadlines before its own later events, a stopped worker holds the
+watermark until declared gone; and the property: N worker processes over any split of the
+accounts, one of them killed (SIGKILL) and restarted, end where one SQLite process ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from blacklist_rules import Engine, load_ruleset
+from blacklist_rules.stores import open_store
+from blacklist_rules.testing import generate_events
+from tests.postgres import fresh_database
+from tests.support import event
+
+pytestmark = pytest.mark.postgres
+
+ROOT = Path(__file__).resolve().parents[1]
+CANCEL_UNVERIFIED = "cancel-unverified-after-freeze"
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    """A database of its own, migrated."""
+    with fresh_database() as made:
+        open_store(made).close()
+        yield made
+
+
+def _frozen(account: str, days: float, event_id: str) -> dict[str, Any]:
+    """A registration whose verification failed: a freeze, and a 15-day deadline to cancel."""
+    return event(
+        "registration",
+        account,
+        timedelta(days=days),
+        event_id,
+        identity={},
+        verification={"status": "failed", "reason": "name_id_mismatch"},
+    )
+
+
+def _report(account: str, days: float, event_id: str) -> dict[str, Any]:
+    return event(
+        "impersonation_report",
+        account,
+        timedelta(days=days),
+        event_id,
+        reporter_id="r",
+        impersonated_name="x",
+        confirmed=False,
+    )
+
+
+def _cancels(engine: Engine, account: str) -> list[str]:
+    return [d.rule_id for d in engine.decisions(account) if d.rule_id == CANCEL_UNVERIFIED]
+
+
+def test_a_worker_behind_holds_other_accounts_deadlines_until_declared_gone(url: str) -> None:
+    """Worker a freezes account x (deadline on day 15); a worker that joined and went quiet
+    holds the watermark at the start: worker b's events of day 20 and 21 fire none of x's.
+    `status` names the holder. Once the quiet worker is silent past the idle timeout it is
+    gone, and b's next event fires x's deadline, effective on day 15."""
+    ghost = open_store(url)
+    ghost.join_worker("ghost")
+    ghost.close()
+    a = Engine(load_ruleset(), open_store(url), max_lead=None, worker_id="a", idle_timeout=2)
+    b = Engine(load_ruleset(), open_store(url), max_lead=None, worker_id="b", idle_timeout=2)
+    try:
+        a.process(_frozen("x", 0, "x1"))
+        b.process(_report("y", 20, "y1"))
+        assert _cancels(b, "x") == []
+        mark = b.watermark
+        assert mark is not None
+        assert mark.held_by == "ghost"
+        time.sleep(2.5)  # a and the ghost are silent past the idle timeout: gone
+        b.process(_report("y", 21, "y2"))
+        assert _cancels(b, "x") == [CANCEL_UNVERIFIED]
+        cancel = next(d for d in b.decisions("x") if d.rule_id == CANCEL_UNVERIFIED)
+        assert cancel.effective_at.date().day == 16  # day 15 after 2026-03-01
+    finally:
+        a.close()
+        b.close()
+
+
+def test_an_accounts_own_deadline_fires_before_its_own_later_event(url: str) -> None:
+    """However far behind the watermark is, an account's deadline due before its own next
+    event fires first: its worker has every earlier event of it."""
+    ghost = open_store(url)
+    ghost.join_worker("ghost")
+    ghost.close()
+    with Engine(load_ruleset(), open_store(url), max_lead=None, worker_id="a") as a:
+        a.process(_frozen("x", 0, "x1"))
+        outcome = a.process(_report("x", 20, "x2"))
+        assert [d.rule_id for d in outcome.decisions] == [CANCEL_UNVERIFIED]
+        assert str(a.status("x")) == "cancelled"
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+
+def _run(events: Path, url: str, worker: str, out: Path) -> subprocess.Popen[bytes]:
+    with (out / f"{worker}.out").open("a") as stdout, (out / f"{worker}.err").open("a") as err:
+        command = ["run", str(events), "--db", url, "--quiet", "--worker-id", worker]
+        return subprocess.Popen(
+            [sys.executable, "-m", "blacklist_rules", *command],
+            env=_env(),
+            stdout=stdout,
+            stderr=err,
+        )
+
+
+def _state(db: str, accounts: list[str]) -> tuple[Any, ...]:
+    """Decisions (account, action, rules, effective time, evidence), statuses, the
+    blacklist and pending deadlines, in a fixed order."""
+    with Engine.from_path(db=db, read_only=True) as engine:
+        decisions = sorted(
+            (d.account_id, d.action, d.rule_id, d.effective_at.isoformat(), d.evidence)
+            for a in accounts
+            for d in engine.decisions(a)
+        )
+        statuses = [str(engine.status(a)) for a in accounts]
+        listed = sorted((e.kind, e.fingerprint, e.account_id) for e in engine.blacklist_entries())
+        pending = sorted(
+            (a, d.rule_id, d.due_at.isoformat())
+            for a in accounts
+            for d in engine.deadlines(a)
+            if d.state == "pending"
+        )
+        assert engine.store.verify_audit().ok
+    return decisions, statuses, listed, pending
+
+
+@settings(
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    workers=st.integers(min_value=2, max_value=3),
+    salt=st.integers(min_value=0, max_value=1000),
+    seed=st.integers(min_value=1, max_value=50),
+    kill_after=st.floats(min_value=0.5, max_value=3.0),
+)
+def test_workers_over_any_split_with_a_kill_end_where_one_sqlite_process_ends(
+    tmp_path_factory: pytest.TempPathFactory, workers: int, salt: int, seed: int, kill_after: float
+) -> None:
+    """N `run` processes over a split of the accounts (each share in event-time order), at
+    once on one PostgreSQL db; the first is killed with SIGKILL after a while and restarted
+    under its worker id over its whole share (what it committed comes back as duplicates):
+    the same decisions, statuses, blacklist and pending deadlines as one SQLite process over
+    every event in event-time order."""
+    folder = tmp_path_factory.mktemp("split")
+    every = list(generate_events(1500, n_accounts=120, seed=seed, benign_share=0.5))
+    accounts = sorted({e["account_id"] for e in every})
+    shares = []
+    for n in range(workers):
+        mine = [e for e in every if zlib.crc32(f"{salt}:{e['account_id']}".encode()) % workers == n]
+        shares.append(folder / f"share-{n}.jsonl")
+        shares[-1].write_text("".join(json.dumps(e) + "\n" for e in mine))
+    (folder / "all.jsonl").write_text("".join(json.dumps(e) + "\n" for e in every))
+    with fresh_database() as url:
+        open_store(url).close()
+        running = [_run(share, url, f"w{n}", folder) for n, share in enumerate(shares)]
+        time.sleep(kill_after)
+        if running[0].poll() is None:
+            running[0].send_signal(signal.SIGKILL)
+            running[0].wait(timeout=60)
+            running[0] = _run(shares[0], url, "w0", folder)
+        for process in running:
+            assert process.wait(timeout=600) == 0, (folder / "w0.err").read_text()
+        got = _state(url, accounts)
+    one = folder / "one.db"
+    command = ["run", str(folder / "all.jsonl"), "--db", str(one), "--quiet"]
+    single = subprocess.run(
+        [sys.executable, "-m", "blacklist_rules", *command],
+        env=_env(),
+        capture_output=True,
+        check=False,
+        timeout=600,
+    )
+    assert single.returncode == 0, single.stderr
+    assert got == _state(str(one), accounts)
