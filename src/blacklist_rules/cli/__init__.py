@@ -24,13 +24,30 @@ from collections.abc import Sequence
 from blacklist_rules import __version__
 from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT
 
-from . import audit, check, diff, explain, init, notice, run, schema, status, test, validate
+from . import (
+    audit,
+    check,
+    diff,
+    explain,
+    init,
+    notice,
+    publish,
+    relay,
+    run,
+    schema,
+    status,
+    test,
+    validate,
+    worker,
+)
 from ._common import _seconds, call
 
 __all__ = ["build_parser", "main"]
 
 # In the order `blacklist-rules --help` lists them.
 COMMANDS = (init, validate, run, status, audit, check, test, explain, notice, diff, schema)
+COMMANDS_16 = (publish, worker, relay)
+"""Issue 16's: events in from a broker, decisions out through the outbox."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {BUSY_TIMEOUT:g})",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
+    for command in (*COMMANDS, *COMMANDS_16):
         command.add_parser(commands)
     return parser
 

@@ -236,3 +236,15 @@ def seeded_deadline(due: Deadline, cut_us: int) -> Deadline:
 def seed_removal(at_us: int | None, by: str | None, cut_us: int) -> tuple[int | None, str | None]:
     """An entry's removal as it stood before the cut: one from the cut on is not yet made."""
     return (at_us, by) if at_us is not None and at_us < cut_us else (None, None)
+
+
+@attrs.frozen
+class OutboxRow:
+    """A decision waiting in the outbox (`Outbox`): its place in the outbox's order, its id,
+    account, the decision as its JSON line, and when it was queued (wall clock, µs)."""
+
+    position: int
+    decision_id: str
+    account_id: str
+    payload: str
+    created_us: int

@@ -11,6 +11,7 @@ from .deadlines import MemoryDeadlines
 from .decisions import MemoryDecisions
 from .history import MemoryHistory
 from .identities import MemoryIdentities
+from .outbox import MemoryOutbox
 from .retention import MemoryRetention
 from .seed import MemorySeeding
 
@@ -22,5 +23,6 @@ class MemoryStore(
     MemoryDeadlines,
     MemoryIdentities,
     MemorySeeding,
+    MemoryOutbox,
 ):
     """Every store protocol, in memory."""

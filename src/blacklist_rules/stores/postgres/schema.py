@@ -23,6 +23,7 @@ from blacklist_rules.errors import StoreError
 from blacklist_rules.stores.sqlite.schema import LOGGED_BY_ACCOUNT
 
 from .driver import PgConnection
+from .outbox import OUTBOX_MIGRATION
 
 LOCKS = 0x62_6C_72_75  # "blru"
 """The first key of this library's advisory locks (the second names the lock)."""
@@ -128,7 +129,10 @@ class Migration:
     sql: str
 
 
-MIGRATIONS = (Migration(1, "the store's tables, as the SQLite store's schema 7 has them", _FIRST),)
+MIGRATIONS = (
+    Migration(1, "the store's tables, as the SQLite store's schema 7 has them", _FIRST),
+    Migration(2, "the transactional outbox of decisions to publish", OUTBOX_MIGRATION),
+)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 TABLES = (
     "meta",
@@ -146,6 +150,7 @@ TABLES = (
     "blacklist",
     "notice_templates",
     "purged_events",
+    "outbox",
 )
 """The store's tables (but `commits` and `schema_migrations`, which are the db's own)."""
 
