@@ -7,16 +7,17 @@ The seeded synthetic workload (`generate_events`, benign share 0.95) is written 
 
 - **SQLite `run`**: one engine on a SQLite file over all the events, in a child process: the
   baseline;
-- **PostgreSQL, no broker**: N child processes (N in `--workers`), each an engine on one fresh
-  PostgreSQL database over its share of the accounts (CRC-32 partition mod N, the split the
-  broker makes), all at once;
+- **PostgreSQL, no broker**: N child processes (N in `--workers`), each a `Worker` on one fresh
+  PostgreSQL database fed from a file of its share of the accounts (CRC-32 partition mod N,
+  the split the broker makes), all at once;
 - **PostgreSQL, broker**: the events published to a fresh JetStream stream of 4 partitions
   (not timed), then N `Worker`s (`--index i --of N`) consuming it into a fresh database.
 
 Each child times itself from its first event to its last commit (imports and connections
 excluded); a configuration's time is from the earliest start to the latest end of its
 children. Rates are events/s; ratios are against the SQLite baseline of the same run, and
-N workers against one. Until per-account locks land (issue 16 item 2), the workers of one
+N workers against one; `retried` counts batches the server refused (a deadlock) and the
+worker ran again. Until per-account locks land (issue 16 item 2), the workers of one
 configuration take disjoint accounts; the clock is each worker's own.
 """
 
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,7 @@ import psycopg
 from psycopg import sql
 
 from blacklist_rules.delivery.jetstream import JetStream
-from blacklist_rules.delivery.source import partition_of, share
+from blacklist_rules.delivery.source import Delivery, partition_of, share
 from blacklist_rules.delivery.worker import Worker, open_engine
 from blacklist_rules.model.identity import KEY_ENV
 from blacklist_rules.testing import generate_events, write_jsonl
@@ -63,24 +65,44 @@ def _parser() -> argparse.ArgumentParser:
 # --- children: one engine each, timing itself --------------------------------------------
 
 
+class FileSource:
+    """Events from a list of lines, as an `EventSource` without a broker (nothing to ack)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self._lines = lines
+        self._at = 0
+
+    def fetch(self, limit: int, timeout: float) -> list[Delivery]:
+        batch = self._lines[self._at : self._at + limit]
+        self._at += len(batch)
+        return [Delivery(text, 0, None) for text in batch]
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Nothing to acknowledge: a file."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
 def _child(job: dict[str, Any]) -> dict[str, float]:
     engine = open_engine(None, job["db"], max_lead=None, busy_timeout=30.0)
     with engine:
         engine.commit_every = BATCH
         if "file" in job:
             lines = Path(job["file"]).read_text(encoding="utf-8").splitlines()
+            worker = Worker(engine, FileSource(lines), batch_size=BATCH, poll=0)
             start = time.time()
-            count = sum(1 for _ in engine.run(lines))
+            tally = worker.run(until_idle=True)
             end = time.time()
         else:
             with JetStream(NATS) as broker:
                 source = broker.source(job["stream"], job["partitions"])
                 worker = Worker(engine, source, batch_size=BATCH, poll=0.1)
                 start = time.time()
-                count = worker.run(until_idle=True).events
+                tally = worker.run(until_idle=True)
                 end = time.time() - 0.15  # the last, empty, fetch
                 source.close()
-    return {"start": start, "end": end, "events": count}
+    return {"start": start, "end": end, "events": tally.events, "retried": tally.retried}
 
 
 def _spawn(jobs: list[dict[str, Any]]) -> dict[str, float]:
@@ -102,7 +124,8 @@ def _spawn(jobs: list[dict[str, Any]]) -> dict[str, float]:
         results.append(json.loads(out))
     span = max(r["end"] for r in results) - min(r["start"] for r in results)
     events = sum(r["events"] for r in results)
-    return {"seconds": span, "events": events, "rate": events / span}
+    retried = sum(r.get("retried", 0) for r in results)
+    return {"seconds": span, "events": events, "rate": events / span, "retried": retried}
 
 
 # --- the configurations -------------------------------------------------------------------
@@ -164,7 +187,7 @@ def _row(label: str, result: dict[str, float], base: float, one: float | None) -
     versus_one = f"{result['rate'] / one:5.2f}x" if one else "   - "
     return (
         f"{label:<34} {result['events']:>8.0f} {result['seconds']:>8.2f} {result['rate']:>9.0f}"
-        f"   {result['rate'] / base:5.2f}x    {versus_one}"
+        f"   {result['rate'] / base:5.2f}x    {versus_one}  {result['retried']:>7.0f}"
     )
 
 

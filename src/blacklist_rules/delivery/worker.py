@@ -10,6 +10,8 @@ it on SIGTERM) ends the loop after the batch in hand, committed and acknowledged
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -19,6 +21,7 @@ import attrs
 from blacklist_rules.engine.context import Outcome
 from blacklist_rules.engine.facade import Engine
 from blacklist_rules.engine.loading import load_ruleset
+from blacklist_rules.errors import StoreUnavailableError
 from blacklist_rules.model.decisions import Decision
 from blacklist_rules.stores import is_postgres, open_store
 from blacklist_rules.stores.protocols import Store
@@ -26,6 +29,8 @@ from blacklist_rules.stores.protocols import Store
 from .relay import Relay, enqueue
 from .sinks import DecisionSink
 from .source import Delivery, EventSource
+
+_log = logging.getLogger(__name__)
 
 
 @attrs.define
@@ -39,6 +44,8 @@ class WorkerTally:
     failed: int = 0
     decisions: int = 0
     sent: int = 0
+    retried: int = 0
+    """Batches tried again after the store could not do them (deadlock, lock timeout)."""
 
     @property
     def events(self) -> int:
@@ -76,6 +83,7 @@ class Worker:
         poll: float = 1.0,
         name: str = "worker",
         on_outcome: Callable[[Outcome], None] | None = None,
+        retries: int = 5,
     ) -> None:
         self.engine = engine
         self.source = source
@@ -84,6 +92,7 @@ class Worker:
         self.name = name
         self.on_outcome = on_outcome
         """Called with each outcome (rejections and failures to report, say)."""
+        self.retries = retries
         self.relay = None if sink is None else Relay(relay_store or engine.store, sink)
         self.tally = WorkerTally()
         self._stopping = False
@@ -121,14 +130,33 @@ class Worker:
         return len(deliveries)
 
     def _process(self, deliveries: list[Delivery]) -> None:
-        self._queued = []
+        """The batch in one engine batch, committed when `run` ends. A store that cannot do
+        it now (a deadlock, a serialisation failure, a lock held too long) drops the whole
+        transaction: the batch is tried again, up to `retries` times, then the error goes up
+        (nothing acknowledged: the events come again to whoever takes the partition)."""
         texts = [delivery.text for delivery in deliveries]
-        for outcome in self.engine.run(texts, source=self.name):
+        for attempt in range(1, self.retries + 1):
+            self._queued = []
+            outcomes: list[Outcome] = []
+            try:
+                for outcome in self.engine.run(texts, source=self.name):
+                    outcomes.append(outcome)
+                    self._queued.extend(outcome.decisions)
+            except StoreUnavailableError as exc:
+                if attempt == self.retries:
+                    raise
+                self.tally.retried += 1
+                _log.warning(
+                    "%s: batch tried again (%s/%s): %s", self.name, attempt, self.retries, exc
+                )
+                time.sleep(0.05 * attempt)
+                continue
+            break
+        # `run` has committed (its batch ended), the outbox rows with it.
+        for outcome in outcomes:
             self.tally.count(outcome)
-            self._queued.extend(outcome.decisions)
             if self.on_outcome is not None:
                 self.on_outcome(outcome)
-        # `run` has committed (its batch ended), the outbox rows with it.
 
     def _enqueue(self) -> None:
         """Before each commit, in its transaction: the decisions taken since the last one."""
