@@ -95,7 +95,7 @@ class _Loop:
         if self.loop.is_closed():
             return
         try:
-            self.run(self.nc.drain() if self.nc.is_connected else self.nc.close())
+            self.run(self.nc.close())  # (acknowledgements were flushed as they were sent)
         except BrokerError:
             pass
         finally:
@@ -283,7 +283,7 @@ class JetStreamSource:
     ) -> list[Delivery]:
         try:
             msgs = await sub.fetch(each, timeout=timeout)
-        except nats.errors.TimeoutError:
+        except (TimeoutError, nats.errors.TimeoutError):  # (it raises either)
             return []
         self.redelivered += sum(1 for m in msgs if m.metadata.num_delivered > 1)
         return [Delivery(m.data.decode("utf-8", errors="replace"), partition, m) for m in msgs]
