@@ -352,3 +352,28 @@ def test_a_batch_the_store_refuses_is_tried_again_whole(stream: str) -> None:
             Worker(stubborn, source, batch_size=300, poll=0.2, retries=2).run(until_idle=True)
         source.close()
         assert broker.source(other, [0]).fetch(100, 1.0) != []  # nothing was acknowledged
+
+
+@pytest.mark.postgres
+def test_the_worker_command_on_postgresql(stream: str, tmp_path: Path) -> None:
+    """`worker --db postgresql://…` with `--decisions-out FILE`: the relay on a session of
+    its own; the decisions of a plain run, each once, and nothing left in the outbox."""
+    events = _events(500, 50)
+    _publish(stream, events, 2)
+    out = tmp_path / "out.jsonl"
+    with fresh_database() as url:
+        worker = _cli(
+            "worker", "--db", url, "--nats", SERVER, "--stream", stream, "--index", "0",
+            "--of", "1", "--until-idle", "--poll", "0.2", "--decisions-out", str(out),
+        )  # fmt: skip
+        _, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        relay = _cli("relay", "--db", url, "--to", str(tmp_path / "more.jsonl"))
+        _, err = relay.communicate(timeout=60)
+    assert "relayed 0 decisions; 0 waiting" in err
+    decided = _lines(out)
+    assert len(decided) == len(_by_id(decided))
+    with connect() as broker:
+        source = broker.source(stream, [0, 1])
+        assert source.fetch(100, 0.2) == []  # every event acknowledged
+        source.close()
