@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("matching", frozenset({"matching"})),
     ("store", frozenset({"stores"})),
     ("engine", frozenset({"engine", "windows"})),
-    ("tools", frozenset({"reports", "testing", "tools"})),
+    ("tools", frozenset({"delivery", "reports", "testing", "tools"})),
     ("entry points", frozenset({"__main__", "cli", "pytest_plugin"})),
 )
 FACADE = "__init__"

@@ -185,6 +185,25 @@ def _restated(w: World, tmp: Path, patch: pytest.MonkeyPatch) -> int:
     return cli("run", w.few, "--rules", pack, "--db", copy)
 
 
+def _relayed(w: World, tmp: Path, patch: pytest.MonkeyPatch) -> int:
+    copy = tmp / "copy.db"
+    shutil.copy(w.db, copy)
+    return cli("relay", "--db", copy, "--to", tmp / "out.jsonl")
+
+
+def _published_and_worked(w: World, tmp: Path, patch: pytest.MonkeyPatch) -> int:
+    """`publish` then `worker --until-idle` on a stream of this test's own (the real NATS)."""
+    from .broker import SERVER, fresh_stream
+
+    with fresh_stream() as stream:
+        published = cli("publish", w.few, "--nats", SERVER, "--stream", stream)
+        worked = cli(
+            "worker", "--db", tmp / "w.db", "--nats", SERVER, "--stream", stream,
+            "--partitions", "0", "--until-idle", "--poll", "0.2",
+        )  # fmt: skip
+    return max(published, worked)
+
+
 def _argv(*argv: object) -> Invocation:
     """An invocation by its arguments alone; `{db}`-style fields are World attributes."""
 
@@ -210,6 +229,9 @@ SPECIAL: dict[tuple[str, int], Invocation] = {
         "diff", "--baseline", ROOT / "rules", "--candidate", ROOT / "rules", "{few}"
     ),
     ("schema", 0): _argv("schema"),
+    ("publish", 0): _published_and_worked,
+    ("worker", 0): _published_and_worked,
+    ("relay", 0): _relayed,
     ("audit purge", 0): _purged,
     **{
         (f"audit {action.split()[0]}", 0): _argv("audit", *action.split(), "--db", "{db}")

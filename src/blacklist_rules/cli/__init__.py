@@ -33,11 +33,14 @@ from . import (
     init,
     lint,
     notice,
+    publish,
+    relay,
     run,
     schema,
     status,
     test,
     validate,
+    worker,
 )
 from ._common import _seconds, call
 
@@ -45,6 +48,8 @@ __all__ = ["build_parser", "main"]
 
 # In the order `blacklist-rules --help` lists them.
 COMMANDS = (init, validate, lint, run, status, audit, check, test, explain, notice, diff, schema)
+COMMANDS_16 = (publish, worker, relay)
+"""Issue 16's: events in from a broker, decisions out through the outbox."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {BUSY_TIMEOUT:g})",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
+    for command in (*COMMANDS, *COMMANDS_16):
         command.add_parser(commands)
     return parser
 

@@ -31,6 +31,7 @@ from blacklist_rules.stores.records import (
     HistoryPurge,
     ListedSpan,
     LoggedEvent,
+    OutboxRow,
     PassedVerification,
     RecordedRule,
     Registration,
@@ -553,6 +554,31 @@ class Seeding(Protocol):
         """`load_seed(source.export_for(accounts, cut_us, boundary))`."""
 
 
+class Outbox(Protocol):
+    """The transactional outbox: decisions queued in the transaction that takes them, so one
+    is published once it is committed and never before; a relay reads the committed rows,
+    publishes them, then marks them sent (a crash in between publishes them again: at least
+    once, each with its decision id for the reader to drop repeats)."""
+
+    def outbox_add(self, decision_id: str, account_id: str, payload: str, created_us: int) -> bool:
+        """Queue a decision (its JSON line) in the open transaction; False when that decision
+        is already queued (by id), which changes nothing."""
+
+    def outbox_pending(self, limit: int) -> list[OutboxRow]:
+        """Up to `limit` committed rows not yet marked sent, in the order queued. Inside a
+        transaction, on a store other processes write, the rows read are held until it ends:
+        another relay skips them (PostgreSQL's `FOR UPDATE SKIP LOCKED`)."""
+
+    def outbox_mark_sent(self, positions: list[int], sent_us: int) -> int:
+        """Mark rows sent (by position); how many were not already."""
+
+    def outbox_backlog(self) -> int:
+        """How many rows wait to be sent: what to monitor."""
+
+    def outbox_prune(self, sent_before_us: int) -> int:
+        """Delete rows sent before a time (wall clock, µs); how many."""
+
+
 class Transactional(Protocol):
     """The store's lifecycle and its write transactions (one open at a time, never nested)."""
 
@@ -603,6 +629,7 @@ class Store(
     Retention,
     Seeding,
     Workers,
+    Outbox,
     Protocol,
 ):
     """Every concern: what an `Engine` runs on."""

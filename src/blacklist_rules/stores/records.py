@@ -363,3 +363,15 @@ def recorded_rules_of(digest: str, rules: str) -> list[RecordedRule]:
         ):
             found.append(RecordedRule(digest, rule_id, version, file, text))
     return found
+
+
+@attrs.frozen
+class OutboxRow:
+    """A decision waiting in the outbox (`Outbox`): its place in the outbox's order, its id,
+    account, the decision as its JSON line, and when it was queued (wall clock, µs)."""
+
+    position: int
+    decision_id: str
+    account_id: str
+    payload: str
+    created_us: int

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from blacklist_rules.errors import StoreError
-from blacklist_rules.stores.records import RecordedRule, RuleFile, recorded_rules_of
+from blacklist_rules.stores.records import OutboxRow, RecordedRule, RuleFile, recorded_rules_of
 from blacklist_rules.stores.sqlite.schema import dumps
 
 PATH = ":memory:"
@@ -68,6 +68,14 @@ class Entry:
 
 
 @attrs.define
+class Queued:
+    """A row of the outbox: the decision queued, and when it was marked sent (None: not yet)."""
+
+    row: OutboxRow
+    sent_us: int | None = None
+
+
+@attrs.define
 class Tables:
     """Every table; dicts keep insertion order, which stands for the SQLite scan order."""
 
@@ -86,6 +94,7 @@ class Tables:
     identities: set[tuple[str, str, str, str, int]] = attrs.Factory(set)
     blacklist: dict[tuple[str, str, str], Entry] = attrs.Factory(dict)
     audit: list[dict[str, Any]] = attrs.Factory(list)
+    outbox: dict[str, Queued] = attrs.Factory(dict)
 
 
 class MemoryTransaction:

@@ -13,6 +13,7 @@ from .deadlines import MemoryDeadlines
 from .decisions import MemoryDecisions
 from .history import MemoryHistory
 from .identities import MemoryIdentities
+from .outbox import MemoryOutbox
 from .retention import MemoryRetention
 from .seed import MemorySeeding
 
@@ -25,5 +26,6 @@ class MemoryStore(
     MemoryIdentities,
     MemorySeeding,
     OneWriter,
+    MemoryOutbox,
 ):
     """Every store protocol, in memory."""

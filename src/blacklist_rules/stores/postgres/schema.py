@@ -23,6 +23,7 @@ from blacklist_rules.errors import StoreError
 from blacklist_rules.stores.sqlite.schema import LOGGED_BY_ACCOUNT
 
 from .driver import PgConnection
+from .outbox import OUTBOX_MIGRATION
 
 LOCKS = 0x62_6C_72_75  # "blru"
 """The first key of this library's advisory locks (the second names the lock)."""
@@ -138,6 +139,7 @@ CREATE TABLE workers (
 MIGRATIONS = (
     Migration(1, "the store's tables, as the SQLite store's schema 7 has them", _FIRST),
     Migration(2, "workers: each writer's event-time progress and heartbeat", _WORKERS),
+    Migration(3, "the transactional outbox of decisions to publish", OUTBOX_MIGRATION),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 TABLES = (
@@ -157,6 +159,7 @@ TABLES = (
     "blacklist",
     "notice_templates",
     "purged_events",
+    "outbox",
 )
 """The store's tables (but `commits` and `schema_migrations`, which are the db's own)."""
 

@@ -26,6 +26,7 @@ from .driver import PgConnection
 from .history import PostgresHistory
 from .identities import PostgresIdentities
 from .meta import PostgresMeta
+from .outbox import PostgresOutbox
 from .retention import PostgresRetention
 from .schema import migrate
 from .seed import PostgresSeeding
@@ -41,6 +42,7 @@ class PostgresStore(
     PostgresMeta,
     PostgresSeeding,
     PostgresWorkers,
+    PostgresOutbox,
 ):
     """The persistence behind an `Engine`, in PostgreSQL; SQL lives in this package."""
 

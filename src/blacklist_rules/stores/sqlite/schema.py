@@ -13,12 +13,13 @@ from typing import Any
 
 from blacklist_rules.stores.sqlite.connection import Connection
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """2 added history, streams, deadlines and rejections; 3 identities and the blacklist; 4 the
 audit chain (three columns); 5 withdrawn evidence and how a decision was reversed; 6 the clock
 each event came at, and the ids of events a history purge removed; 7 two indexes, so that an
 appeal reads only what it reaches: the events by account (`events_by_account`, the cascade's
-replay) and the reversed decisions (`decisions_reversed`, the vetoes). An older db is upgraded
+replay) and the reversed decisions (`decisions_reversed`, the vetoes); 8 the transactional
+outbox (`outbox.OUTBOX_SCHEMA`), decisions waiting to be published. An older db is upgraded
 in place; its older audit records stay outside the chain, which starts with the first record
 written after."""
 LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})

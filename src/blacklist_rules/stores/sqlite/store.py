@@ -26,6 +26,7 @@ from .events import SQLiteEvents
 from .history import SQLiteHistory
 from .identities import SQLiteIdentities
 from .meta import SQLiteMeta
+from .outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from .retention import SQLiteRetention
 from .schema import (
     SCHEMA,
@@ -45,6 +46,7 @@ class SQLiteStore(
     SQLiteMeta,
     SQLiteSeeding,
     OneWriter,
+    SQLiteOutbox,
 ):
     """The persistence behind one `Engine`; SQL lives in this package and nowhere else."""
 
@@ -92,7 +94,7 @@ class SQLiteStore(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
         ).fetchone()
         found = self.meta("schema_version") if has_meta else None
-        older = ("1", "2", "3", "4", "5", "6")
+        older = ("1", "2", "3", "4", "5", "6", "7")
         if found not in (None, *older, str(SCHEMA_VERSION)):
             raise StoreError(
                 f"{self.path} has store schema {found}; this version reads {SCHEMA_VERSION}: "
@@ -110,7 +112,7 @@ class SQLiteStore(
         self._db.execute("PRAGMA synchronous = NORMAL")
         # A larger page cache keeps the event-id index in memory as the db grows.
         self._db.execute("PRAGMA cache_size = -32768")
-        self._db.executescript(SCHEMA)  # writes nothing on a db of this version
+        self._db.executescript(SCHEMA + OUTBOX_SCHEMA)  # writes nothing on a db of this version
         if found in older:  # columns added since
             add_columns(self._db)
             self._start_chain(found)
