@@ -88,7 +88,7 @@ class SQLiteStore(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
         ).fetchone()
         found = self.meta("schema_version") if has_meta else None
-        older = ("1", "2", "3", "4", "5", "6")
+        older = ("1", "2", "3", "4", "5", "6", "7")
         if found not in (None, *older, str(SCHEMA_VERSION)):
             raise StoreError(
                 f"{self.path} has store schema {found}; this version reads {SCHEMA_VERSION}: "
