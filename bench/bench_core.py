@@ -42,11 +42,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 
+from workload import MIXES, events_of
+
 from blacklist_rules.engine import Engine, Outcome, load_ruleset
 from blacklist_rules.matching.durable import CATCH_ALL, DurableMatcher
 from blacklist_rules.model.events import flatten, iter_jsonl, parse_event
 from blacklist_rules.pack.compiler import CompiledRuleset
-from blacklist_rules.testing import generate_events
 
 DEFAULT_EVENTS = 200_000
 DEFAULT_ACCOUNTS = 20_000
@@ -57,11 +58,14 @@ DEFAULT_REPEAT = 3
 BASELINE = "baseline"
 OURS = "ours"
 PREFILTER_OFF = "prefilter_off"
+PROCESS = "process"
 LABELS = {
     BASELINE: "baseline: raw durable-rules post()",
     OURS: "ours: Engine.run end-to-end",
     PREFILTER_OFF: "ours, prefilter off",
+    PROCESS: "ours: process() outside a batch",
 }
+ENGINE_VARIANTS = (OURS, PREFILTER_OFF, PROCESS)
 MIB = 1024 * 1024
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -143,15 +147,23 @@ class Tally:
 
 
 def timed_run(
-    engine: Engine, lines: Sequence[bytes], profiler: cProfile.Profile | None = None
+    engine: Engine,
+    lines: Sequence[bytes],
+    profiler: cProfile.Profile | None = None,
+    *,
+    process: bool = False,
 ) -> tuple[Tally, float]:
-    """`Engine.run` over the JSON lines, timed to the last commit (it happens as the loop ends)."""
+    """`Engine.run` (or `process()` per line) over the JSON lines, timed to the last commit."""
     tally = Tally()
     if profiler is not None:
         profiler.enable()
     start = time.perf_counter()
-    for outcome in engine.run(iter_jsonl(lines), failures="outcome"):
-        tally.count(outcome)
+    if process:  # a commit per event (WAL, synchronous = NORMAL)
+        for line in lines:
+            tally.count(engine.process(line, failures="outcome"))
+    else:
+        for outcome in engine.run(iter_jsonl(lines), failures="outcome"):
+            tally.count(outcome)
     seconds = time.perf_counter() - start
     if profiler is not None:
         profiler.disable()
@@ -251,13 +263,13 @@ def machine() -> dict[str, Any]:
 # --- the workload -------------------------------------------------------------------------
 
 
-def workload_lines(n_events: int, n_accounts: int, seed: int, benign_share: float) -> list[bytes]:
+def workload_lines(
+    n_events: int, n_accounts: int, seed: int, benign_share: float, mix: str = "default"
+) -> list[bytes]:
     """The events as JSONL lines, serialized as `testing.write_jsonl` writes them."""
     return [
         json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-        for event in generate_events(
-            n_events, n_accounts=n_accounts, seed=seed, benign_share=benign_share
-        )
+        for event in events_of(mix, n_events, n_accounts, seed, benign_share)
     ]
 
 
@@ -303,19 +315,21 @@ def run_engine(
     *,
     prefilter: bool,
     profiler: cProfile.Profile | None = None,
+    process: bool = False,
 ) -> Phase:
     """Time `Engine.run` over the JSON lines into a fresh SQLite file, to the last commit."""
-    db = workdir / f"{'ours' if prefilter else 'nopre'}-{round_}.db"
+    variant = PROCESS if process else OURS if prefilter else PREFILTER_OFF
+    db = workdir / f"{variant}-{round_}.db"
     engine = Engine.from_path(None, db=db, prefilter=prefilter, create_key=True, max_lead=None)
     gc.collect()
     before = rss_bytes()
-    tally, seconds = timed_run(engine, lines, profiler)
+    tally, seconds = timed_run(engine, lines, profiler, process=process)
     after = rss_bytes()
     engine.close()
     size = db_bytes(db)
     remove_db(db)
     return Phase(
-        OURS if prefilter else PREFILTER_OFF,
+        variant,
         round_,
         tally.events,
         seconds,
@@ -341,7 +355,7 @@ def summarize(phases: list[Phase], rounds: int) -> dict[str, Any]:
         name: statistics.median(p.events_per_s for p in group) for name, group in by_variant.items()
     }
     ratios: dict[str, list[float]] = {}
-    for variant in (OURS, PREFILTER_OFF):
+    for variant in ENGINE_VARIANTS:
         ratios[variant] = [
             ours.events_per_s / base.events_per_s
             for ours, base in zip(
@@ -376,7 +390,8 @@ def print_table(report: dict[str, Any], phases: list[Phase], out: Any) -> None:
         print(text, file=out)
 
     say(
-        f"blacklist-rules core benchmark: {cfg['events']:,} events, {cfg['accounts']:,} accounts, "
+        f"blacklist-rules core benchmark ({cfg['mix']} mix): {cfg['events']:,} events, "
+        f"{cfg['accounts']:,} accounts, "
         f"seed {cfg['seed']}, benign share {cfg['benign_share']}, {cfg['repeat']} round(s)"
     )
     say(
@@ -398,7 +413,7 @@ def print_table(report: dict[str, Any], phases: list[Phase], out: Any) -> None:
     head = f"{'variant':<38}{'median ev/s':>12}{'µs/event':>10}  per round (events/s)"
     say(head)
     say("-" * len(head))
-    for variant in (BASELINE, OURS, PREFILTER_OFF):
+    for variant in (BASELINE, *ENGINE_VARIANTS):
         group = sorted((p for p in phases if p.variant == variant), key=lambda p: p.round)
         if not group:
             continue
@@ -406,7 +421,7 @@ def print_table(report: dict[str, Any], phases: list[Phase], out: Any) -> None:
         rounds = " / ".join(f"{p.events_per_s:,.0f}" for p in group)
         say(f"{LABELS[variant]:<38}{median:>12,.0f}{1e6 / median:>10.1f}  {rounds}")
     say()
-    for variant in (OURS, PREFILTER_OFF):
+    for variant in ENGINE_VARIANTS:
         if variant in summ["median_ratio"]:
             per_round = ", ".join(f"{r:.3f}" for r in summ["per_round_ratio"][variant])
             say(
@@ -414,7 +429,7 @@ def print_table(report: dict[str, Any], phases: list[Phase], out: Any) -> None:
                 f"(rounds: {per_round})" + ("   target >= 1.0" if variant == OURS else "")
             )
     say()
-    for variant in (OURS, PREFILTER_OFF):
+    for variant in ENGINE_VARIANTS:
         last = max((p for p in phases if p.variant == variant), key=lambda p: p.round, default=None)
         if last is None:
             continue
@@ -460,6 +475,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the prefilter-off variant (it is the slowest)",
     )
+    parser.add_argument(
+        "--process",
+        action="store_true",
+        help="add `process()` per event outside a batch (a commit each: WAL, synchronous NORMAL)",
+    )
+    parser.add_argument(
+        "--mix",
+        choices=MIXES,
+        default="default",
+        help="the workload: default, or registration-heavy (issue 19: 40 %% registrations, "
+        "20 %% verifications, 15 %% impersonation reports, 25 %% rumour flags)",
+    )
     add_output_arguments(parser)
     parser.add_argument(
         "--profile",
@@ -494,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = machine()  # before the load we add to it
     _progress(f"generating {args.events:,} events for {args.accounts:,} accounts ...")
     start = time.perf_counter()
-    lines = workload_lines(args.events, args.accounts, args.seed, args.benign_share)
+    lines = workload_lines(args.events, args.accounts, args.seed, args.benign_share, args.mix)
     generate_s = time.perf_counter() - start
 
     with tempfile.TemporaryDirectory(prefix="bench-core-", dir=args.tmpdir) as tmp:
@@ -518,6 +545,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.no_prefilter_off:
             variants.append(
                 (PREFILTER_OFF, lambda r: run_engine(lines, workdir, r, prefilter=False))
+            )
+        if args.process:
+            variants.append(
+                (PROCESS, lambda r: run_engine(lines, workdir, r, prefilter=True, process=True))
             )
         phases: list[Phase] = []
         for round_ in range(args.repeat):
@@ -543,6 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "accounts": args.accounts,
             "seed": args.seed,
             "benign_share": args.benign_share,
+            "mix": args.mix,
             "repeat": args.repeat,
             "generate_s": round(generate_s, 3),
             "snapshot_s": round(snapshot_s, 3),

@@ -168,4 +168,30 @@ def test_a_schema_6_db_gains_the_indexes_and_keeps_its_clocks(tmp_path: Path) ->
         assert version.fetchone() == (str(SCHEMA_VERSION),)
         indexes = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     assert upgraded == stored == [(None,), (to_micros(T0),), (to_micros(T0 + 200 * DAY),)]
-    assert {"events_by_account", "decisions_reversed"} <= indexes
+    assert {"events_by_account", "decisions_reversed", "deadlines_of_account"} <= indexes
+
+
+def test_an_overturned_appeal_after_a_history_purge_scans_no_table(tmp_path: Path) -> None:
+    """After a history purge the cascade seeds its scratch world from the db at the cut: that
+    read too goes by key or index (before issue 19 it scanned the identities and the deadlines
+    tables whole, a cost that grew with the db), and the appeal is granted as before."""
+    with Engine.from_path(db=tmp_path / "a.db", max_lead=None) as engine:
+        freeze = _listed_and_frozen(engine)
+        assert engine.store.purge_history(T0 + 1 * DAY).cut is not None
+        assert engine.store.history_cut_us is not None
+        with statements(engine) as seen:
+            outcome = engine.process(overturn("zhang", 4 * DAY, "ap", freeze.decision_id))
+        assert outcome.rejection is None
+        assert engine.status("zhang") == Status.ACTIVE
+        db = sqlite_connection(engine.store)
+        scans = {
+            sql: plan
+            for sql in dict.fromkeys(seen)
+            if sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))
+            for plan in [
+                [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}") if "SCAN" in row[3]]
+            ]
+            if plan
+        }
+        assert any("FROM identities WHERE account_id IN" in sql for sql in seen)
+        assert scans == {}

@@ -13,6 +13,7 @@ import stat
 from datetime import date
 from pathlib import Path
 
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
 from blacklist_rules.errors import IdentityKeyError
+from blacklist_rules.model import identity
 from blacklist_rules.model.identity import (
     INVALID_ID_NUMBER,
     INVALID_PHONE,
@@ -264,6 +266,17 @@ def test_the_short_way_for_cn_mobiles_agrees_with_the_parser(
         digits = digits[:cut] + " " + digits[cut:] if cut else digits
     raw = form.format(digits)
     assert normalise_phone(raw) == parse_phone(raw)
+
+
+@given(st.text("0123456789", min_size=10, max_size=10).map(lambda d: "1" + d))
+def test_the_mobile_pattern_shortcut_says_valid_only_of_valid_numbers(digits: str) -> None:
+    """The metadata's patterns (issue 19's shortcut, in use with today's phonenumbers) call
+    a number valid only when `is_valid_number` does: what they do not call valid takes the
+    full check, so the verdict is phonenumbers' either way."""
+    assert identity._CN_MOBILE is not None
+    number = phonenumbers.PhoneNumber(country_code=86, national_number=int(digits))
+    if identity._CN_MOBILE(digits):
+        assert phonenumbers.is_valid_number(number)
 
 
 @given(digits17, st.sampled_from(["{}", "{} ", " {}"]), st.booleans())

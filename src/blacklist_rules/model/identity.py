@@ -21,7 +21,7 @@ import re
 import secrets
 import stat
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -196,6 +196,36 @@ def _county_existed(county: str, year: int) -> bool:
 _CN = 86
 
 
+def _desc_test(desc: Any) -> Callable[[str], bool] | None:
+    """phonenumbers' test of a national number against one of its descriptions (its
+    possible lengths, then its pattern, whole), or None where the description has none."""
+    pattern = getattr(desc, "national_number_pattern", None)
+    if pattern is None:
+        return None
+    lengths = frozenset(desc.possible_length or ())
+    whole = re.compile(pattern).fullmatch
+    return lambda digits: (not lengths or len(digits) in lengths) and whole(digits) is not None
+
+
+def _cn_mobile_test() -> Callable[[str], bool] | None:
+    """A valid Chinese mobile number, told from the metadata's general and mobile patterns
+    alone. Such a number is valid for `is_valid_number` (its type is MOBILE, or one tested
+    before it: never UNKNOWN), so True here needs no other check; anything else takes the
+    full check. None when the metadata do not allow the shortcut."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    if meta is None or meta.same_mobile_and_fixed_line_pattern:
+        return None  # (mobile numbers then go by the fixed-line pattern)
+    general, mobile = _desc_test(meta.general_desc), _desc_test(meta.mobile)
+    if general is None or mobile is None:
+        return None
+    return lambda digits: general(digits) and mobile(digits)
+
+
+_CN_MOBILE = _cn_mobile_test()
+"""Measured on bench_core --mix registration-heavy (issue 19): `is_valid_number` was 64 µs
+a registration, about 7 % of the run; two compiled patterns are about 2 µs."""
+
+
 def _cn_mobile_digits(raw: str) -> str | None:
     """The 11 digits of `1xxxxxxxxxx` or `+86 1xxxxxxxxxx` (any blanks, hyphens, brackets)."""
     if len(raw) == 11 and raw[0] == "1" and raw.isdigit() and raw.isascii():
@@ -219,6 +249,8 @@ def normalise_phone(raw: object, region: str = "CN") -> str | None:
         return None
     digits = _cn_mobile_digits(raw) if region == "CN" else None
     if digits is not None:
+        if _CN_MOBILE is not None and _CN_MOBILE(digits):
+            return f"+86{digits}"
         number = phonenumbers.PhoneNumber(country_code=_CN, national_number=int(digits))
         return f"+86{digits}" if phonenumbers.is_valid_number(number) else None
     return parse_phone(raw, region)

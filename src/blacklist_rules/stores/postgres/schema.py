@@ -8,11 +8,12 @@ than this code knows is refused untouched, as is a read-only open of a db not at
 A change of the schema is a new migration at the end of `MIGRATIONS`, never an edit of one
 applied.
 
-The tables are those of the SQLite store (schema 7), with PostgreSQL's types: times in integer
-microseconds (BIGINT), arrival order an explicit identity column (`events.arrival`,
-`decisions.position`, `blacklist.position`), the stored text of events, decisions and audit
-records kept as TEXT exactly as written (their digests and hashes cover that text; JSON is
-read from it with `::jsonb`), and text compared byte-wise (`COLLATE "C"`), as SQLite does.
+The tables are those of the SQLite store (schema 7; migrations 2 to 4 add the workers, the
+outbox and schema 9's index), with PostgreSQL's types: times in integer microseconds (BIGINT), arrival order an explicit identity
+column (`events.arrival`, `decisions.position`, `blacklist.position`), the stored text of
+events, decisions and audit records kept as TEXT exactly as written (their digests and hashes
+cover that text; JSON is read from it with `::jsonb`), and text compared byte-wise
+(`COLLATE "C"`), as SQLite does.
 """
 
 from __future__ import annotations
@@ -140,6 +141,11 @@ MIGRATIONS = (
     Migration(1, "the store's tables, as the SQLite store's schema 7 has them", _FIRST),
     Migration(2, "workers: each writer's event-time progress and heartbeat", _WORKERS),
     Migration(3, "the transactional outbox of decisions to publish", OUTBOX_MIGRATION),
+    Migration(
+        4,
+        "the deadlines by account in every state, as the SQLite store's schema 9 (issue 19)",
+        "CREATE INDEX deadlines_of_account ON deadlines (account_id);",
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 TABLES = (

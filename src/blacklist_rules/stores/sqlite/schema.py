@@ -13,13 +13,15 @@ from typing import Any
 
 from blacklist_rules.stores.sqlite.connection import Connection
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """2 added history, streams, deadlines and rejections; 3 identities and the blacklist; 4 the
 audit chain (three columns); 5 withdrawn evidence and how a decision was reversed; 6 the clock
 each event came at, and the ids of events a history purge removed; 7 two indexes, so that an
 appeal reads only what it reaches: the events by account (`events_by_account`, the cascade's
 replay) and the reversed decisions (`decisions_reversed`, the vetoes); 8 the transactional
-outbox (`outbox.OUTBOX_SCHEMA`), decisions waiting to be published. An older db is upgraded
+outbox (`outbox.OUTBOX_SCHEMA`), decisions waiting to be published; 9 the deadlines by
+account in every state (`deadlines_of_account`: an appeal after a history purge, and
+`Engine.deadlines`, read one account's, not the table; issue 19). An older db is upgraded
 in place; its older audit records stay outside the chain, which starts with the first record
 written after."""
 LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})
@@ -78,6 +80,7 @@ CREATE TABLE IF NOT EXISTS deadlines (
 CREATE INDEX IF NOT EXISTS deadlines_due ON deadlines (due_us) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS deadlines_by_account ON deadlines (account_id)
     WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS deadlines_of_account ON deadlines (account_id);
 CREATE TABLE IF NOT EXISTS identities (
     kind TEXT NOT NULL, fingerprint BLOB NOT NULL, account_id TEXT NOT NULL,
     event_id TEXT NOT NULL, registered_us INTEGER NOT NULL,

@@ -63,9 +63,9 @@ class SQLiteSeeding(SQLiteBase):
         identities = tuple(
             SeedIdentity(kind, bytes(fingerprint).hex(), account, event, at_us)
             for kind, fingerprint, account, event, at_us in self._db.execute(
-                "SELECT * FROM identities WHERE event_id IN (SELECT event_id FROM events "
-                f"WHERE {came})",
-                (*names, cut_us, boundary),
+                f"SELECT * FROM identities WHERE account_id IN ({marks}) AND event_id IN "
+                f"(SELECT event_id FROM events WHERE {came})",  # by account: no scan (issue 19)
+                (*names, *names, cut_us, boundary),
             )
         )
         decisions = tuple(

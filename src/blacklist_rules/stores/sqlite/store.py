@@ -112,7 +112,12 @@ class SQLiteStore(
         self._db.execute("PRAGMA synchronous = NORMAL")
         # A larger page cache keeps the event-id index in memory as the db grows.
         self._db.execute("PRAGMA cache_size = -32768")
-        self._db.executescript(SCHEMA + OUTBOX_SCHEMA)  # writes nothing on a db of this version
+        if found is None and self.path == ":memory:":
+            self._db.fill_from(
+                SCHEMA + OUTBOX_SCHEMA
+            )  # a scratch world per appeal: copied, not built
+        else:
+            self._db.executescript(SCHEMA + OUTBOX_SCHEMA)  # writes nothing on a db of this version
         if found in older:  # columns added since
             add_columns(self._db)
             self._start_chain(found)
