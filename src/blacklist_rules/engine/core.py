@@ -11,7 +11,7 @@ from blacklist_rules.errors import EvaluationError
 from blacklist_rules.matching.protocol import Matcher
 from blacklist_rules.model.clock import TimeBound
 from blacklist_rules.model.decisions import Status
-from blacklist_rules.model.events import BLACKLISTED_IDENTITY, Event, flatten, parse_event
+from blacklist_rules.model.events import BLACKLISTED_IDENTITY, Event, parse_event
 from blacklist_rules.model.identity import LISTED_KINDS, Fingerprints, IdentityKey
 from blacklist_rules.pack.compiler import CompiledRule, CompiledRuleset, Listener
 from blacklist_rules.pack.conditions import comparisons
@@ -141,7 +141,7 @@ class Core:
         """A stored event and its snapshot, if the listener's filter holds for it: the guard
         decides and durable-rules must agree (fail closed), as for a live event."""
         event = parse_event(payload)
-        snapshot = self.ruleset.snapshot(flatten(event), event.type)
+        snapshot = self.ruleset.snapshot(self.ruleset.flat(event), event.type)
         held = event.type in listener.types and listener.guard(snapshot)
         if held != (listener.name in self.matcher.match(snapshot)):
             raise EvaluationError(f"rule engines disagree on {event.event_id} ({listener.name})")

@@ -22,10 +22,12 @@ from .core import Core
 
 
 def admit(core: Core, raw: object) -> Event:
-    """The event, parsed and within the time bound; `EventError` otherwise."""
+    """The event, parsed, its declared fields (the pack's `fields.yaml`) of their types, and
+    within the time bound; `EventError` otherwise."""
     if isinstance(raw, EventError):
         raise raw
     event = parse_event(raw)
+    core.ruleset.declared.check(event.type, event.model_extra, event.event_id, event.account_id)
     core.time_bound.admit(
         event.occurred_at,
         core.store.now(),

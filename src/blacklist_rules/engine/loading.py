@@ -10,6 +10,7 @@ from blacklist_rules.errors import RuleFileError, RuleLoadError
 from blacklist_rules.matching.durable import build_problems
 from blacklist_rules.pack.checks import check_rules
 from blacklist_rules.pack.compiler import CompiledRuleset, compile_rules
+from blacklist_rules.pack.fields import read_declared_fields
 from blacklist_rules.pack.loader import RuleSource, read_rules
 from blacklist_rules.pack.notice_templates import check_rule_notices, read_notice_pack
 
@@ -28,11 +29,13 @@ def load_ruleset(location: str | Path | None = None) -> CompiledRuleset:
     rules, errors = read_rules(folder)
     notices, found = read_notice_pack(folder)
     errors.extend(found)
-    errors.extend(check_rules(rules))
+    declared, found = read_declared_fields(folder)
+    errors.extend(found)
+    errors.extend(check_rules(rules, declared.catalog()))
     errors.extend(check_rule_notices(rules, notices))
     if errors:
-        raise RuleLoadError(errors)
-    ruleset = compile_rules(rules, notices)
+        raise RuleLoadError(sorted(errors))
+    ruleset = compile_rules(rules, notices, declared)
     errors = engine_problems(rules, ruleset)
     if errors:
         raise RuleLoadError(errors)

@@ -210,7 +210,7 @@ _PRIVATE = frozenset({"identity"})
 """Fields never stored, logged or offered to rule conditions."""
 IDENTITY_DIGEST = "identity_digest"
 """Set by the engine on a registration: a keyed digest of its identity, stored in its place."""
-_ENGINE_FIELDS = frozenset({IDENTITY_DIGEST, "verification_received"})
+ENGINE_FIELDS = frozenset({IDENTITY_DIGEST, "verification_received"})
 """Extra fields the engine itself writes on a registration (kept when its history is purged)."""
 _IDENTITY_KEYS = frozenset({"identity", "id_number", "phone", "device_id", "name"})
 """Extra fields by these names, at any depth, are identity values: never stored."""
@@ -463,7 +463,7 @@ def declared_payload(text: str) -> str:
     """A stored event reduced to its declared fields: what is kept of it once its history
     is purged (extra fields, kept as evidence until then, are dropped)."""
     event = parse_event(text)
-    extra = set(event.model_extra or ()) - _ENGINE_FIELDS
+    extra = set(event.model_extra or ()) - ENGINE_FIELDS
     if not extra:
         return text
     return event.model_dump_json(exclude=set(_PRIVATE) | extra, exclude_none=True)

@@ -7,7 +7,7 @@ name fields those event types have, values fit the field, regular expressions ar
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from blacklist_rules.errors import RuleFileError
 from blacklist_rules.model.events import EVENT_TYPES, FIELDS, FieldKind
@@ -75,13 +75,17 @@ def check_shape(rule: RuleSource) -> Iterator[RuleFileError]:
         yield rule.error(("deadline", "after", "when"), "E-DEADLINE", "`when` needs `on`")
 
 
+Catalog = Mapping[str, Mapping[str, FieldKind]]
+"""Per event type, the fields conditions may name: built-in, derived and the pack's declared."""
+
+
 def _field_kind(
-    rule: RuleSource, types: tuple[str, ...], field: str, at: Path
+    rule: RuleSource, types: tuple[str, ...], field: str, at: Path, fields: Catalog
 ) -> Iterator[RuleFileError]:
-    known = [name for name in types if name in FIELDS]
-    lacking = [name for name in known if field not in FIELDS[name]]
+    known = [name for name in types if name in fields]
+    lacking = [name for name in known if field not in fields[name]]
     if lacking:
-        names = sorted({f for name in lacking for f in FIELDS[name]})
+        names = sorted({f for name in lacking for f in fields[name]})
         yield rule.error(
             at,
             "E-FIELD",
@@ -90,7 +94,7 @@ def _field_kind(
         )
 
 
-def check_window(rule: RuleSource) -> Iterator[RuleFileError]:
+def check_window(rule: RuleSource, fields: Catalog = FIELDS) -> Iterator[RuleFileError]:
     window = rule.spec.window
     if window is None:
         return
@@ -109,7 +113,8 @@ def check_window(rule: RuleSource) -> Iterator[RuleFileError]:
                 "a window `by` an identity value counts distinct accounts: leave `distinct` out",
             )
     elif window.distinct is not None:
-        yield from _field_kind(rule, rule.spec.event_types, window.distinct, ("window", "distinct"))
+        at: Path = ("window", "distinct")
+        yield from _field_kind(rule, rule.spec.event_types, window.distinct, at, fields)
 
 
 def check_deadline_anchors(rules: list[RuleSource]) -> Iterator[RuleFileError]:
@@ -174,20 +179,20 @@ def _check_value(test: Compare, kind: FieldKind) -> str | None:
     return None
 
 
-def check_conditions(rule: RuleSource) -> Iterator[RuleFileError]:
+def check_conditions(rule: RuleSource, fields: Catalog = FIELDS) -> Iterator[RuleFileError]:
     for filter_ in rule.filters:
-        yield from _check_filter(rule, filter_)
+        yield from _check_filter(rule, filter_, fields)
 
 
-def _check_filter(rule: RuleSource, filter_: Filter) -> Iterator[RuleFileError]:
-    types = [name for name in filter_.types if name in FIELDS]
+def _check_filter(rule: RuleSource, filter_: Filter, fields: Catalog) -> Iterator[RuleFileError]:
+    types = [name for name in filter_.types if name in fields]
     for test in comparisons(filter_.condition):
-        kinds = [FIELDS[name].get(test.field) for name in types]
+        kinds = [fields[name].get(test.field) for name in types]
         if not types:
             continue
         if None in kinds:
             lacking = [name for name, kind in zip(types, kinds, strict=True) if kind is None]
-            known = sorted({f for name in lacking for f in FIELDS[name]})
+            known = sorted({f for name in lacking for f in fields[name]})
             yield rule.error(
                 test.path,
                 "E-FIELD",
@@ -310,16 +315,18 @@ def check_unique_ids(rules: list[RuleSource]) -> Iterator[RuleFileError]:
 PER_RULE = (
     check_shape,
     check_event_types,
-    check_conditions,
-    check_window,
     check_then,
     check_dsa,
 )
+WITH_FIELDS = (check_conditions, check_window)
+"""Checks that read the field catalog (the pack's declared fields too)."""
 
 
-def check_rules(rules: list[RuleSource]) -> list[RuleFileError]:
-    """Every semantic error in a rule pack, sorted by file and line."""
+def check_rules(rules: list[RuleSource], fields: Catalog = FIELDS) -> list[RuleFileError]:
+    """Every semantic error in a rule pack, sorted by file and line; `fields` is the pack's
+    catalog (`DeclaredFields.catalog`: built-in and declared fields)."""
     errors = [error for rule in rules for check in PER_RULE for error in check(rule)]
+    errors += [error for rule in rules for check in WITH_FIELDS for error in check(rule, fields)]
     errors.extend(check_unique_ids(rules))
     errors.extend(check_deadline_anchors(rules))
     return sorted(errors)

@@ -21,10 +21,12 @@ import attrs
 
 from blacklist_rules.errors import EvaluationError, RuleLoadError
 from blacklist_rules.model.decisions import Action, ConditionTrace, Mode
+from blacklist_rules.model.events import Event, flatten
 from blacklist_rules.model.identity import DEVICE, ID_NUMBER, PHONE
 from blacklist_rules.model.patterns import Pattern, compile_pattern
 
 from .conditions import All, AnyOf, Compare, Condition, Not, comparisons
+from .fields import NONE, DeclaredFields
 from .loader import RuleSource
 from .notice_templates import NoticePack
 from .spec import SCHEMA_VERSION, Deadline, Filter, Window, parse_duration
@@ -249,6 +251,8 @@ class CompiledRuleset:
     """The longest window or deadline: events at most this far behind the clock still count."""
     notices: NoticePack | None = attrs.field(default=None, repr=False)
     """The pack's notice templates (`notices/`), kept with its rules under its digest."""
+    declared: DeclaredFields = attrs.field(default=NONE, repr=False)
+    """The pack's declared fields (`fields.yaml`), part of its digest."""
 
     @property
     def name(self) -> str:
@@ -258,6 +262,13 @@ class CompiledRuleset:
 
     def rule(self, rule_id: str) -> CompiledRule:
         return next(rule for rule in self.rules if rule.id == rule_id)
+
+    def flat(self, event: Event) -> dict[str, Any]:
+        """The event's condition fields: built-in (`flatten`) and the pack's declared ones."""
+        fields: dict[str, Any] = flatten(event)
+        if self.declared.by_type:
+            fields.update(self.declared.values(event.type, event.model_extra))
+        return fields
 
     def snapshot(self, fields: dict[str, Any], event_type: str) -> dict[str, Any]:
         """What durable-rules sees: the event's fields and each pattern's result."""
@@ -274,7 +285,7 @@ def _rule_content(source: RuleSource) -> dict[str, Any]:
     return content
 
 
-def _digest(rules: list[RuleSource], notices: NoticePack | None) -> str:
+def _digest(rules: list[RuleSource], notices: NoticePack | None, declared: DeclaredFields) -> str:
     content: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "compiler": COMPILER_VERSION,
@@ -282,6 +293,8 @@ def _digest(rules: list[RuleSource], notices: NoticePack | None) -> str:
     }
     if notices is not None:
         content["notices"] = notices.content()
+    if declared.by_type:  # a pack without fields.yaml keeps the digest it had before
+        content["fields"] = declared.content()
     canonical = json.dumps(
         content,
         sort_keys=True,
@@ -494,9 +507,14 @@ def _pattern_features(rules: list[RuleSource]) -> dict[str, tuple[tuple[str, str
     return {name: tuple(found.values()) for name, found in features.items()}
 
 
-def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) -> CompiledRuleset:
-    """Compile checked rules (and the pack's notice templates, part of its digest); the caller
-    has run `checks.check_rules` and `notice_templates.check_rule_notices` and found no error."""
+def compile_rules(
+    rules: list[RuleSource],
+    notices: NoticePack | None = None,
+    declared: DeclaredFields = NONE,
+) -> CompiledRuleset:
+    """Compile checked rules (and the pack's notice templates and declared fields, part of its
+    digest); the caller has run `checks.check_rules` and `notice_templates.check_rule_notices`
+    and found no error."""
     compiled = []
     matchables: list[Matchable] = []
     build = _Builder()
@@ -517,7 +535,7 @@ def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) ->
     spans = [s.span_us for s in build.streams.values()]
     spans += [rule.deadline.span_us for rule in compiled if rule.deadline]
     return CompiledRuleset(
-        digest=_digest(rules, notices),
+        digest=_digest(rules, notices, declared),
         rules=tuple(compiled),
         by_type={name: tuple(group) for name, group in by_type.items()},
         matchables=tuple(matchables),
@@ -527,4 +545,5 @@ def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) ->
         windows={key: tuple(found.values()) for key, found in build.windows.items()},
         horizon_us=max(spans, default=0),
         notices=notices,
+        declared=declared,
     )
