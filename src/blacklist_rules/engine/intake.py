@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from blacklist_rules.errors import EventError
 from blacklist_rules.model.events import (
+    PHONE_FACTS,
     Event,
     declared_payload,
     from_micros,
@@ -112,5 +113,12 @@ def reject(
 
 
 def same_event(stored: str, text: str, event: Event) -> bool:
-    """A resend of the stored event, however its JSON was formatted?"""
-    return stored == text or stored_payload(parse_event(stored)) == stored_payload(event)
+    """A resend of the stored event, however its JSON was formatted? (A registration stored
+    before the engine derived phone facts is the same event without them.)"""
+    if stored == text:
+        return True
+    known = stored_payload(parse_event(stored))
+    if known == stored_payload(event):
+        return True
+    bare = event.model_copy(update=dict.fromkeys(PHONE_FACTS))
+    return event.type == "registration" and known == stored_payload(bare)

@@ -37,6 +37,7 @@ from blacklist_rules.errors import EventError
 from . import bounds
 from .bounds import MAX_EVENT_BYTES as MAX_LINE_BYTES
 from .identity import IdentityKey, identity_value, mask_identity_values
+from .phones import COUNTRIES, PHONE_KINDS
 from .transparency import CATEGORIES, KEYWORDS, known
 
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -210,7 +211,10 @@ _PRIVATE = frozenset({"identity"})
 """Fields never stored, logged or offered to rule conditions."""
 IDENTITY_DIGEST = "identity_digest"
 """Set by the engine on a registration: a keyed digest of its identity, stored in its place."""
-ENGINE_FIELDS = frozenset({IDENTITY_DIGEST, "verification_received"})
+PHONE_FACTS = {"phone_kind": "identity.phone_kind", "phone_country": "identity.phone_country"}
+"""Set by the engine on a registration with a phone (`phones.phone_facts`), stored under these
+names, offered to conditions under the dotted ones: what kind of line, which country."""
+ENGINE_FIELDS = frozenset({IDENTITY_DIGEST, "verification_received", *PHONE_FACTS})
 """Extra fields the engine itself writes on a registration (kept when its history is purged)."""
 _IDENTITY_KEYS = frozenset({"identity", "id_number", "phone", "device_id", "name"})
 """Extra fields by these names, at any depth, are identity values: never stored."""
@@ -544,7 +548,11 @@ _TOP = {name: [p for p in fields if "." not in p] for name, fields in FIELDS.ite
 BLACKLISTED_IDENTITY = "identity.blacklisted"
 """True when a registration's ID number or phone matches a blacklist entry in force."""
 DERIVED: dict[str, dict[str, FieldKind]] = {
-    "registration": {BLACKLISTED_IDENTITY: FieldKind("bool")}
+    "registration": {
+        BLACKLISTED_IDENTITY: FieldKind("bool"),
+        PHONE_FACTS["phone_kind"]: FieldKind("enum", PHONE_KINDS),
+        PHONE_FACTS["phone_country"]: FieldKind("enum", COUNTRIES),
+    }
 }
 """Fields the engine derives for conditions (never read from the event: a sender cannot set
 them). The raw identity stays out of reach; what rules may know of it is derived here."""
@@ -564,4 +572,9 @@ def flatten(event: Event) -> dict[str, str | bool | int]:
                 break
         if value is not None:
             flat[path] = value
+    if event.type == "registration" and event.model_extra:
+        for stored, field in PHONE_FACTS.items():  # the engine's, never a sender's (`identify`)
+            fact = event.model_extra.get(stored)
+            if isinstance(fact, str):
+                flat[field] = fact
     return flat

@@ -165,6 +165,12 @@ def _field_hint(name: str, known: list[str]) -> str | None:
     return f"did you mean `{nested[0]}`?" if nested else suggest(name, known)
 
 
+def _value_hint(value: str, choices: tuple[str, ...]) -> str | None:
+    """Did-you-mean for an enum value: the same in another case first (`cn`: `CN`)."""
+    same = next((choice for choice in choices if choice.lower() == value.lower()), None)
+    return f"did you mean `{same}`?" if same else suggest(value, choices)
+
+
 def _check_value(test: Compare, kind: FieldKind) -> str | None:
     values = test.value if isinstance(test.value, tuple) else (test.value,)
     if test.op == "exists":
@@ -221,8 +227,12 @@ def _check_filter(rule: RuleSource, filter_: Filter, fields: Catalog) -> Iterato
                         test.path,
                         "E-VALUE",
                         f"`{test.field}` is never {value!r}; it is one of "
-                        f"{', '.join(kind.choices)}",
-                        suggest(str(value), kind.choices),
+                        + (
+                            ", ".join(kind.choices)
+                            if len(kind.choices) <= 12
+                            else f"{len(kind.choices)} values ({', '.join(kind.choices[:3])}, …)"
+                        ),
+                        _value_hint(str(value), kind.choices),
                     )
         if test.op == "matches":
             yield from _check_regex(rule, test)
