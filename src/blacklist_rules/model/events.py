@@ -507,7 +507,7 @@ def utc_text(moment: datetime) -> str:
 class FieldKind:
     """The kind of an event field that conditions may test."""
 
-    kind: Literal["str", "bool", "int", "enum"]
+    kind: Literal["str", "bool", "int", "enum", "duration"]
     choices: tuple[str, ...] = ()
 
 
@@ -556,6 +556,19 @@ DERIVED: dict[str, dict[str, FieldKind]] = {
 }
 """Fields the engine derives for conditions (never read from the event: a sender cannot set
 them). The raw identity stays out of reach; what rules may know of it is derived here."""
+ACCOUNT_STATUS = "account.status"
+"""The account's status just before the event, in event time (`engine.account`)."""
+ACCOUNT_AGE = "account.age"
+"""Event time since the account's first registration, in µs; absent without one."""
+ACCOUNT_FACTS: dict[str, FieldKind] = {
+    ACCOUNT_STATUS: FieldKind("enum", ("active", "frozen", "cancelled", "blacklisted")),
+    ACCOUNT_AGE: FieldKind("duration"),
+}
+"""Derived on every event type (compared with durations: `account.age: {lt: 7d}`)."""
+DURATION_FIELDS = (ACCOUNT_AGE,)
+"""Fields the snapshot carries as whole microseconds, compared with durations."""
+for _type in EVENT_TYPES:
+    DERIVED.setdefault(_type, {}).update(ACCOUNT_FACTS)
 for _type, _fields in DERIVED.items():
     FIELDS[_type].update(_fields)
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from blacklist_rules.errors import RuleFileError
-from blacklist_rules.model.events import EVENT_TYPES, FIELDS, FieldKind
+from blacklist_rules.model.events import (
+    ACCOUNT_FACTS,
+    DURATION_FIELDS,
+    EVENT_TYPES,
+    FIELDS,
+    FieldKind,
+)
 from blacklist_rules.model.patterns import MAX_PATTERN, PatternError, compile_pattern
 from blacklist_rules.model.transparency import (
     CATEGORIES,
@@ -23,13 +29,14 @@ from blacklist_rules.model.transparency import (
 
 from .conditions import Compare, Path, comparisons, suggest
 from .loader import RuleSource
-from .spec import Filter
+from .spec import Filter, parse_duration
 
 _OPS_BY_KIND = {
     "str": {"eq", "ne", "in", "not_in", "matches", "exists"},
     "enum": {"eq", "ne", "in", "not_in", "exists"},
     "bool": {"eq", "ne", "exists"},
     "int": {"eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "exists"},
+    "duration": {"lt", "lte", "gt", "gte", "exists"},
 }
 
 
@@ -161,7 +168,11 @@ def check_deadline_anchors(rules: list[RuleSource]) -> Iterator[RuleFileError]:
 
 def _field_hint(name: str, known: list[str]) -> str | None:
     """Did-you-mean, also for a nested field named by its last part (`status`)."""
+    last = name.rsplit(".", 1)[-1]
+    if last != name and last in known:  # `verification.status` where it is `status`
+        return f"did you mean `{last}`?"
     nested = [field for field in known if field.endswith("." + name)]
+    nested.sort(key=lambda field: field in ACCOUNT_FACTS)  # the event's own fields first
     return f"did you mean `{nested[0]}`?" if nested else suggest(name, known)
 
 
@@ -175,13 +186,39 @@ def _check_value(test: Compare, kind: FieldKind) -> str | None:
     values = test.value if isinstance(test.value, tuple) else (test.value,)
     if test.op == "exists":
         return None
+    if kind.kind == "duration":
+        return _check_duration(test)
     for value in values:
+        if isinstance(value, str) and _looks_like_duration(value) and kind.kind == "int":
+            return (
+                f"`{test.field}` is a whole number, not a duration: durations compare with "
+                f"duration fields only ({', '.join(DURATION_FIELDS)})"
+            )
         if kind.kind == "bool" and not isinstance(value, bool):
             return f"`{test.field}` is true or false, not {value!r}"
         if kind.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
             return f"`{test.field}` is a whole number, not {value!r}"
         if kind.kind in ("str", "enum") and not isinstance(value, str):
             return f"`{test.field}` is text, not {value!r}: quote it"
+    return None
+
+
+def _looks_like_duration(value: str) -> bool:
+    try:
+        parse_duration(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_duration(test: Compare) -> str | None:
+    """A duration field compares with a duration (`7d`), never a number."""
+    if not isinstance(test.value, str):
+        return f"`{test.field}` is a duration: compare it with one such as `7d`, not {test.value!r}"
+    try:
+        parse_duration(test.value)
+    except ValueError as exc:
+        return f"`{test.field}`: {exc}"
     return None
 
 
@@ -322,8 +359,25 @@ def check_unique_ids(rules: list[RuleSource]) -> Iterator[RuleFileError]:
             )
 
 
+def check_account_facts(rule: RuleSource) -> Iterator[RuleFileError]:
+    """Account facts (`account.status`, `account.age`) are read when an event is matched:
+    not in what feeds a window or a deadline, which stored events are matched again for."""
+    for filter_ in rule.filters:
+        if filter_.path == () and rule.spec.window is None:
+            continue
+        for test in comparisons(filter_.condition):
+            if test.field in ACCOUNT_FACTS:
+                yield rule.error(
+                    test.path,
+                    "E-FIELD",
+                    f"`{test.field}` is not offered in a window's or a deadline's filters",
+                    "test it in a rule without `window` or `deadline`",
+                )
+
+
 PER_RULE = (
     check_shape,
+    check_account_facts,
     check_event_types,
     check_then,
     check_dsa,

@@ -21,7 +21,7 @@ import attrs
 
 from blacklist_rules.errors import EvaluationError, RuleLoadError
 from blacklist_rules.model.decisions import Action, ConditionTrace, Mode
-from blacklist_rules.model.events import Event, flatten
+from blacklist_rules.model.events import DURATION_FIELDS, Event, flatten
 from blacklist_rules.model.identity import DEVICE, ID_NUMBER, PHONE
 from blacklist_rules.model.patterns import Pattern, compile_pattern
 
@@ -507,6 +507,27 @@ def _pattern_features(rules: list[RuleSource]) -> dict[str, tuple[tuple[str, str
     return {name: tuple(found.values()) for name, found in features.items()}
 
 
+def in_micros(node: Condition | None) -> Condition | None:
+    """The condition with durations (`account.age: {lt: 7d}`) as whole microseconds, as the
+    snapshot carries them; checked rules compare durations with duration fields only."""
+    if node is None:
+        return None
+    if isinstance(node, Not):
+        return Not(in_micros(node.item) or node.item, node.path)
+    if isinstance(node, All | AnyOf):
+        items = tuple(in_micros(item) or item for item in node.items)
+        return All(items, node.path) if isinstance(node, All) else AnyOf(items, node.path)
+    if node.field in DURATION_FIELDS and isinstance(node.value, str):
+        span = parse_duration(node.value)
+        return attrs.evolve(node, value=int(span.total_seconds()) * 1_000_000)
+    return node
+
+
+def _with_micros(source: RuleSource) -> RuleSource:
+    filters = tuple(attrs.evolve(f, condition=in_micros(f.condition)) for f in source.filters)
+    return attrs.evolve(source, filters=filters)
+
+
 def compile_rules(
     rules: list[RuleSource],
     notices: NoticePack | None = None,
@@ -518,6 +539,8 @@ def compile_rules(
     compiled = []
     matchables: list[Matchable] = []
     build = _Builder()
+    digest = _digest(rules, notices, declared)
+    rules = [_with_micros(source) for source in rules]
     for source in sorted(rules, key=lambda r: (r.spec.priority, r.spec.id)):
         rule, matchable = _compile_rule(build, source)
         compiled.append(rule)
@@ -535,7 +558,7 @@ def compile_rules(
     spans = [s.span_us for s in build.streams.values()]
     spans += [rule.deadline.span_us for rule in compiled if rule.deadline]
     return CompiledRuleset(
-        digest=_digest(rules, notices, declared),
+        digest=digest,
         rules=tuple(compiled),
         by_type={name: tuple(group) for name, group in by_type.items()},
         matchables=tuple(matchables),
