@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from random import Random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from blacklist_rules import Engine, RuleLoadError, load_ruleset, why_not
 from blacklist_rules.cli import main
@@ -214,6 +217,36 @@ def test_cli_run_and_why_not_show_account_facts(
     with Engine.from_path(folder, db=db) as engine:
         (entry,) = why_not(engine, "b", "freeze-young-rumour")["events"]
     assert entry["first_failed"] == {
-        "condition": f"account.age lt {WEEK // US}",
+        "condition": "account.age lt 7d",
         "seen": timedelta(days=9) // US,
     }
+
+
+@given(
+    freezes=st.lists(st.integers(min_value=0, max_value=60), min_size=1, max_size=4, unique=True),
+    at=st.integers(min_value=0, max_value=90),
+    order=st.randoms(use_true_random=False),
+)
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_account_status_is_the_same_whatever_order_freezes_were_recorded(
+    tmp_path_factory: pytest.TempPathFactory, freezes: list[int], at: int, order: Random
+) -> None:
+    """Property: malicious rumours (each a 30-day freeze) processed in any order, then a
+    report: the report sees the same `account.status` as in time order (frozen exactly when
+    some freeze took effect before it and had not expired)."""
+    folder = tmp_path_factory.mktemp("p")
+    write_rule(folder, "freeze", RUMOR_FREEZE_30D)
+    write_rule(folder, "cancel", WHILE_FROZEN)
+    day = timedelta(days=1)
+    flags = [rumour("a", d * day + US, f"f{d}", "malicious_rumor") for d in sorted(freezes)]
+    shuffled = order.sample(flags, len(flags))
+    seen = []
+    for events in (flags, shuffled):
+        with Engine.from_path(folder) as engine:
+            for flag_event in events:
+                engine.process(flag_event)
+            decided = engine.process(report("a", at * day, "p1")).decisions
+            seen.append([d.rule_id for d in decided])
+    assert seen[0] == seen[1]

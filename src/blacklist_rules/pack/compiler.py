@@ -112,6 +112,8 @@ def condition_text(field: str, op: str, expected: Any) -> str:
             return "[" + ", ".join(shown(item) for item in value) + "]"
         return str(value)
 
+    if field in DURATION_FIELDS and isinstance(expected, int) and expected % 1_000_000 == 0:
+        return f"{field} {op} {_span_text(timedelta(microseconds=expected))}"  # as written
     return f"{field} {op} {shown(expected)}"
 
 
