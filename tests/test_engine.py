@@ -372,8 +372,8 @@ def test_run_raises_a_failure_unless_asked_for_outcomes(
 
 
 def test_default_pack_is_found_and_loads() -> None:
-    """The packaged default pack has a rule for each row of DESIGN §1, and the shadow rule on
-    one identity behind many accounts."""
+    """The packaged default pack has a rule for each row of DESIGN §1, and the shadow rules on
+    one identity behind many accounts and on unverified virtual-operator numbers."""
     assert default_rules_path().is_dir()
     with Engine.from_path() as engine:
         assert sorted(r.id for r in engine.ruleset.rules) == [
@@ -388,6 +388,7 @@ def test_default_pack_is_found_and_loads() -> None:
             "freeze-repeated-malicious-rumours",
             "freeze-shared-id-number",
             "freeze-suspected-impersonation",
+            "freeze-virtual-operator-unverified",
         ]
 
 

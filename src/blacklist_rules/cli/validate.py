@@ -37,6 +37,8 @@ def handle(args: argparse.Namespace) -> int:
         languages = ", ".join(sorted(ruleset.notices.languages))
         days = ruleset.notices.appeal_within / timedelta(days=1)
         print(f"  notices in {languages}, appeals within {days:g} days")
+    for event_type, fields in sorted(ruleset.declared.by_type.items()):
+        print(f"  declared on {event_type}: {', '.join(sorted(fields))}")
     for rule in ruleset.rules:
         when = f"on {', '.join(rule.event_types)}"
         if rule.window is not None:

@@ -11,7 +11,12 @@ from blacklist_rules.errors import EvaluationError
 from blacklist_rules.matching.protocol import Matcher
 from blacklist_rules.model.clock import TimeBound
 from blacklist_rules.model.decisions import Status
-from blacklist_rules.model.events import BLACKLISTED_IDENTITY, Event, flatten, parse_event
+from blacklist_rules.model.events import (
+    ACCOUNT_FACTS,
+    BLACKLISTED_IDENTITY,
+    Event,
+    parse_event,
+)
 from blacklist_rules.model.identity import LISTED_KINDS, Fingerprints, IdentityKey
 from blacklist_rules.pack.compiler import CompiledRule, CompiledRuleset, Listener
 from blacklist_rules.pack.conditions import comparisons
@@ -31,6 +36,7 @@ class Indexes:
         "caps",
         "from_log",
         "linking",
+        "reads_account",
         "reads_blacklist",
         "rules",
         "unless",
@@ -72,6 +78,14 @@ class Indexes:
         )
         """The identity values through which one account's decisions reach another's: those
         the blacklist lists, and those some window groups registrations by."""
+        self.reads_account = frozenset(
+            name
+            for rule in ruleset.rules
+            if any(t.field in ACCOUNT_FACTS for t in comparisons(rule.condition))
+            for name in rule.event_types
+        )
+        """Event types some rule of which reads account facts (`account`): only their
+        snapshots carry them (two store reads an event)."""
         self.reads_blacklist = frozenset(
             rule.id
             for rule in ruleset.rules
@@ -163,7 +177,7 @@ class Core:
         """A stored event and its snapshot, if the listener's filter holds for it: the guard
         decides and durable-rules must agree (fail closed), as for a live event."""
         event = parse_event(payload)
-        snapshot = self.ruleset.snapshot(flatten(event), event.type)
+        snapshot = self.ruleset.snapshot(self.ruleset.flat(event), event.type)
         held = event.type in listener.types and listener.guard(snapshot)
         if held != (listener.name in self.matcher.match(snapshot)):
             raise EvaluationError(f"rule engines disagree on {event.event_id} ({listener.name})")

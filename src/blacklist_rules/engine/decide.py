@@ -10,10 +10,11 @@ from typing import Any
 
 from blacklist_rules.errors import EvaluationError
 from blacklist_rules.model.decisions import Action, Decision, Mode, RuleMatch, Status, decision_id
-from blacklist_rules.model.events import flatten, from_micros, parse_event, utc_text
+from blacklist_rules.model.events import from_micros, parse_event, utc_text
 
 from . import match as matching
 from . import record as recording
+from .account import account_facts
 from .context import EventContext, Occasion
 from .core import Core
 
@@ -119,7 +120,10 @@ def decide_stored(
         raise EvaluationError(f"the stored event {registration_id} is gone")
     stored = parse_event(payload)
     ruleset = core.ruleset
-    snapshot = {**ruleset.snapshot(flatten(stored), stored.type), **derived}
+    snapshot = ruleset.snapshot(ruleset.flat(stored), stored.type)
+    if stored.type in core.index.reads_account:
+        snapshot.update(account_facts(core.store, account_id, at_us))
+    snapshot.update(derived)
     held = [r for r in ruleset.by_type.get(stored.type, ()) if r.guard(snapshot)]
     names = [it.name for it in ruleset.listeners.get(stored.type, ()) if it.guard(snapshot)]
     core.agree(f"{registration_id} again ({cause})", snapshot, [r.id for r in held] + names)

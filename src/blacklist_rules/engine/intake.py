@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from blacklist_rules.errors import EventError
 from blacklist_rules.model.events import (
+    PHONE_FACTS,
     Event,
     declared_payload,
     from_micros,
@@ -22,10 +23,12 @@ from .core import Core
 
 
 def admit(core: Core, raw: object) -> Event:
-    """The event, parsed and within the time bound; `EventError` otherwise."""
+    """The event, parsed, its declared fields (the pack's `fields.yaml`) of their types, and
+    within the time bound; `EventError` otherwise."""
     if isinstance(raw, EventError):
         raise raw
     event = parse_event(raw)
+    core.ruleset.declared.check(event.type, event.model_extra, event.event_id, event.account_id)
     core.time_bound.admit(
         event.occurred_at,
         core.store.now(),
@@ -110,5 +113,12 @@ def reject(
 
 
 def same_event(stored: str, text: str, event: Event) -> bool:
-    """A resend of the stored event, however its JSON was formatted?"""
-    return stored == text or stored_payload(parse_event(stored)) == stored_payload(event)
+    """A resend of the stored event, however its JSON was formatted? (A registration stored
+    before the engine derived phone facts is the same event without them.)"""
+    if stored == text:
+        return True
+    known = stored_payload(parse_event(stored))
+    if known == stored_payload(event):
+        return True
+    bare = event.model_copy(update=dict.fromkeys(PHONE_FACTS))
+    return event.type == "registration" and known == stored_payload(bare)

@@ -13,6 +13,7 @@ from blacklist_rules.errors import RuleFileError, RuleLoadError, RuleVersionErro
 from blacklist_rules.matching.durable import build_problems
 from blacklist_rules.pack.checks import check_rules
 from blacklist_rules.pack.compiler import CompiledRuleset, compile_rules
+from blacklist_rules.pack.fields import read_declared_fields
 from blacklist_rules.pack.lint import PriorRule, RuleText, recorded_rule
 from blacklist_rules.pack.lint.versions import version_clashes
 from blacklist_rules.pack.loader import RuleSource, read_rules
@@ -46,11 +47,13 @@ def inspect_pack(location: str | Path | None = None) -> InspectedPack:
     rules, errors = read_rules(folder)
     notices, found = read_notice_pack(folder)
     errors.extend(found)
-    errors.extend(check_rules(rules))
+    declared, found = read_declared_fields(folder)
+    errors.extend(found)
+    errors.extend(check_rules(rules, declared.catalog()))
     errors.extend(check_rule_notices(rules, notices))
     ruleset = None
     if not errors:
-        ruleset = compile_rules(rules, notices)
+        ruleset = compile_rules(rules, notices, declared)
         errors = engine_problems(rules, ruleset)
     return InspectedPack(folder, rules, notices, sorted(errors), None if errors else ruleset)
 

@@ -11,7 +11,6 @@ from blacklist_rules.model.decisions import ConditionTrace, RuleMatch
 from blacklist_rules.model.events import (
     BLACKLISTED_IDENTITY,
     Event,
-    flatten,
     from_micros,
     to_micros,
 )
@@ -19,6 +18,7 @@ from blacklist_rules.pack.compiler import CompiledRule, Listener, trace
 from blacklist_rules.windows import StreamWindow, WindowEvidence
 
 from . import observe, registry
+from .account import account_facts
 from .context import EventContext, Occasion
 from .core import Core
 
@@ -34,7 +34,9 @@ def match(core: Core, ctx: EventContext, event: Event) -> tuple[list[Occasion], 
     whose windows it completed.
     """
     ruleset, at_us, clock = core.ruleset, ctx.at_us, core.mirrors.clock
-    snapshot = ruleset.snapshot(flatten(event), event.type)
+    snapshot = ruleset.snapshot(ruleset.flat(event), event.type)
+    if event.type in core.index.reads_account:
+        snapshot.update(account_facts(core.store, event.account_id, at_us))
     if event.type == "registration":
         ctx.hits = registry.entries_at(core, ctx.prints.listed() if ctx.prints else [], at_us)
         snapshot[BLACKLISTED_IDENTITY] = bool(ctx.hits)

@@ -15,6 +15,7 @@ from blacklist_rules.model.decisions import Action, Decision, Status, decision_f
 from blacklist_rules.model.events import (
     BLACKLISTED_IDENTITY,
     IDENTITY_DIGEST,
+    PHONE_FACTS,
     Registration,
     Verification,
     from_micros,
@@ -33,6 +34,7 @@ from blacklist_rules.model.identity import (
     load_key,
     lookup_prints,
 )
+from blacklist_rules.model.phones import phone_facts
 from blacklist_rules.stores.factory import is_postgres
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.records import StoredEntry
@@ -78,6 +80,7 @@ def identify(core: Core, ctx: EventContext, event: Registration) -> Registration
     if given is not None:  # a stored registration replayed: fingerprinted when it came
         ctx.prints = given
         return event
+    event = _with_phone_facts(event)
     values = event.identity.model_dump(exclude_none=True)
     if not values:
         return event
@@ -95,6 +98,17 @@ def identify(core: Core, ctx: EventContext, event: Registration) -> Registration
         if sent is not None:
             update["verification_received"] = sent.model_dump(exclude_none=True)
     return event.model_copy(update=update)
+
+
+def _with_phone_facts(event: Registration) -> Registration:
+    """The registration with the engine's phone facts (`phones.phone_facts`) as its
+    `phone_kind` and `phone_country`, whatever a sender put there (None: absent)."""
+    facts = phone_facts(event.identity.phone)
+    kind, country = facts if facts is not None else (None, None)
+    extra = event.model_extra or {}
+    if kind is None and not any(extra.get(name) is not None for name in PHONE_FACTS):
+        return event
+    return event.model_copy(update={"phone_kind": kind, "phone_country": country})
 
 
 def entries_at(

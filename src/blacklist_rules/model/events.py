@@ -37,6 +37,7 @@ from blacklist_rules.errors import EventError
 from . import bounds
 from .bounds import MAX_EVENT_BYTES as MAX_LINE_BYTES
 from .identity import IdentityKey, identity_value, mask_identity_values
+from .phones import COUNTRIES, PHONE_KINDS
 from .transparency import CATEGORIES, KEYWORDS, known
 
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -210,7 +211,10 @@ _PRIVATE = frozenset({"identity"})
 """Fields never stored, logged or offered to rule conditions."""
 IDENTITY_DIGEST = "identity_digest"
 """Set by the engine on a registration: a keyed digest of its identity, stored in its place."""
-_ENGINE_FIELDS = frozenset({IDENTITY_DIGEST, "verification_received"})
+PHONE_FACTS = {"phone_kind": "identity.phone_kind", "phone_country": "identity.phone_country"}
+"""Set by the engine on a registration with a phone (`phones.phone_facts`), stored under these
+names, offered to conditions under the dotted ones: what kind of line, which country."""
+ENGINE_FIELDS = frozenset({IDENTITY_DIGEST, "verification_received", *PHONE_FACTS})
 """Extra fields the engine itself writes on a registration (kept when its history is purged)."""
 _IDENTITY_KEYS = frozenset({"identity", "id_number", "phone", "device_id", "name"})
 """Extra fields by these names, at any depth, are identity values: never stored."""
@@ -463,7 +467,7 @@ def declared_payload(text: str) -> str:
     """A stored event reduced to its declared fields: what is kept of it once its history
     is purged (extra fields, kept as evidence until then, are dropped)."""
     event = parse_event(text)
-    extra = set(event.model_extra or ()) - _ENGINE_FIELDS
+    extra = set(event.model_extra or ()) - ENGINE_FIELDS
     if not extra:
         return text
     return event.model_dump_json(exclude=set(_PRIVATE) | extra, exclude_none=True)
@@ -503,7 +507,7 @@ def utc_text(moment: datetime) -> str:
 class FieldKind:
     """The kind of an event field that conditions may test."""
 
-    kind: Literal["str", "bool", "int", "enum"]
+    kind: Literal["str", "bool", "int", "enum", "duration"]
     choices: tuple[str, ...] = ()
 
 
@@ -544,10 +548,27 @@ _TOP = {name: [p for p in fields if "." not in p] for name, fields in FIELDS.ite
 BLACKLISTED_IDENTITY = "identity.blacklisted"
 """True when a registration's ID number or phone matches a blacklist entry in force."""
 DERIVED: dict[str, dict[str, FieldKind]] = {
-    "registration": {BLACKLISTED_IDENTITY: FieldKind("bool")}
+    "registration": {
+        BLACKLISTED_IDENTITY: FieldKind("bool"),
+        PHONE_FACTS["phone_kind"]: FieldKind("enum", PHONE_KINDS),
+        PHONE_FACTS["phone_country"]: FieldKind("enum", COUNTRIES),
+    }
 }
 """Fields the engine derives for conditions (never read from the event: a sender cannot set
 them). The raw identity stays out of reach; what rules may know of it is derived here."""
+ACCOUNT_STATUS = "account.status"
+"""The account's status just before the event, in event time (`engine.account`)."""
+ACCOUNT_AGE = "account.age"
+"""Event time since the account's first registration, in µs; absent without one."""
+ACCOUNT_FACTS: dict[str, FieldKind] = {
+    ACCOUNT_STATUS: FieldKind("enum", ("active", "frozen", "cancelled", "blacklisted")),
+    ACCOUNT_AGE: FieldKind("duration"),
+}
+"""Derived on every event type (compared with durations: `account.age: {lt: 7d}`)."""
+DURATION_FIELDS = (ACCOUNT_AGE,)
+"""Fields the snapshot carries as whole microseconds, compared with durations."""
+for _type in EVENT_TYPES:
+    DERIVED.setdefault(_type, {}).update(ACCOUNT_FACTS)
 for _type, _fields in DERIVED.items():
     FIELDS[_type].update(_fields)
 
@@ -564,4 +585,9 @@ def flatten(event: Event) -> dict[str, str | bool | int]:
                 break
         if value is not None:
             flat[path] = value
+    if event.type == "registration" and event.model_extra:
+        for stored, field in PHONE_FACTS.items():  # the engine's, never a sender's (`identify`)
+            fact = event.model_extra.get(stored)
+            if isinstance(fact, str):
+                flat[field] = fact
     return flat

@@ -7,10 +7,16 @@ name fields those event types have, values fit the field, regular expressions ar
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from blacklist_rules.errors import RuleFileError
-from blacklist_rules.model.events import EVENT_TYPES, FIELDS, FieldKind
+from blacklist_rules.model.events import (
+    ACCOUNT_FACTS,
+    DURATION_FIELDS,
+    EVENT_TYPES,
+    FIELDS,
+    FieldKind,
+)
 from blacklist_rules.model.patterns import MAX_PATTERN, PatternError, compile_pattern
 from blacklist_rules.model.transparency import (
     CATEGORIES,
@@ -23,13 +29,14 @@ from blacklist_rules.model.transparency import (
 
 from .conditions import Compare, Path, comparisons, suggest
 from .loader import RuleSource
-from .spec import Filter
+from .spec import Filter, parse_duration
 
 _OPS_BY_KIND = {
     "str": {"eq", "ne", "in", "not_in", "matches", "exists"},
     "enum": {"eq", "ne", "in", "not_in", "exists"},
     "bool": {"eq", "ne", "exists"},
     "int": {"eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "exists"},
+    "duration": {"lt", "lte", "gt", "gte", "exists"},
 }
 
 
@@ -75,13 +82,17 @@ def check_shape(rule: RuleSource) -> Iterator[RuleFileError]:
         yield rule.error(("deadline", "after", "when"), "E-DEADLINE", "`when` needs `on`")
 
 
+Catalog = Mapping[str, Mapping[str, FieldKind]]
+"""Per event type, the fields conditions may name: built-in, derived and the pack's declared."""
+
+
 def _field_kind(
-    rule: RuleSource, types: tuple[str, ...], field: str, at: Path
+    rule: RuleSource, types: tuple[str, ...], field: str, at: Path, fields: Catalog
 ) -> Iterator[RuleFileError]:
-    known = [name for name in types if name in FIELDS]
-    lacking = [name for name in known if field not in FIELDS[name]]
+    known = [name for name in types if name in fields]
+    lacking = [name for name in known if field not in fields[name]]
     if lacking:
-        names = sorted({f for name in lacking for f in FIELDS[name]})
+        names = sorted({f for name in lacking for f in fields[name]})
         yield rule.error(
             at,
             "E-FIELD",
@@ -90,7 +101,7 @@ def _field_kind(
         )
 
 
-def check_window(rule: RuleSource) -> Iterator[RuleFileError]:
+def check_window(rule: RuleSource, fields: Catalog = FIELDS) -> Iterator[RuleFileError]:
     window = rule.spec.window
     if window is None:
         return
@@ -109,7 +120,8 @@ def check_window(rule: RuleSource) -> Iterator[RuleFileError]:
                 "a window `by` an identity value counts distinct accounts: leave `distinct` out",
             )
     elif window.distinct is not None:
-        yield from _field_kind(rule, rule.spec.event_types, window.distinct, ("window", "distinct"))
+        at: Path = ("window", "distinct")
+        yield from _field_kind(rule, rule.spec.event_types, window.distinct, at, fields)
 
 
 def check_deadline_anchors(rules: list[RuleSource]) -> Iterator[RuleFileError]:
@@ -156,15 +168,32 @@ def check_deadline_anchors(rules: list[RuleSource]) -> Iterator[RuleFileError]:
 
 def _field_hint(name: str, known: list[str]) -> str | None:
     """Did-you-mean, also for a nested field named by its last part (`status`)."""
+    last = name.rsplit(".", 1)[-1]
+    if last != name and last in known:  # `verification.status` where it is `status`
+        return f"did you mean `{last}`?"
     nested = [field for field in known if field.endswith("." + name)]
+    nested.sort(key=lambda field: field in ACCOUNT_FACTS)  # the event's own fields first
     return f"did you mean `{nested[0]}`?" if nested else suggest(name, known)
+
+
+def _value_hint(value: str, choices: tuple[str, ...]) -> str | None:
+    """Did-you-mean for an enum value: the same in another case first (`cn`: `CN`)."""
+    same = next((choice for choice in choices if choice.lower() == value.lower()), None)
+    return f"did you mean `{same}`?" if same else suggest(value, choices)
 
 
 def _check_value(test: Compare, kind: FieldKind) -> str | None:
     values = test.value if isinstance(test.value, tuple) else (test.value,)
     if test.op == "exists":
         return None
+    if kind.kind == "duration":
+        return _check_duration(test)
     for value in values:
+        if isinstance(value, str) and _looks_like_duration(value) and kind.kind == "int":
+            return (
+                f"`{test.field}` is a whole number, not a duration: durations compare with "
+                f"duration fields only ({', '.join(DURATION_FIELDS)})"
+            )
         if kind.kind == "bool" and not isinstance(value, bool):
             return f"`{test.field}` is true or false, not {value!r}"
         if kind.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
@@ -174,20 +203,39 @@ def _check_value(test: Compare, kind: FieldKind) -> str | None:
     return None
 
 
-def check_conditions(rule: RuleSource) -> Iterator[RuleFileError]:
+def _looks_like_duration(value: str) -> bool:
+    try:
+        parse_duration(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_duration(test: Compare) -> str | None:
+    """A duration field compares with a duration (`7d`), never a number."""
+    if not isinstance(test.value, str):
+        return f"`{test.field}` is a duration: compare it with one such as `7d`, not {test.value!r}"
+    try:
+        parse_duration(test.value)
+    except ValueError as exc:
+        return f"`{test.field}`: {exc}"
+    return None
+
+
+def check_conditions(rule: RuleSource, fields: Catalog = FIELDS) -> Iterator[RuleFileError]:
     for filter_ in rule.filters:
-        yield from _check_filter(rule, filter_)
+        yield from _check_filter(rule, filter_, fields)
 
 
-def _check_filter(rule: RuleSource, filter_: Filter) -> Iterator[RuleFileError]:
-    types = [name for name in filter_.types if name in FIELDS]
+def _check_filter(rule: RuleSource, filter_: Filter, fields: Catalog) -> Iterator[RuleFileError]:
+    types = [name for name in filter_.types if name in fields]
     for test in comparisons(filter_.condition):
-        kinds = [FIELDS[name].get(test.field) for name in types]
+        kinds = [fields[name].get(test.field) for name in types]
         if not types:
             continue
         if None in kinds:
             lacking = [name for name, kind in zip(types, kinds, strict=True) if kind is None]
-            known = sorted({f for name in lacking for f in FIELDS[name]})
+            known = sorted({f for name in lacking for f in fields[name]})
             yield rule.error(
                 test.path,
                 "E-FIELD",
@@ -216,8 +264,12 @@ def _check_filter(rule: RuleSource, filter_: Filter) -> Iterator[RuleFileError]:
                         test.path,
                         "E-VALUE",
                         f"`{test.field}` is never {value!r}; it is one of "
-                        f"{', '.join(kind.choices)}",
-                        suggest(str(value), kind.choices),
+                        + (
+                            ", ".join(kind.choices)
+                            if len(kind.choices) <= 12
+                            else f"{len(kind.choices)} values ({', '.join(kind.choices[:3])}, …)"
+                        ),
+                        _value_hint(str(value), kind.choices),
                     )
         if test.op == "matches":
             yield from _check_regex(rule, test)
@@ -307,19 +359,38 @@ def check_unique_ids(rules: list[RuleSource]) -> Iterator[RuleFileError]:
             )
 
 
+def check_account_facts(rule: RuleSource) -> Iterator[RuleFileError]:
+    """Account facts (`account.status`, `account.age`) are read when an event is matched:
+    not in what feeds a window or a deadline, which stored events are matched again for."""
+    for filter_ in rule.filters:
+        if filter_.path == () and rule.spec.window is None:
+            continue
+        for test in comparisons(filter_.condition):
+            if test.field in ACCOUNT_FACTS:
+                yield rule.error(
+                    test.path,
+                    "E-FIELD",
+                    f"`{test.field}` is not offered in a window's or a deadline's filters",
+                    "test it in a rule without `window` or `deadline`",
+                )
+
+
 PER_RULE = (
     check_shape,
+    check_account_facts,
     check_event_types,
-    check_conditions,
-    check_window,
     check_then,
     check_dsa,
 )
+WITH_FIELDS = (check_conditions, check_window)
+"""Checks that read the field catalog (the pack's declared fields too)."""
 
 
-def check_rules(rules: list[RuleSource]) -> list[RuleFileError]:
-    """Every semantic error in a rule pack, sorted by file and line."""
+def check_rules(rules: list[RuleSource], fields: Catalog = FIELDS) -> list[RuleFileError]:
+    """Every semantic error in a rule pack, sorted by file and line; `fields` is the pack's
+    catalog (`DeclaredFields.catalog`: built-in and declared fields)."""
     errors = [error for rule in rules for check in PER_RULE for error in check(rule)]
+    errors += [error for rule in rules for check in WITH_FIELDS for error in check(rule, fields)]
     errors.extend(check_unique_ids(rules))
     errors.extend(check_deadline_anchors(rules))
     return sorted(errors)

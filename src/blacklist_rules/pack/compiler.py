@@ -21,10 +21,12 @@ import attrs
 
 from blacklist_rules.errors import EvaluationError, RuleLoadError
 from blacklist_rules.model.decisions import Action, ConditionTrace, Mode
+from blacklist_rules.model.events import DURATION_FIELDS, Event, flatten
 from blacklist_rules.model.identity import DEVICE, ID_NUMBER, PHONE
 from blacklist_rules.model.patterns import Pattern, compile_pattern
 
 from .conditions import All, AnyOf, Compare, Condition, Not, comparisons
+from .fields import NONE, DeclaredFields
 from .loader import RuleSource
 from .notice_templates import NoticePack
 from .spec import SCHEMA_VERSION, Deadline, Filter, RuleSpec, Window, parse_duration
@@ -110,6 +112,8 @@ def condition_text(field: str, op: str, expected: Any) -> str:
             return "[" + ", ".join(shown(item) for item in value) + "]"
         return str(value)
 
+    if field in DURATION_FIELDS and isinstance(expected, int) and expected % 1_000_000 == 0:
+        return f"{field} {op} {_span_text(timedelta(microseconds=expected))}"  # as written
     return f"{field} {op} {shown(expected)}"
 
 
@@ -252,6 +256,8 @@ class CompiledRuleset:
     """The longest window or deadline: events at most this far behind the clock still count."""
     notices: NoticePack | None = attrs.field(default=None, repr=False)
     """The pack's notice templates (`notices/`), kept with its rules under its digest."""
+    declared: DeclaredFields = attrs.field(default=NONE, repr=False)
+    """The pack's declared fields (`fields.yaml`), part of its digest."""
 
     @property
     def name(self) -> str:
@@ -262,6 +268,13 @@ class CompiledRuleset:
     def rule(self, rule_id: str) -> CompiledRule:
         """The compiled rule of this id (`StopIteration` when the pack has none)."""
         return next(rule for rule in self.rules if rule.id == rule_id)
+
+    def flat(self, event: Event) -> dict[str, Any]:
+        """The event's condition fields: built-in (`flatten`) and the pack's declared ones."""
+        fields: dict[str, Any] = flatten(event)
+        if self.declared.by_type:
+            fields.update(self.declared.values(event.type, event.model_extra))
+        return fields
 
     def snapshot(self, fields: dict[str, Any], event_type: str) -> dict[str, Any]:
         """What durable-rules sees: the event's fields and each pattern's result."""
@@ -285,7 +298,7 @@ def rule_digest(spec: RuleSpec) -> str:
     return hashlib.sha256(_canonical(content).encode()).hexdigest()
 
 
-def _digest(rules: list[RuleSource], notices: NoticePack | None) -> str:
+def _digest(rules: list[RuleSource], notices: NoticePack | None, declared: DeclaredFields) -> str:
     content: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "compiler": COMPILER_VERSION,
@@ -293,6 +306,8 @@ def _digest(rules: list[RuleSource], notices: NoticePack | None) -> str:
     }
     if notices is not None:
         content["notices"] = notices.content()
+    if declared.by_type:  # a pack without fields.yaml keeps the digest it had before
+        content["fields"] = declared.content()
     canonical = json.dumps(
         content,
         sort_keys=True,
@@ -506,12 +521,40 @@ def _pattern_features(rules: list[RuleSource]) -> dict[str, tuple[tuple[str, str
     return {name: tuple(found.values()) for name, found in features.items()}
 
 
-def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) -> CompiledRuleset:
-    """Compile checked rules (and the pack's notice templates, part of its digest); the caller
-    has run `checks.check_rules` and `notice_templates.check_rule_notices` and found no error."""
+def in_micros(node: Condition | None) -> Condition | None:
+    """The condition with durations (`account.age: {lt: 7d}`) as whole microseconds, as the
+    snapshot carries them; checked rules compare durations with duration fields only."""
+    if node is None:
+        return None
+    if isinstance(node, Not):
+        return Not(in_micros(node.item) or node.item, node.path)
+    if isinstance(node, All | AnyOf):
+        items = tuple(in_micros(item) or item for item in node.items)
+        return All(items, node.path) if isinstance(node, All) else AnyOf(items, node.path)
+    if node.field in DURATION_FIELDS and isinstance(node.value, str):
+        span = parse_duration(node.value)
+        return attrs.evolve(node, value=int(span.total_seconds()) * 1_000_000)
+    return node
+
+
+def _with_micros(source: RuleSource) -> RuleSource:
+    filters = tuple(attrs.evolve(f, condition=in_micros(f.condition)) for f in source.filters)
+    return attrs.evolve(source, filters=filters)
+
+
+def compile_rules(
+    rules: list[RuleSource],
+    notices: NoticePack | None = None,
+    declared: DeclaredFields = NONE,
+) -> CompiledRuleset:
+    """Compile checked rules (and the pack's notice templates and declared fields, part of its
+    digest); the caller has run `checks.check_rules` and `notice_templates.check_rule_notices`
+    and found no error."""
     compiled = []
     matchables: list[Matchable] = []
     build = _Builder()
+    digest = _digest(rules, notices, declared)
+    rules = [_with_micros(source) for source in rules]
     for source in sorted(rules, key=lambda r: (r.spec.priority, r.spec.id)):
         rule, matchable = _compile_rule(build, source)
         compiled.append(rule)
@@ -529,7 +572,7 @@ def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) ->
     spans = [s.span_us for s in build.streams.values()]
     spans += [rule.deadline.span_us for rule in compiled if rule.deadline]
     return CompiledRuleset(
-        digest=_digest(rules, notices),
+        digest=digest,
         rules=tuple(compiled),
         by_type={name: tuple(group) for name, group in by_type.items()},
         matchables=tuple(matchables),
@@ -539,4 +582,5 @@ def compile_rules(rules: list[RuleSource], notices: NoticePack | None = None) ->
         windows={key: tuple(found.values()) for key, found in build.windows.items()},
         horizon_us=max(spans, default=0),
         notices=notices,
+        declared=declared,
     )

@@ -38,6 +38,8 @@ from .conditions import Condition, Path, ShapeError, parse_condition, suggest
 from .spec import Filter, RuleSpec, raw_filters
 
 RULE_SUFFIXES = (".yaml", ".yml")
+FIELDS_FILE = "fields.yaml"
+"""The file at a pack's root declaring extra event fields (`pack.fields`): never a rule."""
 
 MAX_FILE_BYTES = 1024 * 1024
 """A rule or case file larger than this (1 MiB) is refused before it is parsed."""
@@ -493,7 +495,10 @@ def rule_files(directory: FsPath) -> list[FsPath]:
     return sorted(
         path
         for path in directory.rglob("*")
-        if path.is_file() and path.suffix in RULE_SUFFIXES and not path.name.startswith(".")
+        if path.is_file()
+        and path.suffix in RULE_SUFFIXES
+        and not path.name.startswith(".")
+        and path != directory / FIELDS_FILE
     )
 
 

@@ -12,11 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from blacklist_rules.engine import Engine
+from blacklist_rules.engine.account import account_facts
 from blacklist_rules.errors import EventError
-from blacklist_rules.model.events import BLACKLISTED_IDENTITY, flatten, parse_event, to_micros
+from blacklist_rules.model.events import (
+    ACCOUNT_FACTS,
+    BLACKLISTED_IDENTITY,
+    parse_event,
+    to_micros,
+)
 from blacklist_rules.model.history import count
 from blacklist_rules.pack.compiler import CompiledRule, condition_text, to_guard, trace
-from blacklist_rules.pack.conditions import All, Compare, Condition, Not
+from blacklist_rules.pack.conditions import All, Compare, Condition, Not, comparisons
 from blacklist_rules.pack.loader import parse_rule_text
 
 
@@ -84,9 +90,11 @@ def why_not(engine: Engine, account_id: str, rule_id: str, limit: int = 10) -> d
             entry.update(held=True, decision_id=decided[event.event_id])
             continue
         at_us = to_micros(event.occurred_at)
-        snapshot = engine.ruleset.snapshot(flatten(event), event.type)
+        snapshot = engine.ruleset.snapshot(engine.ruleset.flat(event), event.type)
         if event.type == "registration":
             snapshot[BLACKLISTED_IDENTITY] = engine.store.listed_registration(event.event_id, at_us)
+        if any(test.field in ACCOUNT_FACTS for test in comparisons(rule.condition)):
+            snapshot.update(account_facts(engine.store, account_id, at_us))
         failed = first_failure(rule.condition, snapshot)
         if failed is None and rule.window is not None:
             seen = _window_count(engine, rule, account_id, at_us)

@@ -10,10 +10,10 @@ applied.
 
 The tables are those of the SQLite store (schema 7; migrations 2 to 4 add the workers, the
 outbox and schema 9's index), with PostgreSQL's types: times in integer microseconds
-(BIGINT), arrival order an explicit identity column (`events.arrival`, `decisions.position`, `blacklist.position`), the stored text of
-events, decisions and audit records kept as TEXT exactly as written (their digests and hashes
-cover that text; JSON is read from it with `::jsonb`), and text compared byte-wise
-(`COLLATE "C"`), as SQLite does.
+(BIGINT), arrival order an explicit identity column (`events.arrival`, `decisions.position`,
+`blacklist.position`), the stored text of events, decisions and audit records kept as TEXT
+exactly as written (their digests and hashes cover that text; JSON is read from it with
+`::jsonb`), and text compared byte-wise (`COLLATE "C"`), as SQLite does.
 """
 
 from __future__ import annotations

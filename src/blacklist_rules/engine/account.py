@@ -1,0 +1,59 @@
+"""Account facts: what rules may know of the account itself when one of its events comes,
+`account.status` (its status just before the event, in event time) and `account.age` (event
+time since its first registration), read from the decisions and events stored."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from blacklist_rules.model.decisions import Action, Mode, Status
+from blacklist_rules.model.events import ACCOUNT_AGE, ACCOUNT_STATUS, to_micros
+from blacklist_rules.stores.protocols import Store
+
+MAX_REGISTRATIONS = 1000
+"""An account's registrations read for its age (newest first): far more than any has."""
+
+
+def account_facts(store: Store, account_id: str, at_us: int) -> dict[str, str | int]:
+    """`account.status` and, if the account registered at or before `at_us`, `account.age`
+    (in µs) for an event of the account at `at_us`."""
+    facts: dict[str, str | int] = {ACCOUNT_STATUS: str(status_at(store, account_id, at_us))}
+    first = first_registration(store, account_id, at_us)
+    if first is not None:
+        facts[ACCOUNT_AGE] = at_us - first
+    return facts
+
+
+def status_at(store: Store, account_id: str, at_us: int) -> Status:
+    """The account's status just before `at_us`: the most severe of its enforced decisions,
+    not reversed, that took effect before `at_us` and had not ended (expired, lifted, ended
+    by a verification) by then. A decision at the very same moment does not count yet, and a
+    reversed one never counts (a reversal voids it): the answer is the same whatever order
+    the decisions were recorded in."""
+    status = Status.ACTIVE
+    for taken in store.taken_of({account_id}):
+        record = taken.record
+        if record.get("mode") != Mode.ENFORCE or _micros(record["effective_at"]) >= at_us:
+            continue
+        ends = [_micros(text) for text in (record.get("expires_at"), taken.ended_at) if text]
+        if ends and min(ends) <= at_us:
+            continue
+        found = Action(record["action"]).status
+        if found.severity > status.severity:
+            status = found
+    return status
+
+
+def first_registration(store: Store, account_id: str, at_us: int) -> int | None:
+    """The time (µs) of the account's first registration at or before `at_us`, or None."""
+    times = [
+        moment
+        for payload in store.account_events(account_id, ("registration",), MAX_REGISTRATIONS)
+        if (moment := _micros(json.loads(payload)["occurred_at"])) <= at_us
+    ]
+    return min(times, default=None)
+
+
+def _micros(text: str) -> int:
+    return to_micros(datetime.fromisoformat(text))
