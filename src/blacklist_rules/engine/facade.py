@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,18 +28,11 @@ from blacklist_rules.errors import (
 from blacklist_rules.matching.durable import DurableMatcher, host_thread
 from blacklist_rules.matching.protocol import Matcher
 from blacklist_rules.model.clock import DEFAULT_MAX_LEAD, TimeBound
-from blacklist_rules.model.decisions import (
-    Decision,
-    ScheduledDeadline,
-    Status,
-    decision_from_dict,
-)
-from blacklist_rules.model.events import Event, ParsedLine, from_micros, parse_time, utc_text
-from blacklist_rules.model.identity import BlacklistEntry, IdentityKey, load_key
+from blacklist_rules.model.events import Event, ParsedLine, parse_time, utc_text
+from blacklist_rules.model.identity import IdentityKey, load_key
 from blacklist_rules.pack.compiler import CompiledRuleset
 from blacklist_rules.stores.factory import is_postgres, open_store
 from blacklist_rules.stores.protocols import Store
-from blacklist_rules.stores.records import AuditRecord, Watermark
 from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT, whole_or_nothing
 
 from . import deadlines, intake, pipeline, registry, workers
@@ -49,6 +41,7 @@ from .core import WORKER_IDLE_TIMEOUT, Core
 from .hooks import Hooks, kind_of, log
 from .loading import load_ruleset, refuse_restated
 from .mirrors import Mirrors
+from .queries import Queries, thread_name
 from .seed import Seed
 from .unit import UnitOfWork
 
@@ -63,7 +56,7 @@ Failures = Literal["raise", "outcome"]
 `EvaluationError` (the default), or return it as an outcome with `ok` False and `failure` set."""
 
 
-class Engine(Generic[StoreT]):
+class Engine(Queries, Generic[StoreT]):
     """Applies one compiled rule pack to account events, keeping state in one store: any
     `Store` (`stores.protocols`); `Engine.from_path` opens a SQLite one. A freeze whose end
     the clock passes ends in the outcome of the event that moved it."""
@@ -87,7 +80,9 @@ class Engine(Generic[StoreT]):
         gives its old id), silent ones gone after `idle_timeout` s (`workers.join`)."""
         self._owner = here = threading.current_thread()
         if matcher is None and (owner := host_thread()) not in (None, here):
-            raise EngineThreadError(_named(owner), _named(here), "durable-rules (one per process)")
+            raise EngineThreadError(
+                thread_name(owner), thread_name(here), "durable-rules (one per process)"
+            )
         if not store.read_only:  # a writer records the pack: one text per rule version
             refuse_restated(ruleset, store, store.path)
         self.ruleset = ruleset
@@ -180,11 +175,6 @@ class Engine(Generic[StoreT]):
         return self.ruleset.digest
 
     @property
-    def clock(self) -> datetime | None:
-        """Event time: the latest `occurred_at` processed."""
-        return self._core.mirrors.clock
-
-    @property
     def mirrors(self) -> Mirrors:
         """What memory holds of the store beside it (see `mirrors`): for checks, read only."""
         return self._core.mirrors
@@ -240,10 +230,6 @@ class Engine(Generic[StoreT]):
         self._core.observe = value
 
     # --- lifecycle ----------------------------------------------------------------------
-    def _owned(self) -> None:  # no use from another thread than the owner's
-        if threading.current_thread() is not self._owner:
-            raise EngineThreadError(_named(self._owner), _named(threading.current_thread()))
-
     def _check(self) -> None:  # and no write from inside a hook
         self._owned()
         if self.hooks.dispatching:
@@ -273,12 +259,6 @@ class Engine(Generic[StoreT]):
                 self._unit.closed = True
                 self._matcher.close()
                 self.store.close()
-
-    @property
-    def watermark(self) -> Watermark | None:
-        """A shared db's low watermark (least progress of its live running workers) and who
-        holds it; None when none runs, or on a store with one writer."""
-        return self.store.watermark(self._core.idle_timeout)
 
     def _abandon(self) -> None:
         """Drop the whole open transaction after the store failed (see `UnitOfWork`)."""
@@ -321,86 +301,6 @@ class Engine(Generic[StoreT]):
         unit.depth -= 1
         if unit.depth == 0:
             self.flush()
-
-    # --- queries ------------------------------------------------------------------------
-    def status(self, account_id: str) -> Status:
-        """The account's status now: `active` for an account no decision stands against."""
-        self._owned()
-        return self._core.status(account_id)
-
-    def standing(self, account_id: str) -> list[Decision]:
-        """The enforced decisions behind the account's status."""
-        self._owned()
-        clock = utc_text(self.clock) if self.clock else None
-        return [decision_from_dict(d.record) for d in self.store.standing(account_id, clock)]
-
-    def decisions(self, account_id: str) -> list[Decision]:
-        """Every decision ever taken on the account, enforced and shadow, oldest first."""
-        self._owned()
-        return [decision_from_dict(d.record) for d in self.store.decisions_of(account_id)]
-
-    def deadlines(self, account_id: str) -> list[ScheduledDeadline]:
-        """The account's deadlines: rule, anchor, start and due time (event time), and state:
-        `pending`, `met` (an `unless` event came), `fired` or `void` (anchor reversed)."""
-        self._owned()
-        return [
-            ScheduledDeadline(
-                rule_id=row.rule_id,
-                anchor=row.anchor_id,
-                starts_at=from_micros(row.start_us),
-                due_at=from_micros(row.due_us),
-                state=row.state,
-            )
-            for row in self.store.deadlines_of(account_id)
-        ]
-
-    def audit_records(self, account_id: str | None = None) -> Iterator[AuditRecord]:
-        """The audit trail's records (an account's, or all), oldest first; `to_dict()` gives
-        each as `audit show --json` prints it."""
-        self._owned()
-        return self.store.audit_records(account_id)
-
-    def is_blacklisted(
-        self, identity: Mapping[str, object], *, at: datetime | str | None = None
-    ) -> bool:
-        """Does this ID number or phone match a blacklist entry in force? For operators to ask
-        before they create an account. `identity` is `{"id_number": …, "phone": …}` (either);
-        `at` defaults to the engine's clock. Unknown keys or non-text values: `EventError`."""
-        self._owned()
-        prints, at_us = registry.lookup(self._core, identity, at)
-        listed = self._core.mirrors.listed
-        return any(listed.in_force(fingerprint, at_us) for _, fingerprint in prints)
-
-    def blacklist_match(
-        self, identity: Mapping[str, object], *, at: datetime | str | None = None
-    ) -> BlacklistEntry | None:
-        """The entry `is_blacklisted` found (the earliest entered), or None."""
-        self._owned()
-        prints, at_us = registry.lookup(self._core, identity, at)
-        found = registry.entries_at(self._core, prints, at_us)
-        return min(found, key=lambda e: (e.entered_at, e.decision_id), default=None)
-
-    def blacklist_entries(self, account_id: str | None = None) -> list[BlacklistEntry]:
-        """Blacklist entries not removed: an account's, or all (fingerprints, never values)."""
-        self._owned()
-        return [registry.entry_of(row) for row in self.store.entries(account_id)]
-
-    def notice(self, decision_id: str, lang: str = "zh", tz: str = "UTC") -> Any:
-        """Deprecated: `blacklist_rules.render_notice(engine.store, decision_id, lang=…,
-        tz=…)`, the report itself (a `Notice`), which needs no engine.
-
-        Rendering is a report over the store, a layer above the engine, which imports none
-        of it: this shim reaches it as a user does, through the package's public surface,
-        and goes in the next minor release."""
-        warnings.warn(
-            "Engine.notice is deprecated: use blacklist_rules.render_notice(engine.store, "
-            "decision_id, lang=..., tz=...)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        import blacklist_rules  # the public surface (no layer), not the reports layer
-
-        return blacklist_rules.render_notice(self.store, decision_id, lang=lang, tz=tz)
 
     # --- processing ---------------------------------------------------------------------
     @whole_or_nothing
@@ -523,10 +423,6 @@ class Engine(Generic[StoreT]):
     def seed(self) -> Seed:
         """How a scratch engine is driven (`scratch`): seeded, given vetoes and fingerprints."""
         return Seed(self._core, self._unit)
-
-
-def _named(thread: threading.Thread) -> str:
-    return f"{thread.name!r} (ident {thread.ident})"
 
 
 def _one(

@@ -31,7 +31,6 @@ from blacklist_rules.stores.records import (
     HistoryPurge,
     ListedSpan,
     LoggedEvent,
-    OutboxRow,
     PassedVerification,
     RecordedRule,
     Registration,
@@ -41,8 +40,8 @@ from blacklist_rules.stores.records import (
     StoredEntry,
     StoredEvent,
     TakenDecision,
-    Watermark,
 )
+from blacklist_rules.stores.sharing import Outbox, Workers
 
 
 class Transaction(Protocol):
@@ -464,28 +463,6 @@ class Settings(Protocol):
         identity values, so never the input itself); False when it was already."""
 
 
-class Workers(Protocol):
-    """The writers of a shared db and their event-time progress (issue 16 item 3): deadlines
-    of other accounts fire and their freezes end by the low watermark, the least progress of
-    the live running workers. A store with one writer has no workers: no watermark."""
-
-    def join_worker(self, worker_id: str) -> None:
-        """Count this worker among the running ones (again, after a restart), in a
-        transaction of its own."""
-
-    def report_progress(self, worker_id: str, progress_us: int) -> None:
-        """Inside the open transaction: the worker has processed every event of its share up
-        to `progress_us`, and is alive now (its heartbeat)."""
-
-    def leave_worker(self, worker_id: str) -> None:
-        """The worker is done: it no longer holds the watermark (own transaction)."""
-
-    def watermark(self, idle_seconds: float, besides: str | None = None) -> Watermark | None:
-        """The least progress of the running workers heard from within `idle_seconds` (but
-        `besides`: the asking worker, whose own progress it knows), and who holds it; None
-        when none runs (every deadline up to the clock may fire)."""
-
-
 class Retention(Protocol):
     """How long audit records are kept, and the purges of the history and of the trail."""
 
@@ -552,31 +529,6 @@ class Seeding(Protocol):
 
     def seed_from(self, source: Seeding, accounts: set[str], cut_us: int, boundary: int) -> None:
         """`load_seed(source.export_for(accounts, cut_us, boundary))`."""
-
-
-class Outbox(Protocol):
-    """The transactional outbox: decisions queued in the transaction that takes them, so one
-    is published once it is committed and never before; a relay reads the committed rows,
-    publishes them, then marks them sent (a crash in between publishes them again: at least
-    once, each with its decision id for the reader to drop repeats)."""
-
-    def outbox_add(self, decision_id: str, account_id: str, payload: str, created_us: int) -> bool:
-        """Queue a decision (its JSON line) in the open transaction; False when that decision
-        is already queued (by id), which changes nothing."""
-
-    def outbox_pending(self, limit: int) -> list[OutboxRow]:
-        """Up to `limit` committed rows not yet marked sent, in the order queued. Inside a
-        transaction, on a store other processes write, the rows read are held until it ends:
-        another relay skips them (PostgreSQL's `FOR UPDATE SKIP LOCKED`)."""
-
-    def outbox_mark_sent(self, positions: list[int], sent_us: int) -> int:
-        """Mark rows sent (by position); how many were not already."""
-
-    def outbox_backlog(self) -> int:
-        """How many rows wait to be sent: what to monitor."""
-
-    def outbox_prune(self, sent_before_us: int) -> int:
-        """Delete rows sent before a time (wall clock, µs); how many."""
 
 
 class Transactional(Protocol):
