@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -244,7 +245,9 @@ _COPIES = itertools.count()
 
 
 def _edited(base: Path, folder: Path, *statements: str) -> str:
-    db = _copy(base, folder, f"e{len(list(folder.iterdir()))}.db")  # (a fresh file, no WAL)
+    # A name never used before: counting the folder's files could name an earlier copy again
+    # while its -wal file is still there, and that copy's edits would leak into this one.
+    db = _copy(base, folder, f"e{uuid.uuid4().hex}.db")
     with sqlite3.connect(db) as connection:
         for statement in statements:
             connection.execute(statement)
