@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from blacklist_rules.model.chain import AuditHead, Verdict
+from blacklist_rules.model.decisions import DecisionRecord
 from blacklist_rules.model.history import HistoryRow
 from blacklist_rules.stores.records import (
     AccountStatus,
@@ -159,7 +160,7 @@ class DecisionStore(Protocol):
     def set_status(self, account_id: str, status: str) -> None: ...
 
     def add_decision(
-        self, record: dict[str, Any], event_id: str, effective_at: str, expires_at: str | None
+        self, record: DecisionRecord, event_id: str, effective_at: str, expires_at: str | None
     ) -> None:
         """Store a decision; the time columns are UTC text (see `utc_text`), so they compare."""
 

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
-from blacklist_rules.model.decisions import CASCADE
+from blacklist_rules.model.decisions import CASCADE, DecisionRecord
 from blacklist_rules.stores.audit_crosscheck import DECISION_ENDED
-from blacklist_rules.stores.records import AccountStatus, Expiry, StoredDecision, TakenDecision
+from blacklist_rules.stores.records import (
+    AccountStatus,
+    Expiry,
+    StoredDecision,
+    TakenDecision,
+    decision_record,
+    decision_text,
+)
 
 from .audit import SQLiteAudit
 from .schema import (
     STANDING,
-    dumps,
 )
 
 _ROWS = "SELECT record, ended_at, reversed_by FROM decisions"
@@ -33,22 +38,23 @@ class SQLiteDecisions(SQLiteAudit):
         self._db.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?)", (account_id, status))
 
     def add_decision(
-        self, record: dict[str, Any], event_id: str, effective_at: str, expires_at: str | None
+        self, record: DecisionRecord, event_id: str, effective_at: str, expires_at: str | None
     ) -> None:
         """Store a decision; the time columns are UTC text (see `utc_text`), so they compare."""
+        d = record.decision
         self._db.execute(
             "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, NULL)",
             (
-                record["decision_id"],
-                record["account_id"],
+                d.decision_id,
+                d.account_id,
                 event_id,
-                record["action"],
-                record["mode"],
-                record["rule_id"],
+                d.action,
+                d.mode,
+                d.rule_id,
                 effective_at,
                 expires_at,
-                record["end_condition"],
-                dumps(record),
+                d.end_condition,
+                decision_text(record),
             ),
         )
 
@@ -201,7 +207,7 @@ class SQLiteDecisions(SQLiteAudit):
             "AND reversed_by IS NULL ORDER BY rowid",
             sorted(accounts),
         ).fetchall()
-        return [TakenDecision(dict(json.loads(row[0])), row[1], str(row[2])) for row in rows]
+        return [TakenDecision(decision_record(row[0]), row[1], str(row[2])) for row in rows]
 
     def next_expiry(self) -> str | None:
         row = self._db.execute(
