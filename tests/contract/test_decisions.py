@@ -8,7 +8,7 @@ import pytest
 from blacklist_rules import StoreError
 from blacklist_rules.model.decisions import DecisionRecord
 from blacklist_rules.stores.protocols import Store
-from blacklist_rules.stores.records import AccountStatus, Expiry, StoredDecision
+from blacklist_rules.stores.records import AccountStatus, Expiry, StoredDecision, Veto
 from tests.support import decision_record
 
 T1, T2, T3 = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"
@@ -116,7 +116,7 @@ def test_a_reversal_says_how_and_leaves_what_a_cascade_may_replace(store: Store)
     assert store.reversal_kind("by_cascade") == "cascade"
     assert store.reversal_kind("kept") is None
     assert [(t.decision.decision_id, t.event_id) for t in store.taken_of({"a"})] == [("kept", "e3")]
-    assert store.vetoed() == {("a", "r", T1): {"e1"}}
+    assert store.vetoed() == {Veto("a", "r", T1): {"e1"}}
     assert store.vetoed(["by_cascade"]) == {}
     assert store.recorded_by(["kept", "nope"]) == {"kept": "e3"}
 

@@ -41,6 +41,7 @@ from blacklist_rules.stores.records import (
     StoredEntry,
     StoredEvent,
     TakenDecision,
+    Veto,
 )
 from blacklist_rules.stores.sharing import Outbox, Workers
 
@@ -202,7 +203,7 @@ class DecisionStore(Protocol):
         """How a reversed decision was reversed: `appeal_outcome`, `review_decision` or
         `cascade` (a db older than schema 5 knew no cascade: then what reversed it)."""
 
-    def vetoed(self, decision_ids: list[str] | None = None) -> dict[tuple[str, str, str], set[str]]:
+    def vetoed(self, decision_ids: list[str] | None = None) -> dict[Veto, set[str]]:
         """Enforced decisions a person reversed, by (account, rule, effective time): the
         evidence withdrawn with each, else all its evidence (older dbs knew no cascade: every
         reversal was a person's). With `decision_ids`, only those among them (read by key:

@@ -206,6 +206,16 @@ class TakenDecision:
 
 
 @attrs.frozen
+class Veto:
+    """A decision a person reversed, never taken again (`DecisionStore.vetoed`): its account,
+    its rule and the moment it took effect (UTC text, as the decision's column)."""
+
+    account_id: str
+    rule_id: str
+    at: str
+
+
+@attrs.frozen
 class Expiry:
     """A freeze ended because its time was up."""
 

@@ -13,6 +13,7 @@ from blacklist_rules.stores.records import (
     Expiry,
     StoredDecision,
     TakenDecision,
+    Veto,
     decision_record,
     decision_text,
 )
@@ -152,8 +153,8 @@ class MemoryDecisions(MemoryAudit):
         event = self._t.events.get(d.reversed_by or "")
         return None if event is None else event.type
 
-    def vetoed(self, decision_ids: list[str] | None = None) -> dict[tuple[str, str, str], set[str]]:
-        found: dict[tuple[str, str, str], set[str]] = {}
+    def vetoed(self, decision_ids: list[str] | None = None) -> dict[Veto, set[str]]:
+        found: dict[Veto, set[str]] = {}
         for d in self._t.decisions.values():
             if d.mode != "enforce" or d.reversed_by is None or d.reversed_how == CASCADE:
                 continue
@@ -161,7 +162,7 @@ class MemoryDecisions(MemoryAudit):
                 continue
             withdrawn = [e for e, (_by, of) in self._t.withdrawn.items() if of == d.decision_id]
             evidence = withdrawn or json.loads(d.record)["evidence"]
-            found.setdefault((d.account_id, d.rule_id, d.effective_at), set()).update(evidence)
+            found.setdefault(Veto(d.account_id, d.rule_id, d.effective_at), set()).update(evidence)
         return found
 
     def recorded_by(self, decision_ids: list[str]) -> dict[str, str]:

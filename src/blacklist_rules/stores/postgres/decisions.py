@@ -13,6 +13,7 @@ from blacklist_rules.stores.records import (
     Expiry,
     StoredDecision,
     TakenDecision,
+    Veto,
     decision_record,
     decision_text,
 )
@@ -177,7 +178,7 @@ class PostgresDecisions(PostgresAudit):
         )
         return None if found is None else str(found)
 
-    def vetoed(self, decision_ids: list[str] | None = None) -> dict[tuple[str, str, str], set[str]]:
+    def vetoed(self, decision_ids: list[str] | None = None) -> dict[Veto, set[str]]:
         """Enforced decisions a person reversed, by (account, rule, effective time): the
         evidence withdrawn with each, else all its evidence. With `decision_ids`, only those
         among them (what one reversal adds to the vetoes); else all."""
@@ -190,10 +191,10 @@ class PostgresDecisions(PostgresAudit):
             "AND (%(ids)s::text[] IS NULL OR d.decision_id = ANY(%(ids)s)) ORDER BY d.position",
             {"ids": decision_ids},
         )
-        found: dict[tuple[str, str, str], set[str]] = {}
+        found: dict[Veto, set[str]] = {}
         for account, rule, at, record, withdrawn in rows:
             evidence = withdrawn or json.loads(record)["evidence"]
-            found.setdefault((str(account), str(rule), str(at)), set()).update(evidence)
+            found.setdefault(Veto(str(account), str(rule), str(at)), set()).update(evidence)
         return found
 
     def recorded_by(self, decision_ids: list[str]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from blacklist_rules.stores.records import (
     Expiry,
     StoredDecision,
     TakenDecision,
+    Veto,
     decision_record,
     decision_text,
 )
@@ -168,7 +169,7 @@ class SQLiteDecisions(SQLiteAudit):
         ).fetchone()
         return None if row is None or row[0] is None else str(row[0])
 
-    def vetoed(self, decision_ids: list[str] | None = None) -> dict[tuple[str, str, str], set[str]]:
+    def vetoed(self, decision_ids: list[str] | None = None) -> dict[Veto, set[str]]:
         """Enforced decisions a person reversed, by (account, rule, effective time): the
         evidence withdrawn with each, else all its evidence (older dbs knew no cascade: every
         reversal was a person's). With `decision_ids`, only those among them (read by key:
@@ -183,10 +184,10 @@ class SQLiteDecisions(SQLiteAudit):
             + ("" if decision_ids is None else f" AND d.decision_id IN ({among})"),
             decision_ids or (),
         )
-        found: dict[tuple[str, str, str], set[str]] = {}
+        found: dict[Veto, set[str]] = {}
         for account, rule, at, record, withdrawn in rows:
             evidence = json.loads(withdrawn) or json.loads(record)["evidence"]
-            found.setdefault((str(account), str(rule), str(at)), set()).update(evidence)
+            found.setdefault(Veto(str(account), str(rule), str(at)), set()).update(evidence)
         return found
 
     def recorded_by(self, decision_ids: list[str]) -> dict[str, str]:
