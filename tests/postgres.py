@@ -83,3 +83,9 @@ def execute(url: str, statement: str) -> None:
     """Run one statement on the db behind the store's back (a tamperer, a newer version)."""
     with psycopg.connect(url, autocommit=True) as db:
         db.execute(statement.encode())
+
+
+def column(url: str, query: str) -> list[object]:
+    """The first column of a query's rows, read behind the store's back (what it holds)."""
+    with psycopg.connect(url) as db:
+        return [row[0] for row in db.execute(query.encode())]

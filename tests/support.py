@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from blacklist_rules import Engine, default_rules_path
+from blacklist_rules.model.decisions import Action, Decision, DecisionRecord, Mode, Status
 from blacklist_rules.stores.sqlite import SQLiteStore
 from blacklist_rules.stores.sqlite.connection import Connection
 
@@ -97,3 +98,36 @@ def sqlite_connection(store: object) -> Connection:
     (PRAGMAs, query plans, whole tables), never what the store protocols answer."""
     assert isinstance(store, SQLiteStore), type(store)
     return store.connection
+
+
+def decision_record(
+    decision_id: str,
+    account_id: str,
+    effective_at: str,
+    *,
+    action: str = "freeze",
+    mode: str = "enforce",
+    rule_id: str = "r",
+    end_condition: str | None = None,
+    evidence: tuple[str, ...] = (),
+) -> DecisionRecord:
+    """A decision's record as a store takes it (`add_decision`), the fields a store test
+    looks at given, the rest plain."""
+    return DecisionRecord(
+        Decision(
+            decision_id=decision_id,
+            account_id=account_id,
+            action=Action(action),
+            rule_id=rule_id,
+            rule_version=1,
+            ruleset_digest="digest",
+            evidence=evidence,
+            reason="test",
+            mode=Mode(mode),
+            effective_at=datetime.fromisoformat(effective_at),
+            expires_at=None,
+            status_before=Status.ACTIVE,
+            status_after=Action(action).status,
+            end_condition=end_condition,
+        )
+    )

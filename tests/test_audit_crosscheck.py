@@ -109,19 +109,19 @@ def _purged(db: Path) -> None:
         old = [
             stored
             for stored in store.enforced_decisions()
-            if stored.record["decision_id"] not in kept
+            if stored.decision.decision_id not in kept
             and stored.ended_at is None
             and stored.reversed_by is None
         ]
     finally:
         store.close()
-    record = old[0].record
+    record = old[0].decision
     appeal = event(
         "appeal_outcome",
-        record["account_id"],
+        record.account_id,
         T0 + 130 * DAY,
         "late-appeal",
-        decision_id=record["decision_id"],
+        decision_id=record.decision_id,
         outcome="overturned",
         reviewer_id="rev-9",
         reason="reviewed again",

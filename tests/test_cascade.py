@@ -542,7 +542,8 @@ def test_a_re_evaluated_decision_is_appealable_and_applies_from_when_it_was_deci
     (again,) = engine.process(overturn("zhang", appeal_day * DAY, "ap1", freeze_id)).decisions
     found = engine.store.decision(again.decision_id)
     assert found is not None
-    decided = datetime.fromisoformat(found.record["re_evaluated"]["decided_at"])
+    assert found.record.re_evaluated is not None
+    decided = datetime.fromisoformat(found.record.re_evaluated.decided_at)
     assert decided == T0 + appeal_day * DAY != again.effective_at
     assert engine.ruleset.notices is not None
 

@@ -118,9 +118,9 @@ def test_shadow_decisions_are_compared_with_the_enforced_outcomes(
         for _ in engine.run(iter_jsonl(EXAMPLES)):
             pass
         shadowed = {
-            d.record["account_id"]
+            d.decision.account_id
             for d in engine.store.shadow_decisions()
-            if d.record["action"] == "freeze"
+            if d.decision.action == "freeze"
         }
         active = {a for a in shadowed if engine.status(a) == "active"}
         report = shadow_diff(engine)

@@ -15,6 +15,7 @@ from blacklist_rules.engine.mirrors import Mirrors
 from blacklist_rules.engine.seed import Seed
 from blacklist_rules.stores.memory import MemoryStore
 from blacklist_rules.stores.protocols import Store
+from blacklist_rules.stores.records import Veto
 from blacklist_rules.testing import generate_events
 
 from .support import event
@@ -86,7 +87,7 @@ def test_the_seed_api_shares_the_vetoes_and_gives_fingerprints() -> None:
     """`Engine.seed.inherit` makes the engine replay for another: the vetoes are that
     engine's own dict (not a copy), kept through a reload of the mirrors."""
     with Engine.from_path(max_lead=None) as engine:
-        vetoes: dict[tuple[str, str, str], set[str]] = {("a", "rule", "2026"): {"e"}}
+        vetoes: dict[Veto, set[str]] = {Veto("a", "rule", "2026"): {"e"}}
         assert isinstance(engine.seed, Seed)
         engine.seed.inherit(vetoes, {})
         assert engine.mirrors.vetoed is vetoes

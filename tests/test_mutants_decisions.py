@@ -17,13 +17,14 @@ from blacklist_rules.model.decisions import (
     Action,
     ConditionTrace,
     Decision,
+    DecisionRecord,
     Mode,
+    ReEvaluation,
     Reversal,
     RuleMatch,
     ScheduledDeadline,
     Status,
     StatusChange,
-    decided_at,
     decision_from_dict,
     decision_id,
 )
@@ -217,8 +218,8 @@ def test_an_active_account_has_the_lowest_severity() -> None:
 
 def test_a_decision_brought_back_by_the_cascade_was_decided_when_it_came_back() -> None:
     """`re_evaluated.decided_at` wins over `effective_at`; without it, `effective_at`."""
-    record = {"effective_at": "2026-01-01T00:00:00+00:00"}
-    assert decided_at(record) == "2026-01-01T00:00:00+00:00"
-    assert decided_at({**record, "re_evaluated": None}) == "2026-01-01T00:00:00+00:00"
-    again = {**record, "re_evaluated": {"decided_at": "2026-02-01T00:00:00+00:00"}}
-    assert decided_at(again) == "2026-02-01T00:00:00+00:00"
+    record = DecisionRecord(FULL)
+    assert record.decided_at == AT.isoformat()
+    again = DecisionRecord(FULL, ReEvaluation("ap", ("d1",), "2026-04-01T00:00:00+00:00"))
+    assert again.decided_at == "2026-04-01T00:00:00+00:00"
+    assert DecisionRecord.from_dict(again.to_dict()) == again

@@ -14,6 +14,7 @@ from blacklist_rules.stores.postgres import MIGRATIONS, SCHEMA_VERSION, Postgres
 from blacklist_rules.stores.sqlite import SQLiteStore
 
 from .postgres import empty_tables, execute, fresh_database
+from .support import decision_record
 
 
 @pytest.fixture
@@ -70,14 +71,7 @@ def test_a_new_db_is_migrated_once_and_a_newer_one_refused_untouched() -> None:
 @pytest.mark.postgres
 def test_a_failed_statement_makes_the_transaction_fail_whole(url: str) -> None:
     """After a statement failed, the transaction cannot commit: nothing of it stays."""
-    record = {
-        "decision_id": "d",
-        "account_id": "a",
-        "action": "freeze",
-        "mode": "enforce",
-        "rule_id": "r",
-        "end_condition": None,
-    }
+    record = decision_record("d", "a", "2026-01-01T00:00:00+00:00")
     store = PostgresStore(url)
     try:
         transaction = store.begin()

@@ -3,13 +3,13 @@ what a cascade may replace keep their time bounds exactly (decision times are UT
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from blacklist_rules import StoreError
+from blacklist_rules.model.decisions import DecisionRecord
 from blacklist_rules.stores.protocols import Store
-from blacklist_rules.stores.records import AccountStatus, Expiry, StoredDecision
+from blacklist_rules.stores.records import AccountStatus, Expiry, StoredDecision, Veto
+from tests.support import decision_record
 
 T1, T2, T3 = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"
 
@@ -25,24 +25,24 @@ def _decide(
     rule: str = "r",
     end_condition: str | None = None,
     event_id: str = "e",
-) -> dict[str, Any]:
-    record = {
-        "decision_id": decision_id,
-        "account_id": "a",
-        "action": action,
-        "mode": mode,
-        "rule_id": rule,
-        "end_condition": end_condition,
-        "effective_at": at,
-        "evidence": [event_id],
-    }
+) -> DecisionRecord:
+    record = decision_record(
+        decision_id,
+        "a",
+        at,
+        action=action,
+        mode=mode,
+        rule_id=rule,
+        end_condition=end_condition,
+        evidence=(event_id,),
+    )
     with store.begin():
         store.add_decision(record, event_id, at, expires)
     return record
 
 
 def _ids(rows: list[StoredDecision]) -> list[str]:
-    return [row.record["decision_id"] for row in rows]
+    return [row.decision.decision_id for row in rows]
 
 
 def test_a_decision_reads_back_with_its_end_and_reversal(store: Store) -> None:
@@ -115,10 +115,8 @@ def test_a_reversal_says_how_and_leaves_what_a_cascade_may_replace(store: Store)
     assert store.reversal_kind("by_person") == "appeal_outcome"
     assert store.reversal_kind("by_cascade") == "cascade"
     assert store.reversal_kind("kept") is None
-    assert [(t.record["decision_id"], t.event_id) for t in store.taken_of({"a"})] == [
-        ("kept", "e3")
-    ]
-    assert store.vetoed() == {("a", "r", T1): {"e1"}}
+    assert [(t.decision.decision_id, t.event_id) for t in store.taken_of({"a"})] == [("kept", "e3")]
+    assert store.vetoed() == {Veto("a", "r", T1): {"e1"}}
     assert store.vetoed(["by_cascade"]) == {}
     assert store.recorded_by(["kept", "nope"]) == {"kept": "e3"}
 

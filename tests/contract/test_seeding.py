@@ -21,6 +21,10 @@ from blacklist_rules.stores.records import (
     SeedEntry,
     SeedIdentity,
 )
+from blacklist_rules.stores.records import (
+    decision_record as decision_record_of,
+)
+from tests.support import decision_record
 
 from .conftest import MAKERS
 
@@ -40,15 +44,8 @@ def _event(store: Store, event_id: str, account: str, days: int) -> None:
 
 
 def _decide(store: Store, decision_id: str, account: str, event_id: str, days: int) -> None:
-    record = {
-        "decision_id": decision_id,
-        "account_id": account,
-        "action": "freeze",
-        "mode": "shadow" if decision_id == "d-shadow" else "enforce",
-        "rule_id": "r",
-        "end_condition": None,
-        "evidence": [event_id],
-    }
+    mode = "shadow" if decision_id == "d-shadow" else "enforce"
+    record = decision_record(decision_id, account, _at(days), mode=mode, evidence=(event_id,))
     store.add_decision(record, event_id, _at(days), None)
 
 
@@ -149,7 +146,7 @@ def test_a_seed_holds_what_the_accounts_held_before_the_cut_and_the_boundary(
         ("d-ended", _at(5)),
         ("d-purged", None),
     ]
-    assert decisions[0].record["evidence"] == ["s1"]
+    assert decision_record_of(decisions[0].record).decision.evidence == ("s1",)
     assert [(d.rule_id, d.state) for d in deadlines] == [("r1", "pending"), ("r2", "fired")]
     assert [(e.entry.kind, e.removed_us, e.removed_by) for e in entries] == [
         ("id_number", None, None),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from blacklist_rules.model.decisions import Action, Mode, Status
+from blacklist_rules.model.decisions import Mode, Status
 from blacklist_rules.model.events import ACCOUNT_AGE, ACCOUNT_STATUS, to_micros
 from blacklist_rules.stores.protocols import Store
 
@@ -33,13 +33,15 @@ def status_at(store: Store, account_id: str, at_us: int) -> Status:
     the decisions were recorded in."""
     status = Status.ACTIVE
     for taken in store.taken_of({account_id}):
-        record = taken.record
-        if record.get("mode") != Mode.ENFORCE or _micros(record["effective_at"]) >= at_us:
+        decision = taken.decision
+        if decision.mode != Mode.ENFORCE or to_micros(decision.effective_at) >= at_us:
             continue
-        ends = [_micros(text) for text in (record.get("expires_at"), taken.ended_at) if text]
+        ends = [_micros(taken.ended_at)] if taken.ended_at else []
+        if decision.expires_at is not None:
+            ends.append(to_micros(decision.expires_at))
         if ends and min(ends) <= at_us:
             continue
-        found = Action(record["action"]).status
+        found = decision.action.status
         if found.severity > status.severity:
             status = found
     return status

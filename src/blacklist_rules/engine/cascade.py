@@ -5,7 +5,6 @@ world (`scratch`), and this store is reconciled with what the replay took."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import attrs
@@ -13,9 +12,10 @@ import attrs
 from blacklist_rules.model.decisions import (
     CASCADE,
     HUMAN_REVIEW,
-    Mode,
+    Decision,
+    DecisionRecord,
+    ReEvaluation,
     Reversal,
-    decision_from_dict,
     decision_id,
 )
 from blacklist_rules.model.events import (
@@ -35,7 +35,7 @@ from .mirrors import due
 
 FELL = "re-evaluated without the reversed decision and its evidence: no longer taken"
 
-Pair = tuple[dict[str, Any], dict[str, Any] | None]
+Pair = tuple[Decision, Decision | None]
 """One of our decisions and the same decision in the replay, if it took it."""
 
 
@@ -55,9 +55,9 @@ class Reach:
         before the replay's start), and taken on an event that came after the first one
         the reversal touches, or at a moment after it: what lies before both cannot
         depend on it."""
-        if row.record["rule_id"] == HUMAN_REVIEW:
+        if row.decision.rule_id == HUMAN_REVIEW:
             return False
-        taken = utc_text(_time(row.record))
+        taken = utc_text(row.decision.effective_at)
         if taken < self.settled and self.arrival.get(row.event_id, 0) < self.boundary:
             return False
         return self.arrival.get(row.event_id, self.start) >= self.start or taken >= self.since
@@ -66,7 +66,7 @@ class Reach:
 def cascade(
     core: Core,
     ctx: EventContext,
-    reversed_records: list[dict[str, Any]],
+    reversed_decisions: list[Decision],
     event: ReviewDecision | AppealOutcome,
     cause: str,
 ) -> None:
@@ -83,8 +83,8 @@ def cascade(
     and blacklist entries follow. The replay runs the pack in force, as late events do.
     """
     store = core.store
-    withdrawn = _withdraw(core, reversed_records, event)
-    fallen = sorted(record["decision_id"] for record in reversed_records)
+    withdrawn = _withdraw(core, reversed_decisions, event)
+    fallen = sorted(decision.decision_id for decision in reversed_decisions)
     ctx.moved = True
     for key, evidence in store.vetoed(fallen).items():  # theirs join the vetoes
         core.mirrors.vetoed.setdefault(key, set()).update(evidence)
@@ -94,7 +94,7 @@ def cascade(
     old = store.taken_of(accounts)
     arrival = store.arrivals({*touched, *(row.event_id for row in (*old, *found))})
     since = min(
-        [utc_text(_time(record)) for record in reversed_records]
+        [utc_text(decision.effective_at) for decision in reversed_decisions]
         + [utc_text(from_micros(at_us)) for at_us in withdrawn.values()]
     )
     reach = Reach(
@@ -105,11 +105,12 @@ def cascade(
         since,
     )
     link = {"by_event": event.event_id, "cascade_of": fallen}
+    again = ReEvaluation(event.event_id, tuple(fallen), utc_text(event.occurred_at))
     pairs, added, ids = _pair(old, found, reach, event.event_id)
     gone = {*withdrawn, *fallen}
-    gone.update(record["decision_id"] for record, twin in pairs if twin is None)
+    gone.update(decision.decision_id for decision, twin in pairs if twin is None)
     _reconcile(core, ctx, pairs, ids, gone, link, event)
-    _add(core, ctx, added, ids, link, event)
+    _add(core, ctx, added, ids, again, event)
     _carry(core, waiting, ids, accounts, withdrawn)
     for account in sorted(accounts):
         recording.recompute(core, ctx, account, cause, event.occurred_at, event.event_id)
@@ -159,21 +160,20 @@ def _pair(
     those we never took)."""
     twins: dict[tuple[str, ...], list[TakenDecision]] = {}
     for row in found:
-        twins.setdefault(_content(row.record), []).append(row)
+        twins.setdefault(_content(row.decision), []).append(row)
     ids: dict[str, str] = {}
     pairs: list[Pair] = []
     for row in old:
-        same = twins.get(_content(row.record))
-        twin = same.pop(0).record if same else None
+        same = twins.get(_content(row.decision))
+        twin = same.pop(0).decision if same else None
         if twin is not None:
-            ids[twin["decision_id"]] = row.record["decision_id"]
+            ids[twin.decision_id] = row.decision.decision_id
         if reach(row):
-            pairs.append((row.record, twin))
-    added = [row for row in found if row.record["decision_id"] not in ids and reach(row)]
-    for record in (row.record for row in added):
-        seed = f"{record['decision_id']}@{by_event}"
-        mode = Mode(record["mode"])
-        ids[record["decision_id"]] = decision_id(seed, record["account_id"], mode)
+            pairs.append((row.decision, twin))
+    added = [row for row in found if row.decision.decision_id not in ids and reach(row)]
+    for taken in (row.decision for row in added):
+        seed = f"{taken.decision_id}@{by_event}"
+        ids[taken.decision_id] = decision_id(seed, taken.account_id, taken.mode)
     return pairs, added, ids
 
 
@@ -189,21 +189,21 @@ def _reconcile(
     """A decision the replay no longer takes is reversed; one whose evidence is partly gone
     but that the replay still takes says what still supports it."""
     at_text = utc_text(event.occurred_at)
-    for record, twin in pairs:
-        decision = record["decision_id"]
+    for ours, twin in pairs:
+        decision = ours.decision_id
         if twin is None:
             core.store.reverse_decision(decision, event.event_id, CASCADE)
-            ctx.reversals.append(Reversal(decision, record["account_id"], CASCADE, event.event_id))
+            ctx.reversals.append(Reversal(decision, ours.account_id, CASCADE, event.event_id))
             kind, what = "reversal", {"by": CASCADE, **link, "reason": FELL}
-        elif gone.intersection(record["evidence"]):
-            supported = [ids.get(item, item) for item in twin["evidence"]]
+        elif gone.intersection(ours.evidence):
+            supported = [ids.get(item, item) for item in twin.evidence]
             kind, what = "re_evaluation", {"still_supported_by": supported, **link}
         else:
             continue
         core.store.audit(
             kind,
             {"decision_id": decision, **what},
-            account_id=record["account_id"],
+            account_id=ours.account_id,
             event_id=event.event_id,
             decision_id=decision,
             occurred_at=at_text,
@@ -215,23 +215,21 @@ def _add(
     ctx: EventContext,
     added: list[TakenDecision],
     ids: dict[str, str],
-    link: dict[str, Any],
+    again: ReEvaluation,
     event: ReviewDecision | AppealOutcome,
 ) -> None:
     """The replay's decisions we never took: recorded now, dated at their past moment."""
-    store, at_text = core.store, utc_text(event.occurred_at)
-    for record, ended in ((row.record, row.ended_at) for row in added):
-        anchor = record.get("anchor")
-        decision = decision_from_dict(
-            {
-                **record,
-                "decision_id": ids[record["decision_id"]],
-                "evidence": [ids.get(item, item) for item in record["evidence"]],
-                "anchor": ids.get(anchor, anchor) if anchor else None,
-            }
+    store = core.store
+    for taken, ended in ((row.decision, row.ended_at) for row in added):
+        anchor = taken.anchor
+        decision = attrs.evolve(
+            taken,
+            decision_id=ids[taken.decision_id],
+            evidence=tuple(ids.get(item, item) for item in taken.evidence),
+            anchor=ids.get(anchor, anchor) if anchor else None,
         )
         # Decided now, dated at its past moment: `decided_at` says when it was decided.
-        stored = {**decision.to_dict(), "re_evaluated": {**link, "decided_at": at_text}}
+        stored = DecisionRecord(decision, again)
         expires = utc_text(decision.expires_at) if decision.expires_at else None
         at = utc_text(decision.effective_at)
         store.add_decision(stored, event.event_id, at, expires)
@@ -273,7 +271,7 @@ def _carry(
 
 
 def _withdraw(
-    core: Core, reversed_records: list[dict[str, Any]], event: ReviewDecision | AppealOutcome
+    core: Core, reversed_decisions: list[Decision], event: ReviewDecision | AppealOutcome
 ) -> dict[str, int]:
     """Withdraw the evidence each reversed decision was taken on: the events of its evidence
     at its own moment (the strike that completed a window, the report, the reviewer's own
@@ -281,17 +279,17 @@ def _withdraw(
     decision. They leave every window; their ids and times."""
     store = core.store
     found: dict[str, int] = {}
-    for record in reversed_records:
-        at_us = to_micros(_time(record))
-        for logged in store.events_of(record["evidence"]):
+    for decision in reversed_decisions:
+        at_us = to_micros(decision.effective_at)
+        for logged in store.events_of(list(decision.evidence)):
             event_id, account, occurred_us = logged.event_id, logged.account_id, logged.occurred_us
             if (
                 logged.type == "registration"
                 or occurred_us != at_us
-                or account != record["account_id"]
+                or account != decision.account_id
             ):
                 continue
-            if not store.withdraw(event_id, event.event_id, record["decision_id"]):
+            if not store.withdraw(event_id, event.event_id, decision.decision_id):
                 continue
             for key in core.ruleset.streams:
                 store.forget_history(key, account, occurred_us, event_id)
@@ -299,30 +297,26 @@ def _withdraw(
                 "evidence_withdrawn",
                 {
                     "event_id": event_id,
-                    "decision_id": record["decision_id"],
+                    "decision_id": decision.decision_id,
                     "by_event": event.event_id,
                 },
                 account_id=account,
                 event_id=event.event_id,
-                decision_id=record["decision_id"],
+                decision_id=decision.decision_id,
                 occurred_at=utc_text(event.occurred_at),
             )
             found[event_id] = occurred_us
     return found
 
 
-def _time(record: Mapping[str, Any]) -> datetime:
-    return datetime.fromisoformat(record["effective_at"])
-
-
-def _content(record: Mapping[str, Any]) -> tuple[str, ...]:
+def _content(decision: Decision) -> tuple[str, ...]:
     """What makes two worlds' decisions the same decision, whatever their ids."""
-    expires = record["expires_at"]
+    expires = decision.expires_at
     return (
-        record["account_id"],
-        record["mode"],
-        record["rule_id"],
-        record["action"],
-        utc_text(_time(record)),
-        utc_text(datetime.fromisoformat(expires)) if expires else "",
+        decision.account_id,
+        decision.mode,
+        decision.rule_id,
+        decision.action,
+        utc_text(decision.effective_at),
+        utc_text(expires) if expires else "",
     )

@@ -208,7 +208,7 @@ def fire(
         if found is None or found.reversed_by is not None:
             recording.audit_deadline(core, store.set_deadline_state(rule_id, anchor, "void"))
             return
-        evidence = tuple(found.record["evidence"])
+        evidence = found.decision.evidence
     fired = store.set_deadline_state(rule_id, anchor, "fired")
     snapshot: dict[str, Any] = {"type": DEADLINE, DEADLINE: rule_id}
     held = [r for r in core.ruleset.by_type.get(DEADLINE, ()) if r.guard(snapshot)]

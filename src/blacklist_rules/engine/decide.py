@@ -11,6 +11,7 @@ from typing import Any
 from blacklist_rules.errors import EvaluationError
 from blacklist_rules.model.decisions import Action, Decision, Mode, RuleMatch, Status, decision_id
 from blacklist_rules.model.events import from_micros, parse_event, utc_text
+from blacklist_rules.stores.records import Veto
 
 from . import match as matching
 from . import record as recording
@@ -26,7 +27,7 @@ def decide(core: Core, account_id: str, occasion: Occasion, mode: Mode) -> Decis
     if mode == Mode.ENFORCE and vetoes:
         at = utc_text(occasion.at)
         for m in matches:
-            vetoed = vetoes.get((account_id, m.rule_id, at))
+            vetoed = vetoes.get(Veto(account_id, m.rule_id, at))
             evidence = occasion.evidence.get(m.rule_id, (occasion.event_id,))
             if vetoed is not None and vetoed.intersection(evidence):
                 return None  # a person reversed this decision: it is never taken again

@@ -3,8 +3,6 @@ or lifts, an appeal is upheld or overturned; reversals start the cascade."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from blacklist_rules.errors import EventError
 from blacklist_rules.model.decisions import (
     HUMAN_REVIEW,
@@ -103,46 +101,44 @@ def _review(core: Core, ctx: EventContext, event: ReviewDecision) -> list[Decisi
     clock = core.mirrors.clock
     at = utc_text(event.occurred_at)
     standing = core.store.standing(event.account_id, utc_text(clock) if clock else None, at)
-    lifted = [row.record for row in standing]
-    for record in lifted:
-        _mark_reversed(core, ctx, record, event)
+    lifted = [row.decision for row in standing]
+    for decision in lifted:
+        _mark_reversed(core, ctx, decision, event)
     if lifted:
-        reversed_ids = ", ".join(record["decision_id"] for record in lifted)
+        reversed_ids = ", ".join(decision.decision_id for decision in lifted)
         cascade.cascade(core, ctx, lifted, event, f"review_decision lifted {reversed_ids}")
     return []
 
 
-def standing_decision(
-    core: Core, event: ReviewDecision | AppealOutcome, wanted: str
-) -> dict[str, Any]:
+def standing_decision(core: Core, event: ReviewDecision | AppealOutcome, wanted: str) -> Decision:
     """The enforced decision not yet reversed a reviewer or an appeal names, or `EventError`."""
     found = core.store.decision(wanted)
-    if found is None or found.record["account_id"] != event.account_id:
+    if found is None or found.decision.account_id != event.account_id:
         raise EventError(
             f"no decision {wanted} on account {event.account_id}",
             path="decision_id",
             event_id=event.event_id,
         )
-    record = found.record
+    decision = found.decision
     if found.reversed_by is not None:
         raise EventError(
             f"decision {wanted} was already reversed by {found.reversed_by}",
             path="decision_id",
             event_id=event.event_id,
         )
-    if record["mode"] != Mode.ENFORCE:
+    if decision.mode != Mode.ENFORCE:
         raise EventError(
             f"decision {wanted} is a shadow decision: it never took effect",
             path="decision_id",
             event_id=event.event_id,
         )
-    return record
+    return decision
 
 
 def _appeal(core: Core, ctx: EventContext, event: AppealOutcome) -> None:
-    record = standing_decision(core, event, event.decision_id)
+    decision = standing_decision(core, event, event.decision_id)
     if event.outcome == "overturned":
-        _reverse(core, ctx, record, event)
+        _reverse(core, ctx, decision, event)
         return
     core.store.audit(
         "appeal_upheld",
@@ -160,23 +156,23 @@ def _appeal(core: Core, ctx: EventContext, event: AppealOutcome) -> None:
 
 
 def _reverse(
-    core: Core, ctx: EventContext, record: dict[str, Any], event: ReviewDecision | AppealOutcome
+    core: Core, ctx: EventContext, decision: Decision, event: ReviewDecision | AppealOutcome
 ) -> None:
-    _mark_reversed(core, ctx, record, event)
-    cascade.cascade(core, ctx, [record], event, f"{event.type} reversed {record['decision_id']}")
+    _mark_reversed(core, ctx, decision, event)
+    cascade.cascade(core, ctx, [decision], event, f"{event.type} reversed {decision.decision_id}")
 
 
 def _mark_reversed(
-    core: Core, ctx: EventContext, record: dict[str, Any], event: ReviewDecision | AppealOutcome
+    core: Core, ctx: EventContext, decision: Decision, event: ReviewDecision | AppealOutcome
 ) -> None:
-    core.store.reverse_decision(record["decision_id"], event.event_id, event.type)
+    core.store.reverse_decision(decision.decision_id, event.event_id, event.type)
     ctx.reversals.append(
-        Reversal(record["decision_id"], record["account_id"], event.type, event.event_id)
+        Reversal(decision.decision_id, decision.account_id, event.type, event.event_id)
     )
     core.store.audit(
         "reversal",
         {
-            "decision_id": record["decision_id"],
+            "decision_id": decision.decision_id,
             "by_event": event.event_id,
             "by": event.type,
             "reviewer_id": event.reviewer_id,
@@ -184,7 +180,7 @@ def _mark_reversed(
         },
         account_id=event.account_id,
         event_id=event.event_id,
-        decision_id=record["decision_id"],
+        decision_id=decision.decision_id,
         occurred_at=utc_text(event.occurred_at),
     )
 

@@ -21,6 +21,7 @@ from blacklist_rules.model.decisions import Status
 from blacklist_rules.model.events import from_micros
 from blacklist_rules.model.identity import Listing
 from blacklist_rules.stores.protocols import Store
+from blacklist_rules.stores.records import Veto
 
 
 @attrs.define(slots=True, eq=False)
@@ -51,10 +52,10 @@ class Mirrors:
     """Accounts that may have a pending deadline (a superset of `store.waiting_accounts()`:
     added to by `deadlines.schedule` and the cascade, shrunk only by a read). Another writer's
     deadline is unseen until `reload`: its `unless` event would not meet it."""
-    inherited: dict[tuple[str, str, str], set[str]] = attrs.field(factory=dict)
+    inherited: dict[Veto, set[str]] = attrs.field(factory=dict)
     """Vetoes a scratch engine was given by the engine it replays for (`Engine.seed.inherit`): no
     stored state of its own, never reloaded away."""
-    vetoed: dict[tuple[str, str, str], set[str]] = attrs.field(factory=dict)
+    vetoed: dict[Veto, set[str]] = attrs.field(factory=dict)
     """Decisions a person reversed, never taken again: `inherited` plus `store.vetoed()`,
     added to by the cascade. Another writer's reversal is unseen until `reload`: the decision
     it reversed could be taken again."""
@@ -92,7 +93,7 @@ class Mirrors:
         self.listed = load_listed(store)
         self.vetoed = self.load_vetoes(store)
 
-    def load_vetoes(self, store: Store) -> dict[tuple[str, str, str], set[str]]:
+    def load_vetoes(self, store: Store) -> dict[Veto, set[str]]:
         """Decisions never taken again: those reversed by a person in this store, and those a
         scratch engine was given by the engine it replays for."""
         return {**self.inherited, **store.vetoed()}

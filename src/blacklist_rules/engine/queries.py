@@ -15,7 +15,6 @@ from blacklist_rules.model.decisions import (
     Decision,
     ScheduledDeadline,
     Status,
-    decision_from_dict,
 )
 from blacklist_rules.model.events import from_micros, utc_text
 from blacklist_rules.model.identity import BlacklistEntry
@@ -58,12 +57,12 @@ class Queries:
         """The enforced decisions behind the account's status."""
         self._owned()
         clock = utc_text(self.clock) if self.clock else None
-        return [decision_from_dict(d.record) for d in self._core.store.standing(account_id, clock)]
+        return [d.decision for d in self._core.store.standing(account_id, clock)]
 
     def decisions(self, account_id: str) -> list[Decision]:
         """Every decision ever taken on the account, enforced and shadow, oldest first."""
         self._owned()
-        return [decision_from_dict(d.record) for d in self._core.store.decisions_of(account_id)]
+        return [d.decision for d in self._core.store.decisions_of(account_id)]
 
     def deadlines(self, account_id: str) -> list[ScheduledDeadline]:
         """The account's deadlines: rule, anchor, start and due time (event time), and state:

@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from blacklist_rules.model.decisions import Action, Decision, Mode, Status, StatusChange
+from blacklist_rules.model.decisions import (
+    Action,
+    Decision,
+    DecisionRecord,
+    Mode,
+    Status,
+    StatusChange,
+)
 from blacklist_rules.model.events import to_micros, utc_text
 from blacklist_rules.stores.audit_crosscheck import DEADLINE_ROW, deadline_record, vouched
 from blacklist_rules.stores.records import Deadline
@@ -22,7 +29,7 @@ def record_decision(core: Core, ctx: EventContext, decision: Decision, event_id:
     """Store the decision and its audit record; start the deadlines it anchors; set the
     status it calls for and the blacklist entries of a blacklist."""
     store = core.store
-    record = decision.to_dict()
+    record = DecisionRecord(decision)
     expires = utc_text(decision.expires_at) if decision.expires_at else None
     store.add_decision(record, event_id, utc_text(decision.effective_at), expires)
     started = []  # the deadlines it starts: its audit record vouches for them
@@ -60,11 +67,13 @@ def record_decision(core: Core, ctx: EventContext, decision: Decision, event_id:
         registry.sync(core, ctx, decision.account_id, decision.effective_at, event_id)
 
 
-def vouch(core: Core, record: dict[str, Any], started: Sequence[Deadline] = ()) -> dict[str, Any]:
-    """A decision's audit record: it vouches for its evidence events as stored and the
-    deadlines it started (`audit_crosscheck.vouched`); its row and output are the record."""
-    evidence = list(record["evidence"])
-    return vouched(record, core.store.event_rows(evidence) if evidence else (), started)
+def vouch(core: Core, record: DecisionRecord, started: Sequence[Deadline] = ()) -> dict[str, Any]:
+    """A decision's audit record (JSON: the trail's edge): it vouches for its evidence events
+    as stored and the deadlines it started (`audit_crosscheck.vouched`); its row and output
+    are the record."""
+    evidence = list(record.decision.evidence)
+    rows = core.store.event_rows(evidence) if evidence else ()
+    return vouched(record.to_dict(), rows, started)
 
 
 def audit_deadline(core: Core, row: Deadline | None) -> None:
@@ -111,7 +120,7 @@ def recompute(
     clock = core.mirrors.clock
     standing = core.store.standing(account_id, utc_text(clock) if clock else None)
     after = max(
-        (Action(d.record["action"]).status for d in standing),
+        (d.decision.action.status for d in standing),
         key=lambda s: s.severity,
         default=Status.ACTIVE,
     )

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from blacklist_rules.errors import EventError, IdentityKeyError
-from blacklist_rules.model.decisions import Action, Decision, Status, decision_from_dict
+from blacklist_rules.model.decisions import Action, Decision, Status
 from blacklist_rules.model.events import (
     BLACKLISTED_IDENTITY,
     IDENTITY_DIGEST,
@@ -147,9 +147,9 @@ def _wanted(core: Core, account_id: str) -> dict[EntryKey, BlacklistEntry]:
     """The entries the account's standing blacklist decisions call for."""
     store, clock = core.store, core.mirrors.clock
     standing = [
-        decision_from_dict(d.record)
+        d.decision
         for d in store.standing(account_id, utc_text(clock) if clock else None)
-        if d.record["action"] == Action.BLACKLIST
+        if d.decision.action == Action.BLACKLIST
     ]
     wanted: dict[EntryKey, BlacklistEntry] = {}
     if not standing or not store.has_verification(account_id, "passed"):

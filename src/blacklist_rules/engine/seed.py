@@ -8,6 +8,7 @@ from datetime import datetime
 
 from blacklist_rules.model.events import to_micros
 from blacklist_rules.model.identity import Fingerprints
+from blacklist_rules.stores.records import Veto
 
 from . import deadlines
 from . import record as recording
@@ -28,7 +29,7 @@ class Seed:
 
     def inherit(
         self,
-        vetoes: dict[tuple[str, str, str], set[str]],
+        vetoes: dict[Veto, set[str]],
         fingerprints: Mapping[str, Fingerprints],
     ) -> None:
         """Replay for another engine: never take again the decisions a person reversed there

@@ -8,7 +8,6 @@ as plain strings. Severity orders both: freeze < cancel < blacklist, active < fr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -217,9 +216,54 @@ def decision_from_dict(data: dict[str, Any]) -> Decision:
     )
 
 
-def decided_at(record: Mapping[str, Any]) -> str:
-    """When a stored decision was decided, so when the user could first be told: the
-    `re_evaluated.decided_at` of one the reversal cascade brought back (it is dated at its past
-    moment, `effective_at`), else its `effective_at`."""
-    again = record.get("re_evaluated") or {}
-    return str(again.get("decided_at") or record["effective_at"])
+@attrs.frozen
+class ReEvaluation:
+    """How a decision the reversal cascade brought back came: the person's event whose
+    reversal started the cascade, the decisions it reversed, and when it was decided (UTC
+    text; the decision itself is dated at its past moment)."""
+
+    by_event: str
+    cascade_of: tuple[str, ...]
+    decided_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """As stored, in this key order."""
+        return {
+            "by_event": self.by_event,
+            "cascade_of": list(self.cascade_of),
+            "decided_at": self.decided_at,
+        }
+
+
+@attrs.frozen
+class DecisionRecord:
+    """A decision as the store keeps it: the decision, and how the reversal cascade
+    brought it back (None: taken on its event). `to_dict()` is its stored JSON, key for key."""
+
+    decision: Decision
+    re_evaluated: ReEvaluation | None = None
+
+    @property
+    def decided_at(self) -> str:
+        """When it was decided, so when the user could first be told: `re_evaluated.decided_at`
+        of one the reversal cascade brought back (it is dated at its past moment), else its
+        `effective_at`."""
+        again = self.re_evaluated
+        return again.decided_at if again is not None else self.decision.effective_at.isoformat()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.decision.to_dict()
+        if self.re_evaluated is not None:
+            data["re_evaluated"] = self.re_evaluated.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DecisionRecord:
+        """Inverse of `to_dict`."""
+        again = data.get("re_evaluated")
+        return cls(
+            decision_from_dict(data),
+            None
+            if again is None
+            else ReEvaluation(again["by_event"], tuple(again["cascade_of"]), again["decided_at"]),
+        )

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from blacklist_rules.errors import ExportError
-from blacklist_rules.model.decisions import HUMAN_REVIEW, Action, decided_at
+from blacklist_rules.model.decisions import HUMAN_REVIEW, Action, Decision, DecisionRecord
 from blacklist_rules.model.events import from_micros
 from blacklist_rules.model.transparency import (
     ACCOUNT_SUSPENDED,
@@ -114,23 +114,24 @@ class _Builder:
         made: list[dict[str, Any]] = []
         last_rule: dict[str, Mapping[str, Any]] = {}
         for record in (stored.record for stored in self.store.enforced_decisions()):
-            if record["rule_id"] == HUMAN_REVIEW:
-                statement = self.human(record, last_rule.get(record["account_id"]))
+            decision = record.decision
+            if decision.rule_id == HUMAN_REVIEW:
+                statement = self.human(record, last_rule.get(decision.account_id))
             else:
-                dsa = self.dsa_of(record)
-                last_rule[record["account_id"]] = dsa
+                dsa = self.dsa_of(decision)
+                last_rule[decision.account_id] = dsa
                 statement = self.build(record, dsa, automated=dsa["automated"])
             found = problems(statement)
             if found:
                 raise ExportError(
-                    f"decision {record['decision_id']} makes no valid statement of reasons: "
+                    f"decision {decision.decision_id} makes no valid statement of reasons: "
                     + "; ".join(found)
                 )
             made.append(statement)
         return made
 
-    def dsa_of(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
-        digest, rule_id = record["ruleset_digest"], record["rule_id"]
+    def dsa_of(self, decision: Decision) -> Mapping[str, Any]:
+        digest, rule_id = decision.ruleset_digest, decision.rule_id
         if digest not in self.packs:
             self.packs[digest] = {
                 rule.id: rule.dsa
@@ -140,19 +141,17 @@ class _Builder:
         dsa = self.packs[digest].get(rule_id)
         if dsa is None:
             raise ExportError(
-                f"decision {record['decision_id']}: rule `{rule_id}` of pack {digest[:12]} "
+                f"decision {decision.decision_id}: rule `{rule_id}` of pack {digest[:12]} "
                 "declares no `dsa` block (a pack older than DSA categories), so the decision "
                 "has no category; nothing exported"
             )
         return dsa
 
-    def human(
-        self, record: Mapping[str, Any], inherited: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
+    def human(self, record: DecisionRecord, inherited: Mapping[str, Any] | None) -> dict[str, Any]:
         """A reviewer's decision: the review event's `category` (and `category_specification`)
         when it has one, else the `dsa` block of the latest rule decision on the account (what
         the reviewer acted on), else `HUMAN_DEFAULT`."""
-        event = self.store.event_payload(record["evidence"][0]) or {}
+        event = self.store.event_payload(record.decision.evidence[0]) or {}
         if event.get("category"):
             dsa = {
                 **HUMAN_DEFAULT,
@@ -161,7 +160,7 @@ class _Builder:
             }
             if KEYWORD_OTHER in dsa["keywords"]:
                 limit = MAX_LENGTH["category_specification_other"]
-                dsa["keyword_other"] = record["reason"].strip()[:limit]
+                dsa["keyword_other"] = record.decision.reason.strip()[:limit]
         else:
             dsa = {**(inherited or HUMAN_DEFAULT)}
         detected = inherited is not None and inherited["automated"] == "fully"
@@ -169,7 +168,7 @@ class _Builder:
 
     def build(
         self,
-        record: Mapping[str, Any],
+        record: DecisionRecord,
         dsa: Mapping[str, Any],
         *,
         automated: str | None,
@@ -179,15 +178,16 @@ class _Builder:
         `detected`: found by automated means (by default: when fully automated)."""
         if detected is None:
             detected = automated == "fully"
-        action = Action(record["action"])
-        applied = _day(decided_at(record))  # (a re-evaluation applies from when it was decided)
+        decision = record.decision
+        action = decision.action
+        applied = _day(record.decided_at)  # (a re-evaluation applies from when it was decided)
         statement: dict[str, Any] = {"decision_account": _ACCOUNT_RESTRICTION[action]}
         if action == Action.FREEZE:
-            expires = record.get("expires_at")
+            expires = decision.expires_at
             # (a re-evaluated freeze whose time was already over when decided ends that day)
-            end = max(_day(expires), applied) if expires else None
+            end = max(_day(expires.isoformat()), applied) if expires else None
             statement["end_date_account_restriction"] = end
-        explanation = record["reason"].strip()
+        explanation = decision.reason.strip()
         if dsa["ground"] == "illegal":
             statement |= {
                 "decision_ground": DECISION_GROUND_ILLEGAL,
@@ -212,10 +212,10 @@ class _Builder:
         if CONTENT_TYPE_OTHER in dsa["content_type"]:
             statement["content_type_other"] = ACCOUNT_CONTENT
         statement |= {
-            "content_date": self.content_date(record["account_id"], applied),
+            "content_date": self.content_date(decision.account_id, applied),
             "application_date": applied,
             "territorial_scope": list(EEA_COUNTRIES),
-            "decision_facts": self.facts(record, automated),
+            "decision_facts": self.facts(decision, automated),
             "source_type": dsa["source"],
             "automated_detection": "Yes" if detected else "No",
             "automated_decision": {
@@ -223,7 +223,7 @@ class _Builder:
                 "partially": AUTOMATED_PARTIALLY,
                 None: NOT_AUTOMATED,
             }[automated],
-            "puid": record["decision_id"],
+            "puid": decision.decision_id,
         }
         return statement
 
@@ -236,31 +236,31 @@ class _Builder:
         micros = seen.registered_us if seen.registered_us is not None else seen.first_us
         return min(from_micros(micros).date().isoformat(), applied)
 
-    def facts(self, record: Mapping[str, Any], automated: str | None) -> str:
+    def facts(self, decision: Decision, automated: str | None) -> str:
         """The facts and circumstances, from the decision and its evidence as stored: event
         types and dates, rule ids; no identifier of a person."""
-        reason = record["reason"].strip()
+        reason = decision.reason.strip()
         parts = [reason if reason.endswith((".", "!", "?", "。")) else reason + "."]
         if automated is None:
             parts.append("Decided by a human reviewer.")
         else:
-            matched = [m["rule_id"] for m in record.get("matched", ())]
-            others = [rule for rule in matched if rule != record["rule_id"]]
+            matched = [m.rule_id for m in decision.matched]
+            others = [rule for rule in matched if rule != decision.rule_id]
             how = "applied automatically"
             if automated == "partially":
                 how += " to a finding a person confirmed"
             parts.append(
-                f"Rule {record['rule_id']} v{record['rule_version']} {how}"
+                f"Rule {decision.rule_id} v{decision.rule_version} {how}"
                 + (f"; rules also matched: {', '.join(others)}." if others else ".")
             )
-            if record.get("anchor"):
+            if decision.anchor:
                 parts.append(
                     "Taken when the rule's deadline passed with no qualifying event, counted "
-                    f"from decision {record['anchor']}."
+                    f"from decision {decision.anchor}."
                 )
         kinds: Counter[str] = Counter()
         days: list[str] = []
-        for event_id in record["evidence"]:
+        for event_id in decision.evidence:
             payload = self.store.event_payload(event_id)
             if payload is None:
                 kinds["earlier decision"] += 1

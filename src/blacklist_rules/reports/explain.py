@@ -46,12 +46,13 @@ def explain_decision(engine: Engine, decision_id: str) -> dict[str, Any]:
     found = engine.store.decision(decision_id)
     if found is None:
         raise EventError(f"no decision {decision_id}", path="decision_id")
-    record = found.record
-    rule = _rule_file(engine, record["ruleset_digest"], record["rule_id"])
+    decision = found.decision
+    rule = _rule_file(engine, decision.ruleset_digest, decision.rule_id)
     evidence = []
-    for event_id in record["evidence"]:
+    for event_id in decision.evidence:
         payload = engine.store.event_payload(event_id)
         evidence.append({"event_id": event_id, "event": payload, "decision": payload is None})
+    record = found.record.to_dict()  # (the JSON edge: the record as stored)
     return {
         "decision": record,
         "ended_at": found.ended_at,

@@ -19,7 +19,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from blacklist_rules.errors import NoticeError
-from blacklist_rules.model.decisions import CASCADE, HUMAN_REVIEW, decided_at
+from blacklist_rules.model.decisions import (
+    CASCADE,
+    HUMAN_REVIEW,
+    Decision,
+    DecisionRecord,
+    Mode,
+)
 from blacklist_rules.pack.loader import parse_rule_text
 from blacklist_rules.pack.notice_templates import FOLDER, NoticePack
 from blacklist_rules.pack.spec import NoticeText, RuleSpec, parse_duration
@@ -92,31 +98,31 @@ def _verification_reason(payloads: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
-def _rule_notice(store: Store, record: Mapping[str, Any], lang: str) -> tuple[RuleSpec, NoticeText]:
+def _rule_notice(store: Store, decision: Decision, lang: str) -> tuple[RuleSpec, NoticeText]:
     """The deciding rule as written in the pack that decided, and its words in `lang`."""
-    for rule in store.ruleset_rules(record["ruleset_digest"]):
-        if rule.id == record["rule_id"]:
+    for rule in store.ruleset_rules(decision.ruleset_digest):
+        if rule.id == decision.rule_id:
             source, errors = parse_rule_text(rule.text, rule.file)
             notice = source.spec.notice if source is not None else None
             if source is None or notice is None or lang not in notice:
                 raise NoticeError(
-                    f"rule {record['rule_id']} as kept for pack "
-                    f"{record['ruleset_digest'][:12]} has no `{lang}` notice"
+                    f"rule {decision.rule_id} as kept for pack "
+                    f"{decision.ruleset_digest[:12]} has no `{lang}` notice"
                     + (f" ({errors[0]})" if errors else "")
                 )
             return source.spec, notice[lang]
     raise NoticeError(
-        f"the db keeps no rule {record['rule_id']} for pack {record['ruleset_digest'][:12]}"
+        f"the db keeps no rule {decision.rule_id} for pack {decision.ruleset_digest[:12]}"
     )
 
 
-def _templates(store: Store, record: Mapping[str, Any], lang: str) -> NoticePack:
+def _templates(store: Store, decision: Decision, lang: str) -> NoticePack:
     """The notice templates of the pack that decided, which must have `lang`."""
-    digest = record["ruleset_digest"]
+    digest = decision.ruleset_digest
     files = store.notice_files(digest)
     if not files:
         raise NoticeError(
-            f"decision {record['decision_id']} was taken by pack {digest[:12]}, which has no "
+            f"decision {decision.decision_id} was taken by pack {digest[:12]}, which has no "
             f"notice templates (no `{FOLDER}/` folder, or a db written before notices)"
         )
     pack, errors = NoticePack.parse(files)
@@ -130,13 +136,13 @@ def _templates(store: Store, record: Mapping[str, Any], lang: str) -> NoticePack
     return pack
 
 
-def _enforced(store: Store, decision_id: str) -> tuple[Mapping[str, Any], str | None]:
+def _enforced(store: Store, decision_id: str) -> tuple[DecisionRecord, str | None]:
     """The decision's record and what reversed it, if anything; only for an enforced decision."""
     found = store.decision(decision_id)
     if found is None:
         raise NoticeError(f"no decision {decision_id}")
     record, reversed_by = found.record, found.reversed_by
-    if record["mode"] != "enforce":
+    if record.decision.mode != Mode.ENFORCE:
         raise NoticeError(
             f"decision {decision_id} is a shadow decision: it never took effect, so no notice "
             "is sent"
@@ -153,20 +159,21 @@ def render_notice(store: Store, decision_id: str, *, lang: str = "zh", tz: str =
     """
     zone = _zone(tz)
     record, reversed_by = _enforced(store, decision_id)
-    pack = _templates(store, record, lang)
+    decision = record.decision
+    pack = _templates(store, decision, lang)
     words = pack.languages[lang]
-    effective = datetime.fromisoformat(record["effective_at"])
+    effective = decision.effective_at
 
     def at(moment: datetime) -> str:
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
     values = {
-        "account_id": record["account_id"],
+        "account_id": decision.account_id,
         "decision_id": decision_id,
         "effective_at": at(effective),
         "timezone": _zone_label(zone, effective),
-        "rule_id": record["rule_id"],
-        "rule_version": str(record["rule_version"]),
+        "rule_id": decision.rule_id,
+        "rule_version": str(decision.rule_version),
     }
     appeal_by = None
     if reversed_by is not None:
@@ -174,27 +181,27 @@ def render_notice(store: Store, decision_id: str, *, lang: str = "zh", tz: str =
         how = store.reversal_kind(decision_id)
         kind = "cascade" if how == CASCADE else "appeal" if how == "appeal_outcome" else "review"
         values |= {
-            "action": words[f"action.{record['action']}"],
+            "action": words[f"action.{decision.action}"],
             "reversal": words[f"reversed.{kind}"],
             "reversed_at": at(_event_time(reversal) if reversal is not None else effective),
         }
         text = _fill(words["notice.reversed"], values)
     else:
         # Counted from when it was decided: the user cannot appeal before being told.
-        appeal_by = datetime.fromisoformat(decided_at(record)) + pack.appeal_within
+        appeal_by = datetime.fromisoformat(record.decided_at) + pack.appeal_within
         values["appeal_by"] = at(appeal_by)
-        text = _fill(words["notice"], _decision_values(store, record, lang, words, values, at))
+        text = _fill(words["notice"], _decision_values(store, decision, lang, words, values, at))
     return Notice(
         decision_id=decision_id,
-        account_id=record["account_id"],
+        account_id=decision.account_id,
         lang=lang,
         timezone=values["timezone"],
-        action=record["action"],
-        rule_id=record["rule_id"],
+        action=str(decision.action),
+        rule_id=decision.rule_id,
         reversed=reversed_by is not None,
         appeal_by=appeal_by,
         text=text.strip() + "\n",
-        ruleset_digest=record["ruleset_digest"],
+        ruleset_digest=decision.ruleset_digest,
     )
 
 
@@ -205,7 +212,7 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
 
 def _decision_values(
     store: Store,
-    record: Mapping[str, Any],
+    decision: Decision,
     lang: str,
     words: Mapping[str, str],
     values: dict[str, str],
@@ -213,20 +220,20 @@ def _decision_values(
 ) -> dict[str, str]:
     """`$decision`, `$basis` and `$evidence`, filled in, beside `values`."""
     spec = None
-    if record["rule_id"] == HUMAN_REVIEW:
+    if decision.rule_id == HUMAN_REVIEW:
         basis, evidence = words["review.basis"], words["review.evidence"]
     else:
-        spec, text = _rule_notice(store, record, lang)
+        spec, text = _rule_notice(store, decision, lang)
         basis, evidence = text.basis, text.evidence
-    values = values | _evidence_values(store, record, spec, words, at)
-    sentence = f"decision.{record['action']}"
-    effective = datetime.fromisoformat(record["effective_at"])
-    if record["expires_at"]:
+    values = values | _evidence_values(store, decision, spec, words, at)
+    sentence = f"decision.{decision.action}"
+    effective = decision.effective_at
+    if decision.expires_at is not None:
         sentence += ".until_time"
-        values["expires_at"] = at(datetime.fromisoformat(record["expires_at"]))
-    elif record.get("end_condition") == "verification_passed":
+        values["expires_at"] = at(decision.expires_at)
+    elif decision.end_condition == "verification_passed":
         sentence += ".until_verification"
-    elif record["action"] == "blacklist" and spec is not None and spec.then.listed_for:
+    elif decision.action == "blacklist" and spec is not None and spec.then.listed_for:
         sentence += ".listed_until"
         values["listed_until"] = at(effective + parse_duration(spec.then.listed_for))
     return values | {
@@ -238,7 +245,7 @@ def _decision_values(
 
 def _evidence_values(
     store: Store,
-    record: Mapping[str, Any],
+    decision: Decision,
     spec: RuleSpec | None,
     words: Mapping[str, str],
     at: Callable[[datetime], str],
@@ -246,28 +253,28 @@ def _evidence_values(
     """`$count`, `$first`, `$last`, `$anchor_at`, `$verification_reason` from the decision's
     evidence: only the account's own events count for times (a window grouped by an identity
     value holds other accounts' registrations; a re-registration's, the listing decision)."""
-    account = record["account_id"]
+    account = decision.account_id
     own = [
         payload
-        for event_id in record["evidence"]
+        for event_id in decision.evidence
         if (payload := store.event_payload(event_id)) is not None
         and payload["account_id"] == account
     ]
-    effective = datetime.fromisoformat(record["effective_at"])
+    effective = decision.effective_at
     times = sorted(_event_time(payload) for payload in own) or [effective]
     count = len(own)
     if spec is not None and spec.window is not None:
         # The engine appends the window's count to the deciding rule's conditions.
-        match = next((m for m in record["matched"] if m["rule_id"] == record["rule_id"]), None)
-        if match is not None and match["conditions"]:
-            seen = match["conditions"][-1]["seen"]
+        match = next((m for m in decision.matched if m.rule_id == decision.rule_id), None)
+        if match is not None and match.conditions:
+            seen = match.conditions[-1].seen
             count = seen if isinstance(seen, int) else count
     anchor_at = effective
-    if record.get("anchor"):
-        anchored = store.decision(record["anchor"])
+    if decision.anchor:
+        anchored = store.decision(decision.anchor)
         if anchored is not None:
-            anchor_at = datetime.fromisoformat(anchored.record["effective_at"])
-        elif (payload := store.event_payload(record["anchor"])) is not None:
+            anchor_at = anchored.decision.effective_at
+        elif (payload := store.event_payload(decision.anchor)) is not None:
             anchor_at = _event_time(payload)
     reason = _verification_reason(own)
     phrase = f"verification.{reason}" if reason is not None else ""

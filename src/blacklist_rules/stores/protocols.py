@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from blacklist_rules.model.chain import AuditHead, Verdict
+from blacklist_rules.model.decisions import DecisionRecord
 from blacklist_rules.model.history import HistoryRow
 from blacklist_rules.stores.records import (
     AccountStatus,
@@ -40,6 +41,7 @@ from blacklist_rules.stores.records import (
     StoredEntry,
     StoredEvent,
     TakenDecision,
+    Veto,
 )
 from blacklist_rules.stores.sharing import Outbox, Workers
 
@@ -159,7 +161,7 @@ class DecisionStore(Protocol):
     def set_status(self, account_id: str, status: str) -> None: ...
 
     def add_decision(
-        self, record: dict[str, Any], event_id: str, effective_at: str, expires_at: str | None
+        self, record: DecisionRecord, event_id: str, effective_at: str, expires_at: str | None
     ) -> None:
         """Store a decision; the time columns are UTC text (see `utc_text`), so they compare."""
 
@@ -201,7 +203,7 @@ class DecisionStore(Protocol):
         """How a reversed decision was reversed: `appeal_outcome`, `review_decision` or
         `cascade` (a db older than schema 5 knew no cascade: then what reversed it)."""
 
-    def vetoed(self, decision_ids: list[str] | None = None) -> dict[tuple[str, str, str], set[str]]:
+    def vetoed(self, decision_ids: list[str] | None = None) -> dict[Veto, set[str]]:
         """Enforced decisions a person reversed, by (account, rule, effective time): the
         evidence withdrawn with each, else all its evidence (older dbs knew no cascade: every
         reversal was a person's). With `decision_ids`, only those among them (read by key:

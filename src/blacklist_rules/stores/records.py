@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 import attrs
 
+from blacklist_rules.model.decisions import Decision, DecisionRecord
 from blacklist_rules.model.events import utc_text
 
 
@@ -161,18 +162,33 @@ class AccountStatus:
     status: str
 
 
+def decision_text(record: DecisionRecord) -> str:
+    """A decision's record as every store writes it: compact JSON, the one serialiser of the
+    stored text (the audit chain and decision digests cover it byte for byte)."""
+    return json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def decision_record(text: str) -> DecisionRecord:
+    """A decision's record read back from its stored text (inverse of `decision_text`)."""
+    return DecisionRecord.from_dict(json.loads(text))
+
+
 @attrs.frozen
 class StoredDecision:
     """A decision's record, when it ended (UTC text) and the event that reversed it."""
 
-    record: dict[str, Any]
+    record: DecisionRecord
     ended_at: str | None
     reversed_by: str | None
+
+    @property
+    def decision(self) -> Decision:
+        return self.record.decision
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> StoredDecision:
         """From the columns record (its JSON text), ended_at, reversed_by."""
-        return cls(dict(json.loads(row[0])), row[1], row[2])
+        return cls(decision_record(row[0]), row[1], row[2])
 
 
 @attrs.frozen
@@ -180,9 +196,23 @@ class TakenDecision:
     """A decision's record, when it ended, and the event being processed when it was
     recorded."""
 
-    record: dict[str, Any]
+    record: DecisionRecord
     ended_at: str | None
     event_id: str
+
+    @property
+    def decision(self) -> Decision:
+        return self.record.decision
+
+
+@attrs.frozen
+class Veto:
+    """A decision a person reversed, never taken again (`DecisionStore.vetoed`): its account,
+    its rule and the moment it took effect (UTC text, as the decision's column)."""
+
+    account_id: str
+    rule_id: str
+    at: str
 
 
 @attrs.frozen
@@ -297,7 +327,8 @@ class SeedDecision:
     expires_at: str | None
     end_condition: str | None
     ended_at: str | None
-    record: dict[str, Any]
+    record: str
+    """Its stored text, copied as it is (`decision_text`)."""
 
 
 @attrs.frozen

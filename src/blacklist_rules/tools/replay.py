@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 
 from blacklist_rules.engine import Engine, Outcome
-from blacklist_rules.model.decisions import Action, Decision, Mode
+from blacklist_rules.model.decisions import Action, Decision, DecisionRecord, Mode
 from blacklist_rules.model.events import ParsedLine, to_micros
 from blacklist_rules.model.identity import IdentityKey
 from blacklist_rules.pack.compiler import CompiledRuleset
@@ -278,27 +278,25 @@ def shadow_diff(engine: Engine, *, samples: int = 3) -> dict[str, Any]:
     rule would also have changed what came after it (a deadline it starts, a status another
     rule then sees). The exact answer is a `replay_diff` with the rule's mode set to enforce.
     """
-    by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_account: dict[str, list[DecisionRecord]] = defaultdict(list)
     lifts = engine.store.lifts()
     clock = engine.clock
     for record in (row.record for row in engine.store.shadow_decisions()):
-        if not _would_stand(engine, record, lifts.get(record["account_id"], ()), clock):
+        account_id = record.decision.account_id
+        if not _would_stand(engine, record.decision, lifts.get(account_id, ()), clock):
             continue
-        by_account[record["account_id"]].append(record)
+        by_account[account_id].append(record)
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     per_rule: Counter[str] = Counter()
     added: set[tuple[str, str]] = set()
     for account, records in sorted(by_account.items()):
         now = engine.status(account)
-        actions = [Action(record["action"]).status for record in records]
+        actions = [record.decision.action.status for record in records]
         would = max([now, *actions], key=lambda status: status.severity)
-        for record in records:
-            per_rule[record["rule_id"]] += 1
-            if (
-                record["action"] in IRREVERSIBLE
-                and Action(record["action"]).status.severity > now.severity
-            ):
-                added.add((account, record["action"]))
+        for decision in (record.decision for record in records):
+            per_rule[decision.rule_id] += 1
+            if decision.action in IRREVERSIBLE and decision.action.status.severity > now.severity:
+                added.add((account, str(decision.action)))
         if would != now:
             groups[(str(now), str(would))].append(account)
     enforced = engine.store.enforced_irreversible()
@@ -313,7 +311,7 @@ def shadow_diff(engine: Engine, *, samples: int = 3) -> dict[str, Any]:
                 "accounts": len(members),
                 "account_ids": members,
                 "samples": [
-                    {"account_id": account, "shadow": by_account[account]}
+                    {"account_id": account, "shadow": [r.to_dict() for r in by_account[account]]}
                     for account in members[:samples]
                 ],
             }
@@ -329,16 +327,15 @@ def shadow_diff(engine: Engine, *, samples: int = 3) -> dict[str, Any]:
 
 
 def _would_stand(
-    engine: Engine, record: dict[str, Any], lifts: Iterable[int], clock: datetime | None
+    engine: Engine, decision: Decision, lifts: Iterable[int], clock: datetime | None
 ) -> bool:
     """Would this shadow decision, had it been enforced, still stand now?"""
-    effective = datetime.fromisoformat(record["effective_at"])
-    since_us = to_micros(effective)
+    since_us = to_micros(decision.effective_at)
     if any(lift >= since_us for lift in lifts):  # a reviewer lifted what stood then
         return False
-    expires = record["expires_at"]
-    if expires is not None and clock is not None and datetime.fromisoformat(expires) <= clock:
+    expires = decision.expires_at
+    if expires is not None and clock is not None and expires <= clock:
         return False
-    if record.get("end_condition") == "verification_passed":
-        return engine.store.passed_verification_since(record["account_id"], since_us) is None
+    if decision.end_condition == "verification_passed":
+        return engine.store.passed_verification_since(decision.account_id, since_us) is None
     return True

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 from blacklist_rules.errors import StoreError
-from blacklist_rules.model.decisions import CASCADE
+from blacklist_rules.model.decisions import CASCADE, DecisionRecord
 from blacklist_rules.stores.audit_crosscheck import DECISION_ENDED
-from blacklist_rules.stores.records import AccountStatus, Expiry, StoredDecision, TakenDecision
-from blacklist_rules.stores.sqlite.schema import dumps
+from blacklist_rules.stores.records import (
+    AccountStatus,
+    Expiry,
+    StoredDecision,
+    TakenDecision,
+    Veto,
+    decision_record,
+    decision_text,
+)
 
 from .audit import MemoryAudit
 from .base import PATH, Decision
@@ -23,7 +29,7 @@ def _standing(d: Decision) -> bool:
 def _records(found: list[Decision]) -> list[StoredDecision]:
     """Records in the order taken (time, then arrival: a stable sort keeps it)."""
     return [
-        StoredDecision(json.loads(d.record), d.ended_at, d.reversed_by)
+        StoredDecision(decision_record(d.record), d.ended_at, d.reversed_by)
         for d in sorted(found, key=lambda d: d.effective_at)
     ]
 
@@ -42,31 +48,34 @@ class MemoryDecisions(MemoryAudit):
         self._t.accounts[account_id] = status
 
     def add_decision(
-        self, record: dict[str, Any], event_id: str, effective_at: str, expires_at: str | None
+        self, record: DecisionRecord, event_id: str, effective_at: str, expires_at: str | None
     ) -> None:
-        decision_id = record["decision_id"]
+        d = record.decision
+        decision_id = d.decision_id
         if decision_id in self._t.decisions:
             raise StoreError(f"{PATH}: UNIQUE constraint failed: decisions.decision_id")
         self._t.decisions[decision_id] = Decision(
             decision_id,
-            record["account_id"],
+            d.account_id,
             event_id,
-            record["action"],
-            record["mode"],
-            record["rule_id"],
+            d.action,
+            d.mode,
+            d.rule_id,
             effective_at,
             expires_at,
-            record["end_condition"],
+            d.end_condition,
             None,
             None,
-            dumps(record),
+            decision_text(record),
             None,
         )
 
     def decision(self, decision_id: str) -> StoredDecision | None:
         d = self._t.decisions.get(decision_id)
         return (
-            None if d is None else StoredDecision(json.loads(d.record), d.ended_at, d.reversed_by)
+            None
+            if d is None
+            else StoredDecision(decision_record(d.record), d.ended_at, d.reversed_by)
         )
 
     def standing(
@@ -85,7 +94,7 @@ class MemoryDecisions(MemoryAudit):
     def enforced_decisions(self) -> Iterator[StoredDecision]:
         found = [d for d in self._t.decisions.values() if d.mode == "enforce"]
         for d in sorted(found, key=lambda d: d.effective_at):
-            yield StoredDecision(json.loads(d.record), d.ended_at, d.reversed_by)
+            yield StoredDecision(decision_record(d.record), d.ended_at, d.reversed_by)
 
     def decisions_of(self, account_id: str) -> list[StoredDecision]:
         return _records(self._of(account_id))
@@ -144,8 +153,8 @@ class MemoryDecisions(MemoryAudit):
         event = self._t.events.get(d.reversed_by or "")
         return None if event is None else event.type
 
-    def vetoed(self, decision_ids: list[str] | None = None) -> dict[tuple[str, str, str], set[str]]:
-        found: dict[tuple[str, str, str], set[str]] = {}
+    def vetoed(self, decision_ids: list[str] | None = None) -> dict[Veto, set[str]]:
+        found: dict[Veto, set[str]] = {}
         for d in self._t.decisions.values():
             if d.mode != "enforce" or d.reversed_by is None or d.reversed_how == CASCADE:
                 continue
@@ -153,7 +162,7 @@ class MemoryDecisions(MemoryAudit):
                 continue
             withdrawn = [e for e, (_by, of) in self._t.withdrawn.items() if of == d.decision_id]
             evidence = withdrawn or json.loads(d.record)["evidence"]
-            found.setdefault((d.account_id, d.rule_id, d.effective_at), set()).update(evidence)
+            found.setdefault(Veto(d.account_id, d.rule_id, d.effective_at), set()).update(evidence)
         return found
 
     def recorded_by(self, decision_ids: list[str]) -> dict[str, str]:
@@ -162,7 +171,7 @@ class MemoryDecisions(MemoryAudit):
 
     def taken_of(self, accounts: set[str]) -> list[TakenDecision]:
         return [
-            TakenDecision(json.loads(d.record), d.ended_at, d.event_id)
+            TakenDecision(decision_record(d.record), d.ended_at, d.event_id)
             for d in self._t.decisions.values()
             if d.account_id in accounts and d.reversed_by is None
         ]

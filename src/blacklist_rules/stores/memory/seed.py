@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import attrs
 
 from blacklist_rules.model.events import from_micros, utc_text
@@ -18,7 +16,6 @@ from blacklist_rules.stores.records import (
     seed_removal,
     seeded_deadline,
 )
-from blacklist_rules.stores.sqlite.schema import dumps
 
 from .base import Decision, Entry, Event
 from .events import MemoryEvents
@@ -49,7 +46,7 @@ class MemorySeeding(MemoryEvents):
                 *(d.decision_id, d.account_id, d.event_id, d.action, d.mode, d.rule_id),
                 *(d.effective_at, d.expires_at, d.end_condition),
                 d.ended_at if d.ended_at is not None and d.ended_at < cut else None,
-                json.loads(d.record),
+                d.record,
             )
             for d in t.decisions.values()
             if d.account_id in accounts
@@ -109,7 +106,7 @@ def _decision(d: SeedDecision) -> Decision:
         end_condition=d.end_condition,
         ended_at=d.ended_at,
         reversed_by=None,
-        record=dumps(d.record),
+        record=d.record,
         reversed_how=None,
     )
 

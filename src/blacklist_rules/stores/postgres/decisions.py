@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
-from blacklist_rules.model.decisions import CASCADE
+from blacklist_rules.model.decisions import CASCADE, DecisionRecord
 from blacklist_rules.stores.audit_crosscheck import DECISION_ENDED
-from blacklist_rules.stores.records import AccountStatus, Expiry, StoredDecision, TakenDecision
-from blacklist_rules.stores.sqlite.schema import dumps
+from blacklist_rules.stores.records import (
+    AccountStatus,
+    Expiry,
+    StoredDecision,
+    TakenDecision,
+    Veto,
+    decision_record,
+    decision_text,
+)
 
 from .audit import PostgresAudit
 from .schema import STANDING
@@ -37,25 +43,26 @@ class PostgresDecisions(PostgresAudit):
         )
 
     def add_decision(
-        self, record: dict[str, Any], event_id: str, effective_at: str, expires_at: str | None
+        self, record: DecisionRecord, event_id: str, effective_at: str, expires_at: str | None
     ) -> None:
         """Store a decision; the time columns are UTC text (see `utc_text`), so they compare.
         A second decision of the same id is a `StoreError`."""
+        d = record.decision
         self._db.execute(
             "INSERT INTO decisions (decision_id, account_id, event_id, action, mode, rule_id, "
             "effective_at, expires_at, end_condition, record) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
-                record["decision_id"],
-                record["account_id"],
+                d.decision_id,
+                d.account_id,
                 event_id,
-                record["action"],
-                record["mode"],
-                record["rule_id"],
+                d.action,
+                d.mode,
+                d.rule_id,
                 effective_at,
                 expires_at,
-                record["end_condition"],
-                dumps(record),
+                d.end_condition,
+                decision_text(record),
             ),
         )
 
@@ -171,7 +178,7 @@ class PostgresDecisions(PostgresAudit):
         )
         return None if found is None else str(found)
 
-    def vetoed(self, decision_ids: list[str] | None = None) -> dict[tuple[str, str, str], set[str]]:
+    def vetoed(self, decision_ids: list[str] | None = None) -> dict[Veto, set[str]]:
         """Enforced decisions a person reversed, by (account, rule, effective time): the
         evidence withdrawn with each, else all its evidence. With `decision_ids`, only those
         among them (what one reversal adds to the vetoes); else all."""
@@ -184,10 +191,10 @@ class PostgresDecisions(PostgresAudit):
             "AND (%(ids)s::text[] IS NULL OR d.decision_id = ANY(%(ids)s)) ORDER BY d.position",
             {"ids": decision_ids},
         )
-        found: dict[tuple[str, str, str], set[str]] = {}
+        found: dict[Veto, set[str]] = {}
         for account, rule, at, record, withdrawn in rows:
             evidence = withdrawn or json.loads(record)["evidence"]
-            found.setdefault((str(account), str(rule), str(at)), set()).update(evidence)
+            found.setdefault(Veto(str(account), str(rule), str(at)), set()).update(evidence)
         return found
 
     def recorded_by(self, decision_ids: list[str]) -> dict[str, str]:
@@ -206,7 +213,7 @@ class PostgresDecisions(PostgresAudit):
             "AND reversed_by IS NULL ORDER BY position",
             (sorted(accounts),),
         )
-        return [TakenDecision(dict(json.loads(row[0])), row[1], str(row[2])) for row in rows]
+        return [TakenDecision(decision_record(row[0]), row[1], str(row[2])) for row in rows]
 
     def next_expiry(self) -> str | None:
         found = self._db.value(

@@ -3,7 +3,6 @@ reversal cascade replays on a scratch store whatever store the engine runs on.""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import attrs
@@ -21,7 +20,6 @@ from blacklist_rules.stores.records import (
     seed_removal,
     seeded_deadline,
 )
-from blacklist_rules.stores.sqlite.schema import dumps
 
 from .base import PostgresBase
 from .schema import ENTRY, KEPT
@@ -38,7 +36,7 @@ def _decision(row: tuple[Any, ...]) -> SeedDecision:
     return SeedDecision(
         *(decision_id, account_id, event_id, action, mode, rule_id),
         *(effective_at, expires_at, end_condition, ended_at),
-        record=json.loads(record),
+        record=record,
     )
 
 
@@ -125,7 +123,7 @@ class PostgresSeeding(PostgresBase):
             "INSERT INTO decisions (decision_id, account_id, event_id, action, mode, rule_id, "
             "effective_at, expires_at, end_condition, ended_at, record) "
             f"VALUES ({', '.join(['%s'] * 11)}) ON CONFLICT DO NOTHING",
-            [(*attrs.astuple(d)[:10], dumps(d.record)) for d in seed.decisions],
+            [(*attrs.astuple(d)[:10], d.record) for d in seed.decisions],
         )
         self._db.run_many(
             f"INSERT INTO deadlines ({_DEADLINE}) VALUES ({', '.join(['%s'] * 7)}) "

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
-from blacklist_rules.model.decisions import CASCADE
+from blacklist_rules.model.decisions import CASCADE, DecisionRecord
 from blacklist_rules.stores.audit_crosscheck import DECISION_ENDED
-from blacklist_rules.stores.records import AccountStatus, Expiry, StoredDecision, TakenDecision
+from blacklist_rules.stores.records import (
+    AccountStatus,
+    Expiry,
+    StoredDecision,
+    TakenDecision,
+    Veto,
+    decision_record,
+    decision_text,
+)
 
 from .audit import SQLiteAudit
 from .schema import (
     STANDING,
-    dumps,
 )
 
 _ROWS = "SELECT record, ended_at, reversed_by FROM decisions"
@@ -33,22 +39,23 @@ class SQLiteDecisions(SQLiteAudit):
         self._db.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?)", (account_id, status))
 
     def add_decision(
-        self, record: dict[str, Any], event_id: str, effective_at: str, expires_at: str | None
+        self, record: DecisionRecord, event_id: str, effective_at: str, expires_at: str | None
     ) -> None:
         """Store a decision; the time columns are UTC text (see `utc_text`), so they compare."""
+        d = record.decision
         self._db.execute(
             "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, NULL)",
             (
-                record["decision_id"],
-                record["account_id"],
+                d.decision_id,
+                d.account_id,
                 event_id,
-                record["action"],
-                record["mode"],
-                record["rule_id"],
+                d.action,
+                d.mode,
+                d.rule_id,
                 effective_at,
                 expires_at,
-                record["end_condition"],
-                dumps(record),
+                d.end_condition,
+                decision_text(record),
             ),
         )
 
@@ -162,7 +169,7 @@ class SQLiteDecisions(SQLiteAudit):
         ).fetchone()
         return None if row is None or row[0] is None else str(row[0])
 
-    def vetoed(self, decision_ids: list[str] | None = None) -> dict[tuple[str, str, str], set[str]]:
+    def vetoed(self, decision_ids: list[str] | None = None) -> dict[Veto, set[str]]:
         """Enforced decisions a person reversed, by (account, rule, effective time): the
         evidence withdrawn with each, else all its evidence (older dbs knew no cascade: every
         reversal was a person's). With `decision_ids`, only those among them (read by key:
@@ -177,10 +184,10 @@ class SQLiteDecisions(SQLiteAudit):
             + ("" if decision_ids is None else f" AND d.decision_id IN ({among})"),
             decision_ids or (),
         )
-        found: dict[tuple[str, str, str], set[str]] = {}
+        found: dict[Veto, set[str]] = {}
         for account, rule, at, record, withdrawn in rows:
             evidence = json.loads(withdrawn) or json.loads(record)["evidence"]
-            found.setdefault((str(account), str(rule), str(at)), set()).update(evidence)
+            found.setdefault(Veto(str(account), str(rule), str(at)), set()).update(evidence)
         return found
 
     def recorded_by(self, decision_ids: list[str]) -> dict[str, str]:
@@ -201,7 +208,7 @@ class SQLiteDecisions(SQLiteAudit):
             "AND reversed_by IS NULL ORDER BY rowid",
             sorted(accounts),
         ).fetchall()
-        return [TakenDecision(dict(json.loads(row[0])), row[1], str(row[2])) for row in rows]
+        return [TakenDecision(decision_record(row[0]), row[1], str(row[2])) for row in rows]
 
     def next_expiry(self) -> str | None:
         row = self._db.execute(

@@ -3,7 +3,6 @@ into another, so the two need not be the same implementation."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import attrs
@@ -23,7 +22,7 @@ from blacklist_rules.stores.records import (
 )
 
 from .base import SQLiteBase
-from .schema import KEPT, dumps
+from .schema import KEPT
 
 
 def _decision(row: Any) -> SeedDecision:
@@ -39,7 +38,7 @@ def _decision(row: Any) -> SeedDecision:
         expires_at=row[7],
         end_condition=row[8],
         ended_at=row[9],
-        record=json.loads(row[10]),
+        record=row[10],
     )
 
 
@@ -110,7 +109,7 @@ class SQLiteSeeding(SQLiteBase):
         )
         self._db.executemany(
             f"INSERT OR IGNORE INTO decisions VALUES ({', '.join('?' * 13)})",
-            ((*attrs.astuple(d)[:10], None, dumps(d.record), None) for d in seed.decisions),
+            ((*attrs.astuple(d)[:10], None, d.record, None) for d in seed.decisions),
         )
         self._db.executemany(
             f"INSERT OR IGNORE INTO deadlines VALUES ({', '.join('?' * 7)})",
