@@ -29,6 +29,7 @@ from blacklist_rules.model.transparency import (
 
 from .conditions import Compare, Path, comparisons, suggest
 from .loader import RuleSource
+from .prior import check_prior
 from .spec import Filter, parse_duration
 
 _OPS_BY_KIND = {
@@ -393,4 +394,5 @@ def check_rules(rules: list[RuleSource], fields: Catalog = FIELDS) -> list[RuleF
     errors += [error for rule in rules for check in WITH_FIELDS for error in check(rule, fields)]
     errors.extend(check_unique_ids(rules))
     errors.extend(check_deadline_anchors(rules))
+    errors.extend(check_prior(rules))
     return sorted(errors)
