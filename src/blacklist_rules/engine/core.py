@@ -37,6 +37,7 @@ class Indexes:
         "caps",
         "from_log",
         "linking",
+        "listed",
         "prior",
         "reads_account",
         "reads_blacklist",
@@ -88,6 +89,12 @@ class Indexes:
         )
         """Event types some rule of which reads account facts (`account`): only their
         snapshots carry them (two store reads an event)."""
+        self.listed: dict[str, tuple[str, ...]] = {}
+        """Per event type: the lists its rules' `unless_listed` name (engine.lists)."""
+        for rule in ruleset.rules:
+            for name in rule.event_types:
+                found = self.listed.get(name, ()) + tuple(rule.unless_listed)
+                self.listed[name] = tuple(dict.fromkeys(found))
         self.prior: dict[str, dict[str, PriorTest]] = {}
         """Per event type: the `prior:` tests of its rules, by snapshot key (engine.prior)."""
         for rule, test in ((r, r.prior) for r in ruleset.rules if r.prior is not None):

@@ -17,6 +17,7 @@ from . import record as recording
 from .account import account_facts
 from .context import EventContext, Occasion
 from .core import Core
+from .lists import listed_facts
 from .prior import prior_facts
 
 
@@ -126,6 +127,8 @@ def decide_stored(
         snapshot.update(account_facts(core.store, account_id, at_us))
     tests = core.index.prior.get(stored.type, {}).values()
     snapshot.update(prior_facts(core.store, account_id, at_us, tests, registration_id)[0])
+    lists = core.index.listed.get(stored.type, ())
+    snapshot.update(listed_facts(core.store, account_id, at_us, lists))
     snapshot.update(derived)
     held = [r for r in ruleset.by_type.get(stored.type, ()) if r.guard(snapshot)]
     names = [it.name for it in ruleset.listeners.get(stored.type, ()) if it.guard(snapshot)]

@@ -21,6 +21,7 @@ from . import observe, registry
 from .account import account_facts
 from .context import EventContext, Occasion
 from .core import Core
+from .lists import listed_facts
 from .prior import prior_facts
 
 REVERSING = frozenset({"review_decision", "appeal_outcome"})
@@ -41,6 +42,8 @@ def match(core: Core, ctx: EventContext, event: Event) -> tuple[list[Occasion], 
     tests = core.index.prior.get(event.type, {})
     counts, decisions = prior_facts(core.store, event.account_id, at_us, tests.values())
     snapshot.update(counts)
+    lists = core.index.listed.get(event.type, ())
+    snapshot.update(listed_facts(core.store, event.account_id, at_us, lists))
     if event.type == "registration":
         ctx.hits = registry.entries_at(core, ctx.prints.listed() if ctx.prints else [], at_us)
         snapshot[BLACKLISTED_IDENTITY] = bool(ctx.hits)

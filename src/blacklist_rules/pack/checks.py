@@ -28,6 +28,7 @@ from blacklist_rules.model.transparency import (
 )
 
 from .conditions import Compare, Path, comparisons, suggest
+from .lists import check_unless_listed
 from .loader import RuleSource
 from .prior import check_prior
 from .spec import Filter, parse_duration
@@ -378,6 +379,7 @@ def check_account_facts(rule: RuleSource) -> Iterator[RuleFileError]:
 
 PER_RULE = (
     check_shape,
+    check_unless_listed,
     check_account_facts,
     check_event_types,
     check_then,

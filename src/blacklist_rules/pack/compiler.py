@@ -27,6 +27,7 @@ from blacklist_rules.model.patterns import Pattern, compile_pattern
 
 from .conditions import All, AnyOf, Compare, Condition, Not, comparisons
 from .fields import NONE, DeclaredFields
+from .lists import with_unless_listed
 from .loader import RuleSource
 from .notice_templates import NoticePack
 from .prior import PriorTest, compile_prior
@@ -165,6 +166,7 @@ class CompiledRule:
     window: WindowTest | None = None
     deadline: DeadlineSpec | None = None
     prior: PriorTest | None = attrs.field(default=None, repr=False)
+    unless_listed: tuple[str, ...] = attrs.field(default=(), repr=False)
     """(Not in the repr: a pack without `prior:` compiles as it did before there was one.)"""
     dsa: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     """The rule's `dsa` block (every key, defaults filled in): kept with the pack in the
@@ -479,7 +481,7 @@ def _compile_rule(build: _Builder, source: RuleSource) -> tuple[CompiledRule, Ma
     spec, then = source.spec, source.spec.then
     window = build.window(source, spec.window) if spec.window else None
     deadline = build.deadline(source, spec.deadline) if spec.deadline else None
-    condition = source.condition
+    condition = with_unless_listed(source.condition, spec.unless_listed)
     types = spec.event_types
     if deadline is not None:
         types, condition = (DEADLINE,), Compare(DEADLINE, "eq", spec.id, ("deadline",))
@@ -509,6 +511,7 @@ def _compile_rule(build: _Builder, source: RuleSource) -> tuple[CompiledRule, Ma
         window=window,
         deadline=deadline,
         prior=prior,
+        unless_listed=tuple(spec.unless_listed or ()),
         dsa=spec.dsa.model_dump(mode="json"),
         content=rule_digest(spec),
     )

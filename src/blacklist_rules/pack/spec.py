@@ -23,6 +23,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from blacklist_rules.model.events import LIST_NAME
 from blacklist_rules.model.transparency import CATEGORIES, CONTENT_TYPES, KEYWORDS, SOURCE_TYPES
 
 from .conditions import COMBINATORS, Condition, Path
@@ -425,6 +426,14 @@ class RuleSpec(BaseModel):
     when: RawCondition = None
     window: Window | None = None
     deadline: Deadline | None = None
+    unless_listed: Annotated[
+        list[Annotated[str, StringConstraints(pattern=LIST_NAME)]] | None,
+        Field(
+            min_length=1,
+            description="list names (`list_update` events): an account on any of them at the "
+            "event's time is not decided by this rule",
+        ),
+    ] = None
     prior: Annotated[
         Prior | None,
         Field(description="escalation: the account's earlier enforced decisions of an action"),
@@ -447,8 +456,9 @@ class RuleSpec(BaseModel):
         """The spec as JSON (what its digest is of): a rule without `prior` keeps the digest
         it had before rules could have one."""
         content = self.model_dump(mode="json", by_alias=True)
-        if content["prior"] is None:
-            del content["prior"]
+        for key in ("prior", "unless_listed"):
+            if content[key] is None:
+                del content[key]
         return content
 
     @property

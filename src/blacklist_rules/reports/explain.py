@@ -13,6 +13,7 @@ from typing import Any
 
 from blacklist_rules.engine import Engine
 from blacklist_rules.engine.account import account_facts
+from blacklist_rules.engine.lists import listed_facts
 from blacklist_rules.engine.prior import prior_facts
 from blacklist_rules.errors import EventError
 from blacklist_rules.model.events import (
@@ -97,6 +98,7 @@ def why_not(engine: Engine, account_id: str, rule_id: str, limit: int = 10) -> d
             snapshot[BLACKLISTED_IDENTITY] = engine.store.listed_registration(event.event_id, at_us)
         if any(test.field in ACCOUNT_FACTS for test in comparisons(rule.condition)):
             snapshot.update(account_facts(engine.store, account_id, at_us))
+        snapshot.update(listed_facts(engine.store, account_id, at_us, rule.unless_listed))
         failed = first_failure(rule.condition, snapshot)
         if failed is None and rule.prior is not None:
             failed = _prior_failure(engine, rule, event, entry)

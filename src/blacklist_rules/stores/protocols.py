@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from blacklist_rules.model.chain import AuditHead, Verdict
 from blacklist_rules.model.history import HistoryRow
+from blacklist_rules.stores.lists import Lists
 from blacklist_rules.stores.records import (
     AccountStatus,
     Arrival,
@@ -582,6 +583,7 @@ class Store(
     Seeding,
     Workers,
     Outbox,
+    Lists,
     Protocol,
 ):
     """Every concern: what an `Engine` runs on."""
