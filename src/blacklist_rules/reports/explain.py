@@ -143,7 +143,8 @@ def _prior_failure(
 ) -> dict[str, Any] | None:
     """The rule's `prior:` test for the event from the decisions stored now but its own
     (`entry["prior"]`: the count and the decisions counted), or None when it holds."""
-    assert rule.prior is not None
+    if rule.prior is None:
+        return None
     at_us, tests = to_micros(event.occurred_at), [rule.prior]
     counts, found = prior_facts(engine.store, event.account_id, at_us, tests, event.event_id)
     seen, test = counts[rule.prior.key], rule.prior
