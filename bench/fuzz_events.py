@@ -99,6 +99,7 @@ def valid_event(rng: random.Random, index: int) -> dict[str, Any]:
         },
         "review_decision": {"reviewer_id": "rv", "action": "freeze", "reason": "r"},
         "appeal_outcome": {"decision_id": "d-x", "outcome": "upheld", "reviewer_id": "rv"},
+        "list_update": {"list": "official", "op": rng.choice(["add", "remove"]), "reason": "r"},
     }
     return {**base, **fields[kind]}
 

@@ -154,7 +154,7 @@ def test_validate_reports_file_and_line(tmp_path: Path) -> None:
     """`validate` exits 0 on the default pack and 1 with `file:line:` on a broken rule."""
     ok = cli("validate", str(ROOT / "rules"), cwd=tmp_path)
     assert ok.returncode == 0
-    assert "12 rules OK" in ok.stdout
+    assert "13 rules OK" in ok.stdout
     broken = tmp_path / "rules"
     broken.mkdir()
     (broken / "r.yaml").write_text(

@@ -380,6 +380,7 @@ def test_default_pack_is_found_and_loads() -> None:
             "blacklist-confirmed-impersonation",
             "blacklist-repeated-malicious-rumours",
             "blacklist-returning-identity",
+            "cancel-after-repeated-rumour-freezes",
             "cancel-proven-fake-identity",
             "cancel-proven-fake-registration",
             "cancel-unverified-after-freeze",

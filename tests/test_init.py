@@ -133,7 +133,7 @@ def test_init_then_test_passes_from_a_folder_outside_the_checkout(
     assert inside.returncode == 0, inside.stdout + inside.stderr
     validated = cli("validate", "rules", cwd=pack)
     assert validated.returncode == 0, validated.stderr
-    assert "rules: 12 rules OK" in validated.stdout
+    assert "rules: 13 rules OK" in validated.stdout
     where = subprocess.run(
         [sys.executable, "-c", "import blacklist_rules; print(blacklist_rules.__file__)"],
         env=env,

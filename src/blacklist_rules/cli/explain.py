@@ -71,6 +71,8 @@ def _show_why_not(answer: dict[str, Any]) -> None:
         else:
             failed = seen["first_failed"]
             print(head + f"`{failed['condition']}` failed, saw {json.dumps(failed['seen'])}")
+        if seen.get("prior", {}).get("decisions"):
+            print(f"    prior decisions counted: {', '.join(seen['prior']['decisions'])}")
     if "deadlines" in answer and not answer["deadlines"]:
         print("  no deadline of this rule was ever started for the account")
     if "events" in answer and not answer["events"]:

@@ -9,6 +9,7 @@ from typing import Any
 from blacklist_rules import BlacklistEntry, Decision, Engine
 from blacklist_rules.model.decisions import ScheduledDeadline
 from blacklist_rules.model.events import EVENT_TYPES, from_micros
+from blacklist_rules.stores.lists import on_lists
 
 from ._common import KEY_HELP, Commands, db_option, print_json, reader, rules_option, unknown
 
@@ -18,7 +19,8 @@ def add_parser(commands: Commands) -> None:
         "status",
         help="an account's status and the decisions behind it",
         description="The account's status, the decisions standing behind it, its pending "
-        "deadlines and its blacklist entries. An account the db has no event or decision of "
+        "deadlines, its blacklist entries and the lists it is on. An account the db has no "
+        "event or decision of "
         "is not reported `active`: it is named on stderr, exit 6.",
         epilog=KEY_HELP,
     )
@@ -27,6 +29,10 @@ def add_parser(commands: Commands) -> None:
     rules_option(status)
     status.add_argument("--json", action="store_true", help="one JSON object instead of text")
     status.set_defaults(func=handle)
+
+
+END_OF_TIME = 2**63 - 1
+"""Every change counts: the lists the account is on after its latest one."""
 
 
 def _known(engine: Engine, account: str) -> bool:
@@ -44,6 +50,7 @@ def handle(args: argparse.Namespace) -> int:
         pending = [d for d in engine.deadlines(args.account) if d.state == "pending"]
         entries = engine.blacklist_entries(args.account)
         mark = _watermark(engine)
+        lists = sorted(on_lists(engine.store.list_changes(args.account), END_OF_TIME))
         if args.json:
             shown: dict[str, Any] = {
                 "account_id": args.account,
@@ -51,6 +58,7 @@ def handle(args: argparse.Namespace) -> int:
                 "standing": [d.to_dict() for d in standing],
                 "pending_deadlines": [d.to_dict() for d in pending],
                 "blacklist_entries": [entry.to_dict() for entry in entries],
+                "lists": lists,
             }
             if engine.store.shared:
                 shown["watermark"] = mark
@@ -58,6 +66,8 @@ def handle(args: argparse.Namespace) -> int:
             return 0
         print(f"{args.account}: {status}")
         _show(standing, pending, entries)
+        if lists:
+            print(f"  on lists: {', '.join(lists)} (`list_update` events, latest in event time)")
         if engine.store.shared:
             held = f"{mark['at']}, held by worker {mark['held_by']}" if mark else "none"
             print(f"  watermark: {held}")

@@ -41,6 +41,8 @@ def handle(args: argparse.Namespace) -> int:
         print(f"  declared on {event_type}: {', '.join(sorted(fields))}")
     for rule in ruleset.rules:
         when = f"on {', '.join(rule.event_types)}"
+        if rule.prior is not None:
+            when += f", after {rule.prior.count} {rule.prior.label}"
         if rule.window is not None:
             when += f", {rule.window.count} {rule.window.label}"
         if rule.deadline is not None:

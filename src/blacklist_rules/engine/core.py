@@ -20,6 +20,7 @@ from blacklist_rules.model.events import (
 from blacklist_rules.model.identity import LISTED_KINDS, Fingerprints, IdentityKey
 from blacklist_rules.pack.compiler import CompiledRule, CompiledRuleset, Listener
 from blacklist_rules.pack.conditions import comparisons
+from blacklist_rules.pack.prior import PriorTest
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.sqlite import LOGGED_BY_ACCOUNT
 from blacklist_rules.windows import feature_caps
@@ -36,6 +37,8 @@ class Indexes:
         "caps",
         "from_log",
         "linking",
+        "listed",
+        "prior",
         "reads_account",
         "reads_blacklist",
         "rules",
@@ -86,6 +89,17 @@ class Indexes:
         )
         """Event types some rule of which reads account facts (`account`): only their
         snapshots carry them (two store reads an event)."""
+        self.listed: dict[str, tuple[str, ...]] = {}
+        """Per event type: the lists its rules' `unless_listed` name (engine.lists)."""
+        for rule in ruleset.rules:
+            for name in rule.event_types:
+                found = self.listed.get(name, ()) + tuple(rule.unless_listed)
+                self.listed[name] = tuple(dict.fromkeys(found))
+        self.prior: dict[str, dict[str, PriorTest]] = {}
+        """Per event type: the `prior:` tests of its rules, by snapshot key (engine.prior)."""
+        for rule, test in ((r, r.prior) for r in ruleset.rules if r.prior is not None):
+            for name in rule.event_types:
+                self.prior.setdefault(name, {})[test.key] = test
         self.reads_blacklist = frozenset(
             rule.id
             for rule in ruleset.rules

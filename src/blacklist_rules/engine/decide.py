@@ -18,6 +18,8 @@ from . import record as recording
 from .account import account_facts
 from .context import EventContext, Occasion
 from .core import Core
+from .lists import listed_facts
+from .prior import prior_facts
 
 
 def decide(core: Core, account_id: str, occasion: Occasion, mode: Mode) -> Decision | None:
@@ -124,6 +126,10 @@ def decide_stored(
     snapshot = ruleset.snapshot(ruleset.flat(stored), stored.type)
     if stored.type in core.index.reads_account:
         snapshot.update(account_facts(core.store, account_id, at_us))
+    tests = core.index.prior.get(stored.type, {}).values()
+    snapshot.update(prior_facts(core.store, account_id, at_us, tests, registration_id)[0])
+    lists = core.index.listed.get(stored.type, ())
+    snapshot.update(listed_facts(core.store, account_id, at_us, lists))
     snapshot.update(derived)
     held = [r for r in ruleset.by_type.get(stored.type, ()) if r.guard(snapshot)]
     names = [it.name for it in ruleset.listeners.get(stored.type, ()) if it.guard(snapshot)]

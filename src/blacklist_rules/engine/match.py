@@ -21,6 +21,8 @@ from . import observe, registry
 from .account import account_facts
 from .context import EventContext, Occasion
 from .core import Core
+from .lists import listed_facts
+from .prior import prior_facts
 
 REVERSING = frozenset({"review_decision", "appeal_outcome"})
 """Event types whose reversals withdraw events from windows: a window they feed is read before."""
@@ -37,6 +39,11 @@ def match(core: Core, ctx: EventContext, event: Event) -> tuple[list[Occasion], 
     snapshot = ruleset.snapshot(ruleset.flat(event), event.type)
     if event.type in core.index.reads_account:
         snapshot.update(account_facts(core.store, event.account_id, at_us))
+    tests = core.index.prior.get(event.type, {})
+    counts, decisions = prior_facts(core.store, event.account_id, at_us, tests.values())
+    snapshot.update(counts)
+    lists = core.index.listed.get(event.type, ())
+    snapshot.update(listed_facts(core.store, event.account_id, at_us, lists))
     if event.type == "registration":
         ctx.hits = registry.entries_at(core, ctx.prints.listed() if ctx.prints else [], at_us)
         snapshot[BLACKLISTED_IDENTITY] = bool(ctx.hits)
@@ -61,7 +68,7 @@ def match(core: Core, ctx: EventContext, event: Event) -> tuple[list[Occasion], 
         # enters history is then the guard's call alone (proven equal to durable-rules by
         # the differential tests; prefilter=False checks it on every event).
         return [], listening
-    occasions = [_own(core, ctx, event, snapshot, guarded)]
+    occasions = [_own(core, ctx, event, snapshot, guarded, decisions)]
     occasions += _later(core, event, snapshot, late, names, rows)
     if event.type in REVERSING and rows:
         occasions = [settle(core, occasion) for occasion in occasions]
@@ -74,10 +81,15 @@ def _own(
     event: Event,
     snapshot: dict[str, Any],
     guarded: list[CompiledRule],
+    decisions: dict[str, tuple[str, ...]],
 ) -> Occasion:
-    """The event's own occasion: the rules that hold at its time."""
+    """The event's own occasion: the rules that hold at its time (`decisions`: the earlier
+    decisions each `prior:` test counted, evidence too)."""
     evidence = observe.window_evidence(guarded, ctx.rows, ctx.at_us)
     for rule in guarded:
+        if rule.prior is not None:
+            counted = decisions.get(rule.prior.key, ())
+            evidence[rule.id] = (*evidence.get(rule.id, (event.event_id,)), *counted)
         if rule.id in core.index.reads_blacklist and ctx.hits:
             # The earlier decisions behind the entries it matched are evidence too.
             earlier = dict.fromkeys(entry.decision_id for entry in ctx.hits)
@@ -146,6 +158,11 @@ def exact(core: Core, match: RuleMatch, occasion: Occasion) -> RuleMatch:
 def match_of(rule: CompiledRule, snapshot: dict[str, Any]) -> RuleMatch:
     """What a rule that holds says: its trace of conditions, and its window's count."""
     conditions = trace(rule.condition, snapshot)
+    if rule.prior is not None:  # before the window's: `exact` reads that one last
+        seen = snapshot.get(rule.prior.key)
+        held = seen is not None and seen >= rule.prior.count
+        test = ConditionTrace(rule.prior.label, "gte", rule.prior.count, seen, held)
+        conditions = (*conditions, test)
     if rule.window is not None:
         seen = snapshot.get(rule.window.key)
         held = seen is not None and seen >= rule.window.count

@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from blacklist_rules.errors import EventError
 from blacklist_rules.model.decisions import Decision, Mode
-from blacklist_rules.model.events import Event, Registration, mask_extras, stored_text, to_micros
+from blacklist_rules.model.events import (
+    Event,
+    ListUpdate,
+    Registration,
+    mask_extras,
+    stored_text,
+    to_micros,
+)
 
-from . import deadlines, human, intake, observe, registry
+from . import deadlines, human, intake, lists, observe, registry
 from . import decide as deciding
 from . import match as matching
 from . import record as recording
@@ -18,7 +25,7 @@ from .core import Core
 from .unit import UnitOfWork
 
 TYPES_WITH_EFFECTS = frozenset(
-    {"identity_verification", "registration", "review_decision", "appeal_outcome"}
+    {"identity_verification", "registration", "review_decision", "appeal_outcome", "list_update"}
 )
 """Event types that can change state by themselves (end a freeze, decide, reverse)."""
 
@@ -99,6 +106,8 @@ def _effects(
 ) -> list[Decision]:
     """The event's own effects (a person's decision, a reversal), then the decisions on each
     occasion, then the later registrations a late event completed a window for."""
+    if isinstance(event, ListUpdate):
+        lists.apply(core.store, event)
     human_decisions = human.apply_event(core, ctx, event)  # may refuse it: EventError
     decisions = list(human_decisions)
     for decision in human_decisions:

@@ -13,7 +13,7 @@ import secrets
 import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, Union
 
@@ -38,6 +38,9 @@ from . import bounds
 from .bounds import MAX_EVENT_BYTES as MAX_LINE_BYTES
 from .identity import IdentityKey, identity_value, mask_identity_values
 from .phones import COUNTRIES, PHONE_KINDS
+from .times import from_micros as from_micros
+from .times import to_micros as to_micros
+from .times import utc_text as utc_text
 from .transparency import CATEGORIES, KEYWORDS, known
 
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -173,13 +176,28 @@ class AppealOutcome(_Event):
     reason: Text | None = None
 
 
+LIST_NAME = r"^[a-z][a-z0-9_]{0,39}$"
+"""A list's name (`official`): lower-case, as rules name it in `unless_listed`."""
+
+
+class ListUpdate(_Event):
+    """An account added to or removed from a named list (`official`) at `occurred_at`."""
+
+    type: Literal["list_update"]
+    list: Annotated[str, Field(pattern=LIST_NAME)]
+    op: Literal["add", "remove"]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    actor: Id | None = None
+
+
 Event = Annotated[
     Registration
     | IdentityVerification
     | ImpersonationReport
     | RumorFlag
     | ReviewDecision
-    | AppealOutcome,
+    | AppealOutcome
+    | ListUpdate,
     Field(discriminator="type"),
 ]
 EVENT_MODELS: dict[str, type[_Event]] = {
@@ -191,6 +209,7 @@ EVENT_MODELS: dict[str, type[_Event]] = {
         RumorFlag,
         ReviewDecision,
         AppealOutcome,
+        ListUpdate,
     )
 }
 EVENT_TYPES: tuple[str, ...] = tuple(sorted(EVENT_MODELS))
@@ -480,24 +499,6 @@ def _without_identity(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_identity(item) for item in value]
     return value
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_micros(moment: datetime) -> int:
-    """Event time as whole microseconds since the epoch, as the store keeps it."""
-    return round(moment.timestamp() * 1_000_000)
-
-
-def from_micros(micros: int) -> datetime:
-    """The UTC moment of `to_micros`, exactly (no float round trip)."""
-    return _EPOCH + timedelta(microseconds=micros)
-
-
-def utc_text(moment: datetime) -> str:
-    """Fixed-form UTC ISO text: it sorts lexically in time order, so SQLite can compare it."""
-    return moment.astimezone(UTC).isoformat()
 
 
 # --- the field catalog: which fields rule conditions may name, and their kinds ---------------

@@ -28,7 +28,9 @@ from blacklist_rules.model.transparency import (
 )
 
 from .conditions import Compare, Path, comparisons, suggest
+from .lists import check_unless_listed
 from .loader import RuleSource
+from .prior import check_prior
 from .spec import Filter, parse_duration
 
 _OPS_BY_KIND = {
@@ -377,6 +379,7 @@ def check_account_facts(rule: RuleSource) -> Iterator[RuleFileError]:
 
 PER_RULE = (
     check_shape,
+    check_unless_listed,
     check_account_facts,
     check_event_types,
     check_then,
@@ -393,4 +396,5 @@ def check_rules(rules: list[RuleSource], fields: Catalog = FIELDS) -> list[RuleF
     errors += [error for rule in rules for check in WITH_FIELDS for error in check(rule, fields)]
     errors.extend(check_unique_ids(rules))
     errors.extend(check_deadline_anchors(rules))
+    errors.extend(check_prior(rules))
     return sorted(errors)

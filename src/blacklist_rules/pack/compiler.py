@@ -27,9 +27,19 @@ from blacklist_rules.model.patterns import Pattern, compile_pattern
 
 from .conditions import All, AnyOf, Compare, Condition, Not, comparisons
 from .fields import NONE, DeclaredFields
+from .lists import with_unless_listed
 from .loader import RuleSource
 from .notice_templates import NoticePack
-from .spec import SCHEMA_VERSION, Deadline, Filter, RuleSpec, Window, parse_duration
+from .prior import PriorTest, compile_prior
+from .spec import (
+    SCHEMA_VERSION,
+    Deadline,
+    Filter,
+    RuleSpec,
+    Window,
+    parse_duration,
+    span_text,
+)
 
 COMPILER_VERSION = 3
 """Bumped when compilation changes meaning, so the digest of an unchanged pack changes too."""
@@ -113,7 +123,7 @@ def condition_text(field: str, op: str, expected: Any) -> str:
         return str(value)
 
     if field in DURATION_FIELDS and isinstance(expected, int) and expected % 1_000_000 == 0:
-        return f"{field} {op} {_span_text(timedelta(microseconds=expected))}"  # as written
+        return f"{field} {op} {span_text(timedelta(microseconds=expected))}"  # as written
     return f"{field} {op} {shown(expected)}"
 
 
@@ -155,6 +165,9 @@ class CompiledRule:
     """The rule file as written, kept with every pack the store has used."""
     window: WindowTest | None = None
     deadline: DeadlineSpec | None = None
+    prior: PriorTest | None = attrs.field(default=None, repr=False)
+    unless_listed: tuple[str, ...] = attrs.field(default=(), repr=False)
+    """(Not in the repr: a pack without `prior:` compiles as it did before there was one.)"""
     dsa: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     """The rule's `dsa` block (every key, defaults filled in): kept with the pack in the
     store, so a decision is reported with the category of the pack that took it."""
@@ -285,7 +298,7 @@ class CompiledRuleset:
 
 
 def _rule_content(source: RuleSource) -> dict[str, Any]:
-    content = source.spec.model_dump(mode="json", by_alias=True)
+    content = source.spec.content()
     if content["notice"] is None:  # a pack without notices keeps the digest it had before
         del content["notice"]
     return content
@@ -294,7 +307,7 @@ def _rule_content(source: RuleSource) -> dict[str, Any]:
 def rule_digest(spec: RuleSpec) -> str:
     """The SHA-256 of what one rule says (its spec, normalised): the same whatever the
     file's layout, comments or key order, different when any value changes."""
-    content = spec.model_dump(mode="json", by_alias=True)
+    content = spec.content()
     return hashlib.sha256(_canonical(content).encode()).hexdigest()
 
 
@@ -388,13 +401,6 @@ def _stream_key(filter_: Filter, distinct: str | None, by: str | None) -> str:
     return "s_" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _span_text(span: timedelta) -> str:
-    days, rest = divmod(int(span.total_seconds()), 86_400)
-    if not rest:
-        return f"{days}d"
-    return f"{int(span.total_seconds())}s"
-
-
 class _Builder:
     """Collects streams, windows and listeners while rules are compiled."""
 
@@ -428,7 +434,7 @@ class _Builder:
         if window.by:
             what = f"live accounts sharing {window.by}"
         key = "w_" + hashlib.sha256(f"{stream}\x1f{span_us}".encode()).hexdigest()[:12]
-        test = WindowTest(key, stream, window.count, span_us, f"{what} within {_span_text(span)}")
+        test = WindowTest(key, stream, window.count, span_us, f"{what} within {span_text(span)}")
         self.windows.setdefault(stream, {})[key] = Feature(key, span_us)
         return test
 
@@ -455,7 +461,7 @@ class _Builder:
             tuple(deadline.after.decision or ()),
             listener,
             unless,
-            f"{_span_text(span)} after {anchor}",
+            f"{span_text(span)} after {anchor}",
         )
 
 
@@ -466,21 +472,27 @@ DEADLINE = "deadline"
 """The `type` of the snapshot posted when a deadline passes (no event type has this name)."""
 
 
+def _first(test: Compare, rest: Condition | None) -> Condition:
+    return test if rest is None else All((test, rest), test.path)
+
+
 def _compile_rule(build: _Builder, source: RuleSource) -> tuple[CompiledRule, Matchable]:
     """One rule, and its named test: its streams and listeners go to `build`."""
     spec, then = source.spec, source.spec.then
     window = build.window(source, spec.window) if spec.window else None
     deadline = build.deadline(source, spec.deadline) if spec.deadline else None
-    condition = source.condition
+    condition = with_unless_listed(source.condition, spec.unless_listed)
     types = spec.event_types
     if deadline is not None:
         types, condition = (DEADLINE,), Compare(DEADLINE, "eq", spec.id, ("deadline",))
     full = condition
+    prior = compile_prior(spec.prior) if spec.prior else None
+    if prior is not None:  # the count is a snapshot key like a window's (engine.prior)
+        full = _first(Compare(prior.key, "gte", prior.count, ("prior",)), full)
     if window is not None:
         # The count first: it is there only when the event fed the stream, so the guard
         # of the many events that did not is one dict lookup.
-        test = Compare(window.key, "gte", window.count, ("window",))
-        full = test if condition is None else All((test, condition), ("window",))
+        full = _first(Compare(window.key, "gte", window.count, ("window",)), full)
     rule = CompiledRule(
         id=spec.id,
         version=spec.version,
@@ -498,6 +510,8 @@ def _compile_rule(build: _Builder, source: RuleSource) -> tuple[CompiledRule, Ma
         text=source.text,
         window=window,
         deadline=deadline,
+        prior=prior,
+        unless_listed=tuple(spec.unless_listed or ()),
         dsa=spec.dsa.model_dump(mode="json"),
         content=rule_digest(spec),
     )

@@ -23,6 +23,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from blacklist_rules.model.events import LIST_NAME
 from blacklist_rules.model.transparency import CATEGORIES, CONTENT_TYPES, KEYWORDS, SOURCE_TYPES
 
 from .conditions import COMBINATORS, Condition, Path
@@ -68,6 +69,14 @@ def _not_a_duration(text: str) -> str:
     if len(digits) > 12 or int(digits) * seconds > MAX_DURATION.total_seconds():
         return _too_long(text)
     return f"duration {text!r} has more than 6 digits: write it in a larger unit"
+
+
+def span_text(span: timedelta) -> str:
+    """A span as a rule file writes it: whole days as `30d`, anything else in seconds."""
+    days, rest = divmod(int(span.total_seconds()), 86_400)
+    if not rest:
+        return f"{days}d"
+    return f"{int(span.total_seconds())}s"
 
 
 def _too_long(text: str) -> str:
@@ -181,6 +190,24 @@ class Window(BaseModel):
             description="registrations only: group by this identity value instead of the "
             "account, and count the distinct live accounts that registered with it"
         ),
+    ] = None
+
+
+class Prior(BaseModel):
+    """Escalation: at least `count` enforced decisions of `action` on the account, not
+    reversed, whose effective time lies in the `within` ending at the event (of the named
+    `rules` only, if given); read when the event arrives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["freeze", "cancel", "blacklist"]
+    count: Annotated[int, Field(ge=1, le=1000, strict=True)]
+    within: Annotated[
+        Duration, Field(description="the span, e.g. `365d`: (t - within, t] ending at the event")
+    ]
+    rules: Annotated[
+        list[str] | None,
+        Field(min_length=1, description="only these rules' decisions count (default: any)"),
     ] = None
 
 
@@ -399,6 +426,18 @@ class RuleSpec(BaseModel):
     when: RawCondition = None
     window: Window | None = None
     deadline: Deadline | None = None
+    unless_listed: Annotated[
+        list[Annotated[str, StringConstraints(pattern=LIST_NAME)]] | None,
+        Field(
+            min_length=1,
+            description="list names (`list_update` events): an account on any of them at the "
+            "event's time is not decided by this rule",
+        ),
+    ] = None
+    prior: Annotated[
+        Prior | None,
+        Field(description="escalation: the account's earlier enforced decisions of an action"),
+    ] = None
     then: Then
     notice: Annotated[
         dict[Annotated[str, StringConstraints(pattern=LANGUAGE_TAG)], NoticeText] | None,
@@ -412,6 +451,15 @@ class RuleSpec(BaseModel):
         int, Field(ge=0, le=10_000, description="lower runs first; breaks ties of equal severity")
     ] = 100
     mode: Literal["enforce", "shadow"] = "enforce"
+
+    def content(self) -> dict[str, Any]:
+        """The spec as JSON (what its digest is of): a rule without `prior` keeps the digest
+        it had before rules could have one."""
+        content = self.model_dump(mode="json", by_alias=True)
+        for key in ("prior", "unless_listed"):
+            if content[key] is None:
+                del content[key]
+        return content
 
     @property
     def event_types(self) -> tuple[str, ...]:

@@ -13,10 +13,13 @@ from typing import Any
 
 from blacklist_rules.engine import Engine
 from blacklist_rules.engine.account import account_facts
+from blacklist_rules.engine.lists import listed_facts
+from blacklist_rules.engine.prior import prior_facts
 from blacklist_rules.errors import EventError
 from blacklist_rules.model.events import (
     ACCOUNT_FACTS,
     BLACKLISTED_IDENTITY,
+    Event,
     parse_event,
     to_micros,
 )
@@ -96,7 +99,10 @@ def why_not(engine: Engine, account_id: str, rule_id: str, limit: int = 10) -> d
             snapshot[BLACKLISTED_IDENTITY] = engine.store.listed_registration(event.event_id, at_us)
         if any(test.field in ACCOUNT_FACTS for test in comparisons(rule.condition)):
             snapshot.update(account_facts(engine.store, account_id, at_us))
+        snapshot.update(listed_facts(engine.store, account_id, at_us, rule.unless_listed))
         failed = first_failure(rule.condition, snapshot)
+        if failed is None and rule.prior is not None:
+            failed = _prior_failure(engine, rule, event, entry)
         if failed is None and rule.window is not None:
             seen = _window_count(engine, rule, account_id, at_us)
             entry["window"] = {"condition": rule.window.label, "needed": rule.window.count}
@@ -131,6 +137,21 @@ def first_failure(node: Condition | None, snapshot: dict[str, Any]) -> dict[str,
     seen = [t.seen for t in tests]
     what = f"not ({texts})" if isinstance(node, Not) else f"any of ({texts})"
     return {"condition": what, "seen": seen[0] if len(seen) == 1 else seen}
+
+
+def _prior_failure(
+    engine: Engine, rule: CompiledRule, event: Event, entry: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The rule's `prior:` test for the event from the decisions stored now but its own
+    (`entry["prior"]`: the count and the decisions counted), or None when it holds."""
+    if rule.prior is None:
+        return None
+    at_us, tests = to_micros(event.occurred_at), [rule.prior]
+    counts, found = prior_facts(engine.store, event.account_id, at_us, tests, event.event_id)
+    seen, test = counts[rule.prior.key], rule.prior
+    entry["prior"] = {"condition": test.label, "needed": test.count, "seen": seen}
+    entry["prior"]["decisions"] = list(found[test.key])
+    return None if seen >= test.count else {"condition": f"{test.count} {test.label}", "seen": seen}
 
 
 def _window_count(engine: Engine, rule: CompiledRule, account_id: str, at_us: int) -> int | None:

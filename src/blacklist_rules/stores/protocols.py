@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from blacklist_rules.model.chain import AuditHead, Verdict
 from blacklist_rules.model.decisions import DecisionRecord
 from blacklist_rules.model.history import HistoryRow
+from blacklist_rules.stores.lists import Lists
 from blacklist_rules.stores.records import (
     AccountStatus,
     Arrival,
@@ -584,6 +585,7 @@ class Store(
     Seeding,
     Workers,
     Outbox,
+    Lists,
     Protocol,
 ):
     """Every concern: what an `Engine` runs on."""

@@ -288,6 +288,8 @@ class Coverage:
         """Every condition of every rule of the event's type, as the event saw it."""
         for rule in self.ruleset.by_type.get(event.type, ()):
             results: list[bool | None] = [t.result for t in trace(rule.condition, snapshot)]
+            if rule.prior is not None:  # in the snapshot of every event of its types
+                results.append(snapshot.get(rule.prior.key, 0) >= rule.prior.count)
             if rule.window is not None:  # seen only when the event fed the window
                 count = snapshot.get(rule.window.key)
                 results.append(None if count is None else count >= rule.window.count)
@@ -347,6 +349,8 @@ def _condition_labels(rule: CompiledRule) -> list[str]:
     if rule.deadline is not None:
         return [f"deadline: {rule.deadline.label}"]
     labels = [condition_text(t.field, t.op, t.expected) for t in trace(rule.condition, {})]
+    if rule.prior is not None:
+        labels.append(f"prior: {rule.prior.count} {rule.prior.label}")
     if rule.window is not None:
         labels.append(f"window: {rule.window.count} {rule.window.label}")
     return labels

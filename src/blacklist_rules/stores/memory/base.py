@@ -95,6 +95,8 @@ class Tables:
     blacklist: dict[tuple[str, str, str], Entry] = attrs.Factory(dict)
     audit: list[dict[str, Any]] = attrs.Factory(list)
     outbox: dict[str, Queued] = attrs.Factory(dict)
+    lists: dict[str, dict[tuple[int, str, str], Any]] = attrs.Factory(dict)
+    """Per account: (time, event id, list) to the change's op (`list_changes`)."""
 
 
 class MemoryTransaction:

@@ -13,6 +13,7 @@ from .deadlines import MemoryDeadlines
 from .decisions import MemoryDecisions
 from .history import MemoryHistory
 from .identities import MemoryIdentities
+from .lists import MemoryLists
 from .outbox import MemoryOutbox
 from .retention import MemoryRetention
 from .seed import MemorySeeding
@@ -27,5 +28,6 @@ class MemoryStore(
     MemorySeeding,
     OneWriter,
     MemoryOutbox,
+    MemoryLists,
 ):
     """Every store protocol, in memory."""

@@ -137,6 +137,14 @@ CREATE TABLE workers (
 """
 """The writers of the db and their event-time progress: the low watermark (issue 16 item 3)."""
 
+_LISTS = f"""
+CREATE TABLE list_changes (
+    account_id {_T} NOT NULL, list {_T} NOT NULL, occurred_us BIGINT NOT NULL,
+    event_id {_T} NOT NULL, op {_T} NOT NULL,
+    PRIMARY KEY (account_id, occurred_us, event_id, list));
+"""
+"""Each account's list changes in event time (`list_update` events, issue 18)."""
+
 MIGRATIONS = (
     Migration(1, "the store's tables, as the SQLite store's schema 7 has them", _FIRST),
     Migration(2, "workers: each writer's event-time progress and heartbeat", _WORKERS),
@@ -146,6 +154,7 @@ MIGRATIONS = (
         "the deadlines by account in every state, as the SQLite store's schema 9 (issue 19)",
         "CREATE INDEX deadlines_of_account ON deadlines (account_id);",
     ),
+    Migration(5, "each account's list changes, as the SQLite store's schema 10 (issue 18)", _LISTS),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 TABLES = (
@@ -166,6 +175,7 @@ TABLES = (
     "notice_templates",
     "purged_events",
     "outbox",
+    "list_changes",
 )
 """The store's tables (but `commits` and `schema_migrations`, which are the db's own)."""
 

@@ -25,6 +25,7 @@ from .decisions import PostgresDecisions
 from .driver import PgConnection
 from .history import PostgresHistory
 from .identities import PostgresIdentities
+from .lists import PostgresLists
 from .meta import PostgresMeta
 from .outbox import PostgresOutbox
 from .retention import PostgresRetention
@@ -43,6 +44,7 @@ class PostgresStore(
     PostgresSeeding,
     PostgresWorkers,
     PostgresOutbox,
+    PostgresLists,
 ):
     """The persistence behind an `Engine`, in PostgreSQL; SQL lives in this package."""
 

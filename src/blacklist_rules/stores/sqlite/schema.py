@@ -13,7 +13,7 @@ from typing import Any
 
 from blacklist_rules.stores.sqlite.connection import Connection
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 """2 added history, streams, deadlines and rejections; 3 identities and the blacklist; 4 the
 audit chain (three columns); 5 withdrawn evidence and how a decision was reversed; 6 the clock
 each event came at, and the ids of events a history purge removed; 7 two indexes, so that an
@@ -21,7 +21,8 @@ appeal reads only what it reaches: the events by account (`events_by_account`, t
 replay) and the reversed decisions (`decisions_reversed`, the vetoes); 8 the transactional
 outbox (`outbox.OUTBOX_SCHEMA`), decisions waiting to be published; 9 the deadlines by
 account in every state (`deadlines_of_account`: an appeal after a history purge, and
-`Engine.deadlines`, read one account's, not the table; issue 19). An older db is upgraded
+`Engine.deadlines`, read one account's, not the table; issue 19); 10 each account's list
+changes (`list_changes`: `list_update` events, issue 18). An older db is upgraded
 in place; its older audit records stay outside the chain, which starts with the first record
 written after."""
 LOGGED_BY_ACCOUNT = frozenset({"identity_verification", "registration"})
@@ -94,6 +95,10 @@ CREATE TABLE IF NOT EXISTS blacklist (
 CREATE INDEX IF NOT EXISTS blacklist_by_account ON blacklist (account_id);
 CREATE TABLE IF NOT EXISTS notice_templates (digest TEXT PRIMARY KEY, files TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS purged_events (event_id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS list_changes (
+    account_id TEXT NOT NULL, list TEXT NOT NULL, occurred_us INTEGER NOT NULL,
+    event_id TEXT NOT NULL, op TEXT NOT NULL,
+    PRIMARY KEY (account_id, occurred_us, event_id, list)) WITHOUT ROWID;
 """
 _ADDED_COLUMNS = (
     ("audit", "ruleset_digest TEXT"),

@@ -25,6 +25,7 @@ from .decisions import SQLiteDecisions
 from .events import SQLiteEvents
 from .history import SQLiteHistory
 from .identities import SQLiteIdentities
+from .lists import SQLiteLists
 from .meta import SQLiteMeta
 from .outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from .retention import SQLiteRetention
@@ -47,6 +48,7 @@ class SQLiteStore(
     SQLiteSeeding,
     OneWriter,
     SQLiteOutbox,
+    SQLiteLists,
 ):
     """The persistence behind one `Engine`; SQL lives in this package and nowhere else."""
 

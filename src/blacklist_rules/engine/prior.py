@@ -1,0 +1,52 @@
+"""Escalation facts (`prior:`): how many of the account's enforced decisions of an action, not
+reversed, took effect in the window (t - within, t] ending at an event, read when the event is
+matched, and which decisions they are (the evidence)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from blacklist_rules.model.decisions import Decision, Mode
+from blacklist_rules.model.events import to_micros
+from blacklist_rules.pack.prior import PriorTest
+from blacklist_rules.stores.protocols import Store
+
+
+def prior_facts(
+    store: Store,
+    account_id: str,
+    at_us: int,
+    tests: Iterable[PriorTest],
+    event_id: str | None = None,
+) -> tuple[dict[str, int], dict[str, tuple[str, ...]]]:
+    """Per test's snapshot key: the count of decisions it counts for an event at `at_us`, and
+    their ids.
+
+    Read from the decisions stored when the event is matched (as `account.status` is): a
+    decision recorded later, even one effective earlier (a late event's), does not decide
+    this event again. Shadow decisions never count; reversed ones are not in `taken_of`. The
+    window is half-open like a window's: a decision exactly `within` before is outside.
+    With `event_id` (a stored event matched again, `why-not`), the decisions taken for that
+    event are left out: they were not there when it came."""
+    tests = list(tests)
+    counts: dict[str, int] = {}
+    found: dict[str, tuple[str, ...]] = {}
+    if not tests:
+        return counts, found
+    taken = [
+        t.record.decision
+        for t in store.taken_of({account_id})
+        if t.record.decision.mode == Mode.ENFORCE and t.event_id != event_id
+    ]
+    for test in tests:
+        ids = tuple(d.decision_id for d in taken if _counts(test, d, at_us))
+        counts[test.key] = len(ids)
+        found[test.key] = ids
+    return counts, found
+
+
+def _counts(test: PriorTest, decision: Decision, at_us: int) -> bool:
+    if decision.action != test.action or (test.rules and decision.rule_id not in test.rules):
+        return False
+    effective = to_micros(decision.effective_at)
+    return at_us - test.span_us < effective <= at_us

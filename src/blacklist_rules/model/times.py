@@ -1,0 +1,23 @@
+"""Event time as the store keeps it (whole microseconds since the epoch) and as it writes it
+(fixed-form UTC text); `model.events` offers the same names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    """Event time as whole microseconds since the epoch, as the store keeps it."""
+    return round(moment.timestamp() * 1_000_000)
+
+
+def from_micros(micros: int) -> datetime:
+    """The UTC moment of `to_micros`, exactly (no float round trip)."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def utc_text(moment: datetime) -> str:
+    """Fixed-form UTC ISO text: it sorts lexically in time order, so SQLite can compare it."""
+    return moment.astimezone(UTC).isoformat()
