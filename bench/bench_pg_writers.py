@@ -10,6 +10,12 @@ Usage (from the repository root; the server of `BLACKLIST_RULES_TEST_POSTGRES`, 
 
 Each writer runs in a process of its own (`--worker`), its statements counted and timed at
 the store's one psycopg seam (`PgConnection`), wrapped here and nowhere else.
+
+Each PostgreSQL measurement is made four ways in the same run, before and after each of the
+two changes of issue 16 item 5: one commit an event (as `run` on a shared db) or a commit
+every `--commit-every` events (as a `Worker`: a batch the server refuses runs again whole),
+and the audit records appended as they are written (`eager`: the chain's lock held from a
+transaction's first record, as before) or together just before the commit (`late`, now).
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from blacklist_rules import Engine, SQLiteStore, iter_jsonl, load_ruleset
+from blacklist_rules.errors import StoreUnavailableError
 from blacklist_rules.stores import open_store
 from blacklist_rules.stores.postgres import driver
+from blacklist_rules.stores.postgres.audit import PostgresAudit
 from blacklist_rules.testing import generate_events, write_jsonl
 
 KEY = "bench-key-" + "k" * 32
@@ -63,16 +71,41 @@ def _counted(stats: dict[str, float]) -> None:
         wrap(name)
 
 
-def worker(events: Path, url: str) -> None:
-    """One writer: every event of the file through an engine on the db; its figures as one
-    JSON line on stdout."""
-    stats = {"statements": 0.0, "chain_wait_s": 0.0, "claim_wait_s": 0.0}
+def _eager_audit() -> None:
+    """The chain as before: each record appended (under the chain's lock, held from then to
+    the commit) as it is written, not at the commit."""
+    late = PostgresAudit.audit
+
+    def eager(self: PostgresAudit, *args: Any, **kw: Any) -> None:
+        late(self, *args, **kw)
+        if self._db.transaction is not None:
+            self._append_audit()
+
+    PostgresAudit.audit = eager  # type: ignore[method-assign]
+
+
+def worker(events: Path, url: str, commit_every: int, eager: bool) -> None:
+    """One writer: every event of the file through an engine on the db, `commit_every`
+    events a transaction (a refused one run again whole); its figures as one JSON line on
+    stdout."""
+    stats = {"statements": 0.0, "chain_wait_s": 0.0, "claim_wait_s": 0.0, "retried": 0.0}
     _counted(stats)
+    if eager:
+        _eager_audit()
+    lines = events.read_text(encoding="utf-8").splitlines()
     start = time.perf_counter()
     count = 0
-    with Engine(load_ruleset(), open_store(url), max_lead=None) as engine, engine.batch():
-        for _ in engine.run(iter_jsonl(events)):
-            count += 1
+    with Engine(load_ruleset(), open_store(url), max_lead=None) as engine:
+        engine.commit_every = commit_every
+        for at in range(0, len(lines), commit_every):
+            while True:
+                try:
+                    done = sum(1 for _ in engine.run(lines[at : at + commit_every]))
+                except StoreUnavailableError:  # (a deadlock: the batch dropped whole)
+                    stats["retried"] += 1
+                    continue
+                count += done
+                break
     stats.update(events=count, seconds=time.perf_counter() - start)
     print(json.dumps(stats))
 
@@ -88,10 +121,11 @@ def _database(server: str, name: str, *, drop: bool = False) -> str:
     return server.rsplit("/", 1)[0] + "/" + name
 
 
-def writers(files: list[Path], server: str) -> dict[str, Any]:
+def writers(files: list[Path], server: str, commit_every: int, eager: bool) -> dict[str, Any]:
     """All files at once, a writer process each, on a fresh db: wall time and each
     writer's figures."""
     name = f"br_bench_{os.getpid()}_{len(files)}"
+    how = [str(commit_every), "eager" if eager else "late"]
     url = _database(server, name)
     try:
         open_store(url).close()  # migrated before the writers start
@@ -99,7 +133,7 @@ def writers(files: list[Path], server: str) -> dict[str, Any]:
         start = time.perf_counter()
         started = [
             subprocess.Popen(
-                [sys.executable, __file__, "--worker", str(f), url],
+                [sys.executable, __file__, "--worker", str(f), url, *how],
                 env=env,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -119,12 +153,15 @@ def writers(files: list[Path], server: str) -> dict[str, Any]:
     events = sum(w["events"] for w in each)
     return {
         "writers": len(files),
+        "commit_every": commit_every,
+        "audit": how[1],
         "events": events,
         "wall_s": round(wall, 2),
         "events_per_s": round(events / wall),
         "statements_per_event": round(sum(w["statements"] for w in each) / events, 1),
         "chain_wait_ms_per_event": round(1000 * sum(w["chain_wait_s"] for w in each) / events, 3),
         "claim_wait_ms_per_event": round(1000 * sum(w["claim_wait_s"] for w in each) / events, 3),
+        "retried": int(sum(w["retried"] for w in each)),
     }
 
 
@@ -147,10 +184,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=4000)
     parser.add_argument("--accounts", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--worker", nargs=2, metavar=("EVENTS", "URL"), help=argparse.SUPPRESS)
+    parser.add_argument("--commit-every", type=int, default=500, help="events a batch")
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(Path(args.worker[0]), args.worker[1])
+        path, url, every, audit = args.worker
+        worker(Path(path), url, int(every), audit == "eager")
         return
     server = os.environ.get(
         "BLACKLIST_RULES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -166,7 +205,10 @@ def main() -> None:
                 part = [e for e in every if zlib.crc32(e["account_id"].encode()) % count == n]
                 write_jsonl(part, folder / f"{count}-{n}.jsonl")
                 files.append(folder / f"{count}-{n}.jsonl")
-            rows.append(writers(files, server))
+            for commit_every in (1, args.commit_every):
+                for eager in (True, False):
+                    rows.append(writers(files, server, commit_every, eager))
+                    print(json.dumps(rows[-1]), file=sys.stderr)
     for row in rows:
         print(json.dumps(row))
 

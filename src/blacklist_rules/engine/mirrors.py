@@ -36,6 +36,9 @@ class Mirrors:
     """The next moment a freeze ends or a deadline passes: `due(store)`, lowered by every
     decision with an end and every deadline scheduled. Another writer's earlier deadline is
     missed until `reload`: its freeze would end late."""
+    due_at_commits: int | None = None
+    """The db's commit count (`Store.commits`) when `next_due` was last read on a shared db:
+    another writer's commit since may have added a deadline or a freeze that ends."""
     pruned_at_us: int | None = None
     """The history grid mark last pruned to (meta `pruned_at_us`), so a commit prunes only
     when the clock crossed a new mark. Another writer's prune just makes ours a no-op."""
