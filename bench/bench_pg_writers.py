@@ -11,11 +11,13 @@ Usage (from the repository root; the server of `BLACKLIST_RULES_TEST_POSTGRES`, 
 Each writer runs in a process of its own (`--worker`), its statements counted and timed at
 the store's one psycopg seam (`PgConnection`), wrapped here and nowhere else.
 
-Each PostgreSQL measurement is made four ways in the same run, before and after each of the
-two changes of issue 16 item 5: one commit an event (as `run` on a shared db) or a commit
-every `--commit-every` events (as a `Worker`: a batch the server refuses runs again whole),
-and the audit records appended as they are written (`eager`: the chain's lock held from a
-transaction's first record, as before) or together just before the commit (`late`, now).
+Each PostgreSQL measurement is made four ways in the same run, adding the changes of issue
+16 item 5 one at a time: (1) as before, one commit an event (as `run` on a shared db), each
+audit record appended as it is written (`eager`: the chain's lock held from a transaction's
+first record) and each event's deadline lookups made (`scan`); (2) a commit every
+`--commit-every` events (as a `Worker`: a batch the server refuses runs again whole); (3)
+the audit records appended together just before the commit (`late`); (4) the lookups
+skipped while nothing is due (`skip`: now).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from blacklist_rules import Engine, SQLiteStore, iter_jsonl, load_ruleset
+from blacklist_rules.engine import deadlines
 from blacklist_rules.errors import StoreUnavailableError
 from blacklist_rules.stores import open_store
 from blacklist_rules.stores.postgres import driver
@@ -84,7 +87,20 @@ def _eager_audit() -> None:
     PostgresAudit.audit = eager  # type: ignore[method-assign]
 
 
-def worker(events: Path, url: str, commit_every: int, eager: bool) -> None:
+def _scan_deadlines() -> None:
+    """Every event looks for due deadlines and freezes, as before."""
+    deadlines._may_be_due = lambda core, moment: True  # type: ignore[attr-defined]
+
+
+VARIANTS = (
+    ("1", "eager", "scan"),
+    ("N", "eager", "scan"),
+    ("N", "late", "scan"),
+    ("N", "late", "skip"),
+)
+
+
+def worker(events: Path, url: str, commit_every: int, eager: bool, scan: bool) -> None:
     """One writer: every event of the file through an engine on the db, `commit_every`
     events a transaction (a refused one run again whole); its figures as one JSON line on
     stdout."""
@@ -92,6 +108,8 @@ def worker(events: Path, url: str, commit_every: int, eager: bool) -> None:
     _counted(stats)
     if eager:
         _eager_audit()
+    if scan:
+        _scan_deadlines()
     lines = events.read_text(encoding="utf-8").splitlines()
     start = time.perf_counter()
     count = 0
@@ -121,11 +139,10 @@ def _database(server: str, name: str, *, drop: bool = False) -> str:
     return server.rsplit("/", 1)[0] + "/" + name
 
 
-def writers(files: list[Path], server: str, commit_every: int, eager: bool) -> dict[str, Any]:
+def writers(files: list[Path], server: str, how: list[str]) -> dict[str, Any]:
     """All files at once, a writer process each, on a fresh db: wall time and each
-    writer's figures."""
+    writer's figures. `how`: events a commit, the audit's and the deadlines' way."""
     name = f"br_bench_{os.getpid()}_{len(files)}"
-    how = [str(commit_every), "eager" if eager else "late"]
     url = _database(server, name)
     try:
         open_store(url).close()  # migrated before the writers start
@@ -153,8 +170,9 @@ def writers(files: list[Path], server: str, commit_every: int, eager: bool) -> d
     events = sum(w["events"] for w in each)
     return {
         "writers": len(files),
-        "commit_every": commit_every,
+        "commit_every": int(how[0]),
         "audit": how[1],
+        "deadlines": how[2],
         "events": events,
         "wall_s": round(wall, 2),
         "events_per_s": round(events / wall),
@@ -185,11 +203,11 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--commit-every", type=int, default=500, help="events a batch")
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        path, url, every, audit = args.worker
-        worker(Path(path), url, int(every), audit == "eager")
+        path, url, every, audit, lookups = args.worker
+        worker(Path(path), url, int(every), audit == "eager", lookups == "scan")
         return
     server = os.environ.get(
         "BLACKLIST_RULES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -205,10 +223,10 @@ def main() -> None:
                 part = [e for e in every if zlib.crc32(e["account_id"].encode()) % count == n]
                 write_jsonl(part, folder / f"{count}-{n}.jsonl")
                 files.append(folder / f"{count}-{n}.jsonl")
-            for commit_every in (1, args.commit_every):
-                for eager in (True, False):
-                    rows.append(writers(files, server, commit_every, eager))
-                    print(json.dumps(rows[-1]), file=sys.stderr)
+            for every_, audit, lookups in VARIANTS:
+                how = [str(args.commit_every) if every_ == "N" else every_, audit, lookups]
+                rows.append(writers(files, server, how))
+                print(json.dumps(rows[-1]), file=sys.stderr)
     for row in rows:
         print(json.dumps(row))
 
