@@ -5,8 +5,8 @@ writer changes the store only through the stages, which change the mirror beside
 same unit of work; an undone unit reads the mirrors it moved again (`EventContext.moved`),
 and a transaction dropped, or another connection's commit (`Store.written_elsewhere`), reads
 them all again before the next write (`reload`). On a store other processes write at once
-(`Store.shared`), each event is a transaction and claims the accounts it touches first
-(`Core.claim`): when another writer committed meanwhile, every mirror is read again
+(`Store.shared`), each event (a worker's batch) is a transaction and claims the accounts it
+touches first (`Core.claim`): when another writer committed meanwhile, every mirror is read again
 (`refresh`), so none is older than the last commit before the claim (ARCHITECTURE.md has the
 table, mirror by mirror).
 """
