@@ -81,8 +81,7 @@ def _eager_audit() -> None:
 
     def eager(self: PostgresAudit, *args: Any, **kw: Any) -> None:
         late(self, *args, **kw)
-        if self._db.transaction is not None:
-            self._append_audit()
+        self._append_audit()  # (outside a transaction: already appended, nothing waits)
 
     PostgresAudit.audit = eager  # type: ignore[method-assign]
 
