@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--no-broker", action="store_true", help="skip the broker runs")
+    parser.add_argument(
+        "--per-event",
+        action="store_true",
+        help="also run the workers without a broker at one commit an event (as before)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # a child's JSON job
     return parser
@@ -91,6 +96,8 @@ def _child(job: dict[str, Any]) -> dict[str, float]:
         if "file" in job:
             lines = Path(job["file"]).read_text(encoding="utf-8").splitlines()
             worker = Worker(engine, FileSource(lines), batch_size=BATCH, poll=0)
+            if job.get("per_event"):  # as before issue 16 item 5: a commit an event
+                engine.commit_every = 1
             start = time.time()
             tally = worker.run(until_idle=True)
             end = time.time()
@@ -149,7 +156,9 @@ def _prepare(url: str) -> None:
     open_engine(None, url, max_lead=None, busy_timeout=30.0).close()
 
 
-def _postgres(n: int, events: list[dict[str, Any]], tmp: Path, stream: str | None) -> Any:
+def _postgres(
+    n: int, events: list[dict[str, Any]], tmp: Path, stream: str | None, per_event: bool = False
+) -> Any:
     name = _database()
     url = f"{SERVER}/{name}"
     try:
@@ -159,7 +168,7 @@ def _postgres(n: int, events: list[dict[str, Any]], tmp: Path, stream: str | Non
             for i in range(n):
                 part = tmp / f"part-{n}-{i}.jsonl"
                 write_jsonl((e for e in events if partition_of(e["account_id"], n) == i), part)
-                jobs.append({"db": url, "file": str(part)})
+                jobs.append({"db": url, "file": str(part), "per_event": per_event})
         else:
             jobs = [
                 {"db": url, "stream": stream, "partitions": share(PARTITIONS, i, n)}
@@ -207,11 +216,13 @@ def main() -> None:
         base = _spawn([{"db": str(db), "file": str(whole)}])
         figures["sqlite"] = base
         modes = ["no broker"] if args.no_broker else ["no broker", "broker"]
+        modes = (["per event"] if args.per_event else []) + modes
         for mode in modes:
             for n in args.workers:
                 print(f"PostgreSQL, {n} worker(s), {mode} ...", file=sys.stderr)
-                if mode == "no broker":
-                    figures[f"postgres {n} {mode}"] = _postgres(n, events, tmp, None)
+                if mode != "broker":
+                    per_event = mode == "per event"
+                    figures[f"postgres {n} {mode}"] = _postgres(n, events, tmp, None, per_event)
                     continue
                 stream, figures["publish_rate"] = _publish(events)  # a stream per run
                 try:

@@ -110,19 +110,22 @@ def test_another_writers_commit_is_seen_at_the_next_begin(url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_writers_append_to_one_chain_one_after_the_other(url: str) -> None:
-    """A writer's record waits for the chain held by another's open transaction, then
-    follows its records: one chain, which verifies."""
+def test_writers_append_to_one_chain_in_commit_order(url: str) -> None:
+    """A transaction's records join the chain at its commit, not before: another writer's
+    transaction that commits meanwhile is not held up by ours, its record comes first, ours
+    follow it in the order written, and the one chain verifies."""
     first, second = PostgresStore(url), PostgresStore(url)
     try:
         transaction = first.begin()
         first.audit("note", {"by": "first"})
         appended = threading.Thread(target=_audit_in_a_transaction, args=(second,))
         appended.start()
+        appended.join(timeout=30)
+        assert not appended.is_alive()  # (it waited for nothing of ours)
         first.audit("note", {"by": "first", "n": 2})
         transaction.commit()
-        appended.join()
-        assert [r.record["by"] for r in first.audit_records()] == ["first", "first", "second"]
+        records = [(r.record["by"], r.record.get("n")) for r in first.audit_records()]
+        assert records == [("second", None), ("first", None), ("first", 2)]
         assert first.verify_audit().ok
     finally:
         first.close()
@@ -136,16 +139,17 @@ def _audit_in_a_transaction(store: PostgresStore) -> None:
 
 @pytest.mark.postgres
 def test_a_chain_held_past_the_busy_timeout_is_unavailable(url: str) -> None:
-    """A writer that waits for the chain longer than its busy timeout gives up: nothing of
-    its transaction is committed."""
+    """A writer that waits for the chain longer than its busy timeout gives up (at its
+    commit, where its records join the chain): nothing of its transaction is committed."""
     first, second = PostgresStore(url), PostgresStore(url, busy_timeout=0.1)
     try:
         with first.begin():
             first.audit("note", {"by": "first"})
+            assert len(list(first.audit_records())) == 1  # appended: the chain held to the end
             transaction = second.begin()
+            second.audit("note", {"by": "second"})
             with pytest.raises(StoreUnavailableError, match="busy timeout"):
-                second.audit("note", {"by": "second"})
-            transaction.rollback()
+                transaction.commit()
         assert [r.record["by"] for r in second.audit_records()] == ["first"]
     finally:
         first.close()

@@ -258,7 +258,9 @@ def _start(engine: Engine, args: argparse.Namespace, until: datetime | None, say
     say so when the identity key was created."""
     # Decisions reach the pipe before the batch that decided them commits (a kill then
     # loses none: a pipe keeps what was written; no fsync, it has no disk).
-    engine.before_commit, engine.commit_every = sys.stdout.flush, args.commit_every
+    engine.before_commit = sys.stdout.flush
+    # (one event a commit on a shared db: a refused batch would have printed its outcomes)
+    engine.commit_every = 1 if engine.store.shared else args.commit_every
     if until is not None and not args.force and (engine.clock is None or until > engine.clock):
         engine.time_bound.refuse_move(until, engine.store.now())  # ClockError: exit 2
     if engine.identity_key.created:

@@ -74,6 +74,9 @@ def advance_shared(core: Core, ctx: EventContext, event: Event) -> None:
     least progress of the live running workers (`Workers.watermark`): an account another
     worker is behind on keeps its deadlines until that worker's progress passes them."""
     moment, account = event.occurred_at, event.account_id
+    if not _may_be_due(core, moment):  # (the clock only: nothing of anyone's is due)
+        advance(core, ctx, moment, event.event_id, until=moment)
+        return
     at_us, text = to_micros(moment), utc_text(moment)
     store = core.store
     for _ in range(_ROUNDS):  # a deadline's decision may start another one already due
@@ -98,6 +101,17 @@ def advance_shared(core: Core, ctx: EventContext, event: Event) -> None:
     mark = store.watermark(core.idle_timeout, core.worker_id)  # (ours: this event's time)
     limit = moment if mark is None else min(moment, from_micros(mark.at_us))
     advance(core, ctx, moment, event.event_id, until=limit)
+
+
+def _may_be_due(core: Core, moment: datetime) -> bool:
+    """Whether a deadline or a freeze's end of any account may be due by `moment`: the next
+    due moment (`Mirrors.next_due`, read again when another writer committed since) is no
+    later. When not, neither the account's own nor anyone's up to the watermark can act, and
+    the statements that look for them are saved (five an event)."""
+    mirrors, commits = core.mirrors, core.store.commits()
+    if commits != mirrors.due_at_commits:
+        mirrors.next_due, mirrors.due_at_commits = due(core.store), commits
+    return mirrors.next_due is not None and mirrors.next_due <= moment
 
 
 _ROUNDS = 100

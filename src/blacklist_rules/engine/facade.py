@@ -200,14 +200,16 @@ class Engine(Queries, Generic[StoreT]):
 
     @property
     def commit_every(self) -> int:
-        """Events per commit inside `batch()` / `run`. Always 1 on a store other writers
-        share (`Store.shared`): an account claimed stays held until the commit, so a batch
-        would hold every account it touched from the other writers."""
+        """Events per commit inside `batch()` / `run`. 1 by default on a store other writers
+        share (`Store.shared`). Set higher there only by a caller that runs a whole batch
+        again when the store refuses it (`StoreConflictError`: a deadlock between writers
+        drops the batch's transaction, every event of it) and hands its outcomes on only
+        after the commit, as `Worker` does: the accounts claimed stay held until the commit."""
         return self._unit.commit_every
 
     @commit_every.setter
     def commit_every(self, value: int) -> None:
-        self._unit.commit_every = 1 if self.store.shared else value
+        self._unit.commit_every = value
 
     @property
     def before_commit(self) -> Callable[[], None] | None:

@@ -5,8 +5,8 @@ writer changes the store only through the stages, which change the mirror beside
 same unit of work; an undone unit reads the mirrors it moved again (`EventContext.moved`),
 and a transaction dropped, or another connection's commit (`Store.written_elsewhere`), reads
 them all again before the next write (`reload`). On a store other processes write at once
-(`Store.shared`), each event is a transaction and claims the accounts it touches first
-(`Core.claim`): when another writer committed meanwhile, every mirror is read again
+(`Store.shared`), each event (a worker's batch) is a transaction and claims the accounts it
+touches first (`Core.claim`): when another writer committed meanwhile, every mirror is read again
 (`refresh`), so none is older than the last commit before the claim (ARCHITECTURE.md has the
 table, mirror by mirror).
 """
@@ -37,6 +37,9 @@ class Mirrors:
     """The next moment a freeze ends or a deadline passes: `due(store)`, lowered by every
     decision with an end and every deadline scheduled. Another writer's earlier deadline is
     missed until `reload`: its freeze would end late."""
+    due_at_commits: int | None = None
+    """The db's commit count (`Store.commits`) when `next_due` was last read on a shared db:
+    another writer's commit since may have added a deadline or a freeze that ends."""
     pruned_at_us: int | None = None
     """The history grid mark last pruned to (meta `pruned_at_us`), so a commit prunes only
     when the clock crossed a new mark. Another writer's prune just makes ours a no-op."""

@@ -21,3 +21,7 @@ class OneWriter:
     def watermark(self, idle_seconds: float, besides: str | None = None) -> Watermark | None:
         """See `Workers.watermark`: none."""
         return None
+
+    def commits(self) -> int:
+        """See `Workers.commits`: only ours, which memory follows."""
+        return 0

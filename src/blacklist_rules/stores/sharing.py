@@ -30,6 +30,10 @@ class Workers(Protocol):
         `besides`: the asking worker, whose own progress it knows), and who holds it; None
         when none runs (every deadline up to the clock may fire)."""
 
+    def commits(self) -> int:
+        """How many transactions any writer has committed to the db: while it stays the
+        same, what memory derived from the committed state still holds."""
+
 
 class Outbox(Protocol):
     """The transactional outbox: decisions queued in the transaction that takes them, so one

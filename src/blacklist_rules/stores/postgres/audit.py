@@ -3,8 +3,11 @@ tables they vouch for (`audit_crosscheck`), and read back.
 
 One serialised chain for the whole db: a transaction takes the chain's advisory lock
 (`CHAIN_LOCK`, held to its end) before it reads the head, so writers append one after the
-other and the chain never forks; the cost is that writers that audit are serialised from their
-first record to their commit. (Issue 16 weighs this against a chain per partition.)"""
+other and the chain never forks. The records of a transaction wait in memory
+(`_pending_audit`) and are chained and appended together just before its commit (or before
+anything reads the trail or its head in it): the lock is taken last, after every account's,
+so writers queue on it only for their commit, and a batch's records cost two statements.
+A savepoint rolled back drops the records written after it, a rollback all of them."""
 
 from __future__ import annotations
 
@@ -38,12 +41,10 @@ EVIDENCE_ROWS = (
 """Each id of a list: its event's row (`EVENT_COLUMNS`; NULLs: not stored), then whether a
 history purge removed it."""
 _APPEND = (
-    "WITH added AS (INSERT INTO audit ({columns}, prev_hash, hash, seq) VALUES ({marks}, "
-    "COALESCE(%s, (SELECT max(seq) + 1 FROM audit), 1)) RETURNING seq) "
-    "INSERT INTO meta SELECT 'audit_head', %s FROM added "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    "INSERT INTO audit ({columns}, prev_hash, hash, seq) VALUES ({marks}, "
+    "COALESCE(%s, (SELECT max(seq) + 1 FROM audit), 1))"
 ).format(columns=", ".join(CHAINED), marks=", ".join(["%s"] * (len(CHAINED) + 2)))
-"""One record appended and the head moved to it, in one statement."""
+"""One record appended (the head is moved once, after the transaction's last)."""
 
 
 class PostgresAudit(PostgresBase):
@@ -64,7 +65,8 @@ class PostgresAudit(PostgresBase):
         never deleted. The previous hash is read from the db (under the chain's lock), not
         memory, so a rolled-back event never leaves the chain pointing at a record that is
         gone. `seq`: its number, when the trail cannot tell (a purge that removed every
-        record). Outside a transaction, the record is one of its own."""
+        record). Outside a transaction, the record is one of its own. Kept in memory until
+        the transaction commits (`_append_audit`)."""
         if self._db.transaction is None:
             with self.begin():
                 self.audit(
@@ -88,13 +90,36 @@ class PostgresAudit(PostgresBase):
             dumps(record),
             self._digest,
         )
+        self._pending_audit.append((values, seq))
+
+    def _append_audit(self) -> None:
+        """Chain and append the open transaction's records waiting in memory, under the
+        chain's lock (held to the transaction's end), and move the head to the last."""
+        pending, self._pending_audit = self._pending_audit, []
+        self._audit_mark = 0
+        if not pending:
+            return
         self._audit_lock()
-        head = self.meta("audit_head")
+        head = self._db.value("SELECT value FROM meta WHERE key = 'audit_head'")
         count, previous = (
             (int(head.split(":", 1)[0]), head.split(":", 1)[1]) if head else (0, GENESIS)
         )
-        digest = record_hash(values, previous)
-        self._db.execute(_APPEND, (*values, previous, digest, seq, f"{count + 1}:{digest}"))
+        rows = []
+        for values, seq in pending:
+            digest = record_hash(values, previous)
+            rows.append((*values, previous, digest, seq))
+            count, previous = count + 1, digest
+        self._db.run_many(_APPEND, rows)
+        self._db.execute(
+            "INSERT INTO meta VALUES ('audit_head', %s) ON CONFLICT (key) DO UPDATE SET "
+            "value = excluded.value",
+            (f"{count}:{previous}",),
+        )
+
+    def _before_commit(self) -> None:
+        """The store's last word in each transaction: its audit records, then its count."""
+        self._append_audit()
+        self._count_commit()
 
     def _audit_lock(self) -> None:
         """Take the chain's lock until the open transaction ends (again: a no-op). A statement
@@ -113,6 +138,7 @@ class PostgresAudit(PostgresBase):
         if isinstance(expect_head, str):
             expect_head = AuditHead.parse(expect_head)
         if self._db.transaction is not None:  # what the open transaction sees
+            self._append_audit()
             return self._verify(expect_head)
         self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
@@ -145,6 +171,8 @@ class PostgresAudit(PostgresBase):
         return attrs.evolve(verdict, unchecked=found)
 
     def audit_records(self, account_id: str | None = None) -> Iterator[AuditRecord]:
+        if self._db.transaction is not None:  # (ours too, as written)
+            self._append_audit()
         rows = self._db.all(
             "SELECT seq, version, kind, account_id, event_id, decision_id, occurred_at, "
             "recorded_at, record FROM audit WHERE (%(a)s::text IS NULL OR account_id = %(a)s) "

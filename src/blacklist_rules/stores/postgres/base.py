@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from blacklist_rules.errors import StoreError
 from blacklist_rules.stores.sqlite.connection import Transaction
@@ -35,6 +36,11 @@ class PostgresBase:
     """The commit count as of our last transaction (None: unknown, read everything again)."""
     _began_at: int | None
     """The commit count when the open transaction began."""
+    _pending_audit: list[tuple[tuple[Any, ...], int | None]]
+    """The open transaction's audit records not yet appended (`PostgresAudit`), with the
+    number each asked for."""
+    _audit_mark: int
+    """How many of them were written before the event's savepoint."""
 
     def begin(self) -> Transaction:
         """Open a write transaction: its owner commits or rolls it back (`with store.begin():`
@@ -55,6 +61,7 @@ class PostgresBase:
         self.written_elsewhere = version != self._seen
         self._seen = self._began_at = version
         self._claimed = set()
+        self._pending_audit, self._audit_mark = [], 0
         return transaction
 
     def claim(self, account_id: str, identities: Iterable[tuple[str, str]] = ()) -> bool:
@@ -95,13 +102,16 @@ class PostgresBase:
 
     def savepoint(self) -> None:
         self._transaction().savepoint()
+        self._audit_mark = len(self._pending_audit)
 
     def release_savepoint(self) -> None:
         self._transaction().release_savepoint()
 
     def rollback_to_savepoint(self) -> None:
-        """Undo what the current event wrote; the savepoint stays open until released."""
+        """Undo what the current event wrote (its audit records waiting in memory too); the
+        savepoint stays open until released."""
         self._transaction().rollback_to_savepoint()
+        del self._pending_audit[self._audit_mark :]
 
     def close(self) -> None:
         """Close the connection. A transaction still open is rolled back: closing commits

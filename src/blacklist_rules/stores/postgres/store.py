@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT
 
@@ -71,7 +72,9 @@ class PostgresStore(
         self._began_at: int | None = None
         self._claimed: set[str] = set()
         self.shared = True
-        self._db.before_commit = self._count_commit
+        self._pending_audit: list[tuple[tuple[Any, ...], int | None]] = []
+        self._audit_mark = 0
+        self._db.before_commit = self._before_commit
         self.written_elsewhere = False
         """Whether another writer committed between our last transaction and the one
         `begin()` opened, or while ours was open: what memory mirrors must read again."""

@@ -36,6 +36,10 @@ class PostgresWorkers(PostgresBase):
                 (worker_id,),
             )
 
+    def commits(self) -> int:
+        """See `Workers.commits`: the count every commit moves (`_count_commit`)."""
+        return int(self._db.value("SELECT version FROM commits"))
+
     def watermark(self, idle_seconds: float, besides: str | None = None) -> Watermark | None:
         """See `Workers.watermark`. A running worker without progress yet holds it at the
         beginning of time; one silent for `idle_seconds` is gone and holds nothing."""
