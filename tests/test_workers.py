@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from blacklist_rules import Engine
-from blacklist_rules.delivery.jetstream import BrokerError, read_stream
+from blacklist_rules.delivery.jetstream import read_stream
 from blacklist_rules.delivery.sinks import JsonlFileSink, StreamSink
-from blacklist_rules.delivery.source import parse_partitions, partition_of, share
+from blacklist_rules.delivery.source import BrokerError, parse_partitions, partition_of, share
 from blacklist_rules.delivery.worker import Worker, open_engine
 from blacklist_rules.errors import BlacklistRulesError, StoreUnavailableError
 from blacklist_rules.model.identity import KEY_ENV

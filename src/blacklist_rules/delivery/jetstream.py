@@ -35,10 +35,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
-from blacklist_rules.errors import BlacklistRulesError
 from blacklist_rules.stores.records import OutboxRow
 
-from .source import Delivery
+from .source import BrokerError, Delivery
 
 T = TypeVar("T")
 
@@ -48,10 +47,6 @@ MSG_ID = "Nats-Msg-Id"
 """The header JetStream drops repeats by (within the stream's duplicate window)."""
 DUPLICATE_WINDOW = 600.0
 """Seconds over which the broker drops a message published again with the same id."""
-
-
-class BrokerError(BlacklistRulesError):
-    """The broker refused or could not be reached: nothing was acknowledged."""
 
 
 def events_subject(stream: str, partition: int) -> str:
