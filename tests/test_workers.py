@@ -91,6 +91,24 @@ def _cli(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
     )
 
 
+def test_the_command_line_runs_without_the_broker_extra(tmp_path: Path) -> None:
+    """A plain install has no nats-py: every other verb works, and a broker verb says which
+    extra to install (exit 4) instead of the whole command line failing to import."""
+    script = (
+        "import sys; sys.modules['nats'] = None\n"  # `import nats` now raises ImportError
+        "from blacklist_rules.cli import main\n"
+        "assert main(['validate']) == 0\n"
+        "sys.exit(main(['publish', '--stream', 'S', sys.argv[1]]))\n"
+    )
+    events = tmp_path / "events.jsonl"
+    events.write_text("", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(events)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 4, done.stderr
+    assert "pip install 'blacklist-rules[broker]'" in done.stderr
+
+
 def test_an_account_has_one_stable_partition() -> None:
     """CRC-32 of the account id, modulo P: the same in every process (not Python's salted
     `hash`), known values included, and every partition reachable."""

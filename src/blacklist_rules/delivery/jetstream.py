@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import TypeVar
@@ -40,6 +41,7 @@ from blacklist_rules.stores.records import OutboxRow
 from .source import BrokerError, Delivery
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 DESCRIPTION = "blacklist-rules events; partitions={}"
 _PARTITIONS = re.compile(r"partitions=(\d+)")
@@ -63,6 +65,12 @@ class Published:
     by_partition: dict[int, int]
 
 
+async def _quiet(exc: Exception) -> None:
+    """nats-py's own callback logs every failed attempt with its traceback at ERROR: what
+    fails for good reaches the caller once, as a `BrokerError`; the attempts are DEBUG."""
+    _log.debug("NATS: %s: %s", type(exc).__name__, exc)
+
+
 class _Loop:
     """One connection to the server and the event loop it lives on."""
 
@@ -72,7 +80,11 @@ class _Loop:
         try:
             self.nc: Client = self.run(
                 nats.connect(
-                    server, connect_timeout=timeout, max_reconnect_attempts=2, allow_reconnect=True
+                    server,
+                    connect_timeout=timeout,
+                    max_reconnect_attempts=2,
+                    allow_reconnect=True,
+                    error_cb=_quiet,
                 )
             )
         except BaseException:
