@@ -315,7 +315,7 @@ def test_the_cli_records_the_provenance_of_a_report(
     assert made["baseline"] == {
         "folder": str(ROOT / "rules"),
         "digest": load_ruleset(ROOT / "rules").digest,
-        "rules": 11,
+        "rules": 12,
     }
     assert made["candidate"]["digest"] == load_ruleset(pack).digest
     assert [c["name"] for c in made["changes"]] == [

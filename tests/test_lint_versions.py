@@ -213,7 +213,7 @@ def test_sqlite_records_every_pack_in_the_order_first_used(tmp_path: Path) -> No
     store = SQLiteStore(db, read_only=True)
     recorded = store.recorded_rules()
     store.close()
-    assert [r.ruleset_digest for r in recorded] == [first] * 11 + [second] * 11
+    assert [r.ruleset_digest for r in recorded] == [first] * 12 + [second] * 12
     versions = {(r.rule_id, r.version) for r in recorded if r.rule_id.startswith("freeze-sus")}
     assert versions == {
         ("freeze-suspected-impersonation", 1),
