@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from blacklist_rules.delivery.jetstream import BrokerError, JetStream
+from blacklist_rules.delivery.jetstream import JetStream
+from blacklist_rules.delivery.source import BrokerError
 
 SERVER = os.environ.get("BLACKLIST_RULES_TEST_NATS", "nats://127.0.0.1:4222")
 

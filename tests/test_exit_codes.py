@@ -204,6 +204,19 @@ def _published_and_worked(w: World, tmp: Path, patch: pytest.MonkeyPatch) -> int
     return max(published, worked)
 
 
+def _publish_refuses(w: World, tmp: Path, patch: pytest.MonkeyPatch) -> int:
+    """`publish` of a file with a line that names no account (the real NATS)."""
+    from .broker import SERVER, fresh_stream
+
+    events = tmp / "no-account.jsonl"
+    events.write_text('{"event_id": "e1", "type": "rumor_flag"}\n', encoding="utf-8")
+    with fresh_stream() as stream:
+        return cli("publish", events, "--nats", SERVER, "--stream", stream)
+
+
+NO_BROKER = "nats://127.0.0.1:1"  # nothing listens there: the broker cannot be reached
+
+
 def _argv(*argv: object) -> Invocation:
     """An invocation by its arguments alone; `{db}`-style fields are World attributes."""
 
@@ -243,6 +256,7 @@ SPECIAL: dict[tuple[str, int], Invocation] = {
     ("test", 1): _argv("test", ROOT / "rules", "{failing}"),
     ("diff", 1): _argv("diff", "--baseline", ROOT / "rules", "--candidate", "{broken}", "{few}"),
     ("check", 1): _argv("check", EXAMPLES / "identities.jsonl", "--db", "{demo}"),
+    ("publish", 1): _publish_refuses,
     **{
         (f"audit {action}", 1): _argv("audit", action, "--db", "{tampered}")
         for action in ("verify", "head", "export", "purge")
@@ -270,6 +284,12 @@ SPECIAL: dict[tuple[str, int], Invocation] = {
     ("explain", 6): _argv("explain", "d-nope", "--db", "{db}"),
     ("notice", 6): _argv("notice", "d-nope", "--db", "{db}"),
     ("run", 141): _stdout_closed,
+    # 4 for the broker's verbs: the NATS server cannot be reached
+    ("publish", 4): _argv("publish", "{few}", "--nats", NO_BROKER, "--stream", "NONE"),
+    ("worker", 4): _argv(
+        "worker", "--db", "{tmp}/w.db", "--nats", NO_BROKER, "--stream", "NONE", "--partitions", "0"
+    ),
+    ("relay", 4): _argv("relay", "--db", "{db}", "--nats", NO_BROKER, "--to", "nats:none"),
     # 7, 8: lint found something; a rule version restated with other text
     ("lint", 0): _argv("lint"),
     ("lint", 7): _argv("lint", "{broken}"),

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from blacklist_rules import Engine
-from blacklist_rules.delivery.jetstream import BrokerError, read_stream
+from blacklist_rules.delivery.jetstream import read_stream
 from blacklist_rules.delivery.sinks import JsonlFileSink, StreamSink
-from blacklist_rules.delivery.source import parse_partitions, partition_of, share
+from blacklist_rules.delivery.source import BrokerError, parse_partitions, partition_of, share
 from blacklist_rules.delivery.worker import Worker, open_engine
 from blacklist_rules.errors import BlacklistRulesError, StoreUnavailableError
 from blacklist_rules.model.identity import KEY_ENV
@@ -89,6 +89,24 @@ def _cli(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
         text=True,
         **kwargs,
     )
+
+
+def test_the_command_line_runs_without_the_broker_extra(tmp_path: Path) -> None:
+    """A plain install has no nats-py: every other verb works, and a broker verb says which
+    extra to install (exit 4) instead of the whole command line failing to import."""
+    script = (
+        "import sys; sys.modules['nats'] = None\n"  # `import nats` now raises ImportError
+        "from blacklist_rules.cli import main\n"
+        "assert main(['validate']) == 0\n"
+        "sys.exit(main(['publish', '--stream', 'S', sys.argv[1]]))\n"
+    )
+    events = tmp_path / "events.jsonl"
+    events.write_text("", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(events)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 4, done.stderr
+    assert "pip install 'blacklist-rules[broker]'" in done.stderr
 
 
 def test_an_account_has_one_stable_partition() -> None:

@@ -9,10 +9,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from blacklist_rules import BlacklistRulesError
-from blacklist_rules.delivery.jetstream import JetStream
 from blacklist_rules.delivery.sinks import DecisionSink, JsonlFileSink, StreamSink
+from blacklist_rules.delivery.source import BrokerError
+
+if TYPE_CHECKING:
+    from blacklist_rules.delivery.jetstream import JetStream
 
 NATS_DEFAULT = "nats://127.0.0.1:4222"
 NATS_PREFIX = "nats:"
@@ -34,6 +38,18 @@ def broker_options(cmd: argparse.ArgumentParser, *, stream: bool = True) -> None
         cmd.add_argument(
             "--stream", required=True, metavar="NAME", help="the JetStream stream of events"
         )
+
+
+def connect(url: str) -> JetStream:
+    """A connection to the NATS server at `url`. nats-py is imported here, not with the
+    command line, so that a plain install (no `broker` extra) runs every other verb."""
+    try:
+        from blacklist_rules.delivery.jetstream import JetStream
+    except ImportError as exc:
+        raise BrokerError(
+            "the NATS client is not installed: pip install 'blacklist-rules[broker]'"
+        ) from exc
+    return JetStream(url)
 
 
 def needs_broker(spec: str | None) -> bool:

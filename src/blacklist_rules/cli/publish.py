@@ -10,11 +10,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from blacklist_rules.delivery.jetstream import BrokerError, JetStream
-from blacklist_rules.delivery.source import partition_of
+from blacklist_rules.delivery.source import BrokerError, partition_of
 
 from ._common import Commands, Exit, _positive
-from ._delivery import broker_options
+from ._delivery import broker_options, connect
 
 
 def add_parser(commands: Commands) -> None:
@@ -65,7 +64,7 @@ def handle(args: argparse.Namespace) -> int:
         return Exit.USAGE
     refused: list[str] = []
     try:
-        with JetStream(args.nats) as broker:
+        with connect(args.nats) as broker:
             partitions = broker.ensure_stream(args.stream, args.partitions)
             done = broker.publish(args.stream, partitions, _keyed(path, partitions, refused))
     except BrokerError as exc:

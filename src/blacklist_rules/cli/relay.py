@@ -9,12 +9,19 @@ import sys
 import time
 from contextlib import ExitStack
 
-from blacklist_rules.delivery.jetstream import BrokerError, JetStream
 from blacklist_rules.delivery.relay import Relay
+from blacklist_rules.delivery.source import BrokerError
 from blacklist_rules.stores import open_store
 
 from ._common import Commands, Exit, _seconds
-from ._delivery import SINK_HELP, broker_options, needs_broker, open_sink, stop_on_signals
+from ._delivery import (
+    SINK_HELP,
+    broker_options,
+    connect,
+    needs_broker,
+    open_sink,
+    stop_on_signals,
+)
 
 
 def add_parser(commands: Commands) -> None:
@@ -45,7 +52,7 @@ def add_parser(commands: Commands) -> None:
 def handle(args: argparse.Namespace) -> int:
     try:
         with ExitStack() as stack:
-            broker = stack.enter_context(JetStream(args.nats)) if needs_broker(args.to) else None
+            broker = stack.enter_context(connect(args.nats)) if needs_broker(args.to) else None
             store = open_store(args.db, busy_timeout=args.busy_timeout)
             stack.callback(store.close)
             sink = open_sink(args.to, broker)

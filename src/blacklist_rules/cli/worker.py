@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from blacklist_rules import Outcome, TimeBound
-from blacklist_rules.delivery.jetstream import BrokerError, JetStream
-from blacklist_rules.delivery.source import parse_partitions, share
+from blacklist_rules.delivery.source import BrokerError, parse_partitions, share
 from blacklist_rules.delivery.worker import Worker, open_engine
 from blacklist_rules.stores import is_postgres, open_store
 
@@ -26,7 +25,7 @@ from ._common import (
     rules_option,
     write_whole,
 )
-from ._delivery import SINK_HELP, broker_options, open_sink, stop_on_signals
+from ._delivery import SINK_HELP, broker_options, connect, open_sink, stop_on_signals
 
 
 def add_parser(commands: Commands) -> None:
@@ -107,7 +106,7 @@ def handle(args: argparse.Namespace) -> int:
 
 def _work(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
-        broker = stack.enter_context(JetStream(args.nats))
+        broker = stack.enter_context(connect(args.nats))
         count = broker.partitions(args.stream)
         if count is None:
             print(f"error: no stream {args.stream} at {args.nats}", file=sys.stderr)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import TypeVar
@@ -35,12 +36,12 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
-from blacklist_rules.errors import BlacklistRulesError
 from blacklist_rules.stores.records import OutboxRow
 
-from .source import Delivery
+from .source import BrokerError, Delivery
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 DESCRIPTION = "blacklist-rules events; partitions={}"
 _PARTITIONS = re.compile(r"partitions=(\d+)")
@@ -48,10 +49,6 @@ MSG_ID = "Nats-Msg-Id"
 """The header JetStream drops repeats by (within the stream's duplicate window)."""
 DUPLICATE_WINDOW = 600.0
 """Seconds over which the broker drops a message published again with the same id."""
-
-
-class BrokerError(BlacklistRulesError):
-    """The broker refused or could not be reached: nothing was acknowledged."""
 
 
 def events_subject(stream: str, partition: int) -> str:
@@ -68,6 +65,12 @@ class Published:
     by_partition: dict[int, int]
 
 
+async def _quiet(exc: Exception) -> None:
+    """nats-py's own callback logs every failed attempt with its traceback at ERROR: what
+    fails for good reaches the caller once, as a `BrokerError`; the attempts are DEBUG."""
+    _log.debug("NATS: %s: %s", type(exc).__name__, exc)
+
+
 class _Loop:
     """One connection to the server and the event loop it lives on."""
 
@@ -77,7 +80,11 @@ class _Loop:
         try:
             self.nc: Client = self.run(
                 nats.connect(
-                    server, connect_timeout=timeout, max_reconnect_attempts=2, allow_reconnect=True
+                    server,
+                    connect_timeout=timeout,
+                    max_reconnect_attempts=2,
+                    allow_reconnect=True,
+                    error_cb=_quiet,
                 )
             )
         except BaseException:

@@ -14,6 +14,12 @@ import attrs
 from blacklist_rules.errors import BlacklistRulesError
 
 
+class BrokerError(BlacklistRulesError):
+    """The broker refused or could not be reached (or its client is not installed): nothing
+    was acknowledged. Here rather than beside the NATS client so that the command line can
+    catch it without nats-py installed."""
+
+
 @attrs.frozen
 class Delivery:
     """One event as the source handed it out: its JSON text, its partition, and what
