@@ -23,6 +23,7 @@ from blacklist_rules import (
     RuleLoadError,
     RuleVersionError,
     StoreUnavailableError,
+    TimeBound,
     parse_duration,
 )
 from blacklist_rules.model.identity import KEY_ENV
@@ -77,6 +78,17 @@ def rules_option(cmd: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DIR",
         help="rule folder (default: the packaged default pack)",
+    )
+
+
+def max_lead_option(cmd: argparse.ArgumentParser) -> None:
+    """`--max-lead`, the same bound on event time wherever events come in (`run`, `worker`)."""
+    cmd.add_argument(
+        "--max-lead",
+        type=_period,
+        default=TimeBound().max_lead,
+        metavar="DURATION",
+        help="how far an event may lead the wall clock; further ones are rejected (default 1d)",
     )
 
 

@@ -18,7 +18,6 @@ from blacklist_rules import (
     EvaluationError,
     Outcome,
     StatusChange,
-    TimeBound,
     iter_jsonl,
     parse_time,
 )
@@ -28,9 +27,9 @@ from ._common import (
     KEY_HELP,
     Commands,
     Exit,
-    _period,
     _positive,
     db_option,
+    max_lead_option,
     print_json,
     progress,
     rules_option,
@@ -70,13 +69,7 @@ def add_parser(commands: Commands) -> None:
         metavar="TIME",
         help="then move event time to TIME (RFC 3339), ending the freezes whose time is up",
     )
-    run.add_argument(
-        "--max-lead",
-        type=_period,
-        default=TimeBound().max_lead,
-        metavar="DURATION",
-        help="how far an event may lead the wall clock; further ones are rejected (default 1d)",
-    )
+    max_lead_option(run)
     run.add_argument(
         "--force",
         action="store_true",

@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from blacklist_rules import Outcome, TimeBound
+from blacklist_rules import Outcome
 from blacklist_rules.delivery.source import BrokerError, parse_partitions, share
 from blacklist_rules.delivery.worker import Worker, open_engine
 from blacklist_rules.stores import is_postgres, open_store
@@ -19,9 +19,9 @@ from ._common import (
     KEY_HELP,
     Commands,
     Exit,
-    _period,
     _positive,
     _seconds,
+    max_lead_option,
     rules_option,
     write_whole,
 )
@@ -73,13 +73,7 @@ def add_parser(commands: Commands) -> None:
         action="store_true",
         help="stop once a fetch finds nothing (a trial, a backfill); default: run until stopped",
     )
-    cmd.add_argument(
-        "--max-lead",
-        type=_period,
-        default=TimeBound().max_lead,
-        metavar="DURATION",
-        help="how far an event may lead the wall clock; further ones are rejected (default 1d)",
-    )
+    max_lead_option(cmd)
     cmd.add_argument("--quiet", action="store_true", help="no rejected lines or summary")
     cmd.add_argument("--summary-json", type=Path, metavar="FILE", help="the summary as JSON")
     cmd.set_defaults(func=handle)
