@@ -26,13 +26,13 @@ of the commands, [Commands at a glance](commands.md).
 """
 
 
-def _parsers(parser: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+def parsers(parser: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
     """Every parser, subcommands' included, by its command path, in the order help lists them."""
     yield path, parser
     for action in parser._actions:
         if type(action).__name__ == "_SubParsersAction":
             for name, sub in action.choices.items():
-                yield from _parsers(sub, (*path, name))
+                yield from parsers(sub, (*path, name))
 
 
 def render() -> str:
@@ -43,7 +43,7 @@ def render() -> str:
     os.environ["COLUMNS"] = COLUMNS
     try:
         sections = [HEADER]
-        for path, parser in _parsers(build_parser()):
+        for path, parser in parsers(build_parser()):
             command = " ".join(("blacklist-rules", *path))
             help_text = parser.format_help().rstrip("\n")
             sections.append(f"## `{command}`\n\n```console\n$ {command} --help\n{help_text}\n```\n")

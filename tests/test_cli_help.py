@@ -16,6 +16,7 @@ from blacklist_rules import Engine
 from blacklist_rules.cli import build_parser, main
 from blacklist_rules.model.identity import KEY_ENV
 
+from .cli_reference import parsers
 from .support import event
 
 KEYED = ("run", "status", "check", "explain", "diff")
@@ -26,18 +27,9 @@ NOT_OPTIONS = {"_HelpAction", "_VersionAction", "_SubParsersAction"}
 """argparse's own actions (by name: argparse is imported in the cli package only)."""
 
 
-def _parsers(parser: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
-    """Every parser, subcommands' included, by its command path."""
-    yield path, parser
-    for action in parser._actions:
-        if type(action).__name__ == "_SubParsersAction":
-            for name, sub in action.choices.items():
-                yield from _parsers(sub, (*path, name))
-
-
 def _options() -> Iterator[tuple[str, Any]]:
     """Every option and positional argument of every parser."""
-    for path, parser in _parsers(build_parser()):
+    for path, parser in parsers(build_parser()):
         for action in parser._actions:
             if type(action).__name__ not in NOT_OPTIONS:
                 yield f"{' '.join(path)} {action.option_strings or action.dest}", action
@@ -57,7 +49,7 @@ def test_every_option_and_argument_has_help_that_shows_its_default() -> None:
 
 def test_every_command_has_a_description() -> None:
     """`blacklist-rules COMMAND --help` says what the command does, `validate` included."""
-    assert [path for path, parser in _parsers(build_parser()) if not parser.description] == []
+    assert [path for path, parser in parsers(build_parser()) if not parser.description] == []
 
 
 @pytest.mark.parametrize("command", KEYED)
