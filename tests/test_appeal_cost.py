@@ -68,6 +68,19 @@ def test_a_refused_appeal_reads_no_whole_table_back(tmp_path: Path) -> None:
         assert (engine.status("li"), engine.status("zhang")) == ("blacklisted", "frozen")
 
 
+def _scans(engine: Engine, seen: list[str]) -> dict[str, list[str]]:
+    """The statements among `seen` that SQLite plans as a scan of a whole table, with the
+    plan's scan lines."""
+    db = sqlite_connection(engine.store)
+    scans = {}
+    for sql in dict.fromkeys(seen):
+        if sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
+            plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}") if "SCAN" in row[3]]
+            if plan:
+                scans[sql] = plan
+    return scans
+
+
 def test_an_overturned_appeal_scans_no_table(tmp_path: Path) -> None:
     """Every statement an overturned appeal runs reads by key or index, never a whole
     table (before the fix the replay scanned the events table and the vetoes the decisions
@@ -78,16 +91,7 @@ def test_an_overturned_appeal_scans_no_table(tmp_path: Path) -> None:
             outcome = engine.process(overturn("zhang", 4 * DAY, "ap", freeze.decision_id))
         assert outcome.rejection is None
         assert engine.status("zhang") == Status.ACTIVE
-        db = sqlite_connection(engine.store)
-        scans = {
-            sql: plan
-            for sql in dict.fromkeys(seen)
-            if sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))
-            for plan in [
-                [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}") if "SCAN" in row[3]]
-            ]
-            if plan
-        }
+        scans = _scans(engine, seen)
         assert scans == {}
         assert [s for s in seen if any(read in s for read in WHOLE_TABLE_READS)] == []
 
@@ -183,15 +187,6 @@ def test_an_overturned_appeal_after_a_history_purge_scans_no_table(tmp_path: Pat
             outcome = engine.process(overturn("zhang", 4 * DAY, "ap", freeze.decision_id))
         assert outcome.rejection is None
         assert engine.status("zhang") == Status.ACTIVE
-        db = sqlite_connection(engine.store)
-        scans = {
-            sql: plan
-            for sql in dict.fromkeys(seen)
-            if sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))
-            for plan in [
-                [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}") if "SCAN" in row[3]]
-            ]
-            if plan
-        }
+        scans = _scans(engine, seen)
         assert any("FROM identities WHERE account_id IN" in sql for sql in seen)
         assert scans == {}
