@@ -73,14 +73,21 @@ def _parser() -> argparse.ArgumentParser:
 class FileSource:
     """Events from a list of lines, as an `EventSource` without a broker (nothing to ack)."""
 
+    partitions = (0,)
+
     def __init__(self, lines: list[str]) -> None:
         self._lines = lines
         self._at = 0
 
-    def fetch(self, limit: int, timeout: float) -> list[Delivery]:
+    def fetch(
+        self, limit: int, timeout: float, partitions: Sequence[int] | None = None
+    ) -> list[Delivery]:
         batch = self._lines[self._at : self._at + limit]
         self._at += len(batch)
         return [Delivery(text, 0, None) for text in batch]
+
+    def pending(self, partitions: Sequence[int]) -> dict[int, int]:
+        return {0: len(self._lines) - self._at}
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Nothing to acknowledge: a file."""

@@ -4,9 +4,11 @@ partition it has not read yet, on SQLite and on PostgreSQL alike."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,9 +109,12 @@ def _decided(engine: Engine[Any], accounts: list[str]) -> list[dict[str, Any]]:
     )
 
 
-@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.mark.parametrize("store", STORES)
 def test_a_partition_behind_in_event_time_holds_the_workers_clock(
-    stream: str, tmp_path: Any, store: str
+    stream: str, tmp_path: Path, store: str
 ) -> None:
     """One worker over 2 partitions, fetching 2 events of each at a time: `busy`'s day-20
     report comes in the same fetch as `frozen`'s failed registration (day 0), yet `frozen`'s
@@ -119,7 +124,7 @@ def test_a_partition_behind_in_event_time_holds_the_workers_clock(
     _publish(stream, events, 2)
     expected = _in_time_order(events)
     assert CANCEL not in {d["rule"] for d in expected}
-    with contextlib_database(store, tmp_path) as db, connect() as broker:
+    with _database(store, tmp_path) as db, connect() as broker:
         engine = open_engine(None, db, max_lead=None, busy_timeout=5.0)
         with engine:
             source = broker.source(stream, [0, 1])
@@ -131,10 +136,8 @@ def test_a_partition_behind_in_event_time_holds_the_workers_clock(
             )
 
 
-def contextlib_database(store: str, tmp_path: Any) -> Any:
+def _database(store: str, tmp_path: Path) -> contextlib.AbstractContextManager[str]:
     """A SQLite file in `tmp_path`, or a fresh PostgreSQL database."""
-    import contextlib
-
     if store == "postgresql":
         return fresh_database()
     return contextlib.nullcontext(str(tmp_path / "w.db"))

@@ -26,11 +26,14 @@ from blacklist_rules.model.decisions import Decision
 from blacklist_rules.stores import is_postgres, open_store
 from blacklist_rules.stores.protocols import Store
 
+from .merge import EventTimeMerge
 from .relay import Relay, enqueue
 from .sinks import DecisionSink
 from .source import Delivery, EventSource
 
 _log = logging.getLogger(__name__)
+_GLANCE = 0.05
+"""Seconds a fetch waits for the empty partitions while events of others are held."""
 
 
 @attrs.define
@@ -97,6 +100,7 @@ class Worker:
         self.tally = WorkerTally()
         self._stopping = False
         self._queued: list[Decision] = []
+        self._merge = EventTimeMerge(source.partitions)
         engine.commit_every = max(engine.commit_every, batch_size)
         if self.relay is not None:
             engine.before_commit = self._enqueue
@@ -120,7 +124,7 @@ class Worker:
 
     def step(self) -> int:
         """One batch: how many events it had (0: none came within `poll`)."""
-        deliveries = self.source.fetch(self.batch_size, self.poll)
+        deliveries = self._next()
         if not deliveries:
             return 0
         self._process(deliveries)
@@ -128,6 +132,28 @@ class Worker:
         self.tally.batches += 1
         self._relay()
         return len(deliveries)
+
+    def _next(self) -> list[Delivery]:
+        """The next batch, the worker's partitions merged in event-time order
+        (`EventTimeMerge`): fetch for the partitions holding nothing, and hand out while
+        each holds an event or is idle; [] when nothing is held and none came within `poll`
+        (or on `stop()`)."""
+        merge = self._merge
+        while True:
+            empty = merge.empty()
+            if empty:
+                # Waiting `poll` only when nothing is held: else what is held may go on.
+                wait = self.poll if not merge.held else min(self.poll, _GLANCE)
+                merge.add(self.source.fetch(self.batch_size, wait, empty))
+                empty = merge.empty()
+            if not merge.held:
+                return []
+            idle: set[int] = set()
+            if empty:
+                idle = {p for p, n in self.source.pending(empty).items() if n == 0}
+            taken = merge.take(self.batch_size, idle)
+            if taken or self._stopping:
+                return taken
 
     def _process(self, deliveries: list[Delivery]) -> None:
         """The batch in one engine batch, committed when `run` ends. A store that cannot do
