@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
 class FileSource:
     """Events from a list of lines, as an `EventSource` without a broker (nothing to ack)."""
 
+    log = "file"
+    count = 1
     partitions = (0,)
 
     def __init__(self, lines: list[str]) -> None:

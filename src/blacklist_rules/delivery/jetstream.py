@@ -236,7 +236,8 @@ class JetStreamSource:
         if not partitions or any(not 0 <= p < count for p in partitions):
             raise BrokerError(f"partitions {list(partitions)}: {stream} has 0 to {count - 1}")
         self._io = broker._io
-        self.stream = stream
+        self.stream = self.log = stream
+        self.count = count
         self.partitions = tuple(sorted(set(partitions)))
         self.redelivered = 0
         """Events delivered again: in flight (fetched, not acknowledged) when a partition

@@ -36,6 +36,14 @@ class EventSource(Protocol):
     acknowledged comes again, in order, to whoever fetches that partition next."""
 
     @property
+    def log(self) -> str:
+        """The log's name (a stream, a topic): its partitions' progress is kept by it."""
+
+    @property
+    def count(self) -> int:
+        """How many partitions the whole log has."""
+
+    @property
     def partitions(self) -> Sequence[int]:
         """This worker's partitions."""
 

@@ -101,6 +101,8 @@ class Worker:
         self._stopping = False
         self._queued: list[Decision] = []
         self._merge = EventTimeMerge(source.partitions)
+        self._idle: set[int] = set()  # partitions told idle to the store
+        engine.consume(source.log, source.count, source.partitions)
         engine.commit_every = max(engine.commit_every, batch_size)
         if self.relay is not None:
             engine.before_commit = self._enqueue
@@ -144,16 +146,29 @@ class Worker:
             if empty:
                 # Waiting `poll` only when nothing is held: else what is held may go on.
                 wait = self.poll if not merge.held else min(self.poll, _GLANCE)
-                merge.add(self.source.fetch(self.batch_size, wait, empty))
+                fetched = self.source.fetch(self.batch_size, wait, empty)
+                self._tell_idle(self._idle & {d.partition for d in fetched}, idle=False)
+                merge.add(fetched)
                 empty = merge.empty()
-            if not merge.held:
-                return []
             idle: set[int] = set()
             if empty:
                 idle = {p for p, n in self.source.pending(empty).items() if n == 0}
+                self._tell_idle(idle - self._idle, idle=True)
+            if not merge.held:
+                return []
             taken = merge.take(self.batch_size, idle)
             if taken or self._stopping:
                 return taken
+
+    def _tell_idle(self, partitions: set[int], *, idle: bool) -> None:
+        """Tell the store that partitions went idle (they hold the watermark no more), or
+        have events again."""
+        for partition in sorted(partitions):
+            self.engine.partition_idle(self.source.log, partition, idle)
+        if idle:
+            self._idle |= partitions
+        else:
+            self._idle -= partitions
 
     def _process(self, deliveries: list[Delivery]) -> None:
         """The batch in one engine batch, committed when `run` ends. A store that cannot do
