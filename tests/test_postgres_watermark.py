@@ -286,7 +286,9 @@ def _partitioned(
         for process in running:
             assert process.wait(timeout=600) == 0, (folder / "p0.err").read_text()
         if late:  # the partitions nobody consumed yet hold the watermark at the beginning
-            mark = open_store(url).watermark(60.0)
+            store = open_store(url)
+            mark = store.watermark(60.0)
+            store.close()
             assert mark == Watermark(0, partition_holder(stream, workers - 1))
             last = _worker(url, stream, workers - 1, workers, folder)
             assert last.wait(timeout=600) == 0, (folder / f"p{workers - 1}.err").read_text()
