@@ -32,8 +32,10 @@ def add_parser(commands: Commands) -> None:
     cmd = commands.add_parser(
         "worker",
         help="process events from a JetStream stream (acknowledged after commit)",
-        description="Consumes the given partitions of a JetStream event stream (see `publish`): "
-        "each batch is processed in one transaction and acknowledged only once committed, so a "
+        description="Consumes the given partitions of a JetStream event stream (see `publish`), "
+        "merged in event-time order (a partition with events still at the broker is waited "
+        "for; one with none is idle): each batch is processed in one transaction and "
+        "acknowledged only once committed, so a "
         "worker killed at any point loses and doubles nothing (events already processed are "
         "ignored by id). A worker taking a partition resumes after its last acknowledged event. "
         "Partitions are assigned by hand: --partitions 0,1, or --index i --of N (worker i takes "

@@ -1,6 +1,8 @@
-"""A worker: events from an `EventSource` through an `Engine`, each fetched batch inside one
-engine batch (one commit), acknowledged only once committed; decisions out through the
-transactional outbox when a sink is given.
+"""A worker: events from an `EventSource` through an `Engine`, its partitions merged in
+event-time order (`merge.EventTimeMerge`), each batch inside one engine batch (one commit),
+acknowledged only once committed; decisions out through the transactional outbox when a
+sink is given. On a shared db its progress holds the low watermark by its partitions
+(`Engine.consume`), idle ones (nothing at the broker) holding nothing.
 
 At least once from the source plus idempotent processing by event id is effectively once: a
 worker killed after its commit and before its acknowledgements gets the batch again, and the
