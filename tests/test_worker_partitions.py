@@ -17,6 +17,7 @@ from blacklist_rules import Engine
 from blacklist_rules.delivery.source import partition_of
 from blacklist_rules.delivery.worker import Worker, open_engine
 from blacklist_rules.model.identity import KEY_ENV
+from blacklist_rules.stores.records import Watermark, partition_holder
 
 from .broker import connect, fresh_stream
 from .postgres import fresh_database
@@ -141,3 +142,33 @@ def _database(store: str, tmp_path: Path) -> contextlib.AbstractContextManager[s
     if store == "postgresql":
         return fresh_database()
     return contextlib.nullcontext(str(tmp_path / "w.db"))
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_an_idle_partition_holds_neither_the_merge_nor_the_watermark(
+    stream: str, tmp_path: Path, store: str
+) -> None:
+    """3 partitions, and no event on partition 1: the broker has nothing for it, so it is
+    idle and the worker goes on with the other two (it does not wait for it forever), decides
+    as one engine in event-time order, and on PostgreSQL leaves nothing holding the
+    watermark once it has finished."""
+    events = _lagging()
+    assert {partition_of(e["account_id"], 3) for e in events} == {0, 2}
+    _publish(stream, events, 3)
+    expected = sorted(_in_time_order(events), key=lambda d: (d["at"], d["account"], d["rule"]))
+    with _database(store, tmp_path) as db, connect() as broker:
+        engine = open_engine(None, db, max_lead=None, busy_timeout=5.0)
+        with engine:
+            source = broker.source(stream, [0, 1, 2])
+            tally = Worker(engine, source, batch_size=4, poll=0.2).run(until_idle=True)
+            source.close()
+            assert tally.accepted == len(events)
+            assert _decided(engine, [FROZEN, BUSY]) == expected
+        with Engine.from_path(db=db, read_only=True) as reader:
+            assert reader.watermark is None
+
+
+def test_the_holder_of_the_watermark_in_words() -> None:
+    """`status` says which worker or which partition of which stream holds the watermark."""
+    assert Watermark(0, partition_holder("MODERATION", 1)).holder == "partition MODERATION/1"
+    assert Watermark(0, "host-a:4242").holder == "worker host-a:4242"
