@@ -218,9 +218,11 @@ def open_engine(
     max_lead: timedelta | None,
     busy_timeout: float,
     create_key: bool = True,
+    worker_id: str | None = None,
 ) -> Engine[Any]:
     """An engine over the db a worker names: a SQLite path (`Engine.from_path`, the key file
-    beside it made on first use) or a PostgreSQL URL (the key from the environment)."""
+    beside it made on first use) or a PostgreSQL URL (the key from the environment), there
+    one of the db's workers as `worker_id` (default `host:pid`)."""
     if not is_postgres(db):
         return Engine.from_path(
             rules, db=db, create_key=create_key, max_lead=max_lead, busy_timeout=busy_timeout
@@ -228,7 +230,7 @@ def open_engine(
     ruleset = load_ruleset(rules)
     store = open_store(db, busy_timeout=busy_timeout)
     try:
-        return Engine(ruleset, store, max_lead=max_lead)
+        return Engine(ruleset, store, max_lead=max_lead, worker_id=worker_id)
     except BaseException:
         store.close()
         raise
