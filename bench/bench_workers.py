@@ -73,14 +73,23 @@ def _parser() -> argparse.ArgumentParser:
 class FileSource:
     """Events from a list of lines, as an `EventSource` without a broker (nothing to ack)."""
 
-    def __init__(self, lines: list[str]) -> None:
+    count = 1
+    partitions = (0,)
+
+    def __init__(self, lines: list[str], log: str) -> None:
+        self.log = log  # (each file a log of its own: its one partition holds the watermark)
         self._lines = lines
         self._at = 0
 
-    def fetch(self, limit: int, timeout: float) -> list[Delivery]:
+    def fetch(
+        self, limit: int, timeout: float, partitions: Sequence[int] | None = None
+    ) -> list[Delivery]:
         batch = self._lines[self._at : self._at + limit]
         self._at += len(batch)
         return [Delivery(text, 0, None) for text in batch]
+
+    def pending(self, partitions: Sequence[int]) -> dict[int, int]:
+        return {0: len(self._lines) - self._at}
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Nothing to acknowledge: a file."""
@@ -95,7 +104,9 @@ def _child(job: dict[str, Any]) -> dict[str, float]:
         engine.commit_every = BATCH
         if "file" in job:
             lines = Path(job["file"]).read_text(encoding="utf-8").splitlines()
-            worker = Worker(engine, FileSource(lines), batch_size=BATCH, poll=0)
+            worker = Worker(
+                engine, FileSource(lines, f"file:{job['file']}"), batch_size=BATCH, poll=0
+            )
             if job.get("per_event"):  # as before issue 16 item 5: a commit an event
                 engine.commit_every = 1
             start = time.time()

@@ -385,3 +385,11 @@ def flag_sets() -> st.SearchStrategy[list[dict[str, Any]]]:
     return st.lists(flag, min_size=1, max_size=14).map(
         lambda raw: [{**e, "event_id": f"w{i:02}"} for i, e in enumerate(raw)]
     )
+
+
+# A worker's partitions (`delivery.merge`): each a list of event times in order (days, with
+# ties), and how many of each a fetch brings.
+partition_days = st.lists(
+    st.lists(st.integers(0, 20), max_size=8).map(sorted), min_size=1, max_size=4
+)
+fetch_sizes = st.lists(st.integers(1, 4), min_size=1, max_size=6)

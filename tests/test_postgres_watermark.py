@@ -23,8 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import Engine, load_ruleset
+from blacklist_rules.delivery.source import partition_of
 from blacklist_rules.stores import open_store
+from blacklist_rules.stores.records import Watermark, partition_holder
 from blacklist_rules.testing import generate_events
+from tests.broker import SERVER, connect, fresh_stream
 from tests.postgres import fresh_database
 from tests.support import event
 
@@ -196,3 +199,108 @@ def test_workers_over_any_split_with_a_kill_end_where_one_sqlite_process_ends(
     )
     assert single.returncode == 0, single.stderr
     assert got == _state(str(one), accounts)
+
+
+def _worker(url: str, stream: str, index: int, of: int, out: Path) -> subprocess.Popen[bytes]:
+    """A `worker` process over the partitions p mod `of` == `index` of `stream`."""
+    with (out / f"p{index}.err").open("a") as err:
+        command = ["worker", "--db", url, "--nats", SERVER, "--stream", stream, "--quiet"]
+        command += ["--index", str(index), "--of", str(of), "--until-idle"]
+        command += ["--batch", "100", "--poll", "0.3"]
+        return subprocess.Popen(
+            [sys.executable, "-m", "blacklist_rules", *command],
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+@pytest.mark.nats
+@settings(
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    workers=st.integers(min_value=1, max_value=2),
+    each=st.integers(min_value=2, max_value=3),
+    seed=st.integers(min_value=1, max_value=50),
+    kill_after=st.floats(min_value=0.5, max_value=3.0),
+    late=st.booleans(),
+)
+def test_workers_over_several_partitions_each_end_where_one_sqlite_process_ends(
+    tmp_path_factory: pytest.TempPathFactory,
+    workers: int,
+    each: int,
+    seed: int,
+    kill_after: float,
+    late: bool,
+) -> None:
+    """`worker` processes fed by NATS JetStream, each over several partitions (`--index I
+    --of N`, `each` partitions apiece), on one PostgreSQL db: the first is killed with
+    SIGKILL after a while and restarted; with `late`, the last one starts only once the
+    others have finished. The same decisions, statuses, blacklist and pending deadlines as
+    one SQLite process over every event in event-time order."""
+    folder = tmp_path_factory.mktemp("parts")
+    got, one = _partitioned(folder, workers, each, seed, kill_after, late and workers > 1)
+    assert got == one
+
+
+@pytest.mark.nats
+def test_a_worker_joining_after_the_others_finished_decides_as_one_process(
+    tmp_path: Path,
+) -> None:
+    """Worker 0 of 2 consumes its 2 of 4 partitions to the end and leaves; only then does
+    worker 1 start on the other 2: the partitions nobody had consumed hold the watermark at
+    the beginning of time meanwhile (worker 0's leaving moved nothing), and the end is that
+    of one SQLite process over the events in event-time order."""
+    got, one = _partitioned(tmp_path, workers=2, each=2, seed=7, kill_after=None, late=True)
+    assert got == one
+
+
+def _partitioned(
+    folder: Path, workers: int, each: int, seed: int, kill_after: float | None, late: bool
+) -> tuple[Any, Any]:
+    """The end state of `workers` worker processes over `workers * each` partitions (the
+    first killed and restarted after `kill_after` s; with `late`, the last started once the
+    others finished) on a new PostgreSQL db, and that of one SQLite process."""
+    every = list(generate_events(1500, n_accounts=120, seed=seed, benign_share=0.5))
+    accounts = sorted({e["account_id"] for e in every})
+    (folder / "all.jsonl").write_text("".join(json.dumps(e) + "\n" for e in every))
+    with fresh_stream() as stream, fresh_database() as url, connect() as broker:
+        count = broker.ensure_stream(stream, workers * each)
+        broker.publish(
+            stream,
+            count,
+            ((partition_of(e["account_id"], count), e["event_id"], json.dumps(e)) for e in every),
+        )
+        open_store(url).close()
+        first = workers - 1 if late else workers
+        running = [_worker(url, stream, n, workers, folder) for n in range(first)]
+        if kill_after is not None:
+            time.sleep(kill_after)
+            if running[0].poll() is None:
+                running[0].send_signal(signal.SIGKILL)
+                running[0].wait(timeout=60)
+                running[0] = _worker(url, stream, 0, workers, folder)
+        for process in running:
+            assert process.wait(timeout=600) == 0, (folder / "p0.err").read_text()
+        if late:  # the partitions nobody consumed yet hold the watermark at the beginning
+            store = open_store(url)
+            mark = store.watermark(60.0)
+            store.close()
+            assert mark == Watermark(0, partition_holder(stream, workers - 1))
+            last = _worker(url, stream, workers - 1, workers, folder)
+            assert last.wait(timeout=600) == 0, (folder / f"p{workers - 1}.err").read_text()
+        got = _state(url, accounts)
+    one = folder / "one.db"
+    command = ["run", str(folder / "all.jsonl"), "--db", str(one), "--quiet"]
+    single = subprocess.run(
+        [sys.executable, "-m", "blacklist_rules", *command],
+        env=_env(),
+        capture_output=True,
+        check=False,
+        timeout=600,
+    )
+    assert single.returncode == 0, single.stderr
+    return got, _state(str(one), accounts)

@@ -10,6 +10,7 @@ from blacklist_rules import BlacklistEntry, Decision, Engine
 from blacklist_rules.model.decisions import ScheduledDeadline
 from blacklist_rules.model.events import EVENT_TYPES, from_micros
 from blacklist_rules.stores.lists import on_lists
+from blacklist_rules.stores.records import holder_words
 
 from ._common import KEY_HELP, Commands, db_option, print_json, reader, rules_option, unknown
 
@@ -69,7 +70,7 @@ def handle(args: argparse.Namespace) -> int:
         if lists:
             print(f"  on lists: {', '.join(lists)} (`list_update` events, latest in event time)")
         if engine.store.shared:
-            held = f"{mark['at']}, held by worker {mark['held_by']}" if mark else "none"
+            held = f"{mark['at']}, held by {holder_words(mark['held_by'])}" if mark else "none"
             print(f"  watermark: {held}")
     return 0
 

@@ -5,6 +5,7 @@ commit, acknowledged once committed; decisions out through the transactional out
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -32,8 +33,10 @@ def add_parser(commands: Commands) -> None:
     cmd = commands.add_parser(
         "worker",
         help="process events from a JetStream stream (acknowledged after commit)",
-        description="Consumes the given partitions of a JetStream event stream (see `publish`): "
-        "each batch is processed in one transaction and acknowledged only once committed, so a "
+        description="Consumes the given partitions of a JetStream event stream (see `publish`), "
+        "merged in event-time order (a partition with events still at the broker is waited "
+        "for; one with none is idle): each batch is processed in one transaction and "
+        "acknowledged only once committed, so a "
         "worker killed at any point loses and doubles nothing (events already processed are "
         "ignored by id). A worker taking a partition resumes after its last acknowledged event. "
         "Partitions are assigned by hand: --partitions 0,1, or --index i --of N (worker i takes "
@@ -106,8 +109,17 @@ def _work(args: argparse.Namespace) -> int:
             print(f"error: no stream {args.stream} at {args.nats}", file=sys.stderr)
             return Exit.USAGE
         mine = _mine(args, count)
+        name = f"{args.stream}[{','.join(map(str, mine))}]"
         engine = stack.enter_context(
-            open_engine(args.rules, args.db, max_lead=args.max_lead, busy_timeout=args.busy_timeout)
+            open_engine(
+                args.rules,
+                args.db,
+                max_lead=args.max_lead,
+                busy_timeout=args.busy_timeout,
+                # (the same after a restart: one killed before it took its partitions holds
+                # the watermark no longer than until its replacement starts)
+                worker_id=f"{socket.gethostname()}:{name}",
+            )
         )
         source = broker.source(args.stream, mine, ack_wait=args.ack_wait)
         stack.callback(source.close)
@@ -118,7 +130,6 @@ def _work(args: argparse.Namespace) -> int:
             if is_postgres(args.db):  # the relay's commits in a session of their own
                 relay_store = open_store(args.db, busy_timeout=args.busy_timeout)
                 stack.callback(relay_store.close)
-        name = f"{args.stream}[{','.join(map(str, mine))}]"
         worker = Worker(
             engine,
             source,

@@ -236,7 +236,8 @@ class JetStreamSource:
         if not partitions or any(not 0 <= p < count for p in partitions):
             raise BrokerError(f"partitions {list(partitions)}: {stream} has 0 to {count - 1}")
         self._io = broker._io
-        self.stream = stream
+        self.stream = self.log = stream
+        self.count = count
         self.partitions = tuple(sorted(set(partitions)))
         self.redelivered = 0
         """Events delivered again: in flight (fetched, not acknowledged) when a partition
@@ -270,20 +271,34 @@ class JetStreamSource:
         await jsm.add_consumer(self.stream, config)
         return await jsm.pull_subscribe_bind(durable, stream=self.stream)
 
-    def fetch(self, limit: int, timeout: float) -> list[Delivery]:
-        """Up to `limit` events across the partitions, fetched from all at once: first without
-        waiting, then, when none had any, waiting up to `timeout`."""
-        each = max(1, limit // len(self.partitions))
-        found = self._io.run(self._fetch_all(each, min(timeout, 0.05)))
+    def fetch(
+        self, limit: int, timeout: float, partitions: Sequence[int] | None = None
+    ) -> list[Delivery]:
+        """Up to `limit` events across the partitions (all, or `partitions`), fetched from
+        each at once: first without waiting, then, when none had any, waiting up to
+        `timeout`."""
+        chosen = self.partitions if partitions is None else tuple(partitions)
+        each = max(1, limit // max(1, len(chosen)))
+        found = self._io.run(self._fetch_all(chosen, each, min(timeout, 0.05)))
         if not found and timeout > 0.05:
-            found = self._io.run(self._fetch_all(each, timeout))
+            found = self._io.run(self._fetch_all(chosen, each, timeout))
         return found
 
-    async def _fetch_all(self, each: int, timeout: float) -> list[Delivery]:
+    async def _fetch_all(
+        self, partitions: Sequence[int], each: int, timeout: float
+    ) -> list[Delivery]:
         batches = await asyncio.gather(
-            *(self._fetch_one(p, sub, each, timeout) for p, sub in self._subs.items())
+            *(self._fetch_one(p, self._subs[p], each, timeout) for p in partitions)
         )
         return [delivery for batch in batches for delivery in batch]
+
+    def pending(self, partitions: Sequence[int]) -> dict[int, int]:
+        """Events of each partition not yet delivered (its consumer's `num_pending`)."""
+        return self._io.run(self._pending(partitions))
+
+    async def _pending(self, partitions: Sequence[int]) -> dict[int, int]:
+        infos = await asyncio.gather(*(self._subs[p].consumer_info() for p in partitions))
+        return {p: int(info.num_pending or 0) for p, info in zip(partitions, infos, strict=True)}
 
     async def _fetch_one(
         self, partition: int, sub: JetStreamContext.PullSubscription, each: int, timeout: float

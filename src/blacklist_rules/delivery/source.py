@@ -35,9 +35,28 @@ class EventSource(Protocol):
     event of an account in one partition. Delivery is at least once: what was fetched and not
     acknowledged comes again, in order, to whoever fetches that partition next."""
 
-    def fetch(self, limit: int, timeout: float) -> list[Delivery]:
-        """Up to `limit` events of this worker's partitions, each partition's in order;
-        waits up to `timeout` seconds for the first, and returns [] when none came."""
+    @property
+    def log(self) -> str:
+        """The log's name (a stream, a topic): its partitions' progress is kept by it."""
+
+    @property
+    def count(self) -> int:
+        """How many partitions the whole log has."""
+
+    @property
+    def partitions(self) -> Sequence[int]:
+        """This worker's partitions."""
+
+    def fetch(
+        self, limit: int, timeout: float, partitions: Sequence[int] | None = None
+    ) -> list[Delivery]:
+        """Up to `limit` events of this worker's partitions (or of `partitions`, some of
+        them), each partition's in order; waits up to `timeout` seconds for the first, and
+        returns [] when none came."""
+
+    def pending(self, partitions: Sequence[int]) -> dict[int, int]:
+        """How many events of each partition are published and not yet delivered to this
+        worker (Kafka: the end offset less the position): 0 says the partition is idle."""
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Acknowledge events once what they did is committed: they never come again."""

@@ -1,6 +1,8 @@
-"""A worker: events from an `EventSource` through an `Engine`, each fetched batch inside one
-engine batch (one commit), acknowledged only once committed; decisions out through the
-transactional outbox when a sink is given.
+"""A worker: events from an `EventSource` through an `Engine`, its partitions merged in
+event-time order (`merge.EventTimeMerge`), each batch inside one engine batch (one commit),
+acknowledged only once committed; decisions out through the transactional outbox when a
+sink is given. On a shared db its progress holds the low watermark by its partitions
+(`Engine.consume`), idle ones (nothing at the broker) holding nothing.
 
 At least once from the source plus idempotent processing by event id is effectively once: a
 worker killed after its commit and before its acknowledgements gets the batch again, and the
@@ -26,11 +28,14 @@ from blacklist_rules.model.decisions import Decision
 from blacklist_rules.stores import is_postgres, open_store
 from blacklist_rules.stores.protocols import Store
 
+from .merge import EventTimeMerge
 from .relay import Relay, enqueue
 from .sinks import DecisionSink
 from .source import Delivery, EventSource
 
 _log = logging.getLogger(__name__)
+_GLANCE = 0.05
+"""Seconds a fetch waits for the empty partitions while events of others are held."""
 
 
 @attrs.define
@@ -97,6 +102,9 @@ class Worker:
         self.tally = WorkerTally()
         self._stopping = False
         self._queued: list[Decision] = []
+        self._merge = EventTimeMerge(source.partitions)
+        self._idle: set[int] = set()  # partitions told idle to the store
+        engine.consume(source.log, source.count, source.partitions)
         engine.commit_every = max(engine.commit_every, batch_size)
         if self.relay is not None:
             engine.before_commit = self._enqueue
@@ -120,7 +128,7 @@ class Worker:
 
     def step(self) -> int:
         """One batch: how many events it had (0: none came within `poll`)."""
-        deliveries = self.source.fetch(self.batch_size, self.poll)
+        deliveries = self._next()
         if not deliveries:
             return 0
         self._process(deliveries)
@@ -128,6 +136,41 @@ class Worker:
         self.tally.batches += 1
         self._relay()
         return len(deliveries)
+
+    def _next(self) -> list[Delivery]:
+        """The next batch, the worker's partitions merged in event-time order
+        (`EventTimeMerge`): fetch for the partitions holding nothing, and hand out while
+        each holds an event or is idle; [] when nothing is held and none came within `poll`
+        (or on `stop()`)."""
+        merge = self._merge
+        while True:
+            empty = merge.empty()
+            if empty:
+                # Waiting `poll` only when nothing is held: else what is held may go on.
+                wait = self.poll if not merge.held else min(self.poll, _GLANCE)
+                fetched = self.source.fetch(self.batch_size, wait, empty)
+                self._tell_idle(self._idle & {d.partition for d in fetched}, idle=False)
+                merge.add(fetched)
+                empty = merge.empty()
+            idle: set[int] = set()
+            if empty:
+                idle = {p for p, n in self.source.pending(empty).items() if n == 0}
+                self._tell_idle(idle - self._idle, idle=True)
+            if not merge.held:
+                return []
+            taken = merge.take(self.batch_size, idle)
+            if taken or self._stopping:
+                return taken
+
+    def _tell_idle(self, partitions: set[int], *, idle: bool) -> None:
+        """Tell the store that partitions went idle (they hold the watermark no more), or
+        have events again."""
+        for partition in sorted(partitions):
+            self.engine.partition_idle(self.source.log, partition, idle)
+        if idle:
+            self._idle |= partitions
+        else:
+            self._idle -= partitions
 
     def _process(self, deliveries: list[Delivery]) -> None:
         """The batch in one engine batch, committed when `run` ends. A store that cannot do
@@ -175,9 +218,11 @@ def open_engine(
     max_lead: timedelta | None,
     busy_timeout: float,
     create_key: bool = True,
+    worker_id: str | None = None,
 ) -> Engine[Any]:
     """An engine over the db a worker names: a SQLite path (`Engine.from_path`, the key file
-    beside it made on first use) or a PostgreSQL URL (the key from the environment)."""
+    beside it made on first use) or a PostgreSQL URL (the key from the environment), there
+    one of the db's workers as `worker_id` (default `host:pid`)."""
     if not is_postgres(db):
         return Engine.from_path(
             rules, db=db, create_key=create_key, max_lead=max_lead, busy_timeout=busy_timeout
@@ -185,7 +230,7 @@ def open_engine(
     ruleset = load_ruleset(rules)
     store = open_store(db, busy_timeout=busy_timeout)
     try:
-        return Engine(ruleset, store, max_lead=max_lead)
+        return Engine(ruleset, store, max_lead=max_lead, worker_id=worker_id)
     except BaseException:
         store.close()
         raise

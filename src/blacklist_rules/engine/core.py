@@ -116,6 +116,7 @@ class Core:
 
     __slots__ = (
         "given",
+        "holds",
         "identity_key",
         "idle_timeout",
         "index",
@@ -158,6 +159,9 @@ class Core:
         self.worker_id: str | None = None
         """On a shared db, this engine's name among its workers (`Workers`): deadlines of
         other accounts then fire by the low watermark. None: one writer, one clock."""
+        self.holds: tuple[str, ...] = ()
+        """What this worker's progress holds the watermark by: its own name, or the
+        partitions of a log it consumes (`workers.take_partitions`)."""
         self.progress_us = 0
         """The latest event time this worker processed (its share is in event-time order)."""
         self.idle_timeout = WORKER_IDLE_TIMEOUT

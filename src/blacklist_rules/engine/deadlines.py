@@ -98,7 +98,7 @@ def advance_shared(core: Core, ctx: EventContext, event: Event) -> None:
     else:
         raise EvaluationError(f"deadlines of {account} keep falling due at {text}")
     core.mirrors.next_due = due(store)
-    mark = store.watermark(core.idle_timeout, core.worker_id)  # (ours: this event's time)
+    mark = store.watermark(core.idle_timeout, core.holds)  # (ours: this event's time)
     limit = moment if mark is None else min(moment, from_micros(mark.at_us))
     advance(core, ctx, moment, event.event_id, until=limit)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -421,6 +421,21 @@ class Engine(Queries, Generic[StoreT]):
         return outcome
 
     # --- the seed/replay API ---------------------------------------------------------
+    def consume(self, log: str, count: int, partitions: Sequence[int]) -> None:
+        """This engine consumes `partitions` of a partitioned log of `count` (a broker's
+        stream; a `Worker` says so): on a shared db its progress then holds the low
+        watermark by those partitions, kept in the db whoever consumes them next, and every
+        partition of the log nobody consumed yet holds it at the beginning of time until a
+        worker consumes it. Nothing on a store with one writer."""
+        self._check()
+        workers.take_partitions(self._core, log, count, partitions)
+
+    def partition_idle(self, log: str, partition: int, idle: bool) -> None:
+        """A partition this engine consumes has nothing more for now (`idle`: it holds the
+        watermark no more, Flink's idle source), or has events again."""
+        self._check()
+        workers.partition_idle(self._core, log, partition, idle)
+
     @property
     def seed(self) -> Seed:
         """How a scratch engine is driven (`scratch`): seeded, given vetoes and fingerprints."""

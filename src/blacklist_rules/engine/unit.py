@@ -69,8 +69,9 @@ class UnitOfWork:
         if core.mirrors.clock is not None:
             core.store.set_meta("clock", core.mirrors.clock.isoformat())
             retention.prune_history(core)
-        if core.worker_id is not None and core.progress_us:
-            core.store.report_progress(core.worker_id, core.progress_us)
+        if core.progress_us:
+            for holder in core.holds:
+                core.store.report_progress(holder, core.progress_us)
         self.tx.commit()
         self.tx = None
         self.pending = 0

@@ -3,6 +3,8 @@ workers, no watermark; the engine's own clock fires every deadline."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+
 from blacklist_rules.stores.records import Watermark
 
 
@@ -18,7 +20,10 @@ class OneWriter:
     def leave_worker(self, worker_id: str) -> None:
         """See `Workers.leave_worker`: nothing to leave."""
 
-    def watermark(self, idle_seconds: float, besides: str | None = None) -> Watermark | None:
+    def add_partitions(self, holders: Sequence[str]) -> None:
+        """See `Workers.add_partitions`: nobody waits for them."""
+
+    def watermark(self, idle_seconds: float, besides: Collection[str] = ()) -> Watermark | None:
         """See `Workers.watermark`: none."""
         return None
 

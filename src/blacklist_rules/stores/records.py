@@ -288,6 +288,27 @@ class Watermark:
     at_us: int
     held_by: str
 
+    @property
+    def holder(self) -> str:
+        """Who holds it, in words (`holder_words`)."""
+        return holder_words(self.held_by)
+
+
+def holder_words(held_by: str) -> str:
+    """A holder of the watermark in words: `worker host:42`, or `partition MODERATION/3`."""
+    if held_by.startswith(PARTITION):
+        return f"partition {held_by.removeprefix(PARTITION)}"
+    return f"worker {held_by}"
+
+
+PARTITION = "partition:"
+"""How the `workers` table names a partition of a log (`partition_holder`)."""
+
+
+def partition_holder(log: str, partition: int) -> str:
+    """The name a partition of a log holds the watermark under: `partition:NAME/3`."""
+    return f"{PARTITION}{log}/{partition}"
+
 
 @attrs.frozen
 class EventRow:

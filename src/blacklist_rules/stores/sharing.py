@@ -4,6 +4,7 @@ progress behind the low watermark, and the transactional outbox of decisions. Pa
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from blacklist_rules.stores.records import OutboxRow, Watermark
@@ -16,7 +17,14 @@ class Workers(Protocol):
 
     def join_worker(self, worker_id: str) -> None:
         """Count this worker among the running ones (again, after a restart), in a
-        transaction of its own."""
+        transaction of its own. A partition of a log is a worker too (`partition_holder`):
+        its progress stays in the db whoever consumes it."""
+
+    def add_partitions(self, holders: Sequence[str]) -> None:
+        """Count these partitions (`partition_holder` names) among the running ones, those
+        the db does not know yet, without progress: a partition without progress holds the
+        watermark at the beginning of time until a worker consuming it makes some, never
+        declared gone (its events are all still to come). Own transaction."""
 
     def report_progress(self, worker_id: str, progress_us: int) -> None:
         """Inside the open transaction: the worker has processed every event of its share up
@@ -25,10 +33,10 @@ class Workers(Protocol):
     def leave_worker(self, worker_id: str) -> None:
         """The worker is done: it no longer holds the watermark (own transaction)."""
 
-    def watermark(self, idle_seconds: float, besides: str | None = None) -> Watermark | None:
+    def watermark(self, idle_seconds: float, besides: Collection[str] = ()) -> Watermark | None:
         """The least progress of the running workers heard from within `idle_seconds` (but
-        `besides`: the asking worker, whose own progress it knows), and who holds it; None
-        when none runs (every deadline up to the clock may fire)."""
+        `besides`: the asking worker and its partitions, whose progress it knows), and who
+        holds it; None when none runs (every deadline up to the clock may fire)."""
 
     def commits(self) -> int:
         """How many transactions any writer has committed to the db: while it stays the

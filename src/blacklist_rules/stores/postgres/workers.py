@@ -3,7 +3,9 @@ watermark by which other accounts' deadlines fire and freezes end (issue 16 item
 
 from __future__ import annotations
 
-from blacklist_rules.stores.records import Watermark
+from collections.abc import Collection, Sequence
+
+from blacklist_rules.stores.records import PARTITION, Watermark
 
 from .base import PostgresBase
 
@@ -18,6 +20,15 @@ class PostgresWorkers(PostgresBase):
                 "INSERT INTO workers (worker_id, state) VALUES (%s, 'running') "
                 "ON CONFLICT (worker_id) DO UPDATE SET state = 'running', heartbeat = now()",
                 (worker_id,),
+            )
+
+    def add_partitions(self, holders: Sequence[str]) -> None:
+        """See `Workers.add_partitions`: one statement; those known are left as they are."""
+        with self.begin():
+            self._db.execute(
+                "INSERT INTO workers (worker_id, state) SELECT unnest(%s::text[]), 'running' "
+                "ON CONFLICT (worker_id) DO NOTHING",
+                (list(holders),),
             )
 
     def report_progress(self, worker_id: str, progress_us: int) -> None:
@@ -40,14 +51,17 @@ class PostgresWorkers(PostgresBase):
         """See `Workers.commits`: the count every commit moves (`_count_commit`)."""
         return int(self._db.value("SELECT version FROM commits"))
 
-    def watermark(self, idle_seconds: float, besides: str | None = None) -> Watermark | None:
+    def watermark(self, idle_seconds: float, besides: Collection[str] = ()) -> Watermark | None:
         """See `Workers.watermark`. A running worker without progress yet holds it at the
-        beginning of time; one silent for `idle_seconds` is gone and holds nothing."""
+        beginning of time; one silent for `idle_seconds` is gone and holds nothing. A
+        partition without progress yet holds it until a worker makes some (its events are
+        all still to come), however long that takes."""
         row = self._db.one(
             "SELECT coalesce(progress_us, 0), worker_id FROM workers WHERE state = 'running' "
-            "AND heartbeat > now() - make_interval(secs => %s) "
-            "AND worker_id IS DISTINCT FROM %s "
+            "AND (heartbeat > now() - make_interval(secs => %s) "
+            "OR (progress_us IS NULL AND starts_with(worker_id, %s))) "
+            "AND NOT worker_id = ANY(%s::text[]) "
             "ORDER BY progress_us NULLS FIRST, worker_id LIMIT 1",
-            (idle_seconds, besides),
+            (idle_seconds, PARTITION, list(besides)),
         )
         return None if row is None else Watermark(int(row[0]), str(row[1]))
