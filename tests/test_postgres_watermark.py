@@ -18,7 +18,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,7 +28,7 @@ from blacklist_rules.stores import open_store
 from blacklist_rules.stores.records import Watermark, partition_holder
 from blacklist_rules.testing import generate_events
 from tests.broker import SERVER, connect, fresh_stream
-from tests.postgres import fresh_database
+from tests.postgres import execute, fresh_database
 from tests.support import event
 
 pytestmark = pytest.mark.postgres
@@ -76,11 +75,11 @@ def _cancels(engine: Engine, account: str) -> list[str]:
 
 def _silence(url: str, besides: str) -> None:
     """Every worker but `besides` last heard of an hour ago."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "UPDATE workers SET heartbeat = heartbeat - interval '1 hour' WHERE worker_id <> %s",
-            (besides,),
-        )
+    execute(
+        url,
+        f"UPDATE workers SET heartbeat = heartbeat - interval '1 hour' "
+        f"WHERE worker_id <> '{besides}'",
+    )
 
 
 def test_a_worker_behind_holds_other_accounts_deadlines_until_declared_gone(url: str) -> None:
