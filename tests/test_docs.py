@@ -12,7 +12,7 @@ optional attributes such as `title="…"`):
 - ```` ```console ````: lines `$ COMMAND` and the output expected after each. Each command runs
   in bash, `blacklist-rules` being this checkout's command line, stdout and stderr together as
   a terminal shows them; it must exit 0, unless the command ends with a comment `# exit N`. The
-  first word must be `blacklist-rules`, `cat`, `head` or `pytest` (this Python's).
+  first word must be `blacklist-rules`, `cat`, `head`, `pytest` (this Python's), `export` or `wait`.
 - any language with `title="PATH"` (a rule file, a case file, events): the block is written to
   PATH for the blocks after it, which must name it (the file itself or its folder).
 - ```` ```text ````: shown, never run.
@@ -38,6 +38,7 @@ inside a line stands for any text on that line (a digest, a time, a hash), and a
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
@@ -93,7 +94,7 @@ class Block:
 
     def made(self, server: str) -> list[str]:
         """The variables this block names for fresh resources of `server` (`postgres="DB"`)."""
-        found = dict(ATTRIBUTE.findall(self.attributes))
+        found: dict[str, str] = dict(ATTRIBUTE.findall(self.attributes))
         return found.get(server, "").split()
 
     def where(self, page: Path) -> str:
@@ -199,13 +200,13 @@ class Session:
                 from .postgres import create_database, drop_database, url_of
 
                 database = create_database()
-                self.undo.append(lambda database=database: drop_database(database))
+                self.undo.append(functools.partial(drop_database, database))
                 self.set(name, url_of(database))
                 self.made.add(name)
         for name in block.made("nats"):
             if name not in self.made:
                 stream = f"DOCS_{uuid.uuid4().hex[:12]}"
-                self.undo.append(lambda stream=stream: _delete_streams(stream))
+                self.undo.append(functools.partial(_delete_streams, stream))
                 self.set(name, stream)
                 self.made.add(name)
 
@@ -410,6 +411,26 @@ def test_the_reader_sees_every_kind_of_block(tmp_path: Path) -> None:
         ("cat b", 0, ""),
     ]
     assert (rule.lang, rule.title, rule.text) == ("yaml", "r/x.yaml", "id: x\n")
+    assert (console.made("postgres"), console.made("nats")) == ([], [])
+
+
+def test_the_reader_sees_server_sessions(tmp_path: Path) -> None:
+    """A block names the fresh databases and streams it needs by attribute; a line ending
+    with a backslash goes on on the next; `&` and `export` are commands like the others."""
+    page = tmp_path / "page.md"
+    page.write_text(
+        '```console postgres="DB OTHER" nats="S"\n$ export DB=postgresql://h/x\n'
+        '$ blacklist-rules worker --db "$DB" \\\n    --until-idle &\n$ wait\nsummary\n```\n',
+        encoding="utf-8",
+    )
+    (session,) = blocks_of(page)
+    assert (session.made("postgres"), session.made("nats")) == (["DB", "OTHER"], ["S"])
+    assert list(console_steps(session)) == [
+        ("export DB=postgresql://h/x", 0, ""),
+        ('blacklist-rules worker --db "$DB" \\\n    --until-idle &', 0, ""),
+        ("wait", 0, "summary\n"),
+    ]
+    assert [EXPORT.match(c) is not None for c, _, _ in console_steps(session)] == [1, 0, 0]
     assert matches("a … c\n…\nend\n", "a bb c\nx\ny\nend\n")
     assert matches("a\n…\n", "a\n")
     assert not matches("a … c\n", "a b\nc\n")
