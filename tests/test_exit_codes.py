@@ -204,6 +204,25 @@ def _published_and_worked(w: World, tmp: Path, patch: pytest.MonkeyPatch) -> int
     return max(published, worked)
 
 
+def _worker_fails(w: World, tmp: Path, patch: pytest.MonkeyPatch) -> int:
+    """`worker --until-idle` whose rules fail to evaluate: every event is consumed, nothing is
+    decided for the failed ones (the real NATS)."""
+    from blacklist_rules.matching.durable import DurableMatcher
+
+    from .broker import SERVER, fresh_stream
+
+    def broken(self: object, snapshot: object) -> list[str]:
+        raise EvaluationError("boom")
+
+    patch.setattr(DurableMatcher, "match", broken)
+    with fresh_stream() as stream:
+        assert cli("publish", w.few, "--nats", SERVER, "--stream", stream) == 0
+        return cli(
+            "worker", "--db", tmp / "w.db", "--nats", SERVER, "--stream", stream,
+            "--partitions", "0", "--until-idle", "--poll", "0.2",
+        )  # fmt: skip
+
+
 def _publish_refuses(w: World, tmp: Path, patch: pytest.MonkeyPatch) -> int:
     """`publish` of a file with a line that names no account (the real NATS)."""
     from .broker import SERVER, fresh_stream
@@ -269,6 +288,7 @@ SPECIAL: dict[tuple[str, int], Invocation] = {
     ("audit retention", 2): _argv("audit", "retention", "--set", "179d", "--db", "{db}"),
     # 3, 5, 6, 141
     ("run", 3): _evaluation_fails,
+    ("worker", 3): _worker_fails,
     ("test", 5): _argv("test", ROOT / "rules", "{case}", "--min-coverage", "100"),
     ("diff", 5): _argv(
         "diff",
