@@ -389,3 +389,36 @@ def test_the_top_level_help_names_every_exit_code() -> None:
     epilog = str(build_parser().epilog)
     for code in Exit:
         assert re.search(rf"(^|; ){int(code)} ", epilog.removeprefix("Exit codes: ")), code
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("validate", "{tmp}/none"),
+        ("lint", "{tmp}/none"),
+        ("test", "{tmp}/none"),
+        ("run", "{few}", "--rules", "{tmp}/none", "--db", "{tmp}/n.db"),
+        ("diff", "--baseline", "{tmp}/none", "--candidate", ROOT / "rules", "{few}"),
+        ("diff", "--baseline", ROOT / "rules", "--candidate", "{tmp}/none.yaml", "{few}"),
+    ],
+    ids=lambda argv: " ".join(str(a) for a in argv[:3]),
+)
+def test_a_rule_path_that_does_not_exist_is_a_usage_error(
+    argv: tuple[object, ...], world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule folder or file that does not exist is "a missing file" of the table: exit 2,
+    in every command that reads a pack (not 1, a pack that fails its checks, nor 7)."""
+    assert _argv(*argv)(world, tmp_path, monkeypatch) == 2
+
+
+def test_a_pack_that_fails_beside_a_missing_path_is_still_a_failure() -> None:
+    """Exit 2 only when every error is a missing path: a file that does not load is 1."""
+    from blacklist_rules import RuleFileError
+    from blacklist_rules.cli._common import only_missing
+
+    missing = RuleFileError("none", 0, "E-PATH", "no such file or folder")
+    broken = RuleFileError("bad.yaml", 2, "E-SCHEMA", "version: not an integer")
+    assert only_missing([missing])
+    assert not only_missing([missing, broken])
+    assert not only_missing([broken])
+    assert not only_missing([])

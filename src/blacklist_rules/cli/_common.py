@@ -20,6 +20,7 @@ from blacklist_rules import (
     AuditHead,
     BlacklistRulesError,
     Engine,
+    RuleFileError,
     RuleLoadError,
     RuleVersionError,
     StoreUnavailableError,
@@ -183,6 +184,17 @@ def unknown(db: str, what: str) -> Exit:
     return Exit.UNKNOWN
 
 
+MISSING = "E-PATH"
+"""The code of a rule or case path that does not exist: a usage error (exit 2), not files
+that failed a check (exit 1)."""
+
+
+def only_missing(errors: Iterable[RuleFileError]) -> bool:
+    """Every error is a path that does not exist (and there is one)."""
+    codes = {error.code for error in errors}
+    return codes == {MISSING}
+
+
 def call(handler: Handler, args: argparse.Namespace) -> int:
     """Run a command; the library's errors become exit codes here, and only here."""
     try:
@@ -203,7 +215,7 @@ def call(handler: Handler, args: argparse.Namespace) -> int:
         for error in exc.errors:
             print(error, file=sys.stderr)
         print(f"{len(exc.errors)} error(s); nothing was loaded", file=sys.stderr)
-        return Exit.FAILED
+        return Exit.USAGE if only_missing(exc.errors) else Exit.FAILED
     except BlacklistRulesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return Exit.USAGE

@@ -15,7 +15,7 @@ from blacklist_rules.pack.lint import PriorRule, lint_rules, read_prior, severit
 from blacklist_rules.pack.loader import RULE_SUFFIXES, read_source, rule_files
 from blacklist_rules.stores.factory import is_postgres, open_store
 
-from ._common import Commands, Exit, existing_db, print_json
+from ._common import MISSING, Commands, Exit, existing_db, print_json
 
 FORMATS = ("text", "json")
 SEVERITIES = ("error", "warning")
@@ -91,6 +91,8 @@ def handle(args: argparse.Namespace) -> int:
         f"{pack.folder}: {counts['error']} error(s), {counts['warning']} warning(s)",
         file=sys.stderr,
     )
+    if any(finding.code == MISSING for finding in pack.errors):
+        return Exit.USAGE  # no such rule folder: nothing was linted
     failing = SEVERITIES[: SEVERITIES.index(args.fail_on) + 1]
     return Exit.FINDINGS if any(counts[kind] for kind in failing) else Exit.OK
 
