@@ -32,6 +32,8 @@ from blacklist_rules.stores.factory import describe, is_postgres
 from blacklist_rules.stores.factory import open_store as open_target
 from blacklist_rules.stores.protocols import Store
 
+from . import _logging
+
 DEFAULT_DB = "blacklist-rules.db"
 
 
@@ -196,7 +198,9 @@ def only_missing(errors: Iterable[RuleFileError]) -> bool:
 
 
 def call(handler: Handler, args: argparse.Namespace) -> int:
-    """Run a command; the library's errors become exit codes here, and only here."""
+    """Run a command; the library's errors become exit codes here, and only here. The log
+    options (every verb has them) are in force while it runs."""
+    logs = _logging.configure(args)
     try:
         return int(handler(args))
     except BrokenPipeError:
@@ -219,6 +223,8 @@ def call(handler: Handler, args: argparse.Namespace) -> int:
     except BlacklistRulesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return Exit.USAGE
+    finally:
+        _logging.remove(logs)
 
 
 # --- argument types: a bad value is a usage error (exit 2) with argparse's message; a
