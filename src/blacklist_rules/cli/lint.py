@@ -30,7 +30,8 @@ def add_parser(commands: Commands) -> None:
         "a git revision, or the rule texts a db recorded), rules that can never decide "
         "(overruled by a more severe rule on the same events and a weaker condition, or "
         "never above the status they see), notice placeholders left out or meaningless, "
-        "and reason text whose numbers are not the rule's thresholds. Each finding is a "
+        "and reason, description or notice text whose numbers are not the rules' thresholds. "
+        "Each finding is a "
         "line file:line: code: message (hint); E-… codes are errors, W-… warnings. Exit 0 "
         "when nothing is found, 7 when something is (see --fail-on).",
     )
