@@ -306,19 +306,7 @@ def shadow_diff(engine: Engine, *, samples: int = 3) -> dict[str, Any]:
         "db": engine.store.path,
         "accounts_with_shadow_decisions": len(by_account),
         "accounts_changed": sum(len(members) for members in groups.values()),
-        "transitions": [
-            {
-                "from": before,
-                "to": after,
-                "accounts": len(members),
-                "account_ids": members,
-                "samples": [
-                    {"account_id": account, "shadow": [r.to_dict() for r in by_account[account]]}
-                    for account in members[:samples]
-                ],
-            }
-            for (before, after), members in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))
-        ],
+        "transitions": _shadow_transitions(groups, shadow, samples),
         "rules": [{"rule_id": rule, "shadow_decisions": n} for rule, n in sorted(per_rule.items())],
         "irreversible": {
             "enforced": enforced,
@@ -331,6 +319,26 @@ def shadow_diff(engine: Engine, *, samples: int = 3) -> dict[str, Any]:
         ],
         "per_day": per_day(_as_enforced(engine, shadow)),
     }
+
+
+def _shadow_transitions(
+    groups: dict[tuple[str, str], list[str]],
+    shadow: dict[str, list[dict[str, Any]]],
+    samples: int,
+) -> list[dict[str, Any]]:
+    """The changed accounts by (now, with the shadow rules) status, largest group first."""
+    return [
+        {
+            "from": before,
+            "to": after,
+            "accounts": len(members),
+            "account_ids": members,
+            "samples": [
+                {"account_id": account, "shadow": shadow[account]} for account in members[:samples]
+            ],
+        }
+        for (before, after), members in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))
+    ]
 
 
 def _as_enforced(
