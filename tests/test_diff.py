@@ -133,6 +133,41 @@ def test_shadow_decisions_are_compared_with_the_enforced_outcomes(
     assert f"enforced, they would change {len(active):,}" in capsys.readouterr().out
 
 
+def test_the_shadow_report_renders_as_html(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`diff --shadow --format html`: one self-contained page naming every account the shadow
+    rule would change (not only samples), the db, the pack of its decisions, and a chart of
+    the enforced decisions against the same with the shadow ones; its JSON carries the same
+    accounts and the days behind the chart."""
+    pack = default_pack_with(tmp_path / "pack", shadow=SHADOW_REPORT_FREEZE)
+    db = tmp_path / "s.db"
+    with Engine.from_path(pack, db=db) as engine:
+        for _ in engine.run(iter_jsonl(EXAMPLES)):
+            pass
+        digest = engine.digest
+    args = ["diff", "--shadow", "--db", str(db), "--rules", str(pack)]
+    assert main([*args, "--format", "json", "--samples", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (transition,) = report["transitions"]
+    assert len(transition["samples"]) == 1 < transition["accounts"]
+    changed = [a["account_id"] for a in report["accounts"]]
+    assert changed == sorted(transition["account_ids"])
+    assert {a["shadow"][0]["rule_id"] for a in report["accounts"]} == {"shadow-freeze-on-report"}
+    days = report["per_day"]
+    assert sum(d["severity"]["candidate"] - d["severity"]["baseline"] for d in days) >= len(changed)
+    assert main([*args, "--format", "html"]) == 0
+    page = capsys.readouterr().out
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.rstrip().endswith("</html>")
+    assert "<svg" in page
+    assert "shadow rules enforced" in page
+    assert all(f"<code>{account}</code>" in page for account in changed)
+    assert str(db) in page
+    assert digest in page
+    assert 'active</span> → <span class="s-frozen">frozen' in page
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event_lists)
 def test_a_pack_against_itself_differs_in_nothing_on_any_events(

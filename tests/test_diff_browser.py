@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from PIL import Image, ImageStat
 
-from blacklist_rules import iter_jsonl, load_ruleset, render_html, replay_diff
+from blacklist_rules import Engine, iter_jsonl, load_ruleset, render_html, replay_diff, shadow_diff
+from blacklist_rules.tools.diff_html import render_shadow_html
 
-from .support import default_pack_with, event
+from .support import SHADOW_REPORT_FREEZE, default_pack_with, event
 
 HOSTILE = '<img src="https://example.invalid/x.png" onerror="alert(1)">'
 FLAGS = (
@@ -182,3 +183,34 @@ def test_a_report_where_nothing_changes_loads_cleanly(chromium: str, tmp_path: P
     assert console == ""
     assert "No account ends differently." in dom
     assert 'id="controls"' not in dom
+
+
+def test_the_shadow_report_loads_cleanly_and_pages_its_accounts(
+    chromium: str, tmp_path: Path
+) -> None:
+    """`diff --shadow`'s page (a shadow freeze on any unconfirmed report, over the example
+    events): no console message, a screenshot that is not blank, the controls shown and every
+    changed account in the table, 50 a page."""
+    examples = Path(__file__).resolve().parents[1] / "examples" / "events.jsonl"
+    pack = default_pack_with(tmp_path / "pack", shadow=SHADOW_REPORT_FREEZE)
+    with Engine.from_path(pack, db=tmp_path / "s.db") as engine:
+        for _ in engine.run(iter_jsonl(examples)):
+            pass
+        report = shadow_diff(engine)
+    page = tmp_path / "shadow.html"
+    page.write_text(render_shadow_html(report, tool_version="test"), encoding="utf-8")
+    shot = tmp_path / "shadow.png"
+    _, console = browse(chromium, page, tmp_path, f"--screenshot={shot}", "--window-size=1280,2000")
+    assert console == ""
+    with Image.open(shot) as image:
+        assert ImageStat.Stat(image.convert("L")).var[0] > 0
+    dom, console = browse(chromium, page, tmp_path, "--dump-dom")
+    assert console == ""
+    changed = report["accounts_changed"]
+    assert changed > 0
+    assert '<div id="controls">' in dom
+    shown = min(changed, 50)
+    assert (
+        f'<span id="shown">1\u2013{shown} of {changed} accounts ({changed} changed in all)' in dom
+    )
+    assert dom.count('<tr data-transition="active → frozen"') == changed

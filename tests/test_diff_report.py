@@ -27,7 +27,7 @@ from blacklist_rules.tools.diff_html import (
     rule_changes,
 )
 from blacklist_rules.tools.diff_html.chart import render_chart
-from blacklist_rules.tools.diff_html.page import _SCRIPT
+from blacklist_rules.tools.diff_html.page import SCRIPT
 from blacklist_rules.tools.replay import per_day
 
 from .support import T0, default_pack_with, event
@@ -357,13 +357,13 @@ def test_the_page_fetches_nothing_and_allows_only_its_own_script(tmp_path: Path)
     assert [link for link in links if not link.startswith("#")] == []
     assert "url(" not in page.replace("url(#", "")
     assert "@import" not in page
-    digest = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
+    digest = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
     assert (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
         f"script-src 'sha256-{digest}'" in page
     )
     assert page.count("<script") == 1
-    assert f"<script>{_SCRIPT}</script>" in page
+    assert f"<script>{SCRIPT}</script>" in page
     svg = page[page.index("<svg") : page.index("</svg>")]
     for label in ("enforced decisions per day", "day (UTC)", "cumulative severity"):
         assert label in svg

@@ -12,10 +12,21 @@ optional attributes such as `title="…"`):
 - ```` ```console ````: lines `$ COMMAND` and the output expected after each. Each command runs
   in bash, `blacklist-rules` being this checkout's command line, stdout and stderr together as
   a terminal shows them; it must exit 0, unless the command ends with a comment `# exit N`. The
-  first word must be `blacklist-rules`, `cat`, `head` or `pytest` (this Python's).
+  first word must be `blacklist-rules`, `cat`, `head`, `pytest` (this Python's), `export` or `wait`.
 - any language with `title="PATH"` (a rule file, a case file, events): the block is written to
   PATH for the blocks after it, which must name it (the file itself or its folder).
 - ```` ```text ````: shown, never run.
+
+Sessions on a server (docs/postgresql.md, docs/workers.md): a block with the attribute
+`postgres="VAR"` (or `nats="VAR"`; several names apart with spaces) makes, the first time the
+page names VAR, a fresh uniquely-named PostgreSQL database (a JetStream stream name) whose URL
+(name) the page's later commands and Python blocks find in `$VAR`, dropped (deleted, with its
+decision stream) after the page; the page is marked `postgres` (`nats`). In console blocks,
+`$ export NAME=VALUE` sets NAME for the page's later commands and Python blocks (VALUE as bash
+expands it; an `export` of a VAR the test made is shown, not applied: a reader points it at
+his own database), a command ending with `&` runs in the background and `$ wait` waits for
+them, their output its output, one after the other in the order they started; a command whose
+line ends with `\\` goes on on the next line.
 
 Commands and Python blocks of a page run in order in one temporary folder that holds copies of
 the repository's `examples/` and `rules/`, with no identity key in the environment (as a new
@@ -27,6 +38,7 @@ inside a line stands for any text on that line (a digest, a time, a hash), and a
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
@@ -34,7 +46,9 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -46,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = sorted([*DOCS.rglob("*.md"), ROOT / "README.md", ROOT / "rules" / "README.md"])
 ELLIPSIS = "…"
-COMMANDS = ("blacklist-rules", "cat", "head", "pytest")
+COMMANDS = ("blacklist-rules", "cat", "head", "pytest", "export", "wait")
 SHIM = (
     f'blacklist-rules() {{ "{sys.executable}" -m blacklist_rules "$@"; }}\n'
     f'pytest() {{ "{sys.executable}" -m pytest "$@"; }}\n'
@@ -54,6 +68,10 @@ SHIM = (
 FENCE = re.compile(r"^(\s*)```(.*)$")
 TITLE = re.compile(r'title="([^"]+)"')
 EXIT = re.compile(r"#.*\bexit (\d+)\s*$")
+ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
+EXPORT = re.compile(r"^export ([A-Za-z_]\w*)=")
+SERVERS = ("postgres", "nats")
+"""The block attributes that make a fresh database or stream (and the page's pytest marker)."""
 
 
 @attrs.frozen
@@ -73,6 +91,11 @@ class Block:
     def title(self) -> str | None:
         found = TITLE.search(self.attributes)
         return found.group(1) if found else None
+
+    def made(self, server: str) -> list[str]:
+        """The variables this block names for fresh resources of `server` (`postgres="DB"`)."""
+        found: dict[str, str] = dict(ATTRIBUTE.findall(self.attributes))
+        return found.get(server, "").split()
 
     def where(self, page: Path) -> str:
         return f"{page.relative_to(ROOT)}:{self.line}"
@@ -122,7 +145,9 @@ def console_steps(block: Block) -> Iterator[tuple[str, int, str]]:
     command: str | None = None
     shown: list[str] = []
     for line in block.text.splitlines():
-        if line.startswith("$ "):
+        if command is not None and not shown and command.endswith("\\"):
+            command += "\n" + line  # the command goes on
+        elif line.startswith("$ "):
             if command is not None:
                 yield command, _exit(command), "".join(shown)
             command, shown = line[2:], []
@@ -150,29 +175,140 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def run_console(block: Block, page: Path, folder: Path) -> None:
+@attrs.define
+class Session:
+    """What the blocks of one page share besides the folder: the variables its commands
+    exported and those the test made for it (fresh databases, streams), what undoes the
+    latter, and the commands running in the background."""
+
+    folder: Path
+    patch: pytest.MonkeyPatch
+    env: dict[str, str] = attrs.field(factory=_environment)
+    made: set[str] = attrs.field(factory=set)
+    undo: list[Callable[[], None]] = attrs.field(factory=list)
+    background: list[tuple[str, Path, subprocess.Popen[str]]] = attrs.field(factory=list)
+
+    def set(self, name: str, value: str) -> None:
+        """NAME=value for the page's later commands and Python blocks (in this process too)."""
+        self.env[name] = value
+        self.patch.setenv(name, value)
+
+    def provide(self, block: Block) -> None:
+        """The fresh databases and streams the block names, made the first time."""
+        for name in block.made("postgres"):
+            if name not in self.made:
+                from .postgres import create_database, drop_database, url_of
+
+                database = create_database()
+                self.undo.append(functools.partial(drop_database, database))
+                self.set(name, url_of(database))
+                self.made.add(name)
+        for name in block.made("nats"):
+            if name not in self.made:
+                stream = f"DOCS_{uuid.uuid4().hex[:12]}"
+                self.undo.append(functools.partial(_delete_streams, stream))
+                self.set(name, stream)
+                self.made.add(name)
+
+    def close(self) -> None:
+        """Stop what still runs in the background; drop what the test made."""
+        for _, _, process in self.background:
+            process.kill()
+            process.wait()
+        for undo in reversed(self.undo):
+            undo()
+
+
+def _delete_streams(stream: str) -> None:
+    from .broker import connect, decisions_stream
+
+    with connect() as broker:
+        broker.delete_stream(stream)
+        broker.delete_stream(decisions_stream(stream))
+
+
+def run_console(block: Block, page: Path, session: Session) -> None:
     for command, code, shown in console_steps(block):
         assert shlex.split(command, comments=True)[0] in COMMANDS, (block.where(page), command)
-        done = subprocess.run(
-            ["bash", "-c", SHIM + command],
-            cwd=folder,
-            env=_environment(),
-            stdout=subprocess.PIPE,
+        said = f"{block.where(page)}: $ {command}\n"
+        exported = EXPORT.match(command)
+        if exported is not None:
+            _export(command, exported.group(1), session)
+            printed = ""
+        elif command.strip() == "wait":
+            printed = _wait(session)
+        elif command.rstrip().endswith("&") and not command.rstrip().endswith("&&"):
+            _start(command, page, block, session)
+            printed = ""
+        else:
+            done = subprocess.run(
+                ["bash", "-c", SHIM + command],
+                cwd=session.folder,
+                env=session.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                check=False,
+            )
+            printed = done.stdout
+            assert done.returncode == code, f"exit {done.returncode}, not {code}\n{said}{printed}"
+        assert matches(shown, printed), f"{said}--- printed:\n{printed}--- page:\n{shown}"
+
+
+def _export(command: str, name: str, session: Session) -> None:
+    """`export NAME=VALUE`: the value as bash expands it, for the rest of the page; a name
+    the test made keeps the test's value (the page's is the reader's own server)."""
+    if name in session.made:
+        return
+    done = subprocess.run(
+        ["bash", "-c", f'{command}\nprintf %s "${name}"'],
+        cwd=session.folder,
+        env=session.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    session.set(name, done.stdout)
+
+
+def _start(command: str, page: Path, block: Block, session: Session) -> None:
+    """`COMMAND &`: started, its output in a file until `wait`."""
+    log = Path(tempfile.mkstemp(dir=session.folder, prefix=".job-")[1])
+    with log.open("w", encoding="utf-8") as out:
+        process = subprocess.Popen(
+            ["bash", "-c", SHIM + command.rstrip().removesuffix("&") + "\nwait"],
+            cwd=session.folder,
+            env=session.env,
+            stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
-            check=False,
         )
-        said = f"{block.where(page)}: $ {command}\n--- printed:\n{done.stdout}--- page:\n{shown}"
-        assert done.returncode == code, f"exit {done.returncode}, not {code}\n{said}"
-        assert matches(shown, done.stdout), said
+    session.background.append((f"{block.where(page)}: $ {command}", log, process))
 
 
-def run_python(block: Block, page: Path, namespace: dict[str, object], shown: str) -> None:
+def _wait(session: Session) -> str:
+    """`wait`: every background command ends, exit 0; their output, in the order started."""
+    printed = ""
+    jobs, session.background = session.background, []
+    for where, log, process in jobs:
+        code = process.wait(timeout=600)
+        said = log.read_text(encoding="utf-8")
+        log.unlink()
+        assert code == 0, f"{where}: exit {code}\n{said}"
+        printed += said
+    return printed
+
+
+def run_python(
+    block: Block, page: Path, session: Session, namespace: dict[str, object], shown: str
+) -> None:
     if block.fresh:
         done = subprocess.run(
             [sys.executable, "-c", block.text],
-            env=_environment(),
+            cwd=session.folder,
+            env=session.env,
             capture_output=True,
             text=True,
             timeout=300,
@@ -201,33 +337,55 @@ def write_file(block: Block, page: Path, folder: Path, rest: list[Block]) -> Non
     assert any(name in later for name in named), f"{block.where(page)}: {title} is never used"
 
 
-def run_page(page: Path, folder: Path) -> None:
+def run_page(page: Path, folder: Path, patch: pytest.MonkeyPatch) -> None:
     """Every block of the page, in order, in `folder`."""
     shutil.copytree(ROOT / "examples", folder / "examples")
     shutil.copytree(ROOT / "rules", folder / "rules")
     blocks = blocks_of(page)
     namespace: dict[str, object] = {"__name__": "__docs__"}
-    for index, block in enumerate(blocks):
-        after = blocks[index + 1] if index + 1 < len(blocks) else None
-        if block.title is not None:
-            write_file(block, page, folder, blocks[index + 1 :])
-        elif block.lang == "python":
-            shown = after.text if after is not None and after.lang == "output" else ""
-            run_python(block, page, namespace, shown)
-        elif block.lang == "console":
-            run_console(block, page, folder)
-        elif block.lang == "output":
-            before = blocks[index - 1] if index else None
-            assert before is not None, block.where(page)
-            assert before.lang == "python", f"{block.where(page)}: output of no python block"
-        else:
-            assert block.lang == "text", (
-                f"{block.where(page)}: a ```{block.lang} block is never run: write ```console "
-                "with `$ ` lines, ```python, a file with title=, or ```text (docs/writing-docs.md)"
-            )
+    session = Session(folder, patch)
+    try:
+        for index, block in enumerate(blocks):
+            session.provide(block)
+            _run_block(page, blocks, index, session, namespace)
+        assert not session.background, f"{page.relative_to(ROOT)}: `&` without `$ wait`"
+    finally:
+        session.close()
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def _run_block(
+    page: Path, blocks: list[Block], index: int, session: Session, namespace: dict[str, object]
+) -> None:
+    block = blocks[index]
+    after = blocks[index + 1] if index + 1 < len(blocks) else None
+    if block.title is not None:
+        write_file(block, page, session.folder, blocks[index + 1 :])
+    elif block.lang == "python":
+        shown = after.text if after is not None and after.lang == "output" else ""
+        run_python(block, page, session, namespace, shown)
+    elif block.lang == "console":
+        run_console(block, page, session)
+    elif block.lang == "output":
+        before = blocks[index - 1] if index else None
+        assert before is not None, block.where(page)
+        assert before.lang == "python", f"{block.where(page)}: output of no python block"
+    else:
+        assert block.lang == "text", (
+            f"{block.where(page)}: a ```{block.lang} block is never run: write ```console "
+            "with `$ ` lines, ```python, a file with title=, or ```text (docs/writing-docs.md)"
+        )
+
+
+def _page(page: Path) -> object:
+    """The page as a test parameter, marked with the servers its blocks need."""
+    blocks = blocks_of(page)
+    marks = [
+        getattr(pytest.mark, server) for server in SERVERS if any(b.made(server) for b in blocks)
+    ]
+    return pytest.param(page, marks=marks, id=str(page.relative_to(ROOT)))
+
+
+@pytest.mark.parametrize("page", [_page(page) for page in PAGES])
 def test_every_block_of_the_page_runs_as_shown(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -235,7 +393,7 @@ def test_every_block_of_the_page_runs_as_shown(
     and exit as it says; its files are used."""
     monkeypatch.delenv(KEY_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
-    run_page(page, tmp_path)
+    run_page(page, tmp_path, monkeypatch)
 
 
 def test_the_reader_sees_every_kind_of_block(tmp_path: Path) -> None:
@@ -253,6 +411,26 @@ def test_the_reader_sees_every_kind_of_block(tmp_path: Path) -> None:
         ("cat b", 0, ""),
     ]
     assert (rule.lang, rule.title, rule.text) == ("yaml", "r/x.yaml", "id: x\n")
+    assert (console.made("postgres"), console.made("nats")) == ([], [])
+
+
+def test_the_reader_sees_server_sessions(tmp_path: Path) -> None:
+    """A block names the fresh databases and streams it needs by attribute; a line ending
+    with a backslash goes on on the next; `&` and `export` are commands like the others."""
+    page = tmp_path / "page.md"
+    page.write_text(
+        '```console postgres="DB OTHER" nats="S"\n$ export DB=postgresql://h/x\n'
+        '$ blacklist-rules worker --db "$DB" \\\n    --until-idle &\n$ wait\nsummary\n```\n',
+        encoding="utf-8",
+    )
+    (session,) = blocks_of(page)
+    assert (session.made("postgres"), session.made("nats")) == (["DB", "OTHER"], ["S"])
+    assert list(console_steps(session)) == [
+        ("export DB=postgresql://h/x", 0, ""),
+        ('blacklist-rules worker --db "$DB" \\\n    --until-idle &', 0, ""),
+        ("wait", 0, "summary\n"),
+    ]
+    assert [EXPORT.match(c) is not None for c, _, _ in console_steps(session)] == [1, 0, 0]
     assert matches("a … c\n…\nend\n", "a bb c\nx\ny\nend\n")
     assert matches("a\n…\n", "a\n")
     assert not matches("a … c\n", "a b\nc\n")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 from blacklist_rules import (
     Decision,
     Engine,
+    EngineClosedError,
     EngineError,
     EngineThreadError,
     EvaluationError,
@@ -58,10 +59,10 @@ def test_every_code_block_of_the_embedding_page_runs_as_written() -> None:
     """Each block of docs/embedding.md executes, its assertions included (the asyncio one in
     a fresh interpreter, as an asyncio application would run it)."""
     found = blocks(PAGE)
-    assert len(found) == 4
-    for block in found[:3]:
+    assert len(found) == 5
+    for block in found[:4]:
         exec(compile(block, str(PAGE), "exec"), {"__name__": "docs"})
-    in_fresh_process(found[3])
+    in_fresh_process(found[4])
 
 
 class Flaky:
@@ -257,6 +258,37 @@ def test_an_engine_used_from_another_thread_says_which_threads(
         assert [d.action for d in engine.process(event).decisions] == ["blacklist"]
 
 
+def test_an_engine_used_after_close_says_it_is_closed(
+    tmp_path: Path, make_event: EventFactory
+) -> None:
+    """After `close()` (or its `with` block), processing, running, moving the clock, flushing,
+    a batch and every query raise `EngineClosedError` (an `EngineError`), never sqlite's
+    `ProgrammingError` nor a matcher's failure; closing again does nothing."""
+    (event,) = _reports(make_event, ["a"])
+    with Engine.from_path(db=tmp_path / "c.db") as engine:
+        engine.process(event)
+    assert engine.closed
+    engine.close()  # again: nothing
+    calls: dict[str, Callable[[], object]] = {
+        "process": lambda: engine.process(event),
+        "run": lambda: list(engine.run([event], failures="outcome")),
+        "advance_to": lambda: engine.advance_to("2026-06-01T00:00:00Z"),
+        "flush": engine.flush,
+        "batch": lambda: engine.batch().__enter__(),
+        "status": lambda: engine.status("a"),
+        "decisions": lambda: engine.decisions("a"),
+        "audit_records": lambda: list(engine.audit_records()),
+        "is_blacklisted": lambda: engine.is_blacklisted({"phone": "13800138000"}),
+        "watermark": lambda: engine.watermark,
+    }
+    for name, call in calls.items():
+        with pytest.raises(EngineClosedError, match=r"^this engine is closed") as info:
+            call()
+        assert isinstance(info.value, EngineError), name
+    with Engine.from_path(db=tmp_path / "c.db", read_only=True) as again:
+        assert again.status("a") == "blacklisted"  # what it had committed stands
+
+
 def test_the_async_engine_runs_on_its_own_thread_under_asyncio() -> None:
     """`AsyncEngine` under asyncio (in a fresh interpreter): calls awaited together run one at a
     time on the engine thread (not the loop's), a failure is raised through `await`, several
@@ -289,7 +321,7 @@ ASYNC_SCRIPT = textwrap.dedent(
     """
     import asyncio, threading
 
-    from blacklist_rules import AsyncEngine, EngineError, EvaluationError, SQLiteStore
+    from blacklist_rules import AsyncEngine, EngineClosedError, EvaluationError, SQLiteStore
     from blacklist_rules import Engine, load_ruleset
     from tests.test_embedding import Flaky
 
@@ -325,11 +357,13 @@ ASYNC_SCRIPT = textwrap.dedent(
             assert not failed.ok
             assert await engine.status("b") == "blacklisted"
             assert await other.status("b") == "active"
-        try:
-            await engine.status("b")
-            raise AssertionError("a closed AsyncEngine answered")
-        except EngineError as exc:
-            assert "not open" in str(exc)
+        await engine.close()  # again: nothing
+        for call in (lambda: engine.status("b"), engine.open, lambda: engine.process(reports[0])):
+            try:
+                await call()
+                raise AssertionError("a closed AsyncEngine answered")
+            except EngineClosedError as exc:
+                assert str(exc).startswith("this AsyncEngine is closed"), exc
 
 
     asyncio.run(main())

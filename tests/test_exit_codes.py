@@ -204,6 +204,25 @@ def _published_and_worked(w: World, tmp: Path, patch: pytest.MonkeyPatch) -> int
     return max(published, worked)
 
 
+def _worker_fails(w: World, tmp: Path, patch: pytest.MonkeyPatch) -> int:
+    """`worker --until-idle` whose rules fail to evaluate: every event is consumed, nothing is
+    decided for the failed ones (the real NATS)."""
+    from blacklist_rules.matching.durable import DurableMatcher
+
+    from .broker import SERVER, fresh_stream
+
+    def broken(self: object, snapshot: object) -> list[str]:
+        raise EvaluationError("boom")
+
+    patch.setattr(DurableMatcher, "match", broken)
+    with fresh_stream() as stream:
+        assert cli("publish", w.few, "--nats", SERVER, "--stream", stream) == 0
+        return cli(
+            "worker", "--db", tmp / "w.db", "--nats", SERVER, "--stream", stream,
+            "--partitions", "0", "--until-idle", "--poll", "0.2",
+        )  # fmt: skip
+
+
 def _publish_refuses(w: World, tmp: Path, patch: pytest.MonkeyPatch) -> int:
     """`publish` of a file with a line that names no account (the real NATS)."""
     from .broker import SERVER, fresh_stream
@@ -269,6 +288,7 @@ SPECIAL: dict[tuple[str, int], Invocation] = {
     ("audit retention", 2): _argv("audit", "retention", "--set", "179d", "--db", "{db}"),
     # 3, 5, 6, 141
     ("run", 3): _evaluation_fails,
+    ("worker", 3): _worker_fails,
     ("test", 5): _argv("test", ROOT / "rules", "{case}", "--min-coverage", "100"),
     ("diff", 5): _argv(
         "diff",
@@ -369,3 +389,36 @@ def test_the_top_level_help_names_every_exit_code() -> None:
     epilog = str(build_parser().epilog)
     for code in Exit:
         assert re.search(rf"(^|; ){int(code)} ", epilog.removeprefix("Exit codes: ")), code
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("validate", "{tmp}/none"),
+        ("lint", "{tmp}/none"),
+        ("test", "{tmp}/none"),
+        ("run", "{few}", "--rules", "{tmp}/none", "--db", "{tmp}/n.db"),
+        ("diff", "--baseline", "{tmp}/none", "--candidate", ROOT / "rules", "{few}"),
+        ("diff", "--baseline", ROOT / "rules", "--candidate", "{tmp}/none.yaml", "{few}"),
+    ],
+    ids=lambda argv: " ".join(str(a) for a in argv[:3]),
+)
+def test_a_rule_path_that_does_not_exist_is_a_usage_error(
+    argv: tuple[object, ...], world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule folder or file that does not exist is "a missing file" of the table: exit 2,
+    in every command that reads a pack (not 1, a pack that fails its checks, nor 7)."""
+    assert _argv(*argv)(world, tmp_path, monkeypatch) == 2
+
+
+def test_a_pack_that_fails_beside_a_missing_path_is_still_a_failure() -> None:
+    """Exit 2 only when every error is a missing path: a file that does not load is 1."""
+    from blacklist_rules import RuleFileError
+    from blacklist_rules.cli._common import only_missing
+
+    missing = RuleFileError("none", 0, "E-PATH", "no such file or folder")
+    broken = RuleFileError("bad.yaml", 2, "E-SCHEMA", "version: not an integer")
+    assert only_missing([missing])
+    assert not only_missing([missing, broken])
+    assert not only_missing([broken])
+    assert not only_missing([])

@@ -73,6 +73,7 @@ def test_a_changed_rule_that_kept_its_version_is_an_error(
     old, new = packs
     edit(new / SUSPECTED, "count: 3", "count: 4")
     edit(new / SUSPECTED, "Three or more users", "Four or more users")
+    edit(new / SUSPECTED, "Three or more different", "Four or more different")
     code, found = lint(capsys, new, "--against", old)
     assert code == 7
     (finding,) = found
@@ -91,6 +92,7 @@ def test_a_changed_rule_with_a_new_version_is_clean(
     old, new = packs
     edit(new / SUSPECTED, "count: 3", "count: 4")
     edit(new / SUSPECTED, "Three or more users", "Four or more users")
+    edit(new / SUSPECTED, "Three or more different", "Four or more different")
     edit(new / SUSPECTED, "version: 1", "version: 2")
     assert lint(capsys, new, "--against", old) == (0, [])
 
@@ -345,6 +347,106 @@ def test_reason_numbers_are_the_rules_thresholds(
         assert str(finding["message"]).startswith(f"the reason says {quoted}")
 
 
+@pytest.mark.parametrize(
+    ("description", "said"),
+    [
+        ("Four reports within 7 days.", []),
+        ("Three reports within 7 days.", ["`Three`"]),
+        ("Four reports within 2 weeks.", ["`2 weeks`"]),
+        ("Four reports within a week; a fifth report blacklists.", []),  # the next rule's
+        ("Four reports within a week; a sixth report blacklists.", ["`a sixth`"]),
+        ("Four reports; 30 days later it is cancelled.", []),  # the deadline it starts
+        ("Four reports; 31 days later it is cancelled.", ["`31 days`"]),
+    ],
+)
+def test_numbers_in_a_description_are_the_thresholds_of_the_rule_or_the_next(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], description: str, said: list[str]
+) -> None:
+    """`W-TEXT-NUMBER`: a description (as notice texts) may speak of its rule's count and
+    spans, and of those of the rules that follow it: one on the same events (a fifth report
+    blacklists) and a deadline it starts (30 days); any other count or span is flagged, at
+    the description's line."""
+    body = (
+        "on: impersonation_report\nwindow: {count: 4, within: 7d}\n"
+        "then: {action: freeze, reason: Four reports within 7 days.}\n"
+    )
+    rule(tmp_path, "freeze-reported", body)
+    edit(tmp_path / "freeze-reported.yaml", "description: D.", f"description: '{description}'")
+    next_rule = "on: impersonation_report\nwindow: {count: 5, within: 7d}\n"
+    rule(tmp_path, "blacklist-reported", next_rule + "then: {action: blacklist, reason: R.}\n")
+    later = "deadline: {after: {decision: freeze-reported}, within: 30d}\n"
+    rule(tmp_path, "cancel-later", later + "then: {action: cancel, reason: R.}\n")
+    _, found = lint(capsys, tmp_path)
+    assert [(f["code"], f["line"]) for f in found] == [("W-TEXT-NUMBER", 3)] * len(said)
+    for finding, quoted in zip(found, said, strict=True):
+        assert str(finding["message"]).startswith(f"`description` says {quoted}")
+
+
+def test_numbers_in_notice_texts_are_read_in_each_language(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default pack's notices say their rules' numbers (nothing found); an English
+    evidence text that says another span is flagged at its line; a Chinese one is not read."""
+    pack = pack_copy(tmp_path / "pack")
+    assert lint(capsys, pack) == (0, [])
+    edit(pack / SUSPECTED, "reported that this account", "reported within 8 days that this account")
+    edit(pack / SUSPECTED, "名不同用户举报", "名不同用户在8天内举报")
+    code, found = lint(capsys, pack)
+    assert code == 7
+    (finding,) = found
+    assert (finding["code"], Path(str(finding["file"])).name) == ("W-TEXT-NUMBER", SUSPECTED.name)
+    assert finding["line"] == 34
+    assert str(finding["message"]).startswith("`notice.en.evidence` says `8 days`")
+
+
+DEADLINE = (
+    "deadline: {after: {decision: freeze-it}, within: 15d}\nthen: {action: ACTION, reason: R.}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "other", "shadowed"),
+    [
+        ("cancel", "cancel", "", "cancel-b"),  # the same: the first by id decides
+        ("blacklist", "cancel", "", "cancel-b"),  # a more severe one first
+        ("cancel", "blacklist", "", None),  # the milder first: both decide
+        ("freeze", "freeze", "", None),  # a frozen account takes a second freeze
+        ("cancel", "cancel", "within: 16d", None),  # another deadline
+    ],
+)
+def test_a_deadline_rule_with_the_same_deadline_as_one_firing_first_never_decides(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    first: str,
+    second: str,
+    other: str,
+    shadowed: str | None,
+) -> None:
+    """`W-SHADOWED` across deadline rules: the same `after`, `within` and `unless`, so due
+    together; they fire by id, and the second finds the account at the first's status."""
+    rule(tmp_path, "freeze-it", RULE.format(when="{confirmed: false}", action="freeze"))
+    rule(tmp_path, "cancel-a", DEADLINE.replace("ACTION", first))
+    second_rule = DEADLINE.replace("ACTION", second)
+    rule(tmp_path, "cancel-b", second_rule.replace("within: 15d", other or "within: 15d"))
+    _, found = lint(capsys, tmp_path)
+    expected = [("W-SHADOWED", f"{shadowed}.yaml")] if shadowed else []
+    assert [(f["code"], Path(str(f["file"])).name) for f in found] == expected
+
+
+@pytest.mark.parametrize(
+    ("b", "a", "first"),
+    [("cancel-a", "cancel-b", True), ("cancel-b", "cancel-a", False), ("a-z", "az", False)],
+)
+def test_deadlines_fire_first_only_by_ids_every_collation_orders_alike(
+    b: str, a: str, first: bool
+) -> None:
+    """`cancel-a` before `cancel-b` in any order; `a-z` before `az` by code point but not in a
+    collation that passes over punctuation: not claimed."""
+    from blacklist_rules.pack.lint.shadows import _fires_before
+
+    assert _fires_before(b, a) is first
+
+
 # --- validate's checks, output and exit codes ---------------------------------------------
 
 
@@ -410,13 +512,21 @@ def test_every_kind_of_finding_matches_the_golden_file(
     """One pack with each kind of finding, rendered as text, equals `golden/lint_findings.txt`
     (UPDATE_GOLDEN=1 rewrites it after a deliberate change; review the diff)."""
     old, pack = pack_copy(tmp_path / "old"), pack_copy(tmp_path / "pack")
-    edit(pack / SUSPECTED, "count: 3", "count: 4")  # E-VERSION, W-REASON-NUMBER
+    edit(pack / SUSPECTED, "count: 3", "count: 4")  # E-VERSION, W-REASON-, W-TEXT-NUMBER
     edit(pack / CONFIRMED, "confirmed: true", "confirmed: false")  # E-VERSION, W-SHADOWED
     edit(old / RUMOURS, "version: 1", "version: 2")  # W-VERSION-BACK
     edit(pack / RUMOURS, "Between $first and $last,", "Since $anchor_at,")  # W-NOTICE-VAR/LANG
     edit(pack / "notices" / "zh.txt", "$expires_at", "期满")  # W-NOTICE-UNUSED, -LANG
     deadline = "deadline: {after: {decision: blacklist-confirmed-impersonation}, within: 15d}\n"
     rule(pack, "cancel-later", deadline + "then: {action: cancel, reason: R.}\n")  # NEVER-ABOVE
+    unverified = next(pack.rglob("cancel-unverified-after-freeze.yaml"))
+    again = unverified.with_name("cancel-unverified-too.yaml")  # W-SHADOWED, deadline
+    again.write_text(
+        unverified.read_text(encoding="utf-8").replace(
+            "id: cancel-unverified-after-freeze", "id: cancel-unverified-too"
+        ),
+        encoding="utf-8",
+    )
     code = main(["lint", str(pack), "--against", str(old)])
     report = capsys.readouterr().out.replace(str(tmp_path), "").replace(os.sep, "/")
     if os.environ.get("UPDATE_GOLDEN") == "1":

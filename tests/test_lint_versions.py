@@ -77,6 +77,7 @@ def test_a_moved_rule_file_is_matched_by_its_id(
     (rules / SUSPECTED).rename(rules / "suspected.yaml")
     edit(rules / "suspected.yaml", "count: 3", "count: 4")
     edit(rules / "suspected.yaml", "Three or more users", "Four or more users")
+    edit(rules / "suspected.yaml", "Three or more different", "Four or more different")
     _code, found = lint(capsys, rules, "--against-git", "HEAD")
     assert [(f["code"], f["file"]) for f in found] == [("E-VERSION", str(rules / "suspected.yaml"))]
 

@@ -266,3 +266,50 @@ def test_the_cascades_scratch_world_logs_and_counts_nothing(
         for o in ("decided", "quiet", "rejected", "duplicate", "failed")
     )
     assert events == 1
+
+
+def test_every_verb_takes_the_log_options() -> None:
+    """`--log-level` and `--log-format` are options of every verb (each `audit` action
+    included), not only of `run`."""
+    from blacklist_rules.cli import build_parser
+    from tests.cli_reference import parsers
+
+    leaves = [
+        (path, parser)
+        for path, parser in parsers(build_parser())
+        if path and not any(a.dest in ("command", "audit_command") for a in parser._actions)
+    ]
+    assert len(leaves) >= 20, [path for path, _ in leaves]
+    for path, parser in leaves:
+        options = {option for action in parser._actions for option in action.option_strings}
+        assert {"--log-level", "--log-format"} <= options, path
+
+
+def test_a_verb_shows_the_records_it_logs_and_takes_its_handler_off_after(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A verb other than `run` shows the library's records at `--log-level` and above, as
+    JSON with `--log-format json`; the handler is gone once the verb ends, and without
+    `--log-level` nothing is shown."""
+    from blacklist_rules.cli import validate
+
+    def logging_handle(args: object) -> int:
+        logging.getLogger("blacklist_rules.pack").info("loaded %s", "a pack")
+        logging.getLogger("blacklist_rules.pack").debug("below the level")
+        return 0
+
+    monkeypatch.setattr(validate, "handle", logging_handle)
+    logger = logging.getLogger("blacklist_rules")
+    before = list(logger.handlers)
+    assert main(["validate", "--log-level", "info", "--log-format", "json"]) == 0
+    (line,) = capsys.readouterr().err.splitlines()
+    record = json.loads(line)
+    assert (record["level"], record["logger"], record["message"]) == (
+        "INFO",
+        "blacklist_rules.pack",
+        "loaded a pack",
+    )
+    assert logger.handlers == before
+    assert logger.level == logging.NOTSET
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().err == ""

@@ -8,7 +8,8 @@
     ├── EventError           an event that does not validate; carries its field path and reason
     ├── EvaluationError      matching failed: the event is recorded as failed, never allowed
     ├── EngineError          an engine used against its model: written to from its hooks
-    │   └── EngineThreadError  used from another thread than the one that made it
+    │   ├── EngineThreadError  used from another thread than the one that made it
+    │   └── EngineClosedError  used after `close()` (an `Engine`, an `AsyncEngine`)
     ├── ClockError           a move of event time too far ahead of the wall clock, refused
     ├── IdentityKeyError     no usable identity key for a persistent db
     ├── ExportError          a statement of reasons cannot be made, or the trail does not verify
@@ -126,6 +127,18 @@ class EvaluationError(BlacklistRulesError):
 class EngineError(BlacklistRulesError):
     """An engine was used in a way its model forbids: processing, moving the clock, flushing or
     closing it from inside one of its own hooks. Nothing was done."""
+
+
+class EngineClosedError(EngineError):
+    """An engine (or an `AsyncEngine`) was used after `close()`: its store and matcher are
+    closed. Nothing was done; open a new one (`Engine.from_path`) to go on. Closing again is
+    allowed and does nothing."""
+
+    def __init__(self, what: str = "this engine") -> None:
+        super().__init__(
+            f"{what} is closed: it processes, moves the clock and answers no more; "
+            "open a new one to go on"
+        )
 
 
 class EngineThreadError(EngineError):

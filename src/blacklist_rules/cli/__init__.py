@@ -26,6 +26,7 @@ from blacklist_rules import __version__
 from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT
 
 from . import (
+    _logging,
     audit,
     check,
     diff,
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in (*COMMANDS, *COMMANDS_16):
         command.add_parser(commands)
+    _logging.add_everywhere(parser)
     return parser
 
 

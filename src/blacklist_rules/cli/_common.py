@@ -20,6 +20,7 @@ from blacklist_rules import (
     AuditHead,
     BlacklistRulesError,
     Engine,
+    RuleFileError,
     RuleLoadError,
     RuleVersionError,
     StoreUnavailableError,
@@ -30,6 +31,8 @@ from blacklist_rules.model.identity import KEY_ENV
 from blacklist_rules.stores.factory import describe, is_postgres
 from blacklist_rules.stores.factory import open_store as open_target
 from blacklist_rules.stores.protocols import Store
+
+from . import _logging
 
 DEFAULT_DB = "blacklist-rules.db"
 
@@ -183,8 +186,21 @@ def unknown(db: str, what: str) -> Exit:
     return Exit.UNKNOWN
 
 
+MISSING = "E-PATH"
+"""The code of a rule or case path that does not exist: a usage error (exit 2), not files
+that failed a check (exit 1)."""
+
+
+def only_missing(errors: Iterable[RuleFileError]) -> bool:
+    """Every error is a path that does not exist (and there is one)."""
+    codes = {error.code for error in errors}
+    return codes == {MISSING}
+
+
 def call(handler: Handler, args: argparse.Namespace) -> int:
-    """Run a command; the library's errors become exit codes here, and only here."""
+    """Run a command; the library's errors become exit codes here, and only here. The log
+    options (every verb has them) are in force while it runs."""
+    logs = _logging.configure(args)
     try:
         return int(handler(args))
     except BrokenPipeError:
@@ -203,10 +219,12 @@ def call(handler: Handler, args: argparse.Namespace) -> int:
         for error in exc.errors:
             print(error, file=sys.stderr)
         print(f"{len(exc.errors)} error(s); nothing was loaded", file=sys.stderr)
-        return Exit.FAILED
+        return Exit.USAGE if only_missing(exc.errors) else Exit.FAILED
     except BlacklistRulesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return Exit.USAGE
+    finally:
+        _logging.remove(logs)
 
 
 # --- argument types: a bad value is a usage error (exit 2) with argparse's message; a

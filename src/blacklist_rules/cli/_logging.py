@@ -32,7 +32,7 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    """`--log-level`, `--log-format`, `--metrics-file`, `--metrics-port`."""
+    """`--metrics-file`, `--metrics-port` (`run`'s; every verb has the log options)."""
     parser.add_argument(
         "--metrics-file",
         type=Path,
@@ -48,6 +48,21 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="serve the same metrics over HTTP on 127.0.0.1:PORT while the run goes on "
         "(default: none)",
     )
+
+
+def add_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--log-level` and `--log-format` on every verb of the parser (each action of `audit`),
+    after the verb as its other options: `call` configures them before the verb runs."""
+    verbs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not verbs:
+        add_log_options(parser)
+    for action in verbs:
+        for sub in dict.fromkeys(action.choices.values()):  # an alias names a parser twice
+            add_everywhere(sub)
+
+
+def add_log_options(parser: argparse.ArgumentParser) -> None:
+    """`--log-level`, `--log-format`."""
     parser.add_argument(
         "--log-level",
         choices=LEVELS,
@@ -94,7 +109,7 @@ class _TqdmHandler(logging.Handler):
 def configure(args: argparse.Namespace) -> logging.Handler | None:
     """Attach a stderr handler to the `blacklist_rules` logger as the options say; returns
     it, for `remove` (None when no level was asked for)."""
-    if args.log_level is None:
+    if getattr(args, "log_level", None) is None:
         return None
     handler = _TqdmHandler()
     if args.log_format == "json":

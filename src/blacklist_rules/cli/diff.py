@@ -17,7 +17,12 @@ from blacklist_rules import (
     replay_diff,
     shadow_diff,
 )
-from blacklist_rules.tools.diff_html import DigestingReader, make_provenance, missing_dependency
+from blacklist_rules.tools.diff_html import (
+    DigestingReader,
+    make_provenance,
+    missing_dependency,
+    render_shadow_html,
+)
 
 from ._common import (
     KEY_HELP,
@@ -146,13 +151,15 @@ def _gate(share: float, most: float | None) -> Exit:
 
 def _shadow(args: argparse.Namespace) -> int:
     """The db's shadow decisions against its enforced outcomes."""
+    if args.format == "html" and (missing := missing_dependency()) is not None:
+        print(f"error: {missing}", file=sys.stderr)
+        return Exit.USAGE
     with reader(args) as engine:
         report = shadow_diff(engine, samples=args.samples)
     if args.format == "json":
         print_json(report, sys.stdout)
     elif args.format == "html":
-        print("error: --shadow reports as text or json", file=sys.stderr)
-        return 2
+        sys.stdout.write(render_shadow_html(report, tool_version=__version__))
     else:
         _show_shadow(report)
     return _gate(report["irreversible"]["percent"], args.fail_on_irreversible)

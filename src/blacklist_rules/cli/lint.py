@@ -15,7 +15,7 @@ from blacklist_rules.pack.lint import PriorRule, lint_rules, read_prior, severit
 from blacklist_rules.pack.loader import RULE_SUFFIXES, read_source, rule_files
 from blacklist_rules.stores.factory import is_postgres, open_store
 
-from ._common import Commands, Exit, existing_db, print_json
+from ._common import MISSING, Commands, Exit, existing_db, print_json
 
 FORMATS = ("text", "json")
 SEVERITIES = ("error", "warning")
@@ -30,7 +30,8 @@ def add_parser(commands: Commands) -> None:
         "a git revision, or the rule texts a db recorded), rules that can never decide "
         "(overruled by a more severe rule on the same events and a weaker condition, or "
         "never above the status they see), notice placeholders left out or meaningless, "
-        "and reason text whose numbers are not the rule's thresholds. Each finding is a "
+        "and reason, description or notice text whose numbers are not the rules' thresholds. "
+        "Each finding is a "
         "line file:line: code: message (hint); E-… codes are errors, W-… warnings. Exit 0 "
         "when nothing is found, 7 when something is (see --fail-on).",
     )
@@ -91,6 +92,8 @@ def handle(args: argparse.Namespace) -> int:
         f"{pack.folder}: {counts['error']} error(s), {counts['warning']} warning(s)",
         file=sys.stderr,
     )
+    if any(finding.code == MISSING for finding in pack.errors):
+        return Exit.USAGE  # no such rule folder: nothing was linted
     failing = SEVERITIES[: SEVERITIES.index(args.fail_on) + 1]
     return Exit.FINDINGS if any(counts[kind] for kind in failing) else Exit.OK
 

@@ -168,11 +168,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.force and until is None:
         print("error: --force only forces --until", file=sys.stderr)
         return Exit.USAGE
-    handler = _logging.configure(args)
-    try:
-        return _run(args, events, name, until)
-    finally:
-        _logging.remove(handler)
+    return _run(args, events, name, until)
 
 
 def _run(args: argparse.Namespace, events: Path | None, name: str, until: datetime | None) -> int:

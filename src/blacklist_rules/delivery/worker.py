@@ -182,7 +182,7 @@ class Worker:
             self._queued = []
             outcomes: list[Outcome] = []
             try:
-                for outcome in self.engine.run(texts, source=self.name):
+                for outcome in self.engine.run(texts, source=self.name, failures="outcome"):
                     outcomes.append(outcome)
                     self._queued.extend(outcome.decisions)
             except StoreUnavailableError as exc:

@@ -14,7 +14,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
 
-from blacklist_rules.errors import EngineError
+from blacklist_rules.errors import EngineClosedError, EngineError
 from blacklist_rules.model.decisions import Status
 
 from .context import Outcome
@@ -52,9 +52,12 @@ class AsyncEngine:
         self._factory = factory if factory is not None else partial(Engine.from_path, **kwargs)
         self._executor: ThreadPoolExecutor | None = None
         self._engine: Engine[Any] | None = None
+        self._closed = False
 
     async def open(self) -> AsyncEngine:
         """Make the engine on a new worker thread (`async with` does this)."""
+        if self._closed:
+            raise EngineClosedError("this AsyncEngine")
         if self._executor is None:
             self._executor = _engine_thread()
             try:
@@ -66,7 +69,9 @@ class AsyncEngine:
 
     async def close(self) -> None:
         """Close the engine (committing what its batch holds); the engine thread stays for
-        other `AsyncEngine`s (idle, it costs nothing)."""
+        other `AsyncEngine`s (idle, it costs nothing). Any use after it raises
+        `EngineClosedError`; closing again does nothing."""
+        self._closed = self._closed or self._engine is not None
         executor, self._executor = self._executor, None
         engine, self._engine = self._engine, None
         if executor is not None and engine is not None:
@@ -93,6 +98,8 @@ class AsyncEngine:
         """Run `function(engine)` on the engine's thread: any engine method, a hook's
         registration, a batch of work."""
         engine = self._engine
+        if engine is None and self._closed:
+            raise EngineClosedError("this AsyncEngine")
         if engine is None:
             raise EngineError("the AsyncEngine is not open: use `async with` or `await open()`")
         return await self._submit(partial(function, engine))
@@ -116,5 +123,5 @@ class AsyncEngine:
 
     async def _submit(self, function: Callable[[], _R]) -> _R:
         if self._executor is None:
-            raise EngineError("the AsyncEngine is closed")
+            raise EngineClosedError("this AsyncEngine")
         return await asyncio.get_running_loop().run_in_executor(self._executor, function)

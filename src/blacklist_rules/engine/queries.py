@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from blacklist_rules.errors import EngineThreadError
+from blacklist_rules.errors import EngineClosedError, EngineThreadError
 from blacklist_rules.model.decisions import (
     Decision,
     ScheduledDeadline,
@@ -22,6 +22,7 @@ from blacklist_rules.stores.records import AuditRecord, Watermark
 
 from . import registry
 from .core import Core
+from .unit import UnitOfWork
 
 
 class Queries:
@@ -29,13 +30,22 @@ class Queries:
 
     _core: Core
     _owner: threading.Thread
+    _unit: UnitOfWork
 
     @property
     def clock(self) -> datetime | None:
         """Event time: the latest `occurred_at` processed."""
         return self._core.mirrors.clock
 
-    def _owned(self) -> None:  # no use from another thread than the owner's
+    @property
+    def closed(self) -> bool:
+        """`close()` was called (or the `with` block ended): any further use but another
+        `close()` raises `EngineClosedError`."""
+        return self._unit.closed
+
+    def _owned(self) -> None:  # no use after close, nor from another thread than the owner's
+        if self._unit.closed:
+            raise EngineClosedError()
         if threading.current_thread() is not self._owner:
             raise EngineThreadError(
                 thread_name(self._owner), thread_name(threading.current_thread())
@@ -45,6 +55,7 @@ class Queries:
     def watermark(self) -> Watermark | None:
         """A shared db's low watermark (least progress of its live running workers) and who
         holds it; None when none runs, or on a store with one writer."""
+        self._owned()
         return self._core.store.watermark(self._core.idle_timeout)
 
     # --- queries ------------------------------------------------------------------------

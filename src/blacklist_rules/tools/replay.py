@@ -300,30 +300,63 @@ def shadow_diff(engine: Engine, *, samples: int = 3) -> dict[str, Any]:
         if would != now:
             groups[(str(now), str(would))].append(account)
     enforced = engine.store.enforced_irreversible()
+    shadow = {account: [r.to_dict() for r in records] for account, records in by_account.items()}
+    changed = [(account, *key) for key, members in groups.items() for account in members]
     return {
         "db": engine.store.path,
         "accounts_with_shadow_decisions": len(by_account),
         "accounts_changed": sum(len(members) for members in groups.values()),
-        "transitions": [
-            {
-                "from": before,
-                "to": after,
-                "accounts": len(members),
-                "account_ids": members,
-                "samples": [
-                    {"account_id": account, "shadow": [r.to_dict() for r in by_account[account]]}
-                    for account in members[:samples]
-                ],
-            }
-            for (before, after), members in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))
-        ],
+        "transitions": _shadow_transitions(groups, shadow, samples),
         "rules": [{"rule_id": rule, "shadow_decisions": n} for rule, n in sorted(per_rule.items())],
         "irreversible": {
             "enforced": enforced,
             "added": len(added),
             "percent": round(100 * len(added) / (enforced + len(added)), 2) if added else 0.0,
         },
+        "accounts": [
+            {"account_id": account, "from": before, "to": after, "shadow": shadow[account]}
+            for account, before, after in sorted(changed)
+        ],
+        "per_day": per_day(_as_enforced(engine, shadow)),
     }
+
+
+def _shadow_transitions(
+    groups: dict[tuple[str, str], list[str]],
+    shadow: dict[str, list[dict[str, Any]]],
+    samples: int,
+) -> list[dict[str, Any]]:
+    """The changed accounts by (now, with the shadow rules) status, largest group first."""
+    return [
+        {
+            "from": before,
+            "to": after,
+            "accounts": len(members),
+            "account_ids": members,
+            "samples": [
+                {"account_id": account, "shadow": shadow[account]} for account in members[:samples]
+            ],
+        }
+        for (before, after), members in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))
+    ]
+
+
+def _as_enforced(
+    engine: Engine, shadow: dict[str, list[dict[str, Any]]]
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """The db's enforced decisions (its audit trail's) as the baseline; as the candidate, the
+    same and the shadow decisions that would stand, counted as enforced: what `per_day`
+    charts."""
+    enforced: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in engine.audit_records():
+        if row.kind == "decision" and row.record.get("mode") == Mode.ENFORCE:
+            enforced[str(row.record["account_id"])].append(row.record)
+    candidate: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for account, decisions in enforced.items():
+        candidate[account].extend(decisions)
+    for account, decisions in shadow.items():
+        candidate[account].extend({**d, "mode": str(Mode.ENFORCE)} for d in decisions)
+    return {"baseline": enforced, "candidate": candidate}
 
 
 def _would_stand(

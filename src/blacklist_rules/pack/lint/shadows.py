@@ -10,6 +10,12 @@ What is proven, and so reported (anything else is left alone, never guessed):
   count no higher, a span no shorter), and B comes first: a more severe action, or the same
   cancel or blacklist with a lower priority (then id). Two freezes never shadow each other:
   a frozen account takes a second freeze of another rule.
+- `W-SHADOWED` between two deadline rules of the same mode: A never decides when B has the
+  same deadline (`after`, `within`, `unless`), and so is started by the same anchors, due at
+  the same moment and met by the same events, and B fires first: deadlines due together
+  fire in order of rule id, so B's id comes before A's (with and without its punctuation:
+  a PostgreSQL collation may pass over it), and B's action is at least A's
+  (A then finds the account at B's status or above; two freezes excepted, as above).
 - `W-NEVER-ABOVE`: a deadline rule that starts only from decisions of cancel or blacklist
   rules at least as severe as its own action: while the anchor stands (a reversed one voids
   the deadline) the account is at least that, and automation never lowers a status.
@@ -17,6 +23,7 @@ What is proven, and so reported (anything else is left alone, never guessed):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from blacklist_rules.errors import RuleFileError
@@ -137,20 +144,55 @@ def shadowed_by(a: RuleSource, b: RuleSource) -> bool:
     return _comes_first(sa, sb) and _window_implied(sa, sb) and implies(a.condition, b.condition)
 
 
+def deadline_shadowed_by(a: RuleSource, b: RuleSource) -> bool:
+    """B's deadline fires whenever A's does, at the same moment and first, and leaves the
+    account where A's action is not above it."""
+    sa, sb = a.spec, b.spec
+    if a is b or sa.mode != sb.mode or sa.deadline is None or sa.deadline != sb.deadline:
+        return False
+    action_a, action_b = Action(sa.then.action), Action(sb.then.action)
+    if action_a == action_b == Action.FREEZE:
+        return False
+    return (
+        action_b.severity >= action_a.severity
+        and _fires_before(sb.id, sa.id)
+        and implies(a.condition, b.condition)
+    )
+
+
+def _fires_before(b: str, a: str) -> bool:
+    """Deadlines due together fire by rule id in the store's order: a SQLite db sorts ids by
+    code point, a PostgreSQL one by its collation, which may pass over punctuation first; so
+    only ids that sort the same both ways count."""
+    bare = [re.sub(r"[^0-9a-z]", "", rule_id.lower()) for rule_id in (b, a)]
+    return b < a and bare[0] < bare[1]
+
+
 def shadow_findings(rules: list[RuleSource]) -> Iterator[RuleFileError]:
     """`W-SHADOWED` for each rule another always overrules, naming the first such rule."""
     for rule in rules:
         over = next((other for other in rules if shadowed_by(rule, other)), None)
-        if over is None:
+        spec = rule.spec
+        if over is not None:
+            by = over.spec
+            yield rule.error(
+                ("then", "action"),
+                SHADOWED,
+                f"rule `{spec.id}` ({spec.then.action}) can never decide: `{by.id}` "
+                f"({by.then.action}) holds on every event where it holds, and comes first",
+                f"narrow `{by.id}` or remove `{spec.id}`; it only ever shows among the matches",
+            )
             continue
-        spec, by = rule.spec, over.spec
-        yield rule.error(
-            ("then", "action"),
-            SHADOWED,
-            f"rule `{spec.id}` ({spec.then.action}) can never decide: `{by.id}` "
-            f"({by.then.action}) holds on every event where it holds, and comes first",
-            f"narrow `{by.id}` or remove `{spec.id}`; it only ever shows among the matches",
-        )
+        over = next((other for other in rules if deadline_shadowed_by(rule, other)), None)
+        if over is not None:
+            by = over.spec
+            yield rule.error(
+                ("then", "action"),
+                SHADOWED,
+                f"rule `{spec.id}` ({spec.then.action}) can never decide: `{by.id}` "
+                f"({by.then.action}) has the same deadline and fires first (by id)",
+                f"give one of them another deadline, or remove `{spec.id}`",
+            )
 
 
 def never_above_findings(rules: list[RuleSource]) -> Iterator[RuleFileError]:

@@ -16,6 +16,12 @@ What is reported:
   rule's spans (window, deadline, freeze, listing) while the rule has some, or a count (`3`,
   `three`, `a third`) other than its window's `count`. Numbers written otherwise (`§4`,
   `5.2`, numbers of five digits and more, `one`) are not read.
+- `W-TEXT-NUMBER`: the same in the rule's other words: its `description`, and its notice's
+  `basis` and `evidence` in each language (numbers in English words or digits before an
+  English unit or word, as above; other scripts are not read), against the rule's spans and
+  counts (`window`, `prior`, deadline, freeze, listing) and those of the rules such a text
+  may speak of: on one of its event types (what a further event leads to), and the deadlines
+  it starts or that start it. A reason is read against its own rule's only.
 """
 
 from __future__ import annotations
@@ -28,12 +34,13 @@ from pathlib import Path
 from blacklist_rules.errors import RuleFileError
 from blacklist_rules.pack.loader import RuleSource
 from blacklist_rules.pack.notice_templates import EVIDENCE, SECTIONS, NoticePack
-from blacklist_rules.pack.spec import parse_duration
+from blacklist_rules.pack.spec import RuleSpec, parse_duration
 
 NOTICE_UNUSED = "W-NOTICE-UNUSED"
 NOTICE_LANG = "W-NOTICE-LANG"
 NOTICE_VAR = "W-NOTICE-VAR"
 REASON_NUMBER = "W-REASON-NUMBER"
+TEXT_NUMBER = "W-TEXT-NUMBER"
 
 OPTIONAL = frozenset(
     {"account_id", "decision_id", "effective_at", "timezone", "rule_id", "rule_version"}
@@ -178,39 +185,90 @@ def _spans(spec_values: list[str | None]) -> set[int]:
     return {int(parse_duration(v).total_seconds()) for v in spec_values if v is not None}
 
 
+def _mismatches(text: str, specs: list[RuleSpec]) -> list[tuple[str, str]]:
+    """(what `text` says, what the rules say) for each span or count of the text that is
+    none of the rules' (the first is the text's own rule, the others those it may speak of)."""
+    spans = _spans(
+        [
+            value
+            for spec in specs
+            for value in (
+                spec.window.within if spec.window else None,
+                spec.prior.within if spec.prior else None,
+                spec.deadline.within if spec.deadline else None,
+                spec.then.duration,
+                spec.then.listed_for,
+            )
+        ]
+    )
+    counts = sorted(
+        {f"window.count: {spec.window.count}" for spec in specs if spec.window is not None}
+        | {f"prior.count: {spec.prior.count}" for spec in specs if spec.prior is not None},
+        key=lambda said: (int(said.rpartition(" ")[2]), said),
+    )
+    allowed = {int(said.rpartition(" ")[2]) for said in counts}
+    has = " or ".join(f"`{said}`" for said in counts)
+    said: list[tuple[str, str]] = []
+    for match in _SPAN.finditer(text):
+        seconds = _number(match.group(1)) * _UNITS[match.group(2).lower()]
+        if spans and seconds not in spans:
+            said.append((match.group(0), "no span of that length"))
+    for match in _A_SPAN.finditer(text):
+        if spans and _UNITS[match.group(1).lower()] not in spans:
+            said.append((match.group(0), "no span of that length"))
+    if counts:
+        for match in _COUNT.finditer(_SPAN.sub(" ", text)):
+            if _number(match.group(1)) not in allowed:
+                said.append((match.group(1), has))
+        for match in _ORDINAL.finditer(text):
+            if _ORDINALS[match.group(1).lower()] not in allowed:
+                said.append((match.group(0), has))
+    return said
+
+
+def _related(spec: RuleSpec, rules: list[RuleSource]) -> list[RuleSpec]:
+    """The rules a rule's description and notice may speak of besides itself: those on one
+    of its event types (what a further event leads to) and the deadlines it starts or that
+    start it."""
+    types = set(spec.event_types)
+    anchors = set(spec.deadline.after.decision or ()) if spec.deadline else set()
+    return [
+        other.spec
+        for other in rules
+        if other.spec.id != spec.id
+        and (
+            types & set(other.spec.event_types)
+            or other.spec.id in anchors
+            or (other.spec.deadline and spec.id in (other.spec.deadline.after.decision or ()))
+        )
+    ]
+
+
 def reason_findings(rules: list[RuleSource]) -> Iterator[RuleFileError]:
-    """`W-REASON-NUMBER` for each number of a rule's reason that is none of its thresholds."""
+    """`W-REASON-NUMBER` for each number of a rule's reason that is none of its thresholds;
+    `W-TEXT-NUMBER` for each of its description and notice texts that is none of its own
+    nor of the rules they may speak of (`_related`)."""
     for rule in rules:
         spec = rule.spec
-        window, deadline, then = spec.window, spec.deadline, spec.then
-        spans = _spans(
-            [
-                window.within if window else None,
-                deadline.within if deadline else None,
-                then.duration,
-                then.listed_for,
-            ]
-        )
-        reason = then.reason
-        said: list[tuple[str, str]] = []  # (what the reason says, what the rule says)
-        for match in _SPAN.finditer(reason):
-            seconds = _number(match.group(1)) * _UNITS[match.group(2).lower()]
-            if spans and seconds not in spans:
-                said.append((match.group(0), "no span of that length"))
-        for match in _A_SPAN.finditer(reason):
-            if spans and _UNITS[match.group(1).lower()] not in spans:
-                said.append((match.group(0), "no span of that length"))
-        if window is not None:
-            for match in _COUNT.finditer(_SPAN.sub(" ", reason)):
-                if _number(match.group(1)) != window.count:
-                    said.append((match.group(1), f"`window.count: {window.count}`"))
-            for match in _ORDINAL.finditer(reason):
-                if _ORDINALS[match.group(1).lower()] != window.count:
-                    said.append((match.group(0), f"`window.count: {window.count}`"))
-        for quoted, rule_says in said:
+        for quoted, rule_says in _mismatches(spec.then.reason, [spec]):
             yield rule.error(
                 ("then", "reason"),
                 REASON_NUMBER,
                 f"the reason says `{quoted}`, the rule has {rule_says}",
                 "a decision quotes its reason: make it say what the rule does",
             )
+        texts: list[tuple[tuple[str, ...], str]] = [(("description",), spec.description)]
+        for lang, notice in sorted((spec.notice or {}).items()):
+            texts += [
+                (("notice", lang, key), getattr(notice, key)) for key in ("basis", "evidence")
+            ]
+        near = [spec, *_related(spec, rules)]
+        for at, text in texts:
+            for quoted, rule_says in _mismatches(text, near):
+                yield rule.error(
+                    at,
+                    TEXT_NUMBER,
+                    f"`{'.'.join(at)}` says `{quoted}`, where its rule and those it leads "
+                    f"to have {rule_says}",
+                    "a reader takes it for what the rules do: make it say so",
+                )

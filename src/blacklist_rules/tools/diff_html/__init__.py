@@ -10,6 +10,7 @@ from .chart import MISSING, missing_dependency
 from .page import render_html
 from .provenance import DigestingReader, InputFile, Provenance, make_provenance, rule_changes
 from .series import Series
+from .shadow import render_shadow_html
 
 __all__ = [
     "MISSING",
@@ -20,5 +21,6 @@ __all__ = [
     "make_provenance",
     "missing_dependency",
     "render_html",
+    "render_shadow_html",
     "rule_changes",
 ]

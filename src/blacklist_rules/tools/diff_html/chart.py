@@ -4,8 +4,10 @@ only, from the `report` extra; without it the page cannot be made, and says what
 
 from __future__ import annotations
 
+import html
 import io
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from blacklist_rules.errors import BlacklistRulesError
@@ -36,9 +38,11 @@ def missing_dependency() -> str | None:
     return None
 
 
-def render_chart(series: Series) -> str:
+def render_chart(series: Series, labels: Mapping[str, str] | None = None) -> str:
     """Two panels over one date axis: enforced decisions per day stacked by action (baseline
-    solid, candidate hatched), and each side's cumulative severity. An `<svg>` element."""
+    solid, candidate hatched), and each side's cumulative severity. An `<svg>` element;
+    `labels` names the two sides in the legends (default: baseline, candidate)."""
+    named = {side: side for side in SIDES} | dict(labels or {})
     try:
         from matplotlib import rc_context
         from matplotlib.figure import Figure
@@ -51,14 +55,14 @@ def render_chart(series: Series) -> str:
     with rc_context({"svg.fonttype": "none", "svg.hashsalt": "blacklist-rules", "font.size": 9}):
         figure = Figure(figsize=(10, 6.2), layout="constrained")
         bars, running = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
-        _bars(bars, series.binned())
-        _running(running, x, series)
+        _bars(bars, series.binned(), named)
+        _running(running, x, series, named)
         buffer = io.StringIO()
         figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    return _inline(buffer.getvalue())
+    return _inline(buffer.getvalue(), named)
 
 
-def _bars(axes: Axes, series: Series) -> None:
+def _bars(axes: Axes, series: Series, named: Mapping[str, str]) -> None:
     from matplotlib import dates
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
@@ -92,13 +96,18 @@ def _bars(axes: Axes, series: Series) -> None:
     axes.set_axisbelow(True)
     handles = [Patch(facecolor=COLOURS[action], label=str(action)) for action in ACTIONS]
     handles += [
-        Patch(facecolor="white", edgecolor="#333333", label="baseline (left, solid)"),
-        Patch(facecolor="white", edgecolor="#333333", hatch="////", label="candidate (right)"),
+        Patch(facecolor="white", edgecolor="#333333", label=f"{named['baseline']} (left, solid)"),
+        Patch(
+            facecolor="white",
+            edgecolor="#333333",
+            hatch="////",
+            label=f"{named['candidate']} (right)",
+        ),
     ]
     axes.legend(handles=handles, loc="upper left", ncols=5, fontsize=8, frameon=False)
 
 
-def _running(axes: Axes, x: list[float], series: Series) -> None:
+def _running(axes: Axes, x: list[float], series: Series, named: Mapping[str, str]) -> None:
     from matplotlib import dates
     from matplotlib.ticker import MaxNLocator
 
@@ -112,7 +121,7 @@ def _running(axes: Axes, x: list[float], series: Series) -> None:
             marker="o",
             markersize=2.5,
             drawstyle="steps-mid",
-            label=side,
+            label=named[side],
         )
     axes.set_ylabel("cumulative severity\n(freeze 1, cancel 2, blacklist 3)")
     axes.set_xlabel("day (UTC)")
@@ -128,12 +137,9 @@ def _running(axes: Axes, x: list[float], series: Series) -> None:
 _PROLOGUE = re.compile(r"\A.*?(?=<svg)", re.DOTALL)
 
 
-def _inline(svg: str) -> str:
+def _inline(svg: str, named: Mapping[str, str]) -> str:
     """The `<svg>` element alone (no XML declaration or doctype), labelled for screen readers."""
     element = _PROLOGUE.sub("", svg, count=1)
-    return element.replace(
-        "<svg ",
-        '<svg role="img" aria-label="enforced decisions per day by action, baseline and '
-        'candidate, and their cumulative severity" ',
-        1,
-    )
+    sides = f"{named['baseline']} and {named['candidate']}"
+    label = f"enforced decisions per day by action, {sides}, and their cumulative severity"
+    return element.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" ', 1)

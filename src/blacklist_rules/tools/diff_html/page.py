@@ -13,7 +13,7 @@ from typing import Any
 from .chart import render_chart
 from .series import Series
 
-_STYLE = """
+STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:76em;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;
 vertical-align:top}th{background:#f3f3f3;text-align:left}td.n{text-align:right}
@@ -27,7 +27,7 @@ pre.diff{background:#f8f8f8;border:1px solid #ddd;padding:.6em;overflow-x:auto;f
 #controls{margin:.5em 0}#controls input{width:20em}#accounts .d{margin:0 0 .3em}
 """
 
-_SCRIPT = """
+SCRIPT = """
 (function () {
   var controls = document.getElementById("controls");
   if (!controls) { return; }
@@ -63,9 +63,9 @@ _SCRIPT = """
 """
 
 
-def _policy() -> str:
+def policy() -> str:
     """Nothing may be fetched; the one inline script runs by its digest."""
-    digest = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
+    digest = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
     return (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
         f"script-src 'sha256-{digest}'"
@@ -78,15 +78,15 @@ def render_html(report: Mapping[str, Any]) -> str:
     irreversible = report["irreversible"]
     per_day = report["per_day"]
     chart = (
-        f"<figure>{render_chart(Series.from_per_day(per_day))}</figure>{_day_table(per_day)}"
+        f"<figure>{render_chart(Series.from_per_day(per_day))}</figure>{day_table(per_day)}"
         if per_day
         else "<p>No enforced decisions in either version.</p>"
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{_policy()}">
+<meta http-equiv="Content-Security-Policy" content="{policy()}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>blacklist-rules replay diff</title><style>{_STYLE}</style></head><body>
+<title>blacklist-rules replay diff</title><style>{STYLE}</style></head><body>
 <h1>Replay diff</h1>
 <p>{report["events"]:,} events ({report["rejected"]:,} rejected,
 {report["refused_by_one_version"]:,} refused by one version only).
@@ -98,7 +98,7 @@ end differently. Irreversible outcomes (enforced cancel, blacklist): baseline
 <h2>Enforced decisions per day</h2>{chart}
 <h2>Changed accounts</h2>{_transitions(report["transitions"])}{_accounts(report["accounts"])}
 <h2>Decisions per rule</h2>{_rules(report["rules"])}
-<script>{_SCRIPT}</script>
+<script>{SCRIPT}</script>
 </body></html>
 """
 
@@ -165,8 +165,10 @@ def _diff_lines(lines: Iterable[str]) -> str:
     return "\n".join(shown)
 
 
-def _day_table(per_day: list[dict[str, Any]]) -> str:
-    """The numbers behind the chart, for a reader (or a screen reader) to check."""
+def day_table(per_day: list[dict[str, Any]], labels: Mapping[str, str] | None = None) -> str:
+    """The numbers behind the chart, for a reader (or a screen reader) to check; `labels`
+    names the two sides (default: baseline, candidate)."""
+    named = {side: side for side in ("baseline", "candidate")} | dict(labels or {})
     rows = "".join(
         f"<tr><td>{escape(day['date'])}</td>"
         + "".join(
@@ -179,18 +181,18 @@ def _day_table(per_day: list[dict[str, Any]]) -> str:
         for day in per_day
     )
     head = "".join(
-        f"<th>{side} {action}</th>"
+        f"<th>{escape(named[side])} {action}</th>"
         for side in ("baseline", "candidate")
         for action in ("freeze", "cancel", "blacklist")
     )
     return (
         "<details><summary>The numbers behind the chart (every day, UTC)</summary>"
-        f"<table><tr><th>day</th>{head}<th>baseline severity</th><th>candidate severity</th>"
-        f"</tr>{rows}</table></details>"
+        f"<table><tr><th>day</th>{head}<th>{escape(named['baseline'])} severity</th>"
+        f"<th>{escape(named['candidate'])} severity</th></tr>{rows}</table></details>"
     )
 
 
-def _status(status: str) -> str:
+def status(status: str) -> str:
     return f'<span class="s-{escape(status)}">{escape(status)}</span>'
 
 
@@ -198,7 +200,7 @@ def _transitions(transitions: list[dict[str, Any]]) -> str:
     if not transitions:
         return "<p>No account ends differently.</p>"
     rows = "".join(
-        f"<tr><td>{_status(t['from'])} → {_status(t['to'])}</td>"
+        f"<tr><td>{status(t['from'])} → {status(t['to'])}</td>"
         f"<td class=n>{t['accounts']:,}</td></tr>"
         for t in transitions
     )
@@ -206,7 +208,7 @@ def _transitions(transitions: list[dict[str, Any]]) -> str:
     return f"<table>{head}{rows}</table>"
 
 
-def _decision(d: Mapping[str, Any]) -> str:
+def decision(d: Mapping[str, Any]) -> str:
     reversal = d.get("reversal")
     undone = (
         f'<br><span class="rev">reversed by {escape(reversal["by"])} '
@@ -230,9 +232,9 @@ def _accounts(accounts: list[dict[str, Any]]) -> str:
     rows = "".join(
         f'<tr data-transition="{escape(a["from"])} → {escape(a["to"])}">'
         f"<td><code>{escape(a['account_id'])}</code></td>"
-        f"<td>{_status(a['from'])} → {_status(a['to'])}</td>"
-        f"<td>{''.join(map(_decision, a['baseline'])) or 'nothing'}</td>"
-        f"<td>{''.join(map(_decision, a['candidate'])) or 'nothing'}</td></tr>"
+        f"<td>{status(a['from'])} → {status(a['to'])}</td>"
+        f"<td>{''.join(map(decision, a['baseline'])) or 'nothing'}</td>"
+        f"<td>{''.join(map(decision, a['candidate'])) or 'nothing'}</td></tr>"
         for a in accounts
     )
     return f"""<div id="controls" hidden><label>Filter <input id="filter" type="search"
