@@ -280,9 +280,13 @@ def test_sigterm_stops_after_the_batch_and_a_restart_goes_on(stream: str, tmp_pa
     common = ["worker", "--db", str(db), "--nats", SERVER, "--stream", stream, "--index", "0"]
     common += ["--of", "1", "--batch", "100", "--poll", "0.2"]
     first = _cli(*common, "--summary-json", str(tmp_path / "a"))
-    time.sleep(3.0)
+    assert first.stderr is not None
+    started = first.stderr.readline()  # printed just before the SIGTERM handler is set:
+    assert "consuming into" in started, started  # a fixed sleep lost the race under load
+    time.sleep(1.0)
     first.send_signal(signal.SIGTERM)
     _, err = first.communicate(timeout=60)
+    err = started + err
     assert first.returncode == 0, err
     assert "SIGTERM: stopping after this batch" in err
     second = _cli(*common, "--until-idle", "--summary-json", str(tmp_path / "b"))
