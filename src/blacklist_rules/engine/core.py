@@ -42,6 +42,7 @@ class Indexes:
         "reads_account",
         "reads_blacklist",
         "rules",
+        "time_ordered",
         "unless",
         "without_windows",
     )
@@ -100,6 +101,14 @@ class Indexes:
         for rule, test in ((r, r.prior) for r in ruleset.rules if r.prior is not None):
             for name in rule.event_types:
                 self.prior.setdefault(name, {})[test.key] = test
+        self.time_ordered = frozenset(
+            rule.id
+            for rule in ruleset.rules
+            if rule.prior is not None
+            or any(t.field in ACCOUNT_FACTS for t in comparisons(rule.condition))
+        )
+        """The rules that read the account's past (`prior:`, account facts): a late change
+        of it decides the account's later events again (`engine.time_order`)."""
         self.reads_blacklist = frozenset(
             rule.id
             for rule in ruleset.rules

@@ -16,7 +16,7 @@ from blacklist_rules.model.events import (
     to_micros,
 )
 
-from . import deadlines, human, intake, lists, observe, registry
+from . import deadlines, human, intake, lists, observe, registry, time_order
 from . import decide as deciding
 from . import match as matching
 from . import record as recording
@@ -78,6 +78,8 @@ def process(
     _advance(core, ctx, event)
     deadlines.listen(core, ctx, event, listening)
     decisions = _effects(core, ctx, event, occasions)
+    if core.index.time_ordered:  # a late change of the account's past: `time_order`
+        time_order.follow(core, ctx, event, decisions)
     mirrors = core.mirrors
     if mirrors.next_due is not None and mirrors.clock and mirrors.next_due <= mirrors.clock:
         _advance(core, ctx, event)  # a freeze over ends now
