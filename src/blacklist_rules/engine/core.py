@@ -42,6 +42,7 @@ class Indexes:
         "reads_account",
         "reads_blacklist",
         "rules",
+        "time_horizon_us",
         "time_ordered",
         "unless",
         "without_windows",
@@ -109,6 +110,12 @@ class Indexes:
         )
         """The rules that read the account's past (`prior:`, account facts): a late change
         of it decides the account's later events again (`engine.time_order`)."""
+        self.time_horizon_us = max(
+            [ruleset.horizon_us]
+            + [rule.prior.span_us for rule in ruleset.rules if rule.prior is not None]
+        )
+        """How far behind the clock a late change of an account's past decides its events
+        again: the pack's horizon, or a longer `prior:` span."""
         self.reads_blacklist = frozenset(
             rule.id
             for rule in ruleset.rules

@@ -75,7 +75,7 @@ def redecide_later(
     clock = core.mirrors.clock
     if not types or clock is None:
         return
-    low = max(from_us, to_micros(clock) - core.ruleset.horizon_us)
+    low = max(from_us, to_micros(clock) - core.index.time_horizon_us)
     later = sorted(
         (
             (to_micros(stored.occurred_at), stored.event_id, stored)
@@ -112,16 +112,20 @@ def _again(core: Core, ctx: EventContext, stored: Event, at_us: int, by_event: s
     dependent = core.index.time_ordered
     old = _own_decisions(core, stored, at_us)
     before = {m.rule_id for d in old for m in d.matched if m.rule_id in dependent}
-    if before == {rule.id for rule in held if rule.id in dependent}:
+    counts = {  # a `prior:` rule's evidence: the event, then the decisions it counted
+        rule.id: (stored.event_id, *counted.get(rule.prior.key, ()))
+        for rule in held
+        if rule.prior is not None
+    }
+    same = all(tuple(d.evidence) == counts.get(d.rule_id, tuple(d.evidence)) for d in old)
+    if same and before == {rule.id for rule in held if rule.id in dependent}:
         return
     names = [it.name for it in ruleset.listeners.get(stored.type, ()) if it.guard(snapshot)]
     core.agree(f"{stored.event_id} again (time order)", snapshot, [r.id for r in held] + names)
     _reverse(core, ctx, old, by_event)
     kept = [m for d in old for m in d.matched if core.index.rules[m.rule_id].window is not None]
     evidence = {d.rule_id: d.evidence for d in old if d.rule_id in {m.rule_id for m in kept}}
-    for rule in held:
-        if rule.prior is not None:
-            evidence[rule.id] = (stored.event_id, *counted.get(rule.prior.key, ()))
+    evidence.update(counts)
     occasion = Occasion(
         stored.occurred_at,
         f"{stored.event_id}@{by_event}",
