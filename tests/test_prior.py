@@ -1,5 +1,6 @@
 """Escalation over past decisions (`prior:`): counted in (t - within, t] of the event from the
-enforced decisions stored at its arrival, not reversed, shadow ones never (issue 18, item 4)."""
+enforced decisions in event time, not reversed, shadow ones never; late decisions
+and reversals decide the later events again in time order (issue 18, item 4)."""
 
 from __future__ import annotations
 

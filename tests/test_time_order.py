@@ -147,3 +147,22 @@ def test_a_reversed_freeze_no_longer_counts_for_an_escalation(ruleset: Any) -> N
             ("freeze-malicious-rumour", T0 + 1 * DAY),
             ("freeze-malicious-rumour", T0 + 3 * DAY),
         ]
+
+
+US = timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize(("offset", "again"), [(-US, False), (timedelta(0), True), (US, True)])
+def test_the_work_is_bounded_by_the_horizon(ruleset: Any, offset: timedelta, again: bool) -> None:
+    """The pack reaches back 60 days (its `prior:` span). With the clock on day 60, a late
+    freeze from day -1 decides again a report from day 0 (exactly the horizon behind the
+    clock) or later; one a microsecond older is left as it was decided."""
+    with Engine(ruleset, SQLiteStore(), max_lead=None) as engine:
+        (active,) = engine.process(
+            _report("a", 0, "p1") | {"occurred_at": (T0 + offset).isoformat()}
+        ).decisions
+        assert active.rule_id == "freeze-report-while-active"
+        engine.process(_report("b", 60, "p2"))  # the clock: day 60
+        outcome = engine.process(_rumour("a", -1, "f1"))
+        assert bool(outcome.reversals) is again
+        assert ("freeze-report-while-frozen" in [d.rule_id for d in outcome.decisions]) is again

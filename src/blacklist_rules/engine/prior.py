@@ -22,9 +22,10 @@ def prior_facts(
     """Per test's snapshot key: the count of decisions it counts for an event at `at_us`, and
     their ids.
 
-    Read from the decisions stored when the event is matched (as `account.status` is): a
-    decision recorded later, even one effective earlier (a late event's), does not decide
-    this event again. Shadow decisions never count; reversed ones are not in `taken_of`. The
+    Read from the decisions stored when the event is matched (as `account.status` is); a
+    decision recorded later but effective earlier (a late event's) decides the event again
+    in time order (`time_order`). Shadow decisions never count; reversed ones are not in
+    `taken_of`. The
     window is half-open like a window's: a decision exactly `within` before is outside.
     With `event_id` (a stored event matched again: `why-not`, time order), the decisions
     taken for that event are left out: they were not there when it came."""

@@ -98,7 +98,8 @@ def _dependent(core: Core) -> list[CompiledRule]:
 
 def _again(core: Core, ctx: EventContext, stored: Event, at_us: int, by_event: str) -> None:
     """One stored event decided again if a rule reading the account's past now holds where
-    it did not, or no longer holds where it did."""
+    it did not, no longer holds where it did, or counts other decisions. (A window rule's
+    match is kept as it was: its window is not read again here.)"""
     store, ruleset, account = core.store, core.ruleset, stored.account_id
     snapshot = ruleset.snapshot(ruleset.flat(stored), stored.type)
     if stored.type in core.index.reads_account:
@@ -109,15 +110,15 @@ def _again(core: Core, ctx: EventContext, stored: Event, at_us: int, by_event: s
     snapshot.update(listed_facts(store, account, at_us, core.index.listed.get(stored.type, ())))
     candidates = ruleset.by_type.get(stored.type, ())
     held = [rule for rule in candidates if rule.window is None and rule.guard(snapshot)]
-    dependent = core.index.time_ordered
+    dependent = {rule.id for rule in candidates if rule.window is None} & core.index.time_ordered
     old = _own_decisions(core, stored, at_us)
     before = {m.rule_id for d in old for m in d.matched if m.rule_id in dependent}
-    counts = {  # a `prior:` rule's evidence: the event, then the decisions it counted
+    proofs = {  # a `prior:` rule's evidence: the event, then the decisions it counted
         rule.id: (stored.event_id, *counted.get(rule.prior.key, ()))
         for rule in held
         if rule.prior is not None
     }
-    same = all(tuple(d.evidence) == counts.get(d.rule_id, tuple(d.evidence)) for d in old)
+    same = all(tuple(d.evidence) == proofs.get(d.rule_id, tuple(d.evidence)) for d in old)
     if same and before == {rule.id for rule in held if rule.id in dependent}:
         return
     names = [it.name for it in ruleset.listeners.get(stored.type, ()) if it.guard(snapshot)]
@@ -125,7 +126,7 @@ def _again(core: Core, ctx: EventContext, stored: Event, at_us: int, by_event: s
     _reverse(core, ctx, old, by_event)
     kept = [m for d in old for m in d.matched if core.index.rules[m.rule_id].window is not None]
     evidence = {d.rule_id: d.evidence for d in old if d.rule_id in {m.rule_id for m in kept}}
-    evidence.update(counts)
+    evidence.update(proofs)
     occasion = Occasion(
         stored.occurred_at,
         f"{stored.event_id}@{by_event}",
