@@ -103,7 +103,13 @@ class PostgresSeeding(PostgresBase):
             )
             if row[2] in keep
         )
-        lists = tuple(
+        lists = self._list_changes(args)
+        return Seed(events, identities, decisions, deadlines, entries, lists)
+
+    def _list_changes(self, args: dict[str, Any]) -> tuple[SeedListChange, ...]:
+        """The accounts' list changes before the cut whose events came before the boundary
+        (or were purged)."""
+        return tuple(
             SeedListChange(*row)
             for row in self._db.all(
                 "SELECT c.account_id, c.list, c.op, c.occurred_us, c.event_id "
@@ -114,7 +120,6 @@ class PostgresSeeding(PostgresBase):
                 args,
             )
         )
-        return Seed(events, identities, decisions, deadlines, entries, lists)
 
     def load_seed(self, seed: Seed) -> None:
         """See `Seeding.load_seed`: one batched `INSERT … ON CONFLICT DO NOTHING` per table,
