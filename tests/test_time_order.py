@@ -54,13 +54,19 @@ def ruleset(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return load_ruleset(folder)
 
 
-def _final(ruleset: Any, events: list[dict[str, Any]]) -> tuple[Any, ...]:
+def _final(ruleset: Any, events: list[dict[str, Any]], appeal: bool = False) -> tuple[Any, ...]:
     """The standing decisions (account, mode, action, rule, the rules matched, effective
     time, evidence: an earlier decision by its rule and time, not its id) and the statuses,
-    once the clock has passed every freeze."""
+    once the clock has passed every freeze. With `appeal`, a's earliest standing decision
+    is overturned on day 55 first."""
     with Engine(ruleset, SQLiteStore(), max_lead=None) as engine:
         for item in events:
             assert engine.process(item).accepted
+        standing = [d for d in engine.decisions("a") if not _reversed(engine, d)]
+        if appeal and standing:
+            first = min(standing, key=lambda d: (d.effective_at, d.rule_id))
+            ruling = overturn("a", 55 * DAY, "ap", first.decision_id)
+            assert engine.process(ruling).rejection is None
         engine.advance_to(T0 + 100 * DAY)
         names: dict[str, tuple[str, str]] = {}
         found = []
@@ -103,6 +109,20 @@ def test_decisions_on_the_accounts_past_do_not_depend_on_arrival_order(
     ordered = sorted(events, key=lambda e: str(e["occurred_at"]))
     shuffled = data.draw(st.permutations(events))
     assert _final(ruleset, shuffled) == _final(ruleset, ordered)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(past_events, st.data())
+def test_a_reversal_ends_alike_whatever_the_arrival_order(
+    ruleset: Any, events: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    """The same, with a's earliest standing decision overturned on appeal afterwards: what
+    relied on it (an escalation, a report while frozen) is decided again alike."""
+    ordered = sorted(events, key=lambda e: str(e["occurred_at"]))
+    shuffled = data.draw(st.permutations(events))
+    assert _final(ruleset, shuffled, True) == _final(ruleset, ordered, True)
 
 
 def _rumour(account: str, day: float, event_id: str) -> dict[str, Any]:
