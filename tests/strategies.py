@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -393,3 +393,45 @@ partition_days = st.lists(
     st.lists(st.integers(0, 20), max_size=8).map(sorted), min_size=1, max_size=4
 )
 fetch_sizes = st.lists(st.integers(1, 4), min_size=1, max_size=6)
+
+
+def _past(kind: str, **fields: Any) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {"type": st.just(kind), **fields, "account_id": st.sampled_from(("a", "b"))}
+        | {"day": st.integers(0, 50), "hour": st.integers(0, 23)}
+    )
+
+
+def _past_timed(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`timed`, each event a minute apart from any other (no two at the same moment), with
+    one registration per account at most (its first)."""
+    events, registered = [], set()
+    for index, item in enumerate(timed(raw, "p")):
+        if item["type"] == "registration":
+            if item["account_id"] in registered:
+                continue
+            registered.add(item["account_id"])
+            item["verification"] = {"status": "passed"}
+        moment = datetime.fromisoformat(item["occurred_at"]) + timedelta(minutes=index)
+        item["occurred_at"] = moment.isoformat()
+        if item["type"] == "rumor_flag":
+            item["content_id"] = f"c-{item['event_id']}"
+        events.append(item)
+    return events
+
+
+past_events = st.lists(
+    st.one_of(
+        _past("registration"),
+        _past(
+            "rumor_flag",
+            verdict=st.sampled_from(("malicious_rumor", "malicious_rumor", "rumor")),
+            source=st.just("fact_check"),
+        ),
+        _past("impersonation_report", reporter_id=st.just("r1"), confirmed=st.just(True)),
+    ),
+    max_size=12,
+).map(_past_timed)
+"""Events whose decisions rules reading the account's past (`prior:`, `account.status`,
+`account.age`) depend on: two accounts, each registered at most once, within 51 days, no two
+events at the same moment (issue 18: set semantics in time order)."""

@@ -152,14 +152,17 @@ def test_account_status_does_not_depend_on_the_order_decisions_were_recorded(
     assert in_order == late == ["cancel-report-while-frozen"]
 
 
-def test_a_late_registration_does_not_re_decide_earlier_events(tmp_path: Path) -> None:
-    """What was chosen: an event processed before its account's (earlier) registration saw
-    no age, and is not decided again when the registration comes (unlike windows); the
-    events processed after it see the age."""
+def test_a_late_registration_decides_the_earlier_processed_events_again(tmp_path: Path) -> None:
+    """Set semantics: an event processed before its account's (earlier) registration saw no
+    age; when the registration comes, that event is decided again as in time order (2 days
+    old: the young-account freeze, dated day 2, in the registration's outcome); the events
+    processed after it see the age."""
     folder = write_rule(tmp_path / "p", "r", YOUNG.replace("OP", "lt"))
     with Engine.from_path(folder) as engine:
         assert engine.process(rumour("a", timedelta(days=2), "f1")).decisions == ()
-        assert engine.process(registration("a", timedelta(days=0))).decisions == ()
+        (again,) = engine.process(registration("a", timedelta(days=0))).decisions
+        assert again.evidence == ("f1",)
+        assert again.matched[0].conditions[-1].seen == timedelta(days=2) // US
         (decision,) = engine.process(rumour("a", timedelta(days=3), "f2")).decisions
         assert decision.evidence == ("f2",)
 

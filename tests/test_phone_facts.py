@@ -12,6 +12,7 @@ import pytest
 
 from blacklist_rules import Engine, RuleLoadError, load_ruleset, why_not
 from blacklist_rules.cli import main
+from blacklist_rules.model import phones
 from blacklist_rules.model.phones import CN_VIRTUAL_OPERATOR_BLOCKS, phone_facts
 
 from .support import event, write_rule
@@ -190,7 +191,7 @@ def test_cli_run_and_explain_show_phone_facts(
     and country the rule saw, and never the number."""
     folder = write_rule(tmp_path / "p", "v", VIRTUAL_RULE)
     events = tmp_path / "e.jsonl"
-    line = registration("a", "r1", identity={"phone": "+86 162 0000 1111"})
+    line = registration("a", "r1", identity={"phone": "+86 165 0000 1111"})
     events.write_text(json.dumps(line) + "\n", encoding="utf-8")
     db = tmp_path / "s.db"
     assert main(["run", str(events), "--rules", str(folder), "--db", str(db)]) == 0
@@ -202,4 +203,15 @@ def test_cli_run_and_explain_show_phone_facts(
     assert seen["identity.phone_kind"] == "virtual_operator"
     assert seen["identity.phone_country"] == "CN"
     assert "0000 1111" not in shown
-    assert "16200001111" not in shown
+    assert "16500001111" not in shown
+
+
+def test_unverified_block_162_is_mobile_and_the_table_cites_its_source() -> None:
+    """162, named as a virtual-operator block by hearsay but with no citable source found, is
+    not in the table: its numbers are plain `mobile`. The table's docstring names its source
+    and the date it was read."""
+    assert "162" not in CN_VIRTUAL_OPERATOR_BLOCKS
+    assert phone_facts("16200001111") == ("mobile", "CN")
+    source = Path(phones.__file__).read_text(encoding="utf-8")
+    assert "VincentSit/ChinaMobilePhoneNumberRegex" in source
+    assert "2026-12-06" in source

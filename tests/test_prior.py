@@ -1,5 +1,6 @@
 """Escalation over past decisions (`prior:`): counted in (t - within, t] of the event from the
-enforced decisions stored at its arrival, not reversed, shadow ones never (issue 18, item 4)."""
+enforced decisions in event time, not reversed, shadow ones never; late decisions
+and reversals decide the later events again in time order (issue 18, item 4)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from blacklist_rules import Engine, RuleLoadError, load_ruleset, why_not
 from blacklist_rules.cli import main
+from blacklist_rules.engine import time_order
 
 from .support import RUMOR_FREEZE_30D, event, write_rule
 
@@ -137,18 +139,32 @@ def test_only_the_named_rules_decisions_count(tmp_path: Path) -> None:
         assert decisions[0].matched[-1].rule_id == "freeze-other"
 
 
-def test_late_decisions_do_not_decide_again(tmp_path: Path) -> None:
-    """Decided at arrival, as account facts are: a freeze recorded after the third rumour
-    (from a late rumour before it) does not cancel for that third rumour afterwards."""
+def test_a_late_decision_decides_the_later_events_again_in_time_order(tmp_path: Path) -> None:
+    """Set semantics: a freeze taken late for day 40 (a late rumour) makes the day-80 rumour,
+    decided a freeze when it came, the third strike it is in time order: its freeze is
+    reversed (a `reversal` record says why) and it cancels, dated day 80, in the late
+    rumour's outcome, with the two freezes as evidence."""
     with Engine.from_path(pack(tmp_path), prefilter=False) as engine:
         engine.process(rumour("a", timedelta(0), "f1"))
-        assert [d.action for d in engine.process(rumour("a", 80 * DAY, "f3")).decisions] == [
-            "freeze"
+        (freeze,) = engine.process(rumour("a", 80 * DAY, "f3")).decisions
+        assert freeze.action == "freeze"
+        outcome = engine.process(rumour("a", 40 * DAY, "f2"))  # late: its freeze is from day 40
+        assert [d.action for d in outcome.decisions] == ["freeze", "cancel"]
+        cancel = outcome.decisions[1]
+        assert cancel.effective_at == freeze.effective_at
+        assert [m.rule_id for m in cancel.matched] == [
+            "cancel-after-two-freezes",
+            "freeze-malicious-rumor",
         ]
-        engine.process(rumour("a", 40 * DAY, "f2"))  # late: its freeze is from day 40
-        assert str(engine.status("a")) == "frozen"
-        statuses = [d.action for d in engine.decisions("a")]
-        assert "cancel" not in statuses
+        assert cancel.evidence[0] == "f3"
+        assert len(cancel.evidence) == 3
+        assert [r.decision_id for r in outcome.reversals] == [freeze.decision_id]
+        assert str(engine.status("a")) == "cancelled"
+        reasons = [
+            r.record.get("reason") for r in engine.audit_records("a") if r.kind == "reversal"
+        ]
+        assert reasons == [time_order.REDECIDED]
+        assert engine.store.verify_audit().ok
 
 
 @settings(

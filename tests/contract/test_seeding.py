@@ -20,6 +20,7 @@ from blacklist_rules.stores.records import (
     SeedDecision,
     SeedEntry,
     SeedIdentity,
+    SeedListChange,
 )
 from blacklist_rules.stores.records import (
     decision_record as decision_record_of,
@@ -89,7 +90,12 @@ def _fill(store: Store) -> int:
 
 
 Parts = tuple[
-    list[EventRow], list[SeedIdentity], list[SeedDecision], list[Deadline], list[SeedEntry]
+    list[EventRow],
+    list[SeedIdentity],
+    list[SeedDecision],
+    list[Deadline],
+    list[SeedEntry],
+    list[SeedListChange],
 ]
 
 
@@ -101,6 +107,7 @@ def _sorted(seed: Seed) -> Parts:
         sorted(seed.decisions, key=lambda d: d.decision_id),
         sorted(seed.deadlines, key=lambda d: (d.rule_id, d.anchor_id)),
         sorted(seed.entries, key=lambda e: (e.entry.kind, e.entry.decision_id)),
+        sorted(seed.lists, key=lambda c: (c.account_id, c.occurred_us, c.event_id, c.list)),
     )
 
 
@@ -136,7 +143,7 @@ def test_a_seed_holds_what_the_accounts_held_before_the_cut_and_the_boundary(
     counting from those (one fired from the cut on is pending again); their blacklist entries
     (a removal from the cut on not yet made). Nothing of another account."""
     seed = store.export_for(ACCOUNTS, CUT, _fill(store))
-    events, identities, decisions, deadlines, entries = _sorted(seed)
+    events, identities, decisions, deadlines, entries, _ = _sorted(seed)
     assert [e.event_id for e in events] == ["reg-a", "s1"]
     assert [(i.kind, i.fingerprint, i.event_id) for i in identities] == [
         ("id_number", PRINT, "reg-a")
@@ -167,3 +174,40 @@ def test_any_store_loads_any_stores_seed_as_it_was(store: Store, target: Store) 
     assert _sorted(again) == _sorted(seed)
     assert sorted(d.rule_id for d in target.deadlines_of("a")) == ["r1", "r2"]
     assert [e.kind for e in target.entries("a")] == ["id_number"]  # the other was removed
+
+
+def _list_update(store: Store, event_id: str, account: str, days: int, op: str) -> None:
+    payload = json.dumps({"event_id": event_id, "account_id": account, "type": "list_update"})
+    store.add_event(event_id, account, "list_update", days * DAY, payload, days * DAY)
+    store.add_list_change(account, "official", op, days * DAY, event_id)  # type: ignore[arg-type]
+
+
+def test_a_seed_carries_the_list_changes_made_before_the_cut_and_the_boundary(
+    store: Store, target: Store
+) -> None:
+    """The accounts' list changes before the cut whose events came before the boundary, or
+    whose events a history purge removed, are in the seed (a replay after a purge sees the
+    lists set before the cut); not one at the cut or after it, nor one whose event came
+    after the boundary, nor another account's. Any store loads them as they were."""
+    with store.begin():
+        _list_update(store, "lu-a", "a", 2, "add")
+        _list_update(store, "lu-edge", "a", 9, "remove")  # one step before the cut
+        store.add_list_change("b", "official", "add", 3 * DAY, "lu-purged")  # event gone
+        _list_update(store, "lu-c", "c", 2, "add")  # another account
+        _list_update(store, "first", "a", 10, "add")  # at the cut: the boundary
+        _list_update(store, "lu-after", "b", 4, "add")  # came after the boundary
+    first = store.first_arrival_since(ACCOUNTS, CUT)
+    assert first is not None
+    seed = store.export_for(ACCOUNTS, CUT, first.position)
+    found = _sorted(seed)[5]
+    assert [(c.account_id, c.event_id, c.op, c.occurred_us) for c in found] == [
+        ("a", "lu-a", "add", 2 * DAY),
+        ("a", "lu-edge", "remove", 9 * DAY),
+        ("b", "lu-purged", "add", 3 * DAY),
+    ]
+    with target.begin():
+        target.load_seed(seed)
+        target.load_seed(seed)  # again: nothing more
+    assert [c.event_id for c in target.list_changes("a")] == ["lu-a", "lu-edge"]
+    assert [(c.event_id, c.op) for c in target.list_changes("b")] == [("lu-purged", "add")]
+    assert target.list_changes("c") == []

@@ -42,6 +42,8 @@ class Indexes:
         "reads_account",
         "reads_blacklist",
         "rules",
+        "time_horizon_us",
+        "time_ordered",
         "unless",
         "without_windows",
     )
@@ -81,14 +83,7 @@ class Indexes:
         )
         """The identity values through which one account's decisions reach another's: those
         the blacklist lists, and those some window groups registrations by."""
-        self.reads_account = frozenset(
-            name
-            for rule in ruleset.rules
-            if any(t.field in ACCOUNT_FACTS for t in comparisons(rule.condition))
-            for name in rule.event_types
-        )
-        """Event types some rule of which reads account facts (`account`): only their
-        snapshots carry them (two store reads an event)."""
+        self.reads_account, self.time_ordered, self.time_horizon_us = _past_readers(ruleset)
         self.listed: dict[str, tuple[str, ...]] = {}
         """Per event type: the lists its rules' `unless_listed` name (engine.lists)."""
         for rule in ruleset.rules:
@@ -105,6 +100,26 @@ class Indexes:
             for rule in ruleset.rules
             if any(t.field == BLACKLISTED_IDENTITY for t in comparisons(rule.condition))
         )
+
+
+def _past_readers(ruleset: CompiledRuleset) -> tuple[frozenset[str], frozenset[str], int]:
+    """What reads the account's past: the event types some rule of which reads account facts
+    (`reads_account`: only their snapshots carry them, two store reads an event); the rules
+    that read account facts or have a `prior:` test (`time_ordered`: a late change of the
+    past decides the account's later events again, `engine.time_order`); and how far behind
+    the clock that reaches (`time_horizon_us`: the pack's horizon, or a longer `prior:`
+    span)."""
+    reading = [
+        rule
+        for rule in ruleset.rules
+        if any(t.field in ACCOUNT_FACTS for t in comparisons(rule.condition))
+    ]
+    priors = [rule for rule in ruleset.rules if rule.prior is not None]
+    return (
+        frozenset(name for rule in reading for name in rule.event_types),
+        frozenset(rule.id for rule in (*reading, *priors)),
+        max([ruleset.horizon_us] + [rule.prior.span_us for rule in priors if rule.prior]),
+    )
 
 
 WORKER_IDLE_TIMEOUT = 60.0

@@ -16,7 +16,7 @@ from blacklist_rules.model.events import (
     to_micros,
 )
 
-from . import deadlines, human, intake, lists, observe, registry
+from . import deadlines, human, intake, lists, observe, registry, time_order
 from . import decide as deciding
 from . import match as matching
 from . import record as recording
@@ -105,7 +105,8 @@ def _effects(
     core: Core, ctx: EventContext, event: Event, occasions: list[Occasion]
 ) -> list[Decision]:
     """The event's own effects (a person's decision, a reversal), then the decisions on each
-    occasion, then the later registrations a late event completed a window for."""
+    occasion, then the later registrations a late event completed a window for, then the
+    account's later events a late change of its past decides again (`time_order`)."""
     if isinstance(event, ListUpdate):
         lists.apply(core.store, event)
     human_decisions = human.apply_event(core, ctx, event)  # may refuse it: EventError
@@ -141,4 +142,6 @@ def _effects(
             dict(observe.window_evidence(rules, rows, at_us)),
             event.event_id,
         )
+    if core.index.time_ordered:  # a late change of the account's past: `time_order`
+        time_order.follow(core, ctx, event, decisions)
     return decisions

@@ -22,12 +22,13 @@ def prior_facts(
     """Per test's snapshot key: the count of decisions it counts for an event at `at_us`, and
     their ids.
 
-    Read from the decisions stored when the event is matched (as `account.status` is): a
-    decision recorded later, even one effective earlier (a late event's), does not decide
-    this event again. Shadow decisions never count; reversed ones are not in `taken_of`. The
+    Read from the decisions stored when the event is matched (as `account.status` is); a
+    decision recorded later but effective earlier (a late event's) decides the event again
+    in time order (`time_order`). Shadow decisions never count; reversed ones are not in
+    `taken_of`. The
     window is half-open like a window's: a decision exactly `within` before is outside.
-    With `event_id` (a stored event matched again, `why-not`), the decisions taken for that
-    event are left out: they were not there when it came."""
+    With `event_id` (a stored event matched again: `why-not`, time order), the decisions
+    taken for that event are left out: they were not there when it came."""
     tests = list(tests)
     counts: dict[str, int] = {}
     found: dict[str, tuple[str, ...]] = {}
@@ -36,7 +37,8 @@ def prior_facts(
     taken = [
         t.record.decision
         for t in store.taken_of({account_id})
-        if t.record.decision.mode == Mode.ENFORCE and t.event_id != event_id
+        if t.record.decision.mode == Mode.ENFORCE
+        and (event_id is None or not _on(t.record.decision, t.event_id, event_id, at_us))
     ]
     for test in tests:
         ids = tuple(d.decision_id for d in taken if _counts(test, d, at_us))
@@ -50,3 +52,11 @@ def _counts(test: PriorTest, decision: Decision, at_us: int) -> bool:
         return False
     effective = to_micros(decision.effective_at)
     return at_us - test.span_us < effective <= at_us
+
+
+def _on(decision: Decision, recorded_by: str, event_id: str, at_us: int) -> bool:
+    """Was the decision taken for the event: recorded by it, or on its own occasion (at its
+    time, with it as evidence: one taken again later, recorded by another event)?"""
+    if recorded_by == event_id:
+        return True
+    return event_id in decision.evidence and to_micros(decision.effective_at) == at_us

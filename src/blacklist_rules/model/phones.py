@@ -21,16 +21,22 @@ PHONE_KINDS: Final = ("mobile", "virtual_operator", "fixed_line", "voip", "toll_
 COUNTRIES: Final = tuple(sorted(phonenumbers.SUPPORTED_REGIONS))
 """The values of `identity.phone_country`: the regions phonenumbers knows (ISO 3166 alpha-2)."""
 
-CN_VIRTUAL_OPERATOR_BLOCKS: Final = ("162", "165", "167", "170", "171")
-"""Mainland China's number blocks (the first digits of the 11-digit national number) allocated
-by the Ministry of Industry and Information Technology (MIIT, 工业和信息化部) to mobile virtual
-network operators (移动通信转售业务): 170 (allocated December 2013; 1700-1702 on China Telecom's
-network, 1703/1705/1706 on China Mobile's, 1704/1707-1709 on China Unicom's), 171 (January 2016,
-China Unicom's network), 162, 165 and 167 (February 2017: Telecom's, Mobile's and Unicom's
-networks). Source: MIIT's number allocations as summarised in the national numbering plan
-(《电信网码号资源管理办法》 allocations; Wikipedia "Telephone numbers in China", mobile
-section), table written 2026-12-06 from that summary and not re-checked against the MIIT
-notices themselves. Blocks allocated since then must be added here (and to the test)."""
+CN_VIRTUAL_OPERATOR_BLOCKS: Final = ("165", "167", "170", "171")
+"""Mainland China's number blocks (the first digits of the 11-digit national number) of mobile
+virtual network operators (MVNOs, 移动通信转售业务), as listed by the public dataset
+VincentSit/ChinaMobilePhoneNumberRegex (README, "MVNO" table, commit 030fb8e; MIT licence;
+it cites Wikipedia "Telephone numbers in China"), read 2026-12-06:
+
+- 170 on all three networks: 1700-1702 China Telecom's, 1703/1705/1706 China Mobile's,
+  1704/1707-1709 China Unicom's (the 4-digit split agrees with phonenumbers' carrier data);
+  the block MIIT opened to the first MVNO licences of 26 December 2013 (Baidu Baike "170",
+  mirrored at newton.com.tw/wiki/170);
+- 171, China Unicom's network (in the dataset since its release of 2016-04-05);
+- 165, China Mobile's network (since 2019-01-07); 167, China Unicom's (since 2018-12-29).
+
+Not listed: 162, often named as China Telecom's MVNO block, for which no citable source could
+be found (2026-12-06); it classifies as `mobile`. Blocks allocated since must be added here
+(and are then tested by tests/test_phone_facts.py)."""
 
 _KINDS: Final = {
     PhoneNumberType.MOBILE: "mobile",

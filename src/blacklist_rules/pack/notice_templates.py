@@ -34,7 +34,18 @@ SETTINGS = "settings"
 """`notices/settings.txt`: the pack's notice settings; every other `notices/*.txt` is a language."""
 
 _COMMON = frozenset({"account_id", "decision_id", "effective_at", "timezone"})
-EVIDENCE = frozenset({"count", "first", "last", "anchor_at", "verification_reason"})
+EVIDENCE = frozenset(
+    {
+        "count",
+        "first",
+        "last",
+        "anchor_at",
+        "verification_reason",
+        "prior_count",
+        "prior_first",
+        "prior_last",
+    }
+)
 """Placeholders of a rule's `notice.<lang>.evidence` (and `[review.evidence]`), beside the
 common ones (`$account_id`, `$decision_id`, `$effective_at`, `$timezone`)."""
 

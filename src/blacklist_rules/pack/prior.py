@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 
 import attrs
@@ -29,6 +30,11 @@ class PriorTest:
     span_us: int
     rules: tuple[str, ...]
     label: str
+
+
+PRIOR_LABEL = re.compile(r"^(freeze|cancel|blacklist) decisions(?: of [a-z0-9_., -]+)? within \S+$")
+"""A `prior:` test's trace label (`freeze decisions of R within 365d`), as `compile_prior`
+writes it: how a decision's conditions are told apart from an event field's."""
 
 
 def compile_prior(prior: Prior) -> PriorTest:

@@ -46,6 +46,8 @@ from blacklist_rules.model.transparency import (
     SOURCE_TYPES,
     YES_NO,
 )
+from blacklist_rules.pack.lists import LISTED
+from blacklist_rules.pack.prior import PRIOR_LABEL
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.sqlite import SQLiteStore
 
@@ -236,6 +238,33 @@ class _Builder:
         micros = seen.registered_us if seen.registered_us is not None else seen.first_us
         return min(from_micros(micros).date().isoformat(), applied)
 
+    def escalation(self, decision: Decision) -> list[str]:
+        """What a `prior:` test counted: its label and threshold, and the earlier decisions
+        among the evidence (their actions and effective dates)."""
+        tests = sorted(
+            {
+                (condition.field, condition.expected)
+                for match in decision.matched
+                for condition in match.conditions
+                if PRIOR_LABEL.match(condition.field) and condition.result
+            }
+        )
+        if not tests:
+            return []
+        earlier = [
+            stored.decision
+            for item in decision.evidence
+            if (stored := self.store.decision(item)) is not None
+        ]
+        actions = Counter(str(d.action) for d in earlier)
+        days = sorted(_day(d.effective_at.isoformat()) for d in earlier)
+        said = "; ".join(f"{label}, at least {count}" for label, count in tests)
+        found = ", ".join(_counted(n, action) for action, n in sorted(actions.items()))
+        span = ""
+        if days:
+            span = f" on {days[0]}" if days[0] == days[-1] else f" from {days[0]} to {days[-1]}"
+        return [f"Escalation ({said}): earlier decisions counted: {found or 'none'}{span}."]
+
     def facts(self, decision: Decision, automated: str | None) -> str:
         """The facts and circumstances, from the decision and its evidence as stored: event
         types and dates, rule ids; no identifier of a person."""
@@ -258,6 +287,7 @@ class _Builder:
                     "Taken when the rule's deadline passed with no qualifying event, counted "
                     f"from decision {decision.anchor}."
                 )
+        parts += self.escalation(decision) + _exemptions(decision)
         kinds: Counter[str] = Counter()
         days: list[str] = []
         for event_id in decision.evidence:
@@ -279,6 +309,19 @@ class _Builder:
         text = " ".join(parts)
         limit = MAX_LENGTH["decision_facts"]
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _exemptions(decision: Decision) -> list[str]:
+    """The exemption lists the rules checked (`unless_listed`): the account was on none."""
+    names = sorted(
+        {
+            condition.field.removeprefix(LISTED)
+            for match in decision.matched
+            for condition in match.conditions
+            if condition.field.startswith(LISTED) and condition.result
+        }
+    )
+    return [f"The account was on none of the exemption lists {', '.join(names)}."] if names else []
 
 
 def _counted(count: int, noun: str) -> str:

@@ -278,7 +278,15 @@ def _evidence_values(
             anchor_at = _event_time(payload)
     reason = _verification_reason(own)
     phrase = f"verification.{reason}" if reason is not None else ""
+    earlier = sorted(  # the earlier decisions a `prior:` test counted (the account's own)
+        stored.decision.effective_at
+        for item in decision.evidence
+        if (stored := store.decision(item)) is not None and stored.decision.account_id == account
+    )
     return {
+        "prior_count": str(len(earlier)),
+        "prior_first": at(earlier[0] if earlier else effective),
+        "prior_last": at(earlier[-1] if earlier else effective),
         "count": str(count),
         "first": at(times[0]),
         "last": at(times[-1]),

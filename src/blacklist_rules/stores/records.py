@@ -362,6 +362,17 @@ class SeedEntry:
 
 
 @attrs.frozen
+class SeedListChange:
+    """One list change of an account (`list_changes`), as a seed carries it."""
+
+    account_id: str
+    list: str
+    op: str
+    occurred_us: int
+    event_id: str
+
+
+@attrs.frozen
 class Seed:
     """What a store held of some accounts at one point of its log (`Seeding.export_for`), in
     the order it came: what a scratch world starts from, whatever store holds each side."""
@@ -371,6 +382,9 @@ class Seed:
     decisions: tuple[SeedDecision, ...]
     deadlines: tuple[Deadline, ...]
     entries: tuple[SeedEntry, ...]
+    lists: tuple[SeedListChange, ...] = ()
+    """The accounts' list changes before the cut whose events came before the boundary (or
+    were purged): the lists a replay's first events are on."""
 
 
 def seeded_deadline(due: Deadline, cut_us: int) -> Deadline:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import attrs
 
 from blacklist_rules.model.events import from_micros, utc_text
+from blacklist_rules.stores.lists import ListOp
 from blacklist_rules.stores.protocols import Seeding
 from blacklist_rules.stores.records import (
     Deadline,
@@ -13,6 +16,7 @@ from blacklist_rules.stores.records import (
     SeedDecision,
     SeedEntry,
     SeedIdentity,
+    SeedListChange,
     seed_removal,
     seeded_deadline,
 )
@@ -66,7 +70,13 @@ class MemorySeeding(MemoryEvents):
             for e in t.blacklist.values()
             if e.account_id in accounts and e.decision_id in keep
         )
-        return Seed(events, identities, decisions, deadlines, entries)
+        lists = tuple(
+            SeedListChange(account, name, op, at_us, event_id)
+            for account in sorted(accounts)
+            for (at_us, event_id, name), op in sorted(t.lists.get(account, {}).items())
+            if at_us < cut_us and _came_before(t.events.get(event_id), boundary)
+        )
+        return Seed(events, identities, decisions, deadlines, entries, lists)
 
     def load_seed(self, seed: Seed) -> None:
         """See `Seeding.load_seed`."""
@@ -86,6 +96,9 @@ class MemorySeeding(MemoryEvents):
             key = (s.entry.kind, s.entry.fingerprint, s.entry.decision_id)
             entry = Entry(**attrs.asdict(s.entry), removed_us=s.removed_us, removed_by=s.removed_by)
             t.blacklist.setdefault(key, entry)
+        for c in seed.lists:
+            rows = t.lists.setdefault(c.account_id, {})
+            rows.setdefault((c.occurred_us, c.event_id, c.list), cast(ListOp, c.op))
 
     def seed_from(self, source: Seeding, accounts: set[str], cut_us: int, boundary: int) -> None:
         """See `Seeding.seed_from`."""

@@ -16,6 +16,7 @@ from blacklist_rules.stores.records import (
     SeedDecision,
     SeedEntry,
     SeedIdentity,
+    SeedListChange,
     StoredEntry,
     seed_removal,
     seeded_deadline,
@@ -102,7 +103,23 @@ class PostgresSeeding(PostgresBase):
             )
             if row[2] in keep
         )
-        return Seed(events, identities, decisions, deadlines, entries)
+        lists = self._list_changes(args)
+        return Seed(events, identities, decisions, deadlines, entries, lists)
+
+    def _list_changes(self, args: dict[str, Any]) -> tuple[SeedListChange, ...]:
+        """The accounts' list changes before the cut whose events came before the boundary
+        (or were purged)."""
+        return tuple(
+            SeedListChange(*row)
+            for row in self._db.all(
+                "SELECT c.account_id, c.list, c.op, c.occurred_us, c.event_id "
+                "FROM list_changes c LEFT JOIN events e ON e.event_id = c.event_id "
+                "WHERE c.account_id = ANY(%(names)s) AND c.occurred_us < %(cut_us)s "
+                "AND (e.arrival IS NULL OR e.arrival < %(boundary)s) "
+                "ORDER BY c.account_id, c.occurred_us, c.event_id, c.list",
+                args,
+            )
+        )
 
     def load_seed(self, seed: Seed) -> None:
         """See `Seeding.load_seed`: one batched `INSERT … ON CONFLICT DO NOTHING` per table,
@@ -134,6 +151,11 @@ class PostgresSeeding(PostgresBase):
             f"INSERT INTO blacklist ({ENTRY}, removed_us, removed_by) "
             f"VALUES ({', '.join(['%s'] * 10)}) ON CONFLICT DO NOTHING",
             [(*attrs.astuple(e.entry), e.removed_us, e.removed_by) for e in seed.entries],
+        )
+        self._db.run_many(
+            "INSERT INTO list_changes (account_id, list, occurred_us, event_id, op) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [(c.account_id, c.list, c.occurred_us, c.event_id, c.op) for c in seed.lists],
         )
 
     def seed_from(self, source: Seeding, accounts: set[str], cut_us: int, boundary: int) -> None:

@@ -16,6 +16,7 @@ from blacklist_rules.stores.records import (
     SeedDecision,
     SeedEntry,
     SeedIdentity,
+    SeedListChange,
     StoredEntry,
     seed_removal,
     seeded_deadline,
@@ -92,7 +93,18 @@ class SQLiteSeeding(SQLiteBase):
             for row in self._db.execute(f"SELECT * FROM blacklist {of_accounts}", names)
             if row[2] in keep
         )
-        return Seed(events, identities, decisions, deadlines, entries)
+        lists = tuple(
+            SeedListChange(*row)
+            for row in self._db.execute(
+                "SELECT c.account_id, c.list, c.op, c.occurred_us, c.event_id "
+                "FROM list_changes c LEFT JOIN events e ON e.event_id = c.event_id "
+                f"WHERE c.account_id IN ({marks}) AND c.occurred_us < ? "
+                "AND (e.rowid IS NULL OR e.rowid < ?) "
+                "ORDER BY c.account_id, c.occurred_us, c.event_id, c.list",
+                (*names, cut_us, boundary),
+            )
+        )
+        return Seed(events, identities, decisions, deadlines, entries, lists)
 
     def load_seed(self, seed: Seed) -> None:
         """See `Seeding.load_seed`: one `INSERT OR IGNORE` per table."""
@@ -118,6 +130,10 @@ class SQLiteSeeding(SQLiteBase):
         self._db.executemany(
             f"INSERT OR IGNORE INTO blacklist VALUES ({', '.join('?' * 10)})",
             ((*attrs.astuple(e.entry), e.removed_us, e.removed_by) for e in seed.entries),
+        )
+        self._db.executemany(
+            "INSERT OR IGNORE INTO list_changes VALUES (?, ?, ?, ?, ?)",
+            ((c.account_id, c.list, c.occurred_us, c.event_id, c.op) for c in seed.lists),
         )
 
     def seed_from(self, source: Seeding, accounts: set[str], cut_us: int, boundary: int) -> None:

@@ -1,0 +1,176 @@
+"""Time order for what rules know of the account's past (`prior:`, `account.status`,
+`account.age`): set semantics, as for windows. When an event changes those facts from an
+earlier time than the clock (a late event's decision, a late registration, a reversal), the
+account's later events that such a rule reads are decided again as they would have been in
+time order, within the pack's horizon: a decision that no longer holds as it was is reversed
+(as the cascade reverses: `cascade`, with a `reversal` record saying why) and the event is
+decided again from what holds now, its decision dated at its own time and returned in the
+outcome of the event that changed the facts. The reversal cascade's scratch world runs the
+same stages, so a reversal re-decides what it reached in the same way."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+from blacklist_rules.model.decisions import CASCADE, Decision, Mode, Reversal
+from blacklist_rules.model.events import (
+    Event,
+    Registration,
+    parse_event,
+    to_micros,
+    utc_text,
+)
+from blacklist_rules.pack.compiler import CompiledRule
+
+from . import decide as deciding
+from . import match as matching
+from . import record as recording
+from .account import account_facts
+from .context import EventContext, Occasion
+from .core import Core
+from .lists import listed_facts
+from .prior import prior_facts
+
+MAX_LATER = 10_000
+"""The account's events read back (newest first) when its facts changed: far more than the
+horizon holds for one account."""
+REDECIDED = "re-evaluated in time order: what it relied on of the account's past changed"
+"""The reason of a reversal of a decision taken again in time order."""
+
+
+def follow(core: Core, ctx: EventContext, event: Event, decisions: Sequence[Decision]) -> None:
+    """After an event's effects: from the earliest moment before the clock at which it
+    changed an account's past (an enforced decision, a reversal, a registration), decide that
+    account's later events again in time order. Nothing to do for an event in time order."""
+    clock = core.mirrors.clock
+    if clock is None:
+        return
+    clock_us = to_micros(clock)
+    since: dict[str, int] = {}
+
+    def changed(account: str, at_us: int) -> None:
+        if at_us < clock_us:
+            since[account] = min(since.get(account, at_us), at_us)
+
+    for decision in (*decisions, *ctx.decided):
+        if decision.mode == Mode.ENFORCE:
+            changed(decision.account_id, to_micros(decision.effective_at))
+    for reversal in ctx.reversals:
+        found = core.store.decision(reversal.decision_id)
+        if found is not None:
+            changed(reversal.account_id, to_micros(found.decision.effective_at))
+    if isinstance(event, Registration):
+        changed(event.account_id, ctx.at_us)
+    for account in sorted(since):
+        redecide_later(core, ctx, account, since[account], event.event_id)
+
+
+def redecide_later(
+    core: Core, ctx: EventContext, account_id: str, from_us: int, by_event: str
+) -> None:
+    """Decide again, in time order, the account's events from `from_us` (and within the
+    horizon of the clock) that a rule reading its past listens to."""
+    types = tuple(sorted({t for rule in _dependent(core) for t in rule.event_types}))
+    clock = core.mirrors.clock
+    if not types or clock is None:
+        return
+    low = max(from_us, to_micros(clock) - core.index.time_horizon_us)
+    later = sorted(
+        (
+            (to_micros(stored.occurred_at), stored.event_id, stored)
+            for stored in (
+                parse_event(json.loads(text))
+                for text in core.store.account_events(account_id, types, MAX_LATER)
+            )
+            if to_micros(stored.occurred_at) >= low and stored.event_id != by_event
+        ),
+        key=lambda item: (item[0], item[1]),
+    )
+    for at_us, _, stored in later:
+        _again(core, ctx, stored, at_us, by_event)
+
+
+def _dependent(core: Core) -> list[CompiledRule]:
+    ids = core.index.time_ordered
+    return [rule for rule in core.ruleset.rules if rule.id in ids]
+
+
+def _again(core: Core, ctx: EventContext, stored: Event, at_us: int, by_event: str) -> None:
+    """One stored event decided again if a rule reading the account's past now holds where
+    it did not, no longer holds where it did, or counts other decisions. (A window rule's
+    match is kept as it was: its window is not read again here.)"""
+    store, ruleset, account = core.store, core.ruleset, stored.account_id
+    snapshot = ruleset.snapshot(ruleset.flat(stored), stored.type)
+    if stored.type in core.index.reads_account:
+        snapshot.update(account_facts(store, account, at_us))
+    tests = core.index.prior.get(stored.type, {}).values()
+    counts, counted = prior_facts(store, account, at_us, tests, stored.event_id)
+    snapshot.update(counts)
+    snapshot.update(listed_facts(store, account, at_us, core.index.listed.get(stored.type, ())))
+    candidates = ruleset.by_type.get(stored.type, ())
+    held = [rule for rule in candidates if rule.window is None and rule.guard(snapshot)]
+    dependent = {rule.id for rule in candidates if rule.window is None} & core.index.time_ordered
+    old = _own_decisions(core, stored, at_us)
+    before = {m.rule_id for d in old for m in d.matched if m.rule_id in dependent}
+    proofs = {  # a `prior:` rule's evidence: the event, then the decisions it counted
+        rule.id: (stored.event_id, *counted.get(rule.prior.key, ()))
+        for rule in held
+        if rule.prior is not None
+    }
+    same = all(tuple(d.evidence) == proofs.get(d.rule_id, tuple(d.evidence)) for d in old)
+    if same and before == {rule.id for rule in held if rule.id in dependent}:
+        return
+    names = [it.name for it in ruleset.listeners.get(stored.type, ()) if it.guard(snapshot)]
+    core.agree(f"{stored.event_id} again (time order)", snapshot, [r.id for r in held] + names)
+    _reverse(core, ctx, old, by_event)
+    kept = [m for d in old for m in d.matched if core.index.rules[m.rule_id].window is not None]
+    evidence = {d.rule_id: d.evidence for d in old if d.rule_id in {m.rule_id for m in kept}}
+    evidence.update(proofs)
+    occasion = Occasion(
+        stored.occurred_at,
+        f"{stored.event_id}@{by_event}",
+        stored.event_id,
+        (*kept, *(matching.match_of(rule, snapshot) for rule in held)),
+        evidence,
+    )
+    deciding.decide_aside(core, ctx, account, occasion, by_event)
+
+
+def _own_decisions(core: Core, stored: Event, at_us: int) -> list[Decision]:
+    """The standing decisions taken on the event's own occasion (at its time, on it)."""
+    at = utc_text(stored.occurred_at)
+    ids = {rule.id for rule in core.ruleset.by_type.get(stored.type, ())}
+    return [
+        taken.decision
+        for taken in core.store.taken_of({stored.account_id})
+        if utc_text(taken.decision.effective_at) == at
+        and taken.decision.rule_id in ids
+        and stored.event_id in taken.decision.evidence
+        and to_micros(taken.decision.effective_at) == at_us
+    ]
+
+
+def _reverse(core: Core, ctx: EventContext, old: Iterable[Decision], by_event: str) -> None:
+    """The event's decisions reversed, each with its record; the status follows."""
+    found = list(old)
+    if not found:
+        return
+    when = ctx.event.occurred_at if ctx.event is not None else found[0].effective_at
+    for decision in found:
+        core.store.reverse_decision(decision.decision_id, by_event, CASCADE)
+        ctx.reversals.append(Reversal(decision.decision_id, decision.account_id, CASCADE, by_event))
+        core.store.audit(
+            "reversal",
+            {
+                "decision_id": decision.decision_id,
+                "by": CASCADE,
+                "by_event": by_event,
+                "reason": REDECIDED,
+            },
+            account_id=decision.account_id,
+            event_id=by_event,
+            decision_id=decision.decision_id,
+            occurred_at=utc_text(when),
+        )
+    recording.recompute(core, ctx, found[0].account_id, CASCADE, when, by_event)
