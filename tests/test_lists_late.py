@@ -211,6 +211,21 @@ def _decided_in(engine: Engine) -> list[tuple[str, str]]:
     return [(d[3], d[5]) for d in standing_decisions(engine, ("a",))]
 
 
+def test_a_late_report_completing_a_window_reads_the_lists_at_the_firing_time(
+    ruleset: Any,
+) -> None:
+    """Reports on days 1 and 3, an add on day 2, then a late report on day 1.5: it completes
+    the window of day 3, when the account is on `official`: nothing is decided (the lists
+    are read at the moment the window fires, not at the late report's time)."""
+    events = [
+        report("a", DAY, "p1", confirmed=False),
+        update("a", 2 * DAY, "u1", "add"),
+        report("a", 3 * DAY, "p3", confirmed=False),
+        report("a", DAY + DAY / 2, "p2", confirmed=False),
+    ]
+    assert _decided(ruleset, events) == []
+
+
 # --- order independence -------------------------------------------------------------------
 
 _item = st.fixed_dictionaries(
