@@ -131,3 +131,30 @@ def decision_record(
             end_condition=end_condition,
         )
     )
+
+
+def standing_decisions(engine: Engine, accounts: tuple[str, ...]) -> tuple[tuple[Any, ...], ...]:
+    """The accounts' decisions not reversed, sorted, each as what order independence compares:
+    account, mode, action, rule, the rules matched, effective time and evidence (an earlier
+    decision in it by its rule and time, not its id: ids follow the occasion that took it)."""
+    found = [
+        d
+        for account in accounts
+        for d in engine.decisions(account)
+        if (stored := engine.store.decision(d.decision_id)) is None or stored.reversed_by is None
+    ]
+    names = {d.decision_id: f"{d.rule_id}@{d.effective_at.isoformat()}" for d in found}
+    return tuple(
+        sorted(
+            (
+                d.account_id,
+                str(d.mode),
+                str(d.action),
+                d.rule_id,
+                tuple(sorted(m.rule_id for m in d.matched)),
+                d.effective_at.isoformat(),
+                tuple(sorted(names.get(item, item) for item in d.evidence)),
+            )
+            for d in found
+        )
+    )

@@ -15,7 +15,7 @@ from blacklist_rules import Engine, load_ruleset
 from blacklist_rules.stores.sqlite import SQLiteStore
 
 from .strategies import past_events
-from .support import T0, event, write_rule
+from .support import T0, event, standing_decisions, write_rule
 from .test_cascade import overturn
 
 DAY = timedelta(days=1)
@@ -68,27 +68,10 @@ def _final(ruleset: Any, events: list[dict[str, Any]], appeal: bool = False) -> 
             ruling = overturn("a", 55 * DAY, "ap", first.decision_id)
             assert engine.process(ruling).rejection is None
         engine.advance_to(T0 + 100 * DAY)
-        names: dict[str, tuple[str, str]] = {}
-        found = []
-        for account in ("a", "b"):
-            standing = [d for d in engine.decisions(account) if not _reversed(engine, d)]
-            names.update((d.decision_id, (d.rule_id, str(d.effective_at))) for d in standing)
-            found += standing
-        decisions = sorted(
-            (
-                d.account_id,
-                str(d.mode),
-                str(d.action),
-                d.rule_id,
-                tuple(sorted(m.rule_id for m in d.matched)),
-                d.effective_at.isoformat(),
-                tuple(sorted(str(names.get(item, item)) for item in d.evidence)),
-            )
-            for d in found
-        )
+        decisions = standing_decisions(engine, ("a", "b"))
         statuses = tuple(str(engine.status(a)) for a in ("a", "b"))
         assert engine.store.verify_audit().ok
-    return tuple(decisions), statuses
+    return decisions, statuses
 
 
 def _reversed(engine: Engine, decision: Any) -> bool:

@@ -105,19 +105,21 @@ class Indexes:
 def _past_readers(ruleset: CompiledRuleset) -> tuple[frozenset[str], frozenset[str], int]:
     """What reads the account's past: the event types some rule of which reads account facts
     (`reads_account`: only their snapshots carry them, two store reads an event); the rules
-    that read account facts or have a `prior:` test (`time_ordered`: a late change of the
-    past decides the account's later events again, `engine.time_order`); and how far behind
-    the clock that reaches (`time_horizon_us`: the pack's horizon, or a longer `prior:`
-    span)."""
+    that read account facts, have a `prior:` test or an `unless_listed` (`time_ordered`: a
+    late change of the past, a late `list_update` included, decides the account's later
+    events again, `engine.time_order`); and how far behind the clock that reaches
+    (`time_horizon_us`: the pack's horizon, or a longer `prior:` span; a list change reaches
+    back to the history cut)."""
     reading = [
         rule
         for rule in ruleset.rules
         if any(t.field in ACCOUNT_FACTS for t in comparisons(rule.condition))
     ]
     priors = [rule for rule in ruleset.rules if rule.prior is not None]
+    exempting = [rule for rule in ruleset.rules if rule.unless_listed]
     return (
         frozenset(name for rule in reading for name in rule.event_types),
-        frozenset(rule.id for rule in (*reading, *priors)),
+        frozenset(rule.id for rule in (*reading, *priors, *exempting)),
         max([ruleset.horizon_us] + [rule.prior.span_us for rule in priors if rule.prior]),
     )
 

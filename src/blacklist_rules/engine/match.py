@@ -112,11 +112,14 @@ def _later(
     names: list[str],
     rows: dict[str, StreamWindow],
 ) -> list[Occasion]:
-    """The later moments whose windows the (late) event completed, and what fires then."""
+    """The later moments whose windows the (late) event completed, and what fires then (the
+    account's lists read at that moment: `unless_listed` asks about the firing time)."""
     found = []
     candidates = core.ruleset.by_type.get(event.type, ())
+    lists = core.index.listed.get(event.type, ())
     for moment, (firing_event, rule_ids) in sorted(late.items()):
-        later = {**snapshot, **observe.features(core.ruleset, rows, moment, core.index.caps)}
+        later = {**snapshot, **listed_facts(core.store, event.account_id, moment, lists)}
+        later.update(observe.features(core.ruleset, rows, moment, core.index.caps))
         held = [rule for rule in candidates if rule.guard(later)]
         core.agree(event.event_id, later, [rule.id for rule in held] + names)
         new = [rule for rule in held if rule.id in rule_ids]

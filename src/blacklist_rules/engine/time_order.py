@@ -6,25 +6,39 @@ time order, within the pack's horizon: a decision that no longer holds as it was
 (as the cascade reverses: `cascade`, with a `reversal` record saying why) and the event is
 decided again from what holds now, its decision dated at its own time and returned in the
 outcome of the event that changed the facts. The reversal cascade's scratch world runs the
-same stages, so a reversal re-decides what it reached in the same way."""
+same stages, so a reversal re-decides what it reached in the same way.
+
+A late `list_update` changes the account's past too (`unless_listed:`): the account's events
+from its time on (the same microsecond included: a change at the very moment counts) are
+decided again in time order, back to the history cut rather than the horizon (an exemption
+does not fade with age), at most `MAX_LATER` of them. A decision reversed because the account
+was on a list at its time says so (`RELISTED`). A window rule with `unless_listed` has its
+window read again for an event within the horizon (its history is kept that long); for an
+older one its match is kept as it was, unless the account is now known to be on a list."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from blacklist_rules.model.decisions import CASCADE, Decision, Mode, Reversal
 from blacklist_rules.model.events import (
     Event,
+    ListUpdate,
     Registration,
     parse_event,
     to_micros,
     utc_text,
 )
+from blacklist_rules.model.history import HistoryRow
 from blacklist_rules.pack.compiler import CompiledRule
+from blacklist_rules.pack.lists import listed_key
+from blacklist_rules.windows import StreamWindow
 
 from . import decide as deciding
 from . import match as matching
+from . import observe
 from . import record as recording
 from .account import account_facts
 from .context import EventContext, Occasion
@@ -37,17 +51,22 @@ MAX_LATER = 10_000
 horizon holds for one account."""
 REDECIDED = "re-evaluated in time order: what it relied on of the account's past changed"
 """The reason of a reversal of a decision taken again in time order."""
+RELISTED = "re-evaluated in time order: the account was on an exemption list at the event's time"
+"""The reason of such a reversal when a rule that decided is now held back by `unless_listed`
+(a late `list_update` put the account on one of its lists from before the event)."""
 
 
 def follow(core: Core, ctx: EventContext, event: Event, decisions: Sequence[Decision]) -> None:
     """After an event's effects: from the earliest moment before the clock at which it
     changed an account's past (an enforced decision, a reversal, a registration), decide that
-    account's later events again in time order. Nothing to do for an event in time order."""
+    account's later events again in time order. Nothing to do for an event in time order.
+    A list change counts from its very microsecond, and reaches back to the history cut."""
     clock = core.mirrors.clock
     if clock is None:
         return
     clock_us = to_micros(clock)
     since: dict[str, int] = {}
+    relisted: set[str] = set()
 
     def changed(account: str, at_us: int) -> None:
         if at_us < clock_us:
@@ -62,20 +81,34 @@ def follow(core: Core, ctx: EventContext, event: Event, decisions: Sequence[Deci
             changed(reversal.account_id, to_micros(found.decision.effective_at))
     if isinstance(event, Registration):
         changed(event.account_id, ctx.at_us)
+    if isinstance(event, ListUpdate) and ctx.at_us <= clock_us:
+        since[event.account_id] = min(since.get(event.account_id, ctx.at_us), ctx.at_us)
+        relisted.add(event.account_id)
     for account in sorted(since):
-        redecide_later(core, ctx, account, since[account], event.event_id)
+        back = account in relisted
+        redecide_later(core, ctx, account, since[account], event.event_id, to_cut=back)
 
 
 def redecide_later(
-    core: Core, ctx: EventContext, account_id: str, from_us: int, by_event: str
+    core: Core,
+    ctx: EventContext,
+    account_id: str,
+    from_us: int,
+    by_event: str,
+    *,
+    to_cut: bool = False,
 ) -> None:
     """Decide again, in time order, the account's events from `from_us` (and within the
-    horizon of the clock) that a rule reading its past listens to."""
+    horizon of the clock; with `to_cut`, a list change's, back to the history cut) that a
+    rule reading its past listens to."""
     types = tuple(sorted({t for rule in _dependent(core) for t in rule.event_types}))
     clock = core.mirrors.clock
     if not types or clock is None:
         return
-    low = max(from_us, to_micros(clock) - core.index.time_horizon_us)
+    if to_cut:
+        low = max(from_us, core.store.history_cut_us or from_us)
+    else:
+        low = max(from_us, to_micros(clock) - core.index.time_horizon_us)
     later = sorted(
         (
             (to_micros(stored.occurred_at), stored.event_id, stored)
@@ -99,7 +132,60 @@ def _dependent(core: Core) -> list[CompiledRule]:
 def _again(core: Core, ctx: EventContext, stored: Event, at_us: int, by_event: str) -> None:
     """One stored event decided again if a rule reading the account's past now holds where
     it did not, no longer holds where it did, or counts other decisions. (A window rule's
-    match is kept as it was: its window is not read again here.)"""
+    match is kept as it was, its window not read again, but for a rule with `unless_listed`:
+    see `_windows`.)"""
+    index, account = core.index, stored.account_id
+    snapshot, counted = _snapshot(core, stored, at_us)
+    rows = _windows(core, stored, snapshot, at_us)
+    candidates = core.ruleset.by_type.get(stored.type, ())
+    fired = [rule for rule in candidates if rule.guard(snapshot)]
+    exempting = {r.id for r in candidates if r.window is not None and r.unless_listed}
+    reread = {r.id for r in candidates if r.window is not None and r.window.stream in rows}
+    reread &= exempting
+    held = [rule for rule in fired if rule.window is None or rule.id in reread]
+    dependent = {r.id for r in candidates if r.window is None} & index.time_ordered | exempting
+    old = _own_decisions(core, stored, at_us)
+    kept = [
+        m
+        for d in old
+        for m in d.matched
+        if index.rules[m.rule_id].window is not None
+        and m.rule_id not in reread
+        and not _exempt(index.rules[m.rule_id], snapshot)
+    ]
+    before = {m.rule_id for d in old for m in d.matched if m.rule_id in dependent}
+    after = {rule.id for rule in held} | {m.rule_id for m in kept}
+    proofs = {  # a `prior:` rule's evidence: the event, then the decisions it counted
+        rule.id: (stored.event_id, *counted.get(rule.prior.key, ()))
+        for rule in held
+        if rule.prior is not None
+    }
+    same = all(tuple(d.evidence) == proofs.get(d.rule_id, tuple(d.evidence)) for d in old)
+    if same and before == after & dependent:
+        return
+    names = [it.name for it in core.ruleset.listeners.get(stored.type, ()) if it.guard(snapshot)]
+    core.agree(f"{stored.event_id} again (time order)", snapshot, [r.id for r in fired] + names)
+    exempted = any(_exempt(index.rules[m.rule_id], snapshot) for d in old for m in d.matched)
+    _reverse(core, ctx, old, by_event, RELISTED if exempted else REDECIDED)
+    evidence = {d.rule_id: d.evidence for d in old if d.rule_id in {m.rule_id for m in kept}}
+    evidence.update(proofs)
+    evidence.update(observe.window_evidence([r for r in held if r.id in reread], rows, at_us))
+    occasion = Occasion(
+        stored.occurred_at,
+        f"{stored.event_id}@{by_event}",
+        stored.event_id,
+        (*kept, *(matching.match_of(rule, snapshot) for rule in held)),
+        evidence,
+        windows=rows,
+    )
+    deciding.decide_aside(core, ctx, account, occasion, by_event)
+
+
+def _snapshot(
+    core: Core, stored: Event, at_us: int
+) -> tuple[dict[str, Any], dict[str, tuple[str, ...]]]:
+    """A stored event's snapshot with what holds now of the account's past at its time
+    (account facts, `prior:` counts, lists), and the decisions each `prior:` test counted."""
     store, ruleset, account = core.store, core.ruleset, stored.account_id
     snapshot = ruleset.snapshot(ruleset.flat(stored), stored.type)
     if stored.type in core.index.reads_account:
@@ -108,33 +194,40 @@ def _again(core: Core, ctx: EventContext, stored: Event, at_us: int, by_event: s
     counts, counted = prior_facts(store, account, at_us, tests, stored.event_id)
     snapshot.update(counts)
     snapshot.update(listed_facts(store, account, at_us, core.index.listed.get(stored.type, ())))
-    candidates = ruleset.by_type.get(stored.type, ())
-    held = [rule for rule in candidates if rule.window is None and rule.guard(snapshot)]
-    dependent = {rule.id for rule in candidates if rule.window is None} & core.index.time_ordered
-    old = _own_decisions(core, stored, at_us)
-    before = {m.rule_id for d in old for m in d.matched if m.rule_id in dependent}
-    proofs = {  # a `prior:` rule's evidence: the event, then the decisions it counted
-        rule.id: (stored.event_id, *counted.get(rule.prior.key, ()))
-        for rule in held
-        if rule.prior is not None
-    }
-    same = all(tuple(d.evidence) == proofs.get(d.rule_id, tuple(d.evidence)) for d in old)
-    if same and before == {rule.id for rule in held if rule.id in dependent}:
-        return
-    names = [it.name for it in ruleset.listeners.get(stored.type, ()) if it.guard(snapshot)]
-    core.agree(f"{stored.event_id} again (time order)", snapshot, [r.id for r in held] + names)
-    _reverse(core, ctx, old, by_event)
-    kept = [m for d in old for m in d.matched if core.index.rules[m.rule_id].window is not None]
-    evidence = {d.rule_id: d.evidence for d in old if d.rule_id in {m.rule_id for m in kept}}
-    evidence.update(proofs)
-    occasion = Occasion(
-        stored.occurred_at,
-        f"{stored.event_id}@{by_event}",
-        stored.event_id,
-        (*kept, *(matching.match_of(rule, snapshot) for rule in held)),
-        evidence,
-    )
-    deciding.decide_aside(core, ctx, account, occasion, by_event)
+    return snapshot, counted
+
+
+def _windows(
+    core: Core, stored: Event, snapshot: dict[str, Any], at_us: int
+) -> dict[str, StreamWindow]:
+    """The windows of the event's rules with `unless_listed` (grouped by account), read again
+    at its time with their whole counts put in the snapshot: a late `list_update` that takes
+    the account off a list decides what its window held. Only within the horizon (history is
+    kept that long); none for a window `by` an identity value (kept by fingerprint)."""
+    ruleset, clock = core.ruleset, core.mirrors.clock
+    if clock is None or at_us < to_micros(clock) - ruleset.horizon_us:
+        return {}
+    found: dict[str, StreamWindow] = {}
+    for rule in ruleset.by_type.get(stored.type, ()):
+        test = rule.window
+        if test is None or not rule.unless_listed or test.stream in found:
+            continue
+        stream = ruleset.streams[test.stream]
+        if stream.by is not None:
+            continue
+        value = snapshot.get(stream.distinct) if stream.distinct else None
+        fed = HistoryRow(at_us, stored.event_id, value)
+        distinct = stream.distinct is not None
+        found[stream.key] = StreamWindow(
+            core.store, stream.key, stored.account_id, distinct, None, fed
+        )
+    snapshot.update(observe.features(ruleset, found, at_us, None))
+    return found
+
+
+def _exempt(rule: CompiledRule, snapshot: dict[str, Any]) -> bool:
+    """Is the account on one of the rule's `unless_listed` lists in the snapshot?"""
+    return any(snapshot.get(listed_key(name)) is True for name in rule.unless_listed)
 
 
 def _own_decisions(core: Core, stored: Event, at_us: int) -> list[Decision]:
@@ -151,8 +244,10 @@ def _own_decisions(core: Core, stored: Event, at_us: int) -> list[Decision]:
     ]
 
 
-def _reverse(core: Core, ctx: EventContext, old: Iterable[Decision], by_event: str) -> None:
-    """The event's decisions reversed, each with its record; the status follows."""
+def _reverse(
+    core: Core, ctx: EventContext, old: Iterable[Decision], by_event: str, reason: str
+) -> None:
+    """The event's decisions reversed, each with its record (`reason`); the status follows."""
     found = list(old)
     if not found:
         return
@@ -166,7 +261,7 @@ def _reverse(core: Core, ctx: EventContext, old: Iterable[Decision], by_event: s
                 "decision_id": decision.decision_id,
                 "by": CASCADE,
                 "by_event": by_event,
-                "reason": REDECIDED,
+                "reason": reason,
             },
             account_id=decision.account_id,
             event_id=by_event,
