@@ -7,7 +7,8 @@ and CPU time on a shared machine do not.
     PYTHONPATH=src python bench/bench_instructions.py --only help          # `--help` alone
     PYTHONPATH=src python bench/bench_instructions.py --json out.json
 
-Each count is a fresh process of this script (`--child`) under `valgrind --tool=callgrind`,
+Each count is a fresh process of this script (`--child`) under `valgrind --tool=callgrind`
+(its main thread only: durable-rules' threads wake on the wall clock),
 `PYTHONHASHSEED=0`. A variant is run twice over the same JSON lines: once for the warm-up
 events alone, once for the warm-up and the measured events; the difference divided by the
 measured events is the cost of one event once imports, rule compilation, the db's creation
@@ -112,17 +113,27 @@ def _env() -> dict[str, str]:
 
 
 def instructions(command: Sequence[str], out: Path) -> int:
-    """Instructions the command ran (all its threads), counted by callgrind (`out`: where
-    callgrind writes, removed after)."""
+    """Instructions the command's main thread ran, counted by callgrind (`out`: where
+    callgrind writes, a file per thread, removed after)."""
+    # The main thread alone: durable-rules' own threads wake on the wall clock, so what they
+    # count moves with the machine's load (±10 % of a per-event figure, measured).
     subprocess.run(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command],
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--separate-threads=yes",
+            f"--callgrind-out-file={out}",
+            *command,
+        ],
         check=True,
         env=_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    found = TOTALS.search(out.read_bytes())
-    out.unlink()
+    main = out.with_name(f"{out.name}-01")
+    found = TOTALS.search(main.read_bytes())
+    for each in out.parent.glob(f"{out.name}-*"):
+        each.unlink()
     if found is None:
         raise SystemExit(f"bench_instructions.py: no totals in callgrind's output of {command}")
     return int(found.group(1))
