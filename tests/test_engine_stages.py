@@ -4,6 +4,7 @@ seed/replay API, and the intake stage."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -112,3 +113,27 @@ def test_intake_refuses_a_malformed_event_and_logs_a_resend_once() -> None:
         assert resent is not None
         assert resent.duplicate
         assert not again.inserted
+
+
+def test_an_event_no_rule_can_match_is_one_statement_and_no_durable_call() -> None:
+    """Issue 19: the path of an event that no rule can match does no work it does not need:
+    durable-rules is not asked, and inside a batch the event is one statement (its row)."""
+    store = SQLiteStore()
+    with Engine(RULESET, store, max_lead=None) as engine:
+        engine.process(event("identity_verification", "a", 0 * DAY, "v", status="passed"))
+        core = engine._core
+
+        def refuse(snapshot: Mapping[str, Any]) -> list[str]:
+            raise AssertionError("durable-rules asked on the quiet path")
+
+        core.matcher.match = refuse  # type: ignore[method-assign]
+        seen: list[str] = []
+        with engine.batch():  # its transaction opened by a first quiet event
+            engine.process({**BENIGN, "event_id": "f0"})
+            store.connection.trace(seen.append)
+            outcome = engine.process(BENIGN)
+            store.connection.trace(None)
+        assert outcome.accepted
+        assert outcome.decisions == ()
+        assert len(seen) == 1, seen
+        assert seen[0].lstrip().upper().startswith("INSERT OR IGNORE INTO EVENTS "), seen

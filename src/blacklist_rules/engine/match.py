@@ -3,6 +3,7 @@ a late event adds the later moments whose windows it completed (DESIGN §4)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -15,6 +16,7 @@ from blacklist_rules.model.events import (
     to_micros,
 )
 from blacklist_rules.pack.compiler import CompiledRule, Listener, trace
+from blacklist_rules.pack.prior import PriorTest
 from blacklist_rules.windows import StreamWindow, WindowEvidence
 
 from . import observe, registry
@@ -22,7 +24,7 @@ from .account import account_facts
 from .context import EventContext, Occasion
 from .core import Core
 from .lists import listed_facts
-from .prior import prior_facts
+from .prior import prior_facts, worth_reading
 
 REVERSING = frozenset({"review_decision", "appeal_outcome"})
 """Event types whose reversals withdraw events from windows: a window they feed is read before."""
@@ -39,9 +41,6 @@ def match(core: Core, ctx: EventContext, event: Event) -> tuple[list[Occasion], 
     snapshot = ruleset.snapshot(ruleset.flat(event), event.type)
     if event.type in core.index.reads_account:
         snapshot.update(account_facts(core.store, event.account_id, at_us))
-    tests = core.index.prior.get(event.type, {})
-    counts, decisions = prior_facts(core.store, event.account_id, at_us, tests.values())
-    snapshot.update(counts)
     lists = core.index.listed.get(event.type, ())
     snapshot.update(listed_facts(core.store, event.account_id, at_us, lists))
     if event.type == "registration":
@@ -49,9 +48,16 @@ def match(core: Core, ctx: EventContext, event: Event) -> tuple[list[Occasion], 
         snapshot[BLACKLISTED_IDENTITY] = bool(ctx.hits)
     listening = [it for it in ruleset.listeners.get(event.type, ()) if it.guard(snapshot)]
     rows = observe.observe(core, ctx, event, snapshot, listening) if listening else {}
+    candidates = ruleset.by_type.get(event.type, ())
+    decisions: dict[str, tuple[str, ...]] = {}
+    if event.type in core.index.prior:
+        tests: Iterable[PriorTest] = core.index.prior[event.type].values()
+        if core.observe is None:  # (an observer sees every count: coverage reads them)
+            tests = worth_reading(candidates, snapshot)
+        counts, decisions = prior_facts(core.store, event.account_id, at_us, tests)
+        snapshot.update(counts)
     if core.observe is not None:
         core.observe(event, snapshot)
-    candidates = ruleset.by_type.get(event.type, ())
     # A window rule can hold only when the event fed its stream (its count is there).
     checked = candidates if rows else core.index.without_windows.get(event.type, ())
     guarded = [rule for rule in checked if rule.guard(snapshot)]

@@ -5,11 +5,35 @@ matched, and which decisions they are (the evidence)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from blacklist_rules.model.decisions import Decision, Mode
 from blacklist_rules.model.events import to_micros
+from blacklist_rules.pack.compiler import CompiledRule
 from blacklist_rules.pack.prior import PriorTest
 from blacklist_rules.stores.protocols import Store
+
+
+def worth_reading(rules: Iterable[CompiledRule], snapshot: dict[str, Any]) -> list[PriorTest]:
+    """The `prior:` tests of the rules that can still hold on the snapshot: a rule whose
+    other conditions fail does not hold whatever its count, so its decisions are not read
+    (issue 19: most of a `prior:` rule's events fail its `when`), and its count is left out
+    of the snapshot, as a window's is when the event did not feed it (no rule holds on a
+    missing count; durable-rules agrees). A rule with a window is always read: a late
+    event's later moments see other counts."""
+    wanted: dict[str, PriorTest] = {}
+    for rule in rules:
+        test = rule.prior
+        if test is None or test.key in wanted:
+            continue
+        if rule.window is None:
+            snapshot[test.key] = test.count  # the count's test holds: the rest decides
+            holds = rule.guard(snapshot)
+            del snapshot[test.key]
+            if not holds:
+                continue
+        wanted[test.key] = test
+    return list(wanted.values())
 
 
 def prior_facts(

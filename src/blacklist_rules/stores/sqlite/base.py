@@ -43,14 +43,18 @@ class SQLiteBase:
         transaction = self._db.begin()
         try:
             # Another process (`audit purge`, a second `run`) may have written since: it can
-            # write only between our transactions.
-            cut = self.meta("history_cut_us")
+            # write only between our transactions, and then `data_version` moved. Our own
+            # purge keeps `_history_cut_us` itself; the cut is read again only when another
+            # connection committed (issue 19: one statement less per transaction).
             version = self._version()
+            elsewhere = version != self._data_version
+            cut = self.meta("history_cut_us") if elsewhere else None
         except BaseException:
             transaction.rollback()
             raise
-        self._history_cut_us = int(cut) if cut else None
-        self.written_elsewhere = version != self._data_version
+        if elsewhere:
+            self._history_cut_us = int(cut) if cut else None
+        self.written_elsewhere = elsewhere
         self._data_version = version
         return transaction
 

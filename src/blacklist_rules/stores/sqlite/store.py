@@ -81,9 +81,9 @@ class SQLiteStore(
         except BaseException:
             self.close()
             raise
+        self._data_version = self._version()  # first: a commit after it is seen by `begin`
         cut = self.meta("history_cut_us")
         self._history_cut_us = int(cut) if cut else None
-        self._data_version = self._version()
         self.written_elsewhere = False
         """Whether another connection committed between our last transaction and the one
         `begin()` opened: what memory mirrors of the db must then be read again."""
