@@ -44,17 +44,27 @@ def _id_number(index: int) -> str:
     return first17 + "10X98765432"[total % 11]
 
 
-def registration_heavy(n_events: int, seed: int = 1) -> Iterator[dict[str, Any]]:
+def registration_heavy(
+    n_events: int,
+    seed: int = 1,
+    *,
+    registered: int = 0,
+    first: int = 0,
+    only_registrations: bool = False,
+) -> Iterator[dict[str, Any]]:
     """The issue-19 mix: 40 % registrations with ID numbers, 20 % verifications, 15 %
     impersonation reports, 25 % rumour flags; the other events concern accounts registered
-    earlier, one second apart, seeded."""
-    rng = random.Random(seed)
+    earlier, one second apart, seeded. To go on from an earlier stream (`bench_scale.py`):
+    `registered` accounts exist already, the first event is the `first`th (its id and
+    second); `only_registrations` makes every event a registration."""
+    rng = random.Random(seed + first)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     types = [name for name, _ in _REG_HEAVY]
     weights = [share for _, share in _REG_HEAVY]
-    registered = 0
-    for n in range(n_events):
-        kind = rng.choices(types, weights)[0] if registered else "registration"
+    for n in range(first, first + n_events):
+        kind = "registration"
+        if registered and not only_registrations:
+            kind = rng.choices(types, weights)[0]
         account = registered if kind == "registration" else rng.randrange(registered)
         event: dict[str, Any] = {
             "event_id": f"ev-{n:09d}",

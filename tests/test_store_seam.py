@@ -270,6 +270,24 @@ def test_a_write_through_a_read_only_open_is_a_store_error(tmp_path: Path) -> No
         store.close()
 
 
+def test_a_writable_file_checkpoints_every_10000_pages_and_nothing_else_changes_it(
+    tmp_path: Path,
+) -> None:
+    """A writable file db checkpoints its WAL every 10,000 pages (fewer stalls on a large
+    file, issue 19); a read-only open and an in-memory db keep SQLite's default of 1,000."""
+    db = tmp_path / "x.db"
+
+    def checkpoint_pages(store: SQLiteStore) -> int:
+        try:
+            return int(store.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        finally:
+            store.close()
+
+    assert checkpoint_pages(SQLiteStore(db)) == 10_000
+    assert checkpoint_pages(SQLiteStore(db, read_only=True)) == 1_000
+    assert checkpoint_pages(SQLiteStore(":memory:")) == 1_000
+
+
 @pytest.fixture
 def immutable(tmp_path: Path) -> Iterator[Path]:
     """A db the kernel refuses to write even for root (`chattr +i`), when the file system
