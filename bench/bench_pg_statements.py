@@ -17,9 +17,9 @@ are counted at the store's one psycopg seam (`PgConnection`, wrapped here and no
 every call is a statement and a round trip, but a statement sent inside a pipeline
 (`PgConnection.pipelined`, where the tree has it) waits for the pipeline's one sync, and an
 `executemany` (`run_many`) is one round trip however many rows. CPU: the child's own
-(`time.process_time`), and its backend's, read from `/proc/<pid>/stat` (the pid from
-`pg_backend_pid()`; the server runs on this machine). Both hold better than wall rates on a
-shared machine: they count work, not waiting.
+(`time.process_time`), and its backends', read from `/proc/<pid>/stat` (the pids from
+`pg_backend_pid()` of each connection it opened; the server runs on this machine). Both hold
+better than wall rates on a shared machine: they count work, not waiting.
 """
 
 from __future__ import annotations
@@ -69,12 +69,19 @@ def _shape(query: object) -> str:
     return re.sub(r"\s+", " ", str(query)).strip()[:160]
 
 
-def _count(tally: Counter[str], trips: list[int]) -> None:
+def _count(tally: Counter[str], trips: list[int], opened: list[Any]) -> None:
     """Wrap `PgConnection`'s statement methods: each call counted by its text; a round trip
-    unless inside a pipeline."""
+    unless inside a pipeline. Every connection made is kept in `opened`."""
     from blacklist_rules.stores.postgres import driver
 
     pipelines = [0]
+    init = driver.PgConnection.__init__
+
+    def keeping(self: Any, *args: Any, **kw: Any) -> None:
+        init(self, *args, **kw)
+        opened.append(self)
+
+    setattr(driver.PgConnection, "__init__", keeping)  # noqa: B010
 
     def wrap(name: str) -> None:
         plain: Callable[..., Any] = getattr(driver.PgConnection, name)
@@ -107,10 +114,13 @@ def _count(tally: Counter[str], trips: list[int]) -> None:
         setattr(driver.PgConnection, "pipelined", counted)  # noqa: B010
 
 
-def _backend_cpu(pid: int) -> float:
-    """Seconds of CPU (user and system) a process on this machine used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+def _backend_cpu(pids: list[int]) -> float:
+    """Seconds of CPU (user and system) processes of this machine used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
 
 
 def _child(job: dict[str, Any]) -> dict[str, Any]:
@@ -119,19 +129,20 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
     from blacklist_rules.delivery.worker import Worker, open_engine
 
     tally: Counter[str] = Counter()
-    trips = [0]
-    _count(tally, trips)
+    trips: list[int] = [0]
+    opened: list[Any] = []
+    _count(tally, trips, opened)
     engine = open_engine(None, job["db"], max_lead=None, busy_timeout=30.0)
     with engine:
         engine.commit_every = job["batch"]
-        pid = int(engine._core.store._db.value("SELECT pg_backend_pid()"))  # type: ignore[attr-defined]
+        pids = [int(db.value("SELECT pg_backend_pid()")) for db in opened]
         lines = Path(job["file"]).read_text(encoding="utf-8").splitlines()
         worker = Worker(engine, FileSource(lines, f"file:{job['file']}"), batch_size=job["batch"])
         tally.clear()
         trips[0] = 0
-        server0, cpu0, start = _backend_cpu(pid), time.process_time(), time.time()
+        server0, cpu0, start = _backend_cpu(pids), time.process_time(), time.time()
         result = worker.run(until_idle=True)
-        end, cpu, server = time.time(), time.process_time() - cpu0, _backend_cpu(pid) - server0
+        end, cpu, server = time.time(), time.process_time() - cpu0, _backend_cpu(pids) - server0
     return {
         "start": start,
         "end": end,
