@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 
 from blacklist_rules import Engine
+from blacklist_rules.errors import StoreUnavailableError
 from blacklist_rules.stores import open_store
+from blacklist_rules.stores.memory import MemoryStore
 from blacklist_rules.testing import _check_char
 from tests.postgres import execute, fresh_database
 from tests.support import T0
@@ -70,6 +72,41 @@ def test_a_claimed_account_waits_for_the_claimer_to_commit(url: str) -> None:
     with memory.begin():
         assert memory.claim("acct-1", [("phone", "ab")]) is False
     memory.close()
+
+
+def test_accounts_claimed_ahead_wait_for_their_claimer_and_are_held_after(url: str) -> None:
+    """`claim_accounts` takes many accounts in one statement (issue 16 item 5): it waits for a
+    writer holding one of them, says when another committed meanwhile, and the accounts are
+    then held: a `claim` of one of them asks nothing more. SQLite and memory hold nothing."""
+    first, second = open_store(url, busy_timeout=1.0), open_store(url)
+    try:
+        first_tx = first.begin()
+        assert first.claim("acct-2") is False
+        done: list[bool] = []
+        tx = second.begin()
+        waiter = threading.Thread(
+            target=lambda: done.append(second.claim_accounts({"acct-1", "acct-2", "acct-3"}))
+        )
+        waiter.start()
+        time.sleep(0.3)
+        assert done == []  # acct-2 is the first writer's until it commits
+        first.set_meta("x", "1")
+        first_tx.commit()
+        waiter.join(timeout=10)
+        assert done == [True]
+        assert second.claim("acct-3") is False  # held already
+        blocked = first.begin()
+        with pytest.raises(StoreUnavailableError):  # held by `second` past the timeout
+            first.claim("acct-1")
+        blocked.rollback()
+        tx.commit()
+    finally:
+        first.close()
+        second.close()
+    for single in (open_store(":memory:"), MemoryStore()):
+        with single.begin():
+            assert single.claim_accounts({"acct-1"}) is False
+        single.close()
 
 
 def _id_number(n: int) -> str:

@@ -9,10 +9,10 @@ from typing import Any
 import attrs
 
 from blacklist_rules.errors import EvaluationError
-from blacklist_rules.model.decisions import ConditionTrace
+from blacklist_rules.model.decisions import ConditionTrace, Status
 from blacklist_rules.model.events import Event, from_micros, to_micros, utc_text
 from blacklist_rules.pack.compiler import DEADLINE, CompiledRule, Listener
-from blacklist_rules.stores.records import Deadline
+from blacklist_rules.stores.records import Deadline, Watermark
 
 from . import decide as deciding
 from . import match as matching
@@ -77,8 +77,23 @@ def advance_shared(core: Core, ctx: EventContext, event: Event) -> None:
     if not _may_be_due(core, moment):  # (the clock only: nothing of anyone's is due)
         advance(core, ctx, moment, event.event_id, until=moment)
         return
+    mirrors = core.mirrors
+    if account in mirrors.waiting or mirrors.status(account) != Status.ACTIVE:
+        _own_due(core, ctx, event)
+    mark = _watermark(core)  # (ours: this event's time)
+    limit = moment if mark is None else min(moment, from_micros(mark.at_us))
+    advance(core, ctx, moment, event.event_id, until=limit)
+
+
+def _own_due(core: Core, ctx: EventContext, event: Event) -> None:
+    """The account's own deadlines and freezes up to the event's time act. Only for an
+    account that may have some: one waiting for a deadline (`Mirrors.waiting`, a superset)
+    or not active (an enforced decision stands, which may end); for any other the two reads
+    are saved."""
+    moment, account = event.occurred_at, event.account_id
     at_us, text = to_micros(moment), utc_text(moment)
     store = core.store
+    acted = False
     for _ in range(_ROUNDS):  # a deadline's decision may start another one already due
         rows = store.due_deadlines(at_us, account)
         for row in rows:
@@ -95,12 +110,22 @@ def advance_shared(core: Core, ctx: EventContext, event: Event) -> None:
             )
         if not rows and not ended:
             break
+        acted = True
     else:
         raise EvaluationError(f"deadlines of {account} keep falling due at {text}")
-    core.mirrors.next_due = due(store)
-    mark = store.watermark(core.idle_timeout, core.holds)  # (ours: this event's time)
-    limit = moment if mark is None else min(moment, from_micros(mark.at_us))
-    advance(core, ctx, moment, event.event_id, until=limit)
+    if acted:
+        core.mirrors.next_due = due(store)
+
+
+def _watermark(core: Core) -> Watermark | None:
+    """The low watermark (`Workers.watermark`), read again only when the db's commit count
+    moved since (`Mirrors.watermark_at_commits`): the workers' progress and heartbeats
+    change only with a commit (ours included, which reports our progress)."""
+    mirrors, commits = core.mirrors, core.store.commits()
+    if commits != mirrors.watermark_at_commits:
+        mirrors.watermark = core.store.watermark(core.idle_timeout, core.holds)
+        mirrors.watermark_at_commits = commits
+    return mirrors.watermark
 
 
 def _may_be_due(core: Core, moment: datetime) -> bool:

@@ -21,7 +21,7 @@ from blacklist_rules.model.decisions import Status
 from blacklist_rules.model.events import from_micros
 from blacklist_rules.model.identity import Listing
 from blacklist_rules.stores.protocols import Store
-from blacklist_rules.stores.records import Veto
+from blacklist_rules.stores.records import Veto, Watermark
 
 
 @attrs.define(slots=True, eq=False)
@@ -40,6 +40,13 @@ class Mirrors:
     due_at_commits: int | None = None
     """The db's commit count (`Store.commits`) when `next_due` was last read on a shared db:
     another writer's commit since may have added a deadline or a freeze that ends."""
+    watermark: Watermark | None = None
+    """The low watermark of a shared db (`Store.watermark`) as last read, with the commit count
+    then (`watermark_at_commits`): every worker's progress and heartbeat is written in a
+    commit (ours too), so while the count stays the same it still holds. A worker that goes
+    silent without committing stops holding it only once the count moves: at the latest, our
+    own next commit."""
+    watermark_at_commits: int | None = None
     pruned_at_us: int | None = None
     """The history grid mark last pruned to (meta `pruned_at_us`), so a commit prunes only
     when the clock crossed a new mark. Another writer's prune just makes ours a no-op."""

@@ -44,7 +44,7 @@ from blacklist_rules.stores.records import (
     TakenDecision,
     Veto,
 )
-from blacklist_rules.stores.sharing import Outbox, Workers
+from blacklist_rules.stores.sharing import Claims, Outbox, Workers
 
 
 class Transaction(Protocol):
@@ -584,6 +584,7 @@ class Store(
     Retention,
     Seeding,
     Workers,
+    Claims,
     Outbox,
     Lists,
     Protocol,

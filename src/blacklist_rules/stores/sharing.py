@@ -43,6 +43,17 @@ class Workers(Protocol):
         same, what memory derived from the committed state still holds."""
 
 
+class Claims(Protocol):
+    """Claims made ahead (issue 16 item 5): a writer that knows the accounts of the events it
+    is about to process holds them all at once, in one round trip, rather than one by one
+    as each event comes (`Transactional.claim`, which then finds them held)."""
+
+    def claim_accounts(self, account_ids: Collection[str]) -> bool:
+        """`claim` each account, in one order, in the open transaction: True when another
+        writer committed since it began or last claimed (memory must be read again). A
+        store with one writer holds nothing: False."""
+
+
 class Outbox(Protocol):
     """The transactional outbox: decisions queued in the transaction that takes them, so one
     is published once it is committed and never before; a relay reads the committed rows,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import hmac
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -170,6 +170,10 @@ class MemoryBase:
         self._current: MemoryTransaction | None = None
         self._digest: str | None = None
         self._history_cut_us: int | None = None
+
+    def claim_accounts(self, account_ids: Collection[str]) -> bool:
+        """See `Claims.claim_accounts`: nobody else writes these tables."""
+        return False
 
     def claim(self, account_id: str, identities: Iterable[tuple[str, str]] = ()) -> bool:
         """See `Transactional.claim`: nobody else writes these tables."""

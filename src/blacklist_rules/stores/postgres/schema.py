@@ -8,12 +8,13 @@ than this code knows is refused untouched, as is a read-only open of a db not at
 A change of the schema is a new migration at the end of `MIGRATIONS`, never an edit of one
 applied.
 
-The tables are those of the SQLite store (schema 7; migrations 2 to 4 add the workers, the
-outbox and schema 9's index), with PostgreSQL's types: times in integer microseconds
-(BIGINT), arrival order an explicit identity column (`events.arrival`, `decisions.position`,
-`blacklist.position`), the stored text of events, decisions and audit records kept as TEXT
-exactly as written (their digests and hashes cover that text; JSON is read from it with
-`::jsonb`), and text compared byte-wise (`COLLATE "C"`), as SQLite does.
+The tables are those of the SQLite store (schema 7; migrations 2 to 6 add the workers, the
+outbox, schema 9's index, the list changes and the claims' function), with PostgreSQL's
+types: times in integer microseconds (BIGINT), arrival order an explicit identity column
+(`events.arrival`, `decisions.position`, `blacklist.position`), the stored text of events,
+decisions and audit records kept as TEXT exactly as written (their digests and hashes cover
+that text; JSON is read from it with `::jsonb`), and text compared byte-wise (`COLLATE "C"`),
+as SQLite does.
 """
 
 from __future__ import annotations
@@ -145,6 +146,21 @@ CREATE TABLE list_changes (
 """
 """Each account's list changes in event time (`list_update` events, issue 18)."""
 
+_CLAIM = """
+CREATE FUNCTION blacklist_claim(keys text[]) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    k text;
+BEGIN
+    FOREACH k IN ARRAY keys LOOP
+        PERFORM pg_advisory_xact_lock(hashtextextended(k, 0));
+    END LOOP;
+    RETURN (SELECT version FROM commits);
+END $$;
+"""
+"""Claims in one round trip (issue 16 item 5): a transaction-scoped advisory lock on each key,
+in the order given, then the commit count as of after the last lock (a statement of its own
+inside the function: read committed, it sees the commits we waited for)."""
+
 MIGRATIONS = (
     Migration(1, "the store's tables, as the SQLite store's schema 7 has them", _FIRST),
     Migration(2, "workers: each writer's event-time progress and heartbeat", _WORKERS),
@@ -155,6 +171,7 @@ MIGRATIONS = (
         "CREATE INDEX deadlines_of_account ON deadlines (account_id);",
     ),
     Migration(5, "each account's list changes, as the SQLite store's schema 10 (issue 18)", _LISTS),
+    Migration(6, "blacklist_claim(keys): many claims in one round trip (issue 16)", _CLAIM),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 TABLES = (

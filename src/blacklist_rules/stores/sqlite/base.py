@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 
 from blacklist_rules.errors import StoreError
@@ -57,6 +57,10 @@ class SQLiteBase:
         self.written_elsewhere = elsewhere
         self._data_version = version
         return transaction
+
+    def claim_accounts(self, account_ids: Collection[str]) -> bool:
+        """See `Claims.claim_accounts`: one writer at a time holds the whole db."""
+        return False
 
     def claim(self, account_id: str, identities: Iterable[tuple[str, str]] = ()) -> bool:
         """See `Transactional.claim`: one writer at a time holds the whole db (`writer_lock`),
