@@ -37,9 +37,13 @@ END_OF_TIME = 2**63 - 1
 
 
 def _known(engine: Engine, account: str) -> bool:
-    """Has the db seen the account: an event of it stored, or a decision about it (its
-    events may have been purged since)."""
-    return bool(engine.store.account_events(account, EVENT_TYPES, 1) or engine.decisions(account))
+    """Has the db seen the account: an event of it stored, or a decision about it or a list
+    change of it (its events may have been purged since)."""
+    return bool(
+        engine.store.account_events(account, EVENT_TYPES, 1)
+        or engine.decisions(account)
+        or engine.store.list_changes(account)  # (its list_update events purged)
+    )
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 
 from blacklist_rules.model.events import ListUpdate, to_micros, utc_text
 from blacklist_rules.pack.lists import listed_key
+from blacklist_rules.stores.audit_crosscheck import LIST_CHANGE
 from blacklist_rules.stores.lists import on_lists
 from blacklist_rules.stores.protocols import Store
 
-LIST_CHANGE = "list_change"
-"""The audit record of one `list_update` event."""
+__all__ = ["LIST_CHANGE", "apply", "listed_facts"]
 
 
 def apply(store: Store, event: ListUpdate) -> None:

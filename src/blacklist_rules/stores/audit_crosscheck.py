@@ -21,8 +21,12 @@ exactly what the chained records of its key, taken in order, say it is:
   `deadline` record (one started by an event, copied in by a cascade, met, void), then
   `fired` when its own decision is recorded (`anchor`), or a `deadline` record when none
   is; `deadlines_pruned` removes the settled ones due by then, as the engine's pruning does;
+- a list change (`list_changes`: account, list, time, event): the `list_change` record of its
+  `list_update` event (`op`);
 - after an audit purge, the purge re-records (`*_carried`) every row whose records it removed,
   as it stands (a decision with its evidence digests), so every row keeps a chained record.
+  List changes are re-recorded (`list_change_carried`) since the purge record says how many
+  (`LISTS_CARRIED`); after an older purge, list change rows without records are unchecked.
 
 A row without records, records without a row, or a column that differs is a break. One pass
 over the trail builds the expected rows (one dict entry per row: linear memory), one pass
@@ -59,6 +63,13 @@ DECISION_CARRIED, STATUS_CARRIED, ENTRY_CARRIED = (
     "entry_carried",
 )
 """What an audit purge records of each row whose records it removed: the row as it stands."""
+LIST_CHANGE, LIST_CARRIED = "list_change", "list_change_carried"
+"""The record of a `list_update` event's change, and what an audit purge re-records of one."""
+LISTS_CARRIED = "carried_lists"
+"""The key of a purge record that says how many list changes it re-recorded: a purge without
+it (an older version) re-recorded none."""
+LIST_COLUMNS = ("account_id", "list", "occurred_us", "event_id", "op")
+"""The columns of the `list_changes` table, in the order `compare` reads them."""
 DECISION_COLUMNS = (
     "decision_id",
     "account_id",
@@ -220,6 +231,7 @@ class CrossCheck:
     entries: dict[tuple[str, str, str], _Expected] = attrs.Factory(dict)
     deadlines: dict[tuple[str, str], _Expected] = attrs.Factory(dict)
     evidence: dict[str, _Evidence] = attrs.Factory(dict)
+    lists: dict[tuple[str, ...], _Expected] = attrs.Factory(dict)
     unchained: bool = False
     """Records older than the chain were seen: rows they wrote have no chained record."""
     old_purge: bool = False
@@ -227,6 +239,10 @@ class CrossCheck:
     old_deadlines: bool = False
     """Records older than `VOUCHED_FROM` were seen since the last purge that re-recorded the
     deadlines: deadline rows they wrote have no record."""
+
+    old_lists: bool = False
+    """The last purge re-recorded no list changes (an older version): list change rows whose
+    records it removed have none."""
 
     @property
     def legacy(self) -> bool:
@@ -349,9 +365,23 @@ class CrossCheck:
             row = [record.get(column) for column in ENTRY_COLUMNS]
             self.entries[(str(row[0]), str(row[1]), str(row[2]))] = _Expected(row, seq)
 
+    def _list_change(self, seq: int, values: Sequence[Any], record: dict[str, Any]) -> None:
+        if values[_KIND] == LIST_CARRIED:
+            row = [record.get(column) for column in LIST_COLUMNS]
+        else:
+            row = [
+                values[_ACCOUNT],
+                record.get("list"),
+                _micros(values[_OCCURRED]),
+                record.get("event_id", values[_EVENT]),
+                record.get("op"),
+            ]
+        self.lists[_list_key(row)] = _Expected(row, seq)
+
     def _purged(self, seq: int, values: Sequence[Any], record: dict[str, Any]) -> None:
         # A purge by an older version removed records without re-recording their rows.
         self.old_purge = "carried" not in record
+        self.old_lists = LISTS_CARRIED not in record
         if isinstance(values[_VERSION], int) and values[_VERSION] >= VOUCHED_FROM:
             self.old_deadlines = False  # it re-recorded the deadlines too
 
@@ -366,11 +396,13 @@ class CrossCheck:
         entries: Iterable[Sequence[Any]],
         deadlines: Iterable[Sequence[Any]] = (),
         evidence: Iterable[Sequence[Any]] = (),
+        lists: Iterable[Sequence[Any]] = (),
     ) -> Mismatch | int:
         """The first row that is not what the chain says (or a row the chain says exists that
         is missing), else how many rows no chained record vouches for (legacy dbs, and
         evidence events a history purge removed). Rows come as the tables' columns
-        (`DECISION_COLUMNS`, account and status, `ENTRY_COLUMNS`, `DEADLINE_COLUMNS`);
+        (`DECISION_COLUMNS`, account and status, `ENTRY_COLUMNS`, `DEADLINE_COLUMNS`,
+        `LIST_COLUMNS`);
         `evidence` has one row per id of `evidence_ids`: `EVENT_COLUMNS` (all None but the
         id when it is not stored), then whether a history purge removed it."""
         unchecked = 0
@@ -379,6 +411,7 @@ class CrossCheck:
             ("accounts", accounts, self.statuses, _first, self.legacy),
             ("blacklist", entries, self.entries, _three, self.legacy),
             ("deadlines", deadlines, self.deadlines, _two, self.legacy or self.old_deadlines),
+            ("list_changes", lists, self.lists, _list_key, self.legacy or self.old_lists),
         ):
             found = _compare(table, rows, expected, key, legacy)
             if isinstance(found, Mismatch):
@@ -414,6 +447,11 @@ def _two(row: Sequence[Any]) -> tuple[str, ...]:
 
 def _three(row: Sequence[Any]) -> tuple[str, ...]:
     return tuple(map(str, row[:3]))
+
+
+def _list_key(row: Sequence[Any]) -> tuple[str, ...]:
+    """A list change's key (`LIST_COLUMNS` but the op): account, list, time, event."""
+    return tuple(map(str, row[:4]))
 
 
 def _compare(
@@ -453,6 +491,7 @@ _COLUMNS = {
     "accounts": ("account_id", "status"),
     "blacklist": ENTRY_COLUMNS,
     "deadlines": DEADLINE_COLUMNS,
+    "list_changes": LIST_COLUMNS,
 }
 
 
@@ -463,6 +502,8 @@ def _name(table: str, row: Sequence[Any]) -> str:
         return f"account {row[0]} in the accounts table"
     if table == "deadlines":
         return f"deadline {row[0]} of {row[1]} in the deadlines table"
+    if table == "list_changes":
+        return f"list change {row[3]} ({row[1]}) of account {row[0]} in the list_changes table"
     return f"blacklist entry {row[0]}/{row[1]} of decision {row[2]}"
 
 
@@ -480,4 +521,6 @@ _HANDLERS = {
     DEADLINE_ROW: CrossCheck._deadline,
     DEADLINE_CARRIED: CrossCheck._deadline,
     DEADLINES_PRUNED: CrossCheck._deadlines_pruned,
+    LIST_CHANGE: CrossCheck._list_change,
+    LIST_CARRIED: CrossCheck._list_change,
 }

@@ -81,10 +81,19 @@ class MemoryAudit(MemoryBase):
             [tuple(getattr(e, c) for c in ENTRY_COLUMNS) for e in self._t.blacklist.values()],
             [tuple(row) for row in self._t.deadlines.values()],
             self._evidence_rows(check.evidence_ids()),
+            self._list_rows(),
         )
         if isinstance(found, Mismatch):
             return attrs.evolve(verdict, ok=False, seq=found.seq, problem=found.problem)
         return attrs.evolve(verdict, unchecked=found)
+
+    def _list_rows(self) -> list[tuple[Any, ...]]:
+        """The `list_changes` rows (`LIST_COLUMNS`), by account, time, event and list."""
+        return [
+            (account, name, at_us, event_id, op)
+            for account, rows in sorted(self._t.lists.items())
+            for (at_us, event_id, name), op in sorted(rows.items())
+        ]
 
     def _evidence_rows(self, event_ids: list[str]) -> list[tuple[Any, ...]]:
         """As the SQLite store's `EVIDENCE_ROWS`: each id, its event's row (Nones: not

@@ -17,6 +17,10 @@ from blacklist_rules.stores.audit_crosscheck import (
     DECISION_COLUMNS,
     ENTRY_CARRIED,
     ENTRY_COLUMNS,
+    LIST_CARRIED,
+    LIST_CHANGE,
+    LIST_COLUMNS,
+    LISTS_CARRIED,
     STATUS_CARRIED,
     VOUCHES,
     carried_decision,
@@ -119,7 +123,13 @@ class MemoryRetention(MemoryAudit, MemoryEvents, RetentionPolicy):
             self._t.audit = [r for r in trail if r["seq"] >= cut]
             self.set_meta("audit_checkpoint", json.dumps(checkpoint))
             bare = self._bare_rows()
-            record = {**checkpoint, "records": len(gone), "carried": len(bare)}
+            lists = sum(kind == LIST_CARRIED for kind, _ in bare)
+            record = {
+                **checkpoint,
+                "records": len(gone),
+                "carried": len(bare),
+                LISTS_CARRIED: lists,
+            }
             self.audit(PURGE_KIND, record, seq=None if young else cut)
             for kind, carried in bare:
                 self.audit(
@@ -164,6 +174,17 @@ class MemoryRetention(MemoryAudit, MemoryEvents, RetentionPolicy):
             (DEADLINE_CARRIED, dict(zip(DEADLINE_COLUMNS, row, strict=True)))
             for key, row in sorted(self._t.deadlines.items())
             if key not in vouched
+        ]
+        changed = {
+            (r["account_id"], record.get("event_id"), record.get("list"))
+            for r in trail
+            if r["kind"] in (LIST_CHANGE, LIST_CARRIED)
+            for record in (json.loads(r["record"]),)
+        }
+        found += [
+            (LIST_CARRIED, dict(zip(LIST_COLUMNS, row, strict=True)))
+            for row in self._list_rows()
+            if (row[0], row[3], row[1]) not in changed
         ]
         return found
 

@@ -23,6 +23,7 @@ from blacklist_rules.stores.audit_crosscheck import (
     DECISION_COLUMNS,
     ENTRY_COLUMNS,
     EVENT_COLUMNS,
+    LIST_COLUMNS,
     CrossCheck,
     Mismatch,
 )
@@ -132,9 +133,9 @@ class PostgresAudit(PostgresBase):
         that does not fit. With `expect_head` (an `AuditHead` or its `COUNT:HASH`, published
         earlier): record COUNT must still carry HASH, which a trail rewritten whole does not.
         Then the tables that decisions, exports and statuses read (decisions, accounts,
-        blacklist, deadlines, the evidence events): each row must be what the chained records
-        of it say (`audit_crosscheck`). Read in one snapshot (`REPEATABLE READ`), so writers
-        at work meanwhile are not seen half-way."""
+        blacklist, deadlines, the evidence events, list changes): each row must be what the
+        chained records of it say (`audit_crosscheck`). Read in one snapshot (`REPEATABLE
+        READ`), so writers at work meanwhile are not seen half-way."""
         if isinstance(expect_head, str):
             expect_head = AuditHead.parse(expect_head)
         if self._db.transaction is not None:  # what the open transaction sees
@@ -165,6 +166,7 @@ class PostgresAudit(PostgresBase):
             self._db.all(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM blacklist"),
             self._db.all(f"SELECT {', '.join(DEADLINE_COLUMNS)} FROM deadlines"),
             self._db.all(EVIDENCE_ROWS, (check.evidence_ids(),)),
+            self._db.all(f"SELECT {', '.join(LIST_COLUMNS)} FROM list_changes"),
         )
         if isinstance(found, Mismatch):
             return attrs.evolve(verdict, ok=False, seq=found.seq, problem=found.problem)

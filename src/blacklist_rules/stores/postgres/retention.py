@@ -18,6 +18,10 @@ from blacklist_rules.stores.audit_crosscheck import (
     DECISION_COLUMNS,
     ENTRY_CARRIED,
     ENTRY_COLUMNS,
+    LIST_CARRIED,
+    LIST_CHANGE,
+    LIST_COLUMNS,
+    LISTS_CARRIED,
     STATUS_CARRIED,
     VOUCHES,
     carried_decision,
@@ -55,6 +59,16 @@ BARE_ROWS = (
     "WHERE a.kind = 'decision' AND x ->> 'rule_id' = d.rule_id "
     "AND x ->> 'anchor_id' = d.anchor_id) ORDER BY rule_id, anchor_id",
 )
+BARE_LISTS = (
+    f"SELECT {', '.join(LIST_COLUMNS)} FROM list_changes c WHERE NOT EXISTS ("
+    + _RECORDED.format(
+        f"'{LIST_CHANGE}', '{LIST_CARRIED}'",
+        "a.account_id = c.account_id AND a.record::jsonb ->> 'event_id' = c.event_id "
+        "AND a.record::jsonb ->> 'list' = c.list",
+    )
+    + ") ORDER BY account_id, occurred_us, event_id, list"
+)
+"""The list changes no kept record vouches for (as the SQLite store's `BARE_LISTS`)."""
 """The rows of the decisions, accounts, blacklist and deadlines tables no kept record vouches
 for (as the SQLite store's `BARE_ROWS`): what an audit purge re-records. PostgreSQL plans each
 `NOT EXISTS` as one anti-join over the trail, never a scan of it per row."""
@@ -179,7 +193,12 @@ class PostgresRetention(PostgresAudit, PostgresEvents, RetentionPolicy):
         # Numbered after what it removed, even when nothing is left to count on.
         seq = cut if first_kept is None else None
         bare = self._bare_rows()
-        self.audit(PURGE_KIND, {**checkpoint, "records": gone[0], "carried": len(bare)}, seq=seq)
+        lists = sum(kind == LIST_CARRIED for kind, _ in bare)
+        self.audit(
+            PURGE_KIND,
+            {**checkpoint, "records": gone[0], "carried": len(bare), LISTS_CARRIED: lists},
+            seq=seq,
+        )
         for kind, record in bare:
             self.audit(
                 kind, record, account_id=record["account_id"], decision_id=record.get("decision_id")
@@ -195,5 +214,9 @@ class PostgresRetention(PostgresAudit, PostgresEvents, RetentionPolicy):
         found += [(ENTRY_CARRIED, dict(zip(ENTRY_COLUMNS, row, strict=True))) for row in entries]
         found += [
             (DEADLINE_CARRIED, dict(zip(DEADLINE_COLUMNS, row, strict=True))) for row in deadlines
+        ]
+        found += [
+            (LIST_CARRIED, dict(zip(LIST_COLUMNS, row, strict=True)))
+            for row in self._db.all(BARE_LISTS)
         ]
         return found

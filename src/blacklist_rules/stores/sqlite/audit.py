@@ -17,6 +17,7 @@ from blacklist_rules.stores.audit_crosscheck import (
     DECISION_COLUMNS,
     ENTRY_COLUMNS,
     EVENT_COLUMNS,
+    LIST_COLUMNS,
     CrossCheck,
     Mismatch,
 )
@@ -86,8 +87,8 @@ class SQLiteAudit(SQLiteBase):
         that does not fit. With `expect_head` (an `AuditHead` or its `COUNT:HASH`, published
         earlier): record COUNT must still carry HASH, which a trail rewritten whole does not.
         Then the tables that decisions, exports and statuses read (decisions, accounts,
-        blacklist, deadlines, the evidence events): each row must be what the chained records
-        of it say (`audit_crosscheck`)."""
+        blacklist, deadlines, the evidence events, list changes): each row must be what the
+        chained records of it say (`audit_crosscheck`)."""
         if isinstance(expect_head, str):
             expect_head = AuditHead.parse(expect_head)
         # Damage that the queries below would not read (an index, a free page) is damage too.
@@ -119,6 +120,7 @@ class SQLiteAudit(SQLiteBase):
             self._db.execute(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM blacklist"),
             self._db.execute(f"SELECT {', '.join(DEADLINE_COLUMNS)} FROM deadlines"),
             self._db.execute(EVIDENCE_ROWS, (json.dumps(check.evidence_ids()),)),
+            self._db.execute(f"SELECT {', '.join(LIST_COLUMNS)} FROM list_changes"),
         )
         if isinstance(found, Mismatch):
             return attrs.evolve(verdict, ok=False, seq=found.seq, problem=found.problem)

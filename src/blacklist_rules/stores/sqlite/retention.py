@@ -19,6 +19,10 @@ from blacklist_rules.stores.audit_crosscheck import (
     DECISION_COLUMNS,
     ENTRY_CARRIED,
     ENTRY_COLUMNS,
+    LIST_CARRIED,
+    LIST_CHANGE,
+    LIST_COLUMNS,
+    LISTS_CARRIED,
     STATUS_CARRIED,
     VOUCHES,
     carried_decision,
@@ -58,6 +62,15 @@ BARE_ROWS = (
     f"FROM audit, json_each(audit.record, '$.{VOUCHES}.deadlines') d "
     "WHERE audit.kind = 'decision') ORDER BY rule_id, anchor_id",
 )
+BARE_LISTS = (
+    f"SELECT {', '.join(LIST_COLUMNS)} FROM list_changes WHERE "
+    "json_array(account_id, event_id, list) NOT IN (SELECT json_array(account_id, "
+    "json_extract(record, '$.event_id'), json_extract(record, '$.list')) FROM audit "
+    f"WHERE kind IN ('{LIST_CHANGE}', '{LIST_CARRIED}')) "
+    "ORDER BY account_id, occurred_us, event_id, list"
+)
+"""The list changes no kept record vouches for (`list_change` or `list_change_carried`):
+what a purge re-records with the rows of `BARE_ROWS`."""
 """The rows of the decisions, accounts, blacklist and deadlines tables no kept record vouches
 for fully (a decision without its `decision` record, an account without a status change, an
 entry without its entry record, a deadline without a `deadline` record or the decision record
@@ -280,8 +293,11 @@ class SQLiteRetention(SQLiteAudit, SQLiteEvents, RetentionPolicy):
             # Numbered after what it removed, even when nothing is left to count on.
             seq = cut if row[0] is None else None
             bare = self._bare_rows()
+            lists = sum(kind == LIST_CARRIED for kind, _ in bare)
             self.audit(
-                PURGE_KIND, {**checkpoint, "records": gone[0], "carried": len(bare)}, seq=seq
+                PURGE_KIND,
+                {**checkpoint, "records": gone[0], "carried": len(bare), LISTS_CARRIED: lists},
+                seq=seq,
             )
             for kind, record in bare:
                 self.audit(
@@ -307,5 +323,9 @@ class SQLiteRetention(SQLiteAudit, SQLiteEvents, RetentionPolicy):
         found += [(ENTRY_CARRIED, dict(zip(ENTRY_COLUMNS, row, strict=True))) for row in entries]
         found += [
             (DEADLINE_CARRIED, dict(zip(DEADLINE_COLUMNS, row, strict=True))) for row in deadlines
+        ]
+        found += [
+            (LIST_CARRIED, dict(zip(LIST_COLUMNS, row, strict=True)))
+            for row in self._db.execute(BARE_LISTS)
         ]
         return found
