@@ -32,17 +32,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
+from bench_workers import SERVER, create_database, drop_database, run_children
 
-SERVER = os.environ.get("BLACKLIST_RULES_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 KEY = "b" * 40
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -158,48 +155,22 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
 # --- the configurations -------------------------------------------------------------------
 
 
-def _database() -> str:
-    name = f"br_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as db:
-        db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return name
-
-
-def _drop(name: str) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as db:
-        db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def _run(tree: Path | None, n: int, parts: list[Path], batch: int) -> dict[str, Any]:
     """N workers of one tree at once on a fresh db: the sums and rates of their figures."""
     here = Path(__file__).resolve().parent
     src = str(tree / "src") if tree is not None and (tree / "src").is_dir() else str(tree or "")
     path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", ""), str(here)) if p)
     env = {**os.environ, "BLACKLIST_RULES_IDENTITY_KEY": KEY, "PYTHONPATH": path}
-    name = _database()
+    name = create_database()
     url = f"{SERVER}/{name}"
     try:
         prepare = "from blacklist_rules.delivery.worker import open_engine as o; "
         prepare += f"o(None, {url!r}, max_lead=None, busy_timeout=30.0).close()"
         subprocess.run([sys.executable, "-c", prepare], env=env, check=True)
         jobs = [{"db": url, "file": str(part), "batch": batch} for part in parts]
-        children = [
-            subprocess.Popen(
-                [sys.executable, __file__, "--child", json.dumps(job)],
-                env=env,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            for job in jobs
-        ]
-        results = []
-        for child in children:
-            out, _ = child.communicate()
-            if child.returncode:
-                raise SystemExit(f"a child failed ({child.returncode})")
-            results.append(json.loads(out))
+        results = run_children(__file__, jobs, env)
     finally:
-        _drop(name)
+        drop_database(name)
     events = sum(r["events"] for r in results)
     statements: Counter[str] = Counter()
     for r in results:

@@ -123,11 +123,14 @@ def _child(job: dict[str, Any]) -> dict[str, float]:
     return {"start": start, "end": end, "events": tally.events, "retried": tally.retried}
 
 
-def _spawn(jobs: list[dict[str, Any]]) -> dict[str, float]:
-    env = {**os.environ, KEY_ENV: "b" * 40}
+def run_children(
+    script: str, jobs: list[dict[str, Any]], env: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Start `script --child JOB` for every job at once; their JSON results, in job order.
+    (Also used by bench_pg_statements.py.)"""
     children = [
         subprocess.Popen(
-            [sys.executable, __file__, "--child", json.dumps(job)],
+            [sys.executable, script, "--child", json.dumps(job)],
             env=env,
             stdout=subprocess.PIPE,
             text=True,
@@ -140,6 +143,11 @@ def _spawn(jobs: list[dict[str, Any]]) -> dict[str, float]:
         if child.returncode:
             raise SystemExit(f"a child failed ({child.returncode})")
         results.append(json.loads(out))
+    return results
+
+
+def _spawn(jobs: list[dict[str, Any]]) -> dict[str, float]:
+    results = run_children(__file__, jobs, {**os.environ, KEY_ENV: "b" * 40})
     span = max(r["end"] for r in results) - min(r["start"] for r in results)
     events = sum(r["events"] for r in results)
     retried = sum(r.get("retried", 0) for r in results)
@@ -149,14 +157,15 @@ def _spawn(jobs: list[dict[str, Any]]) -> dict[str, float]:
 # --- the configurations -------------------------------------------------------------------
 
 
-def _database() -> str:
+def create_database() -> str:
+    """A fresh, uniquely named database on the server (also used by bench_pg_statements.py)."""
     name = f"br_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as db:
         db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return name
 
 
-def _drop(name: str) -> None:
+def drop_database(name: str) -> None:
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as db:
         db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
@@ -170,7 +179,7 @@ def _prepare(url: str) -> None:
 def _postgres(
     n: int, events: list[dict[str, Any]], tmp: Path, stream: str | None, per_event: bool = False
 ) -> Any:
-    name = _database()
+    name = create_database()
     url = f"{SERVER}/{name}"
     try:
         _prepare(url)
@@ -187,7 +196,7 @@ def _postgres(
             ]
         return _spawn(jobs)
     finally:
-        _drop(name)
+        drop_database(name)
 
 
 def _publish(events: list[dict[str, Any]]) -> tuple[str, float]:
