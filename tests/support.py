@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from blacklist_rules import Engine, default_rules_path
+from blacklist_rules.model.chain import Verdict
 from blacklist_rules.model.decisions import Action, Decision, DecisionRecord, Mode, Status
 from blacklist_rules.stores.sqlite import SQLiteStore
 from blacklist_rules.stores.sqlite.connection import Connection
@@ -158,3 +159,12 @@ def standing_decisions(engine: Engine, accounts: tuple[str, ...]) -> tuple[tuple
             for d in found
         )
     )
+
+
+def verdict_of(db: Path) -> Verdict:
+    """`audit verify` of a SQLite db file, opened read-only as the command opens it."""
+    store = SQLiteStore(db, read_only=True)
+    try:
+        return store.verify_audit()
+    finally:
+        store.close()

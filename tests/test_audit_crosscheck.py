@@ -27,7 +27,7 @@ from blacklist_rules.model.identity import KEY_ENV
 from blacklist_rules.stores.sqlite import audit as store_module
 
 from .strategies import Tampering, tamperings
-from .support import T0, TEST_KEY, event
+from .support import T0, TEST_KEY, event, verdict_of
 from .test_cascade import DAY, WANG, overturn, registered, three_strikes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,14 +145,6 @@ def bases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"run": run, "purged": purged}
 
 
-def _verdict(db: Path) -> Any:
-    store = SQLiteStore(db, read_only=True)
-    try:
-        return store.verify_audit()
-    finally:
-        store.close()
-
-
 def _copy(base: Path, folder: Path, name: str = "t.db") -> Path:
     target = folder / name
     shutil.copyfile(base, target)
@@ -170,7 +162,7 @@ def test_realistic_dbs_verify_with_every_row_checked(bases: dict[str, Path]) -> 
     so does the same db after an audit purge, an appeal of a decision whose records the purge
     removed, and a DSA export."""
     for name, db in bases.items():
-        verdict = _verdict(db)
+        verdict = verdict_of(db)
         assert verdict.ok, (name, str(verdict))
         assert verdict.unchecked == 0, name
         assert "not checked" not in str(verdict)
@@ -236,7 +228,7 @@ def test_any_single_edit_of_a_covered_table_is_found(
     realistic db (purged or not): `verify` reports a break."""
     db = _copy(bases["purged" if purged else "run"], tmp_path, f"p{next(_COPIES)}.db")
     _tamper(db, change)
-    verdict = _verdict(db)
+    verdict = verdict_of(db)
     assert not verdict.ok, (change, str(verdict))
 
 
@@ -251,7 +243,7 @@ def _edited(base: Path, folder: Path, *statements: str) -> str:
     with sqlite3.connect(db) as connection:
         for statement in statements:
             connection.execute(statement)
-    return str(_verdict(db))
+    return str(verdict_of(db))
 
 
 def test_a_column_other_than_record_changed_in_decisions_is_found(
@@ -487,7 +479,7 @@ def test_pruned_deadlines_are_no_break(bases: dict[str, Path], tmp_path: Path) -
         assert engine.process(failed).decisions
     assert _one(db, "SELECT count(*) FROM deadlines") == 1
     assert "deadlines_pruned" in _kinds(db)
-    verdict = _verdict(db)
+    verdict = verdict_of(db)
     assert verdict.ok, str(verdict)
     assert verdict.unchecked == 0
     said = _edited(db, tmp_path, "DELETE FROM deadlines")
@@ -517,13 +509,13 @@ def test_deadlines_written_before_version_3_are_not_checked_until_a_purge(
         with Engine.from_path(db=db, max_lead=None) as engine:
             engine.store.now = lambda: datetime(2025, 1, 1, tzinfo=UTC)
             _frozen(engine, "wang", 0, WANG)
-    verdict = _verdict(db)
+    verdict = verdict_of(db)
     assert verdict.ok, str(verdict)
     assert verdict.unchecked == 1
     with Engine.from_path(db=db, max_lead=None) as engine:
         engine.store.now = lambda: datetime(2026, 1, 1, tzinfo=UTC)
         _frozen(engine, "zhao", 3, ZHAO)
-    assert _verdict(db).unchecked == 1
+    assert verdict_of(db).unchecked == 1
     said = _edited(db, tmp_path, "DELETE FROM deadlines WHERE account_id = 'zhao'")
     assert "it was deleted" in said
     assert _edited(db, tmp_path, "DELETE FROM deadlines WHERE account_id = 'wang'").startswith(
@@ -535,7 +527,7 @@ def test_deadlines_written_before_version_3_are_not_checked_until_a_purge(
         assert store.purge_audit(datetime(2025, 6, 1, tzinfo=UTC))[0] > 0
     finally:
         store.close()
-    verdict = _verdict(db)
+    verdict = verdict_of(db)
     assert verdict.ok, str(verdict)
     assert verdict.unchecked == 0
     said = _edited(db, tmp_path, "DELETE FROM deadlines WHERE account_id = 'wang'")
@@ -559,6 +551,6 @@ def test_a_deadline_a_cascade_starts_is_checked(tmp_path: Path) -> None:
     with Engine.from_path(db=db, max_lead=None) as engine:
         engine.advance_to(T0 + 40 * DAY)
     assert _one(db, "SELECT state FROM deadlines") == "fired"
-    assert _verdict(db).ok
+    assert verdict_of(db).ok
     said = _edited(db, tmp_path, "UPDATE deadlines SET state = 'pending'")
     assert "its state is 'pending', this record says 'fired'" in said

@@ -30,7 +30,7 @@ from blacklist_rules.stores.postgres import PostgresStore
 from blacklist_rules.stores.sqlite import retention as retention_module
 
 from .postgres import empty_tables, execute
-from .support import T0, TEST_KEY, event
+from .support import T0, TEST_KEY, event, verdict_of
 
 DAY = timedelta(days=1)
 WALL = T0 + 1000 * DAY
@@ -91,18 +91,10 @@ def _copy(base: Path, folder: Path) -> Path:
     return target
 
 
-def _verdict(db: Path) -> object:
-    store = SQLiteStore(db, read_only=True)
-    try:
-        return store.verify_audit()
-    finally:
-        store.close()
-
-
 def test_an_intact_db_verifies_with_its_list_changes_checked(base: Path) -> None:
-    verdict = _verdict(base)
-    assert verdict.ok, verdict  # type: ignore[attr-defined]
-    assert verdict.unchecked == 0  # type: ignore[attr-defined]
+    verdict = verdict_of(base)
+    assert verdict.ok, verdict
+    assert verdict.unchecked == 0
 
 
 @pytest.mark.parametrize(
@@ -135,8 +127,8 @@ def test_a_list_change_row_edited_outside_the_chain_is_found(
     db = _copy(base, tmp_path)
     with sqlite3.connect(db) as connection:
         assert connection.execute(statement).rowcount == 1
-    verdict = _verdict(db)
-    assert not verdict.ok  # type: ignore[attr-defined]
+    verdict = verdict_of(db)
+    assert not verdict.ok
     assert found in str(verdict)
     assert "list_changes" in str(verdict)
 
@@ -191,10 +183,10 @@ def test_purges_keep_the_lists_and_the_trail_verifies(
     finally:
         store.close()
     assert {account: _status_lists(db, account, capsys) for account in ACCOUNTS} == shown
-    assert str(_verdict(db)).startswith("chain intact")
+    assert str(verdict_of(db)).startswith("chain intact")
     with sqlite3.connect(db) as connection:
         connection.execute("UPDATE list_changes SET op = 'remove' WHERE event_id = 'l5'")
-    assert "its op is 'remove', this record says 'add'" in str(_verdict(db))
+    assert "its op is 'remove', this record says 'add'" in str(verdict_of(db))
 
 
 def test_after_an_older_purge_bare_list_changes_are_unchecked(
@@ -213,9 +205,9 @@ def test_after_an_older_purge_bare_list_changes_are_unchecked(
             store.purge_audit(AUDIT_CUT)
         finally:
             store.close()
-    verdict = _verdict(db)
-    assert verdict.ok, verdict  # type: ignore[attr-defined]
-    assert verdict.unchecked == len(BEFORE)  # type: ignore[attr-defined]
+    verdict = verdict_of(db)
+    assert verdict.ok, verdict
+    assert verdict.unchecked == len(BEFORE)
     store = SQLiteStore(db)
     try:
         store.now = lambda: WALL + 400 * DAY
