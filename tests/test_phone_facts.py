@@ -9,7 +9,7 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import Engine, RuleLoadError, load_ruleset, why_not
@@ -233,6 +233,7 @@ def _facts_the_long_way(e164: str) -> tuple[str, str | None]:
     return kind, country
 
 
+@settings(deadline=None)  # (the first long-way call loads phonenumbers' metadata)
 @given(st.text("0123456789", min_size=10, max_size=10).map(lambda d: "+861" + d))
 def test_the_compiled_cn_type_search_agrees_with_phonenumbers(e164: str) -> None:
     """Any `+861` and ten digits (valid or not, mobile, virtual operator or another type):
