@@ -10,11 +10,13 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import blacklist_rules
-from blacklist_rules import pytest_plugin
+from blacklist_rules import cli, pytest_plugin
+from blacklist_rules.cli import _common
 from blacklist_rules.tools import cases
 
 SRC = Path(blacklist_rules.__file__).resolve().parents[1]
@@ -123,3 +125,71 @@ def test_the_plugin_and_the_case_runner_agree_on_case_file_suffixes() -> None:
     """The plugin's copy of the case files' suffixes (kept so start-up imports nothing) is the
     case runner's."""
     assert pytest_plugin.CASE_SUFFIXES == cases.CASE_SUFFIXES
+
+
+CLI_HEAVY = (*HEAVY, "psycopg", "blacklist_rules.stores", "tqdm", "phonenumbers", "pydantic")
+"""What `blacklist-rules --help` must not load (issue 19: it loaded 524 modules)."""
+
+
+def _loaded_by_cli(argv: list[str], heavy: tuple[str, ...] = CLI_HEAVY) -> list[str]:
+    """The modules of `heavy` a fresh interpreter has loaded after `main(argv)` (its output
+    dropped; `--help` exits)."""
+    probe = f"""
+import contextlib, io, json, sys
+from blacklist_rules.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        main({argv!r})
+    except SystemExit:
+        pass
+print(json.dumps([m for m in {heavy!r} if m in sys.modules]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=_env(), check=True
+    )
+    loaded: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return loaded
+
+
+def test_the_cli_help_loads_no_verb_module_nor_anything_heavy() -> None:
+    """`blacklist-rules --help` imports no verb's module: not the engine, durable-rules,
+    psycopg, the stores, pydantic, phonenumbers nor tqdm (issue 19)."""
+    verbs = tuple(f"blacklist_rules.cli.{verb.module}" for verb in cli.VERBS)
+    assert _loaded_by_cli(["--help"], (*CLI_HEAVY, *verbs)) == []
+
+
+@pytest.mark.parametrize("verb", ["validate", "schema", "init"])
+def test_a_verbs_help_loads_neither_the_engine_nor_durable(verb: str) -> None:
+    """These verbs' `--help` builds their own parser only: no engine, durable-rules nor
+    psycopg (running `validate` does import the engine: `load_ruleset` checks the pack
+    against durable-rules)."""
+    loaded = _loaded_by_cli([verb, "--help"], ("durable", "psycopg", "blacklist_rules.engine"))
+    assert loaded == []
+
+
+def test_the_lazy_parser_lists_what_the_eager_one_does() -> None:
+    """The verbs' table gives each verb its module's own help text, in `--help`'s order, and
+    the constants the CLI keeps apart from their modules equal theirs."""
+    from blacklist_rules.model.identity import KEY_ENV
+    from blacklist_rules.stores.sqlite.connection import BUSY_TIMEOUT
+
+    eager = cli.build_parser()
+    lazy = cli.build_parser(eager=False)
+
+    def listed(parser: Any) -> list[tuple[str, str | None]]:
+        verbs = next(a for a in parser._actions if type(a).__name__ == "_SubParsersAction")
+        return [(a.dest, a.help) for a in verbs._choices_actions]
+
+    assert listed(lazy) == listed(eager)
+    assert lazy.format_help() == eager.format_help()
+    assert (cli.BUSY_TIMEOUT, _common.KEY_ENV) == (BUSY_TIMEOUT, KEY_ENV)
+
+
+def test_a_lazily_built_verb_parses_as_the_eager_one() -> None:
+    """A verb chosen through the lazy parser gets the arguments, defaults and log options
+    its module's parser gives."""
+    argv = ["--busy-timeout", "2", "run", "events.jsonl", "--db", "x.db", "--log-level", "info"]
+    eager = vars(cli.build_parser().parse_args(argv))
+    lazy = vars(cli.build_parser(eager=False).parse_args(argv))
+    assert lazy == eager
+    assert lazy["log_level"] == "INFO"

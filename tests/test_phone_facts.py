@@ -9,6 +9,8 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from blacklist_rules import Engine, RuleLoadError, load_ruleset, why_not
 from blacklist_rules.cli import main
@@ -215,3 +217,37 @@ def test_unverified_block_162_is_mobile_and_the_table_cites_its_source() -> None
     source = Path(phones.__file__).read_text(encoding="utf-8")
     assert "VincentSit/ChinaMobilePhoneNumberRegex" in source
     assert "2026-12-06" in source
+
+
+def _facts_the_long_way(e164: str) -> tuple[str, str | None]:
+    """`facts_of` through phonenumbers' parser, validity check and type search (the way
+    before issue 19's shortcut)."""
+    number = phonenumbers.parse(e164, None)
+    if not phonenumbers.is_valid_number(number):
+        return "other", None
+    country = phonenumbers.region_code_for_number(number)
+    kind = phones._KINDS.get(phonenumbers.number_type(number), "other")
+    national = str(number.national_number)
+    if country == "CN" and kind == "mobile" and national[:3] in CN_VIRTUAL_OPERATOR_BLOCKS:
+        kind = "virtual_operator"
+    return kind, country
+
+
+@settings(deadline=None)  # (the first long-way call loads phonenumbers' metadata)
+@given(st.text("0123456789", min_size=10, max_size=10).map(lambda d: "+861" + d))
+def test_the_compiled_cn_type_search_agrees_with_phonenumbers(e164: str) -> None:
+    """Any `+861` and ten digits (valid or not, mobile, virtual operator or another type):
+    the compiled patterns (issue 19) give exactly the facts phonenumbers' own way gives."""
+    assert phones._CN_TYPE is not None  # (in use with today's phonenumbers)
+    assert phones.facts_of(e164) == _facts_the_long_way(e164)
+
+
+@pytest.mark.parametrize(
+    "national",
+    ["13800138000", "17000000000", "17199999999", "16500000000", "10000000000", "1380013800"],
+)
+def test_the_compiled_cn_type_search_at_its_edges(national: str) -> None:
+    """Mobile, the virtual-operator blocks' first and last numbers, an invalid `+861…` and
+    one digit short (the long way then): the same facts both ways."""
+    e164 = f"+86{national}"
+    assert phones.facts_of(e164) == _facts_the_long_way(e164)

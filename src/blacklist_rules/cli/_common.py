@@ -12,27 +12,29 @@ import tempfile
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TextIO, TypeAlias
+from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
-from tqdm import tqdm
-
-from blacklist_rules import (
-    AuditHead,
+from blacklist_rules.errors import (
     BlacklistRulesError,
-    Engine,
     RuleFileError,
     RuleLoadError,
     RuleVersionError,
     StoreUnavailableError,
-    TimeBound,
-    parse_duration,
 )
-from blacklist_rules.model.identity import KEY_ENV
-from blacklist_rules.stores.factory import describe, is_postgres
-from blacklist_rules.stores.factory import open_store as open_target
-from blacklist_rules.stores.protocols import Store
 
 from . import _logging
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from blacklist_rules import AuditHead, Engine
+    from blacklist_rules.stores.protocols import Store
+
+# The engine, the stores, pydantic, phonenumbers and tqdm are imported where they are used,
+# not here: every command imports this module, `--help` included (issue 19).
+
+KEY_ENV = "BLACKLIST_RULES_IDENTITY_KEY"
+"""`model.identity.KEY_ENV` (a test holds them equal), not imported: phonenumbers comes with it."""
 
 DEFAULT_DB = "blacklist-rules.db"
 
@@ -89,10 +91,16 @@ def max_lead_option(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument(
         "--max-lead",
         type=_period,
-        default=TimeBound().max_lead,
+        default=_default_max_lead(),
         metavar="DURATION",
         help="how far an event may lead the wall clock; further ones are rejected (default 1d)",
     )
+
+
+def _default_max_lead() -> timedelta | None:
+    from blacklist_rules.model.clock import TimeBound
+
+    return TimeBound().max_lead
 
 
 DB_HELP = "a SQLite file or a postgresql://user@host/dbname URL"
@@ -140,6 +148,8 @@ def write_whole(lines: Iterable[Any], target: Path) -> int:
 def progress(events: Path | None, *, quiet: bool = False) -> tqdm[Any]:
     """A progress bar on stderr (count, rate and, with a file, percent and ETA), shown only on
     a terminal and never with `quiet`: a log file or a pipe gets none of its redraws."""
+    from tqdm import tqdm
+
     shown = sys.stderr.isatty() and not quiet
     total = None
     if events is not None and shown:
@@ -151,6 +161,8 @@ def progress(events: Path | None, *, quiet: bool = False) -> tqdm[Any]:
 def existing_db(target: str) -> str | Path:
     """The db `--db` names: a PostgreSQL URL as it is (the server says whether it exists),
     else a SQLite file that must exist."""
+    from blacklist_rules.stores.factory import is_postgres
+
     if is_postgres(target):
         return target
     db = Path(target)
@@ -161,11 +173,15 @@ def existing_db(target: str) -> str | Path:
 
 def shown(target: str | Path) -> str:
     """The db as messages name it: a URL without its password or query string."""
+    from blacklist_rules.stores.factory import describe
+
     return describe(target)
 
 
 def reader(args: argparse.Namespace) -> Engine:
     """An engine over the existing db, opened read-only: a query never writes."""
+    from blacklist_rules import Engine
+
     return Engine.from_path(
         args.rules,
         db=existing_db(args.db),
@@ -176,6 +192,8 @@ def reader(args: argparse.Namespace) -> Engine:
 
 
 def open_store(args: argparse.Namespace, *, read_only: bool) -> Store:
+    from blacklist_rules.stores.factory import open_store as open_target
+
     return open_target(existing_db(args.db), read_only=read_only, busy_timeout=args.busy_timeout)
 
 
@@ -261,6 +279,8 @@ def _positive(text: str) -> int:
 
 
 def _period(text: str) -> timedelta:
+    from blacklist_rules.pack.spec import parse_duration
+
     try:
         return parse_duration(text)
     except ValueError as exc:
@@ -268,6 +288,8 @@ def _period(text: str) -> timedelta:
 
 
 def _head(text: str) -> AuditHead:
+    from blacklist_rules.model.chain import AuditHead
+
     try:
         return AuditHead.parse(text)
     except ValueError as exc:

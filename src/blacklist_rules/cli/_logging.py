@@ -11,8 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 FIELDS = (
     "event_id",
     "account_id",
@@ -101,6 +99,8 @@ class _TqdmHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            from tqdm import tqdm  # (not at the top: `--help` needs no tqdm)
+
             tqdm.write(self.format(record), file=sys.stderr)
         except Exception:
             self.handleError(record)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from blacklist_rules import write_starter
-
 from ._common import Commands
 
 
@@ -30,6 +28,8 @@ def add_parser(commands: Commands) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from blacklist_rules import write_starter  # (`--help` needs no engine)
+
     starter = write_starter(args.folder, force=args.force)
     print(f"wrote {starter.files} files to {starter.folder}:")
     print(f"  {starter.rules}   the rule pack (edit, then bump each changed rule's version)")

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from blacklist_rules import load_ruleset, rule_json_schema
-from blacklist_rules.pack.fields import event_schema
-
 from ._common import Commands
 
 
@@ -30,6 +27,9 @@ def add_parser(commands: Commands) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from blacklist_rules import load_ruleset, rule_json_schema  # (`--help` needs neither)
+    from blacklist_rules.pack.fields import event_schema
+
     schema = rule_json_schema()
     if args.rules is not None:
         declared = event_schema(load_ruleset(args.rules).declared)

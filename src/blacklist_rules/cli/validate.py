@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from datetime import timedelta
 
-from blacklist_rules import default_rules_path, load_ruleset
-
 from ._common import Commands
 
 
@@ -30,6 +28,8 @@ def add_parser(commands: Commands) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from blacklist_rules import default_rules_path, load_ruleset  # (`--help` needs neither)
+
     ruleset = load_ruleset(args.rules)
     where = args.rules or default_rules_path()
     print(f"{where}: {len(ruleset.rules)} rules OK, ruleset digest {ruleset.digest}")

@@ -33,8 +33,9 @@ from blacklist_rules.model.identity import (
     fingerprints,
     load_key,
     lookup_prints,
+    normalise_phone,
 )
-from blacklist_rules.model.phones import phone_facts
+from blacklist_rules.model.phones import facts_of
 from blacklist_rules.stores.factory import is_postgres
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.records import StoredEntry
@@ -80,35 +81,46 @@ def identify(core: Core, ctx: EventContext, event: Registration) -> Registration
     if given is not None:  # a stored registration replayed: fingerprinted when it came
         ctx.prints = given
         return event
-    event = _with_phone_facts(event)
+    phone = event.identity.phone
+    e164 = normalise_phone(phone) if phone is not None else None
+    update = _phone_facts(event, e164)
     values = event.identity.model_dump(exclude_none=True)
-    if not values:
-        return event
-    ctx.prints = found = fingerprints(values, core.identity_key, event.occurred_at.date())
-    # A keyed digest of the whole identity stands for it in the stored event: a resend
-    # with another identity is then a clash of event ids, not a duplicate.
-    canonical = json.dumps(values, sort_keys=True, ensure_ascii=False)
-    update: dict[str, Any] = {IDENTITY_DIGEST: core.identity_key.fingerprint("identity", canonical)}
-    sent = event.verification
-    if found.problems and (
-        INVALID_ID_NUMBER in found.problems or sent is None or sent.status != "failed"
-    ):
-        reason = INVALID_ID_NUMBER if INVALID_ID_NUMBER in found.problems else found.problems[0]
-        update["verification"] = Verification(status="failed", reason=reason)
-        if sent is not None:
-            update["verification_received"] = sent.model_dump(exclude_none=True)
-    return event.model_copy(update=update)
+    if values:
+        ctx.prints = found = fingerprints(
+            values, core.identity_key, event.occurred_at.date(), phone=lambda _: e164
+        )
+        # A keyed digest of the whole identity stands for it in the stored event: a resend
+        # with another identity is then a clash of event ids, not a duplicate.
+        canonical = json.dumps(values, sort_keys=True, ensure_ascii=False)
+        update[IDENTITY_DIGEST] = core.identity_key.fingerprint("identity", canonical)
+        update.update(_verification(event.verification, found.problems))
+    # One copy of the model (issue 19: it was two, the phone facts' and this one).
+    return event.model_copy(update=update) if update else event
 
 
-def _with_phone_facts(event: Registration) -> Registration:
-    """The registration with the engine's phone facts (`phones.phone_facts`) as its
-    `phone_kind` and `phone_country`, whatever a sender put there (None: absent)."""
-    facts = phone_facts(event.identity.phone)
-    kind, country = facts if facts is not None else (None, None)
+def _phone_facts(event: Registration, e164: str | None) -> dict[str, Any]:
+    """The engine's phone facts (`phones.facts_of`) as the registration's `phone_kind` and
+    `phone_country`, whatever a sender put there (None: absent); nothing to change, {}."""
+    kind, country = facts_of(e164) if event.identity.phone is not None else (None, None)
     extra = event.model_extra or {}
     if kind is None and not any(extra.get(name) is not None for name in PHONE_FACTS):
-        return event
-    return event.model_copy(update={"phone_kind": kind, "phone_country": country})
+        return {}
+    return {"phone_kind": kind, "phone_country": country}
+
+
+def _verification(sent: Verification | None, problems: tuple[str, ...]) -> dict[str, Any]:
+    """A value that fails its check makes the verification a failed one: an invalid ID
+    number always, another problem unless a failure was sent (what was, kept as
+    `verification_received`)."""
+    if not problems or not (
+        INVALID_ID_NUMBER in problems or sent is None or sent.status != "failed"
+    ):
+        return {}
+    reason = INVALID_ID_NUMBER if INVALID_ID_NUMBER in problems else problems[0]
+    update: dict[str, Any] = {"verification": Verification(status="failed", reason=reason)}
+    if sent is not None:
+        update["verification_received"] = sent.model_dump(exclude_none=True)
+    return update
 
 
 def entries_at(

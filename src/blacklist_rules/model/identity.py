@@ -196,7 +196,7 @@ def _county_existed(county: str, year: int) -> bool:
 _CN = 86
 
 
-def _desc_test(desc: Any) -> Callable[[str], bool] | None:
+def desc_test(desc: Any) -> Callable[[str], bool] | None:
     """phonenumbers' test of a national number against one of its descriptions (its
     possible lengths, then its pattern, whole), or None where the description has none."""
     pattern = getattr(desc, "national_number_pattern", None)
@@ -215,7 +215,7 @@ def _cn_mobile_test() -> Callable[[str], bool] | None:
     meta = phonenumbers.PhoneMetadata.metadata_for_region("CN")
     if meta is None or meta.same_mobile_and_fixed_line_pattern:
         return None  # (mobile numbers then go by the fixed-line pattern)
-    general, mobile = _desc_test(meta.general_desc), _desc_test(meta.mobile)
+    general, mobile = desc_test(meta.general_desc), desc_test(meta.mobile)
     if general is None or mobile is None:
         return None
     return lambda digits: general(digits) and mobile(digits)
@@ -373,15 +373,22 @@ class Fingerprints:
         return [(kind, value) for kind, value in found if value is not None]
 
 
-def fingerprints(identity: Mapping[str, object], key: IdentityKey, on: date) -> Fingerprints:
+def fingerprints(
+    identity: Mapping[str, object],
+    key: IdentityKey,
+    on: date,
+    *,
+    phone: Callable[[object], str | None] = normalise_phone,
+) -> Fingerprints:
     """Fingerprints of the given identity values; a value given but not valid is a problem
     (`invalid_id_number`, `invalid_phone`, and `no_usable_identity` when values came but none
-    can be fingerprinted; a blank device id is left out), never an exception."""
+    can be fingerprinted; a blank device id is left out), never an exception. `phone` is
+    `normalise_phone`, or a caller's that gives its result already computed (not twice)."""
     found: dict[str, str | None] = {}
     problems = []
     checks = (
         (ID_NUMBER, "id_number", lambda v: check_id_number(v, on), INVALID_ID_NUMBER),
-        (PHONE, "phone", normalise_phone, INVALID_PHONE),
+        (PHONE, "phone", phone, INVALID_PHONE),
         (DEVICE, "device_id", normalise_device, ""),
     )
     for kind, field, normalise, problem in checks:
