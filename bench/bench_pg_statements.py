@@ -18,7 +18,7 @@ every call is a statement and a round trip, but a statement sent inside a pipeli
 (`PgConnection.pipelined`, where the tree has it) waits for the pipeline's one sync, and an
 `executemany` (`run_many`) is one round trip however many rows. A write held for the next
 round trip (`PgConnection.hold`, where the tree has it) is counted as a statement, "(held)",
-each row of a batched insert apart, and as no round trip (it rides in the next one).
+each row of a batched insert apart; the one statement that sends them, as a round trip.
 CPU: the child's own (`time.process_time`), and its backends', read from `/proc/<pid>/stat`
 (the pids from `pg_backend_pid()` of each connection it opened; the server runs on this
 machine). Both hold
@@ -105,6 +105,13 @@ def _count(tally: Counter[str], trips: list[int], opened: list[Any]) -> None:
             return held(self, query, *args, **kw)
 
         setattr(driver.PgConnection, "hold", holding)  # noqa: B010
+        sends: Callable[..., Any] = driver.PgConnection._write_held
+
+        def sending(self: Any, *args: Any, **kw: Any) -> Any:
+            trips[0] += 1  # the held rows' one statement: a round trip of its own
+            return sends(self, *args, **kw)
+
+        setattr(driver.PgConnection, "_write_held", sending)  # noqa: B010
     piped = getattr(driver.PgConnection, "pipelined", None)
     if piped is not None:
 
