@@ -87,7 +87,7 @@ class PostgresBase:
         if wanted:
             self._transaction()
             found = self._db.all(
-                "SELECT event_id, payload FROM events WHERE event_id = ANY(%s)", (wanted,)
+                "SELECT event_id, payload FROM events WHERE event_id = ANY(%b::text[])", (wanted,)
             )
             self._expected.update(dict.fromkeys(wanted))
             self._expected.update((str(row[0]), str(row[1])) for row in found)

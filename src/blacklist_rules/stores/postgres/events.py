@@ -26,11 +26,13 @@ from .schema import BY_ACCOUNT, KEPT, VERIFIED
 _LIFT = "payload::jsonb ->> 'action' = 'lift'"
 _ADD_MANY = (
     "INSERT INTO events (event_id, account_id, type, occurred_us, payload, clock_us) "
-    "SELECT e, a, t, o, p, c FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], "
-    "%s::text[], %s::bigint[]) WITH ORDINALITY AS r(e, a, t, o, p, c, n) ORDER BY n "
+    "SELECT e, a, t, o, p, c FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], "
+    "%b::text[], %b::bigint[]) WITH ORDINALITY AS r(e, a, t, o, p, c, n) ORDER BY n "
     "ON CONFLICT (event_id) DO NOTHING"
 )
-"""A batch's new events in one statement, in the order given (their `arrival`)."""
+"""A batch's new events in one statement, in the order given (their `arrival`). The arrays
+go in binary (`%b`): psycopg quotes every element of a text array with a regex, 16 µs a
+row against 2 (500 rows, `execute`, process time)."""
 _READS_EVENTS = re.compile(r"\bevents\b")
 """What a statement that must see the held events names (the table, not `purged_events`)."""
 
