@@ -14,14 +14,15 @@ one is open is an error, never a silent join. A transaction in which a statement
 commit: PostgreSQL would silently roll it back, so `commit()` says so (`StoreError`) after
 rolling back.
 
-Rows whose write nobody waits for (a batch's new events) can be *held* (`hold`): sent later
-as one statement for them all, before the first statement that reads their table (`before`),
-a rollback to a savepoint, or the commit; so no read misses them and they are in the log in
-the order held. A savepoint keeps what was held when it was taken: rolled back to, the held
-rows are what they were then (rows sent since, the server undid). A held write that fails
-fails the transaction (`StoreUnavailableError`), never an event's own failure, as it may be
-another event's; one that changed fewer rows than held (another writer wrote one first)
-is a `StoreConflictError`: the transaction must run again.
+Rows whose write nobody waits for (a batch's new events, registrations' identity values)
+can be *held* (`hold`): sent later as one statement a table, before the first statement that
+reads their table (`before`), a rollback to a savepoint, or the commit; so no read misses
+them and the events are in the log in the order held. A savepoint keeps what was held when
+it was taken: rolled back to, the held rows are what they were then (rows sent since, the
+server undid). A held write that fails fails the transaction (`StoreUnavailableError`), never
+an event's own failure, as it may be another event's; held events of which fewer were logged
+than held (another writer logged one first) are a `StoreConflictError`: the transaction must
+run again.
 """
 
 from __future__ import annotations
@@ -55,13 +56,14 @@ _ENDS_SCOPE = re.compile(r"\s*(ROLLBACK|COMMIT)\b", re.IGNORECASE)
 @attrs.frozen
 class Held:
     """Rows held for one statement (its parameters: each column as an array, which it
-    `unnest`s); every row must change one row. `before`: what a statement that must see them
-    reads (they are sent ahead of it)."""
+    `unnest`s). `before`: what a statement that must see them reads (they are sent ahead
+    of it). `exact`: every row must change one row (else another writer wrote one first)."""
 
     query: str
     rows: tuple[tuple[Any, ...], ...]
     before: re.Pattern[str]
     what: str
+    exact: bool
 
     def args(self) -> list[list[Any]]:
         return [list(column) for column in zip(*self.rows, strict=True)]
@@ -133,14 +135,24 @@ class PgConnection:
     def status(self) -> TransactionStatus:
         return self._raw.info.transaction_status
 
-    def hold(self, query: str, row: tuple[Any, ...], before: re.Pattern[str], what: str) -> None:
-        """Hold a row for `query`, sent with the rows held with it just before (one
-        statement) ahead of the first statement `before` matches, a rollback or the commit."""
-        last = self._held[-1] if self._held else None
-        if last is not None and last.query == query:
-            self._held[-1] = attrs.evolve(last, rows=(*last.rows, row))
-            return
-        self._held.append(Held(query, (row,), before, what))
+    def hold(
+        self,
+        query: str,
+        row: tuple[Any, ...],
+        before: re.Pattern[str],
+        what: str,
+        *,
+        exact: bool = True,
+    ) -> None:
+        """Hold a row for `query`, sent with the other rows held for it (one statement)
+        ahead of the first statement `before` matches, a rollback or the commit. Rows of
+        different statements may go in another order than held: they must not depend on
+        each other (no key of one table refers to another's)."""
+        for i, item in enumerate(self._held):
+            if item.query == query:
+                self._held[i] = attrs.evolve(item, rows=(*item.rows, row))
+                return
+        self._held.append(Held(query, (row,), before, what, exact))
 
     def _send_held(self, query: str | sql.Composed) -> None:
         """Send what is held if `query` must come after it; then keep savepoints' marks."""
@@ -169,7 +181,7 @@ class PgConnection:
                 f"{self.path}: {item.what} (held for the batch) failed ({mapped}): the "
                 "transaction is dropped, nothing of it was committed"
             ) from exc
-        if changed != len(item.rows):
+        if item.exact and changed != len(item.rows):
             raise StoreConflictError(
                 f"{self.path}: {item.what}: another writer wrote one of these rows first; "
                 "ours must run again (nothing of it is committed)"
