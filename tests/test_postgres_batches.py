@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from blacklist_rules.stores import open_store
 from blacklist_rules.stores.postgres import PostgresStore
 from blacklist_rules.testing import generate_events
 from tests.postgres import empty_tables, fresh_database
+from tests.test_cli import cli
 
 pytestmark = pytest.mark.postgres
 
@@ -207,3 +209,35 @@ def test_logging_held_or_not_gives_the_same_answers_and_log(
         assert _logged(postgres_url) == first_seen
     finally:
         store.close()
+
+
+def _printed(stdout: str) -> list[tuple[str, str, str, str]]:
+    """The decisions a run printed: account, action, rule, effective time."""
+    found = [json.loads(line) for line in stdout.splitlines()]
+    return sorted((d["account_id"], d["action"], d["rule_id"], d["effective_at"]) for d in found)
+
+
+def test_run_on_postgres_commits_batches_prints_what_sqlite_prints_and_reruns_idle(
+    url: str, tmp_path: Path
+) -> None:
+    """`run --db postgresql://… --commit-every 40` over 300 events commits in batches (far
+    fewer commits than events), prints the decisions one SQLite run prints, each once; run
+    again, it prints none and finds every event a duplicate."""
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(_lines(300, accounts=60, seed=5)) + "\n", encoding="utf-8")
+    alone = cli("run", str(events), "--db", str(tmp_path / "one.db"), cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    ran = cli("run", str(events), "--db", url, "--commit-every", "40", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert _printed(ran.stdout) == _printed(alone.stdout)
+    assert _printed(ran.stdout)  # (something was decided)
+    store = _pg(url)
+    try:
+        commits = int(store._db.value("SELECT version FROM commits"))
+    finally:
+        store.close()
+    assert commits < 300 // 4  # (300 with one event a commit)
+    again = cli("run", str(events), "--db", url, "--commit-every", "40", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == ""
+    assert "300 duplicates" in again.stderr
