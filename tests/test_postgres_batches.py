@@ -23,7 +23,7 @@ from blacklist_rules.errors import StoreConflictError
 from blacklist_rules.stores import open_store
 from blacklist_rules.stores.postgres import PostgresStore
 from blacklist_rules.testing import generate_events
-from tests.postgres import empty_tables, fresh_database
+from tests.postgres import column, empty_tables, fresh_database
 from tests.test_cli import cli
 
 pytestmark = pytest.mark.postgres
@@ -53,11 +53,7 @@ def _ids(lines: list[str]) -> list[str]:
 
 def _logged(url: str) -> list[str]:
     """The event ids committed, in log order, as another connection sees them."""
-    store = _pg(url)
-    try:
-        return [str(r[0]) for r in store._db.all("SELECT event_id FROM events ORDER BY arrival")]
-    finally:
-        store.close()
+    return [str(v) for v in column(url, "SELECT event_id FROM events ORDER BY arrival")]
 
 
 def _decided(engine: Engine[Any], lines: list[str]) -> list[tuple[str, str, str]]:
@@ -231,11 +227,8 @@ def test_run_on_postgres_commits_batches_prints_what_sqlite_prints_and_reruns_id
     assert ran.returncode == 0, ran.stderr
     assert _printed(ran.stdout) == _printed(alone.stdout)
     assert _printed(ran.stdout)  # (something was decided)
-    store = _pg(url)
-    try:
-        commits = int(store._db.value("SELECT version FROM commits"))
-    finally:
-        store.close()
+    (commits,) = column(url, "SELECT version FROM commits")
+    assert isinstance(commits, int)
     assert commits < 300 // 4  # (300 with one event a commit)
     again = cli("run", str(events), "--db", url, "--commit-every", "40", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
