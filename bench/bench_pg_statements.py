@@ -16,9 +16,12 @@ Each worker is a child process running a `Worker` over a file of its share of th
 are counted at the store's one psycopg seam (`PgConnection`, wrapped here and nowhere else):
 every call is a statement and a round trip, but a statement sent inside a pipeline
 (`PgConnection.pipelined`, where the tree has it) waits for the pipeline's one sync, and an
-`executemany` (`run_many`) is one round trip however many rows. CPU: the child's own
-(`time.process_time`), and its backends', read from `/proc/<pid>/stat` (the pids from
-`pg_backend_pid()` of each connection it opened; the server runs on this machine). Both hold
+`executemany` (`run_many`) is one round trip however many rows. A write held for the next
+round trip (`PgConnection.hold`, where the tree has it) is counted as a statement, "(held)",
+each row of a batched insert apart; the one statement that sends them, as a round trip.
+CPU: the child's own (`time.process_time`), and its backends', read from `/proc/<pid>/stat`
+(the pids from `pg_backend_pid()` of each connection it opened; the server runs on this
+machine). Both hold
 better than wall rates on a shared machine: they count work, not waiting.
 """
 
@@ -94,6 +97,21 @@ def _count(tally: Counter[str], trips: list[int], opened: list[Any]) -> None:
 
     for name in ("execute", "all", "one", "rows", "run_many"):
         wrap(name)
+    held = getattr(driver.PgConnection, "hold", None)
+    if held is not None:
+
+        def holding(self: Any, query: Any, *args: Any, **kw: Any) -> Any:
+            tally["(held) " + _shape(query)] += 1  # a statement (or a row of one), no trip
+            return held(self, query, *args, **kw)
+
+        setattr(driver.PgConnection, "hold", holding)  # noqa: B010
+        sends: Callable[..., Any] = driver.PgConnection._write_held
+
+        def sending(self: Any, *args: Any, **kw: Any) -> Any:
+            trips[0] += 1  # the held rows' one statement: a round trip of its own
+            return sends(self, *args, **kw)
+
+        setattr(driver.PgConnection, "_write_held", sending)  # noqa: B010
     piped = getattr(driver.PgConnection, "pipelined", None)
     if piped is not None:
 

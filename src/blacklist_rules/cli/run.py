@@ -1,12 +1,23 @@
 """`run EVENTS.jsonl`: process events; decisions as JSON lines on stdout, a summary on stderr
-(and, with `--summary-json`, in a file); `-` reads the events from stdin."""
+(and, with `--summary-json`, in a file); `-` reads the events from stdin.
+
+On a db other writers share (`postgresql://`), a batch of `--commit-every` events is one
+transaction too, its accounts claimed ahead; as the server may refuse a batch whole (a
+deadlock with another writer), each batch's outcomes are printed once it has committed, and a
+refused batch runs again whole (up to `BATCH_TRIES` times): no decision is printed that was
+not committed, none twice. A kill between a commit and its printing loses those lines from
+stdout, not from the db (`status` shows them; a rerun finds the events done)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +29,7 @@ from blacklist_rules import (
     EvaluationError,
     Outcome,
     StatusChange,
+    StoreUnavailableError,
     iter_jsonl,
     parse_time,
 )
@@ -43,6 +55,9 @@ if TYPE_CHECKING:
     from blacklist_rules import EngineMetrics
 
 STDIN = "-"
+BATCH_TRIES = 5
+"""Times a batch on a shared db is run before the store's refusal is the run's error."""
+_log = logging.getLogger(__name__)
 
 
 def add_parser(commands: Commands) -> None:
@@ -216,7 +231,9 @@ def _events(
 ) -> None:
     """The events, then the clock's move: failures reported, the run goes on."""
     lines = iter_jsonl(sys.stdin.buffer if events is None else events)
-    for outcome in engine.run(lines, source=name, failures="outcome"):
+    shared = engine.store.shared and engine.commit_every > 1
+    outcomes = _committed(engine, lines, name) if shared else _run_all(engine, lines, name)
+    for outcome in outcomes:
         _report(outcome, name, tally, say)
         say.bar.update()
     say.bar.close()
@@ -226,6 +243,28 @@ def _events(
         except EvaluationError as exc:  # recorded, nothing moved: a retry moves it all
             tally.counts["failed"] += 1
             say.always(f"{name}: FAILED moving the clock (nothing moved): {exc}")
+
+
+def _run_all(engine: Engine, lines: Iterable[object], name: str) -> Iterator[Outcome]:
+    return engine.run(lines, source=name, failures="outcome")
+
+
+def _committed(engine: Engine, lines: Iterable[object], name: str) -> Iterator[Outcome]:
+    """On a shared db: each batch of `commit_every` events run in one transaction, its
+    outcomes given once it committed; a batch the store refused runs again whole."""
+    it = iter(lines)
+    while chunk := list(islice(it, engine.commit_every)):
+        for attempt in range(1, BATCH_TRIES + 1):
+            try:
+                outcomes = list(engine.run(chunk, source=name, failures="outcome"))
+            except StoreUnavailableError as exc:  # dropped whole: nothing of it committed
+                if attempt == BATCH_TRIES:
+                    raise
+                _log.warning("%s: batch run again (%d/%d): %s", name, attempt, BATCH_TRIES, exc)
+                time.sleep(0.05 * attempt)
+                continue
+            break
+        yield from outcomes
 
 
 def _metrics(
@@ -248,8 +287,8 @@ def _start(engine: Engine, args: argparse.Namespace, until: datetime | None, say
     # Decisions reach the pipe before the batch that decided them commits (a kill then
     # loses none: a pipe keeps what was written; no fsync, it has no disk).
     engine.before_commit = sys.stdout.flush
-    # (one event a commit on a shared db: a refused batch would have printed its outcomes)
-    engine.commit_every = 1 if engine.store.shared else args.commit_every
+    # (on a shared db the outcomes come once their batch committed: `_committed`)
+    engine.commit_every = args.commit_every
     if until is not None and not args.force and (engine.clock is None or until > engine.clock):
         engine.time_bound.refuse_move(until, engine.store.now())  # ClockError: exit 2
     if engine.identity_key.created:

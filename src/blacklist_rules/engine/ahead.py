@@ -2,7 +2,9 @@
 batches holds every account of the next batch in one round trip (`Claims.claim_accounts`)
 before its first event, rather than one claim an event. The accounts are read cheaply from
 what is about to come (an event's text is not parsed for it); a wrong guess costs nothing but
-a lock held to the commit, as each event still claims its own account (found held)."""
+a lock held to the commit, as each event still claims its own account (found held). The
+events' ids go with the claim, for a store to look them all up at once (a wrong one costs a
+look-up: each event is still logged by its own id)."""
 
 from __future__ import annotations
 
@@ -14,23 +16,29 @@ from blacklist_rules.model.events import ParsedLine
 
 from .core import Core
 
-_ACCOUNT = re.compile(r'"account_id"\s*:\s*"([^"\\]*)"')
-"""The first `account_id` of a JSON line (one with an escape in it is left to the event)."""
+_FIELDS = {name: re.compile(rf'"{name}"\s*:\s*"([^"\\]*)"') for name in ("account_id", "event_id")}
+"""The first value of a field in a JSON line (one with an escape in it is left to the event)."""
 
 
-def account_of(item: object) -> str | None:
-    """The account an item to process names, if it can be told without parsing it."""
+def field_of(item: object, name: str) -> str | None:
+    """A text field (`account_id`, `event_id`) of an item to process, if it can be told
+    without parsing it."""
     if isinstance(item, ParsedLine):
         item = item.event if item.event is not None else item.text
     if isinstance(item, str | bytes):
         text = item.decode("utf-8", "replace") if isinstance(item, bytes) else item
-        found = _ACCOUNT.search(text)
+        found = _FIELDS[name].search(text)
         return found.group(1) if found else None
     if isinstance(item, dict):
-        value = item.get("account_id")
+        value = item.get(name)
         return value if isinstance(value, str) else None
-    value = getattr(item, "account_id", None)
+    value = getattr(item, name, None)
     return value if isinstance(value, str) else None
+
+
+def account_of(item: object) -> str | None:
+    """The account an item to process names, if it can be told without parsing it."""
+    return field_of(item, "account_id")
 
 
 def claimed_ahead(
@@ -51,5 +59,6 @@ def claim(core: Core, items: list[object]) -> None:
     """Claim the accounts of the items in the open transaction; when another writer
     committed meanwhile, read the mirrors again (as `Core.claim`)."""
     accounts = {account for item in items if (account := account_of(item)) is not None}
-    if accounts and core.store.claim_accounts(accounts):
+    ids = {event_id for item in items if (event_id := field_of(item, "event_id")) is not None}
+    if accounts and core.store.claim_accounts(accounts, ids):
         core.mirrors.refresh(core.store)

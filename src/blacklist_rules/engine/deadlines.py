@@ -74,13 +74,14 @@ def advance_shared(core: Core, ctx: EventContext, event: Event) -> None:
     least progress of the live running workers (`Workers.watermark`): an account another
     worker is behind on keeps its deadlines until that worker's progress passes them."""
     moment, account = event.occurred_at, event.account_id
-    if not _may_be_due(core, moment):  # (the clock only: nothing of anyone's is due)
+    commits = core.store.commits()  # (read once an event: ours move it only at the commit)
+    if not _may_be_due(core, moment, commits):  # (the clock only: nothing of anyone's is due)
         advance(core, ctx, moment, event.event_id, until=moment)
         return
     mirrors = core.mirrors
     if account in mirrors.waiting or mirrors.status(account) != Status.ACTIVE:
         _own_due(core, ctx, event)
-    mark = _watermark(core)  # (ours: this event's time)
+    mark = _watermark(core, commits)  # (ours: this event's time)
     limit = moment if mark is None else min(moment, from_micros(mark.at_us))
     advance(core, ctx, moment, event.event_id, until=limit)
 
@@ -117,23 +118,24 @@ def _own_due(core: Core, ctx: EventContext, event: Event) -> None:
         core.mirrors.next_due = due(store)
 
 
-def _watermark(core: Core) -> Watermark | None:
+def _watermark(core: Core, commits: int) -> Watermark | None:
     """The low watermark (`Workers.watermark`), read again only when the db's commit count
-    moved since (`Mirrors.watermark_at_commits`): the workers' progress and heartbeats
-    change only with a commit (ours included, which reports our progress)."""
-    mirrors, commits = core.mirrors, core.store.commits()
+    (`commits`, read for this event) moved since (`Mirrors.watermark_at_commits`): the
+    workers' progress and heartbeats change only with a commit (ours included, which
+    reports our progress). A commit after `commits` was read is seen by the next event."""
+    mirrors = core.mirrors
     if commits != mirrors.watermark_at_commits:
         mirrors.watermark = core.store.watermark(core.idle_timeout, core.holds)
         mirrors.watermark_at_commits = commits
     return mirrors.watermark
 
 
-def _may_be_due(core: Core, moment: datetime) -> bool:
+def _may_be_due(core: Core, moment: datetime, commits: int) -> bool:
     """Whether a deadline or a freeze's end of any account may be due by `moment`: the next
     due moment (`Mirrors.next_due`, read again when another writer committed since) is no
     later. When not, neither the account's own nor anyone's up to the watermark can act, and
     the statements that look for them are saved (five an event)."""
-    mirrors, commits = core.mirrors, core.store.commits()
+    mirrors = core.mirrors
     if commits != mirrors.due_at_commits:
         mirrors.next_due, mirrors.due_at_commits = due(core.store), commits
     return mirrors.next_due is not None and mirrors.next_due <= moment

@@ -204,7 +204,8 @@ class Engine(Queries, Generic[StoreT]):
         share (`Store.shared`). Set higher there only by a caller that runs a whole batch
         again when the store refuses it (`StoreConflictError`: a deadlock between writers
         drops the batch's transaction, every event of it) and hands its outcomes on only
-        after the commit, as `Worker` does: the accounts claimed stay held until the commit."""
+        after the commit, as `Worker` and `run` on a shared db (`cli/run.py`) do: the accounts
+        claimed stay held until the commit."""
         return self._unit.commit_every
 
     @commit_every.setter

@@ -41,6 +41,9 @@ class PostgresBase:
     number each asked for."""
     _audit_mark: int
     """How many of them were written before the event's savepoint."""
+    _expected: dict[str, str | None]
+    """Event ids of the batch read ahead (`claim_accounts`) in the open transaction: the
+    payload stored under each, None where none was (then its row is held, not sent alone)."""
 
     def begin(self) -> Transaction:
         """Open a write transaction: its owner commits or rolls it back (`with store.begin():`
@@ -61,6 +64,7 @@ class PostgresBase:
         self.written_elsewhere = version != self._seen
         self._seen = self._began_at = version
         self._claimed = set()
+        self._expected = {}
         self._pending_audit, self._audit_mark = [], 0
         return transaction
 
@@ -74,9 +78,20 @@ class PostgresBase:
         keys = [f"account:{account_id}", *(f"identity:{k}:{f}" for k, f in identities)]
         return self._claim_keys(keys)
 
-    def claim_accounts(self, account_ids: Collection[str]) -> bool:
-        """See `Claims.claim_accounts`: the same locks as `claim`, all in one round trip."""
-        return self._claim_keys([f"account:{account}" for account in account_ids])
+    def claim_accounts(self, account_ids: Collection[str], event_ids: Collection[str] = ()) -> bool:
+        """See `Claims.claim_accounts`: the same locks as `claim`, all in one round trip; then
+        which of the event ids are stored, in one more (`add_event` of those that are not
+        holds its row for the next round trip)."""
+        moved = self._claim_keys([f"account:{account}" for account in account_ids])
+        wanted = sorted(set(event_ids) - self._expected.keys())
+        if wanted:
+            self._transaction()
+            found = self._db.all(
+                "SELECT event_id, payload FROM events WHERE event_id = ANY(%b::text[])", (wanted,)
+            )
+            self._expected.update(dict.fromkeys(wanted))
+            self._expected.update((str(row[0]), str(row[1])) for row in found)
+        return moved
 
     def _claim_keys(self, keys: list[str]) -> bool:
         """Lock the keys not yet held, in one order (two claims of the same keys never

@@ -13,13 +13,25 @@ it and mark its savepoints are the same), owned by whoever began it; a second `b
 one is open is an error, never a silent join. A transaction in which a statement failed cannot
 commit: PostgreSQL would silently roll it back, so `commit()` says so (`StoreError`) after
 rolling back.
+
+Rows whose write nobody waits for (a batch's new events, registrations' identity values)
+can be *held* (`hold`): sent later as one statement a table, before the first statement that
+reads their table (`before`), a rollback to a savepoint, or the commit; so no read misses
+them and the events are in the log in the order held. A savepoint keeps what was held when
+it was taken: rolled back to, the held rows are what they were then (rows sent since, the
+server undid). A held write that fails fails the transaction (`StoreUnavailableError`), never
+an event's own failure, as it may be another event's; held events of which fewer were logged
+than held (another writer logged one first) are a `StoreConflictError`: the transaction must
+run again.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+import attrs
 import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
@@ -35,6 +47,26 @@ Params = Sequence[Any] | dict[str, Any]
 
 _UNAVAILABLE_STATES = (errors.ReadOnlySqlTransaction, errors.DiskFull, errors.OutOfMemory)
 """Errors psycopg does not class as operational that the environment causes all the same."""
+
+
+_ENDS_SCOPE = re.compile(r"\s*(ROLLBACK|COMMIT)\b", re.IGNORECASE)
+"""Statements before which whatever is held is sent, whatever it is."""
+
+
+@attrs.frozen
+class Held:
+    """Rows held for one statement (its parameters: each column as an array, which it
+    `unnest`s). `before`: what a statement that must see them reads (they are sent ahead
+    of it). `exact`: every row must change one row (else another writer wrote one first)."""
+
+    query: str
+    rows: tuple[tuple[Any, ...], ...]
+    before: re.Pattern[str]
+    what: str
+    exact: bool
+
+    def args(self) -> list[list[Any]]:
+        return [list(column) for column in zip(*self.rows, strict=True)]
 
 
 def json_value(value: object) -> Jsonb | None:
@@ -82,6 +114,9 @@ class PgConnection:
         self.before_commit: Callable[[], None] = lambda: None
         """Run inside each transaction just before it commits (the store's commit count)."""
         self._current: Transaction | None = None
+        self._held: list[Held] = []
+        self._saved: list[list[Held]] = []
+        """What was held when each open savepoint was taken, innermost last."""
         try:
             self._raw = psycopg.connect(
                 url, autocommit=True, connect_timeout=max(1, round(busy_timeout))
@@ -100,15 +135,91 @@ class PgConnection:
     def status(self) -> TransactionStatus:
         return self._raw.info.transaction_status
 
-    def execute(self, query: str | sql.Composed, args: Params | None = None) -> int:
-        """Execute one statement; how many rows it changed."""
+    def hold(
+        self,
+        query: str,
+        row: tuple[Any, ...],
+        before: re.Pattern[str],
+        what: str,
+        *,
+        exact: bool = True,
+    ) -> None:
+        """Hold a row for `query`, sent with the other rows held for it (one statement)
+        ahead of the first statement `before` matches, a rollback or the commit. Rows of
+        different statements may go in another order than held: they must not depend on
+        each other (no key of one table refers to another's)."""
+        for i, item in enumerate(self._held):
+            if item.query == query:
+                self._held[i] = attrs.evolve(item, rows=(*item.rows, row))
+                return
+        self._held.append(Held(query, (row,), before, what, exact))
+
+    def _send_held(self, query: str | sql.Composed) -> None:
+        """Send what is held if `query` must come after it; then keep savepoints' marks."""
+        text = query if isinstance(query, str) else ""
+        if self._held and (
+            not text
+            or _ENDS_SCOPE.match(text)
+            or any(item.before.search(text) for item in self._held)
+        ):
+            held, self._held = self._held, []
+            for item in held:
+                self._write_held(item)
+        if text.startswith("SAVEPOINT"):
+            self._saved.append(list(self._held))
+        elif text.startswith("RELEASE") and self._saved:
+            self._saved.pop()
+
+    def _write_held(self, item: Held) -> None:
         try:
-            return self._raw.execute(query, args).rowcount
+            changed = self._raw.execute(item.query, item.args()).rowcount
+        except psycopg.Error as exc:
+            mapped = self.mapped(exc)
+            if isinstance(mapped, StoreUnavailableError):
+                raise mapped from exc
+            raise StoreUnavailableError(
+                f"{self.path}: {item.what} (held for the batch) failed ({mapped}): the "
+                "transaction is dropped, nothing of it was committed"
+            ) from exc
+        if item.exact and changed != len(item.rows):
+            raise StoreConflictError(
+                f"{self.path}: {item.what}: another writer wrote one of these rows first; "
+                "ours must run again (nothing of it is committed)"
+            )
+
+    def _after(self, query: str | sql.Composed) -> None:
+        """A rollback to a savepoint undid what was sent since: hold again what was held
+        when the savepoint was taken."""
+        if isinstance(query, str) and query.startswith("ROLLBACK TO") and self._saved:
+            self._held = list(self._saved[-1])
+
+    def _run(
+        self,
+        query: str | sql.Composed,
+        args: Params | None,
+        read: Callable[[Any], T],
+        record: type[Any] | None = None,
+    ) -> T:
+        """One statement, after what is held if it must see it; `read` gets its cursor."""
+        self._send_held(query)
+        try:
+            factory = class_row(record) if record is not None else None
+            cursor = self._raw.cursor(row_factory=factory) if factory else self._raw.cursor()
+            with cursor:
+                cursor.execute(query, args)
+                found = read(cursor)
         except psycopg.Error as exc:
             raise self.mapped(exc) from exc
+        self._after(query)
+        return found
+
+    def execute(self, query: str | sql.Composed, args: Params | None = None) -> int:
+        """Execute one statement; how many rows it changed."""
+        return self._run(query, args, lambda cursor: int(cursor.rowcount))
 
     def run_many(self, query: str, rows: Iterable[Params]) -> None:
         """Execute one statement per row (psycopg batches them in one round trip)."""
+        self._send_held(query)
         try:
             with self._raw.cursor() as cursor:
                 cursor.executemany(query, rows)
@@ -117,17 +228,12 @@ class PgConnection:
 
     def all(self, query: str, args: Params | None = None) -> list[tuple[Any, ...]]:
         """Every row of one statement, as tuples."""
-        try:
-            return self._raw.execute(query, args).fetchall()
-        except psycopg.Error as exc:
-            raise self.mapped(exc) from exc
+        return self._run(query, args, lambda cursor: list(cursor.fetchall()))
 
     def one(self, query: str, args: Params | None = None) -> tuple[Any, ...] | None:
         """The first row of one statement, or None."""
-        try:
-            return self._raw.execute(query, args).fetchone()
-        except psycopg.Error as exc:
-            raise self.mapped(exc) from exc
+        found: tuple[Any, ...] | None = self._run(query, args, lambda cursor: cursor.fetchone())
+        return found
 
     def value(self, query: str, args: Params | None = None) -> Any:
         """The first column of the first row (None: no row)."""
@@ -136,11 +242,7 @@ class PgConnection:
 
     def rows(self, record: type[T], query: str, args: Params | None = None) -> list[T]:
         """Every row of one statement as a typed record (its columns by the record's names)."""
-        try:
-            with self._raw.cursor(row_factory=class_row(record)) as cursor:
-                return cursor.execute(query, args).fetchall()
-        except psycopg.Error as exc:
-            raise self.mapped(exc) from exc
+        return self._run(query, args, lambda cursor: list(cursor.fetchall()), record)
 
     @property
     def transaction(self) -> Transaction | None:
@@ -157,6 +259,7 @@ class PgConnection:
                 f"{self.path}: a transaction is already open (transactions do not nest: "
                 "commit or roll back the open one first)"
             )
+        self._saved = []  # (no savepoint outlives its transaction)
         self.execute("BEGIN")
         self._current = Transaction(self)
         return self._current
@@ -177,12 +280,15 @@ class PgConnection:
         self.execute("COMMIT")
 
     def rollback_raw(self) -> None:
-        """Roll back whatever the server still holds open (a lost connection has nothing)."""
+        """Roll back whatever the server still holds open (a lost connection has nothing);
+        what was held is dropped unsent."""
+        self._held, self._saved = [], []
         if self.status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
             self.execute("ROLLBACK")
 
     def close(self) -> None:
         """Close; a transaction still open is rolled back, never committed by closing."""
+        self._held, self._saved = [], []
         try:
             if self._current is not None:
                 self._current.rollback()

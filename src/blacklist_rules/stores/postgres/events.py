@@ -4,6 +4,7 @@ counts of it (withdrawn evidence), and the reads of it by account, type and time
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,17 @@ from .base import PostgresBase
 from .schema import BY_ACCOUNT, KEPT, VERIFIED
 
 _LIFT = "payload::jsonb ->> 'action' = 'lift'"
+_ADD_MANY = (
+    "INSERT INTO events (event_id, account_id, type, occurred_us, payload, clock_us) "
+    "SELECT e, a, t, o, p, c FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], "
+    "%b::text[], %b::bigint[]) WITH ORDINALITY AS r(e, a, t, o, p, c, n) ORDER BY n "
+    "ON CONFLICT (event_id) DO NOTHING"
+)
+"""A batch's new events in one statement, in the order given (their `arrival`). The arrays
+go in binary (`%b`): psycopg quotes every element of a text array with a regex, 16 µs a
+row against 2 (500 rows, `execute`, process time)."""
+_READS_EVENTS = re.compile(r"\bevents\b")
+"""What a statement that must see the held events names (the table, not `purged_events`)."""
 
 
 class PostgresEvents(PostgresBase):
@@ -38,7 +50,19 @@ class PostgresEvents(PostgresBase):
         clock_us: int | None,
     ) -> str | None:
         """Record an event, with the clock when it came (None: none yet); returns None, or the
-        payload already stored under that id. The log's order is `arrival`."""
+        payload already stored under that id. The log's order is `arrival`. An event whose
+        id was read ahead and found new (`claim_accounts`) is held for the next round trip,
+        with the batch's other new events, as one statement; if another writer logged the
+        same id first, that statement fails the transaction (`StoreConflictError`)."""
+        expected = self._expected
+        if event_id in expected:
+            stored = expected[event_id]
+            if stored is not None:
+                return stored
+            row = (event_id, account_id, type_, occurred_us, payload, clock_us)
+            self._db.hold(_ADD_MANY, row, _READS_EVENTS, "the batch's events logged")
+            expected[event_id] = payload
+            return None
         added = self._db.execute(
             "INSERT INTO events (event_id, account_id, type, occurred_us, payload, clock_us) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
@@ -70,6 +94,8 @@ class PostgresEvents(PostgresBase):
         return [EventRow(*row) for row in rows]
 
     def forget_event(self, event_id: str) -> None:
+        if event_id in self._expected:
+            self._expected[event_id] = None
         self._db.execute("DELETE FROM events WHERE event_id = %s", (event_id,))
 
     def event_payload(self, event_id: str) -> dict[str, Any] | None:

@@ -71,6 +71,7 @@ class PostgresStore(
         self._history_cut_us = int(cut) if cut else None
         self._began_at: int | None = None
         self._claimed: set[str] = set()
+        self._expected: dict[str, str | None] = {}
         self.shared = True
         self._pending_audit: list[tuple[tuple[Any, ...], int | None]] = []
         self._audit_mark = 0

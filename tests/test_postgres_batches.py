@@ -1,0 +1,236 @@
+"""A batch's events on PostgreSQL (issue 16 item 5), on the real server: a batch that claims
+its accounts ahead reads which of its event ids are stored in one statement, and holds the
+new events' rows for one insert sent before the first statement that reads `events`, a
+rollback or the commit. What must hold: the batch commits whole and others see its events
+only then; a batch dropped midway commits nothing and its rerun doubles nothing; reads in
+the batch see the held rows; a savepoint keeps what was held before it; an id another
+writer logs after the look-ahead makes the batch run again, never logs it twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from blacklist_rules import Engine
+from blacklist_rules.engine.loading import load_ruleset
+from blacklist_rules.errors import StoreConflictError
+from blacklist_rules.stores import open_store
+from blacklist_rules.stores.postgres import PostgresStore
+from blacklist_rules.testing import generate_events
+from tests.postgres import column, empty_tables, fresh_database
+from tests.test_cli import cli
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    """A database of its own, migrated."""
+    with fresh_database() as made:
+        open_store(made).close()
+        yield made
+
+
+def _pg(url: str) -> PostgresStore:
+    store = open_store(url)
+    assert isinstance(store, PostgresStore)
+    return store
+
+
+def _lines(n: int, accounts: int = 20, seed: int = 3) -> list[str]:
+    return [json.dumps(e) for e in generate_events(n, n_accounts=accounts, seed=seed)]
+
+
+def _ids(lines: list[str]) -> list[str]:
+    return [str(json.loads(line)["event_id"]) for line in lines]
+
+
+def _logged(url: str) -> list[str]:
+    """The event ids committed, in log order, as another connection sees them."""
+    return [str(v) for v in column(url, "SELECT event_id FROM events ORDER BY arrival")]
+
+
+def _decided(engine: Engine[Any], lines: list[str]) -> list[tuple[str, str, str]]:
+    """Every decision on the accounts of these events: account, action, rule."""
+    accounts = sorted({str(json.loads(line)["account_id"]) for line in lines})
+    return sorted(
+        (d.account_id, str(d.action), d.rule_id) for a in accounts for d in engine.decisions(a)
+    )
+
+
+def _engine(url: str, commit_every: int) -> Engine[Any]:
+    engine = Engine(load_ruleset(), open_store(url), max_lead=None)
+    engine.commit_every = commit_every
+    return engine
+
+
+@pytest.mark.parametrize("n", [49, 50, 51])
+def test_a_batch_commits_whole_in_log_order_and_is_seen_only_then(url: str, n: int) -> None:
+    """Batches of 50 over 49, 50 and 51 events (one short of, at, one past a batch): while
+    the first batch is open another connection sees none of its events; once the run ends
+    every event is logged once, in the order given."""
+    lines = _lines(n)
+    with _engine(url, 50) as engine:
+        outcomes = engine.run(lines)
+        for _ in range(min(n, 50) - 1):
+            next(outcomes)
+        assert _logged(url) == []  # held or uncommitted: not another's to see
+        rest = list(outcomes)
+    assert len(rest) == n - min(n, 50) + 1
+    assert _logged(url) == _ids(lines)
+
+
+def test_a_batch_dropped_midway_commits_nothing_and_its_rerun_doubles_nothing(
+    url: str,
+) -> None:
+    """100 events in batches of 40; the run dies in the third batch (after 90 outcomes):
+    the two committed batches are logged, nothing of the third. A rerun over all 100 finds
+    80 duplicates, logs the other 20 once, and ends with the decisions of one whole run."""
+    lines = _lines(100)
+    with pytest.raises(RuntimeError, match="killed"):
+        _die_after(url, lines, 90)
+    assert _logged(url) == _ids(lines)[:80]
+    with _engine(url, 40) as engine:
+        outcomes = list(engine.run(lines))
+        decided = _decided(engine, lines)
+    assert sum(o.duplicate for o in outcomes) == 80
+    assert _logged(url) == _ids(lines)
+    with Engine(load_ruleset(), open_store(":memory:"), max_lead=None) as alone:
+        list(alone.run(lines))
+        assert decided == _decided(alone, lines)
+    assert decided  # (the events decide something: the comparison says something)
+
+
+def _die_after(url: str, lines: list[str], n: int) -> None:
+    """A run in batches of 40 that dies after `n` outcomes (its open batch dropped)."""
+    with _engine(url, 40) as engine:
+        for i, _ in enumerate(engine.run(lines), start=1):
+            if i == n:
+                raise RuntimeError("killed")
+
+
+def _row(event_id: str, account: str = "acct-1") -> tuple[str, str, str, int, str, None]:
+    payload = json.dumps({"event_id": event_id, "account_id": account})
+    return (event_id, account, "rumor_flag", 1, payload, None)
+
+
+def test_reads_see_held_rows_and_a_savepoint_keeps_what_was_held_before_it(url: str) -> None:
+    """e1 is held before a savepoint, e2 after it; a read in the savepoint sends both and
+    sees them; rolled back to the savepoint, e1 is held again and e2 gone: the commit logs
+    e1 only. An id logged twice in the batch is a repeat the second time."""
+    store = _pg(url)
+    try:
+        with store.begin():
+            store.claim_accounts({"acct-1"}, {"e1", "e2"})
+            assert store.add_event(*_row("e1")) is None
+            store.savepoint()
+            assert store.add_event(*_row("e2")) is None
+            assert store.stored_payload_of("e2") == _row("e2")[4]
+            store.rollback_to_savepoint()
+            store.release_savepoint()
+            assert store.add_event(*_row("e1")) == _row("e1")[4]  # a repeat
+        assert _logged(url) == ["e1"]
+    finally:
+        store.close()
+
+
+def test_an_id_another_writer_logs_after_the_look_ahead_makes_the_batch_run_again(
+    url: str,
+) -> None:
+    """Writer a looks e1 and e2 up (neither stored) and holds both; writer b, on another
+    account, logs e2 and commits first. a's commit is refused whole (`StoreConflictError`):
+    nothing of it is logged; run again, a finds e2 stored (a repeat) and logs e1 once."""
+    a, b = _pg(url), _pg(url)
+    try:
+        tx = a.begin()
+        a.claim_accounts({"acct-1"}, {"e1", "e2"})
+        a.add_event(*_row("e1"))
+        a.add_event(*_row("e2"))
+        with b.begin():
+            assert b.add_event(*_row("e2", "acct-2")) is None
+        with pytest.raises(StoreConflictError):
+            tx.commit()
+        assert _logged(url) == ["e2"]
+        with a.begin():
+            a.claim_accounts({"acct-1"}, {"e1", "e2"})
+            assert a.add_event(*_row("e1")) is None
+            assert a.add_event(*_row("e2")) == _row("e2", "acct-2")[4]
+        assert _logged(url) == ["e2", "e1"]
+    finally:
+        a.close()
+        b.close()
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    ids=st.lists(st.sampled_from([f"e{i}" for i in range(8)]), min_size=1, max_size=20),
+    ahead=st.lists(st.booleans(), min_size=20, max_size=20),
+    stored=st.sets(st.sampled_from([f"e{i}" for i in range(8)]), max_size=4),
+)
+def test_logging_held_or_not_gives_the_same_answers_and_log(
+    postgres_url: str, ids: list[str], ahead: list[bool], stored: set[str]
+) -> None:
+    """Whichever ids were looked up ahead (held) and which not (sent at once), and whichever
+    were stored before, each `add_event` answers as without any look-ahead (None: new; the
+    stored payload: a repeat) and the log holds each id once, in first-seen order."""
+    empty_tables(postgres_url)
+    store = _pg(postgres_url)
+    try:
+        with store.begin():
+            for event_id in sorted(stored):
+                store.add_event(*_row(event_id))
+        looked = {event_id for event_id, yes in zip(ids, ahead, strict=False) if yes}
+        answers = []
+        with store.begin():
+            store.claim_accounts({"acct-1"}, looked)
+            for event_id in ids:
+                answers.append(store.add_event(*_row(event_id)))
+        seen = set(stored)
+        expected = []
+        for event_id in ids:
+            expected.append(_row(event_id)[4] if event_id in seen else None)
+            seen.add(event_id)
+        assert answers == expected
+        first_seen = list(dict.fromkeys([*sorted(stored), *ids]))
+        assert _logged(postgres_url) == first_seen
+    finally:
+        store.close()
+
+
+def _printed(stdout: str) -> list[tuple[str, str, str, str]]:
+    """The decisions a run printed: account, action, rule, effective time."""
+    found = [json.loads(line) for line in stdout.splitlines()]
+    return sorted((d["account_id"], d["action"], d["rule_id"], d["effective_at"]) for d in found)
+
+
+def test_run_on_postgres_commits_batches_prints_what_sqlite_prints_and_reruns_idle(
+    url: str, tmp_path: Path
+) -> None:
+    """`run --db postgresql://… --commit-every 40` over 300 events commits in batches (far
+    fewer commits than events), prints the decisions one SQLite run prints, each once; run
+    again, it prints none and finds every event a duplicate."""
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(_lines(300, accounts=60, seed=5)) + "\n", encoding="utf-8")
+    alone = cli("run", str(events), "--db", str(tmp_path / "one.db"), cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    ran = cli("run", str(events), "--db", url, "--commit-every", "40", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert _printed(ran.stdout) == _printed(alone.stdout)
+    assert _printed(ran.stdout)  # (something was decided)
+    (commits,) = column(url, "SELECT version FROM commits")
+    assert isinstance(commits, int)
+    assert commits < 300 // 4  # (300 with one event a commit)
+    again = cli("run", str(events), "--db", url, "--commit-every", "40", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == ""
+    assert "300 duplicates" in again.stderr
