@@ -322,6 +322,24 @@ TARGETS = {
             },
         },
     ),
+    "times": Target(
+        "src/blacklist_rules/model/times.py",
+        (
+            "tests/test_events.py",
+            "tests/test_boundaries.py",
+            "tests/test_event_time_merge.py",
+            "tests/test_mutants_times.py",
+        ),
+    ),
+    "prior": Target(
+        "src/blacklist_rules/engine/prior.py",
+        (
+            "tests/test_prior.py",
+            "tests/test_prior_reports.py",
+            "tests/test_time_order.py",
+            "tests/test_mutants_prior.py",
+        ),
+    ),
     "retention": Target(
         "src/blacklist_rules/stores/sqlite/retention.py",
         (
