@@ -340,6 +340,47 @@ TARGETS = {
             "tests/test_mutants_prior.py",
         ),
     ),
+    "match": Target(
+        "src/blacklist_rules/engine/match.py",
+        (
+            "tests/test_history.py",
+            "tests/test_prior.py",
+            "tests/test_lists_late.py",
+            "tests/test_window_cost.py",
+            "tests/test_account_facts.py",
+            "tests/test_boundaries.py",
+            "tests/test_mutants_match.py",
+        ),
+        equivalent={
+            f"blacklist_rules.engine.match.{name}__mutmut_{n}": why
+            for name, n, why in (
+                (
+                    "x_exact",
+                    7,
+                    "`test is not None or conditions`: with no window test the match is "
+                    "returned before `seen` is read, and a window rule always has conditions",
+                ),
+                (
+                    "x_match_of",
+                    10,
+                    "`seen is not None or ...`: match_of is given only rules whose guard held, "
+                    "so the prior count is there and at least `count`",
+                ),
+                (
+                    "x_match_of",
+                    31,
+                    "`seen is not None or ...`: match_of is given only rules whose guard held, "
+                    "so the window count is there and at least `count`",
+                ),
+                (
+                    "x__own",
+                    11,
+                    "decisions.get(key, None): a guarded rule's prior test was always read "
+                    "(worth_reading keeps each whose rule can hold), so its key is there",
+                ),
+            )
+        },
+    ),
     "retention": Target(
         "src/blacklist_rules/stores/sqlite/retention.py",
         (
