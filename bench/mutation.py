@@ -374,6 +374,12 @@ TARGETS = {
                 ),
                 (
                     "x__own",
+                    13,
+                    "decisions.get(key): a guarded rule's prior test was always read "
+                    "(worth_reading keeps each whose rule can hold), so its key is there",
+                ),
+                (
+                    "x__own",
                     11,
                     "decisions.get(key, None): a guarded rule's prior test was always read "
                     "(worth_reading keeps each whose rule can hold), so its key is there",

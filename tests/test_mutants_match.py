@@ -8,7 +8,7 @@ from pathlib import Path
 
 from blacklist_rules import Engine
 
-from .support import RUMOR_FREEZE_30D, event, write_rule
+from .support import RUMOR_FREEZE_30D, default_pack_with, event, write_rule
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -146,3 +146,43 @@ def test_a_reversing_event_in_a_window_is_decided_on_the_settled_whole_count(
             found = [d for d in engine.process(review).decisions if d.mode == "shadow"]
             seen.append([(d.matched[0].conditions[-1].seen, d.evidence) for d in found])
     assert seen == [[], [(2, ("rv0", "rv1"))], [(3, ("rv0", "rv1", "rv2"))]]
+
+
+def test_only_a_rule_that_reads_the_blacklist_has_the_listing_decision_as_evidence(
+    tmp_path: Path,
+) -> None:
+    """A blacklisted person registers again and fails verification, with the returning-
+    identity rule in shadow mode: the enforced freeze (a rule that does not read the blacklist)
+    has the registration alone as evidence; the shadow blacklist adds the decision that
+    listed the identity."""
+    rules = default_pack_with(tmp_path / "rules")
+    returning = rules / "identity" / "blacklist-returning-identity.yaml"
+    text = returning.read_text(encoding="utf-8")
+    returning.write_text(text.replace("mode: enforce", "mode: shadow"), encoding="utf-8")
+    identity = {"id_number": "360426199101010071"}
+    with Engine.from_path(rules, max_lead=None) as engine:
+        engine.process(
+            event(
+                "registration",
+                "li",
+                timedelta(0),
+                "reg-li",
+                identity=identity,
+                verification={"status": "passed"},
+            )
+        )
+        report = event("impersonation_report", "li", DAY, "imp", reporter_id="r", confirmed=True)
+        (listing,) = engine.process(report).decisions
+        again = event(
+            "registration",
+            "li-2",
+            5 * DAY,
+            "reg-2",
+            identity=identity,
+            verification={"status": "failed", "reason": "blurry_photo"},
+        )
+        found = {d.rule_id: d.evidence for d in engine.process(again).decisions}
+    assert found == {
+        "freeze-failed-registration-verification": ("reg-2",),
+        "blacklist-returning-identity": ("reg-2", listing.decision_id),
+    }
