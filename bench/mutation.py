@@ -372,6 +372,15 @@ TARGETS = {
                     "`seen is not None or ...`: match_of is given only rules whose guard held, "
                     "so the window count is there and at least `count`",
                 ),
+                *(
+                    (
+                        "x__later",
+                        n,
+                        "a late firing comes from a window rule on the event's type, and "
+                        "by_type and listed have every type a rule is on: the default is unused",
+                    )
+                    for n in (4, 6, 9, 11)
+                ),
                 (
                     "x__own",
                     13,
