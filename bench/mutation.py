@@ -322,6 +322,80 @@ TARGETS = {
             },
         },
     ),
+    "times": Target(
+        "src/blacklist_rules/model/times.py",
+        (
+            "tests/test_events.py",
+            "tests/test_boundaries.py",
+            "tests/test_event_time_merge.py",
+            "tests/test_mutants_times.py",
+        ),
+    ),
+    "prior": Target(
+        "src/blacklist_rules/engine/prior.py",
+        (
+            "tests/test_prior.py",
+            "tests/test_prior_reports.py",
+            "tests/test_time_order.py",
+            "tests/test_mutants_prior.py",
+        ),
+    ),
+    "match": Target(
+        "src/blacklist_rules/engine/match.py",
+        (
+            "tests/test_history.py",
+            "tests/test_prior.py",
+            "tests/test_lists_late.py",
+            "tests/test_window_cost.py",
+            "tests/test_account_facts.py",
+            "tests/test_boundaries.py",
+            "tests/test_mutants_match.py",
+        ),
+        equivalent={
+            f"blacklist_rules.engine.match.{name}__mutmut_{n}": why
+            for name, n, why in (
+                (
+                    "x_exact",
+                    7,
+                    "`test is not None or conditions`: with no window test the match is "
+                    "returned before `seen` is read, and a window rule always has conditions",
+                ),
+                (
+                    "x_match_of",
+                    10,
+                    "`seen is not None or ...`: match_of is given only rules whose guard held, "
+                    "so the prior count is there and at least `count`",
+                ),
+                (
+                    "x_match_of",
+                    31,
+                    "`seen is not None or ...`: match_of is given only rules whose guard held, "
+                    "so the window count is there and at least `count`",
+                ),
+                *(
+                    (
+                        "x__later",
+                        n,
+                        "a late firing comes from a window rule on the event's type, and "
+                        "by_type and listed have every type a rule is on: the default is unused",
+                    )
+                    for n in (4, 6, 9, 11)
+                ),
+                (
+                    "x__own",
+                    13,
+                    "decisions.get(key): a guarded rule's prior test was always read "
+                    "(worth_reading keeps each whose rule can hold), so its key is there",
+                ),
+                (
+                    "x__own",
+                    11,
+                    "decisions.get(key, None): a guarded rule's prior test was always read "
+                    "(worth_reading keeps each whose rule can hold), so its key is there",
+                ),
+            )
+        },
+    ),
     "retention": Target(
         "src/blacklist_rules/stores/sqlite/retention.py",
         (
