@@ -27,8 +27,8 @@ HISTORY_CUT = "the state at the history cut"
 class Hypothetical(SQLiteStore):
     """The scratch world's store. What it decides is only compared with ours, then dropped
     with it at `close`, and nothing reads its audit trail or its rule texts before that: it
-    keeps neither (about 0.7 ms an appeal or lift, a quarter of it the pack's rule texts
-    serialised; bench/README.md, "Speed (issue 19)")."""
+    keeps neither (a fifth of an appeal's or lift's instructions, counted by callgrind:
+    bench/README.md, "Speed (issue 19)")."""
 
     def audit(self, kind: str, record: dict[str, Any], **where: Any) -> None:
         """Nothing: a hypothetical decision is never on the record."""
