@@ -124,6 +124,21 @@ def _past_readers(ruleset: CompiledRuleset) -> tuple[frozenset[str], frozenset[s
     )
 
 
+_INDEXED: dict[int, tuple[CompiledRuleset, Indexes]] = {}
+"""Each pack's `Indexes` by `id`, the pack held beside them (so the id is never reused)."""
+
+
+def indexes_of(ruleset: CompiledRuleset) -> Indexes:
+    """The pack's `Indexes`, built once: the reversal cascade builds a scratch engine per
+    appeal or lift, and the pack, immutable, is indexed the same way each time."""
+    found = _INDEXED.get(id(ruleset))
+    if found is None or found[0] is not ruleset:
+        if len(_INDEXED) >= 16:  # (packs reloaded many times: keep a few)
+            _INDEXED.clear()
+        found = _INDEXED[id(ruleset)] = (ruleset, Indexes(ruleset))
+    return found[1]
+
+
 WORKER_IDLE_TIMEOUT = 60.0
 """Seconds without a commit after which a worker is declared gone (default)."""
 
@@ -167,7 +182,7 @@ class Core:
         self.prefilter = prefilter
         self.prune = prune
         self.time_bound = time_bound
-        self.index = Indexes(ruleset)
+        self.index = indexes_of(ruleset)
         self.mirrors = Mirrors.load(store)
         self.observe: Callable[[Event, dict[str, Any]], None] | None = None
         self.given: dict[str, Fingerprints] = {}

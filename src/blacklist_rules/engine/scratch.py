@@ -5,13 +5,14 @@ driven through the engine's public seed/replay API (`Engine.seed`: `inherit`, `r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from blacklist_rules.model.events import from_micros
 from blacklist_rules.model.identity import DEVICE, ID_NUMBER, PHONE, Fingerprints
-from blacklist_rules.stores.records import Deadline, TakenDecision
+from blacklist_rules.stores.records import Deadline, RuleFile, TakenDecision
 from blacklist_rules.stores.sqlite import SQLiteStore
 
 from .core import Core
@@ -21,6 +22,22 @@ if TYPE_CHECKING:
 
 HISTORY_CUT = "the state at the history cut"
 """The cause of a replay's statuses at its start, when the history before it was purged."""
+
+
+class Hypothetical(SQLiteStore):
+    """The scratch world's store. What it decides is only compared with ours, then dropped
+    with it at `close`, and nothing reads its audit trail or its rule texts before that: it
+    keeps neither (a fifth of an appeal's or lift's instructions, counted by callgrind:
+    bench/README.md, "Speed (issue 19)")."""
+
+    def audit(self, kind: str, record: dict[str, Any], **where: Any) -> None:
+        """Nothing: a hypothetical decision is never on the record."""
+
+    def remember_ruleset(
+        self, digest: str, rules: Sequence[RuleFile], notices: Mapping[str, str] | None = None
+    ) -> None:
+        """Only the digest (the decisions carry it); the rule texts are in our store."""
+        self._digest = digest
 
 
 def replay_without(
@@ -34,7 +51,7 @@ def replay_without(
     # SQLite in memory, not `MemoryStore`: measured on bench/bench_appeal.py (20,000 events,
     # 20 appeals) the in-memory store made an appeal ~20 % slower (median 4.1 ms against
     # 3.4 ms). Either is seeded at a history cut through the protocols (`Seeding`).
-    store = SQLiteStore()
+    store = Hypothetical()
     world = Engine(
         core.ruleset,
         store,
@@ -51,7 +68,7 @@ def replay_without(
         world.close()
 
 
-def _replay_into(core: Core, world: Engine, store: SQLiteStore, accounts: set[str]) -> int:
+def _replay_into(core: Core, world: Engine, store: Hypothetical, accounts: set[str]) -> int:
     given = {}
     for event_id, pairs in core.store.prints_of(accounts).items():
         found = {pair.kind: pair.fingerprint for pair in pairs}
@@ -75,7 +92,7 @@ def _replay_into(core: Core, world: Engine, store: SQLiteStore, accounts: set[st
 
 
 def _settle_into(
-    core: Core, world: Engine, store: SQLiteStore, accounts: set[str], cut_us: int
+    core: Core, world: Engine, store: Hypothetical, accounts: set[str], cut_us: int
 ) -> int:
     """Start the replay where history is no longer settled: at the accounts' first event
     from the history cut on, from their state when it came (the events before it, the
