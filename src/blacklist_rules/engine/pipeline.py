@@ -77,6 +77,7 @@ def process(
             core.store.add_identity(kind, fingerprint, event.account_id, event.event_id, ctx.at_us)
     _advance(core, ctx, event)
     deadlines.listen(core, ctx, event, listening)
+    time_order.meet_late(core, ctx, event, listening)  # a deadline that fired too early
     decisions = _effects(core, ctx, event, occasions)
     mirrors = core.mirrors
     if mirrors.next_due is not None and mirrors.clock and mirrors.next_due <= mirrors.clock:
