@@ -22,7 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from blacklist_rules import Engine, SQLiteStore, load_ruleset
 from blacklist_rules.cli import main
 from blacklist_rules.engine.time_order import UNANCHORED, UNMET
+from blacklist_rules.stores import open_store
 
+from .postgres import fresh_database
 from .strategies import late_deadline_events
 from .support import T0, event, write_rule
 
@@ -79,10 +81,22 @@ class Run:
     intact: bool
 
 
-def run(events: list[dict[str, Any]], ruleset: Any = RULESET) -> Run:
-    """A fresh engine, `events` in the order given, one commit an event."""
+def run(
+    events: list[dict[str, Any]],
+    ruleset: Any = RULESET,
+    store: Any = None,
+    worker_id: str | None = None,
+) -> Run:
+    """A fresh engine (over a new SQLite db, or `store`), `events` in the order given, one
+    commit an event."""
     accounts = sorted({e["account_id"] for e in events})
-    with Engine(ruleset, SQLiteStore(), commit_every=1, max_lead=None) as engine:
+    with Engine(
+        ruleset,
+        SQLiteStore() if store is None else store,
+        commit_every=1,
+        max_lead=None,
+        worker_id=worker_id,
+    ) as engine:
         for outcome in engine.run(events):
             assert outcome.accepted, outcome
         store = engine.store
@@ -136,9 +150,9 @@ def passed(at: timedelta, event_id: str = "pass") -> dict[str, Any]:
     return event("identity_verification", "a", at, event_id, status="passed")
 
 
-def tick(at: timedelta) -> dict[str, Any]:
+def tick(at: timedelta, event_id: str = "tick") -> dict[str, Any]:
     """An event of another account that only moves the clock."""
-    return event("registration", "clock", at, "tick")
+    return event("registration", "clock", at, event_id)
 
 
 @pytest.mark.parametrize("kind", ["verification", "registration"])
@@ -233,3 +247,24 @@ def test_the_cli_takes_a_late_verification_into_account(
     assert main(["explain", cancel, "--db", db, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["reversed_by"] == "pass"
     assert main(["audit", "verify", db]) == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("edge", EDGES)
+def test_a_worker_on_postgresql_takes_a_late_verification_into_account(edge: str) -> None:
+    """One worker on a shared PostgreSQL db, where deadlines go by the watermark (its own
+    committed progress): the freeze's cause, two clock events (the second fires the cancel,
+    the watermark then past it), the verification last. The same end as SQLite in time order:
+    inside the edge the late verification reverses the cancel; the trail verifies."""
+    events = [
+        cause("verification"),
+        tick(40 * DAY),
+        tick(41 * DAY, "tick2"),
+        passed(15 * DAY + EDGES[edge]),
+    ]
+    timed = in_time_order(events)
+    with fresh_database() as url:
+        result = run(events, store=open_store(url), worker_id="w")
+    assert result.final == timed.final
+    assert result.intact
+    assert result.reversals == ((UNMET,) if edge == "inside" else ())
