@@ -435,3 +435,50 @@ past_events = st.lists(
 """Events whose decisions rules reading the account's past (`prior:`, `account.status`,
 `account.age`) depend on: two accounts, each registered at most once, within 51 days, no two
 events at the same moment (issue 18: set semantics in time order)."""
+
+
+# Late deadlines (`time_order.meet_late`): per account a freeze cause, passed verifications
+# around its 15-day deadline, and one event of another account that moves the clock.
+DEADLINE_OFFSETS = tuple(
+    timedelta(days=days) + timedelta(microseconds=us)
+    for days, us in ((-1, 0), (0, 0), (0, 1), (5, 0), (15, -1), (15, 0), (15, 1), (20, 0))
+)
+"""A passed verification's time from its account's freeze: before it, at it, 1µs after, inside
+the deadline's span, at its edge (1µs before, at, 1µs after) and well after."""
+
+
+@st.composite
+def late_deadline_events(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """The events of one or two accounts (a failed verification or a failed registration
+    check, then 0 to 2 passed verifications) and a clock event of a third, in a drawn arrival
+    order; event ids say what each is."""
+    events: list[dict[str, Any]] = []
+    for account in draw(st.sampled_from((("a",), ("a", "b")))):
+        start = T0 + timedelta(hours=draw(st.integers(0, 72)))
+        cause: dict[str, Any] = {"account_id": account, "occurred_at": start.isoformat()}
+        if draw(st.booleans()):
+            cause |= {"type": "identity_verification", "status": "failed"}
+        else:
+            cause |= {"type": "registration", "verification": {"status": "failed"}}
+        events.append({"event_id": f"{account}-cause", **cause})
+        offsets = draw(st.lists(st.sampled_from(DEADLINE_OFFSETS), max_size=2, unique=True))
+        for index, offset in enumerate(offsets):
+            events.append(
+                {
+                    "event_id": f"{account}-pass{index}",
+                    "type": "identity_verification",
+                    "account_id": account,
+                    "occurred_at": (start + offset).isoformat(),
+                    "status": "passed",
+                }
+            )
+    clock = T0 + timedelta(days=draw(st.integers(1, 60)))
+    events.append(
+        {
+            "event_id": "tick",
+            "type": "registration",
+            "account_id": "clock",
+            "occurred_at": clock.isoformat(),
+        }
+    )
+    return draw(st.permutations(events))

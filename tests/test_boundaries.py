@@ -70,18 +70,21 @@ def tick(at: timedelta, kind: str = "registration") -> dict[str, Any]:
 
 def run(events: list[dict[str, Any]]) -> Result:
     """A fresh engine over the default pack, `events` in the order given, committing (and
-    so pruning history) after each event, as `process` does."""
+    so pruning history) after each event, as `process` does. A decision a later outcome
+    reverses (a late event that met its deadline) is not in the result."""
     with Engine(RULESET, SQLiteStore(), commit_every=1, max_lead=None) as engine:
-        decided = []
+        decided: dict[str, tuple[str, str, datetime]] = {}
         for outcome in engine.run(events):
             assert outcome.accepted, outcome
-            decided += [
-                (d.account_id, d.rule_id, d.effective_at)
+            decided.update(
+                (d.decision_id, (d.account_id, d.rule_id, d.effective_at))
                 for d in outcome.decisions
                 if d.mode == "enforce"
-            ]
+            )
+            for reversal in outcome.reversals:
+                decided.pop(reversal.decision_id, None)
         accounts = sorted({e["account_id"] for e in events})
-        return tuple(sorted(decided)), {a: str(engine.status(a)) for a in accounts}
+        return tuple(sorted(decided.values())), {a: str(engine.status(a)) for a in accounts}
 
 
 def every_order(events: list[dict[str, Any]]) -> dict[tuple[str, ...], Result]:
@@ -206,9 +209,9 @@ def test_a_passed_verification_at_the_deadline_edge(edge: str) -> None:
     """Freeze at T0 (failed verification), a passed verification at T0 + 15d (+ edge), and
     the clock moved on to T0 + 40d: 1µs before the deadline meets it (no cancel, the freeze
     ends); at it or after, the deadline has passed: cancelled at T0 + 15d, in all 6 orders.
-    Inside the edge, the orders where the passed verification arrives after both the freeze
-    and the clock's move cancel too: the deadline acted when the clock reached it, and nothing
-    undoes a decision taken (README, "History")."""
+    Inside the edge, where the passed verification arrives after both the freeze and the
+    clock's move, the deadline fired when the clock passed it and the late verification takes
+    its cancel back (`time_order.meet_late`): the same end as time order."""
     passed = 15 * DAY + EDGES[edge]
     events = [
         verification("a", 0 * DAY, "v1", "failed"),
@@ -216,8 +219,7 @@ def test_a_passed_verification_at_the_deadline_edge(edge: str) -> None:
         tick(40 * DAY),
     ]
     for order, result in every_order(events).items():
-        late = order[-1] == "v2"
-        met = edge == "inside" and not late
+        met = edge == "inside"
         expected = {(FREEZE_V, T0)} | (set() if met else {(CANCEL_V, T0 + 15 * DAY)})
         assert rules_of(result) == expected, order
         assert result[1]["a"] == ("active" if met else "cancelled"), order
@@ -242,7 +244,8 @@ def test_a_passed_verification_at_the_anchor_meets_the_deadline(edge: str) -> No
     """A passed verification exactly at the freeze's moment (the anchor, T0) meets its
     deadline: the span is closed at its start. 1µs before the anchor it does not: cancelled at
     T0 + 15d. The clock moves to T0 + 40d; in the orders where the passed verification arrives
-    after both the freeze and the clock's move, the deadline has acted already: cancelled."""
+    after both the freeze and the clock's move, the deadline has acted already and the late
+    verification takes its cancel back: every order ends as time order."""
     passed = -US if edge == "before" else timedelta(0)
     events = [
         verification("a", 0 * DAY, "v1", "failed"),
@@ -250,7 +253,7 @@ def test_a_passed_verification_at_the_anchor_meets_the_deadline(edge: str) -> No
         tick(40 * DAY),
     ]
     for order, result in every_order(events).items():
-        cancelled = edge == "before" or order[-1] == "v2"
+        cancelled = edge == "before"
         assert ((CANCEL_V, T0 + 15 * DAY) in rules_of(result)) is cancelled, order
         assert (result[1]["a"] == "cancelled") is cancelled, order
 

@@ -163,12 +163,15 @@ def _due_claimed(core: Core, clock_us: int) -> list[Deadline]:
 
 
 def meets_or_starts(core: Core, event: Event, listening: list[Listener]) -> bool:
-    """Would `listen` write: start a deadline, or meet one of the account's?"""
+    """Would `listen` write: start a deadline, or meet one of the account's? (A late event
+    may meet one that already fired: `time_order.meet_late`.)"""
     after, unless, waiting = core.index.after, core.index.unless, core.mirrors.waiting
+    clock = core.mirrors.clock
+    late = clock is not None and event.occurred_at < clock
     for listener in listening:
         if listener.name in after:
             return True
-        if listener.stream in unless and event.account_id in waiting:
+        if listener.stream in unless and (late or event.account_id in waiting):
             return True
     return False
 

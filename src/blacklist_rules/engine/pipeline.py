@@ -15,6 +15,7 @@ from blacklist_rules.model.events import (
     stored_text,
     to_micros,
 )
+from blacklist_rules.pack.compiler import Listener
 
 from . import deadlines, human, intake, lists, observe, registry, time_order
 from . import decide as deciding
@@ -77,7 +78,7 @@ def process(
             core.store.add_identity(kind, fingerprint, event.account_id, event.event_id, ctx.at_us)
     _advance(core, ctx, event)
     deadlines.listen(core, ctx, event, listening)
-    decisions = _effects(core, ctx, event, occasions)
+    decisions = _effects(core, ctx, event, occasions, listening)
     mirrors = core.mirrors
     if mirrors.next_due is not None and mirrors.clock and mirrors.next_due <= mirrors.clock:
         _advance(core, ctx, event)  # a freeze over ends now
@@ -102,11 +103,17 @@ def _advance(core: Core, ctx: EventContext, event: Event) -> None:
 
 
 def _effects(
-    core: Core, ctx: EventContext, event: Event, occasions: list[Occasion]
+    core: Core,
+    ctx: EventContext,
+    event: Event,
+    occasions: list[Occasion],
+    listening: list[Listener],
 ) -> list[Decision]:
-    """The event's own effects (a person's decision, a reversal), then the decisions on each
+    """The deadlines a late event meets after they fired (`time_order.meet_late`), the
+    event's own effects (a person's decision, a reversal), then the decisions on each
     occasion, then the later registrations a late event completed a window for, then the
     account's later events a late change of its past decides again (`time_order`)."""
+    time_order.meet_late(core, ctx, event, listening)
     if isinstance(event, ListUpdate):
         lists.apply(core.store, event)
     human_decisions = human.apply_event(core, ctx, event)  # may refuse it: EventError

@@ -14,7 +14,12 @@ decided again in time order, back to the history cut rather than the horizon (an
 does not fade with age), at most `MAX_LATER` of them. A decision reversed because the account
 was on a list at its time says so (`RELISTED`). A window rule with `unless_listed` has its
 window read again for an event within the horizon (its history is kept that long); for an
-older one its match is kept as it was, unless the account is now known to be on a list."""
+older one its match is kept as it was, unless the account is now known to be on a list.
+
+A late `unless` event meets a deadline that already fired only because the clock was past it
+when it was set (`meet_late`): the deadline is met, as in time order, and its decision (and a
+fired deadline counted from that decision, and so on) is reversed with a record that says so
+(`UNMET`, `UNANCHORED`); the account's later events are then decided again as for any reversal."""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from blacklist_rules.model.decisions import CASCADE, Decision, Mode, Reversal
+from blacklist_rules.model.decisions import CASCADE, Action, Decision, Mode, Reversal, decision_id
 from blacklist_rules.model.events import (
     Event,
     ListUpdate,
@@ -32,13 +37,13 @@ from blacklist_rules.model.events import (
     utc_text,
 )
 from blacklist_rules.model.history import HistoryRow
-from blacklist_rules.pack.compiler import CompiledRule
+from blacklist_rules.pack.compiler import DEADLINE, CompiledRule, Listener
 from blacklist_rules.pack.lists import listed_key
 from blacklist_rules.windows import StreamWindow
 
 from . import decide as deciding
 from . import match as matching
-from . import observe
+from . import observe, registry
 from . import record as recording
 from .account import account_facts
 from .context import EventContext, Occasion
@@ -54,6 +59,12 @@ REDECIDED = "re-evaluated in time order: what it relied on of the account's past
 RELISTED = "re-evaluated in time order: the account was on an exemption list at the event's time"
 """The reason of such a reversal when a rule that decided is now held back by `unless_listed`
 (a late `list_update` put the account on one of its lists from before the event)."""
+UNMET = "re-evaluated in time order: an event before the deadline met it"
+"""The reason of a reversal of a deadline's decision a late `unless` event takes back: the
+deadline fired only because the clock was already past it when that event came."""
+UNANCHORED = "re-evaluated in time order: the decision its deadline counted from was reversed"
+"""The reason of a reversal of a fired deadline's decision whose anchor decision `UNMET` took
+back: in time order the deadline would have been void (`deadlines.fire`)."""
 
 
 def follow(core: Core, ctx: EventContext, event: Event, decisions: Sequence[Decision]) -> None:
@@ -87,6 +98,48 @@ def follow(core: Core, ctx: EventContext, event: Event, decisions: Sequence[Deci
     for account in sorted(since):
         back = account in relisted
         redecide_later(core, ctx, account, since[account], event.event_id, to_cut=back)
+
+
+def meet_late(core: Core, ctx: EventContext, event: Event, listening: list[Listener]) -> None:
+    """A late event meets the account's fired deadlines whose span holds it (at or after the
+    start, before the due time, as `unless` reads in time order): each is met, its decision
+    reversed (`UNMET`), and so, in turn, those of fired deadlines counted from a reversed
+    decision. A pending one it meets is `deadlines.listen`'s; nothing to do in time order.
+    An event more than the horizon behind the clock meets none (its rows may be pruned)."""
+    clock = core.mirrors.clock
+    clock_us = to_micros(clock) if clock is not None else ctx.at_us
+    if not clock_us - core.ruleset.horizon_us <= ctx.at_us < clock_us:
+        return
+    streams = {it.stream for it in listening if it.stream is not None}
+    rules = {rule for key in streams for rule in core.index.unless.get(key, ())}
+    if not rules:
+        return
+    rows = core.store.deadlines_of(event.account_id)
+    met = [
+        row
+        for row in rows
+        if row.state == "fired" and row.rule_id in rules and row.start_us <= ctx.at_us < row.due_us
+    ]
+    state, reason = "met", UNMET  # (then "void": counted from a reversed decision, as `fire`)
+    while met:
+        taken: list[Decision] = []
+        for row in met:
+            now = core.store.set_deadline_state(row.rule_id, row.anchor_id, state)
+            recording.audit_deadline(core, now)
+            taken.extend(_deadline_decisions(core, row.rule_id, row.anchor_id, row.account_id))
+        _reverse(core, ctx, taken, event.event_id, reason)
+        if any(d.action == Action.BLACKLIST and d.mode == Mode.ENFORCE for d in taken):
+            registry.sync(core, ctx, event.account_id, event.occurred_at, event.event_id)
+        fallen = {d.decision_id for d in taken if d.mode == Mode.ENFORCE}
+        met = [row for row in rows if row.state == "fired" and row.anchor_id in fallen]
+        state, reason = "void", UNANCHORED
+
+
+def _deadline_decisions(core: Core, rule_id: str, anchor: str, account_id: str) -> list[Decision]:
+    """The standing decisions a deadline took when it fired (`deadlines.fire`), both modes."""
+    key = f"{DEADLINE}:{rule_id}:{anchor}"
+    found = [core.store.decision(decision_id(key, account_id, mode)) for mode in Mode]
+    return [it.decision for it in found if it is not None and it.reversed_by is None]
 
 
 def redecide_later(
