@@ -238,6 +238,32 @@ def test_the_purge_keeps_the_longest_window_before_the_oldest_late_event() -> No
         assert sorted(payloads(engine)) == ["rep", "s-late", "s-w", "s-y", "s-z"]
 
 
+@pytest.mark.parametrize("purged", [False, True])
+@pytest.mark.parametrize("offset", [-1, 0, 1])
+def test_a_strike_too_late_to_count_stays_uncounted_in_a_replay_from_the_cut(
+    purged: bool, offset: int
+) -> None:
+    """b's strike from day 195 (a microsecond before, at, after) comes at clock 375, the
+    horizon (180 days) behind; strikes from days 373 and 199 (other content) follow. Their
+    day-373 freeze overturned, purged at day 198 or not, the day-199 freeze stands when the
+    first strike counted, not when it came too late (a replay from the cut once counted it)."""
+    at = 195 * DAY + offset * timedelta(microseconds=1)
+    with engine_at_wall() as engine:
+        engine.process(registered("b", 0 * DAY, "reg", WANG))
+        engine.advance_to(T0 + 375 * DAY)
+        for item in (strike("b", at, "s0", "c1"), strike("b", 373 * DAY, "s1", "c1")):
+            engine.process(item)
+        engine.process(strike("b", 199 * DAY, "s2", "c2"))
+        engine.advance_to(T0 + 400 * DAY)
+        if purged:
+            assert engine.store.purge_history(T0 + 198 * DAY).removed == 0
+        (chosen,) = [d for d in engine.decisions("b") if d.effective_at == T0 + 373 * DAY]
+        assert engine.process(overturn("b", 401 * DAY, "ap", chosen.decision_id)).rejection is None
+        kept = [d for d in engine.decisions("b") if not _reversed(engine, d.decision_id)]
+        freeze = [(FREEZE_RUMOURS, T0 + 199 * DAY, T0 + 229 * DAY)]
+        assert [(d.rule_id, d.effective_at, d.expires_at) for d in kept] == freeze[: offset + 1]
+
+
 # --- the property: a purge changes nothing of what comes after it ---------------------------
 def _spread(items: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
     """The cascade tests' events, over 400 days instead of 200."""
@@ -324,6 +350,30 @@ def _reported(
     ],
     cut_day=219,
     pick=1000,
+)
+@example(  # e0-e3 are the registrations' ids: the first four are refused. b's day-37 strike came
+    # at clock 375, too late to count; its day-199 strike (c2) came later. The replay after the
+    # appeal, seeded at the cut, once filled b's stream from the log back to the horizon and
+    # counted the day-37 strike the live engine never did: a freeze from day 199 appeared
+    first=[
+        {"type": "advance", "day": 210},
+        _reported("a", 239),
+        _rumour("a", 285),
+        _reported("a", 3, confirmed=False),
+        _reported("d", 265),
+        _reported("a", 375, confirmed=False),
+        _reported("a", 23, confirmed=False),
+        _rumour("a", 189),
+        _rumour("b", 37),
+        _rumour("b", 373),
+        _reported("a", 1, confirmed=False),
+        _rumour("a", 1),
+        {"type": "advance", "day": 1},
+        {**_rumour("b", 199), "content_id": "c2"},
+    ],
+    then=[],
+    cut_day=58,
+    pick=0,
 )
 @given(
     first=st.lists(

@@ -10,8 +10,11 @@ from .core import Core
 
 
 def fill_streams(core: Core) -> None:
-    """A stream new to this store (a rule added since) starts from the events already in the
-    log, back to the horizon; its rules decide nothing about the past."""
+    """A stream new to this store (a rule added since, or a scratch world's seeded at a history
+    cut) starts from the events already in the log, back to the horizon; its rules decide
+    nothing about the past. An event that came more than the horizon behind the clock entered
+    no stream then (`observe`), so it enters none here: else a replay seeded at the cut counts
+    what the live engine and a replay of the whole log never counted."""
     store, ruleset, clock = core.store, core.ruleset, core.mirrors.clock
     filled = store.filled_streams()
     clock_us = to_micros(clock) if clock else None
@@ -28,8 +31,10 @@ def fill_streams(core: Core) -> None:
                 found = core.stored_match(row.payload, stream.listener)
                 if found is not None:
                     event, snapshot = found
-                    value = snapshot.get(stream.distinct) if stream.distinct else None
                     at_us = to_micros(event.occurred_at)
+                    if row.clock_us is not None and at_us < row.clock_us - ruleset.horizon_us:
+                        continue  # it came too late to enter any stream (`observe`)
+                    value = snapshot.get(stream.distinct) if stream.distinct else None
                     store.add_history(key, row.group, at_us, event.event_id, value)
         store.mark_stream_filled(key)
 

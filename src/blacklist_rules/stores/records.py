@@ -126,10 +126,12 @@ class LoggedEvent:
 @attrs.frozen
 class GroupedPayload:
     """A stored event's text and the group its stream's history keeps it under: its account
-    (`EventLog.events_since`) or a registration's fingerprint (`registrations_since`)."""
+    (`EventLog.events_since`) or a registration's fingerprint (`registrations_since`); the
+    clock when it came, which says whether it came too late to enter any stream."""
 
     group: str
     payload: str
+    clock_us: int | None
 
 
 @attrs.frozen

@@ -163,7 +163,7 @@ class MemoryEvents(MemoryBase):
     def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[GroupedPayload]:
         found = [e for e in self._kept() if e.type in types and e.occurred_us > after_us]
         for e in sorted(found, key=lambda e: (e.occurred_us, e.event_id)):
-            yield GroupedPayload(e.account_id, e.payload)
+            yield GroupedPayload(e.account_id, e.payload, e.clock_us)
 
     def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
         if event_id in self._t.withdrawn:

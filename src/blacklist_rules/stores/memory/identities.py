@@ -152,4 +152,4 @@ class MemoryIdentities(MemoryBase):
             if r[0] == kind and r[4] > after_us and r[3] in events
         )
         for _at, event_id, value in found:
-            yield GroupedPayload(value, events[event_id].payload)
+            yield GroupedPayload(value, events[event_id].payload, events[event_id].clock_us)

@@ -213,12 +213,12 @@ class PostgresEvents(PostgresBase):
     def events_since(self, types: tuple[str, ...], after_us: int) -> Iterator[GroupedPayload]:
         """The stored events of these types later than `after_us`, grouped by account."""
         rows = self._db.all(
-            "SELECT account_id, payload FROM events WHERE type = ANY(%s) AND occurred_us > %s "
-            f"AND {KEPT} ORDER BY occurred_us, event_id",
+            "SELECT account_id, payload, clock_us FROM events "
+            f"WHERE type = ANY(%s) AND occurred_us > %s AND {KEPT} ORDER BY occurred_us, event_id",
             (list(types), after_us),
         )
         for row in rows:
-            yield GroupedPayload(str(row[0]), str(row[1]))
+            yield GroupedPayload(str(row[0]), str(row[1]), row[2])
 
     def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
         """Withdraw the evidence a reversed decision was taken on; False if it already was."""

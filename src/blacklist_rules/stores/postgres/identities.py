@@ -167,10 +167,10 @@ class PostgresIdentities(PostgresBase):
     def registrations_since(self, kind: str, after_us: int) -> Iterator[GroupedPayload]:
         """The stored registrations later than `after_us`, grouped by their `kind` fingerprint."""
         rows = self._db.all(
-            "SELECT encode(i.fingerprint, 'hex'), e.payload FROM identities i "
+            "SELECT encode(i.fingerprint, 'hex'), e.payload, e.clock_us FROM identities i "
             "JOIN events e USING (event_id) WHERE i.kind = %s AND i.registered_us > %s "
             "ORDER BY i.registered_us, e.event_id",
             (kind, after_us),
         )
         for row in rows:
-            yield GroupedPayload(str(row[0]), str(row[1]))
+            yield GroupedPayload(str(row[0]), str(row[1]), row[2])

@@ -205,12 +205,12 @@ class SQLiteEvents(SQLiteBase):
         """The stored events of these types later than `after_us`, grouped by account."""
         marks = ", ".join("?" * len(types))
         rows = self._db.execute(
-            f"SELECT account_id, payload FROM events WHERE type IN ({marks}) AND occurred_us > ? "
-            f"AND {KEPT} ORDER BY occurred_us, event_id",
+            f"SELECT account_id, payload, clock_us FROM events WHERE type IN ({marks}) "
+            f"AND occurred_us > ? AND {KEPT} ORDER BY occurred_us, event_id",
             (*types, after_us),
         )
         for row in rows.fetchall():
-            yield GroupedPayload(str(row[0]), str(row[1]))
+            yield GroupedPayload(str(row[0]), str(row[1]), row[2])
 
     def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
         """Withdraw the evidence a reversed decision was taken on; False if it already was."""

@@ -155,9 +155,10 @@ class SQLiteIdentities(SQLiteBase):
     def registrations_since(self, kind: str, after_us: int) -> Iterator[GroupedPayload]:
         """The stored registrations later than `after_us`, grouped by their `kind` fingerprint."""
         rows = self._db.execute(
-            "SELECT i.fingerprint, e.payload FROM identities i JOIN events e USING (event_id) "
-            "WHERE i.kind = ? AND i.registered_us > ? ORDER BY i.registered_us, e.event_id",
+            "SELECT i.fingerprint, e.payload, e.clock_us FROM identities i "
+            "JOIN events e USING (event_id) WHERE i.kind = ? AND i.registered_us > ? "
+            "ORDER BY i.registered_us, e.event_id",
             (kind, after_us),
         )
         for row in rows.fetchall():
-            yield GroupedPayload(bytes(row[0]).hex(), str(row[1]))
+            yield GroupedPayload(bytes(row[0]).hex(), str(row[1]), row[2])
