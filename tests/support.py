@@ -15,6 +15,10 @@ from blacklist_rules.stores.sqlite import SQLiteStore
 from blacklist_rules.stores.sqlite.connection import Connection
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+US = timedelta(microseconds=1)
+EDGES = {"inside": -US, "exact": timedelta(0), "outside": US}
+"""Offsets from an edge: one microsecond before it, at it, one after it."""
 TEST_KEY = "test-identity-key-" + "0123456789abcdef" * 2
 """The identity key every test has in its environment (see conftest)."""
 

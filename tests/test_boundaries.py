@@ -26,14 +26,10 @@ import pytest
 from blacklist_rules import Engine, SQLiteStore, load_ruleset
 from blacklist_rules.model.events import from_micros, to_micros
 
-from .support import T0, event
+from .support import DAY, EDGES, T0, US, event
 from .test_cascade import strike
 from .test_history import NO_RUMOUR_RULES
 
-DAY = timedelta(days=1)
-US = timedelta(microseconds=1)
-EDGES = {"inside": -US, "exact": timedelta(0), "outside": US}
-"""Offsets from an edge: one microsecond before it, at it, one after it."""
 RULESET = load_ruleset()
 FREEZE_R = "freeze-repeated-malicious-rumours"
 BLACKLIST_R = "blacklist-repeated-malicious-rumours"

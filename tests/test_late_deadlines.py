@@ -26,12 +26,8 @@ from blacklist_rules.stores import open_store
 
 from .postgres import fresh_database
 from .strategies import late_deadline_events
-from .support import T0, event, write_rule
+from .support import DAY, EDGES, T0, event, write_rule
 
-DAY = timedelta(days=1)
-US = timedelta(microseconds=1)
-EDGES = {"inside": -US, "exact": timedelta(0), "outside": US}
-"""A passed verification's offset from the deadline: 1µs before it, at it, 1µs after it."""
 RULESET = load_ruleset()
 FREEZE_V = "freeze-failed-verification"
 FREEZE_REG = "freeze-failed-registration-verification"
