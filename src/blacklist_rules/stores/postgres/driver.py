@@ -16,16 +16,16 @@ rolling back.
 
 Rows whose write nobody waits for (a batch's new events, registrations' identity values) can be
 *held* (`hold`): sent later as one statement a table, before the first statement that reads
-their table (`before`), a rollback to a savepoint, or the commit; so no read misses them and
-the events are in the log in the order held. A savepoint keeps what was held when it was taken:
-rolled back to, the held rows are what they were then (rows sent since, the server undid). A
-savepoint is sent lazily, just before the first statement inside it that writes (held rows
-included; a plain read changes nothing to undo): one inside which nothing was written costs no
-round trip, its `RELEASE` and `ROLLBACK TO` none either. A read that fails inside a savepoint
-not sent leaves nothing to roll back to: the transaction fails (`StoreUnavailableError`). A
-held write that fails fails the transaction (`StoreUnavailableError`), never an event's own
-failure, as it may be another event's; held events of which fewer were logged than held
-(another writer logged one first) are a `StoreConflictError`: the transaction must run again.
+their table (`before`) or the commit; so no read misses them and the events are in the log in
+the order held. A savepoint keeps what was held when it was taken: rolled back to, the held
+rows are what they were then (rows sent since, the server undid). A savepoint is sent lazily,
+just before the first statement inside it that writes (held rows included; a plain read changes
+nothing to undo): one inside which nothing was written costs no round trip, its `RELEASE` and
+`ROLLBACK TO` none either. A read that fails inside a savepoint not sent leaves nothing to roll
+back to: the transaction fails (`StoreUnavailableError`). A held write that fails fails the
+transaction (`StoreUnavailableError`), never an event's own failure, as it may be another
+event's; held events of which fewer were logged than held (another writer logged one first) are
+a `StoreConflictError`: the transaction must run again.
 """
 
 from __future__ import annotations
@@ -170,9 +170,10 @@ class PgConnection:
         exact: bool = True,
     ) -> None:
         """Hold a row for `query`, sent with the other rows held for it (one statement)
-        ahead of the first statement `before` matches, a rollback or the commit. Rows of
-        different statements may go in another order than held: they must not depend on
-        each other (no key of one table refers to another's)."""
+        ahead of the first statement `before` matches or the commit (a rollback drops
+        them: to a savepoint, those held since it was taken). Rows of different statements
+        may go in another order than held: they must not depend on each other (no key of
+        one table refers to another's)."""
         for i, item in enumerate(self._held):
             if item.query == query:
                 self._held[i] = attrs.evolve(item, rows=(*item.rows, row))
