@@ -13,8 +13,9 @@ one with `git worktree add` or `git archive main | tar -x -C SRC`).
 
 Each worker is a child process running a `Worker` over a file of its share of the accounts
 (CRC-32 mod N, as `bench_workers.py` without a broker), batches of `--batch`. Its statements
-are counted at the store's one psycopg seam (`PgConnection`, wrapped here and nowhere else):
-every call is a statement and a round trip, but a statement sent inside a pipeline
+are counted at the store's one psycopg seam (`PgConnection`, wrapped here and nowhere else)
+where they reach the server (a savepoint the driver keeps unsent is not counted): every
+call is a statement and a round trip, but a statement sent inside a pipeline
 (`PgConnection.pipelined`, where the tree has it) waits for the pipeline's one sync, and an
 `executemany` (`run_many`) is one round trip however many rows. A write held for the next
 round trip (`PgConnection.hold`, where the tree has it) is counted as a statement, "(held)",
@@ -70,8 +71,9 @@ def _shape(query: object) -> str:
 
 
 def _count(tally: Counter[str], trips: list[int], opened: list[Any]) -> None:
-    """Wrap `PgConnection`'s statement methods: each call counted by its text; a round trip
-    unless inside a pipeline. Every connection made is kept in `opened`."""
+    """Wrap `PgConnection`'s statement methods where they reach the server (`_run`,
+    `run_many`): each call counted by its text; a round trip unless inside a pipeline.
+    Every connection made is kept in `opened`."""
     from blacklist_rules.stores.postgres import driver
 
     pipelines = [0]
@@ -87,15 +89,14 @@ def _count(tally: Counter[str], trips: list[int], opened: list[Any]) -> None:
         plain: Callable[..., Any] = getattr(driver.PgConnection, name)
 
         def counting(self: Any, query: Any, *args: Any, **kw: Any) -> Any:
-            text = args[0] if name == "rows" else query  # (`rows` names its record first)
-            tally[_shape(text)] += 1
+            tally[_shape(query)] += 1
             if not pipelines[0]:
                 trips[0] += 1
             return plain(self, query, *args, **kw)
 
         setattr(driver.PgConnection, name, counting)
 
-    for name in ("execute", "all", "one", "rows", "run_many"):
+    for name in ("_run", "run_many"):  # (what reaches the server: a savepoint kept, not)
         wrap(name)
     held = getattr(driver.PgConnection, "hold", None)
     if held is not None:

@@ -14,15 +14,18 @@ one is open is an error, never a silent join. A transaction in which a statement
 commit: PostgreSQL would silently roll it back, so `commit()` says so (`StoreError`) after
 rolling back.
 
-Rows whose write nobody waits for (a batch's new events, registrations' identity values)
-can be *held* (`hold`): sent later as one statement a table, before the first statement that
-reads their table (`before`), a rollback to a savepoint, or the commit; so no read misses
-them and the events are in the log in the order held. A savepoint keeps what was held when
-it was taken: rolled back to, the held rows are what they were then (rows sent since, the
-server undid). A held write that fails fails the transaction (`StoreUnavailableError`), never
-an event's own failure, as it may be another event's; held events of which fewer were logged
-than held (another writer logged one first) are a `StoreConflictError`: the transaction must
-run again.
+Rows whose write nobody waits for (a batch's new events, registrations' identity values) can be
+*held* (`hold`): sent later as one statement a table, before the first statement that reads
+their table (`before`) or the commit; so no read misses them and the events are in the log in
+the order held. A savepoint keeps what was held when it was taken: rolled back to, the held
+rows are what they were then (rows sent since, the server undid). A savepoint is sent lazily,
+just before the first statement inside it that writes (held rows included; a plain read changes
+nothing to undo): one inside which nothing was written costs no round trip, its `RELEASE` and
+`ROLLBACK TO` none either. A read that fails inside a savepoint not sent leaves nothing to roll
+back to: the transaction fails (`StoreUnavailableError`). A held write that fails fails the
+transaction (`StoreUnavailableError`), never an event's own failure, as it may be another
+event's; held events of which fewer were logged than held (another writer logged one first) are
+a `StoreConflictError`: the transaction must run again.
 """
 
 from __future__ import annotations
@@ -67,6 +70,28 @@ class Held:
 
     def args(self) -> list[list[Any]]:
         return [list(column) for column in zip(*self.rows, strict=True)]
+
+
+@attrs.define
+class Mark:
+    """An open savepoint: its statement, what was held when it was taken, and whether the
+    server has it yet (`sent`: a write went inside it)."""
+
+    statement: str
+    held: list[Held]
+    sent: bool = False
+
+
+_READS = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+_TAKES = re.compile(
+    r"\bFOR\s+(UPDATE|SHARE|NO\s+KEY|KEY)\b|\bpg_advisory|\bblacklist_\w*\(|\b(next|set)val\(",
+    re.IGNORECASE,
+)
+"""A plain read (`_READS` and not `_TAKES`: no lock taken, no function of ours that writes)
+changes nothing a rollback to a savepoint must undo: no savepoint is sent before it."""
+
+_MARKS = ("SAVEPOINT", "RELEASE", "ROLLBACK TO")
+"""The statements that open, close and roll back to a savepoint: kept here, sent lazily."""
 
 
 def json_value(value: object) -> Jsonb | None:
@@ -115,8 +140,8 @@ class PgConnection:
         """Run inside each transaction just before it commits (the store's commit count)."""
         self._current: Transaction | None = None
         self._held: list[Held] = []
-        self._saved: list[list[Held]] = []
-        """What was held when each open savepoint was taken, innermost last."""
+        self._marks: list[Mark] = []
+        """The open savepoints, innermost last."""
         try:
             self._raw = psycopg.connect(
                 url, autocommit=True, connect_timeout=max(1, round(busy_timeout))
@@ -145,9 +170,10 @@ class PgConnection:
         exact: bool = True,
     ) -> None:
         """Hold a row for `query`, sent with the other rows held for it (one statement)
-        ahead of the first statement `before` matches, a rollback or the commit. Rows of
-        different statements may go in another order than held: they must not depend on
-        each other (no key of one table refers to another's)."""
+        ahead of the first statement `before` matches or the commit (a rollback drops
+        them: to a savepoint, those held since it was taken). Rows of different statements
+        may go in another order than held: they must not depend on each other (no key of
+        one table refers to another's)."""
         for i, item in enumerate(self._held):
             if item.query == query:
                 self._held[i] = attrs.evolve(item, rows=(*item.rows, row))
@@ -155,20 +181,25 @@ class PgConnection:
         self._held.append(Held(query, (row,), before, what, exact))
 
     def _send_held(self, query: str | sql.Composed) -> None:
-        """Send what is held if `query` must come after it; then keep savepoints' marks."""
+        """Send what is held if `query` must come after it; before that and before any
+        statement but a plain read, the savepoints not sent yet (what is written inside one
+        is undone with it, so it goes first; not before the end of the transaction, which
+        ends them too)."""
         text = query if isinstance(query, str) else ""
-        if self._held and (
-            not text
-            or _ENDS_SCOPE.match(text)
-            or any(item.before.search(text) for item in self._held)
-        ):
+        ends = bool(text) and _ENDS_SCOPE.match(text) is not None
+        flush = bool(self._held) and (
+            not text or ends or any(item.before.search(text) for item in self._held)
+        )
+        read = bool(text) and _READS.match(text) is not None and not _TAKES.search(text)
+        if not ends and (flush or not read):
+            for mark in self._marks:
+                if not mark.sent:
+                    self._run(mark.statement, None, lambda cursor: None, send=False)
+                    mark.sent = True
+        if flush:
             held, self._held = self._held, []
             for item in held:
                 self._write_held(item)
-        if text.startswith("SAVEPOINT"):
-            self._saved.append(list(self._held))
-        elif text.startswith("RELEASE") and self._saved:
-            self._saved.pop()
 
     def _write_held(self, item: Held) -> None:
         try:
@@ -187,11 +218,34 @@ class PgConnection:
                 "ours must run again (nothing of it is committed)"
             )
 
-    def _after(self, query: str | sql.Composed) -> None:
-        """A rollback to a savepoint undid what was sent since: hold again what was held
-        when the savepoint was taken."""
-        if isinstance(query, str) and query.startswith("ROLLBACK TO") and self._saved:
-            self._held = list(self._saved[-1])
+    def _marked(self, query: str) -> bool:
+        """Keep a savepoint's statement (True) unless the server must have it. `SAVEPOINT`: a mark,
+        sent before the next statement that writes. `RELEASE`: the mark dropped, sent
+        only if the savepoint was. `ROLLBACK TO`: held again what was held at the mark;
+        sent only if the savepoint was (nothing was written since otherwise), never
+        after the held rows (the server would undo them at once)."""
+        if query.startswith("SAVEPOINT"):
+            self._marks.append(Mark(query, list(self._held)))
+            return True
+        if not self._marks:
+            return False  # (no savepoint of ours: the server says what is wrong)
+        mark = self._marks[-1]
+        if query.startswith("RELEASE"):
+            self._marks.pop()
+            if mark.sent:
+                self._run(query, None, lambda cursor: None, send=False)
+            return True
+        if not mark.sent and self.status == TransactionStatus.INERROR:
+            self._held, self._marks = [], []
+            raise StoreUnavailableError(
+                f"{self.path}: a read failed inside a savepoint the server was not sent yet "
+                "(nothing to roll back to): the transaction is dropped, nothing of it was "
+                "committed"
+            )
+        self._held = list(mark.held)
+        if mark.sent:
+            self._run(query, None, lambda cursor: None, send=False)
+        return True
 
     def _run(
         self,
@@ -199,9 +253,13 @@ class PgConnection:
         args: Params | None,
         read: Callable[[Any], T],
         record: type[Any] | None = None,
+        *,
+        send: bool = True,
     ) -> T:
-        """One statement, after what is held if it must see it; `read` gets its cursor."""
-        self._send_held(query)
+        """One statement, after what is held if it must see it (`send`); `read` gets its
+        cursor."""
+        if send:
+            self._send_held(query)
         try:
             factory = class_row(record) if record is not None else None
             cursor = self._raw.cursor(row_factory=factory) if factory else self._raw.cursor()
@@ -210,11 +268,13 @@ class PgConnection:
                 found = read(cursor)
         except psycopg.Error as exc:
             raise self.mapped(exc) from exc
-        self._after(query)
         return found
 
     def execute(self, query: str | sql.Composed, args: Params | None = None) -> int:
-        """Execute one statement; how many rows it changed."""
+        """Execute one statement; how many rows it changed (0: a savepoint's, kept to send
+        later or not at all)."""
+        if isinstance(query, str) and query.startswith(_MARKS) and self._marked(query):
+            return 0
         return self._run(query, args, lambda cursor: int(cursor.rowcount))
 
     def run_many(self, query: str, rows: Iterable[Params]) -> None:
@@ -259,7 +319,7 @@ class PgConnection:
                 f"{self.path}: a transaction is already open (transactions do not nest: "
                 "commit or roll back the open one first)"
             )
-        self._saved = []  # (no savepoint outlives its transaction)
+        self._marks = []  # (no savepoint outlives its transaction)
         self.execute("BEGIN")
         self._current = Transaction(self)
         return self._current
@@ -277,18 +337,19 @@ class PgConnection:
                 "nothing was committed"
             )
         self.before_commit()
+        self._marks = []  # (the commit ends the savepoints still open)
         self.execute("COMMIT")
 
     def rollback_raw(self) -> None:
         """Roll back whatever the server still holds open (a lost connection has nothing);
         what was held is dropped unsent."""
-        self._held, self._saved = [], []
+        self._held, self._marks = [], []
         if self.status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
             self.execute("ROLLBACK")
 
     def close(self) -> None:
         """Close; a transaction still open is rolled back, never committed by closing."""
-        self._held, self._saved = [], []
+        self._held, self._marks = [], []
         try:
             if self._current is not None:
                 self._current.rollback()
