@@ -194,7 +194,7 @@ class PgConnection:
         if not ends and (flush or not read):
             for mark in self._marks:
                 if not mark.sent:
-                    self._run(mark.statement, None, lambda cursor: None, send=False)
+                    self._send_mark(mark.statement)
                     mark.sent = True
         if flush:
             held, self._held = self._held, []
@@ -233,7 +233,7 @@ class PgConnection:
         if query.startswith("RELEASE"):
             self._marks.pop()
             if mark.sent:
-                self._run(query, None, lambda cursor: None, send=False)
+                self._send_mark(query)
             return True
         if not mark.sent and self.status == TransactionStatus.INERROR:
             self._held, self._marks = [], []
@@ -244,8 +244,13 @@ class PgConnection:
             )
         self._held = list(mark.held)
         if mark.sent:
-            self._run(query, None, lambda cursor: None, send=False)
+            self._send_mark(query)
         return True
+
+    def _send_mark(self, statement: str) -> None:
+        """A savepoint's own statement, sent now: nothing held goes before it (held rows
+        belong to the savepoint they were held in, `_marked`)."""
+        self._run(statement, None, lambda cursor: None, send=False)
 
     def _run(
         self,
