@@ -309,6 +309,16 @@ TARGETS = {
             "tests/test_mutants_prior.py",
         ),
     ),
+    "time_order": Target(
+        "src/blacklist_rules/engine/time_order.py",
+        (
+            "tests/test_time_order.py",
+            "tests/test_lists_late.py",
+            "tests/test_late_deadlines.py",
+            "tests/test_late_deadline_chain.py",
+            "tests/test_mutants_time_order.py",
+        ),
+    ),
     "match": Target(
         "src/blacklist_rules/engine/match.py",
         (
