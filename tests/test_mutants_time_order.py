@@ -6,16 +6,18 @@ s + 20d, blacklist-last at s + 30d; horizon 60d, its longest span)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from blacklist_rules import Engine, SQLiteStore
+from blacklist_rules import Engine, SQLiteStore, load_ruleset
+from blacklist_rules.engine.time_order import REDECIDED
 
-from .support import DAY, US, event
+from .support import DAY, T0, US, event, write_rule
 from .test_late_deadline_chain import CHAIN
-from .test_late_deadlines import cause, passed, tick
+from .test_late_deadlines import cause, passed, run, tick
 
 LI = "360426199101010071"  # python-stdnum's documented valid number
 HORIZON = 60 * DAY
@@ -68,3 +70,73 @@ def test_a_late_event_meets_fired_deadlines_up_to_the_horizon(behind: timedelta,
     at = 5 * DAY
     events = [cause("verification"), tick(at + behind), passed(at)]
     assert ends(events)[0] == ("active" if met else "blacklisted")
+
+
+WATCH_HEAD = """\
+version: 1
+basis: Test basis.
+dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, reference: t}
+"""
+WATCH = {
+    "failed": "id: freeze-failed\ndescription: d\n" + WATCH_HEAD + "on: identity_verification\n"
+    "when: {status: failed}\nthen: {action: freeze, duration: 1d, reason: Failed.}\n",
+    "window": "id: freeze-two-rumours\ndescription: d\n" + WATCH_HEAD + "on: rumor_flag\n"
+    "window: {count: 2, within: 60d}\nthen: {action: freeze, duration: 5d, reason: Two.}\n",
+    "prior": "id: watch-after-failed\ndescription: d\n" + WATCH_HEAD + "on: rumor_flag\n"
+    "mode: shadow\nprior: {action: freeze, count: 1, within: 30d, rules: [freeze-failed]}\n"
+    "then: {action: cancel, reason: A rumour after a failed verification.}\n",
+    "authority": "id: freeze-authority\ndescription: d\n" + WATCH_HEAD + "on: rumor_flag\n"
+    "when: {source: authority_notice}\nthen: {action: freeze, duration: 1d, reason: Notice.}\n",
+}
+"""A window rule, a shadow `prior:` rule counting freezes of a failed verification, and a
+plain rule, all on rumour flags: a late failed verification changes what the `prior:` rule
+sees of later flags (`time_order._again`)."""
+
+
+@pytest.fixture(scope="module")
+def watch(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The `WATCH` pack, loaded once."""
+    folder = tmp_path_factory.mktemp("watch")
+    for name, text in WATCH.items():
+        write_rule(folder, name, text)
+    return load_ruleset(folder)
+
+
+def flag(at: timedelta, event_id: str, source: str = "fact_check") -> dict[str, Any]:
+    """A malicious-rumour flag of account a at s + `at`."""
+    return event(
+        "rumor_flag",
+        "a",
+        at,
+        event_id,
+        content_id=event_id,
+        verdict="malicious_rumor",
+        source=source,
+    )
+
+
+def test_a_window_match_is_kept_when_its_flag_is_decided_again(watch: Any) -> None:
+    """Two flags (the second completes the window: an enforced freeze), then a failed
+    verification from before them: the second flag is decided again (the `prior:` rule now
+    holds, in shadow), and its window match is kept as it was, so the enforced freeze stands
+    with both rules among its matches, as in time order; in every arrival order."""
+    events = [flag(DAY, "r1"), flag(2 * DAY, "r2"), cause("verification")]
+    timed = run(sorted(events, key=lambda e: e["occurred_at"]), watch)
+    assert ("a", "freeze", "freeze-two-rumours", ("freeze-two-rumours",), T0 + 2 * DAY) in (
+        timed.final.decisions
+    )
+    for order in itertools.permutations(events):
+        result = run(list(order), watch)
+        assert result.final == timed.final, [e["event_id"] for e in order]
+
+
+@pytest.mark.parametrize(("at", "reasons"), [(30 * DAY - US, (REDECIDED,)), (30 * DAY, ())])
+def test_a_flag_the_late_decision_does_not_change_is_not_decided_again(
+    watch: Any, at: timedelta, reasons: tuple[str, ...]
+) -> None:
+    """A notice flag (a plain freeze) at s + `at`, then a failed verification at s: 1µs inside
+    the `prior:` rule's 30 days the flag is decided again (its freeze reversed and taken
+    again, with the shadow cancel); at 30 days the rule's count is unchanged, so nothing is
+    reversed: the flag's decision stands as it was."""
+    events = [flag(at, "r1", "authority_notice"), cause("verification")]
+    assert run(events, watch).reversals == reasons
