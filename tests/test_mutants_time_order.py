@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -140,3 +141,30 @@ def test_a_flag_the_late_decision_does_not_change_is_not_decided_again(
     reversed: the flag's decision stands as it was."""
     events = [flag(at, "r1", "authority_notice"), cause("verification")]
     assert run(events, watch).reversals == reasons
+
+
+EXEMPTING = (
+    "id: freeze-two-rumours-unless-official\ndescription: d\n" + WATCH_HEAD + "on: rumor_flag\n"
+    "window: {count: 2, within: 7d}\nunless_listed: [official]\n"
+    "then: {action: freeze, duration: 2d, reason: Two rumours in a week.}\n"
+)
+"""A window rule with `unless_listed`, alone in its pack: the horizon is its 7 days."""
+
+
+def test_a_window_match_older_than_the_horizon_is_kept_after_a_late_list_change(
+    tmp_path: Path,
+) -> None:
+    """Two flags on days 0 and 1 (a freeze), the clock on day 30, then a late `remove` from
+    the list on day 0.5 (a was never on it): the flag of day 1 is read again (a list change
+    reaches back to the history cut), its window is not (older than the horizon), so its match
+    is kept: the freeze stands, as in time order; in every arrival order where the flags come
+    before the clock (a flag that comes more than the horizon late is another matter)."""
+    ruleset = load_ruleset(write_rule(tmp_path, "exempting", EXEMPTING))
+    change = event("list_update", "a", DAY / 2, "off", list="official", op="remove", reason="r")
+    events = [flag(timedelta(0), "r1"), flag(DAY, "r2"), tick(30 * DAY), change]
+    timed = run(sorted(events, key=lambda e: e["occurred_at"]), ruleset)
+    assert [d[2] for d in timed.final.decisions] == ["freeze-two-rumours-unless-official"]
+    for order in itertools.permutations(events):
+        ids = [e["event_id"] for e in order]
+        if ids.index("tick") > max(ids.index("r1"), ids.index("r2")):
+            assert run(list(order), ruleset).final == timed.final, ids
