@@ -16,7 +16,7 @@ import pytest
 from blacklist_rules import Engine, SQLiteStore, load_ruleset
 from blacklist_rules.engine.time_order import REDECIDED
 
-from .support import DAY, T0, US, event, write_rule
+from .support import DAY, US, event, standing_decisions, write_rule
 from .test_late_deadline_chain import CHAIN
 from .test_late_deadlines import cause, passed, run, tick
 
@@ -116,19 +116,27 @@ def flag(at: timedelta, event_id: str, source: str = "fact_check") -> dict[str, 
     )
 
 
+def standing(events: list[dict[str, Any]], ruleset: Any) -> tuple[tuple[Any, ...], ...]:
+    """Account a's standing decisions after `events` in the order given, evidence included
+    (`support.standing_decisions`)."""
+    with Engine(ruleset, SQLiteStore(), commit_every=1, max_lead=None) as engine:
+        for outcome in engine.run(events):
+            assert outcome.accepted, outcome
+        return standing_decisions(engine, ("a",))
+
+
 def test_a_window_match_is_kept_when_its_flag_is_decided_again(watch: Any) -> None:
     """Two flags (the second completes the window: an enforced freeze), then a failed
     verification from before them: the second flag is decided again (the `prior:` rule now
-    holds, in shadow), and its window match is kept as it was, so the enforced freeze stands
-    with both rules among its matches, as in time order; in every arrival order."""
+    holds, in shadow), and its window match is kept as it was, with its evidence (both flags),
+    so the enforced freeze stands as in time order; in every arrival order."""
     events = [flag(DAY, "r1"), flag(2 * DAY, "r2"), cause("verification")]
-    timed = run(sorted(events, key=lambda e: e["occurred_at"]), watch)
-    assert ("a", "freeze", "freeze-two-rumours", ("freeze-two-rumours",), T0 + 2 * DAY) in (
-        timed.final.decisions
-    )
+    timed = standing(sorted(events, key=lambda e: e["occurred_at"]), watch)
+    window = ("freeze-two-rumours",)
+    assert ("a", "enforce", "freeze", *window, window) in [d[:5] for d in timed]
+    assert [d[6] for d in timed if d[3] == window[0]] == [("r1", "r2")]
     for order in itertools.permutations(events):
-        result = run(list(order), watch)
-        assert result.final == timed.final, [e["event_id"] for e in order]
+        assert standing(list(order), watch) == timed, [e["event_id"] for e in order]
 
 
 @pytest.mark.parametrize(("at", "reasons"), [(30 * DAY - US, (REDECIDED,)), (30 * DAY, ())])
