@@ -84,14 +84,16 @@ WATCH = {
     "window": "id: freeze-two-rumours\ndescription: d\n" + WATCH_HEAD + "on: rumor_flag\n"
     "window: {count: 2, within: 60d}\nthen: {action: freeze, duration: 5d, reason: Two.}\n",
     "prior": "id: watch-after-failed\ndescription: d\n" + WATCH_HEAD + "on: rumor_flag\n"
-    "mode: shadow\nprior: {action: freeze, count: 1, within: 30d, rules: [freeze-failed]}\n"
+    "mode: shadow\nwhen: {content_id: {matches: 'r[0-9]+'}}\n"
+    "prior: {action: freeze, count: 1, within: 30d, rules: [freeze-failed]}\n"
     "then: {action: cancel, reason: A rumour after a failed verification.}\n",
     "authority": "id: freeze-authority\ndescription: d\n" + WATCH_HEAD + "on: rumor_flag\n"
     "when: {source: authority_notice}\nthen: {action: freeze, duration: 1d, reason: Notice.}\n",
 }
-"""A window rule, a shadow `prior:` rule counting freezes of a failed verification, and a
-plain rule, all on rumour flags: a late failed verification changes what the `prior:` rule
-sees of later flags (`time_order._again`)."""
+"""A window rule, a shadow `prior:` rule counting freezes of a failed verification (with a
+pattern: a snapshot read again must carry the pattern's result), and a plain rule, all on
+rumour flags: a late failed verification changes what the `prior:` rule sees of later flags
+(`time_order._again`)."""
 
 
 @pytest.fixture(scope="module")
