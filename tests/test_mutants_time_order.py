@@ -178,3 +178,28 @@ def test_a_window_match_older_than_the_horizon_is_kept_after_a_late_list_change(
         ids = [e["event_id"] for e in order]
         if ids.index("tick") > max(ids.index("r1"), ids.index("r2")):
             assert run(list(order), ruleset).final == timed.final, ids
+
+
+DISTINCT = (
+    "id: freeze-two-contents-unless-official\ndescription: d\n" + WATCH_HEAD + "on: rumor_flag\n"
+    "window: {count: 2, distinct: content_id, within: 7d}\nunless_listed: [official]\n"
+    "then: {action: freeze, duration: 2d, reason: Two contents in a week.}\n"
+)
+"""A window rule with `unless_listed` counting distinct contents."""
+
+
+@pytest.mark.parametrize(("second", "frozen"), [("c2", True), ("c1", False)])
+def test_a_distinct_window_read_again_counts_the_flags_own_content(
+    tmp_path: Path, second: str, frozen: bool
+) -> None:
+    """Flags on days 0 and 1, the clock on day 5 (within the 7-day horizon), then a late
+    `remove` on day 0.5: the flag of day 1 is decided again from its window read again, its
+    own content among the distinct values: two contents freeze (the freeze stands), the same
+    content twice does not; as in time order."""
+    ruleset = load_ruleset(write_rule(tmp_path, "distinct", DISTINCT))
+    change = event("list_update", "a", DAY / 2, "off", list="official", op="remove", reason="r")
+    first = flag(timedelta(0), "r1") | {"content_id": "c1"}
+    events = [first, flag(DAY, "r2") | {"content_id": second}, tick(5 * DAY), change]
+    late = standing(events, ruleset)
+    assert late == standing(sorted(events, key=lambda e: e["occurred_at"]), ruleset)
+    assert [d[3] for d in late] == (["freeze-two-contents-unless-official"] if frozen else [])
