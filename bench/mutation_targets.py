@@ -25,6 +25,7 @@ class Target:
 _STORE = "blacklist_rules.stores.sqlite.retention.xǁSQLiteRetentionǁ"
 _POLICY = "blacklist_rules.stores.sqlite.retention.xǁRetentionPolicyǁ"
 _WINDOWS = "blacklist_rules.windows."
+_TIME_ORDER = "blacklist_rules.engine.time_order."
 
 TARGETS = {
     "history": Target(
@@ -318,6 +319,67 @@ TARGETS = {
             "tests/test_late_deadline_chain.py",
             "tests/test_mutants_time_order.py",
         ),
+        equivalent={
+            f"{_TIME_ORDER}{name}__mutmut_{n}": why
+            for name, numbers, why in (
+                (
+                    "x__again",
+                    (20, 22),
+                    "by_type has every type a rule is on, and only those are decided again",
+                ),
+                (
+                    "x__snapshot",
+                    (43, 45),
+                    "listed has every type a rule is on: the default is unused",
+                ),
+                (
+                    "x__windows",
+                    (9, 11),
+                    "by_type has every type a rule is on: the default is unused",
+                ),
+                (
+                    "x__again",
+                    (65, 67),
+                    "counted has a key for every prior test of the type (prior_facts), so the "
+                    "default is unused",
+                ),
+                (
+                    "x__again",
+                    (87,),
+                    "the label only names the occasion in the error raised when durable-rules "
+                    "and the guards disagree, which they do not",
+                ),
+                (
+                    "x__again",
+                    (26,),
+                    "exempting widened to window rules without unless_listed: they join "
+                    "`dependent` on both sides (matched before, kept after), and join `reread` "
+                    "only when sharing a stream with an exempting rule, whose window read again "
+                    "within the horizon gives the count they were matched on",
+                ),
+                (
+                    "x__windows",
+                    (13,),
+                    "windows of rules without unless_listed read too: their counts join the "
+                    "snapshot, but such rules are kept, never taken from the re-read (reread "
+                    "is cut to exempting); a stream already found is read again to the same",
+                ),
+                (
+                    "x__windows",
+                    (22, 23, 24, 25, 26, 27, 28),
+                    "the window's fed row is read only by late_firings and the departure of a "
+                    "late event's own row; a stored event read again is in the history, which "
+                    "features and window_evidence read",
+                ),
+                (
+                    "x__again",
+                    (135,),
+                    "_windows put the whole counts in the snapshot (caps None), so match.exact "
+                    "reading the windows again finds the count the trace already has",
+                ),
+            )
+            for n in numbers
+        },
     ),
     "match": Target(
         "src/blacklist_rules/engine/match.py",
