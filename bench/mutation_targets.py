@@ -366,10 +366,21 @@ TARGETS = {
                 ),
                 (
                     "x__windows",
-                    (22, 23, 24, 25, 26, 27, 28),
+                    (22, 23, 24, 25, 26, 27, 28, 40),
                     "the window's fed row is read only by late_firings and the departure of a "
                     "late event's own row; a stored event read again is in the history, which "
                     "features and window_evidence read",
+                ),
+                (
+                    "x__own_decisions",
+                    (5, 7),
+                    "by_type has every type a rule is on: the default is unused",
+                ),
+                (
+                    "x__reverse",
+                    (6, 8),
+                    "ctx.event is set on every path to _reverse (meet_late and follow run in an "
+                    "event's pipeline), so the fallback is not taken",
                 ),
                 (
                     "x__again",

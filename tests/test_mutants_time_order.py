@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from blacklist_rules import Engine, SQLiteStore, load_ruleset
-from blacklist_rules.engine.time_order import REDECIDED
+from blacklist_rules.engine.time_order import REDECIDED, UNMET
 
-from .support import DAY, US, event, standing_decisions, write_rule
+from .support import DAY, T0, US, event, standing_decisions, write_rule
 from .test_late_deadline_chain import CHAIN
 from .test_late_deadlines import cause, passed, run, tick
 
@@ -203,3 +203,34 @@ def test_a_distinct_window_read_again_counts_the_flags_own_content(
     late = standing(events, ruleset)
     assert late == standing(sorted(events, key=lambda e: e["occurred_at"]), ruleset)
     assert [d[3] for d in late] == (["freeze-two-contents-unless-official"] if frozen else [])
+
+
+def test_a_reversal_in_time_order_is_recorded_at_the_late_event() -> None:
+    """The chain's blacklist (s + 30d) taken back by a verification at s + 25d that comes
+    last: its reversal record names the decision, the cascade, the late event and the reason,
+    dated at the late event's time (not the decision's); the status change it causes says the
+    cascade did it, by that event, at that time."""
+    events = [cause("verification"), tick(45 * DAY), passed(25 * DAY)]
+    with Engine(CHAIN, SQLiteStore(), commit_every=1, max_lead=None) as engine:
+        for outcome in engine.run(events):
+            assert outcome.accepted, outcome
+        blacklist = next(d for d in engine.decisions("a") if d.rule_id == "blacklist-last")
+        trail = [r for r in engine.store.audit_records() if r.event_id == "pass"]
+    at = (T0 + 25 * DAY).isoformat()
+    reversal = next(r for r in trail if r.kind == "reversal")
+    assert (reversal.decision_id, reversal.occurred_at) == (blacklist.decision_id, at)
+    assert reversal.record == {
+        "decision_id": blacklist.decision_id,
+        "by": "cascade",
+        "by_event": "pass",
+        "reason": UNMET,
+    }
+    change = next(r for r in trail if r.kind == "status_change")
+    assert change.occurred_at == at
+    assert {k: change.record[k] for k in ("status_before", "status_after", "cause", "at")} == {
+        "status_before": "blacklisted",
+        "status_after": "cancelled",
+        "cause": "cascade",
+        "at": at,
+    }
+    assert change.record["event_id"] == "pass"
