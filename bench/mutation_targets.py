@@ -383,6 +383,17 @@ TARGETS = {
                     "event's pipeline), so the fallback is not taken",
                 ),
                 (
+                    "x_redecide_later",
+                    (7,),
+                    "follow returns before when the clock is None, and no types read no events",
+                ),
+                (
+                    "x_redecide_later",
+                    (25, 27),
+                    "sorting (time, event id, event) without a key: event ids are unique, so "
+                    "the event is never compared and the order is the same",
+                ),
+                (
                     "x__again",
                     (135,),
                     "_windows put the whole counts in the snapshot (caps None), so match.exact "

@@ -234,3 +234,32 @@ def test_a_reversal_in_time_order_is_recorded_at_the_late_event() -> None:
         "at": at,
     }
     assert change.record["event_id"] == "pass"
+
+
+ACTIVE = (
+    "id: freeze-report-while-active\ndescription: d\n"
+    + WATCH_HEAD
+    + "on: impersonation_report\nwhen: {account.status: active}\n"
+    "then: {action: freeze, duration: 1d, reason: A report on an active account.}\n"
+)
+"""A rule reading `account.status`, added to the chain pack."""
+
+
+def test_a_late_event_that_only_reverses_decides_later_events_again(tmp_path: Path) -> None:
+    """The chain fired (the clock at s + 45d), two reports at s + 40d found the account
+    blacklisted, then a verification at s + 5d takes the whole chain back: it decides nothing
+    itself, its reversals are what changed the account's past, so the reports are decided again
+    from then, in time order (one moment: by event id), active at their time, as in time
+    order."""
+    chain = Path(__file__).parent / "rulepacks" / "deadline_chain"
+    for rule in chain.glob("*.yaml"):
+        write_rule(tmp_path, rule.stem, rule.read_text(encoding="utf-8"))
+    ruleset = load_ruleset(write_rule(tmp_path, "active", ACTIVE))
+    reports = [  # (one moment: ordered by id)
+        event("impersonation_report", "a", 40 * DAY, name, reporter_id=name, confirmed=False)
+        for name in ("p1", "p2")
+    ]
+    events = [cause("verification"), tick(45 * DAY), *reports, passed(5 * DAY)]
+    late = standing(events, ruleset)
+    assert late == standing(sorted(events, key=lambda e: e["occurred_at"]), ruleset)
+    assert "freeze-report-while-active" in [d[3] for d in late]
