@@ -394,6 +394,23 @@ TARGETS = {
                     "the event is never compared and the order is the same",
                 ),
                 (
+                    "x_meet_late",
+                    (4,),
+                    "the pipeline moves the clock (advance) before meet_late, so it is set",
+                ),
+                (
+                    "x_meet_late",
+                    (10,),
+                    "an event at the clock is at or after every fired deadline's due time (one "
+                    "fires once the clock reaches it), so it meets none",
+                ),
+                (
+                    "x_meet_late",
+                    (64,),
+                    "registry.sync makes the entries what the standing decisions call for: "
+                    "with no blacklist taken back it changes nothing",
+                ),
+                (
                     "x__again",
                     (135,),
                     "_windows put the whole counts in the snapshot (caps None), so match.exact "

@@ -38,12 +38,16 @@ def verified() -> dict[str, Any]:
     )
 
 
-def ends(events: list[dict[str, Any]]) -> tuple[str, bool]:
+def ends(events: list[dict[str, Any]], removed_by: str | None = None) -> tuple[str, bool]:
     """Account a's status and whether its ID number is listed, after `events` in the order
-    given."""
+    given; with `removed_by`, each removal from the blacklist in the trail is by that event."""
     with Engine(CHAIN, SQLiteStore(), commit_every=1, max_lead=None) as engine:
         for outcome in engine.run(events):
             assert outcome.accepted, outcome
+        if removed_by is not None:
+            for r in engine.store.audit_records():
+                if r.kind == "blacklist_entry_removed":
+                    assert (r.event_id, r.record["by_event"]) == (removed_by, removed_by)
         return str(engine.status("a")), engine.is_blacklisted({"id_number": LI})
 
 
@@ -53,12 +57,12 @@ def test_a_late_verification_that_takes_back_a_blacklist_unlists_the_identity(
 ) -> None:
     """blacklist-last fired (the clock at s + 45d) and listed a's verified ID number; a
     verification 1µs before its due time takes it back, so the number leaves the blacklist
-    (`registry.sync`), as in time order, where it never entered; one at the due time is too
-    late and the number stays listed."""
+    (`registry.sync`, its record by the late event), as in time order, where it never
+    entered; one at the due time is too late and the number stays listed."""
     late = [verified(), cause("verification"), tick(45 * DAY), passed(at)]
     timed = [verified(), cause("verification"), passed(at), tick(45 * DAY)]
     status = "blacklisted" if listed else "cancelled"
-    assert ends(late) == ends(timed) == (status, listed)
+    assert ends(late, removed_by="pass") == ends(timed) == (status, listed)
 
 
 @pytest.mark.parametrize(
