@@ -114,16 +114,21 @@ def meet_late(core: Core, ctx: EventContext, event: Event, listening: list[Liste
     rules = {rule for key in streams for rule in core.index.unless.get(key, ())}
     if not rules:
         return
-    rows = core.store.deadlines_of(event.account_id)
+    fired = {
+        (row.rule_id, row.anchor_id): row
+        for row in core.store.deadlines_of(event.account_id)
+        if row.state == "fired"
+    }  # (the rows still fired: one met or voided here leaves it, never set twice)
     met = [
         row
-        for row in rows
-        if row.state == "fired" and row.rule_id in rules and row.start_us <= ctx.at_us < row.due_us
+        for row in fired.values()
+        if row.rule_id in rules and row.start_us <= ctx.at_us < row.due_us
     ]
     state, reason = "met", UNMET  # (then "void": counted from a reversed decision, as `fire`)
     while met:
         taken: list[Decision] = []
         for row in met:
+            del fired[row.rule_id, row.anchor_id]
             now = core.store.set_deadline_state(row.rule_id, row.anchor_id, state)
             recording.audit_deadline(core, now)
             taken.extend(_deadline_decisions(core, row.rule_id, row.anchor_id, row.account_id))
@@ -131,7 +136,7 @@ def meet_late(core: Core, ctx: EventContext, event: Event, listening: list[Liste
         if any(d.action == Action.BLACKLIST and d.mode == Mode.ENFORCE for d in taken):
             registry.sync(core, ctx, event.account_id, event.occurred_at, event.event_id)
         fallen = {d.decision_id for d in taken if d.mode == Mode.ENFORCE}
-        met = [row for row in rows if row.state == "fired" and row.anchor_id in fallen]
+        met = [row for row in fired.values() if row.anchor_id in fallen]
         state, reason = "void", UNANCHORED
 
 
