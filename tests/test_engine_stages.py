@@ -14,12 +14,13 @@ from blacklist_rules.engine import Engine, intake
 from blacklist_rules.engine.context import EventContext
 from blacklist_rules.engine.mirrors import Mirrors
 from blacklist_rules.engine.seed import Seed
+from blacklist_rules.model.events import to_micros
 from blacklist_rules.stores.memory import MemoryStore
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.records import Veto
 from blacklist_rules.testing import generate_events
 
-from .support import event
+from .support import EDGES, T0, US, event
 from .test_cascade import DAY, overturn, three_strikes
 
 RULESET = load_ruleset()
@@ -137,3 +138,45 @@ def test_an_event_no_rule_can_match_is_one_statement_and_no_durable_call() -> No
         assert outcome.decisions == ()
         assert len(seen) == 1, seen
         assert seen[0].lstrip().upper().startswith("INSERT OR IGNORE INTO EVENTS "), seen
+
+
+def test_the_mirrors_keep_the_clock_and_next_due_in_microseconds_beside_them() -> None:
+    """The hot path compares `clock_us` and `next_due_us`, not aware datetimes (issue 19,
+    runfast): setting either moment sets its µs, clearing it clears them, `move_clock` takes
+    both, and a fresh read of the store sets them as well."""
+    mirrors = Mirrors()
+    assert (mirrors.clock_us, mirrors.next_due_us) == (None, None)
+    moment = T0 + DAY
+    mirrors.clock, mirrors.next_due = moment, moment + US
+    assert (mirrors.clock_us, mirrors.next_due_us) == (to_micros(moment), to_micros(moment) + 1)
+    mirrors.move_clock(moment + US, to_micros(moment) + 1)
+    assert (mirrors.clock, mirrors.clock_us) == (moment + US, to_micros(moment) + 1)
+    mirrors.clock = mirrors.next_due = None
+    assert (mirrors.clock_us, mirrors.next_due_us) == (None, None)
+    with Engine.from_path(max_lead=None) as engine:
+        three_strikes(engine)
+        fresh = Mirrors.load(engine.store)
+        assert fresh.clock is not None
+        assert fresh.next_due is not None
+        assert fresh.clock_us == to_micros(fresh.clock)
+        assert fresh.next_due_us == to_micros(fresh.next_due)
+
+
+@pytest.mark.parametrize("edge", sorted(EDGES))
+def test_a_quiet_event_at_a_freeze_end_ends_it_and_one_before_does_not(edge: str) -> None:
+    """The quiet path is taken only before the next due moment, compared in µs: another
+    account's benign event one µs before a freeze's end leaves it frozen; at the end or one
+    µs after, that event's outcome ends the freeze."""
+    with Engine.from_path(max_lead=None) as engine:
+        for n, at in enumerate((DAY, 2 * DAY)):
+            fields = {"content_id": f"c{n}", "verdict": "malicious_rumor", "source": "fact_check"}
+            engine.process(event("rumor_flag", "a", at, f"m{n}", **fields))
+        assert engine.status("a") == "frozen"
+        end = engine.mirrors.next_due
+        assert end is not None
+        outcome = engine.process(
+            {**BENIGN, "account_id": "b", "occurred_at": (end + EDGES[edge]).isoformat()}
+        )
+        ended = [c for c in outcome.status_changes if c.account_id == "a"]
+        assert engine.status("a") == ("frozen" if edge == "inside" else "active")
+        assert len(ended) == (0 if edge == "inside" else 1)

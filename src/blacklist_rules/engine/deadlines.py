@@ -162,12 +162,12 @@ def _due_claimed(core: Core, clock_us: int) -> list[Deadline]:
         rows = again
 
 
-def meets_or_starts(core: Core, event: Event, listening: list[Listener]) -> bool:
+def meets_or_starts(core: Core, ctx: EventContext, event: Event, listening: list[Listener]) -> bool:
     """Would `listen` write: start a deadline, or meet one of the account's? (A late event
     may meet one that already fired: `time_order.meet_late`.)"""
     after, unless, waiting = core.index.after, core.index.unless, core.mirrors.waiting
-    clock = core.mirrors.clock
-    late = clock is not None and event.occurred_at < clock
+    clock_us = core.mirrors.clock_us
+    late = clock_us is not None and ctx.at_us < clock_us
     for listener in listening:
         if listener.name in after:
             return True

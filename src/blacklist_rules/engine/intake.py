@@ -13,7 +13,6 @@ from blacklist_rules.model.events import (
     input_text,
     parse_event,
     stored_payload,
-    to_micros,
     utc_text,
 )
 from blacklist_rules.stores.sqlite import PURGED
@@ -58,8 +57,7 @@ def log(
             path="occurred_at",
             event_id=event.event_id,
         )
-    clock = core.mirrors.clock
-    clock_us = to_micros(clock) if clock is not None else None
+    clock_us = core.mirrors.clock_us
     known = store.add_event(event.event_id, event.account_id, event.type, micros, text, clock_us)
     if known is not None and same_event(known, text, event):
         return resent(core, event, line)

@@ -37,7 +37,7 @@ def match(core: Core, ctx: EventContext, event: Event) -> tuple[list[Occasion], 
     count. The first occasion is the event's own; a late event adds the later moments
     whose windows it completed.
     """
-    ruleset, at_us, clock = core.ruleset, ctx.at_us, core.mirrors.clock
+    ruleset, at_us, clock_us = core.ruleset, ctx.at_us, core.mirrors.clock_us
     snapshot = ruleset.snapshot(ruleset.flat(event), event.type)
     if event.type in core.index.reads_account:
         snapshot.update(account_facts(core.store, event.account_id, at_us))
@@ -62,7 +62,7 @@ def match(core: Core, ctx: EventContext, event: Event) -> tuple[list[Occasion], 
     checked = candidates if rows else core.index.without_windows.get(event.type, ())
     guarded = [rule for rule in checked if rule.guard(snapshot)]
     # Only an event behind the clock can have history after it (no query otherwise).
-    behind = rows and clock is not None and at_us < to_micros(clock)
+    behind = rows and clock_us is not None and at_us < clock_us
     late = observe.late(core, ctx, event, rows) if behind else {}
     ctx.elsewhere = observe.late_elsewhere(core, ctx, event, rows) if behind else []
     ctx.rows = rows

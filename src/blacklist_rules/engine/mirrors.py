@@ -18,7 +18,7 @@ from datetime import datetime
 import attrs
 
 from blacklist_rules.model.decisions import Status
-from blacklist_rules.model.events import from_micros
+from blacklist_rules.model.events import from_micros, to_micros
 from blacklist_rules.model.identity import Listing
 from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.records import Veto, Watermark
@@ -29,14 +29,15 @@ class Mirrors:
     """What memory holds of the store. Read whole by `load`/`reload`; each stage that writes
     the stored state changes its mirror in the same step."""
 
-    clock: datetime | None = None
-    """Event time: the latest `occurred_at` accepted. Kept by `deadlines.advance` (and the
-    quiet path of `pipeline`); stored as meta `clock` only at commit (`unit.flush`). Another
-    writer's later clock is seen only at `reload`: before it, ours may decide behind theirs."""
-    next_due: datetime | None = None
-    """The next moment a freeze ends or a deadline passes: `due(store)`, lowered by every
-    decision with an end and every deadline scheduled. Another writer's earlier deadline is
-    missed until `reload`: its freeze would end late."""
+    _clock: datetime | None = attrs.field(default=None, alias="clock")
+    """Event time (`clock`, and `clock_us` beside it)."""
+    clock_us: int | None = attrs.field(default=None, init=False)
+    """`clock` in µs, set with it: the hot path compares integers, not aware datetimes
+    (each such comparison or hash asks both sides' `utcoffset`; issue 19, runfast)."""
+    _next_due: datetime | None = attrs.field(default=None, alias="next_due")
+    """The next moment something happens by itself (`next_due`, and `next_due_us`)."""
+    next_due_us: int | None = attrs.field(default=None, init=False)
+    """`next_due` in µs, set with it."""
     due_at_commits: int | None = None
     """The db's commit count (`Store.commits`) when `next_due` was last read on a shared db:
     another writer's commit since may have added a deadline or a freeze that ends."""
@@ -69,6 +70,35 @@ class Mirrors:
     """Decisions a person reversed, never taken again: `inherited` plus `store.vetoed()`,
     added to by the cascade. Another writer's reversal is unseen until `reload`: the decision
     it reversed could be taken again."""
+
+    @property
+    def clock(self) -> datetime | None:
+        """Event time: the latest `occurred_at` accepted. Kept by `deadlines.advance` (and the
+        quiet path of `pipeline`); stored as meta `clock` only at commit (`unit.flush`).
+        Another writer's later clock is seen only at `reload`: before it, ours may decide
+        behind theirs."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, moment: datetime | None) -> None:
+        self._clock = moment
+        self.clock_us = None if moment is None else to_micros(moment)
+
+    def move_clock(self, moment: datetime, moment_us: int) -> None:
+        """Set the clock to `moment`, whose µs the caller has (`to_micros(moment)`)."""
+        self._clock, self.clock_us = moment, moment_us
+
+    @property
+    def next_due(self) -> datetime | None:
+        """The next moment a freeze ends or a deadline passes: `due(store)`, lowered by every
+        decision with an end and every deadline scheduled. Another writer's earlier deadline
+        is missed until `reload`: its freeze would end late."""
+        return self._next_due
+
+    @next_due.setter
+    def next_due(self, moment: datetime | None) -> None:
+        self._next_due = moment
+        self.next_due_us = None if moment is None else to_micros(moment)
 
     @classmethod
     def load(cls, store: Store) -> Mirrors:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from blacklist_rules.model.decisions import Status
-from blacklist_rules.model.events import Event, to_micros
+from blacklist_rules.model.events import Event
 from blacklist_rules.model.history import HistoryRow
 from blacklist_rules.pack.compiler import CompiledRule, CompiledRuleset, Listener
 from blacklist_rules.windows import Live, StreamWindow, WindowEvidence
@@ -31,8 +31,8 @@ def observe(
     An event more than the horizon (the longest window or deadline) behind the clock is
     too late to count: it is kept in the log but enters no stream.
     """
-    ruleset, store, at_us, clock = core.ruleset, core.store, ctx.at_us, core.mirrors.clock
-    clock_us = max(to_micros(clock), at_us) if clock else at_us
+    ruleset, store, at_us, clock_us = core.ruleset, core.store, ctx.at_us, core.mirrors.clock_us
+    clock_us = at_us if clock_us is None else max(clock_us, at_us)
     if at_us < clock_us - ruleset.horizon_us:
         return {}
     found: dict[str, StreamWindow] = {}

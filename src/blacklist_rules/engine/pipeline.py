@@ -61,13 +61,13 @@ def process(
     if (
         not any(occasion.matches for occasion in occasions)
         and event.type not in TYPES_WITH_EFFECTS
-        and not deadlines.meets_or_starts(core, event, listening)
-        and (mirrors.next_due is None or mirrors.next_due > event.occurred_at)
+        and not deadlines.meets_or_starts(core, ctx, event, listening)
+        and (mirrors.next_due_us is None or mirrors.next_due_us > ctx.at_us)
     ):
         # The common case: nothing matched, nothing changes, no freeze ends: one write
-        # (and the event's history rows, if it feeds a window).
-        if mirrors.clock is None or event.occurred_at > mirrors.clock:
-            mirrors.clock = event.occurred_at
+        # (and the event's history rows, if it feeds a window). Times compared in µs.
+        if mirrors.clock_us is None or ctx.at_us > mirrors.clock_us:
+            mirrors.move_clock(event.occurred_at, ctx.at_us)
         return Outcome(
             event.event_id, event.account_id, status=core.status(event.account_id), line=line
         )
