@@ -326,3 +326,26 @@ def test_an_accounts_events_read_from_memory_are_what_the_server_holds(
                 store.release_savepoint()
     finally:
         store.close()
+
+
+def test_in_a_transaction_the_commit_count_is_the_one_of_its_begin_or_last_claim(
+    url: str,
+) -> None:
+    """`commits()` costs no round trip in a transaction: b's commit after a's `begin` is not
+    seen (count as of the begin) until a's next claim that takes a new lock (which reads it
+    again); outside a transaction it is read from the server."""
+    a, b = _pg(url), _pg(url)
+    try:
+        start = a.commits()
+        with a.begin():
+            assert a.commits() == start
+            with b.begin():
+                b.add_event(*_row("e1", "acct-2"))
+            assert a.commits() == start  # (b's commit: not seen yet)
+            assert a.claim("acct-1") is True  # a new lock: the count read again, moved
+            assert a.commits() == start + 1
+            assert a.claim("acct-1") is False  # (held already: nothing read)
+        assert a.commits() == start + 2  # (a's own commit)
+    finally:
+        a.close()
+        b.close()
