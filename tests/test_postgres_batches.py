@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from blacklist_rules import Engine
@@ -234,3 +234,112 @@ def test_run_on_postgres_commits_batches_prints_what_sqlite_prints_and_reruns_id
     assert again.returncode == 0, again.stderr
     assert again.stdout == ""
     assert "300 duplicates" in again.stderr
+
+
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.sampled_from(["add", "alone"]),
+            st.sampled_from(["acct-1", "acct-2", "acct-3"]),
+            st.sampled_from(["rumor_flag", "registration"]),
+            st.integers(1, 4),
+        ),
+        st.tuples(st.sampled_from(["savepoint", "undo", "keep", "read", "send"])),
+    ),
+    max_size=25,
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(ops=_OPS, before=st.sets(st.sampled_from(["acct-1", "acct-2", "acct-3"])))
+@example(
+    ops=[("savepoint",), ("add", "acct-1", "rumor_flag", 2), ("undo",), ("read",)], before=set()
+)
+@example(
+    ops=[
+        ("add", "acct-1", "registration", 1),
+        ("savepoint",),
+        ("add", "acct-1", "rumor_flag", 2),
+        ("send",),
+        ("undo",),
+        ("add", "acct-1", "rumor_flag", 2),
+        ("read",),
+    ],
+    before={"acct-2"},
+)
+@example(ops=[("alone", "acct-3", "rumor_flag", 1), ("read",)], before=set())
+def test_an_accounts_events_read_from_memory_are_what_the_server_holds(
+    postgres_url: str, ops: list[tuple[Any, ...]], before: set[str]
+) -> None:
+    """Accounts claimed ahead with no event stored (`_fresh`) have `account_events` answered
+    from the rows the transaction held, without a round trip: whatever was held, sent (a read
+    of `events`) or written alone (an id not looked up ahead), inside savepoints kept or
+    rolled back, each answer is the server's
+    (read right after, in the same transaction: newest first, ties by id, up to the limit).
+    Accounts with an event stored before (`before`) are read from the server."""
+    empty_tables(postgres_url)
+    store = _pg(postgres_url)
+    types = ("registration", "rumor_flag")
+    try:
+        with store.begin():
+            for account in sorted(before):
+                store.add_event(*_row(f"old-{account}", account))
+        with store.begin():
+            ids = {f"e{i}" for i in range(len(ops))}
+            store.claim_accounts({"acct-1", "acct-2", "acct-3"}, ids)
+            assert store._fresh == {"acct-1", "acct-2", "acct-3"} - before
+            depth = 0
+            for i, op in enumerate(ops):
+                if op[0] in ("add", "alone"):  # (held, or written alone: not looked up)
+                    event_id = f"e{i}" if op[0] == "add" else f"x{i}"
+                    payload = json.dumps({"event_id": event_id, "account_id": op[1]})
+                    store.add_event(event_id, op[1], op[2], op[3], payload, None)
+                elif op[0] == "savepoint":
+                    store.savepoint()
+                    depth += 1
+                elif op[0] in ("undo", "keep") and depth:
+                    if op[0] == "undo":
+                        store.rollback_to_savepoint()
+                    store.release_savepoint()
+                    depth -= 1
+                elif op[0] == "send":
+                    store.stored_payload_of("e0")  # (names `events`: the held rows go)
+                else:
+                    for account in ("acct-1", "acct-2", "acct-3"):
+                        for wanted, limit in ((types, 10), (("rumor_flag",), 2)):
+                            mine = store.account_events(account, wanted, limit)
+                            fresh, store._fresh = store._fresh, set()  # (now: the server's)
+                            server = store.account_events(account, wanted, limit)
+                            store._fresh = fresh
+                            assert mine == server
+            for _ in range(depth):
+                store.release_savepoint()
+    finally:
+        store.close()
+
+
+def test_in_a_transaction_the_commit_count_is_the_one_of_its_begin_or_last_claim(
+    url: str,
+) -> None:
+    """`commits()` costs no round trip in a transaction: b's commit after a's `begin` is not
+    seen (count as of the begin) until a's next claim that takes a new lock (which reads it
+    again); outside a transaction it is read from the server."""
+    a, b = _pg(url), _pg(url)
+    try:
+        start = a.commits()
+        with a.begin():
+            assert a.commits() == start
+            with b.begin():
+                b.add_event(*_row("e1", "acct-2"))
+            assert a.commits() == start  # (b's commit: not seen yet)
+            assert a.claim("acct-1") is True  # a new lock: the count read again, moved
+            assert a.commits() == start + 1
+            assert a.claim("acct-1") is False  # (held already: nothing read)
+        assert a.commits() == start + 2  # (a's own commit)
+    finally:
+        a.close()
+        b.close()

@@ -40,7 +40,9 @@ class Workers(Protocol):
 
     def commits(self) -> int:
         """How many transactions any writer has committed to the db: while it stays the
-        same, what memory derived from the committed state still holds."""
+        same, what memory derived from the committed state still holds. In a transaction, a
+        store may give the count as it last read it (its begin, its last claim): another
+        writer's commit is then seen later, never one that did not happen."""
 
 
 class Claims(Protocol):

@@ -12,6 +12,13 @@ from blacklist_rules.stores.sqlite.connection import Transaction
 
 from .driver import PgConnection
 
+_LOOK_AHEAD = (
+    "SELECT event_id, payload FROM events WHERE event_id = ANY(%b::text[]) UNION ALL "
+    "SELECT DISTINCT account_id, NULL FROM events WHERE account_id = ANY(%b::text[])"
+)
+"""Of a batch read ahead: the stored events among its ids (with their payloads), then the
+accounts that have any event stored (a NULL payload; `events.payload` is never NULL)."""
+
 
 class PostgresBase:
     """The connection and its transactions; each concern of `PostgresStore` is a mixin over it
@@ -44,6 +51,11 @@ class PostgresBase:
     _expected: dict[str, str | None]
     """Event ids of the batch read ahead (`claim_accounts`) in the open transaction: the
     payload stored under each, None where none was (then its row is held, not sent alone)."""
+    _fresh: set[str]
+    """Accounts claimed ahead (`claim_accounts`) in the open transaction that had no event
+    stored then: while none of theirs is written alone, their events are all among the rows
+    this transaction held (`PgConnection.written`), so `account_events` reads them from
+    memory (with the account's lock held, no other writer can log one)."""
 
     def begin(self) -> Transaction:
         """Open a write transaction: its owner commits or rolls it back (`with store.begin():`
@@ -65,6 +77,7 @@ class PostgresBase:
         self._seen = self._began_at = version
         self._claimed = set()
         self._expected = {}
+        self._fresh = set()
         self._pending_audit, self._audit_mark = [], 0
         return transaction
 
@@ -79,18 +92,20 @@ class PostgresBase:
         return self._claim_keys(keys)
 
     def claim_accounts(self, account_ids: Collection[str], event_ids: Collection[str] = ()) -> bool:
-        """See `Claims.claim_accounts`: the same locks as `claim`, all in one round trip; then
-        which of the event ids are stored, in one more (`add_event` of those that are not
-        holds its row for the next round trip)."""
+        """See `Claims.claim_accounts`: the same locks as `claim`, all in one round trip; then,
+        in one more, which of the event ids are stored (`add_event` of those that are not
+        holds its row for the next round trip) and which of the accounts newly claimed have
+        an event stored (those that have none are `_fresh`)."""
+        accounts = sorted({a for a in account_ids if f"account:{a}" not in self._claimed})
         moved = self._claim_keys([f"account:{account}" for account in account_ids])
         wanted = sorted(set(event_ids) - self._expected.keys())
-        if wanted:
+        if wanted or accounts:
             self._transaction()
-            found = self._db.all(
-                "SELECT event_id, payload FROM events WHERE event_id = ANY(%b::text[])", (wanted,)
-            )
+            found = self._db.all(_LOOK_AHEAD, (wanted, accounts))
             self._expected.update(dict.fromkeys(wanted))
-            self._expected.update((str(row[0]), str(row[1])) for row in found)
+            self._expected.update((str(row[0]), str(row[1])) for row in found if row[1])
+            having = {str(row[0]) for row in found if row[1] is None}
+            self._fresh.update(set(accounts) - having)
         return moved
 
     def _claim_keys(self, keys: list[str]) -> bool:

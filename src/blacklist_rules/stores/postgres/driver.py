@@ -74,11 +74,12 @@ class Held:
 
 @attrs.define
 class Mark:
-    """An open savepoint: its statement, what was held when it was taken, and whether the
-    server has it yet (`sent`: a write went inside it)."""
+    """An open savepoint: its statement, what was held when it was taken, how many rows
+    `written` had then, and whether the server has it yet (`sent`: a write went inside it)."""
 
     statement: str
     held: list[Held]
+    written: int
     sent: bool = False
 
 
@@ -142,6 +143,10 @@ class PgConnection:
         self._held: list[Held] = []
         self._marks: list[Mark] = []
         """The open savepoints, innermost last."""
+        self.written: list[tuple[Any, ...]] = []
+        """The rows held with `kept` in the open transaction, sent or not, in the order held;
+        a rollback to a savepoint drops those held after it (as the server undoes them): what
+        this transaction wrote of them, readable without a round trip."""
         try:
             self._raw = psycopg.connect(
                 url, autocommit=True, connect_timeout=max(1, round(busy_timeout))
@@ -168,12 +173,15 @@ class PgConnection:
         what: str,
         *,
         exact: bool = True,
+        kept: bool = False,
     ) -> None:
         """Hold a row for `query`, sent with the other rows held for it (one statement)
         ahead of the first statement `before` matches or the commit (a rollback drops
         them: to a savepoint, those held since it was taken). Rows of different statements
         may go in another order than held: they must not depend on each other (no key of
-        one table refers to another's)."""
+        one table refers to another's). `kept`: the row also stays in `written`."""
+        if kept:
+            self.written.append(row)
         for i, item in enumerate(self._held):
             if item.query == query:
                 self._held[i] = attrs.evolve(item, rows=(*item.rows, row))
@@ -225,7 +233,7 @@ class PgConnection:
         sent only if the savepoint was (nothing was written since otherwise), never
         after the held rows (the server would undo them at once)."""
         if query.startswith("SAVEPOINT"):
-            self._marks.append(Mark(query, list(self._held)))
+            self._marks.append(Mark(query, list(self._held), len(self.written)))
             return True
         if not self._marks:
             return False  # (no savepoint of ours: the server says what is wrong)
@@ -236,13 +244,14 @@ class PgConnection:
                 self._send_mark(query)
             return True
         if not mark.sent and self.status == TransactionStatus.INERROR:
-            self._held, self._marks = [], []
+            self._held, self._marks, self.written = [], [], []
             raise StoreUnavailableError(
                 f"{self.path}: a read failed inside a savepoint the server was not sent yet "
                 "(nothing to roll back to): the transaction is dropped, nothing of it was "
                 "committed"
             )
         self._held = list(mark.held)
+        del self.written[mark.written :]
         if mark.sent:
             self._send_mark(query)
         return True
@@ -324,7 +333,7 @@ class PgConnection:
                 f"{self.path}: a transaction is already open (transactions do not nest: "
                 "commit or roll back the open one first)"
             )
-        self._marks = []  # (no savepoint outlives its transaction)
+        self._marks, self.written = [], []  # (no savepoint outlives its transaction)
         self.execute("BEGIN")
         self._current = Transaction(self)
         return self._current
@@ -344,17 +353,18 @@ class PgConnection:
         self.before_commit()
         self._marks = []  # (the commit ends the savepoints still open)
         self.execute("COMMIT")
+        self.written = []
 
     def rollback_raw(self) -> None:
         """Roll back whatever the server still holds open (a lost connection has nothing);
         what was held is dropped unsent."""
-        self._held, self._marks = [], []
+        self._held, self._marks, self.written = [], [], []
         if self.status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
             self.execute("ROLLBACK")
 
     def close(self) -> None:
         """Close; a transaction still open is rolled back, never committed by closing."""
-        self._held, self._marks = [], []
+        self._held, self._marks, self.written = [], [], []
         try:
             if self._current is not None:
                 self._current.rollback()

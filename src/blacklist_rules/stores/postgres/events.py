@@ -60,9 +60,10 @@ class PostgresEvents(PostgresBase):
             if stored is not None:
                 return stored
             row = (event_id, account_id, type_, occurred_us, payload, clock_us)
-            self._db.hold(_ADD_MANY, row, _READS_EVENTS, "the batch's events logged")
+            self._db.hold(_ADD_MANY, row, _READS_EVENTS, "the batch's events logged", kept=True)
             expected[event_id] = payload
             return None
+        self._fresh.discard(account_id)  # (one of its events written alone)
         added = self._db.execute(
             "INSERT INTO events (event_id, account_id, type, occurred_us, payload, clock_us) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
@@ -94,6 +95,7 @@ class PostgresEvents(PostgresBase):
         return [EventRow(*row) for row in rows]
 
     def forget_event(self, event_id: str) -> None:
+        self._fresh.clear()  # (whose it was is not known here)
         if event_id in self._expected:
             self._expected[event_id] = None
         self._db.execute("DELETE FROM events WHERE event_id = %s", (event_id,))
@@ -127,7 +129,13 @@ class PostgresEvents(PostgresBase):
 
     def account_events(self, account_id: str, types: tuple[str, ...], limit: int) -> list[str]:
         """Payloads of the account's latest events of these types, newest first (a scan: for
-        explanations, not for the hot path)."""
+        explanations, and for events behind the clock). An account claimed ahead with no
+        event stored before (`_fresh`) is read from the rows this transaction held for it,
+        without a round trip."""
+        if account_id in self._fresh:  # (rows: event_id, account_id, type, occurred_us, …)
+            mine = [r for r in self._db.written if r[1] == account_id and r[2] in types]
+            mine.sort(key=lambda row: (row[3], row[0]), reverse=True)
+            return [str(row[4]) for row in mine[:limit]]
         rows = self._db.all(
             "SELECT payload FROM events WHERE account_id = %s AND type = ANY(%s) "
             "ORDER BY occurred_us DESC, event_id DESC LIMIT %s",

@@ -48,7 +48,14 @@ class PostgresWorkers(PostgresBase):
             )
 
     def commits(self) -> int:
-        """See `Workers.commits`: the count every commit moves (`_count_commit`)."""
+        """See `Workers.commits`: the count every commit moves (`_count_commit`). In a
+        transaction, the count as of its `begin` or its last claim that found it moved
+        (`_began_at`), without a round trip: another writer's commit since is seen at our
+        next claim or transaction, as if it had come that much later (what memory derived
+        from it, the next due moment and the low watermark, then only acts later, never
+        early: the watermark read stays a lower bound of every worker's progress)."""
+        if self._db.transaction is not None and self._began_at is not None:
+            return self._began_at
         return int(self._db.value("SELECT version FROM commits"))
 
     def watermark(self, idle_seconds: float, besides: Collection[str] = ()) -> Watermark | None:
