@@ -86,3 +86,14 @@ def test_use_from_another_thread_is_refused() -> None:
     thread.join()
     assert len(errors) == 1
     assert "not thread-safe" in str(errors[0])
+
+
+def test_the_host_starts_no_background_threads() -> None:
+    """The stock host's dispatcher and timer threads would call into the C engine beside
+    the posting thread: ours starts none, however many rulesets are registered."""
+    before = {thread.ident for thread in threading.enumerate()}
+    matcher = DurableMatcher.for_plan(load_ruleset())
+    assert matcher.match({"type": "impersonation_report", "confirmed": True})
+    threading.Event().wait(0.3)  # longer than the stock host's 0.1 s first tick and 0.2 s re-arm
+    new = [t for t in threading.enumerate() if t.ident not in before]
+    assert not [t for t in new if isinstance(t, threading.Timer)]

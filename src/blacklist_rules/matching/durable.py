@@ -162,6 +162,13 @@ class _Host(_engine.Host):  # type: ignore[misc]
         self.fired: list[str] = []
         super().__init__()
 
+    def _run(self) -> None:
+        """Start no background threads. The stock host re-arms two `threading.Timer`s per
+        registered ruleset every 0.2 s (a new thread each) to dispatch queued actions and its
+        wall-clock timers, neither of which we use (DESIGN §5); those threads call into the
+        non-thread-safe C engine beside the thread that posts, and cost CPU that grows with
+        the number of rulesets registered in the process."""
+
     def get_action(self, action_name: str) -> Callable[[Any], None]:
         fired = self.fired
 
