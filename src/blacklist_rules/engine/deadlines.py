@@ -74,7 +74,7 @@ def advance_shared(core: Core, ctx: EventContext, event: Event) -> None:
     least progress of the live running workers (`Workers.watermark`): an account another
     worker is behind on keeps its deadlines until that worker's progress passes them."""
     moment, account = event.occurred_at, event.account_id
-    commits = core.store.commits()  # (read once an event: ours move it only at the commit)
+    commits = core.store.commits()  # (ours move it only at the commit; Workers.commits)
     if not _may_be_due(core, moment, commits):  # (the clock only: nothing of anyone's is due)
         advance(core, ctx, moment, event.event_id, until=moment)
         return
