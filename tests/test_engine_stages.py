@@ -180,3 +180,83 @@ def test_a_quiet_event_at_a_freeze_end_ends_it_and_one_before_does_not(edge: str
         ended = [c for c in outcome.status_changes if c.account_id == "a"]
         assert engine.status("a") == ("frozen" if edge == "inside" else "active")
         assert len(ended) == (0 if edge == "inside" else 1)
+
+
+def _kept(store: SQLiteStore) -> dict[str, list[tuple[Any, ...]]]:
+    """What a run left in the tables an undo touches (recorded times left out)."""
+    db = store.connection
+    queries = {
+        "events": "SELECT event_id, payload FROM events ORDER BY event_id",
+        "history": "SELECT stream, account_id, occurred_us, event_id FROM history ORDER BY 1, 2, 3",
+        "audit": "SELECT seq, kind, account_id, event_id FROM audit ORDER BY seq",
+        "rulesets": "SELECT digest FROM rulesets",
+        "decisions": "SELECT decision_id, account_id, action FROM decisions ORDER BY 1",
+    }
+    return {
+        name: [tuple(row) for row in db.execute(sql).fetchall()] for name, sql in queries.items()
+    }
+
+
+def _refused_then_kept() -> list[dict[str, Any]]:
+    """A refused appeal first (the db's first write goes with it), then a freeze by three
+    rumour flags, a refused appeal between them, and a duplicate."""
+    flag = {"content_id": "c", "verdict": "malicious_rumor", "source": "fact_check"}
+    unknown = {"decision_id": "d-unknown", "outcome": "overturned", "reviewer_id": "r"}
+    return [
+        event("appeal_outcome", "a", 0 * DAY, "e1", **unknown),
+        event("rumor_flag", "a", 1 * DAY, "e2", **flag),
+        event("appeal_outcome", "a", 2 * DAY, "e3", **unknown),
+        event("rumor_flag", "a", 3 * DAY, "e4", **flag),
+        event("rumor_flag", "a", 3 * DAY, "e4", **flag),
+        event("identity_verification", "b", 4 * DAY, "e5", status="failed", reason="x"),
+    ]
+
+
+def test_process_outside_a_batch_takes_no_savepoint_and_inside_one_does() -> None:
+    """Issue 19 (branch `mixfast`): an event alone in its transaction (`process()` outside a
+    batch) is undone by rolling the transaction back, so it takes no `SAVEPOINT`/`RELEASE`;
+    the same event inside a batch, beside others, still does."""
+    store = SQLiteStore()
+    with Engine(RULESET, store, max_lead=None) as engine:
+        engine.process(event("identity_verification", "a", 0 * DAY, "v", status="passed"))
+        failed = {"status": "failed", "reason": "forged_document"}
+        for name, batch in (("alone", False), ("batched", True)):
+            seen: list[str] = []
+            store.connection.trace(seen.append)
+            if batch:
+                with engine.batch():
+                    outcome = engine.process(
+                        event("identity_verification", name, DAY, name, **failed)
+                    )
+            else:
+                outcome = engine.process(event("identity_verification", name, DAY, name, **failed))
+            store.connection.trace(None)
+            assert outcome.decisions, name  # (a path that writes more than its row)
+            marks = [s for s in seen if s.split()[0].upper() in ("SAVEPOINT", "RELEASE")]
+            assert marks == ([] if not batch else ["SAVEPOINT event", "RELEASE event"]), name
+
+
+def test_an_event_undone_alone_leaves_what_one_undone_in_a_batch_leaves() -> None:
+    """Refused events undone by a rollback of their own transaction (`process()` outside a
+    batch; the first one took the db's first write, the pack's record, with it) leave the
+    tables, outcomes and audit chain that the same events undone to a savepoint in a batch
+    leave: nothing of theirs but the rejection."""
+    events = _refused_then_kept()
+    kept: list[dict[str, list[tuple[Any, ...]]]] = []
+    told: list[list[tuple[Any, ...]]] = []
+    for batch in (False, True):
+        store = SQLiteStore()
+        with Engine(RULESET, store, max_lead=None) as engine:
+            if batch:
+                with engine.batch():
+                    outcomes = [engine.process(item) for item in events]
+            else:
+                outcomes = [engine.process(item) for item in events]
+            assert store.verify_audit().ok
+            kept.append(_kept(store))
+        told.append([(o.event_id, o.status, str(o.rejection), o.duplicate) for o in outcomes])
+    assert kept[0] == kept[1]
+    assert told[0] == told[1]
+    assert [row[0] for row in kept[0]["events"]] == ["e2", "e4", "e5"]
+    assert len(kept[0]["rulesets"]) == 1
+    assert [row[1] for row in kept[0]["audit"]].count("rejected_event") == 2

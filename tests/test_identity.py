@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import stat
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import phonenumbers
 import pytest
@@ -20,8 +22,9 @@ from hypothesis import strategies as st
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
+from blacklist_rules.engine import registry
 from blacklist_rules.errors import IdentityKeyError
-from blacklist_rules.model import identity
+from blacklist_rules.model import events, identity
 from blacklist_rules.model.identity import (
     INVALID_ID_NUMBER,
     INVALID_PHONE,
@@ -323,3 +326,25 @@ def test_the_listing_in_memory_follows_entries_in_and_out() -> None:
     assert (listing.in_force(first, 100), listing.in_force(first, 60)) == (False, True)
     listing.remove(first, 50, 80)
     assert (len(listing), listing.in_force(first, None)) == (0, False)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(values=st.dictionaries(st.text(), st.text(), max_size=4), payload=_JSON)
+def test_the_encoders_made_once_write_what_json_dumps_wrote(
+    values: dict[str, str], payload: Any
+) -> None:
+    """Issue 19 (branch `mixfast`): the identity digest's canonical text and a stored
+    payload come from encoders made once; their text is `json.dumps`'s with the same
+    options, so stored digests and payloads stay byte for byte what they were."""
+    assert registry._CANONICAL.encode(values) == json.dumps(
+        values, sort_keys=True, ensure_ascii=False
+    )
+    assert events._STORED.encode(payload) == json.dumps(
+        payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )

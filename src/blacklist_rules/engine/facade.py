@@ -331,8 +331,7 @@ class Engine(Queries, Generic[StoreT]):
             deadlines.advance(self._core, ctx, when, None)
         except Exception as exc:  # all or nothing, like an event
             unit.fail(ctx, exc, clock, None, None, "moving the clock")
-        self.store.release_savepoint()
-        ctx.saved = False
+        unit.release(ctx)
         outcome = Outcome(None, None, tuple(ctx.decided), tuple(ctx.changes))
         unit.queue(ctx, outcome, clock=True)
         unit.after_write()
@@ -427,8 +426,7 @@ class Engine(Queries, Generic[StoreT]):
             outcome = intake.reject(core, ctx, exc, line, source, account)
         except Exception as exc:
             unit.fail(ctx, exc, clock, line, source, "processing")
-        if ctx.saved:
-            self.store.release_savepoint()
+        unit.release(ctx)
         unit.queue(ctx, outcome)
         unit.after_write()
         return outcome

@@ -27,6 +27,7 @@ class UnitOfWork:
     """The engine's open transaction (its batch) and how each event is kept whole in it."""
 
     __slots__ = (
+        "alone",
         "before_commit",
         "closed",
         "commit_every",
@@ -36,6 +37,7 @@ class UnitOfWork:
         "hooks",
         "pending",
         "remembered",
+        "remembered_before",
         "retryable",
         "stale",
         "tx",
@@ -52,6 +54,10 @@ class UnitOfWork:
         self.tx: Transaction | None = None  # the open transaction: the batch
         self.stale = False  # memory may hold what a dropped transaction wrote: reload
         self.remembered = False  # the pack is kept in the store, new streams filled
+        self.remembered_before = False  # `remembered` when the open transaction began
+        self.alone = False
+        """Whether the open transaction holds one unit of work alone (begun outside a batch on
+        a store one writer holds): the unit's undo is then the transaction's rollback."""
         self.closed = False
         self.retryable = False
         """Whether a failure drops only the current unit's transaction, nothing handed out:
@@ -106,11 +112,17 @@ class UnitOfWork:
         if self.tx is None:
             self.tx = core.store.begin()  # (a read-only store refuses)
             self.retryable = core.store.shared and self.commit_every == 1
+            # After this unit, `after_write` commits (depth 0). On a shared store the claims
+            # are held to the commit: a rollback would let them go, so savepoints stay there.
+            self.alone = self.depth == 0 and not core.store.shared
             if self.stale or core.store.written_elsewhere:
                 core.mirrors.reload(core.store)
                 # (on a shared store another writer's commit undoes none of our own)
                 self.remembered = self.remembered and core.store.shared and not self.stale
                 self.stale = False
+            self.remembered_before = self.remembered
+        else:  # (opened by an earlier unit, or by `Seed.resume_at`: not this unit's alone)
+            self.alone = False
         if not self.remembered:  # the first write: keep the rules, fill new streams
             rules = [_rule_record(rule) for rule in core.ruleset.rules]
             notices = core.ruleset.notices.files if core.ruleset.notices else None
@@ -129,10 +141,29 @@ class UnitOfWork:
             self.flush()
 
     def savepoint(self, ctx: EventContext) -> None:
-        """Guard the event's further writes: a failure undoes them all."""
+        """Guard the event's further writes: a failure undoes them all. A unit alone in its
+        transaction takes no savepoint (`SAVEPOINT` and `RELEASE`: two statements of the
+        eight to nine of a `process()` call, issue 19): its undo rolls the transaction back."""
         if not ctx.saved:
-            self.core.store.savepoint()
+            if not self.alone:
+                self.core.store.savepoint()
             ctx.saved = True
+
+    def release(self, ctx: EventContext) -> None:
+        """The unit's writes are kept: its savepoint, if it took one, is released."""
+        if ctx.saved and not self.alone:
+            self.core.store.release_savepoint()
+        ctx.saved = False
+
+    def _restart(self) -> None:
+        """Roll back the transaction a unit held alone, and open the next one for what the
+        undo records (a rejection, a failure). What its first write kept (the pack, new
+        streams: `begin`) went with it, and is kept again."""
+        transaction, self.tx = self.tx, None
+        if transaction is not None:
+            transaction.rollback()
+        self.remembered = self.remembered_before
+        self.begin()
 
     def undo(self, ctx: EventContext, clock: datetime | None) -> None:
         """Undo what the event wrote (its savepoint if it took one, and its row); what memory
@@ -143,14 +174,17 @@ class UnitOfWork:
         changed none: its undo costs nothing in the size of the store, where a full read of
         100,000 blacklist entries took 280 ms."""
         store, mirrors = self.core.store, self.core.mirrors
-        if ctx.saved:
-            store.rollback_to_savepoint()
-            store.release_savepoint()
-            ctx.saved = False
-        if ctx.inserted and ctx.event is not None:
-            store.forget_event(ctx.event.event_id)
-        for row in ctx.fed:  # written before any savepoint
-            store.forget_history(*row)
+        if ctx.saved and self.alone:  # the transaction was the unit's: all of it goes
+            self._restart()
+        else:
+            if ctx.saved:
+                store.rollback_to_savepoint()
+                store.release_savepoint()
+            if ctx.inserted and ctx.event is not None:
+                store.forget_event(ctx.event.event_id)
+            for row in ctx.fed:  # written before any savepoint
+                store.forget_history(*row)
+        ctx.saved = False
         ctx.fed = []
         mirrors.clock = clock
         mirrors.next_due = due(store)

@@ -448,7 +448,12 @@ def stored_payload(event: Event) -> str:
     payload = _without_identity(
         event.model_dump(mode="json", exclude=set(_PRIVATE), exclude_none=True)
     )
-    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _STORED.encode(payload)
+
+
+_STORED = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+"""`json.dumps` with these options, made once: the same text, without an encoder built per
+event (issue 19, branch `mixfast`: a registration's payload is always written this way)."""
 
 
 def mask_extras(event: Event, key: IdentityKey) -> Event:
