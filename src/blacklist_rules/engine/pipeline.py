@@ -135,8 +135,7 @@ def _effects(
         for mode in (Mode.SHADOW,) if own else (Mode.ENFORCE, Mode.SHADOW):
             # Recorded before the next occasion is decided: each sees the status the
             # earlier ones left (a late event's blacklist stops its later freezes).
-            then = time_order.status_then(core, event.account_id, occasion.at)
-            chosen = deciding.decide(core, event.account_id, occasion, mode, then)
+            chosen = deciding.decide(core, event.account_id, occasion, mode)
             if chosen is None:
                 continue
             decisions.append(chosen)

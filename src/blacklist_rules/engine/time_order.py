@@ -21,19 +21,19 @@ when it was set (`meet_late`): the deadline is met, as in time order, and its de
 fired deadline counted from that decision, and so on) is reversed with a record that says so
 (`UNMET`, `UNANCHORED`); the account's later events are then decided again as for any reversal.
 
-Automation never lowers the status the account had at the occasion's time in time order
-(`status_then`: decisions before it, and those of other occasions at that very moment, such
-as a deadline due then): a late event is decided against it, and so is an event decided
-again. A late change of that status (a cancel taken back, a late freeze whose deadline fires
-at once) decides the account's later events of every type again: a rule that held while the
-status then held it back now decides, a decision, or a fired deadline's, that the status
-then would have held back is reversed (`REDECIDED`)."""
+An event decided again is judged against the status the account had at its time in time
+order (automation never lowers it; `account.status_at`: decisions before it, and those of
+other occasions at that very moment, such as a deadline due then). A late change of that
+status (a cancel taken back, a late freeze whose deadline fires at once) decides the
+account's later events of every type again: a rule that held while the status then held it
+back now decides; a decision, or a fired deadline's, that the status then would have held
+back is reversed (`REDECIDED`). (A late event's own decision is still judged against the
+status when it comes: `pipeline._effects`.)"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 from blacklist_rules.model.decisions import (
@@ -131,17 +131,6 @@ def follow_fired(core: Core, ctx: EventContext, event: Event, fired: Sequence[De
             since[decision.account_id] = min(since.get(decision.account_id, at_us), at_us)
     for account in sorted(since):
         redecide_later(core, ctx, account, since[account], event.event_id)
-
-
-def status_then(core: Core, account_id: str, at: datetime) -> Status | None:
-    """The account's status at `at` in time order, against which a decision on an occasion
-    that late (before the clock) is judged (automation never lowers the status then); None
-    for an occasion at or after the clock: the current status is the status then."""
-    clock = core.mirrors.clock
-    at_us = to_micros(at)
-    if clock is None or at_us >= to_micros(clock):
-        return None
-    return status_at(core.store, account_id, at_us, frozenset())
 
 
 def meet_late(core: Core, ctx: EventContext, event: Event, listening: list[Listener]) -> None:
