@@ -25,16 +25,22 @@ def account_facts(store: Store, account_id: str, at_us: int) -> dict[str, str | 
     return facts
 
 
-def status_at(store: Store, account_id: str, at_us: int) -> Status:
+def status_at(
+    store: Store, account_id: str, at_us: int, besides: frozenset[str] | None = None
+) -> Status:
     """The account's status just before `at_us`: the most severe of its enforced decisions,
     not reversed, that took effect before `at_us` and had not ended (expired, lifted, ended
-    by a verification) by then. A decision at the very same moment does not count yet, and a
-    reversed one never counts (a reversal voids it): the answer is the same whatever order
-    the decisions were recorded in."""
+    by a verification) by then. A decision at the very same moment does not count yet (with
+    `besides`, the ids of an event's own decisions, every other one at that moment does: the
+    status an event at `at_us` is decided against in time order, deadlines due then fired),
+    and a reversed one never counts (a reversal voids it): the answer is the same whatever
+    order the decisions were recorded in."""
     status = Status.ACTIVE
     for taken in store.taken_of({account_id}):
         decision = taken.decision
-        if decision.mode != Mode.ENFORCE or to_micros(decision.effective_at) >= at_us:
+        at = to_micros(decision.effective_at)
+        now = besides is not None and at == at_us and decision.decision_id not in besides
+        if decision.mode != Mode.ENFORCE or (at >= at_us and not now):
             continue
         ends = [_micros(taken.ended_at)] if taken.ended_at else []
         if decision.expires_at is not None:

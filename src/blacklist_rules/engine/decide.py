@@ -22,8 +22,12 @@ from .lists import listed_facts
 from .prior import prior_facts
 
 
-def decide(core: Core, account_id: str, occasion: Occasion, mode: Mode) -> Decision | None:
-    """The most severe match that takes effect: automation never lowers a status."""
+def decide(
+    core: Core, account_id: str, occasion: Occasion, mode: Mode, status: Status | None = None
+) -> Decision | None:
+    """The most severe match that takes effect: automation never lowers a status (the
+    current one, or `status`: the account's at the occasion's time, for an event decided
+    again in time order)."""
     matches = sorted((m for m in occasion.matches if m.mode == mode), key=_precedence)
     vetoes = core.mirrors.vetoed
     if mode == Mode.ENFORCE and vetoes:
@@ -33,7 +37,7 @@ def decide(core: Core, account_id: str, occasion: Occasion, mode: Mode) -> Decis
             evidence = occasion.evidence.get(m.rule_id, (occasion.event_id,))
             if vetoed is not None and vetoed.intersection(evidence):
                 return None  # a person reversed this decision: it is never taken again
-    before = core.status(account_id)
+    before = core.status(account_id) if status is None else status
     for best in matches:
         rule = core.ruleset.rule(best.rule_id)
         expires = occasion.at + rule.duration if rule.duration else None
@@ -88,14 +92,19 @@ def _precedence(match: RuleMatch) -> tuple[int, int, str]:
 
 
 def decide_aside(
-    core: Core, ctx: EventContext, account_id: str, occasion: Occasion, event_id: str
+    core: Core,
+    ctx: EventContext,
+    account_id: str,
+    occasion: Occasion,
+    event_id: str,
+    status: Status | None = None,
 ) -> bool:
     """Decide an occasion that is not the current event's own (a deadline, a stored
     registration decided again): recorded at once, returned in the outcome's decisions.
-    Whether any was."""
+    Whether any was. `status`: as `decide`'s."""
     recorded = False
     for mode in (Mode.ENFORCE, Mode.SHADOW):
-        decision = decide(core, account_id, occasion, mode)
+        decision = decide(core, account_id, occasion, mode, status)
         if decision is not None:
             recording.record_decision(core, ctx, decision, event_id)
             ctx.decided.append(decision)

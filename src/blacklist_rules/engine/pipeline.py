@@ -79,9 +79,7 @@ def process(
     _advance(core, ctx, event)
     deadlines.listen(core, ctx, event, listening)
     decisions = _effects(core, ctx, event, occasions, listening)
-    mirrors = core.mirrors
-    if mirrors.next_due is not None and mirrors.clock and mirrors.next_due <= mirrors.clock:
-        _advance(core, ctx, event)  # a freeze over ends now
+    _advance_again(core, ctx, event)
     return Outcome(
         event.event_id,
         event.account_id,
@@ -100,6 +98,17 @@ def _advance(core: Core, ctx: EventContext, event: Event) -> None:
         deadlines.advance_shared(core, ctx, event)
     else:
         deadlines.advance(core, ctx, event.occurred_at, event.event_id)
+
+
+def _advance_again(core: Core, ctx: EventContext, event: Event) -> None:
+    """After the event's effects: a freeze over ends now, a deadline they set already due
+    fires; its decision, before the clock, is a late change of the account's past."""
+    mirrors = core.mirrors
+    if mirrors.next_due is not None and mirrors.clock and mirrors.next_due <= mirrors.clock:
+        done = len(ctx.decided)
+        _advance(core, ctx, event)
+        if core.index.time_ordered:
+            time_order.follow_fired(core, ctx, event, ctx.decided[done:])
 
 
 def _effects(

@@ -51,12 +51,13 @@ def record_decision(core: Core, ctx: EventContext, decision: Decision, event_id:
     )
     if decision.expires_at is not None:
         core.mirrors.due_by(decision.expires_at)
-    if decision.mode == Mode.ENFORCE and decision.status_after != decision.status_before:
+    now = core.status(decision.account_id)  # (its `status_before` may be an earlier time's)
+    if decision.mode == Mode.ENFORCE and decision.status_after.severity > now.severity:
         set_status(
             core,
             ctx,
             decision.account_id,
-            decision.status_before,
+            now,
             decision.status_after,
             f"decision {decision.decision_id}",
             decision.effective_at,

@@ -19,7 +19,16 @@ older one its match is kept as it was, unless the account is now known to be on 
 A late `unless` event meets a deadline that already fired only because the clock was past it
 when it was set (`meet_late`): the deadline is met, as in time order, and its decision (and a
 fired deadline counted from that decision, and so on) is reversed with a record that says so
-(`UNMET`, `UNANCHORED`); the account's later events are then decided again as for any reversal."""
+(`UNMET`, `UNANCHORED`); the account's later events are then decided again as for any reversal.
+
+An event decided again is judged against the status the account had at its time in time
+order (automation never lowers it; `account.status_at`: decisions before it, and those of
+other occasions at that very moment, such as a deadline due then). A late change of that
+status (a cancel taken back, a late freeze whose deadline fires at once) decides the
+account's later events of every type again: a rule that held while the status then held it
+back now decides; a decision, or a fired deadline's, that the status then would have held
+back is reversed (`REDECIDED`). (A late event's own decision is still judged against the
+status when it comes: `pipeline._effects`.)"""
 
 from __future__ import annotations
 
@@ -27,7 +36,15 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from blacklist_rules.model.decisions import CASCADE, Action, Decision, Mode, Reversal, decision_id
+from blacklist_rules.model.decisions import (
+    CASCADE,
+    Action,
+    Decision,
+    Mode,
+    Reversal,
+    Status,
+    decision_id,
+)
 from blacklist_rules.model.events import (
     Event,
     ListUpdate,
@@ -45,7 +62,7 @@ from . import decide as deciding
 from . import match as matching
 from . import observe, registry
 from . import record as recording
-from .account import account_facts
+from .account import account_facts, status_at
 from .context import EventContext, Occasion
 from .core import Core
 from .lists import listed_facts
@@ -98,6 +115,22 @@ def follow(core: Core, ctx: EventContext, event: Event, decisions: Sequence[Deci
     for account in sorted(since):
         back = account in relisted
         redecide_later(core, ctx, account, since[account], event.event_id, to_cut=back)
+
+
+def follow_fired(core: Core, ctx: EventContext, event: Event, fired: Sequence[Decision]) -> None:
+    """After the clock moved on at the end of an event: the decisions of deadlines that fired
+    then (a late event's freeze whose deadline was already due) change their account's past
+    from their time, as `follow` says: its later events are decided again in time order."""
+    clock = core.mirrors.clock
+    if clock is None:
+        return
+    since: dict[str, int] = {}
+    for decision in fired:
+        at_us = to_micros(decision.effective_at)
+        if decision.mode == Mode.ENFORCE and at_us <= to_micros(clock):
+            since[decision.account_id] = min(since.get(decision.account_id, at_us), at_us)
+    for account in sorted(since):
+        redecide_later(core, ctx, account, since[account], event.event_id)
 
 
 def meet_late(core: Core, ctx: EventContext, event: Event, listening: list[Listener]) -> None:
@@ -158,8 +191,9 @@ def redecide_later(
 ) -> None:
     """Decide again, in time order, the account's events from `from_us` (and within the
     horizon of the clock; with `to_cut`, a list change's, back to the history cut) that a
-    rule reading its past listens to."""
-    types = tuple(sorted({t for rule in _dependent(core) for t in rule.event_types}))
+    rule listens to (its past, or its status then, may have changed); at each moment first
+    the decisions of the deadlines that fired then (`_deadline_again`), as in time order."""
+    types = tuple(sorted(set(core.ruleset.by_type) - {DEADLINE}))
     clock = core.mirrors.clock
     if not types or clock is None:
         return
@@ -178,20 +212,51 @@ def redecide_later(
         ),
         key=lambda item: (item[0], item[1]),
     )
-    for at_us, _, stored in later:
-        _again(core, ctx, stored, at_us, by_event)
+    fired = [
+        (to_micros(taken.decision.effective_at), taken.decision.decision_id, taken.decision)
+        for taken in core.store.taken_of({account_id})
+        if taken.decision.anchor is not None and to_micros(taken.decision.effective_at) >= low
+    ]
+    for at_us, _, stored in _merged(fired, later):
+        if isinstance(stored, Decision):
+            _deadline_again(core, ctx, stored, at_us, by_event)
+        else:
+            _again(core, ctx, stored, at_us, by_event)
 
 
-def _dependent(core: Core) -> list[CompiledRule]:
-    ids = core.index.time_ordered
-    return [rule for rule in core.ruleset.rules if rule.id in ids]
+def _merged(
+    fired: list[tuple[int, str, Decision]], later: list[tuple[int, str, Event]]
+) -> list[tuple[int, str, Decision | Event]]:
+    """Deadlines' decisions and events in time order: at one moment the deadlines first
+    (one due fires before an event at its moment is decided), then by id."""
+    items: list[tuple[int, int, str, Decision | Event]] = [
+        *((at, 0, key, decision) for at, key, decision in fired),
+        *((at, 1, key, stored) for at, key, stored in later),
+    ]
+    return [(at, key, item) for at, _, key, item in sorted(items, key=lambda it: it[:3])]
+
+
+def _deadline_again(
+    core: Core, ctx: EventContext, decision: Decision, at_us: int, by_event: str
+) -> None:
+    """A fired deadline's decision reversed if, against the account's status at its time as
+    it now stands (a late event raised it), it would not have taken effect: in time order
+    the deadline fired with no decision (automation never lowers a status)."""
+    found = core.store.decision(decision.decision_id)
+    if found is None or found.reversed_by is not None:
+        return
+    status = status_at(core.store, decision.account_id, at_us, frozenset({decision.decision_id}))
+    if not _still_above(decision, status):
+        _reverse(core, ctx, [decision], by_event, REDECIDED)
 
 
 def _again(core: Core, ctx: EventContext, stored: Event, at_us: int, by_event: str) -> None:
     """One stored event decided again if a rule reading the account's past now holds where
-    it did not, no longer holds where it did, or counts other decisions. (A window rule's
-    match is kept as it was, its window not read again, but for a rule with `unless_listed`:
-    see `_windows`.)"""
+    it did not, no longer holds where it did, or counts other decisions; or if, against the
+    account's status at the event's time as it now stands, a rule that held with no decision
+    (the status then held it back) would take effect, or a decision no longer would. (A
+    window rule's match is otherwise kept as it was, its window not read again, but for a
+    rule with `unless_listed`: see `_windows`.)"""
     index, account = core.index, stored.account_id
     snapshot, counted = _snapshot(core, stored, at_us)
     rows = _windows(core, stored, snapshot, at_us)
@@ -219,7 +284,11 @@ def _again(core: Core, ctx: EventContext, stored: Event, at_us: int, by_event: s
         if rule.prior is not None
     }
     same = all(tuple(d.evidence) == proofs.get(d.rule_id, tuple(d.evidence)) for d in old)
-    if same and before == after & dependent:
+    status = status_at(core.store, account, at_us, frozenset(d.decision_id for d in old))
+    unread = [rule for rule in fired if rule.id not in reread]
+    back = _held_back(core, stored, snapshot, unread, old, rows, status)
+    stale = any(not _still_above(d, status) for d in old)
+    if same and before == after & dependent and not back and not stale:
         return
     names = [it.name for it in core.ruleset.listeners.get(stored.type, ()) if it.guard(snapshot)]
     core.agree(f"{stored.event_id} again (time order)", snapshot, [r.id for r in fired] + names)
@@ -227,16 +296,60 @@ def _again(core: Core, ctx: EventContext, stored: Event, at_us: int, by_event: s
     _reverse(core, ctx, old, by_event, RELISTED if exempted else REDECIDED)
     evidence = {d.rule_id: d.evidence for d in old if d.rule_id in {m.rule_id for m in kept}}
     evidence.update(proofs)
-    evidence.update(observe.window_evidence([r for r in held if r.id in reread], rows, at_us))
+    back = [rule for rule in back if rule not in held]  # (the window rules: `held` has the rest)
+    windowed = [*back, *(rule for rule in held if rule.id in reread)]
+    evidence.update(observe.window_evidence(windowed, rows, at_us))
     occasion = Occasion(
         stored.occurred_at,
         f"{stored.event_id}@{by_event}",
         stored.event_id,
-        (*kept, *(matching.match_of(rule, snapshot) for rule in held)),
+        (*kept, *(matching.match_of(rule, snapshot) for rule in (*held, *back))),
         evidence,
         windows=rows,
     )
-    deciding.decide_aside(core, ctx, account, occasion, by_event)
+    deciding.decide_aside(core, ctx, account, occasion, by_event, status)
+
+
+def _held_back(
+    core: Core,
+    stored: Event,
+    snapshot: dict[str, Any],
+    fired: Sequence[CompiledRule],
+    old: Sequence[Decision],
+    rows: dict[str, StreamWindow],
+    status: Status,
+) -> list[CompiledRule]:
+    """Of the rules that hold on the event (`fired`: plain rules, and window rules over the
+    windows read again, `_windows`), those in no decision of its own, if one of them would
+    now take effect against `status`, the account's status at the event's time: in time
+    order the status then held them back, and a late event changed that status; else none."""
+    matched = {m.rule_id for d in old for m in d.matched}
+    found = [
+        rule
+        for rule in fired
+        if (rule.window is None or rule.window.stream in rows) and rule.id not in matched
+    ]
+    if not found:
+        return []
+    trial = Occasion(
+        stored.occurred_at,
+        f"{stored.event_id}@trial",
+        stored.event_id,
+        tuple(matching.match_of(rule, snapshot) for rule in found),
+        windows=rows,
+    )
+    takes = any(deciding.decide(core, stored.account_id, trial, mode, status) for mode in Mode)
+    return found if takes else []
+
+
+def _still_above(decision: Decision, status: Status) -> bool:
+    """Does the decision still take effect against `status`, the account's status at its
+    time now (a late event may have raised it: automation never lowers a status)? A freeze
+    of a frozen account is left as it was (`decide._takes_effect` reads the freezes that
+    cover it, this one among them)."""
+    if decision.action.status.severity > status.severity:
+        return True
+    return decision.action == Action.FREEZE and status == Status.FROZEN
 
 
 def _snapshot(
@@ -268,7 +381,7 @@ def _windows(
     found: dict[str, StreamWindow] = {}
     for rule in ruleset.by_type.get(stored.type, ()):
         test = rule.window
-        if test is None or not rule.unless_listed or test.stream in found:
+        if test is None or test.stream in found:
             continue
         stream = ruleset.streams[test.stream]
         if stream.by is not None:
