@@ -447,6 +447,7 @@ FOUND_7_DEC_2026: list[dict[str, Any]] = [
 
 @settings(
     max_examples=150,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
