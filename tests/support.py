@@ -39,6 +39,19 @@ def event(
     }
 
 
+def flag(at: datetime | timedelta, event_id: str, source: str = "fact_check") -> dict[str, Any]:
+    """A malicious-rumour flag of account a (its content id is its event id)."""
+    return event(
+        "rumor_flag",
+        "a",
+        at,
+        event_id,
+        content_id=event_id,
+        verdict="malicious_rumor",
+        source=source,
+    )
+
+
 def write_rule(folder: Path, name: str, text: str) -> Path:
     """Write one rule file and return the folder."""
     folder.mkdir(parents=True, exist_ok=True)

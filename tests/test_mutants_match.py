@@ -8,7 +8,7 @@ from pathlib import Path
 
 from blacklist_rules import Engine
 
-from .support import RUMOR_FREEZE_30D, default_pack_with, event, write_rule
+from .support import RUMOR_FREEZE_30D, default_pack_with, event, flag, write_rule
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -40,28 +40,16 @@ dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC, ground: incompatible, ref
 """
 
 
-def _flag(at: timedelta, event_id: str) -> dict[str, object]:
-    return event(
-        "rumor_flag",
-        "a",
-        at,
-        event_id,
-        content_id=event_id,
-        verdict="malicious_rumor",
-        source="fact_check",
-    )
-
-
 def test_a_decision_shows_the_whole_count_past_the_largest_a_rule_asks(tmp_path: Path) -> None:
     """The window holds three flags when the account, its first freeze ended, is frozen again:
     the decision's condition shows 3, not the 2 the snapshot stopped at (the largest count a
     rule of the pack asks), and all three flags are its evidence."""
     rules = write_rule(tmp_path / "rules", "freeze", FREEZE_TWO)
     with Engine.from_path(rules, max_lead=None) as engine:
-        assert engine.process(_flag(timedelta(0), "f1")).decisions == ()
-        (first,) = engine.process(_flag(HOUR, "f2")).decisions
+        assert engine.process(flag(timedelta(0), "f1")).decisions == ()
+        (first,) = engine.process(flag(HOUR, "f2")).decisions
         assert first.matched[0].conditions[-1].seen == 2
-        (again,) = engine.process(_flag(48 * HOUR, "f3")).decisions
+        (again,) = engine.process(flag(48 * HOUR, "f3")).decisions
         assert again.action == "freeze"
         assert [(c.field, c.seen, c.result) for c in again.matched[0].conditions] == [
             ("verdict", "malicious_rumor", True),
@@ -78,9 +66,9 @@ def test_a_prior_rules_decision_shows_its_count_as_held(tmp_path: Path) -> None:
     rules = write_rule(tmp_path / "rules", "freeze", RUMOR_FREEZE_30D)
     write_rule(rules, "cancel", CANCEL_AFTER_TWO)
     with Engine.from_path(rules, max_lead=None) as engine:
-        engine.process(_flag(timedelta(0), "f1"))
-        engine.process(_flag(40 * DAY, "f2"))
-        (cancel,) = engine.process(_flag(80 * DAY, "f3")).decisions
+        engine.process(flag(timedelta(0), "f1"))
+        engine.process(flag(40 * DAY, "f2"))
+        (cancel,) = engine.process(flag(80 * DAY, "f3")).decisions
         assert (cancel.action, cancel.rule_version, cancel.reason) == ("cancel", 1, "Repeated.")
         (match,) = (m for m in cancel.matched if m.rule_id == "cancel-after-two-freezes")
         assert (match.rule_version, match.priority, match.reason) == (1, 5, "Repeated.")

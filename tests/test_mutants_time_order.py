@@ -16,7 +16,7 @@ import pytest
 from blacklist_rules import Engine, SQLiteStore, load_ruleset
 from blacklist_rules.engine.time_order import REDECIDED, UNMET
 
-from .support import DAY, T0, US, event, standing_decisions, write_rule
+from .support import DAY, T0, US, event, flag, standing_decisions, write_rule
 from .test_late_deadline_chain import CHAIN
 from .test_late_deadlines import cause, passed, run, tick
 
@@ -107,19 +107,6 @@ def watch(tmp_path_factory: pytest.TempPathFactory) -> Any:
     for name, text in WATCH.items():
         write_rule(folder, name, text)
     return load_ruleset(folder)
-
-
-def flag(at: timedelta, event_id: str, source: str = "fact_check") -> dict[str, Any]:
-    """A malicious-rumour flag of account a at s + `at`."""
-    return event(
-        "rumor_flag",
-        "a",
-        at,
-        event_id,
-        content_id=event_id,
-        verdict="malicious_rumor",
-        source=source,
-    )
 
 
 def standing(events: list[dict[str, Any]], ruleset: Any) -> tuple[tuple[Any, ...], ...]:
