@@ -4,7 +4,7 @@ writer's commits, one audit chain for every writer, and tampering found on the r
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -102,6 +102,44 @@ def test_another_writers_commit_is_seen_at_the_next_begin(url: str) -> None:
                 pass
         with first.begin():
             assert first.written_elsewhere  # second committed while ours was open
+        with first.begin():
+            assert not first.written_elsewhere
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "own",
+    [
+        lambda store: store.join_worker("w"),
+        lambda store: store.leave_worker("w"),
+        lambda store: store.add_partitions(["p"]),
+        lambda store: store.audit("note", {}),
+    ],
+    ids=["join", "leave", "partitions", "audit"],
+)
+def test_a_transaction_of_the_stores_own_keeps_another_writers_commit_news(
+    url: str, own: Callable[[PostgresStore], None]
+) -> None:
+    """A transaction the store opens for itself (a worker joining or leaving, partitions,
+    an audit record alone) is not the caller's: another writer's commit before it is still
+    `written_elsewhere` at the caller's next `begin`; with no other
+    writer, its own commit is not. (Taken as seen, the last worker to leave kept a stale next
+    due moment and left a freeze another worker committed unended.)"""
+    first, second = PostgresStore(url), PostgresStore(url)
+    try:
+        with first.begin():
+            pass
+        own(first)
+        with first.begin():
+            assert not first.written_elsewhere  # only ours
+        with second.begin():
+            pass
+        own(first)
+        with first.begin():
+            assert first.written_elsewhere  # second's, before our own transaction
         with first.begin():
             assert not first.written_elsewhere
     finally:

@@ -30,7 +30,7 @@ from blacklist_rules.stores.records import Watermark, partition_holder
 from blacklist_rules.testing import generate_events
 from tests.broker import SERVER, connect, fresh_stream
 from tests.postgres import execute, fresh_database
-from tests.support import T0, event
+from tests.support import EDGES, T0, event
 
 pytestmark = pytest.mark.postgres
 
@@ -359,3 +359,119 @@ def _partitioned(
     )
     assert single.returncode == 0, single.stderr
     return got, _state(str(one), accounts)
+
+
+def _flags(account: str, days: tuple[float, ...]) -> list[dict[str, Any]]:
+    """Malicious-rumour flags of `account`, one a day given: two freeze it for 30 days."""
+    return [
+        event(
+            "rumor_flag",
+            account,
+            timedelta(days=day),
+            f"{account}-s{day}",
+            content_id=f"{account}-c{day}",
+            verdict="malicious_rumor",
+            source="fact_check",
+        )
+        for day in days
+    ]
+
+
+def _one_process(events: list[dict[str, Any]], folder: Path, accounts: list[str]) -> Any:
+    """What one SQLite process ends with over `events` in event-time order."""
+    one = str(folder / "one.db")
+    with Engine.from_path(db=one, max_lead=None) as single:
+        for item in sorted(events, key=lambda e: str(e["occurred_at"])):
+            single.process(item)
+    return _state(one, accounts)
+
+
+@pytest.mark.parametrize("edge", sorted(EDGES))
+def test_the_last_worker_to_leave_ends_a_freeze_committed_after_its_last_event(
+    url: str, tmp_path: Path, edge: str
+) -> None:
+    """Worker a moves the db's clock to day 31 (and `edge`: 1 µs before, at, 1 µs after the
+    end of the freeze to come); then worker b freezes y for 30 days from day 1, behind a's
+    progress, and leaves while a still runs. a leaves last and moves event time to the db's
+    clock: the freeze ends when its end is reached, as with one SQLite process. Once, a's
+    leaving transaction took b's commits as seen, its mirrors (the next due moment) were
+    not read again, and y stayed frozen (the many-worker property failed so, 7 Dec 2026)."""
+    end = T0 + timedelta(days=31)
+    x = event("registration", "x", end + EDGES[edge], "x1", identity={})
+    a = Engine(load_ruleset(), open_store(url), max_lead=None, worker_id="a")
+    b = Engine(load_ruleset(), open_store(url), max_lead=None, worker_id="b")
+    a.process(x)
+    with b:
+        for item in _flags("y", (0, 1)):
+            b.process(item)
+        assert str(b.status("y")) == "frozen"  # (b's time never reaches its end)
+    a.close()
+    got = _state(url, ["x", "y"])
+    assert got == _one_process([x, *_flags("y", (0, 1))], tmp_path, ["x", "y"])
+    assert got[1] == ["active", "frozen" if edge == "inside" else "active"]
+
+
+@pytest.mark.parametrize("edge", sorted(EDGES))
+def test_the_last_worker_to_leave_fires_a_deadline_started_after_its_last_event(
+    url: str, tmp_path: Path, edge: str
+) -> None:
+    """As above with a deadline: b freezes z (failed verification) on day 0 after a moved
+    the clock to day 15 (`edge` around the 15-day deadline to cancel); a leaves last and
+    the deadline fires when reached, as with one SQLite process."""
+    x = event("registration", "x", T0 + timedelta(days=15) + EDGES[edge], "x1", identity={})
+    z = _frozen("z", 0, "z1")
+    a = Engine(load_ruleset(), open_store(url), max_lead=None, worker_id="a")
+    with Engine(load_ruleset(), open_store(url), max_lead=None, worker_id="b") as b:
+        a.process(x)
+        b.process(z)
+    a.close()
+    got = _state(url, ["x", "z"])
+    assert got == _one_process([x, z], tmp_path, ["x", "z"])
+    assert got[1] == ["active", "frozen" if edge == "inside" else "cancelled"]
+
+
+def test_a_partition_gone_idle_does_not_hide_another_workers_blacklist(
+    url: str, tmp_path: Path
+) -> None:
+    """Worker b blacklists a (three rumour flags, a verified ID number); then a partition of
+    worker a goes idle and comes back (each a transaction of a's store of its own), and a
+    takes a registration of c with that ID number: c is blacklisted, as with one SQLite
+    process. Once, the idle partition's transaction took b's commits as seen, a's next event
+    did not read its mirrors again, and c passed the blacklist it had not read."""
+    ident = {"identity": {"id_number": "360426199101010071"}}
+    first = [event("registration", "a", T0, "reg-a", **ident, verification={"status": "passed"})]
+    first += _flags("a", (1, 2, 3))
+    late = event("registration", "c", timedelta(days=20), "reg-c", **ident)
+    a = Engine(load_ruleset(), open_store(url), max_lead=None, worker_id="a")
+    b = Engine(load_ruleset(), open_store(url), max_lead=None, worker_id="b")
+    with a, b:
+        a.consume("log", 2, [0])
+        b.consume("log", 2, [1])
+        for item in first:
+            b.process(item)
+        a.partition_idle("log", 0, idle=True)
+        a.partition_idle("log", 0, idle=False)
+        assert [d.action for d in a.process(late).decisions] == ["blacklist"]
+    got = _state(url, ["a", "c"])
+    assert got == _one_process([*first, late], tmp_path, ["a", "c"])
+    assert got[1] == ["blacklisted", "blacklisted"]
+
+
+def test_two_workers_that_both_leave_last_end_freezes_once(url: str, tmp_path: Path) -> None:
+    """Two workers leave at nearly the same moment, both after the other marked itself
+    finished: a's leave is written, then b leaves and finds nobody running (it moves event
+    time to the db's clock: y's freeze ends), then a finds nobody running too and moves it
+    again: nothing is left to act on (no error, no second end), the state is one SQLite
+    process's."""
+    x = event("registration", "x", timedelta(days=40), "x1", identity={})
+    a = Engine(load_ruleset(), open_store(url), max_lead=None, worker_id="a")
+    b = Engine(load_ruleset(), open_store(url), max_lead=None, worker_id="b")
+    a.process(x)
+    with b:
+        for item in _flags("y", (0, 1)):
+            b.process(item)
+        a.store.leave_worker("a")  # (the first step of a's `close`)
+    a.close()
+    got = _state(url, ["x", "y"])
+    assert got == _one_process([x, *_flags("y", (0, 1))], tmp_path, ["x", "y"])
+    assert got[1] == ["active", "active"]

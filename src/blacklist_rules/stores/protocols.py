@@ -543,7 +543,9 @@ class Transactional(Protocol):
     """The wall clock audit records are stamped with (and retention counts on)."""
     written_elsewhere: bool
     """Whether another writer committed between our last transaction and the one
-    `begin()` opened: what memory mirrors of the store must then be read again."""
+    `begin()` opened: what memory mirrors of the store must then be read again. A
+    transaction the store opens for itself (`join_worker`, `leave_worker`, ...) is not
+    "our last": a commit it finds is still news at the caller's next `begin()`."""
     shared: bool
     """Whether other processes may write this store at the same time (PostgreSQL): an
     engine then commits every event on its own and `claim`s each account before it reads

@@ -69,7 +69,7 @@ class PostgresAudit(PostgresBase):
         record). Outside a transaction, the record is one of its own. Kept in memory until
         the transaction commits (`_append_audit`)."""
         if self._db.transaction is None:
-            with self.begin():
+            with self._own_transaction():
                 self.audit(
                     kind,
                     record,

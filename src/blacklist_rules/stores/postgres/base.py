@@ -3,7 +3,8 @@ count of commits that tells another writer's from ours, and the `meta` table of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +81,23 @@ class PostgresBase:
         self._fresh = set()
         self._pending_audit, self._audit_mark = [], 0
         return transaction
+
+    @contextmanager
+    def _own_transaction(self) -> Iterator[None]:
+        """A transaction of the store's own bookkeeping (joining or leaving the workers, an
+        audit record alone), not one the caller's memory follows: another writer's commit
+        that its `begin` finds stays news for the caller's next `begin` (`written_elsewhere`).
+        Were it taken as seen, an engine would keep mirrors older than that commit: the last
+        worker to leave once moved event time over a freeze another worker had committed
+        meanwhile, its `next_due` unaware of it, and the freeze never ended."""
+        news = True  # (a `begin` that failed tells nothing: read everything again)
+        try:
+            with self.begin():
+                news = self.written_elsewhere
+                yield
+        finally:
+            if news:
+                self._seen = None
 
     def claim(self, account_id: str, identities: Iterable[tuple[str, str]] = ()) -> bool:
         """See `Transactional.claim`: a transaction-scoped advisory lock on a 64-bit hash of

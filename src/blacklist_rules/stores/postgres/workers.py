@@ -15,7 +15,7 @@ class PostgresWorkers(PostgresBase):
 
     def join_worker(self, worker_id: str) -> None:
         """See `Workers.join_worker`: a restarted worker keeps its progress."""
-        with self.begin():
+        with self._own_transaction():
             self._db.execute(
                 "INSERT INTO workers (worker_id, state) VALUES (%s, 'running') "
                 "ON CONFLICT (worker_id) DO UPDATE SET state = 'running', heartbeat = now()",
@@ -24,7 +24,7 @@ class PostgresWorkers(PostgresBase):
 
     def add_partitions(self, holders: Sequence[str]) -> None:
         """See `Workers.add_partitions`: one statement; those known are left as they are."""
-        with self.begin():
+        with self._own_transaction():
             self._db.execute(
                 "INSERT INTO workers (worker_id, state) SELECT unnest(%s::text[]), 'running' "
                 "ON CONFLICT (worker_id) DO NOTHING",
@@ -41,7 +41,7 @@ class PostgresWorkers(PostgresBase):
 
     def leave_worker(self, worker_id: str) -> None:
         """See `Workers.leave_worker`."""
-        with self.begin():
+        with self._own_transaction():
             self._db.execute(
                 "UPDATE workers SET state = 'finished', heartbeat = now() WHERE worker_id = %s",
                 (worker_id,),
