@@ -5,7 +5,10 @@ per engine; the stages are functions over it and the event's `EventContext`."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date
 from typing import Any
+
+import attrs
 
 from blacklist_rules.errors import EvaluationError
 from blacklist_rules.matching.protocol import Matcher
@@ -143,6 +146,20 @@ WORKER_IDLE_TIMEOUT = 60.0
 """Seconds without a commit after which a worker is declared gone (default)."""
 
 
+@attrs.frozen
+class Printed:
+    """A registration's phone in E.164 form and fingerprints (`registry.print_ahead`), and
+    what they were worked out from (its identity values and day)."""
+
+    values: dict[str, Any]
+    on: date
+    e164: str | None
+    prints: Fingerprints
+
+    def of(self, values: dict[str, Any], on: date) -> bool:
+        return self.values == values and self.on == on
+
+
 class Core:
     """The engine's shared state: built once, read by every stage."""
 
@@ -156,6 +173,7 @@ class Core:
         "mirrors",
         "observe",
         "prefilter",
+        "printed",
         "progress_us",
         "prune",
         "ruleset",
@@ -188,6 +206,9 @@ class Core:
         self.given: dict[str, Fingerprints] = {}
         """Registrations' fingerprints a scratch engine was given (`Engine.seed.inherit`): a
         stored registration replayed is fingerprinted as when it came."""
+        self.printed: dict[str, Printed] = {}
+        """Registrations of the batch claimed ahead, fingerprinted then (`ahead.claim`), by
+        event id: `identify` takes theirs from here."""
         self.worker_id: str | None = None
         """On a shared db, this engine's name among its workers (`Workers`): deadlines of
         other accounts then fire by the low watermark. None: one writer, one clock."""

@@ -91,13 +91,19 @@ class PostgresBase:
         keys = [f"account:{account_id}", *(f"identity:{k}:{f}" for k, f in identities)]
         return self._claim_keys(keys)
 
-    def claim_accounts(self, account_ids: Collection[str], event_ids: Collection[str] = ()) -> bool:
+    def claim_accounts(
+        self,
+        account_ids: Collection[str],
+        event_ids: Collection[str] = (),
+        identities: Collection[tuple[str, str]] = (),
+    ) -> bool:
         """See `Claims.claim_accounts`: the same locks as `claim`, all in one round trip; then,
         in one more, which of the event ids are stored (`add_event` of those that are not
         holds its row for the next round trip) and which of the accounts newly claimed have
         an event stored (those that have none are `_fresh`)."""
         accounts = sorted({a for a in account_ids if f"account:{a}" not in self._claimed})
-        moved = self._claim_keys([f"account:{account}" for account in account_ids])
+        keys = [f"account:{account}" for account in account_ids]
+        moved = self._claim_keys([*keys, *(f"identity:{k}:{f}" for k, f in identities)])
         wanted = sorted(set(event_ids) - self._expected.keys())
         if wanted or accounts:
             self._transaction()
