@@ -69,8 +69,21 @@ def claim(core: Core, items: list[object]) -> None:
     ids = {event_id for item in items if (event_id := field_of(item, "event_id")) is not None}
     core.printed = {}
     values = sorted({value for item in items for value in _identities(core, item)})
-    if accounts and core.store.claim_accounts(accounts, ids, values):
+    pairs = _history(core, accounts, values)
+    if accounts and core.store.claim_accounts(accounts, ids, values, pairs):
         core.mirrors.refresh(core.store)
+
+
+def _history(
+    core: Core, accounts: set[str], values: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The (stream, group) pairs whose history the batch's events read, their groups claimed
+    with it: each stream grouped by account for each account, each grouped by an identity
+    value for each value of its kind."""
+    by_account, by_value = core.index.history_groups
+    pairs = [(stream, account) for stream in by_account for account in accounts]
+    pairs += [(stream, print_) for kind, print_ in values for stream in by_value.get(kind, ())]
+    return pairs
 
 
 def _identities(core: Core, item: object) -> list[tuple[str, str]]:

@@ -39,6 +39,7 @@ class Indexes:
         "anchored",
         "caps",
         "from_log",
+        "history_groups",
         "linking",
         "listed",
         "prior",
@@ -75,6 +76,7 @@ class Indexes:
         }
         """Streams of verifications only, read by no window (a deadline's `unless`): the log
         already indexes those by account and time, so they are read from there."""
+        self.history_groups = _history_groups(ruleset, self.from_log)
         self.caps = feature_caps(ruleset)  # see windows.py
         self.without_windows = {
             name: tuple(rule for rule in rules if rule.window is None)
@@ -144,6 +146,20 @@ def indexes_of(ruleset: CompiledRuleset) -> Indexes:
 
 WORKER_IDLE_TIMEOUT = 60.0
 """Seconds without a commit after which a worker is declared gone (default)."""
+
+
+def _history_groups(
+    ruleset: CompiledRuleset, from_log: set[str]
+) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """The streams with history rows grouped by account, and by each identity kind those
+    grouped by its values (claims ahead read their rows: `ahead`)."""
+    streams = ruleset.streams
+    by_account = tuple(k for k, s in streams.items() if s.by is None and k not in from_log)
+    by_value: dict[str, tuple[str, ...]] = {}
+    for key, stream in streams.items():
+        if stream.by is not None:
+            by_value[stream.by] = (*by_value.get(stream.by, ()), key)
+    return by_account, by_value
 
 
 @attrs.frozen

@@ -176,6 +176,7 @@ class MemoryBase:
         account_ids: Collection[str],
         event_ids: Collection[str] = (),
         identities: Collection[tuple[str, str]] = (),
+        history: Collection[tuple[str, str]] = (),
     ) -> bool:
         """See `Claims.claim_accounts`: nobody else writes these tables."""
         return False

@@ -78,12 +78,12 @@ class Held:
 @attrs.define
 class Mark:
     """An open savepoint: its statement, what was held when it was taken (each statement's
-    rows and how many it had then), how many rows `written` had then, and whether the server
-    has it yet (`sent`: a write went inside it)."""
+    rows and how many it had then), how many rows `written` had then (per statement), and
+    whether the server has it yet (`sent`: a write went inside it)."""
 
     statement: str
     held: list[tuple[Held, int]]
-    written: int
+    written: dict[str, int]
     sent: bool = False
 
 
@@ -157,10 +157,10 @@ class PgConnection:
         self._held: list[Held] = []
         self._marks: list[Mark] = []
         """The open savepoints, innermost last."""
-        self.written: list[tuple[Any, ...]] = []
-        """The rows held with `kept` in the open transaction, sent or not, in the order held;
-        a rollback to a savepoint drops those held after it (as the server undoes them): what
-        this transaction wrote of them, readable without a round trip."""
+        self.written: dict[str, list[tuple[Any, ...]]] = {}
+        """The rows held with `kept` in the open transaction, sent or not, per statement in
+        the order held; a rollback to a savepoint drops those held after it (as the server
+        undoes them): what this transaction wrote of them, readable without a round trip."""
         try:
             self._raw = psycopg.connect(
                 url, autocommit=True, connect_timeout=max(1, round(busy_timeout))
@@ -197,7 +197,7 @@ class PgConnection:
         may go in another order than held: they must not depend on each other (no key of
         one table refers to another's). `kept`: the row also stays in `written`."""
         if kept:
-            self.written.append(row)
+            self.written.setdefault(query, []).append(row)
         for item in self._held:
             if item.query == query:
                 item.rows.append(row)
@@ -258,7 +258,8 @@ class PgConnection:
         after the held rows (the server would undo them at once)."""
         if query.startswith("SAVEPOINT"):
             held = [(item, len(item.rows)) for item in self._held]
-            self._marks.append(Mark(query, held, len(self.written)))
+            written = {key: len(rows) for key, rows in self.written.items()}
+            self._marks.append(Mark(query, held, written))
             return True
         if not self._marks:
             return False  # (no savepoint of ours: the server says what is wrong)
@@ -269,7 +270,7 @@ class PgConnection:
                 self._send_mark(query)
             return True
         if not mark.sent and self.status == TransactionStatus.INERROR:
-            self._held, self._marks, self.written = [], [], []
+            self._held, self._marks, self.written = [], [], {}
             raise StoreUnavailableError(
                 f"{self.path}: a read failed inside a savepoint the server was not sent yet "
                 "(nothing to roll back to): the transaction is dropped, nothing of it was "
@@ -279,7 +280,8 @@ class PgConnection:
         for item, count in mark.held:
             del item.rows[count:]
             self._held.append(item)
-        del self.written[mark.written :]
+        for key, rows in self.written.items():
+            del rows[mark.written.get(key, 0) :]
         if mark.sent:
             self._send_mark(query)
         return True
@@ -366,7 +368,7 @@ class PgConnection:
                 f"{self.path}: a transaction is already open (transactions do not nest: "
                 "commit or roll back the open one first)"
             )
-        self._marks, self.written = [], []  # (no savepoint outlives its transaction)
+        self._marks, self.written = [], {}  # (no savepoint outlives its transaction)
         self.execute("BEGIN")
         self._current = Transaction(self)
         return self._current
@@ -386,18 +388,18 @@ class PgConnection:
         self.before_commit()
         self._marks = []  # (the commit ends the savepoints still open)
         self.execute("COMMIT")
-        self.written = []
+        self.written = {}
 
     def rollback_raw(self) -> None:
         """Roll back whatever the server still holds open (a lost connection has nothing);
         what was held is dropped unsent."""
-        self._held, self._marks, self.written = [], [], []
+        self._held, self._marks, self.written = [], [], {}
         if self.status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
             self.execute("ROLLBACK")
 
     def close(self) -> None:
         """Close; a transaction still open is rolled back, never committed by closing."""
-        self._held, self._marks, self.written = [], [], []
+        self._held, self._marks, self.written = [], [], {}
         try:
             if self._current is not None:
                 self._current.rollback()

@@ -7,7 +7,9 @@ at a time, any one total order does).
 Rows added are held (`PgConnection.hold`) and go as one statement before the next statement
 that names `history` or the commit, but for `history_page`, the read a window makes right
 after the row it was fed (issue 16 item 5: 0.23 of a round trip an event): that read merges
-the rows still held into the page it reads, so the insert waits for the commit."""
+the rows still held into the page it reads, so the insert waits for the commit. Where the
+stream and group were read ahead with their claim (`claim_accounts`: `_history`), the page
+is read from those rows and this transaction's: no round trip."""
 
 from __future__ import annotations
 
@@ -86,9 +88,11 @@ class PostgresHistory(PostgresBase):
             _NAMES_HISTORY,
             "history rows kept",
             exact=False,
+            kept=True,
         )
 
     def forget_history(self, stream: str, account_id: str, occurred_us: int, event_id: str) -> None:
+        self._history.pop((stream, account_id), None)  # (read from the db again)
         self._db.execute(
             "DELETE FROM history WHERE stream = %s AND account_id = %s AND occurred_us = %s "
             "AND event_id = %s",
@@ -139,6 +143,10 @@ class PostgresHistory(PostgresBase):
         id), or (time, None) for the rows later than that time (newest first: at that time
         and earlier)."""
         page = _Page(stream, account_id, key, bound_us, newest_first)
+        stored = self._history.get((stream, account_id))
+        if stored is not None and self._db.transaction is not None:  # (read ahead: memory)
+            found = [row for row in stored if page.has(row.at_us, row.event_id)]
+            return page.merged(found, self._db.written.get(_ADD_MANY, []), limit)
         time_us, event_id = key
         past, bound, order = ("<", ">", "DESC") if newest_first else (">", "<", "ASC")
         if event_id is None:
@@ -198,6 +206,7 @@ class PostgresHistory(PostgresBase):
 
     def prune_history(self, stream: str, up_to_us: int) -> int:
         """Forget the stream's events at or before `up_to_us`: no window can reach them."""
+        self._history.clear()
         return self._db.execute(
             "DELETE FROM history WHERE stream = %s AND occurred_us <= %s", (stream, up_to_us)
         )

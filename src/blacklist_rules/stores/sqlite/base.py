@@ -63,6 +63,7 @@ class SQLiteBase:
         account_ids: Collection[str],
         event_ids: Collection[str] = (),
         identities: Collection[tuple[str, str]] = (),
+        history: Collection[tuple[str, str]] = (),
     ) -> bool:
         """See `Claims.claim_accounts`: one writer at a time holds the whole db."""
         return False
