@@ -14,18 +14,19 @@ one is open is an error, never a silent join. A transaction in which a statement
 commit: PostgreSQL would silently roll it back, so `commit()` says so (`StoreError`) after
 rolling back.
 
-Rows whose write nobody waits for (a batch's new events, registrations' identity values) can be
-*held* (`hold`): sent later as one statement a table, before the first statement that reads
-their table (`before`) or the commit; so no read misses them and the events are in the log in
-the order held. A savepoint keeps what was held when it was taken: rolled back to, the held
-rows are what they were then (rows sent since, the server undid). A savepoint is sent lazily,
-just before the first statement inside it that writes (held rows included; a plain read changes
-nothing to undo): one inside which nothing was written costs no round trip, its `RELEASE` and
-`ROLLBACK TO` none either. A read that fails inside a savepoint not sent leaves nothing to roll
-back to: the transaction fails (`StoreUnavailableError`). A held write that fails fails the
-transaction (`StoreUnavailableError`), never an event's own failure, as it may be another
-event's; held events of which fewer were logged than held (another writer logged one first) are
-a `StoreConflictError`: the transaction must run again.
+Rows whose write nobody waits for (a batch's new events, registrations' identity values, history
+rows) can be *held* (`hold`): sent later as one statement a table, before the first statement
+that reads their table (`before`) or the commit (a read that merges them itself, as
+`history_page`, leaves them held: `all(..., keep=)`); so no read misses them and the events are
+in the log in the order held. A savepoint keeps what was held when it was taken: rolled back to,
+the held rows are what they were then (rows sent since, the server undid). A savepoint is sent
+lazily, just before the first statement inside it that writes (held rows included; a plain read
+changes nothing to undo): one inside which nothing was written costs no round trip, its
+`RELEASE` and `ROLLBACK TO` none either. A read that fails inside a savepoint not sent leaves
+nothing to roll back to: the transaction fails (`StoreUnavailableError`). A held write that
+fails fails the transaction (`StoreUnavailableError`), never an event's own failure, as it may
+be another event's; held events of which fewer were logged than held (another writer logged one
+first) are a `StoreConflictError`: the transaction must run again.
 """
 
 from __future__ import annotations
