@@ -20,16 +20,17 @@ _LOOK_AHEAD = (
     "WHERE event_id = ANY(%(ids)b::text[]) UNION ALL "
     "SELECT DISTINCT 'a', account_id, NULL, NULL::bigint, NULL::text, NULL::jsonb FROM events "
     "WHERE account_id = ANY(%(accounts)b::text[]) UNION ALL "
-    "SELECT CASE WHEN n > %(most)s THEN 'H' ELSE 'h' END, account_id, stream, occurred_us, "
-    "event_id, value FROM (SELECT h.*, count(*) OVER w AS n, row_number() OVER w AS i "
-    "FROM history h JOIN unnest(%(streams)b::text[], %(groups)b::text[]) AS p(s, g) "
-    "ON h.stream = p.s AND h.account_id = p.g "
-    "WINDOW w AS (PARTITION BY h.stream, h.account_id)) AS r WHERE n <= %(most)s OR i = 1"
+    "SELECT CASE WHEN n > %(most)s THEN 'H' ELSE 'h' END, g, s, occurred_us, event_id, value "
+    "FROM (SELECT p.s, p.g, r.*, count(*) OVER w AS n, row_number() OVER w AS i "
+    "FROM unnest(%(streams)b::text[], %(groups)b::text[]) AS p(s, g) CROSS JOIN LATERAL "
+    "(SELECT occurred_us, event_id, value FROM history WHERE stream = p.s AND account_id = p.g "
+    "LIMIT %(most)s + 1) AS r WINDOW w AS (PARTITION BY p.s, p.g)) AS x "
+    "WHERE n <= %(most)s OR i = 1"
 )
 """Of a batch read ahead: the stored events among its ids (`e`, with their payloads), the
 accounts that have any event stored (`a`), and the history rows of the (stream, group)
-pairs asked (`h`, by `history`'s key: one index probe a pair), but one row (`H`) of a pair
-with more than `HISTORY_AHEAD`."""
+pairs asked (`h`, by `history`'s key: one index probe a pair, at most one row more than
+`HISTORY_AHEAD` read), but one row (`H`) of a pair with more than `HISTORY_AHEAD`."""
 
 
 def _ahead_args(
