@@ -5,7 +5,10 @@ per engine; the stages are functions over it and the event's `EventContext`."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date
 from typing import Any
+
+import attrs
 
 from blacklist_rules.errors import EvaluationError
 from blacklist_rules.matching.protocol import Matcher
@@ -36,6 +39,7 @@ class Indexes:
         "anchored",
         "caps",
         "from_log",
+        "history_groups",
         "linking",
         "listed",
         "prior",
@@ -72,6 +76,7 @@ class Indexes:
         }
         """Streams of verifications only, read by no window (a deadline's `unless`): the log
         already indexes those by account and time, so they are read from there."""
+        self.history_groups = _history_groups(ruleset, self.from_log)
         self.caps = feature_caps(ruleset)  # see windows.py
         self.without_windows = {
             name: tuple(rule for rule in rules if rule.window is None)
@@ -143,6 +148,34 @@ WORKER_IDLE_TIMEOUT = 60.0
 """Seconds without a commit after which a worker is declared gone (default)."""
 
 
+def _history_groups(
+    ruleset: CompiledRuleset, from_log: set[str]
+) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """The streams with history rows grouped by account, and by each identity kind those
+    grouped by its values (claims ahead read their rows: `ahead`)."""
+    streams = ruleset.streams
+    by_account = tuple(k for k, s in streams.items() if s.by is None and k not in from_log)
+    by_value: dict[str, tuple[str, ...]] = {}
+    for key, stream in streams.items():
+        if stream.by is not None:
+            by_value[stream.by] = (*by_value.get(stream.by, ()), key)
+    return by_account, by_value
+
+
+@attrs.frozen
+class Printed:
+    """A registration's phone in E.164 form and fingerprints (`registry.print_ahead`), and
+    what they were worked out from (its identity values and day)."""
+
+    values: dict[str, Any]
+    on: date
+    e164: str | None
+    prints: Fingerprints
+
+    def of(self, values: dict[str, Any], on: date) -> bool:
+        return self.values == values and self.on == on
+
+
 class Core:
     """The engine's shared state: built once, read by every stage."""
 
@@ -156,6 +189,7 @@ class Core:
         "mirrors",
         "observe",
         "prefilter",
+        "printed",
         "progress_us",
         "prune",
         "ruleset",
@@ -188,6 +222,9 @@ class Core:
         self.given: dict[str, Fingerprints] = {}
         """Registrations' fingerprints a scratch engine was given (`Engine.seed.inherit`): a
         stored registration replayed is fingerprinted as when it came."""
+        self.printed: dict[str, Printed] = {}
+        """Registrations of the batch claimed ahead, fingerprinted then (`ahead.claim`), by
+        event id: `identify` takes theirs from here."""
         self.worker_id: str | None = None
         """On a shared db, this engine's name among its workers (`Workers`): deadlines of
         other accounts then fire by the low watermark. None: one writer, one clock."""

@@ -42,7 +42,7 @@ from blacklist_rules.stores.records import StoredEntry
 
 from . import decide as deciding
 from .context import EventContext
-from .core import Core
+from .core import Core, Printed
 
 _log = logging.getLogger("blacklist_rules")
 
@@ -86,14 +86,14 @@ def identify(core: Core, ctx: EventContext, event: Registration) -> Registration
     if given is not None:  # a stored registration replayed: fingerprinted when it came
         ctx.prints = given
         return event
-    phone = event.identity.phone
-    e164 = normalise_phone(phone) if phone is not None else None
-    update = _phone_facts(event, e164)
     values = event.identity.model_dump(exclude_none=True)
+    printed = core.printed.pop(event.event_id, None) if core.printed else None
+    if printed is None or not printed.of(values, event.occurred_at.date()):
+        printed = _printed(core, values, event)
+    e164 = printed.e164
+    update = _phone_facts(event, e164)
     if values:
-        ctx.prints = found = fingerprints(
-            values, core.identity_key, event.occurred_at.date(), phone=lambda _: e164
-        )
+        ctx.prints = found = printed.prints
         # A keyed digest of the whole identity stands for it in the stored event: a resend
         # with another identity is then a clash of event ids, not a duplicate.
         canonical = _CANONICAL.encode(values)
@@ -101,6 +101,28 @@ def identify(core: Core, ctx: EventContext, event: Registration) -> Registration
         update.update(_verification(event.verification, found.problems))
     # One copy of the model (issue 19: it was two, the phone facts' and this one).
     return event.model_copy(update=update) if update else event
+
+
+def _printed(core: Core, values: dict[str, Any], event: Registration) -> Printed:
+    phone = event.identity.phone
+    e164 = normalise_phone(phone) if phone is not None else None
+    on = event.occurred_at.date()
+    found = fingerprints(values, core.identity_key, on, phone=lambda _: e164)
+    return Printed(values, on, e164, found)
+
+
+def print_ahead(core: Core, event: Registration) -> list[tuple[str, str]]:
+    """The identity values (kind, fingerprint) a registration about to come claims, worked
+    out now (claims ahead hold them with its account) and kept for its `identify`, which
+    then does not work them out again."""
+    given = core.given.get(event.event_id) if core.given else None
+    if given is not None:
+        return given.all()
+    values = event.identity.model_dump(exclude_none=True)
+    if not values:
+        return []
+    printed = core.printed[event.event_id] = _printed(core, values, event)
+    return printed.prints.all()
 
 
 def _phone_facts(event: Registration, e164: str | None) -> dict[str, Any]:

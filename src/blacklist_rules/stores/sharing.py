@@ -50,12 +50,21 @@ class Claims(Protocol):
     is about to process holds them all at once, in one round trip, rather than one by one
     as each event comes (`Transactional.claim`, which then finds them held)."""
 
-    def claim_accounts(self, account_ids: Collection[str], event_ids: Collection[str] = ()) -> bool:
-        """`claim` each account, in one order, in the open transaction: True when another
-        writer committed since it began or last claimed (memory must be read again). A
-        store with one writer holds nothing: False. `event_ids`: those of the events to come,
-        which a store may look up now, all at once, rather than one by one as each is
-        logged (a hint: any other event is logged as ever)."""
+    def claim_accounts(
+        self,
+        account_ids: Collection[str],
+        event_ids: Collection[str] = (),
+        identities: Collection[tuple[str, str]] = (),
+        history: Collection[tuple[str, str]] = (),
+    ) -> bool:
+        """`claim` each account and identity value (kind, fingerprint), in one order, in the
+        open transaction: True when another writer committed since it began or last claimed
+        (memory must be read again). A store with one writer holds nothing: False.
+        `event_ids`: those of the events to come, which a store may look up now, all at
+        once, rather than one by one as each is logged (a hint: any other event is logged as
+        ever). `history`: (stream, group) pairs whose group (an account, or a fingerprint)
+        is claimed here and whose rows only a writer holding it adds, which a store may read
+        now (a hint too: a pair not read ahead is read as ever)."""
 
 
 class Outbox(Protocol):

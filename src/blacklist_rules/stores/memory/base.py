@@ -171,7 +171,13 @@ class MemoryBase:
         self._digest: str | None = None
         self._history_cut_us: int | None = None
 
-    def claim_accounts(self, account_ids: Collection[str], event_ids: Collection[str] = ()) -> bool:
+    def claim_accounts(
+        self,
+        account_ids: Collection[str],
+        event_ids: Collection[str] = (),
+        identities: Collection[tuple[str, str]] = (),
+        history: Collection[tuple[str, str]] = (),
+    ) -> bool:
         """See `Claims.claim_accounts`: nobody else writes these tables."""
         return False
 

@@ -9,16 +9,41 @@ from datetime import datetime
 from typing import Any
 
 from blacklist_rules.errors import StoreError
+from blacklist_rules.model.history import HistoryRow
 from blacklist_rules.stores.sqlite.connection import Transaction
 
 from .driver import PgConnection
 
+HISTORY_AHEAD = 32
+"""The most history rows of one stream and group that claims ahead read (`_history`)."""
 _LOOK_AHEAD = (
-    "SELECT event_id, payload FROM events WHERE event_id = ANY(%b::text[]) UNION ALL "
-    "SELECT DISTINCT account_id, NULL FROM events WHERE account_id = ANY(%b::text[])"
+    "SELECT 'e', event_id, payload, NULL::bigint, NULL::text, NULL::jsonb FROM events "
+    "WHERE event_id = ANY(%(ids)b::text[]) UNION ALL "
+    "SELECT DISTINCT 'a', account_id, NULL, NULL::bigint, NULL::text, NULL::jsonb FROM events "
+    "WHERE account_id = ANY(%(accounts)b::text[]) UNION ALL "
+    "SELECT CASE WHEN n > %(most)s THEN 'H' ELSE 'h' END, g, s, occurred_us, event_id, value "
+    "FROM (SELECT p.s, p.g, r.*, count(*) OVER w AS n, row_number() OVER w AS i "
+    "FROM unnest(%(streams)b::text[], %(groups)b::text[]) AS p(s, g) CROSS JOIN LATERAL "
+    "(SELECT occurred_us, event_id, value FROM history WHERE stream = p.s AND account_id = p.g "
+    "LIMIT %(most)s + 1) AS r WINDOW w AS (PARTITION BY p.s, p.g)) AS x "
+    "WHERE n <= %(most)s OR i = 1"
 )
-"""Of a batch read ahead: the stored events among its ids (with their payloads), then the
-accounts that have any event stored (a NULL payload; `events.payload` is never NULL)."""
+"""Of a batch read ahead: the stored events among its ids (`e`, with their payloads), the
+accounts that have any event stored (`a`), and the history rows of the (stream, group)
+pairs asked (`h`, by `history`'s key: one index probe a pair, at most one row more than
+`HISTORY_AHEAD` read), but one row (`H`) of a pair with more than `HISTORY_AHEAD`."""
+
+
+def _ahead_args(
+    ids: list[str], accounts: list[str], pairs: list[tuple[str, str]]
+) -> dict[str, Any]:
+    return {
+        "ids": ids,
+        "accounts": accounts,
+        "streams": [stream for stream, _ in pairs],
+        "groups": [group for _, group in pairs],
+        "most": HISTORY_AHEAD,
+    }
 
 
 class PostgresBase:
@@ -52,6 +77,11 @@ class PostgresBase:
     _expected: dict[str, str | None]
     """Event ids of the batch read ahead (`claim_accounts`) in the open transaction: the
     payload stored under each, None where none was (then its row is held, not sent alone)."""
+    _history: dict[tuple[str, str], list[HistoryRow]]
+    """Per (stream, group) read ahead (`claim_accounts`) in the open transaction, its group
+    claimed: the history rows stored then (at most `HISTORY_AHEAD`). With the group held,
+    its other rows are all among those this transaction held (`PgConnection.written`), so
+    `history_page` reads them from memory (a row forgotten takes the pair out)."""
     _fresh: set[str]
     """Accounts claimed ahead (`claim_accounts`) in the open transaction that had no event
     stored then: while none of theirs is written alone, their events are all among the rows
@@ -79,6 +109,7 @@ class PostgresBase:
         self._claimed = set()
         self._expected = {}
         self._fresh = set()
+        self._history = {}
         self._pending_audit, self._audit_mark = [], 0
         return transaction
 
@@ -109,21 +140,37 @@ class PostgresBase:
         keys = [f"account:{account_id}", *(f"identity:{k}:{f}" for k, f in identities)]
         return self._claim_keys(keys)
 
-    def claim_accounts(self, account_ids: Collection[str], event_ids: Collection[str] = ()) -> bool:
+    def claim_accounts(
+        self,
+        account_ids: Collection[str],
+        event_ids: Collection[str] = (),
+        identities: Collection[tuple[str, str]] = (),
+        history: Collection[tuple[str, str]] = (),
+    ) -> bool:
         """See `Claims.claim_accounts`: the same locks as `claim`, all in one round trip; then,
         in one more, which of the event ids are stored (`add_event` of those that are not
-        holds its row for the next round trip) and which of the accounts newly claimed have
-        an event stored (those that have none are `_fresh`)."""
+        holds its row for the next round trip), which of the accounts newly claimed have
+        an event stored (those that have none are `_fresh`), and the stored rows of the
+        history pairs whose group is held (`_history`)."""
         accounts = sorted({a for a in account_ids if f"account:{a}" not in self._claimed})
-        moved = self._claim_keys([f"account:{account}" for account in account_ids])
+        keys = [f"account:{account}" for account in account_ids]
+        moved = self._claim_keys([*keys, *(f"identity:{k}:{f}" for k, f in identities)])
         wanted = sorted(set(event_ids) - self._expected.keys())
-        if wanted or accounts:
+        held = set(account_ids) | {f for _, f in identities}
+        pairs = sorted({p for p in history if p[1] in held and p not in self._history})
+        if wanted or accounts or pairs:
             self._transaction()
-            found = self._db.all(_LOOK_AHEAD, (wanted, accounts))
+            found = self._db.all(_LOOK_AHEAD, _ahead_args(wanted, accounts, pairs))
             self._expected.update(dict.fromkeys(wanted))
-            self._expected.update((str(row[0]), str(row[1])) for row in found if row[1])
-            having = {str(row[0]) for row in found if row[1] is None}
+            self._expected.update((str(row[1]), str(row[2])) for row in found if row[0] == "e")
+            having = {str(row[1]) for row in found if row[0] == "a"}
             self._fresh.update(set(accounts) - having)
+            self._history.update((pair, []) for pair in pairs)
+            for kind, group, stream, at_us, event_id, value in found:
+                if kind == "h":
+                    self._history[(stream, group)].append(HistoryRow(at_us, event_id, value))
+                elif kind == "H":
+                    del self._history[(stream, group)]
         return moved
 
     def _claim_keys(self, keys: list[str]) -> bool:

@@ -14,22 +14,24 @@ one is open is an error, never a silent join. A transaction in which a statement
 commit: PostgreSQL would silently roll it back, so `commit()` says so (`StoreError`) after
 rolling back.
 
-Rows whose write nobody waits for (a batch's new events, registrations' identity values) can be
-*held* (`hold`): sent later as one statement a table, before the first statement that reads
-their table (`before`) or the commit; so no read misses them and the events are in the log in
-the order held. A savepoint keeps what was held when it was taken: rolled back to, the held
-rows are what they were then (rows sent since, the server undid). A savepoint is sent lazily,
-just before the first statement inside it that writes (held rows included; a plain read changes
-nothing to undo): one inside which nothing was written costs no round trip, its `RELEASE` and
-`ROLLBACK TO` none either. A read that fails inside a savepoint not sent leaves nothing to roll
-back to: the transaction fails (`StoreUnavailableError`). A held write that fails fails the
-transaction (`StoreUnavailableError`), never an event's own failure, as it may be another
-event's; held events of which fewer were logged than held (another writer logged one first) are
-a `StoreConflictError`: the transaction must run again.
+Rows whose write nobody waits for (a batch's new events, registrations' identity values, history
+rows) can be *held* (`hold`): sent later as one statement a table, before the first statement
+that reads their table (`before`) or the commit (a read that merges them itself, as
+`history_page`, leaves them held: `all(..., keep=)`); so no read misses them and the events are
+in the log in the order held. A savepoint keeps what was held when it was taken: rolled back to,
+the held rows are what they were then (rows sent since, the server undid). A savepoint is sent
+lazily, just before the first statement inside it that writes (held rows included; a plain read
+changes nothing to undo): one inside which nothing was written costs no round trip, its
+`RELEASE` and `ROLLBACK TO` none either. A read that fails inside a savepoint not sent leaves
+nothing to roll back to: the transaction fails (`StoreUnavailableError`). A held write that
+fails fails the transaction (`StoreUnavailableError`), never an event's own failure, as it may
+be another event's; held events of which fewer were logged than held (another writer logged one
+first) are a `StoreConflictError`: the transaction must run again.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -39,7 +41,7 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
-from psycopg.rows import class_row
+from psycopg.rows import class_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from blacklist_rules.errors import StoreConflictError, StoreError, StoreUnavailableError
@@ -56,14 +58,16 @@ _ENDS_SCOPE = re.compile(r"\s*(ROLLBACK|COMMIT)\b", re.IGNORECASE)
 """Statements before which whatever is held is sent, whatever it is."""
 
 
-@attrs.frozen
+@attrs.define
 class Held:
     """Rows held for one statement (its parameters: each column as an array, which it
     `unnest`s). `before`: what a statement that must see them reads (they are sent ahead
-    of it). `exact`: every row must change one row (else another writer wrote one first)."""
+    of it). `exact`: every row must change one row (else another writer wrote one first).
+    `rows` only grows while held (a savepoint notes its length, `Mark`), so a row held costs
+    an append, not a copy of those before it."""
 
     query: str
-    rows: tuple[tuple[Any, ...], ...]
+    rows: list[tuple[Any, ...]]
     before: re.Pattern[str]
     what: str
     exact: bool
@@ -74,12 +78,13 @@ class Held:
 
 @attrs.define
 class Mark:
-    """An open savepoint: its statement, what was held when it was taken, how many rows
-    `written` had then, and whether the server has it yet (`sent`: a write went inside it)."""
+    """An open savepoint: its statement, what was held when it was taken (each statement's
+    rows and how many it had then), how many rows `written` had then (per statement), and
+    whether the server has it yet (`sent`: a write went inside it)."""
 
     statement: str
-    held: list[Held]
-    written: int
+    held: list[tuple[Held, int]]
+    written: dict[str, int]
     sent: bool = False
 
 
@@ -98,6 +103,16 @@ _MARKS = ("SAVEPOINT", "RELEASE", "ROLLBACK TO")
 def json_value(value: object) -> Jsonb | None:
     """A Python value as a JSONB parameter; None stays SQL NULL (no value), not JSON null."""
     return None if value is None else Jsonb(value)
+
+
+def json_read(param: object) -> object:
+    """A JSONB parameter (`json_value`'s) as reading it back from the server gives it."""
+    if not isinstance(param, Jsonb):
+        return None
+    value = param.obj
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    return json.loads(json.dumps(value))
 
 
 def label(url: str) -> str:
@@ -143,16 +158,18 @@ class PgConnection:
         self._held: list[Held] = []
         self._marks: list[Mark] = []
         """The open savepoints, innermost last."""
-        self.written: list[tuple[Any, ...]] = []
-        """The rows held with `kept` in the open transaction, sent or not, in the order held;
-        a rollback to a savepoint drops those held after it (as the server undoes them): what
-        this transaction wrote of them, readable without a round trip."""
+        self.written: dict[str, list[tuple[Any, ...]]] = {}
+        """The rows held with `kept` in the open transaction, sent or not, per statement in
+        the order held; a rollback to a savepoint drops those held after it (as the server
+        undoes them): what this transaction wrote of them, readable without a round trip."""
         try:
             self._raw = psycopg.connect(
                 url, autocommit=True, connect_timeout=max(1, round(busy_timeout))
             )
         except psycopg.Error as exc:
             raise self.mapped(exc) from exc
+        self._cursor: psycopg.Cursor[Any] = self._raw.cursor()
+        """Every statement's cursor (one made a statement cost 7 µs of process time)."""
         timeout = sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{busy_timeout:g}s"))
         self.execute(timeout)
         if read_only:
@@ -181,22 +198,30 @@ class PgConnection:
         may go in another order than held: they must not depend on each other (no key of
         one table refers to another's). `kept`: the row also stays in `written`."""
         if kept:
-            self.written.append(row)
-        for i, item in enumerate(self._held):
+            self.written.setdefault(query, []).append(row)
+        for item in self._held:
             if item.query == query:
-                self._held[i] = attrs.evolve(item, rows=(*item.rows, row))
+                item.rows.append(row)
                 return
-        self._held.append(Held(query, (row,), before, what, exact))
+        self._held.append(Held(query, [row], before, what, exact))
 
-    def _send_held(self, query: str | sql.Composed) -> None:
-        """Send what is held if `query` must come after it; before that and before any
+    def unsent(self, query: str) -> list[tuple[Any, ...]]:
+        """The rows held for `query` and not sent yet, in the order held (a read that leaves
+        them unsent, `all(..., keep=query)`, merges them into what it read)."""
+        return next((list(item.rows) for item in self._held if item.query == query), [])
+
+    def _send_held(self, query: str | sql.Composed, keep: str | None = None) -> None:
+        """Send what is held if `query` must come after it (but the rows held for `keep`,
+        which its caller reads from memory, unless others go); before that and before any
         statement but a plain read, the savepoints not sent yet (what is written inside one
         is undone with it, so it goes first; not before the end of the transaction, which
         ends them too)."""
         text = query if isinstance(query, str) else ""
         ends = bool(text) and _ENDS_SCOPE.match(text) is not None
         flush = bool(self._held) and (
-            not text or ends or any(item.before.search(text) for item in self._held)
+            not text
+            or ends
+            or any(item.query != keep and item.before.search(text) for item in self._held)
         )
         read = bool(text) and _READS.match(text) is not None and not _TAKES.search(text)
         if not ends and (flush or not read):
@@ -233,7 +258,9 @@ class PgConnection:
         sent only if the savepoint was (nothing was written since otherwise), never
         after the held rows (the server would undo them at once)."""
         if query.startswith("SAVEPOINT"):
-            self._marks.append(Mark(query, list(self._held), len(self.written)))
+            held = [(item, len(item.rows)) for item in self._held]
+            written = {key: len(rows) for key, rows in self.written.items()}
+            self._marks.append(Mark(query, held, written))
             return True
         if not self._marks:
             return False  # (no savepoint of ours: the server says what is wrong)
@@ -244,14 +271,18 @@ class PgConnection:
                 self._send_mark(query)
             return True
         if not mark.sent and self.status == TransactionStatus.INERROR:
-            self._held, self._marks, self.written = [], [], []
+            self._held, self._marks, self.written = [], [], {}
             raise StoreUnavailableError(
                 f"{self.path}: a read failed inside a savepoint the server was not sent yet "
                 "(nothing to roll back to): the transaction is dropped, nothing of it was "
                 "committed"
             )
-        self._held = list(mark.held)
-        del self.written[mark.written :]
+        self._held = []
+        for item, count in mark.held:
+            del item.rows[count:]
+            self._held.append(item)
+        for key, rows in self.written.items():
+            del rows[mark.written.get(key, 0) :]
         if mark.sent:
             self._send_mark(query)
         return True
@@ -274,12 +305,11 @@ class PgConnection:
         cursor."""
         if send:
             self._send_held(query)
+        cursor = self._cursor
         try:
-            factory = class_row(record) if record is not None else None
-            cursor = self._raw.cursor(row_factory=factory) if factory else self._raw.cursor()
-            with cursor:
-                cursor.execute(query, args)
-                found = read(cursor)
+            cursor.row_factory = class_row(record) if record is not None else tuple_row
+            cursor.execute(query, args)
+            found = read(cursor)
         except psycopg.Error as exc:
             raise self.mapped(exc) from exc
         return found
@@ -300,8 +330,14 @@ class PgConnection:
         except psycopg.Error as exc:
             raise self.mapped(exc) from exc
 
-    def all(self, query: str, args: Params | None = None) -> list[tuple[Any, ...]]:
-        """Every row of one statement, as tuples."""
+    def all(
+        self, query: str, args: Params | None = None, *, keep: str | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Every row of one statement, as tuples. `keep`: a held statement whose rows this
+        read does not need sent first (its caller merges `unsent(keep)` into the rows)."""
+        if keep is not None:
+            self._send_held(query, keep)
+            return self._run(query, args, lambda cursor: list(cursor.fetchall()), send=False)
         return self._run(query, args, lambda cursor: list(cursor.fetchall()))
 
     def one(self, query: str, args: Params | None = None) -> tuple[Any, ...] | None:
@@ -333,7 +369,7 @@ class PgConnection:
                 f"{self.path}: a transaction is already open (transactions do not nest: "
                 "commit or roll back the open one first)"
             )
-        self._marks, self.written = [], []  # (no savepoint outlives its transaction)
+        self._marks, self.written = [], {}  # (no savepoint outlives its transaction)
         self.execute("BEGIN")
         self._current = Transaction(self)
         return self._current
@@ -353,18 +389,18 @@ class PgConnection:
         self.before_commit()
         self._marks = []  # (the commit ends the savepoints still open)
         self.execute("COMMIT")
-        self.written = []
+        self.written = {}
 
     def rollback_raw(self) -> None:
         """Roll back whatever the server still holds open (a lost connection has nothing);
         what was held is dropped unsent."""
-        self._held, self._marks, self.written = [], [], []
+        self._held, self._marks, self.written = [], [], {}
         if self.status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
             self.execute("ROLLBACK")
 
     def close(self) -> None:
         """Close; a transaction still open is rolled back, never committed by closing."""
-        self._held, self._marks, self.written = [], [], []
+        self._held, self._marks, self.written = [], [], {}
         try:
             if self._current is not None:
                 self._current.rollback()

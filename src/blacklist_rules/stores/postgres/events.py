@@ -133,7 +133,8 @@ class PostgresEvents(PostgresBase):
         event stored before (`_fresh`) is read from the rows this transaction held for it,
         without a round trip."""
         if account_id in self._fresh:  # (rows: event_id, account_id, type, occurred_us, …)
-            mine = [r for r in self._db.written if r[1] == account_id and r[2] in types]
+            held = self._db.written.get(_ADD_MANY, [])
+            mine = [r for r in held if r[1] == account_id and r[2] in types]
             mine.sort(key=lambda row: (row[3], row[0]), reverse=True)
             return [str(row[4]) for row in mine[:limit]]
         rows = self._db.all(

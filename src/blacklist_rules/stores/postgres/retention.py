@@ -80,6 +80,7 @@ class PostgresRetention(PostgresAudit, PostgresEvents, RetentionPolicy):
     def purge_history(self, before: datetime | None = None) -> HistoryPurge:
         """Purge the event history before `before`, as `SQLiteStore.purge_history` does (see
         `Retention.purge_history`): what it keeps and why is the same."""
+        self._history.clear()  # (rows go: those read ahead may be gone)
         before = self._purge_cut(before, "event history")
         clock = self.meta("clock")
         if clock is not None:  # no event younger than the retention either

@@ -73,6 +73,7 @@ class PostgresStore(
         self._claimed: set[str] = set()
         self._expected: dict[str, str | None] = {}
         self._fresh: set[str] = set()
+        self._history = {}
         self.shared = True
         self._pending_audit: list[tuple[tuple[Any, ...], int | None]] = []
         self._audit_mark = 0

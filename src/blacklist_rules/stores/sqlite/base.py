@@ -58,7 +58,13 @@ class SQLiteBase:
         self._data_version = version
         return transaction
 
-    def claim_accounts(self, account_ids: Collection[str], event_ids: Collection[str] = ()) -> bool:
+    def claim_accounts(
+        self,
+        account_ids: Collection[str],
+        event_ids: Collection[str] = (),
+        identities: Collection[tuple[str, str]] = (),
+        history: Collection[tuple[str, str]] = (),
+    ) -> bool:
         """See `Claims.claim_accounts`: one writer at a time holds the whole db."""
         return False
 
