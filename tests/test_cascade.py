@@ -324,6 +324,74 @@ def test_a_lift_of_a_human_blacklist_brings_back_what_it_made_pointless(
     assert (freeze.rule_id, freeze.effective_at) == ("freeze-failed-verification", T0 + 2 * DAY)
 
 
+SHADOW_CANCEL = "cancel-after-repeated-rumour-freezes"
+
+
+def _b_rumours() -> list[dict[str, Any]]:
+    """FOUND_7_DEC_2026 shrunk by hand: b's malicious rumours on days 1 (c1), 2 (c2),
+    40 (c1) and 80 (c2), in time order."""
+    return [
+        registered("b", 0 * DAY, "reg", WANG),
+        strike("b", 1 * DAY, "s1", "c1"),
+        strike("b", 2 * DAY, "s2", "c2"),
+        strike("b", 40 * DAY, "s3", "c1"),
+        strike("b", 80 * DAY, "s4", "c2"),
+    ]
+
+
+def _standing_of_b(engine: Engine) -> list[tuple[str, str, str, datetime, datetime | None]]:
+    return sorted(
+        (d.mode, d.rule_id, d.action, d.effective_at, d.expires_at)
+        for d in engine.decisions("b")
+        if not _reversed(engine, d.decision_id)
+    )
+
+
+def test_found_7_dec_2026_a_withdrawn_rumour_is_not_decided_again(engine: Engine) -> None:
+    """FOUND_7_DEC_2026, shrunk: two distinct rumours within 180 days freeze b on days 2, 40
+    and 80; the day-80 rumour, after two such freezes within 365 days, also takes the shadow
+    cancel of `cancel-after-repeated-rumour-freezes`. The day-80 freeze is overturned on day
+    85: its rumour is withdrawn, so the shadow cancel falls with it, and b is as in a run
+    that never had that rumour (active; the freezes of days 2 and 40 only). The reversal
+    changed b's past from day 80, so b's later events are decided again in time order: the
+    withdrawn rumour must not be among them (it was, and took the shadow cancel again)."""
+    for item in _b_rumours():
+        engine.process(item)
+    (third, shadow) = sorted(
+        (d for d in engine.decisions("b") if d.effective_at == T0 + 80 * DAY),
+        key=lambda d: d.mode,
+    )
+    assert (third.rule_id, third.mode, shadow.rule_id, shadow.mode) == (
+        FREEZE_RUMOURS,
+        "enforce",
+        SHADOW_CANCEL,
+        "shadow",
+    )
+    outcome = engine.process(overturn("b", 85 * DAY, "ap", third.decision_id))
+
+    expected = [
+        ("enforce", FREEZE_RUMOURS, "freeze", T0 + 2 * DAY, T0 + 32 * DAY),
+        ("enforce", FREEZE_RUMOURS, "freeze", T0 + 40 * DAY, T0 + 70 * DAY),
+    ]
+    assert engine.status("b") == "active"
+    assert _standing_of_b(engine) == expected
+    assert outcome.decisions == ()
+    assert [(r.decision_id, r.by) for r in outcome.reversals] == [
+        (third.decision_id, "appeal_outcome"),
+        (shadow.decision_id, "cascade"),
+    ]
+    for item in [*_b_rumours(), overturn("b", 85 * DAY, "ap", third.decision_id)]:
+        assert engine.process(item).duplicate  # replaying changes nothing
+    assert _standing_of_b(engine) == expected
+
+    with Engine.from_path() as never:  # the run that never had the day-80 rumour
+        for item in _b_rumours()[:-1]:
+            never.process(item)
+        never.advance_to(T0 + 85 * DAY)
+        assert never.status("b") == "active"
+        assert _standing_of_b(never) == expected
+
+
 # --- the property -------------------------------------------------------------------------
 ACCOUNTS = ("a", "b", "c", "d")
 IDS = {"a": LI, "b": WANG, "c": LI, "d": LI}
@@ -442,7 +510,10 @@ FOUND_7_DEC_2026: list[dict[str, Any]] = [
     {"type": "advance", "day": 1},
     _flag("b", 94, "c4"),
 ]
-"""A failing example Hypothesis found (not yet shrunk by hand), kept so it is not lost."""
+"""A failing example Hypothesis found on 7 Dec 2026: overturning b's day-177 freeze withdrew
+its rumour, and the time-order re-deciding the reversal started decided that withdrawn rumour
+again (a shadow cancel came back). Shrunk by hand in
+`test_found_7_dec_2026_a_withdrawn_rumour_is_not_decided_again`; kept as it was found."""
 
 
 @pytest.mark.xfail(
@@ -463,12 +534,7 @@ FOUND_7_DEC_2026: list[dict[str, Any]] = [
     ),
     pick=st.integers(0, 1000),
 )
-@example(raw=FOUND_7_DEC_2026, pick=623).xfail(
-    raises=AssertionError,
-    reason="found by Hypothesis on 7 Dec 2026, open: overturning a decision of account b "
-    "(rumour flags on days 55, 106, 177, one on day 94 arriving late, clock advances) does not "
-    "end as a run that never had its evidence",
-)
+@example(raw=FOUND_7_DEC_2026, pick=623)
 def test_reversing_then_replaying_equals_never_having_had_the_evidence(
     raw: list[dict[str, Any]], pick: int
 ) -> None:

@@ -192,7 +192,9 @@ def redecide_later(
     """Decide again, in time order, the account's events from `from_us` (and within the
     horizon of the clock; with `to_cut`, a list change's, back to the history cut) that a
     rule listens to (its past, or its status then, may have changed); at each moment first
-    the decisions of the deadlines that fired then (`_deadline_again`), as in time order."""
+    the decisions of the deadlines that fired then (`_deadline_again`), as in time order.
+    Only events that still count: one withdrawn with a reversed decision is in no window and
+    in no replay, and is never decided again (FOUND_7_DEC_2026 in tests/test_cascade.py)."""
     types = tuple(sorted(set(core.ruleset.by_type) - {DEADLINE}))
     clock = core.mirrors.clock
     if not types or clock is None:
@@ -206,7 +208,7 @@ def redecide_later(
             (to_micros(stored.occurred_at), stored.event_id, stored)
             for stored in (
                 parse_event(json.loads(text))
-                for text in core.store.account_events(account_id, types, MAX_LATER)
+                for text in core.store.account_events(account_id, types, MAX_LATER, kept=True)
             )
             if to_micros(stored.occurred_at) >= low and stored.event_id != by_event
         ),
