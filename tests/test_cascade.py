@@ -392,6 +392,82 @@ def test_found_7_dec_2026_a_withdrawn_rumour_is_not_decided_again(engine: Engine
         assert _standing_of_b(never) == expected
 
 
+def test_found_7_dec_2026_a_withdrawn_rumour_stays_out_when_a_late_event_comes(
+    engine: Engine,
+) -> None:
+    """After the overturn above, a late registration of b (day 10) changes b's past, so b's
+    events from day 10 are decided again in time order: the withdrawn day-80 rumour is not
+    among them (it would take its freeze and the shadow cancel again)."""
+    for item in _b_rumours():
+        engine.process(item)
+    (third,) = [
+        d for d in engine.decisions("b") if d.effective_at == T0 + 80 * DAY and d.mode == "enforce"
+    ]
+    engine.process(overturn("b", 85 * DAY, "ap", third.decision_id))
+    assert engine.process(registered("b", 10 * DAY, "reg-late", WANG)).decisions == ()
+
+    assert engine.status("b") == "active"
+    assert _standing_of_b(engine) == [
+        ("enforce", FREEZE_RUMOURS, "freeze", T0 + 2 * DAY, T0 + 32 * DAY),
+        ("enforce", FREEZE_RUMOURS, "freeze", T0 + 40 * DAY, T0 + 70 * DAY),
+    ]
+
+
+def _c_reported() -> list[dict[str, Any]]:
+    """The second finding, shrunk by hand: confirmed impersonation reports of c on days 111
+    and 172, then a failed verification of day 139 that comes after both."""
+    return [
+        registered("c", 0 * DAY, "reg-c", LI),
+        event("impersonation_report", "c", 111 * DAY, "rep1", reporter_id="r1", confirmed=True),
+        event("impersonation_report", "c", 172 * DAY, "rep2", reporter_id="r1", confirmed=True),
+        event(
+            "identity_verification",
+            "c",
+            139 * DAY,
+            "v1",
+            status="failed",
+            reason="name_id_mismatch",
+        ),
+    ]
+
+
+def test_found_7_dec_2026_seed_101_the_cascade_s_replay_is_not_decided_again(
+    engine: Engine,
+) -> None:
+    """Found by the property (hypothesis seed 101) once FOUND_7_DEC_2026 was fixed. c is
+    blacklisted on day 111; the report of day 172 and the late verification (day 139, come
+    when c is blacklisted) decide nothing. The day-111 blacklist is overturned on day 200:
+    as in a run without that report, c is blacklisted from day 172, and the verification
+    still decides nothing, for it came when c was blacklisted (a late event is judged against
+    the status when it comes). The cascade's replay gives exactly that; the time-order
+    re-deciding that followed the reversal must not judge the verification again against
+    c's status of day 139 (it froze c from day 139, in no run of these events)."""
+    for item in _c_reported():
+        engine.process(item)
+    (first,) = engine.decisions("c")
+    outcome = engine.process(overturn("c", 200 * DAY, "ap", first.decision_id))
+
+    decided = ("blacklist-confirmed-impersonation", T0 + 172 * DAY)  # (as a re-evaluation)
+    assert [(d.rule_id, d.effective_at) for d in outcome.decisions] == [decided]
+    assert engine.status("c") == "blacklisted"
+    standing = sorted(
+        (d.mode, d.rule_id, d.action, d.effective_at, d.expires_at)
+        for d in engine.decisions("c")
+        if not _reversed(engine, d.decision_id)
+    )
+    assert standing == [("enforce", decided[0], "blacklist", decided[1], None)]
+    assert [e.entered_at for e in engine.blacklist_entries("c")] == [T0 + 172 * DAY]
+
+    with Engine.from_path() as never:  # the run that never had the day-111 report
+        for item in _c_reported():
+            if item["event_id"] == "rep1":
+                never.advance_to(item["occurred_at"])
+            else:
+                never.process(item)
+        assert never.status("c") == "blacklisted"
+        assert [(d.rule_id, d.effective_at) for d in never.decisions("c")] == [decided]
+
+
 # --- the property -------------------------------------------------------------------------
 ACCOUNTS = ("a", "b", "c", "d")
 IDS = {"a": LI, "b": WANG, "c": LI, "d": LI}

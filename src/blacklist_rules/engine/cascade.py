@@ -111,6 +111,8 @@ def cascade(
     gone.update(decision.decision_id for decision, twin in pairs if twin is None)
     _reconcile(core, ctx, pairs, ids, gone, link, event)
     _add(core, ctx, added, ids, again, event)
+    ctx.replayed.update(fallen, (ours.decision_id for ours, twin in pairs if twin is None))
+    ctx.replayed.update(ids[row.decision.decision_id] for row in added)
     _carry(core, waiting, ids, accounts, withdrawn)
     for account in sorted(accounts):
         recording.recompute(core, ctx, account, cause, event.occurred_at, event.event_id)

@@ -88,7 +88,9 @@ def follow(core: Core, ctx: EventContext, event: Event, decisions: Sequence[Deci
     """After an event's effects: from the earliest moment before the clock at which it
     changed an account's past (an enforced decision, a reversal, a registration), decide that
     account's later events again in time order. Nothing to do for an event in time order.
-    A list change counts from its very microsecond, and reaches back to the history cut."""
+    A list change counts from its very microsecond, and reaches back to the history cut.
+    What the reversal cascade settled is left as its replay left it (`EventContext.replayed`):
+    that replay is the run without the reversed evidence, late events judged as they came."""
     clock = core.mirrors.clock
     if clock is None:
         return
@@ -100,10 +102,13 @@ def follow(core: Core, ctx: EventContext, event: Event, decisions: Sequence[Deci
         if at_us < clock_us:
             since[account] = min(since.get(account, at_us), at_us)
 
+    replayed = ctx.replayed  # (the cascade's: its replay decided them in time order)
     for decision in (*decisions, *ctx.decided):
-        if decision.mode == Mode.ENFORCE:
+        if decision.mode == Mode.ENFORCE and decision.decision_id not in replayed:
             changed(decision.account_id, to_micros(decision.effective_at))
     for reversal in ctx.reversals:
+        if reversal.decision_id in replayed:
+            continue
         found = core.store.decision(reversal.decision_id)
         if found is not None:
             changed(reversal.account_id, to_micros(found.decision.effective_at))
