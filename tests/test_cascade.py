@@ -468,6 +468,43 @@ def test_found_7_dec_2026_seed_101_the_cascade_s_replay_is_not_decided_again(
         assert [(d.rule_id, d.effective_at) for d in never.decisions("c")] == [decided]
 
 
+def test_found_7_dec_2026_long_run_a_late_event_after_the_reversed_one_reaches_back(
+    engine: Engine,
+) -> None:
+    """Found by a 500-example run of the property once the two findings above were fixed,
+    shrunk by hand. b fails a verification on day 63 (a freeze; 15 days later, a cancel) and
+    is reported, confirmed, on day 124 (a blacklist); a confirmed report of day 1 comes last.
+    The day-124 blacklist is overturned on day 130: as in a run that never had that report
+    (time passing all the same), the day-1 report blacklists b from day 1 and, in time order,
+    the freeze of day 63 and its cancel are never taken. They were taken on an event that came
+    before the overturned one and lie before it, so the cascade did not reconcile them; the
+    replay no longer takes them, and they fall."""
+    engine.process(registered("b", 0 * DAY, "reg-b", WANG))
+    engine.process(
+        event(
+            "identity_verification",
+            "b",
+            63 * DAY,
+            "v1",
+            status="failed",
+            reason="name_id_mismatch",
+        )
+    )
+    report = {"reporter_id": "r1", "confirmed": True}
+    outcome = engine.process(event("impersonation_report", "b", 124 * DAY, "rep124", **report))
+    blacklist = only(outcome.decisions, "blacklist-confirmed-impersonation")
+    engine.process(event("impersonation_report", "b", 1 * DAY, "rep1", **report))
+    assert engine.process(overturn("b", 130 * DAY, "ap", blacklist.decision_id)).accepted
+
+    assert engine.status("b") == "blacklisted"
+    standing = sorted(
+        (d.rule_id, d.effective_at)
+        for d in engine.decisions("b")
+        if not _reversed(engine, d.decision_id)
+    )
+    assert standing == [("blacklist-confirmed-impersonation", T0 + 1 * DAY)]
+
+
 # --- the property -------------------------------------------------------------------------
 ACCOUNTS = ("a", "b", "c", "d")
 IDS = {"a": LI, "b": WANG, "c": LI, "d": LI}
@@ -622,6 +659,27 @@ time order. Shrunk by hand in
 `test_found_7_dec_2026_seed_101_the_cascade_s_replay_is_not_decided_again`."""
 
 
+FOUND_7_DEC_2026_LONG_RUN: list[dict[str, Any]] = [
+    {
+        "type": "identity_verification",
+        "account_id": "b",
+        "day": 63,
+        "status": "failed",
+        "reason": "name_id_mismatch",
+    },
+    _confirmed_report("b", 124),
+    _flag("a", 1, "c1"),
+    {**_confirmed_report("a", 146), "confirmed": False},
+    {**_confirmed_report("a", 95), "confirmed": False},
+    {**_flag("d", 200, "c1"), "source": "authority_notice"},
+    {**_confirmed_report("b", 1), "reporter_id": "r2"},
+    {**_confirmed_report("d", 95), "confirmed": False},
+]
+"""The third failure, found by a 500-example run (pick 181): the overturned day-124 blacklist's
+replay took back, in time order, a freeze and cancel the cascade did not reconcile. Shrunk by
+hand in `test_found_7_dec_2026_long_run_a_late_event_after_the_reversed_one_reaches_back`."""
+
+
 @settings(
     max_examples=150,
     deadline=None,
@@ -635,6 +693,7 @@ time order. Shrunk by hand in
 )
 @example(raw=FOUND_7_DEC_2026, pick=623)
 @example(raw=FOUND_7_DEC_2026_SEED_101, pick=97)
+@example(raw=FOUND_7_DEC_2026_LONG_RUN, pick=181)
 def test_reversing_then_replaying_equals_never_having_had_the_evidence(
     raw: list[dict[str, Any]], pick: int
 ) -> None:
