@@ -322,6 +322,30 @@ def test_an_accounts_events_read_from_memory_are_what_the_server_holds(
         store.close()
 
 
+def test_a_withdrawn_event_of_an_account_read_from_memory_is_left_out(url: str) -> None:
+    """An account claimed ahead with no event stored is read from the rows its transaction
+    held (`_fresh`); once an event is withdrawn in that transaction, `account_events` with
+    `kept` leaves it out, as the server does (the held rows do not say which were withdrawn,
+    so `withdraw` ends the reading from memory)."""
+    store = _pg(url)
+    try:
+        with store.begin():
+            store.claim_accounts({"acct-1"}, {"e1", "e2"})
+            assert store._fresh == {"acct-1"}
+            for event_id in ("e1", "e2"):
+                store.add_event(*_row(event_id))
+            flags = ("rumor_flag",)
+            assert store.account_events("acct-1", flags, 10, kept=True) == [
+                _row("e2")[4],
+                _row("e1")[4],
+            ]
+            store.withdraw("e2", "ap", "d1")
+            assert store.account_events("acct-1", flags, 10, kept=True) == [_row("e1")[4]]
+            assert len(store.account_events("acct-1", flags, 10)) == 2
+    finally:
+        store.close()
+
+
 def test_in_a_transaction_the_commit_count_is_the_one_of_its_begin_or_last_claim(
     url: str,
 ) -> None:

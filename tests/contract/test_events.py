@@ -73,6 +73,25 @@ def test_the_replay_leaves_out_withdrawn_events_and_persons_reversals(store: Sto
     assert _ids([e.payload for e in store.replay_of({"a"})]) == ["kept", "review"]
 
 
+def test_account_events_with_kept_leave_out_withdrawn_events(store: Store) -> None:
+    """`account_events` gives the account's events of the types asked, newest first (by time,
+    then id), withdrawn ones too; with `kept`, only those that still count: the time-order
+    re-deciding reads them, and a withdrawn event must not be decided again."""
+    _add(store, "s1", 10)
+    _add(store, "s2", 20)
+    _add(store, "s3", 20)
+    _add(store, "v", 30, "identity_verification", status="passed")
+    _add(store, "other", 40, account="b")
+    with store.begin():
+        store.withdraw("s2", "ap", "d1")
+    flags = ("rumor_flag",)
+    assert _ids(store.account_events("a", flags, 10)) == ["s3", "s2", "s1"]
+    assert _ids(store.account_events("a", flags, 10, kept=True)) == ["s3", "s1"]
+    assert _ids(store.account_events("a", flags, 1, kept=True)) == ["s3"]
+    both = ("rumor_flag", "identity_verification")
+    assert _ids(store.account_events("a", both, 10, kept=True)) == ["v", "s3", "s1"]
+
+
 def test_logged_events_lie_strictly_between_their_bounds(store: Store) -> None:
     """`logged_events` reads registrations and verifications only, after < time < before,
     by time then id."""

@@ -50,16 +50,23 @@ class Reach:
     start: int
     since: str
 
-    def __call__(self, row: TakenDecision) -> bool:
-        """Automatic, not settled by a history cut (taken before it, on an event that came
-        before the replay's start), and taken on an event that came after the first one
-        the reversal touches, or at a moment after it: what lies before both cannot
-        depend on it."""
+    def replayed(self, row: TakenDecision) -> bool:
+        """Automatic, and not settled by a history cut (taken before it, on an event that
+        came before the replay's start): the replay decided it again. One the replay no
+        longer takes falls wherever it lies: a late event that came after the first one the
+        reversal touches can take back, in time order, what lies before both."""
         if row.decision.rule_id == HUMAN_REVIEW:
             return False
         taken = utc_text(row.decision.effective_at)
-        if taken < self.settled and self.arrival.get(row.event_id, 0) < self.boundary:
+        return not (taken < self.settled and self.arrival.get(row.event_id, 0) < self.boundary)
+
+    def __call__(self, row: TakenDecision) -> bool:
+        """`replayed`, and taken on an event that came after the first one the reversal
+        touches, or at a moment after it: what lies before both the replay takes as we
+        did, unless a later event took it back (`replayed`, in `_pair`)."""
+        if not self.replayed(row):
             return False
+        taken = utc_text(row.decision.effective_at)
         return self.arrival.get(row.event_id, self.start) >= self.start or taken >= self.since
 
 
@@ -111,6 +118,8 @@ def cascade(
     gone.update(decision.decision_id for decision, twin in pairs if twin is None)
     _reconcile(core, ctx, pairs, ids, gone, link, event)
     _add(core, ctx, added, ids, again, event)
+    ctx.replayed.update(fallen, (ours.decision_id for ours, twin in pairs if twin is None))
+    ctx.replayed.update(ids[row.decision.decision_id] for row in added)
     _carry(core, waiting, ids, accounts, withdrawn)
     for account in sorted(accounts):
         recording.recompute(core, ctx, account, cause, event.occurred_at, event.event_id)
@@ -168,7 +177,7 @@ def _pair(
         twin = same.pop(0).decision if same else None
         if twin is not None:
             ids[twin.decision_id] = row.decision.decision_id
-        if reach(row):
+        if reach(row) or (twin is None and reach.replayed(row)):
             pairs.append((row.decision, twin))
     added = [row for row in found if row.decision.decision_id not in ids and reach(row)]
     for taken in (row.decision for row in added):

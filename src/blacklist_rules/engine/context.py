@@ -93,6 +93,7 @@ class EventContext:
         "inserted",
         "moved",
         "prints",
+        "replayed",
         "reversals",
         "rows",
         "saved",
@@ -130,3 +131,7 @@ class EventContext:
         self.reversals: list[Reversal] = []
         self.decided: list[Decision] = []
         """Decisions taken aside (deadlines, stored events decided again, the cascade's)."""
+        self.replayed: set[str] = set()
+        """Decisions the cascade's replay settled (reversed by a person or by it, or taken):
+        its scratch world decided their accounts' events again in time order already, as they
+        came, so `time_order.follow` does not decide them again from here."""

@@ -88,7 +88,9 @@ def follow(core: Core, ctx: EventContext, event: Event, decisions: Sequence[Deci
     """After an event's effects: from the earliest moment before the clock at which it
     changed an account's past (an enforced decision, a reversal, a registration), decide that
     account's later events again in time order. Nothing to do for an event in time order.
-    A list change counts from its very microsecond, and reaches back to the history cut."""
+    A list change counts from its very microsecond, and reaches back to the history cut.
+    What the reversal cascade settled is left as its replay left it (`EventContext.replayed`):
+    that replay is the run without the reversed evidence, late events judged as they came."""
     clock = core.mirrors.clock
     if clock is None:
         return
@@ -100,10 +102,13 @@ def follow(core: Core, ctx: EventContext, event: Event, decisions: Sequence[Deci
         if at_us < clock_us:
             since[account] = min(since.get(account, at_us), at_us)
 
+    replayed = ctx.replayed  # (the cascade's: its replay decided them in time order)
     for decision in (*decisions, *ctx.decided):
-        if decision.mode == Mode.ENFORCE:
+        if decision.mode == Mode.ENFORCE and decision.decision_id not in replayed:
             changed(decision.account_id, to_micros(decision.effective_at))
     for reversal in ctx.reversals:
+        if reversal.decision_id in replayed:
+            continue
         found = core.store.decision(reversal.decision_id)
         if found is not None:
             changed(reversal.account_id, to_micros(found.decision.effective_at))
@@ -192,7 +197,9 @@ def redecide_later(
     """Decide again, in time order, the account's events from `from_us` (and within the
     horizon of the clock; with `to_cut`, a list change's, back to the history cut) that a
     rule listens to (its past, or its status then, may have changed); at each moment first
-    the decisions of the deadlines that fired then (`_deadline_again`), as in time order."""
+    the decisions of the deadlines that fired then (`_deadline_again`), as in time order.
+    Only events that still count: one withdrawn with a reversed decision is in no window and
+    in no replay, and is never decided again (FOUND_7_DEC_2026 in tests/test_cascade.py)."""
     types = tuple(sorted(set(core.ruleset.by_type) - {DEADLINE}))
     clock = core.mirrors.clock
     if not types or clock is None:
@@ -206,7 +213,7 @@ def redecide_later(
             (to_micros(stored.occurred_at), stored.event_id, stored)
             for stored in (
                 parse_event(json.loads(text))
-                for text in core.store.account_events(account_id, types, MAX_LATER)
+                for text in core.store.account_events(account_id, types, MAX_LATER, kept=True)
             )
             if to_micros(stored.occurred_at) >= low and stored.event_id != by_event
         ),

@@ -110,9 +110,12 @@ class EventLog(Protocol):
         """The account's first passed verification at or after `since_us`.
         At the same moment counts, as it does for a passed verification that comes in order."""
 
-    def account_events(self, account_id: str, types: tuple[str, ...], limit: int) -> list[str]:
+    def account_events(
+        self, account_id: str, types: tuple[str, ...], limit: int, *, kept: bool = False
+    ) -> list[str]:
         """Payloads of the account's latest events of these types, newest first (a scan: for
-        explanations, not for the hot path)."""
+        explanations, not for the hot path). With `kept`, only those that still count (not
+        withdrawn): what the engine may decide again."""
 
     def has_verification(self, account_id: str, status: str, reason: str | None = None) -> bool:
         """Did the account ever have a verification (registration or separate) of this

@@ -103,8 +103,11 @@ class MemoryEvents(MemoryBase):
         first = min(found, key=lambda e: (e.occurred_us, e.position))
         return PassedVerification(first.event_id, first.occurred_us)
 
-    def account_events(self, account_id: str, types: tuple[str, ...], limit: int) -> list[str]:
-        found = [e for e in self._t.events.values() if e.account_id == account_id]
+    def account_events(
+        self, account_id: str, types: tuple[str, ...], limit: int, *, kept: bool = False
+    ) -> list[str]:
+        events = self._kept() if kept else iter(self._t.events.values())
+        found = [e for e in events if e.account_id == account_id]
         found = [e for e in found if e.type in types]
         found.sort(key=lambda e: (e.occurred_us, e.event_id), reverse=True)
         return [e.payload for e in found[:limit]]

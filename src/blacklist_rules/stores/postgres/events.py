@@ -127,18 +127,22 @@ class PostgresEvents(PostgresBase):
         )
         return None if row is None else PassedVerification(str(row[0]), int(row[1]))
 
-    def account_events(self, account_id: str, types: tuple[str, ...], limit: int) -> list[str]:
+    def account_events(
+        self, account_id: str, types: tuple[str, ...], limit: int, *, kept: bool = False
+    ) -> list[str]:
         """Payloads of the account's latest events of these types, newest first (a scan: for
-        explanations, and for events behind the clock). An account claimed ahead with no
-        event stored before (`_fresh`) is read from the rows this transaction held for it,
-        without a round trip."""
+        explanations, and for events behind the clock); with `kept`, only those that still
+        count. An account claimed ahead with no event stored before (`_fresh`) is read from
+        the rows this transaction held for it, without a round trip (none of them withdrawn:
+        `withdraw` ends that)."""
         if account_id in self._fresh:  # (rows: event_id, account_id, type, occurred_us, …)
             held = self._db.written.get(_ADD_MANY, [])
             mine = [r for r in held if r[1] == account_id and r[2] in types]
             mine.sort(key=lambda row: (row[3], row[0]), reverse=True)
             return [str(row[4]) for row in mine[:limit]]
+        counting = f"AND {KEPT} " if kept else ""
         rows = self._db.all(
-            "SELECT payload FROM events WHERE account_id = %s AND type = ANY(%s) "
+            f"SELECT payload FROM events WHERE account_id = %s AND type = ANY(%s) {counting}"
             "ORDER BY occurred_us DESC, event_id DESC LIMIT %s",
             (account_id, list(types), limit),
         )
@@ -230,7 +234,9 @@ class PostgresEvents(PostgresBase):
             yield GroupedPayload(str(row[0]), str(row[1]), row[2])
 
     def withdraw(self, event_id: str, by_event: str, decision_id: str) -> bool:
-        """Withdraw the evidence a reversed decision was taken on; False if it already was."""
+        """Withdraw the evidence a reversed decision was taken on; False if it already was.
+        Whose event it was is not known here: no account is read from held rows after it."""
+        self._fresh.clear()
         added = self._db.execute(
             "INSERT INTO withdrawn VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
             (event_id, by_event, decision_id),

@@ -107,12 +107,15 @@ class SQLiteEvents(SQLiteBase):
         ).fetchone()
         return None if row is None else PassedVerification(str(row[0]), int(row[1]))
 
-    def account_events(self, account_id: str, types: tuple[str, ...], limit: int) -> list[str]:
+    def account_events(
+        self, account_id: str, types: tuple[str, ...], limit: int, *, kept: bool = False
+    ) -> list[str]:
         """Payloads of the account's latest events of these types, newest first (a scan: for
-        explanations, not for the hot path)."""
+        explanations, not for the hot path). With `kept`, only those that still count."""
         marks = ", ".join("?" * len(types))
+        counting = f"AND {KEPT} " if kept else ""
         rows = self._db.execute(
-            f"SELECT payload FROM events WHERE account_id = ? AND type IN ({marks}) "
+            f"SELECT payload FROM events WHERE account_id = ? AND type IN ({marks}) {counting}"
             "ORDER BY occurred_us DESC, event_id DESC LIMIT ?",
             (account_id, *types, limit),
         ).fetchall()
