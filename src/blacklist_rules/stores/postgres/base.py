@@ -8,8 +8,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import attrs
+
 from blacklist_rules.errors import StoreError
 from blacklist_rules.model.history import HistoryRow
+from blacklist_rules.stores.records import Deadline
 from blacklist_rules.stores.sqlite.connection import Transaction
 
 from .driver import PgConnection
@@ -26,12 +29,34 @@ _LOOK_AHEAD = (
     "FROM unnest(%(streams)b::text[], %(groups)b::text[]) AS p(s, g) CROSS JOIN LATERAL "
     "(SELECT occurred_us, event_id, value FROM history WHERE stream = p.s AND account_id = p.g "
     "LIMIT %(most)s + 1) AS r WINDOW w AS (PARTITION BY p.s, p.g)) AS x "
-    "WHERE n <= %(most)s OR i = 1"
+    "WHERE n <= %(most)s OR i = 1 UNION ALL "
+    "SELECT 'd', account_id, record, position, event_id, jsonb_build_array(ended_at, "
+    "mode = 'enforce' AND ended_at IS NULL AND expires_at IS NOT NULL) FROM decisions "
+    "WHERE account_id = ANY(%(accounts)b::text[]) AND reversed_by IS NULL UNION ALL "
+    "SELECT 'l', account_id, NULL, due_us, NULL, "
+    "jsonb_build_array(rule_id, anchor_id, anchor_event_id, start_us, state) FROM deadlines "
+    "WHERE account_id = ANY(%(accounts)b::text[])"
 )
 """Of a batch read ahead: the stored events among its ids (`e`, with their payloads), the
 accounts that have any event stored (`a`), and the history rows of the (stream, group)
 pairs asked (`h`, by `history`'s key: one index probe a pair, at most one row more than
-`HISTORY_AHEAD` read), but one row (`H`) of a pair with more than `HISTORY_AHEAD`."""
+`HISTORY_AHEAD` read), but one row (`H`) of a pair with more than `HISTORY_AHEAD`; and of
+the accounts newly claimed, their decisions not reversed (`d`, with their positions, when
+each ended and whether it is a standing freeze that expires) and their deadlines (`l`):
+what `taken_of`, `deadlines_of`, `due_deadlines` and `expire` would read of each (issue 16
+item 5: with two workers the shared clock runs ahead of each, so their events come late
+and `time_order` reads these for most of them)."""
+
+
+@attrs.frozen(slots=True)
+class AheadDecision:
+    """A decision read ahead (`_LOOK_AHEAD`), its record still text: parsed when read
+    (`taken_of`), as most of them never are."""
+
+    position: int
+    record: str
+    ended_at: str | None
+    event_id: str
 
 
 def _ahead_args(
@@ -87,6 +112,17 @@ class PostgresBase:
     stored then: while none of theirs is written alone, their events are all among the rows
     this transaction held (`PgConnection.written`), so `account_events` reads them from
     memory (with the account's lock held, no other writer can log one)."""
+    _taken: dict[str, list[AheadDecision]]
+    """Per account claimed ahead (`claim_accounts`) in the open transaction: its decisions not
+    reversed, in the order taken, as stored then. With its lock held, only this transaction
+    changes them, and each write of one takes the account out (`_changed`), so `taken_of`
+    of the account alone reads them from memory."""
+    _lasting: set[str]
+    """Accounts of `_taken` with no standing decision that expires: `expire` of one ends
+    nothing, with no round trip."""
+    _deadlines: dict[str, list[Deadline]]
+    """Per account claimed ahead: its deadlines (every state, by due time), kept as `_taken`
+    is, for `deadlines_of` and `due_deadlines`."""
 
     def begin(self) -> Transaction:
         """Open a write transaction: its owner commits or rolls it back (`with store.begin():`
@@ -110,6 +146,7 @@ class PostgresBase:
         self._expected = {}
         self._fresh = set()
         self._history = {}
+        self._taken, self._deadlines, self._lasting = {}, {}, set()
         self._pending_audit, self._audit_mark = [], 0
         return transaction
 
@@ -166,12 +203,45 @@ class PostgresBase:
             having = {str(row[1]) for row in found if row[0] == "a"}
             self._fresh.update(set(accounts) - having)
             self._history.update((pair, []) for pair in pairs)
-            for kind, group, stream, at_us, event_id, value in found:
-                if kind == "h":
-                    self._history[(stream, group)].append(HistoryRow(at_us, event_id, value))
-                elif kind == "H":
-                    del self._history[(stream, group)]
+            self._keep_ahead(accounts, found)
         return moved
+
+    def _keep_ahead(self, accounts: list[str], found: list[tuple[Any, ...]]) -> None:
+        """Keep the history rows, decisions and deadlines a look-ahead read (`_LOOK_AHEAD`)."""
+        self._taken.update((account, []) for account in accounts)
+        self._deadlines.update((account, []) for account in accounts)
+        self._lasting.update(accounts)
+        for kind, group, text, number, event_id, value in found:
+            if kind == "h":
+                self._history[(text, group)].append(HistoryRow(number, event_id, value))
+            elif kind == "H":
+                del self._history[(text, group)]
+            elif kind == "d":
+                ended, expires = value
+                self._taken[group].append(AheadDecision(number, text, ended, str(event_id)))
+                if expires:
+                    self._lasting.discard(group)
+            elif kind == "l":
+                rule, anchor, anchor_event, start_us, state = value
+                row = Deadline(rule, anchor, group, anchor_event, start_us, number, state)
+                self._deadlines[group].append(row)
+        for account in accounts:
+            self._taken[account].sort(key=lambda d: d.position)
+            self._deadlines[account].sort(key=lambda d: (d.due_us, d.rule_id, d.anchor_id))
+
+    def _changed(self, account_id: str | None, *, decisions: bool, deadlines: bool) -> None:
+        """This transaction wrote the account's decisions or deadlines (None: any account's):
+        what was read of them ahead no longer holds."""
+        if decisions and account_id is None:
+            self._taken.clear()
+            self._lasting.clear()
+        elif decisions and account_id is not None:
+            self._taken.pop(account_id, None)
+            self._lasting.discard(account_id)
+        if deadlines and account_id is None:
+            self._deadlines.clear()
+        elif deadlines and account_id is not None:
+            self._deadlines.pop(account_id, None)
 
     def _claim_keys(self, keys: list[str]) -> bool:
         """Lock the keys not yet held, in one order (two claims of the same keys never

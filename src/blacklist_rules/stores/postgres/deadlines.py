@@ -23,6 +23,7 @@ class PostgresDeadlines(PostgresBase):
         state: str,
     ) -> bool:
         """False: the deadline was there already (it stays as it is)."""
+        self._changed(account_id, decisions=False, deadlines=True)
         added = self._db.execute(
             "INSERT INTO deadlines VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (rule_id, anchor_id, account_id, anchor_event_id, start_us, due_us, state),
@@ -32,6 +33,7 @@ class PostgresDeadlines(PostgresBase):
     def meet_deadlines(self, account_id: str, rule_ids: list[str], at_us: int) -> list[Deadline]:
         """An `unless` event at `at_us` meets the pending deadlines whose span holds it; the
         deadlines it met, as they now are, in (rule, anchor) order."""
+        self._changed(account_id, decisions=False, deadlines=True)
         met = self._db.rows(
             Deadline,
             "UPDATE deadlines SET state = 'met' WHERE account_id = %(a)s AND state = 'pending' "
@@ -51,7 +53,11 @@ class PostgresDeadlines(PostgresBase):
         return None if found is None else int(found)
 
     def due_deadlines(self, clock_us: int, account_id: str | None = None) -> list[Deadline]:
-        """Pending deadlines at or before the clock, in time order (one account's, or all)."""
+        """Pending deadlines at or before the clock, in time order (one account's, or all; of
+        an account claimed ahead, `claim_accounts`, from memory)."""
+        kept = self._deadlines.get(account_id) if account_id is not None else None
+        if kept is not None and self._db.transaction is not None:
+            return [d for d in kept if d.state == "pending" and d.due_us <= clock_us]
         return self._db.rows(
             Deadline,
             f"SELECT {_COLUMNS} FROM deadlines WHERE state = 'pending' AND due_us <= %s "
@@ -67,15 +73,23 @@ class PostgresDeadlines(PostgresBase):
             f"RETURNING {_COLUMNS}",
             (state, rule_id, anchor_id),
         )
-        return found[0] if found else None
+        if not found:
+            return None
+        self._changed(found[0].account_id, decisions=False, deadlines=True)
+        return found[0]
 
     def prune_deadlines(self, up_to_us: int) -> int:
+        self._changed(None, decisions=False, deadlines=True)
         return self._db.execute(
             "DELETE FROM deadlines WHERE state != 'pending' AND due_us <= %s", (up_to_us,)
         )
 
     def deadlines_of(self, account_id: str) -> list[Deadline]:
-        """The account's deadlines in every state, by due time."""
+        """The account's deadlines in every state, by due time (of an account claimed ahead,
+        `claim_accounts`, from memory)."""
+        kept = self._deadlines.get(account_id)
+        if kept is not None and self._db.transaction is not None:
+            return list(kept)
         return self._db.rows(
             Deadline,
             f"SELECT {_COLUMNS} FROM deadlines WHERE account_id = %s "

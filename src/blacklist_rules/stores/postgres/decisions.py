@@ -48,6 +48,7 @@ class PostgresDecisions(PostgresAudit):
         """Store a decision; the time columns are UTC text (see `utc_text`), so they compare.
         A second decision of the same id is a `StoreError`."""
         d = record.decision
+        self._changed(d.account_id, decisions=True, deadlines=False)
         self._db.execute(
             "INSERT INTO decisions (decision_id, account_id, event_id, action, mode, rule_id, "
             "effective_at, expires_at, end_condition, record) "
@@ -149,6 +150,7 @@ class PostgresDecisions(PostgresAudit):
     def _end(self, decision_id: str, account_id: str, at: str) -> None:
         """End a decision at `at`, and say so in the trail: the record vouches for the
         `ended_at` column, which `status` and exports read (see `audit_crosscheck`)."""
+        self._changed(account_id, decisions=True, deadlines=False)
         self._db.execute(
             "UPDATE decisions SET ended_at = %s WHERE decision_id = %s", (at, decision_id)
         )
@@ -163,10 +165,13 @@ class PostgresDecisions(PostgresAudit):
     def reverse_decision(self, decision_id: str, by_event: str, how: str) -> None:
         """`how`: `appeal_outcome` or `review_decision` (a person reversed it), or `cascade`
         (it fell with what it depended on)."""
-        self._db.execute(
-            "UPDATE decisions SET reversed_by = %s, reversed_how = %s WHERE decision_id = %s",
+        found = self._db.value(
+            "UPDATE decisions SET reversed_by = %s, reversed_how = %s WHERE decision_id = %s "
+            "RETURNING account_id",
             (by_event, how, decision_id),
         )
+        if found is not None:
+            self._changed(str(found), decisions=True, deadlines=False)
 
     def reversal_kind(self, decision_id: str) -> str | None:
         """How a reversed decision was reversed: `appeal_outcome`, `review_decision` or
@@ -207,7 +212,10 @@ class PostgresDecisions(PostgresAudit):
 
     def taken_of(self, accounts: set[str]) -> list[TakenDecision]:
         """The accounts' decisions not reversed (enforced and shadow), ended or not, in the
-        order taken."""
+        order taken. One account claimed ahead (`claim_accounts`) is read from memory."""
+        kept = self._taken.get(next(iter(accounts))) if len(accounts) == 1 else None
+        if kept is not None and self._db.transaction is not None:
+            return [TakenDecision(decision_record(d.record), d.ended_at, d.event_id) for d in kept]
         rows = self._db.all(
             "SELECT record, ended_at, event_id FROM decisions WHERE account_id = ANY(%s) "
             "AND reversed_by IS NULL ORDER BY position",
@@ -222,7 +230,10 @@ class PostgresDecisions(PostgresAudit):
         return None if found is None else str(found)
 
     def expire(self, clock: str, account_id: str | None = None) -> list[Expiry]:
-        """End freezes whose time is up (one account's, or all); the freezes ended."""
+        """End freezes whose time is up (one account's, or all); the freezes ended. An
+        account claimed ahead with no standing freeze that expires (`_lasting`) has none."""
+        if account_id in self._lasting and self._db.transaction is not None:
+            return []
         ended = self._db.rows(
             Expiry,
             "SELECT account_id, decision_id, expires_at FROM decisions "

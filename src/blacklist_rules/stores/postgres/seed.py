@@ -124,6 +124,7 @@ class PostgresSeeding(PostgresBase):
     def load_seed(self, seed: Seed) -> None:
         """See `Seeding.load_seed`: one batched `INSERT … ON CONFLICT DO NOTHING` per table,
         in the seed's order (so arrival and positions follow it)."""
+        self._changed(None, decisions=True, deadlines=True)
         self._db.run_many(
             "INSERT INTO events (event_id, account_id, type, occurred_us, payload, clock_us) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",

@@ -74,6 +74,7 @@ class PostgresStore(
         self._expected: dict[str, str | None] = {}
         self._fresh: set[str] = set()
         self._history = {}
+        self._taken, self._deadlines, self._lasting = {}, {}, set()
         self.shared = True
         self._pending_audit: list[tuple[tuple[Any, ...], int | None]] = []
         self._audit_mark = 0
