@@ -22,6 +22,8 @@ from blacklist_rules.engine.loading import load_ruleset
 from blacklist_rules.errors import StoreConflictError
 from blacklist_rules.stores import open_store
 from blacklist_rules.stores.postgres import PostgresStore
+from blacklist_rules.stores.postgres.driver import PgConnection
+from blacklist_rules.stores.records import EventRow
 from blacklist_rules.testing import generate_events
 from tests.postgres import column, empty_tables, fresh_database
 from tests.test_cli import cli
@@ -136,6 +138,55 @@ def test_reads_see_held_rows_and_a_savepoint_keeps_what_was_held_before_it(url: 
             store.release_savepoint()
             assert store.add_event(*_row("e1")) == _row("e1")[4]  # a repeat
         assert _logged(url) == ["e1"]
+    finally:
+        store.close()
+
+
+def _by_id(rows: list[EventRow]) -> list[EventRow]:
+    return sorted(rows, key=lambda row: row.event_id)
+
+
+def test_held_events_rows_are_read_from_memory_and_stay_held(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """e1 stored; e2 held, then e3 held in a savepoint: `event_rows` of e2 and e3 sends
+    nothing (before: the held rows, then a read); rolled back to the savepoint, e3 is gone;
+    of e1 and e2, one read (e1's) and still nothing held sent; committed, the server's rows
+    are the ones read from memory."""
+    store = _pg(url)
+    try:
+        with store.begin():
+            store.add_event(*_row("e1"))
+        sent: list[str] = []
+        run, write = PgConnection._run, PgConnection._write_held
+
+        def running(self: PgConnection, query: Any, *args: Any, **kw: Any) -> Any:
+            sent.append(str(query))
+            return run(self, query, *args, **kw)
+
+        def writing(self: PgConnection, item: Any) -> None:
+            sent.append(item.query)
+            write(self, item)
+
+        with store.begin():
+            store.claim_accounts({"acct-1"}, {"e2", "e3"})
+            monkeypatch.setattr(PgConnection, "_run", running)
+            monkeypatch.setattr(PgConnection, "_write_held", writing)
+            store.add_event(*_row("e2"))
+            store.savepoint()
+            store.add_event(*_row("e3"))
+            rows = store.event_rows(["e2", "e3"])
+            assert _by_id(rows) == [EventRow(*_row("e2")), EventRow(*_row("e3"))]
+            assert sent == []
+            store.rollback_to_savepoint()
+            store.release_savepoint()
+            assert store.event_rows(["e2", "e3"]) == [EventRow(*_row("e2"))]
+            sent.clear()
+            rows = store.event_rows(["e1", "e2"])
+            assert _by_id(rows) == [EventRow(*_row("e1")), EventRow(*_row("e2"))]
+            assert [query.split()[0] for query in sent] == ["SELECT"]
+        assert _logged(url) == ["e1", "e2"]
+        assert _by_id(store.event_rows(["e1", "e2", "e3"])) == _by_id(rows)
     finally:
         store.close()
 

@@ -251,6 +251,32 @@ def _state(db: str, accounts: list[str]) -> tuple[list[Any], dict[str, str], lis
     return decisions, statuses, listed
 
 
+ODD_ACCOUNTS = ("a,b", 'q"uote', "back\\slash", "{brace}", "NULL", " spaced ", "é")
+"""Account ids an array's text form must quote or escape (the claim's keys go in binary)."""
+
+
+def test_accounts_a_text_array_must_quote_are_claimed_as_they_are(url: str) -> None:
+    """Claimed ahead in one statement, each account of `ODD_ACCOUNTS` is held as itself: a
+    second writer's claim of it waits past its timeout; of a piece of one (`a` of `a,b`,
+    `null` of `NULL`), it does not wait."""
+    first, second = open_store(url), open_store(url, busy_timeout=0.2)
+    try:
+        first_tx = first.begin()
+        first.claim_accounts(set(ODD_ACCOUNTS))
+        for account in ODD_ACCOUNTS:
+            tx = second.begin()
+            with pytest.raises(StoreUnavailableError):
+                second.claim(account)
+            tx.rollback()
+        for piece in ("a", "b", "null", "brace", "spaced"):
+            with second.begin():
+                assert second.claim(piece) is False
+        first_tx.rollback()
+    finally:
+        first.close()
+        second.close()
+
+
 def test_two_workers_over_a_split_end_where_one_sqlite_process_ends(
     url: str, tmp_path: Path
 ) -> None:

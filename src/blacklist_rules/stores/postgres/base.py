@@ -245,12 +245,14 @@ class PostgresBase:
 
     def _claim_keys(self, keys: list[str]) -> bool:
         """Lock the keys not yet held, in one order (two claims of the same keys never
-        deadlock) and one statement (`blacklist_claim`, which then reads the commit count)."""
+        deadlock) and one statement (`blacklist_claim`, which then reads the commit count).
+        The keys go in binary (`%b`): a text array quotes every element with a regex, 1.5 ms
+        a claim of 1,000 keys against 0.2 (process time), a claim of a batch that many."""
         wanted = sorted(key for key in keys if key not in self._claimed)
         if not wanted:
             return False
         self._transaction()
-        version = int(self._db.value("SELECT blacklist_claim(%s)", (wanted,)))
+        version = int(self._db.value("SELECT blacklist_claim(%b::text[])", (wanted,)))
         self._claimed.update(wanted)
         if version == self._began_at:
             return False

@@ -87,12 +87,21 @@ class PostgresEvents(PostgresBase):
         return PURGED if row[1] else None
 
     def event_rows(self, event_ids: list[str]) -> list[EventRow]:
-        """The rows (`EVENT_COLUMNS`) of the stored events among these ids."""
+        """The rows (`EVENT_COLUMNS`) of the stored events among these ids. Those this
+        transaction holds unsent come from memory (the held row is the row, in that order),
+        so a decision vouching for its batch's events sends neither them nor, when they are
+        all its evidence, a read."""
+        wanted = set(event_ids)
+        held = [EventRow(*row) for row in self._db.unsent(_ADD_MANY) if row[0] in wanted]
+        rest = sorted(wanted.difference(row.event_id for row in held))
+        if not rest:
+            return held
         rows = self._db.all(
             f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE event_id = ANY(%s)",
-            (event_ids,),
+            (rest,),
+            keep=_ADD_MANY,
         )
-        return [EventRow(*row) for row in rows]
+        return [*held, *(EventRow(*row) for row in rows)]
 
     def forget_event(self, event_id: str) -> None:
         self._fresh.clear()  # (whose it was is not known here)
