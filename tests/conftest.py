@@ -56,3 +56,17 @@ def postgres_url() -> Iterator[str]:
         yield url_of(name)
     finally:
         drop_database(name)
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    """A PostgreSQL database of its own on the real server, migrated, dropped after the test
+    (`tests/postgres.py`). Modules that need another (the run's shared database, a URL with a
+    password, a scratch table) define their own `url`, which takes precedence."""
+    from blacklist_rules.stores import open_store
+
+    from .postgres import fresh_database
+
+    with fresh_database() as made:
+        open_store(made).close()
+        yield made

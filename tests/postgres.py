@@ -18,6 +18,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from blacklist_rules.stores import open_store
+from blacklist_rules.stores.postgres import PostgresStore
 from blacklist_rules.stores.postgres.schema import TABLES
 
 SERVER = os.environ.get(
@@ -89,3 +91,10 @@ def column(url: str, query: str) -> list[object]:
     """The first column of a query's rows, read behind the store's back (what it holds)."""
     with psycopg.connect(url) as db:
         return [row[0] for row in db.execute(query.encode())]
+
+
+def pg_store(url: str) -> PostgresStore:
+    """The store of a PostgreSQL URL, typed as what it is (tests reach past the protocol)."""
+    store = open_store(url)
+    assert isinstance(store, PostgresStore)
+    return store

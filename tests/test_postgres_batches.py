@@ -9,7 +9,6 @@ writer logs after the look-ahead makes the batch run again, never logs it twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +20,13 @@ from blacklist_rules import Engine
 from blacklist_rules.engine.loading import load_ruleset
 from blacklist_rules.errors import StoreConflictError
 from blacklist_rules.stores import open_store
-from blacklist_rules.stores.postgres import PostgresStore
 from blacklist_rules.stores.postgres.driver import PgConnection
 from blacklist_rules.stores.records import EventRow
 from blacklist_rules.testing import generate_events
-from tests.postgres import column, empty_tables, fresh_database
+from tests.postgres import column, empty_tables, pg_store
 from tests.test_cli import cli
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    """A database of its own, migrated."""
-    with fresh_database() as made:
-        open_store(made).close()
-        yield made
-
-
-def _pg(url: str) -> PostgresStore:
-    store = open_store(url)
-    assert isinstance(store, PostgresStore)
-    return store
 
 
 def _lines(n: int, accounts: int = 20, seed: int = 3) -> list[str]:
@@ -126,7 +110,7 @@ def test_reads_see_held_rows_and_a_savepoint_keeps_what_was_held_before_it(url: 
     """e1 is held before a savepoint, e2 after it; a read in the savepoint sends both and
     sees them; rolled back to the savepoint, e1 is held again and e2 gone: the commit logs
     e1 only. An id logged twice in the batch is a repeat the second time."""
-    store = _pg(url)
+    store = pg_store(url)
     try:
         with store.begin():
             store.claim_accounts({"acct-1"}, {"e1", "e2"})
@@ -153,7 +137,7 @@ def test_held_events_rows_are_read_from_memory_and_stay_held(
     nothing (before: the held rows, then a read); rolled back to the savepoint, e3 is gone;
     of e1 and e2, one read (e1's) and still nothing held sent; committed, the server's rows
     are the ones read from memory."""
-    store = _pg(url)
+    store = pg_store(url)
     try:
         with store.begin():
             store.add_event(*_row("e1"))
@@ -197,7 +181,7 @@ def test_an_id_another_writer_logs_after_the_look_ahead_makes_the_batch_run_agai
     """Writer a looks e1 and e2 up (neither stored) and holds both; writer b, on another
     account, logs e2 and commits first. a's commit is refused whole (`StoreConflictError`):
     nothing of it is logged; run again, a finds e2 stored (a repeat) and logs e1 once."""
-    a, b = _pg(url), _pg(url)
+    a, b = pg_store(url), pg_store(url)
     try:
         tx = a.begin()
         a.claim_accounts({"acct-1"}, {"e1", "e2"})
@@ -235,7 +219,7 @@ def test_logging_held_or_not_gives_the_same_answers_and_log(
     were stored before, each `add_event` answers as without any look-ahead (None: new; the
     stored payload: a repeat) and the log holds each id once, in first-seen order."""
     empty_tables(postgres_url)
-    store = _pg(postgres_url)
+    store = pg_store(postgres_url)
     try:
         with store.begin():
             for event_id in sorted(stored):
@@ -333,7 +317,7 @@ def test_an_accounts_events_read_from_memory_are_what_the_server_holds(
     (read right after, in the same transaction: newest first, ties by id, up to the limit).
     Accounts with an event stored before (`before`) are read from the server."""
     empty_tables(postgres_url)
-    store = _pg(postgres_url)
+    store = pg_store(postgres_url)
     types = ("registration", "rumor_flag")
     try:
         with store.begin():
@@ -378,7 +362,7 @@ def test_a_withdrawn_event_of_an_account_read_from_memory_is_left_out(url: str) 
     held (`_fresh`); once an event is withdrawn in that transaction, `account_events` with
     `kept` leaves it out, as the server does (the held rows do not say which were withdrawn,
     so `withdraw` ends the reading from memory)."""
-    store = _pg(url)
+    store = pg_store(url)
     try:
         with store.begin():
             store.claim_accounts({"acct-1"}, {"e1", "e2"})
@@ -403,7 +387,7 @@ def test_in_a_transaction_the_commit_count_is_the_one_of_its_begin_or_last_claim
     """`commits()` costs no round trip in a transaction: b's commit after a's `begin` is not
     seen (count as of the begin) until a's next claim that takes a new lock (which reads it
     again); outside a transaction it is read from the server."""
-    a, b = _pg(url), _pg(url)
+    a, b = pg_store(url), pg_store(url)
     try:
         start = a.commits()
         with a.begin():

@@ -7,7 +7,6 @@ fingerprinted ahead whose identity is not the one that comes is fingerprinted ag
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +20,10 @@ from blacklist_rules.model.events import Registration, parse_event
 from blacklist_rules.stores import open_store
 from blacklist_rules.stores.postgres.driver import PgConnection
 from blacklist_rules.testing import generate_events
-from tests.postgres import fresh_database
 
 pytestmark = pytest.mark.postgres
 
 BATCH = 50
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    """A database of its own, migrated."""
-    with fresh_database() as made:
-        open_store(made).close()
-        yield made
 
 
 def _engine(db: str) -> Engine[Any]:

@@ -9,7 +9,6 @@ sent, forgotten, stored before, added twice, or undone by a savepoint."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,28 +16,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from blacklist_rules.model.history import HistoryRow
-from blacklist_rules.stores import open_store
 from blacklist_rules.stores.memory import MemoryStore
-from blacklist_rules.stores.postgres import PostgresStore
 from blacklist_rules.stores.postgres.base import HISTORY_AHEAD
 from blacklist_rules.stores.postgres.driver import PgConnection
-from tests.postgres import column, empty_tables, fresh_database
+from tests.postgres import column, empty_tables, pg_store
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    """A database of its own, migrated."""
-    with fresh_database() as made:
-        open_store(made).close()
-        yield made
-
-
-def _pg(url: str) -> PostgresStore:
-    store = open_store(url)
-    assert isinstance(store, PostgresStore)
-    return store
 
 
 def test_a_window_read_after_its_row_is_one_round_trip_and_the_row_goes_at_the_commit(
@@ -58,7 +41,7 @@ def test_a_window_read_after_its_row_is_one_round_trip_and_the_row_goes_at_the_c
         sent.append("held " + item.query.split()[0])
         write(self, item)
 
-    store = _pg(url)
+    store = pg_store(url)
     monkeypatch.setattr(PgConnection, "_run", running)
     monkeypatch.setattr(PgConnection, "_write_held", writing)
     try:
@@ -191,7 +174,7 @@ def test_every_page_read_is_what_the_in_memory_store_answers(
     claim of their groups (`ahead`: pages then read from memory) or not; after the commit
     the two hold the same rows."""
     empty_tables(postgres_url)
-    store, model = _pg(postgres_url), MemoryStore()
+    store, model = pg_store(postgres_url), MemoryStore()
     both: list[Any] = [store, model]
     try:
         for each in both:
@@ -247,7 +230,7 @@ def test_pages_of_groups_claimed_ahead_are_read_from_memory_up_to_the_most_rows(
     read: up to `HISTORY_AHEAD` stored rows, the page costs no statement (the stored rows
     came with the claim); one more, the page is read from the server. Either way the page
     holds the row added and the stored ones, newest first."""
-    store = _pg(url)
+    store = pg_store(url)
     try:
         with store.begin():
             for i in range(stored):
@@ -274,7 +257,7 @@ def test_a_pair_whose_group_is_not_claimed_with_it_is_not_read_ahead(
 ) -> None:
     """Pairs whose group is neither an account nor an identity value of the claim are left
     to be read as ever (nothing guarantees no other writer adds to them)."""
-    store = _pg(url)
+    store = pg_store(url)
     try:
         sent = _sending(monkeypatch)
         with store.begin():

@@ -9,37 +9,21 @@ since; after the transaction, the server is read again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from blacklist_rules.stores import open_store
 from blacklist_rules.stores.postgres import PostgresStore
 from blacklist_rules.stores.postgres.driver import PgConnection
-from tests.postgres import empty_tables, fresh_database
+from tests.postgres import empty_tables, pg_store
 from tests.support import decision_record
 
 pytestmark = pytest.mark.postgres
 
 T1, T2, T3 = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"
 ACCOUNTS = ("a", "b")
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    """A database of its own, migrated."""
-    with fresh_database() as made:
-        open_store(made).close()
-        yield made
-
-
-def _pg(url: str) -> PostgresStore:
-    store = open_store(url)
-    assert isinstance(store, PostgresStore)
-    return store
 
 
 def _decide(
@@ -98,7 +82,7 @@ def test_the_claimed_accounts_decisions_and_deadlines_cost_no_round_trip(
     """After `claim_accounts(a, b)`, `taken_of({a})` and `deadlines_of(a)` send nothing and
     give what was stored (the reversed decision left out); `taken_of({a, b})` and an
     account not claimed are read from the server (before: one statement each)."""
-    store = _pg(url)
+    store = pg_store(url)
     try:
         _before(store)
         sent: list[str] = []
@@ -134,7 +118,7 @@ def test_the_claimed_accounts_decisions_and_deadlines_cost_no_round_trip(
 def test_after_the_transaction_another_writers_decision_is_read(url: str) -> None:
     """Once the transaction that claimed ahead is over, its memory is not: a decision and a
     deadline another connection committed since are in the next reads."""
-    store, other = _pg(url), _pg(url)
+    store, other = pg_store(url), pg_store(url)
     try:
         _before(store)
         with store.begin():
@@ -223,7 +207,7 @@ def test_every_read_is_what_the_server_holds(postgres_url: str, ops: list[tuple[
     each account give what the server holds at that moment, and `expire` ends nothing from
     memory where the server holds a freeze it would end."""
     empty_tables(postgres_url)
-    store = _pg(postgres_url)
+    store = pg_store(postgres_url)
     try:
         _before(store)
         made: list[str] = []

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Iterator
 from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -36,14 +35,6 @@ pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 CANCEL_UNVERIFIED = "cancel-unverified-after-freeze"
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    """A database of its own, migrated."""
-    with fresh_database() as made:
-        open_store(made).close()
-        yield made
 
 
 def _frozen(account: str, days: float, event_id: str) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from blacklist_rules.errors import StoreUnavailableError
 from blacklist_rules.stores import open_store
 from blacklist_rules.stores.memory import MemoryStore
 from blacklist_rules.testing import _check_char
-from tests.postgres import execute, fresh_database
+from tests.postgres import execute
 from tests.support import T0
 
 pytestmark = pytest.mark.postgres
@@ -34,14 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PEOPLE = 300
 """Enough that the two workers run side by side for a while (each of their events is a
 transaction: the windows in which one could miss the other are milliseconds wide)."""
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    """A database of its own, migrated before any worker starts."""
-    with fresh_database() as made:
-        open_store(made).close()
-        yield made
 
 
 def test_a_claimed_account_waits_for_the_claimer_to_commit(url: str) -> None:
