@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
 from hypothesis import strategies as st
 
 from blacklist_rules.model.chain import FIELDS
+from blacklist_rules.model.decisions import (
+    Action,
+    ConditionTrace,
+    Decision,
+    DecisionRecord,
+    Mode,
+    ReEvaluation,
+    RuleMatch,
+    Status,
+    StatusChange,
+)
 from blacklist_rules.stores.audit_crosscheck import (
     DEADLINE_COLUMNS,
     DECISION_COLUMNS,
@@ -482,3 +493,79 @@ def late_deadline_events(draw: st.DrawFn) -> list[dict[str, Any]]:
         }
     )
     return draw(st.permutations(events))
+
+
+# Decisions as the engine hands them out, with any JSON-able values a condition may carry.
+_json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=6)
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    ),
+    max_leaves=6,
+)
+_times = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+condition_traces = st.builds(
+    ConditionTrace,
+    field=st.text(max_size=8),
+    op=st.sampled_from(["eq", "in", "gte", "passed", "matches"]),
+    expected=_json_values,
+    seen=_json_values,
+    result=st.booleans(),
+)
+rule_matches = st.builds(
+    RuleMatch,
+    rule_id=st.text(max_size=8),
+    rule_version=st.integers(0, 9),
+    action=st.sampled_from(Action),
+    mode=st.sampled_from(Mode),
+    priority=st.integers(-5, 100),
+    reason=st.text(max_size=12),
+    conditions=st.lists(condition_traces, max_size=3).map(tuple),
+)
+decisions = st.builds(
+    Decision,
+    decision_id=st.text(max_size=8),
+    account_id=st.text(max_size=8),
+    action=st.sampled_from(Action),
+    rule_id=st.text(max_size=8),
+    rule_version=st.integers(0, 9),
+    ruleset_digest=st.text(max_size=8),
+    evidence=st.lists(st.text(max_size=6), max_size=3).map(tuple),
+    reason=st.text(max_size=12),
+    mode=st.sampled_from(Mode),
+    effective_at=_times,
+    expires_at=st.none() | _times,
+    status_before=st.sampled_from(Status),
+    status_after=st.sampled_from(Status),
+    end_condition=st.none() | st.text(max_size=8),
+    matched=st.lists(rule_matches, max_size=3).map(tuple),
+    anchor=st.none() | st.text(max_size=8),
+)
+decision_records = st.builds(
+    DecisionRecord,
+    decisions,
+    st.none()
+    | st.builds(
+        ReEvaluation,
+        st.text(max_size=6),
+        st.lists(st.text(max_size=6), max_size=2).map(tuple),
+        st.text(max_size=6),
+    ),
+)
+status_changes = st.builds(
+    StatusChange,
+    account_id=st.text(max_size=8),
+    status_before=st.sampled_from(Status),
+    status_after=st.sampled_from(Status),
+    cause=st.text(max_size=12),
+    at=_times,
+    event_id=st.none() | st.text(max_size=8),
+    decision_id=st.none() | st.text(max_size=8),
+)

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from blacklist_rules import Engine, SQLiteStore, load_ruleset
 from blacklist_rules.cli import main
 from blacklist_rules.engine.time_order import UNANCHORED, UNMET
+from blacklist_rules.errors import EvaluationError
 from blacklist_rules.stores import open_store
 
 from .postgres import fresh_database
@@ -264,3 +265,27 @@ def test_a_worker_on_postgresql_takes_a_late_verification_into_account(edge: str
     assert result.final == timed.final
     assert result.intact
     assert result.reversals == ((UNMET,) if edge == "inside" else ())
+
+
+def test_a_deadline_met_from_the_log_fails_closed_when_the_engines_disagree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A freeze decided on a late failed verification starts its deadline only after reading
+    the account's log for a passed verification in its span: the guard finds one there, and
+    when durable-rules does not agree the event fails (never a silent "not met"); the retry
+    finds it met, and the freeze ends at once."""
+    with Engine(RULESET, SQLiteStore(), max_lead=None) as engine:
+        engine.process(passed(5 * DAY))
+        core = engine._core
+        names = {core.ruleset.streams[key].listener.name for key in core.index.from_log}
+        real = engine._matcher.match
+        monkeypatch.setattr(
+            engine._matcher, "match", lambda snapshot: [n for n in real(snapshot) if n not in names]
+        )
+        with pytest.raises(EvaluationError, match="disagree"):
+            engine.process(cause("verification", 1 * DAY))
+        monkeypatch.undo()
+        (decision,) = engine.process(cause("verification", 1 * DAY)).decisions
+        assert decision.rule_id == FREEZE_V
+        assert engine.status("a") == "active"
+        assert [row.state for row in engine.store.deadlines_of("a")] == ["met"]

@@ -10,7 +10,7 @@ import attrs
 
 from blacklist_rules.errors import EvaluationError
 from blacklist_rules.model.decisions import ConditionTrace, Status
-from blacklist_rules.model.events import Event, from_micros, to_micros, utc_text
+from blacklist_rules.model.events import Event, from_micros, parse_event, to_micros, utc_text
 from blacklist_rules.pack.compiler import DEADLINE, CompiledRule, Listener
 from blacklist_rules.stores.records import Deadline, Watermark
 
@@ -209,7 +209,7 @@ def schedule(
     if start_us < clock_us - core.ruleset.horizon_us:
         return None
     due_us = start_us + rule.deadline.span_us
-    met = any(seen(core, key, account_id, start_us, due_us) for key in rule.deadline.unless)
+    met = _met(core, rule.deadline.unless, account_id, start_us, due_us)
     state = "met" if met else "pending"
     row = Deadline(rule.id, anchor, account_id, event_id, start_us, due_us, state)
     written = core.store.add_deadline(
@@ -229,6 +229,38 @@ def seen(core: Core, key: str, account_id: str, start_us: int, due_us: int) -> b
     listener = core.ruleset.streams[key].listener
     logged = core.store.logged_events(account_id, start_us - 1, due_us)
     return any(core.stored_match(payload, listener) for payload in logged)
+
+
+def _met(core: Core, keys: tuple[str, ...], account_id: str, start_us: int, due_us: int) -> bool:
+    """Did an event of one of the streams `keys` come at or after start and before due?
+    (`seen` of each, at once: the streams read from the log share one read of the account's
+    log, each event in it parsed and matched once.)"""
+    from_log = core.index.from_log
+    for key in keys:
+        if key not in from_log and core.store.history(key, account_id, start_us - 1, due_us):
+            return True
+    listeners = [core.ruleset.streams[key].listener for key in keys if key in from_log]
+    if not listeners:
+        return False
+    logged = core.store.logged_events(account_id, start_us - 1, due_us)
+    return any(_taken(core, payload, listeners) for payload in logged)
+
+
+def _taken(core: Core, payload: str, listeners: list[Listener]) -> bool:
+    """Does one of `listeners` take the stored event? The guards decide and durable-rules
+    must agree on each (fail closed), as `Core.stored_match` checks one: one parse and one
+    match for them all."""
+    event = parse_event(payload)
+    ruleset = core.ruleset
+    snapshot = ruleset.snapshot(ruleset.flat(event), event.type)
+    fired = core.matcher.match(snapshot)
+    taken = False
+    for listener in listeners:
+        held = event.type in listener.types and listener.guard(snapshot)
+        if held != (listener.name in fired):
+            raise EvaluationError(f"rule engines disagree on {event.event_id} ({listener.name})")
+        taken = taken or held
+    return taken
 
 
 def fire(

@@ -18,7 +18,7 @@ from blacklist_rules.model.decisions import (
 )
 from blacklist_rules.model.events import to_micros, utc_text
 from blacklist_rules.stores.audit_crosscheck import DEADLINE_ROW, deadline_record, vouched
-from blacklist_rules.stores.records import Deadline
+from blacklist_rules.stores.records import Deadline, serialised
 
 from . import deadlines, registry
 from .context import EventContext
@@ -71,10 +71,11 @@ def record_decision(core: Core, ctx: EventContext, decision: Decision, event_id:
 def vouch(core: Core, record: DecisionRecord, started: Sequence[Deadline] = ()) -> dict[str, Any]:
     """A decision's audit record (JSON: the trail's edge): it vouches for its evidence events
     as stored and the deadlines it started (`audit_crosscheck.vouched`); its row and output
-    are the record."""
+    are the record. Its text is the row's with `VOUCHES` added (`serialised`)."""
     evidence = list(record.decision.evidence)
     rows = core.store.event_rows(evidence) if evidence else ()
-    return vouched(record.to_dict(), rows, started)
+    base = record.to_dict()
+    return serialised(record, base, vouched(base, rows, started))
 
 
 def audit_deadline(core: Core, row: Deadline | None) -> None:

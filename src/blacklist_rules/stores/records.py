@@ -166,8 +166,38 @@ class AccountStatus:
 
 def decision_text(record: DecisionRecord) -> str:
     """A decision's record as every store writes it: compact JSON, the one serialiser of the
-    stored text (the audit chain and decision digests cover it byte for byte)."""
-    return json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":"), default=str)
+    stored text (the audit chain and decision digests cover it byte for byte): written once
+    per record (`DecisionRecord.text`)."""
+    return record.text
+
+
+class Serialised(dict[str, Any]):
+    """An audit record whose text is already written: the stores' `dumps` takes `text` as it
+    is. Made only by `serialised`, whose text is what `dumps` writes of the dict."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, data: dict[str, Any], text: str) -> None:
+        super().__init__(data)
+        self.text = text
+
+
+def serialised(
+    record: DecisionRecord, base: dict[str, Any], data: dict[str, Any]
+) -> dict[str, Any]:
+    """`data` with its text written (`Serialised`) from the record's stored text, when it is
+    `base` (the record's `to_dict()`, its values the same objects, in the same order) with
+    keys added after: the added pairs go in before the closing brace, byte for byte what
+    compact JSON of the whole dict is. A decision's audit record (its row's record, then
+    `VOUCHES`) is so serialised once, not again from the start. Any other `data` as it is."""
+    keys = list(data)
+    if keys[: len(base)] != list(base) or any(data[k] is not v for k, v in base.items()):
+        return data
+    added = {key: data[key] for key in keys[len(base) :]}
+    if not added:
+        return Serialised(data, record.text)
+    pairs = json.dumps(added, ensure_ascii=False, separators=(",", ":"), default=str)
+    return Serialised(data, f"{record.text[:-1]},{pairs[1:]}")
 
 
 def decision_record(text: str) -> DecisionRecord:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from blacklist_rules.stores.records import Serialised
 from blacklist_rules.stores.sqlite.connection import Connection
 
 SCHEMA_VERSION = 10
@@ -131,7 +132,9 @@ EVIDENCE = "SELECT value FROM decisions, json_each(decisions.record, '$.evidence
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON, as every stored record is written."""
+    """Compact JSON, as every stored record is written (a `Serialised` one is already)."""
+    if type(value) is Serialised:
+        return value.text
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
