@@ -28,6 +28,7 @@ from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.sqlite import LOGGED_BY_ACCOUNT
 from blacklist_rules.windows import feature_caps
 
+from .gate import gates
 from .mirrors import Mirrors
 
 
@@ -39,6 +40,7 @@ class Indexes:
         "anchored",
         "caps",
         "from_log",
+        "gates",
         "history_groups",
         "linking",
         "listed",
@@ -83,6 +85,7 @@ class Indexes:
             for name, rules in ruleset.by_type.items()
         }
         self.rules = {rule.id: rule for rule in ruleset.rules}
+        self.gates = gates(ruleset)  # see gate.py
         self.linking = frozenset(LISTED_KINDS).union(
             stream.by for stream in ruleset.streams.values() if stream.by is not None
         )
