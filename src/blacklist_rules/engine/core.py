@@ -265,10 +265,13 @@ class Core:
 
     def stored_match(self, payload: str, listener: Listener) -> tuple[Event, dict[str, Any]] | None:
         """A stored event and its snapshot, if the listener's filter holds for it: the guard
-        decides and durable-rules must agree (fail closed), as for a live event."""
+        decides and durable-rules must agree (fail closed), as for a live event; as for one,
+        durable-rules is asked only when the guard holds, or always without the prefilter."""
         event = parse_event(payload)
         snapshot = self.ruleset.snapshot(self.ruleset.flat(event), event.type)
         held = event.type in listener.types and listener.guard(snapshot)
+        if not held and self.prefilter:
+            return None
         if held != (listener.name in self.matcher.match(snapshot)):
             raise EvaluationError(f"rule engines disagree on {event.event_id} ({listener.name})")
         return (event, snapshot) if held else None
