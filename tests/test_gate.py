@@ -18,6 +18,7 @@ from blacklist_rules.pack.compiler import compile_rules
 from blacklist_rules.pack.conditions import All, AnyOf, Compare, Not
 from blacklist_rules.pack.loader import parse_rule_text
 
+from .strategies import event_lists
 from .test_matching import RUMOR_FIELDS, conditions, rule_text, rumor_events
 
 STATUSES = ("active", "frozen", "cancelled", "blacklisted")
@@ -52,8 +53,9 @@ def test_the_default_pack_gates_the_types_whose_tests_all_read_fields() -> None:
     assert "registration" not in found
     assert set(found) >= {"rumor_flag", "identity_verification", "impersonation_report"}
     wanted = {"verdict": "malicious_rumor", "source": "fact_check"}
-    assert found["rumor_flag"](wanted)
-    assert not found["rumor_flag"]({**wanted, "source": "user_report"})
+    assert found["rumor_flag"].test(wanted)
+    assert not found["rumor_flag"].test({**wanted, "source": "user_report"})
+    assert found["rumor_flag"].fields == ("verdict", "source")  # tested before `flatten`
     unknown = facts_read_later(ruleset)
     assert {rule.window.key for rule in ruleset.rules if rule.window} <= unknown
     assert {rule.prior.key for rule in ruleset.rules if rule.prior} <= unknown
@@ -68,7 +70,8 @@ def test_where_the_gate_fails_no_rule_holds_whatever_the_facts(
     whens: list[dict[str, Any]], events: list[dict[str, Any]]
 ) -> None:
     """Random rules over a rumour's fields and the account's status: on every event whose
-    fields fail the gate, no rule's guard holds with any status, or none."""
+    fields fail the gate, no rule's guard holds with any status, or none. A gate tested
+    before the event is flattened says what it says on the flat snapshot."""
     rules = []
     for index, when in enumerate(whens):
         rule, errors = parse_rule_text(rule_text(f"r-{index}", "rumor_flag", when), f"{index}.y")
@@ -85,8 +88,30 @@ def test_where_the_gate_fails_no_rule_holds_whatever_the_facts(
             | raw
         )
         fields = ruleset.snapshot(ruleset.flat(event), event.type)
-        if gate is None or gate(fields):
+        if gate is None:
             continue
+        if gate.fields is not None:
+            assert gate.shut_before(event) == (not gate.test(fields))
+        if not (gate.shut_before(event) or gate.shut_after(fields)):
+            continue
+        assert not gate.test(fields)
         for status in (None, *STATUSES):
             snapshot = fields if status is None else {**fields, ACCOUNT_STATUS: status}
             assert not [rule.id for rule in ruleset.rules if rule.guard(snapshot)], snapshot
+
+
+@settings(max_examples=60, deadline=None)
+@given(event_lists)
+def test_a_gate_before_flatten_says_what_it_says_on_the_flat_snapshot(
+    raw: list[dict[str, Any]],
+) -> None:
+    """The default pack's gates of top-level fields, on the events' own fields (absent when
+    None, as `flatten` leaves them out), pass exactly the events they pass flattened."""
+    ruleset = load_ruleset()
+    found = gates(ruleset)
+    for data in raw:
+        event = parse_event(data)
+        gate = found.get(event.type)
+        if gate is not None and gate.fields is not None:
+            fields = ruleset.snapshot(ruleset.flat(event), event.type)
+            assert gate.shut_before(event) == (not gate.test(fields)), fields

@@ -9,16 +9,57 @@ then implied by every rule and listener of the type: where it fails on the event
 no fact read can make one hold, and `match` reads none, feeds no stream and asks
 durable-rules nothing (issue 19: most events of the default mix are rumour flags no rule
 or stream wants). A type with a test that holds whatever its fields has no gate.
+
+A gate that reads only top-level fields of the event's model (and the pack declares none for
+the type) is tested before the event is flattened, on those fields read as `flatten` reads
+them (a field is there when its value is not None): the flat snapshot is then built only for
+the events that pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Any
 
-from blacklist_rules.model.events import ACCOUNT_FACTS, BLACKLISTED_IDENTITY
+import attrs
+
+from blacklist_rules.model.events import (
+    ACCOUNT_FACTS,
+    BLACKLISTED_IDENTITY,
+    EVENT_MODELS,
+    FIELDS,
+    Event,
+)
 from blacklist_rules.pack.compiler import CompiledRuleset, Guard, to_guard
-from blacklist_rules.pack.conditions import All, AnyOf, Compare, Condition, Not
+from blacklist_rules.pack.conditions import All, AnyOf, Compare, Condition, Not, comparisons
 from blacklist_rules.pack.lists import LISTED
+
+
+@attrs.frozen
+class Gate:
+    """What every rule and listener of an event type implies (see the module)."""
+
+    test: Guard
+    fields: tuple[str, ...] | None
+    """The top-level model fields it reads, when it reads no other (tested before the event
+    is flattened); None: it is tested on the flat snapshot."""
+
+    def shut_before(self, event: Event) -> bool:
+        """Does it fail on the event's own fields (a gate of top-level fields only)?"""
+        if self.fields is None:
+            return False
+        values = event.__dict__
+        return not self.test(own_fields(values, self.fields))
+
+    def shut_after(self, snapshot: Mapping[str, Any]) -> bool:
+        """Does it fail on the flat snapshot (a gate that reads other fields)?"""
+        return self.fields is None and not self.test(snapshot)
+
+
+def own_fields(values: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """The fields of `flatten`'s snapshot among `fields`, top-level model fields: those whose
+    value is not None."""
+    return {name: value for name in fields if (value := values[name]) is not None}
 
 
 def facts_read_later(ruleset: CompiledRuleset) -> frozenset[str]:
@@ -51,7 +92,7 @@ def weakened(node: Condition, unknown: Collection[str], positive: bool = True) -
     return All(kept, node.path) if joins_all else AnyOf(kept, node.path)
 
 
-def gates(ruleset: CompiledRuleset) -> Mapping[str, Guard]:
+def gates(ruleset: CompiledRuleset) -> Mapping[str, Gate]:
     """Per event type with a gate: the `any` of its tests weakened (see the module)."""
     unknown = facts_read_later(ruleset)
     tests: dict[str, dict[Condition, None] | None] = {}
@@ -66,10 +107,24 @@ def gates(ruleset: CompiledRuleset) -> Mapping[str, Guard]:
             else:
                 found[node] = None
     return {
-        name: to_guard(AnyOf(tuple(found), ())) if found else _never
+        name: _gate(ruleset, name, AnyOf(tuple(found), ()))
         for name, found in tests.items()
         if found is not None
     }
+
+
+def _gate(ruleset: CompiledRuleset, event_type: str, node: AnyOf) -> Gate:
+    if not node.items:
+        return Gate(_never, ())
+    read = tuple(dict.fromkeys(test.field for test in comparisons(node)))
+    model = EVENT_MODELS.get(event_type)
+    own = (
+        model is not None
+        and not ruleset.declared.by_type.get(event_type)
+        and all("." not in name and name in model.model_fields for name in read)
+        and set(read) <= set(FIELDS[event_type])
+    )
+    return Gate(to_guard(node), read if own else None)
 
 
 def _never(_snapshot: object) -> bool:

@@ -38,8 +38,14 @@ def match(core: Core, ctx: EventContext, event: Event) -> tuple[list[Occasion], 
     whose windows it completed.
     """
     ruleset, at_us, clock_us = core.ruleset, ctx.at_us, core.mirrors.clock_us
+    # No rule or listener of the type can hold (see gate.py): no rule, no listener, as the
+    # whole path finds. Without the prefilter (every event asked of durable-rules) or with
+    # an observer (coverage: every count) the whole path is taken.
+    gate = core.index.gates.get(event.type) if core.prefilter and core.observe is None else None
+    if gate is not None and gate.shut_before(event):
+        return [], []
     snapshot = ruleset.snapshot(ruleset.flat(event), event.type)
-    if _shut(core, event.type, snapshot):
+    if gate is not None and gate.shut_after(snapshot):
         return [], []
     if event.type in core.index.reads_account:
         snapshot.update(account_facts(core.store, event.account_id, at_us))
@@ -81,15 +87,6 @@ def match(core: Core, ctx: EventContext, event: Event) -> tuple[list[Occasion], 
     if event.type in REVERSING and rows:
         occasions = [settle(core, occasion) for occasion in occasions]
     return occasions, listening
-
-
-def _shut(core: Core, event_type: str, snapshot: dict[str, Any]) -> bool:
-    """Can no rule or listener of the type hold on the event's fields, whatever the facts
-    read next (`gate`)? Then the answer is no rule and no listener, as the whole path would
-    find; without the prefilter (every event asked of durable-rules) or with an observer
-    (coverage: every count) the whole path is taken."""
-    gate = core.index.gates.get(event_type)
-    return gate is not None and core.prefilter and core.observe is None and not gate(snapshot)
 
 
 def _own(
