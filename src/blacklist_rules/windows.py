@@ -163,18 +163,21 @@ class StreamWindow:
         all of them, or `cap` or more. Two reads race, the rows newest first and the group's
         distinct values, until the cap or until either is exhausted."""
         found: set[object] = set()
-        newest = self._newest_values(low_us, at_us, without)
-        values = self._values_in(low_us, at_us, without)
-        while len(found) < cap:
-            page, last = next(newest)
-            found.update(page)
+        if cap <= 0:
+            return found
+        values: Iterator[object] | None = None  # (read only past a full first page)
+        for page, last in self._back_pages(low_us, at_us, without):
+            found.update([row.value for row in page if row.value is not None])
             if last:
                 break  # every row read: `found` is the window's values
+            values = values or self._values_in(low_us, at_us, without)
             value = next(values, _DONE)
             if value is _DONE:
                 break  # every value of the group tried: the same
             if value is not _SKIP:
                 found.add(value)
+            if len(found) >= cap:
+                break
         return found
 
     def _first_from(self, from_us: int, before_us: int) -> HistoryRow | None:
@@ -220,7 +223,15 @@ class StreamWindow:
                 self.stream, self.group, key, low_us, size, newest_first=True
             )
             last = len(page) < size
-            yield [row for row in page if row.event_id != without and self._counts(row)], last
+            live = self.live  # (as `_counts`, without a call a row)
+            yield (
+                [
+                    row
+                    for row in page
+                    if row.event_id != without and (live is None or live(row.value))
+                ],
+                last,
+            )
             if last:
                 return
             key = (page[-1].at_us, page[-1].event_id)
@@ -228,14 +239,6 @@ class StreamWindow:
     def _back(self, low_us: int, at_us: int, without: str | None) -> Iterator[HistoryRow]:
         for page, _last in self._back_pages(low_us, at_us, without):
             yield from page
-
-    def _newest_values(
-        self, low_us: int, at_us: int, without: str | None
-    ) -> Iterator[tuple[set[object], bool]]:
-        """The values of the window's rows, newest first, a page of rows at a time; each
-        says whether it is the last (the window read whole: one query for most)."""
-        for page, last in self._back_pages(low_us, at_us, without):
-            yield {row.value for row in page if row.value is not None}, last
 
     def _values_in(self, low_us: int, at_us: int, without: str | None) -> Iterator[object]:
         """The group's distinct values that some counting row in the window has, in value

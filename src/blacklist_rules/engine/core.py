@@ -28,6 +28,7 @@ from blacklist_rules.stores.protocols import Store
 from blacklist_rules.stores.sqlite import LOGGED_BY_ACCOUNT
 from blacklist_rules.windows import feature_caps
 
+from .gate import gates
 from .mirrors import Mirrors
 
 
@@ -39,6 +40,7 @@ class Indexes:
         "anchored",
         "caps",
         "from_log",
+        "gates",
         "history_groups",
         "linking",
         "listed",
@@ -83,6 +85,7 @@ class Indexes:
             for name, rules in ruleset.by_type.items()
         }
         self.rules = {rule.id: rule for rule in ruleset.rules}
+        self.gates = gates(ruleset)  # see gate.py
         self.linking = frozenset(LISTED_KINDS).union(
             stream.by for stream in ruleset.streams.values() if stream.by is not None
         )
@@ -262,10 +265,13 @@ class Core:
 
     def stored_match(self, payload: str, listener: Listener) -> tuple[Event, dict[str, Any]] | None:
         """A stored event and its snapshot, if the listener's filter holds for it: the guard
-        decides and durable-rules must agree (fail closed), as for a live event."""
+        decides and durable-rules must agree (fail closed), as for a live event; as for one,
+        durable-rules is asked only when the guard holds, or always without the prefilter."""
         event = parse_event(payload)
         snapshot = self.ruleset.snapshot(self.ruleset.flat(event), event.type)
         held = event.type in listener.types and listener.guard(snapshot)
+        if not held and self.prefilter:
+            return None
         if held != (listener.name in self.matcher.match(snapshot)):
             raise EvaluationError(f"rule engines disagree on {event.event_id} ({listener.name})")
         return (event, snapshot) if held else None

@@ -38,7 +38,15 @@ def match(core: Core, ctx: EventContext, event: Event) -> tuple[list[Occasion], 
     whose windows it completed.
     """
     ruleset, at_us, clock_us = core.ruleset, ctx.at_us, core.mirrors.clock_us
+    # No rule or listener of the type can hold (see gate.py): no rule, no listener, as the
+    # whole path finds. Without the prefilter (every event asked of durable-rules) or with
+    # an observer (coverage: every count) the whole path is taken.
+    gate = core.index.gates.get(event.type) if core.prefilter and core.observe is None else None
+    if gate is not None and gate.shut_before(event):
+        return [], []
     snapshot = ruleset.snapshot(ruleset.flat(event), event.type)
+    if gate is not None and gate.shut_after(snapshot):
+        return [], []
     if event.type in core.index.reads_account:
         snapshot.update(account_facts(core.store, event.account_id, at_us))
     lists = core.index.listed.get(event.type, ())
