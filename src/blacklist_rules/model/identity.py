@@ -57,6 +57,8 @@ class IdentityKey:
     created: bool = attrs.field(default=False, eq=False)
     """True when `load_key` has just written its key file: the caller should say so."""
     _pads: tuple[Any, Any] = attrs.field(init=False, repr=False, eq=False)
+    _kinds: dict[str, Any] = attrs.field(init=False, repr=False, eq=False, factory=dict)
+    """The inner pad's state once `<kind>\x1f` is hashed, by kind (a few: the code's own)."""
 
     @_pads.default
     def _keyed(self) -> tuple[Any, Any]:
@@ -70,8 +72,13 @@ class IdentityKey:
 
     def fingerprint(self, kind: str, value: str) -> str:
         """HMAC-SHA-256 of a normalised value, told apart by kind (an ID number is no phone)."""
-        inner, outer = self._pads[0].copy(), self._pads[1].copy()
-        inner.update(f"{kind}\x1f{value}".encode("utf-8", "surrogatepass"))
+        inner = self._kinds.get(kind)
+        if inner is None:  # (the UTF-8 of `kind\x1f` then of `value` is that of both)
+            inner = self._kinds[kind] = self._pads[0].copy()
+            inner.update(f"{kind}\x1f".encode("utf-8", "surrogatepass"))
+        inner = inner.copy()
+        inner.update(value.encode("utf-8", "surrogatepass"))
+        outer = self._pads[1].copy()
         outer.update(inner.digest())
         return str(outer.hexdigest())
 
@@ -384,24 +391,28 @@ def fingerprints(
     (`invalid_id_number`, `invalid_phone`, and `no_usable_identity` when values came but none
     can be fingerprinted; a blank device id is left out), never an exception. `phone` is
     `normalise_phone`, or a caller's that gives its result already computed (not twice)."""
-    found: dict[str, str | None] = {}
+    prints: list[str | None] = [None, None, None]  # ID number, phone, device
     problems = []
-    checks = (
-        (ID_NUMBER, "id_number", lambda v: check_id_number(v, on), INVALID_ID_NUMBER),
-        (PHONE, "phone", phone, INVALID_PHONE),
-        (DEVICE, "device_id", normalise_device, ""),
-    )
-    for kind, field, normalise, problem in checks:
-        raw = identity.get(field)
-        if raw is None:
-            continue
-        value = normalise(raw)
-        if value is None and kind != DEVICE:
-            problems.append(problem)
-        found[kind] = key.fingerprint(kind, value) if value is not None else None
-    if any(value is not None for value in identity.values()) and not any(found.values()):
+    raw = identity.get("id_number")
+    if raw is not None:
+        number = check_id_number(raw, on)
+        if number is None:
+            problems.append(INVALID_ID_NUMBER)
+        else:
+            prints[0] = key.fingerprint(ID_NUMBER, number)
+    raw = identity.get("phone")
+    if raw is not None:
+        e164 = phone(raw)
+        if e164 is None:
+            problems.append(INVALID_PHONE)
+        else:
+            prints[1] = key.fingerprint(PHONE, e164)
+    raw = identity.get("device_id")
+    if raw is not None and (device := normalise_device(raw)) is not None:
+        prints[2] = key.fingerprint(DEVICE, device)
+    if prints == [None, None, None] and any(v is not None for v in identity.values()):
         problems.append(NO_USABLE_IDENTITY)  # something was given, nothing can be checked
-    return Fingerprints(problems=tuple(problems), **found)
+    return Fingerprints(prints[0], prints[1], prints[2], tuple(problems))
 
 
 _LOOKUP_FIELDS = frozenset({"id_number", "phone"})
