@@ -375,3 +375,44 @@ def test_the_encoders_made_once_write_what_json_dumps_wrote(
     assert events._STORED.encode(payload) == json.dumps(
         payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")
     )
+
+
+_UPDATES: list[dict[str, Any]] = [
+    {},
+    {"identity_digest": "d"},
+    {"phone_kind": None, "phone_country": None},
+    {"identity_digest": "d", "phone_kind": "mobile", "phone_country": "CN"},
+    {"identity_digest": "d", "verification": "failed", "verification_received": {"s": 1}},
+]
+
+
+@pytest.mark.parametrize("update", _UPDATES)
+@pytest.mark.parametrize("sent", [None, {"status": "failed", "reason": "x"}, {"status": "passed"}])
+@pytest.mark.parametrize("extra", [{}, {"phone_kind": "sent"}, {"source": 1, "score": None}])
+def test_the_registrations_update_is_pydantics_model_copy(
+    extra: dict[str, Any], sent: dict[str, str] | None, update: dict[str, Any]
+) -> None:
+    """Issue 19: `identify`'s copy of a registration with the engine's facts is what
+    `model_copy(update=...)` makes: the same fields, extra fields, fields set, and text."""
+    raw = {
+        "event_id": "e1",
+        "type": "registration",
+        "account_id": "a1",
+        "occurred_at": "2026-11-28T00:00:00Z",
+        "identity": {"name": "n"},
+        **({"verification": sent} if sent else {}),
+        **extra,
+    }
+    event = events.parse_event(raw)
+    assert isinstance(event, events.Registration)
+    if "verification" in update:
+        failed = events.Verification(status="failed", reason="invalid_id_number")
+        update = {**update, "verification": failed}
+    ours, theirs = registry.updated(event, update), event.model_copy(update=update)
+    assert ours == theirs
+    assert ours.__dict__ == theirs.__dict__
+    assert ours.model_extra == theirs.model_extra
+    assert ours.model_fields_set == theirs.model_fields_set
+    assert ours.__pydantic_private__ == theirs.__pydantic_private__
+    assert ours.model_dump_json() == theirs.model_dump_json()
+    assert events.stored_text(ours, None) == events.stored_text(theirs, None)
