@@ -307,6 +307,33 @@ def test_fingerprints_are_hmac_sha256(secret: bytes, kind: str, value: str) -> N
     assert IdentityKey(secret, "test").fingerprint(kind, value) == expected
 
 
+def test_stored_fingerprints_are_pinned() -> None:
+    """Issue 19: fingerprints are stored and matched across versions, so a faster way to
+    compute them must give these very digests (made on main e939c37): an ID number, a
+    phone, a device id (stripped), the identity digest's, and a key longer than a block."""
+    found = fingerprints(
+        {"id_number": "360426199101010071", "phone": "+86 138 0013 8000", "device_id": " d1 "},
+        KEY,
+        TODAY,
+    )
+    assert found == identity.Fingerprints(
+        id_number="b86a8b3aaf1110f0fa95eaf462cba5d69908e819bcdf0d63d72c86272d6d7be5",
+        phone="26b82675c2a712aa48a76075a28707a34343eebcfc00fe55cfda3b1198ec9f6a",
+        device="9717daa388808e8e660f8ee8b8d02b34284635f04ff066baeaf48c4f4891f98a",
+    )
+    values = {"id_number": "360426199101010071", "name": "张三", "phone": "+86 138 0013 8000"}
+    assert (
+        KEY.fingerprint("identity", registry._CANONICAL.encode(values))
+        == "33117699905104c083c161fedfb95f016806c6ba2930e69b01553dd15fd7e109"
+    )
+    long = IdentityKey(b"q" * 100, "test")
+    assert (
+        long.fingerprint("phone", "+8613800138000")
+        == "82972aa47aac1a4cab59c7fcff2e25d07d8cc3107ca43a114a2e5496bed013f1"
+    )
+    assert long.check == "c9a0e33d0e908bf2228d19183fa43e9a60837eecbbb9c1e6788ddae6cb2b34f3"
+
+
 def test_the_listing_in_memory_follows_entries_in_and_out() -> None:
     """Entries with and without an end, two on one value, removal of one then the other."""
     listing = Listing()
@@ -348,3 +375,44 @@ def test_the_encoders_made_once_write_what_json_dumps_wrote(
     assert events._STORED.encode(payload) == json.dumps(
         payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")
     )
+
+
+_UPDATES: list[dict[str, Any]] = [
+    {},
+    {"identity_digest": "d"},
+    {"phone_kind": None, "phone_country": None},
+    {"identity_digest": "d", "phone_kind": "mobile", "phone_country": "CN"},
+    {"identity_digest": "d", "verification": "failed", "verification_received": {"s": 1}},
+]
+
+
+@pytest.mark.parametrize("update", _UPDATES)
+@pytest.mark.parametrize("sent", [None, {"status": "failed", "reason": "x"}, {"status": "passed"}])
+@pytest.mark.parametrize("extra", [{}, {"phone_kind": "sent"}, {"source": 1, "score": None}])
+def test_the_registrations_update_is_pydantics_model_copy(
+    extra: dict[str, Any], sent: dict[str, str] | None, update: dict[str, Any]
+) -> None:
+    """Issue 19: `identify`'s copy of a registration with the engine's facts is what
+    `model_copy(update=...)` makes: the same fields, extra fields, fields set, and text."""
+    raw = {
+        "event_id": "e1",
+        "type": "registration",
+        "account_id": "a1",
+        "occurred_at": "2026-11-28T00:00:00Z",
+        "identity": {"name": "n"},
+        **({"verification": sent} if sent else {}),
+        **extra,
+    }
+    event = events.parse_event(raw)
+    assert isinstance(event, events.Registration)
+    if "verification" in update:
+        failed = events.Verification(status="failed", reason="invalid_id_number")
+        update = {**update, "verification": failed}
+    ours, theirs = registry.updated(event, update), event.model_copy(update=update)
+    assert ours == theirs
+    assert ours.__dict__ == theirs.__dict__
+    assert ours.model_extra == theirs.model_extra
+    assert ours.model_fields_set == theirs.model_fields_set
+    assert ours.__pydantic_private__ == theirs.__pydantic_private__
+    assert ours.model_dump_json() == theirs.model_dump_json()
+    assert events.stored_text(ours, None) == events.stored_text(theirs, None)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from blacklist_rules import Engine, RuleLoadError, load_ruleset, why_not
 from blacklist_rules.cli import main
 from blacklist_rules.model import phones
+from blacklist_rules.model.identity import normalise_phone, parse_phone
 from blacklist_rules.model.phones import CN_VIRTUAL_OPERATOR_BLOCKS, phone_facts
 
 from .support import event, write_rule
@@ -251,3 +252,14 @@ def test_the_compiled_cn_type_search_at_its_edges(national: str) -> None:
     one digit short (the long way then): the same facts both ways."""
     e164 = f"+86{national}"
     assert phones.facts_of(e164) == _facts_the_long_way(e164)
+
+
+def test_the_compiled_cn_patterns_agree_with_phonenumbers_on_every_block() -> None:
+    """Issue 19 (the tests' lengths asked once, their patterns called directly): every
+    4-digit block `1xxx` of an 11-digit national number, at its first, a middle and its last
+    number, gives the facts and the E.164 form phonenumbers' own ways give."""
+    for block in range(1000, 2000):
+        for rest in ("0000000", "5055505", "9999999"):
+            national = f"{block}{rest}"
+            assert phones.facts_of(f"+86{national}") == _facts_the_long_way(f"+86{national}")
+            assert normalise_phone(national) == parse_phone(national)

@@ -16,6 +16,7 @@ from blacklist_rules import Engine
 from blacklist_rules.engine import registry
 from blacklist_rules.engine.context import EventContext
 from blacklist_rules.engine.loading import load_ruleset
+from blacklist_rules.model import events
 from blacklist_rules.model.events import Registration, parse_event
 from blacklist_rules.stores import open_store
 from blacklist_rules.stores.postgres.driver import PgConnection
@@ -104,3 +105,29 @@ def test_a_registration_fingerprinted_ahead_under_another_identity_is_fingerprin
         again = EventContext()
         registry.identify(core, again, ahead_event)
         assert again.prints is kept.prints
+
+
+def test_a_registration_parsed_ahead_is_not_parsed_again_when_it_comes(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: a batch of JSON texts (as a worker runs them) parses each text once, a
+    registration's when it is claimed ahead (its fingerprints made from it), the others'
+    when they come, where before a registration was parsed twice; the decisions are those
+    of one SQLite engine over the same lines."""
+    lines = [json.dumps(e) for e in generate_events(200, n_accounts=40, seed=7)]
+    parsed: list[str | bytes] = []  # texts parsed
+    parse_text = events._parse_text
+
+    def counting(text: str | bytes) -> Any:
+        parsed.append(text)
+        return parse_text(text)
+
+    monkeypatch.setattr(events, "_parse_text", counting)
+    with _engine(url) as engine:
+        outcomes = list(engine.run(lines))
+        given = set(lines)  # (not the stored texts a replay reads)
+        assert sorted(text for text in parsed if text in given) == sorted(lines)  # each once
+        assert all(outcome.ok for outcome in outcomes)
+        with Engine(load_ruleset(), open_store(str(tmp_path / "one.db")), max_lead=None) as sqlite:
+            list(sqlite.run(lines))
+            assert _decided(engine, lines) == _decided(sqlite, lines)

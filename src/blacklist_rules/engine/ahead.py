@@ -4,18 +4,18 @@ before its first event, rather than one claim an event. The accounts are read ch
 what is about to come (an event's text is not parsed for it); a wrong guess costs nothing but
 a lock held to the commit, as each event still claims its own account (found held). The
 identity values of registrations go with it (each registration parsed and fingerprinted
-ahead, once: `identify` takes what was worked out), and the events' ids, for a store to
-look them all up at once (a wrong one costs a look-up: each event is still logged by its
-own id)."""
+ahead, once: the pipeline takes the event parsed, `identify` what was worked out), and the
+events' ids, for a store to look them all up at once (a wrong one costs a look-up: each event
+is still logged by its own id)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 
 from blacklist_rules.errors import EventError
-from blacklist_rules.model.events import ParsedLine, Registration, parse_event
+from blacklist_rules.model.events import Event, ParsedLine, Registration, parse_event
 
 from .core import Core
 from .registry import print_ahead
@@ -67,7 +67,7 @@ def claim(core: Core, items: list[object]) -> None:
     `Core.claim`)."""
     accounts = {account for item in items if (account := account_of(item)) is not None}
     ids = {event_id for item in items if (event_id := field_of(item, "event_id")) is not None}
-    core.printed = {}
+    core.printed, core.parsed = {}, {}
     values = sorted({value for item in items for value in _identities(core, item)})
     pairs = _history(core, accounts, values)
     if accounts and core.store.claim_accounts(accounts, ids, values, pairs):
@@ -100,7 +100,18 @@ def _identities(core: Core, item: object) -> list[tuple[str, str]]:
         event = parse_event(item)
     except EventError:
         return []
-    return print_ahead(core, event) if isinstance(event, Registration) else []
+    if not isinstance(event, Registration):
+        return []
+    if not isinstance(item, Mapping):  # text or a frozen model (a dict could change)
+        core.parsed[id(item)] = (item, event)
+    return print_ahead(core, event)
+
+
+def parsed(core: Core, item: object) -> Event | None:
+    """What an item was parsed to when claimed ahead (`claim`): given once, then forgotten
+    (a retry parses it again); None for an item not parsed then."""
+    found = core.parsed.pop(id(item), None)
+    return found[1] if found is not None and found[0] is item else None
 
 
 def _text(item: str | bytes) -> str:

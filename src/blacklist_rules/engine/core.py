@@ -191,6 +191,7 @@ class Core:
         "matcher",
         "mirrors",
         "observe",
+        "parsed",
         "prefilter",
         "printed",
         "progress_us",
@@ -228,6 +229,9 @@ class Core:
         self.printed: dict[str, Printed] = {}
         """Registrations of the batch claimed ahead, fingerprinted then (`ahead.claim`), by
         event id: `identify` takes theirs from here."""
+        self.parsed: dict[int, tuple[object, Event]] = {}
+        """The same registrations as parsed then, by the id of the item (kept with it, so the
+        id is not reused): `pipeline.process` takes the event once (`ahead.parsed`)."""
         self.worker_id: str | None = None
         """On a shared db, this engine's name among its workers (`Workers`): deadlines of
         other accounts then fire by the low watermark. None: one writer, one clock."""

@@ -21,12 +21,13 @@ from .context import EventContext, Outcome
 from .core import Core
 
 
-def admit(core: Core, raw: object) -> Event:
-    """The event, parsed, its declared fields (the pack's `fields.yaml`) of their types, and
-    within the time bound; `EventError` otherwise."""
+def admit(core: Core, raw: object, parsed: Event | None = None) -> Event:
+    """The event, parsed (unless `parsed` is what `raw` was parsed to already), its declared
+    fields (the pack's `fields.yaml`) of their types, and within the time bound; `EventError`
+    otherwise."""
     if isinstance(raw, EventError):
         raise raw
-    event = parse_event(raw)
+    event = parse_event(raw) if parsed is None else parsed
     core.ruleset.declared.check(event.type, event.model_extra, event.event_id, event.account_id)
     core.time_bound.admit(
         event.occurred_at,

@@ -17,7 +17,7 @@ from blacklist_rules.model.events import (
 )
 from blacklist_rules.pack.compiler import Listener
 
-from . import deadlines, human, intake, lists, observe, registry, time_order
+from . import ahead, deadlines, human, intake, lists, observe, registry, time_order
 from . import decide as deciding
 from . import match as matching
 from . import record as recording
@@ -42,8 +42,8 @@ def process(
 ) -> Outcome:
     """The outcome of one event; `EventError` when it asks for what cannot be (undone by the
     caller), any other exception a failure."""
-    try:
-        event = intake.admit(core, raw)
+    try:  # (a registration claimed ahead was parsed then: `ahead.parsed`)
+        event = intake.admit(core, raw, ahead.parsed(core, raw) if core.parsed else None)
     except EventError as exc:
         return intake.reject(core, ctx, exc, line, source)
     event = mask_extras(event, core.identity_key)  # no raw identity value in evidence

@@ -100,7 +100,26 @@ def identify(core: Core, ctx: EventContext, event: Registration) -> Registration
         update[IDENTITY_DIGEST] = core.identity_key.fingerprint("identity", canonical)
         update.update(_verification(event.verification, found.problems))
     # One copy of the model (issue 19: it was two, the phone facts' and this one).
-    return event.model_copy(update=update) if update else event
+    return updated(event, update) if update else event
+
+
+def updated(event: Registration, update: dict[str, Any]) -> Registration:
+    """`event.model_copy(update=update)` without its generic steps (`copy.copy` thrice, the
+    config read, a deep-copy branch): the same fields, extra fields and fields set, no
+    validation (issue 19: about half of its 2.5 µs; a test holds the two equal)."""
+    cls = type(event)
+    fields = cls.__pydantic_fields__
+    values = event.__dict__.copy()
+    extra = dict(event.__pydantic_extra__ or ())
+    for name, value in update.items():
+        (values if name in fields else extra)[name] = value
+    copied = cls.__new__(cls)
+    object.__setattr__(copied, "__dict__", values)
+    object.__setattr__(copied, "__pydantic_extra__", extra)
+    fields_set = event.__pydantic_fields_set__ | update.keys()  # (`model_fields_set`: 1 µs)
+    object.__setattr__(copied, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(copied, "__pydantic_private__", None)
+    return copied
 
 
 def _printed(core: Core, values: dict[str, Any], event: Registration) -> Printed:

@@ -14,7 +14,7 @@ from typing import Final
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
-from .identity import desc_test, normalise_phone
+from .identity import desc_test, never_matches, normalise_phone
 
 PHONE_KINDS: Final = ("mobile", "virtual_operator", "fixed_line", "voip", "toll_free", "other")
 """The values of `identity.phone_kind`."""
@@ -67,7 +67,7 @@ def facts_of(e164: str | None) -> tuple[str, str | None]:
     holds the two ways equal."""
     if e164 is None:
         return "other", None
-    if _CN_TYPE is not None and len(e164) == 14 and e164.startswith("+861"):
+    if _CN_TYPE is not None and len(e164) == 14 and e164.startswith("+861"):  # (11 digits)
         found = _CN_TYPE(e164[3:])
         if found is None:
             return "other", None
@@ -104,9 +104,11 @@ in its order."""
 
 
 def _cn_type_test() -> Callable[[str], int | None] | None:
-    """phonenumbers' type search for a Chinese national number, on the metadata's patterns
-    compiled once: its type, or None where phonenumbers finds it not valid (UNKNOWN). None
-    when China is not the only region of +86 or its metadata lack a description used."""
+    """phonenumbers' type search for a Chinese national number of 11 digits (`facts_of`
+    asks of no other), on the metadata's patterns compiled once: its type, or None where
+    phonenumbers finds it not valid (UNKNOWN). None when China is not the only region of +86
+    or its metadata lack a description used. A type whose lengths exclude 11 digits is not
+    tried (it would not match)."""
     meta = phonenumbers.PhoneMetadata.metadata_for_region("CN")
     if (
         meta is None
@@ -115,12 +117,14 @@ def _cn_type_test() -> Callable[[str], int | None] | None:
     ):
         return None
     general, fixed, mobile = (
-        desc_test(d) for d in (meta.general_desc, meta.fixed_line, meta.mobile)
+        desc_test(d, 11) for d in (meta.general_desc, meta.fixed_line, meta.mobile)
     )
     if general is None or fixed is None or mobile is None:
         return None
     before = [
-        (test, kind) for name, kind in _TYPES_IN_ORDER if (test := desc_test(getattr(meta, name)))
+        (test, kind)
+        for name, kind in _TYPES_IN_ORDER
+        if (test := desc_test(getattr(meta, name), 11)) not in (None, never_matches)
     ]
 
     def type_of(national: str) -> int | None:
