@@ -15,9 +15,10 @@ def _register(
     store: Store, account: str, event_id: str, at_us: int, *prints: tuple[str, str]
 ) -> None:
     with store.begin():
+        store.add_identities(prints, account, event_id, at_us)
+        store.add_identities(prints, account, event_id, at_us)  # kept once
         for kind, fingerprint in prints:
-            store.add_identity(kind, fingerprint, account, event_id, at_us)
-            store.add_identity(kind, fingerprint, account, event_id, at_us)  # kept once
+            store.add_identities([(kind, fingerprint)], account, event_id, at_us)  # once
 
 
 def _enter(store: Store, decision: str, entered: int, ends: int | None) -> None:
@@ -110,3 +111,13 @@ def test_a_registration_is_listed_when_its_value_was_in_force_then(store: Store)
     assert store.listed_registration("rb", 120)
     assert not store.listed_registration("rb", 150)
     assert not store.listed_registration("unknown", 120)
+
+
+def test_add_identities_keeps_each_value_once_and_none_for_no_values(store: Store) -> None:
+    """`add_identities`: a value given twice in one call is kept once; no values, no row."""
+    with store.begin():
+        store.add_identities([], "z", "rz", 5)
+        store.add_identities([("phone", F3), ("phone", F3), ("id_number", F1)], "y", "ry", 6)
+    assert store.identities_of("z") == []
+    assert store.registrations_with("phone", F3, 0, None) == [Registration("y", "ry", 6)]
+    assert store.identities_of("y") == [Fingerprint("id_number", F1), Fingerprint("phone", F3)]

@@ -55,7 +55,7 @@ def _fill(store: Store) -> int:
     first event from the cut on (the seed's boundary)."""
     with store.begin():
         _event(store, "reg-a", "a", 1)
-        store.add_identity("id_number", PRINT, "a", "reg-a", 1 * DAY)
+        store.add_identities([("id_number", PRINT)], "a", "reg-a", 1 * DAY)
         _event(store, "s1", "a", 2)
         _event(store, "s2", "a", 3)
         store.withdraw("s2", "ap", "d-x")  # no longer counts

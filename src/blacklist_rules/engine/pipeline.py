@@ -73,9 +73,8 @@ def process(
         )
     # More than one write may follow: under a savepoint, so a failure undoes them all.
     unit.savepoint(ctx)
-    if ctx.prints is not None:
-        for kind, fingerprint in ctx.prints.all():
-            core.store.add_identity(kind, fingerprint, event.account_id, event.event_id, ctx.at_us)
+    if ctx.prints is not None:  # (one statement for all of them: issue 19)
+        core.store.add_identities(ctx.prints.all(), event.account_id, event.event_id, ctx.at_us)
     _advance(core, ctx, event)
     deadlines.listen(core, ctx, event, listening)
     decisions = _effects(core, ctx, event, occasions, listening)

@@ -352,9 +352,11 @@ class IdentityStore(Protocol):
     """Identities (keyed fingerprints of registrations, never raw values) and the blacklist
     entries over them."""
 
-    def add_identity(
-        self, kind: str, fingerprint: str, account_id: str, event_id: str, registered_us: int
-    ) -> None: ...
+    def add_identities(
+        self, prints: Sequence[tuple[str, str]], account_id: str, event_id: str, at_us: int
+    ) -> None:
+        """A registration's values, (kind, fingerprint) each, at its time; a repeat changes
+        nothing. (One statement for them all where the store can: issue 19.)"""
 
     def identities_of(self, account_id: str) -> list[Fingerprint]:
         """Every identity value the account registered with, by kind and fingerprint."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from blacklist_rules.stores.records import (
     Fingerprint,
@@ -42,11 +42,12 @@ def stored_entry(e: Entry) -> StoredEntry:
 class MemoryIdentities(MemoryBase):
     """The `identities` set (kind, fingerprint, account, event, time) and the blacklist."""
 
-    def add_identity(
-        self, kind: str, fingerprint: str, account_id: str, event_id: str, registered_us: int
+    def add_identities(
+        self, prints: Sequence[tuple[str, str]], account_id: str, event_id: str, at_us: int
     ) -> None:
-        value = bytes.fromhex(fingerprint).hex()
-        self._t.identities.add((kind, value, account_id, event_id, registered_us))
+        for kind, fingerprint in prints:
+            value = bytes.fromhex(fingerprint).hex()
+            self._t.identities.add((kind, value, account_id, event_id, at_us))
 
     def _sorted(self) -> list[tuple[str, str, str, str, int]]:
         """In the order of SQLite's key: kind, fingerprint, time, account, event."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from blacklist_rules.stores.records import (
     Fingerprint,
@@ -34,20 +34,21 @@ _ADD_MANY = (
     "INSERT INTO identities SELECT * FROM unnest(%b::text[], %b::bytea[], %b::text[], "
     "%b::text[], %b::bigint[]) ON CONFLICT DO NOTHING"
 )
-"""Identity values held (`add_identity`), in one statement; a repeat changes nothing."""
+"""Identity values held (`add_identities`), in one statement; a repeat changes nothing."""
 _READS_IDENTITIES = re.compile(r"\bidentities\b")
 
 
 class PostgresIdentities(PostgresBase):
     """The `identities` and `blacklist` tables (identities keep fingerprints as bytes)."""
 
-    def add_identity(
-        self, kind: str, fingerprint: str, account_id: str, event_id: str, registered_us: int
+    def add_identities(
+        self, prints: Sequence[tuple[str, str]], account_id: str, event_id: str, at_us: int
     ) -> None:
         """Held for the next statement that reads `identities`, a rollback or the commit,
         with the other values held (one statement: `PgConnection.hold`)."""
-        row = (kind, bytes.fromhex(fingerprint), account_id, event_id, registered_us)
-        self._db.hold(_ADD_MANY, row, _READS_IDENTITIES, "identity values kept", exact=False)
+        for kind, fingerprint in prints:
+            row = (kind, bytes.fromhex(fingerprint), account_id, event_id, at_us)
+            self._db.hold(_ADD_MANY, row, _READS_IDENTITIES, "identity values kept", exact=False)
 
     def identities_of(self, account_id: str) -> list[Fingerprint]:
         """Every identity value the account registered with, by kind and fingerprint."""

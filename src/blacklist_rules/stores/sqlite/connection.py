@@ -171,6 +171,29 @@ class Transaction:
             self.rollback()
 
 
+class SQLiteTransaction(Transaction):
+    """A transaction of this module's `Connection`, whose savepoints are sent lazily: a
+    `SAVEPOINT` only before the first statement inside it that may write (any but a
+    `SELECT`), `RELEASE` and `ROLLBACK TO` only when it was sent (nothing written since an
+    unsent mark: nothing to undo). Issue 19: `SAVEPOINT`/`RELEASE` were 0.344 of `run`'s
+    2.010 statements an event; an event whose effects write nothing sends neither."""
+
+    _connection: Connection
+
+    def savepoint(self) -> None:
+        self._check_open()
+        self._connection.unsent += 1
+
+    def release_savepoint(self) -> None:
+        self._check_open()
+        self._connection.release_mark()
+
+    def rollback_to_savepoint(self) -> None:
+        self._check_open()
+        if not self._connection.unsent:
+            self._connection.execute("ROLLBACK TO event")
+
+
 _TEMPLATES: dict[str, sqlite3.Connection] = {}
 """In-memory dbs made by a script, by script: what `Connection.fill_from` copies."""
 _TEMPLATES_LOCK = threading.Lock()
@@ -186,6 +209,8 @@ class Connection:
         self.read_only = read_only
         self.busy_timeout = busy_timeout
         self._current: Transaction | None = None
+        self.unsent = 0
+        """Savepoints taken and not sent yet (the innermost ones: a write sends them all)."""
         target, uri = path, False
         if read_only and path != ":memory:":
             target, uri = f"{Path(path).absolute().as_uri()}?mode=ro", True
@@ -198,22 +223,44 @@ class Connection:
         return map_error(exc, self.path, self.busy_timeout)
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
+        if self.unsent and not sql.startswith("SELECT"):
+            self._send_marks()
         try:
             return Cursor(self._raw.execute(sql, args), self)
         except sqlite3.Error as exc:
             raise self.mapped(exc) from exc
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Cursor:
+        if self.unsent:
+            self._send_marks()
         try:
             return Cursor(self._raw.executemany(sql, rows), self)
         except sqlite3.Error as exc:
             raise self.mapped(exc) from exc
 
     def executescript(self, script: str) -> None:
+        if self.unsent:
+            self._send_marks()
         try:
             self._raw.executescript(script)
         except sqlite3.Error as exc:
             raise self.mapped(exc) from exc
+
+    def _send_marks(self) -> None:
+        """Send the savepoints taken since the last write, outermost first."""
+        marks, self.unsent = self.unsent, 0
+        try:
+            for _ in range(marks):
+                self._raw.execute("SAVEPOINT event")
+        except sqlite3.Error as exc:
+            raise self.mapped(exc) from exc
+
+    def release_mark(self) -> None:
+        """Drop the innermost savepoint: sent, its `RELEASE`; not sent, nothing."""
+        if self.unsent:
+            self.unsent -= 1
+        else:
+            self.execute("RELEASE event")
 
     def fill_from(self, script: str) -> None:
         """Fill this new in-memory db with what `script` makes, copied (SQLite's backup API)
@@ -252,12 +299,13 @@ class Connection:
                 "commit or roll back the open one first)"
             )
         self.execute("BEGIN IMMEDIATE")
-        self._current = Transaction(self)
+        self._current = SQLiteTransaction(self)
         return self._current
 
     def ended(self, transaction: Transaction) -> None:
         if self._current is transaction:
             self._current = None
+            self.unsent = 0  # (its end ends its savepoints)
 
     def commit_raw(self) -> None:
         self.execute("COMMIT")

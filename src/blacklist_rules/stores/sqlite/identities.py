@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from functools import cache
 
 from blacklist_rules.stores.records import (
     Fingerprint,
@@ -19,16 +20,27 @@ from .schema import (
 )
 
 
+@cache
+def _add_rows(count: int) -> str:
+    """The `INSERT` of `count` identity rows (one text per count: SQLite's statement cache
+    keeps each prepared)."""
+    return "INSERT OR IGNORE INTO identities VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * count)
+
+
 class SQLiteIdentities(SQLiteBase):
     """The `identities` and `blacklist` tables."""
 
-    def add_identity(
-        self, kind: str, fingerprint: str, account_id: str, event_id: str, registered_us: int
+    def add_identities(
+        self, prints: Sequence[tuple[str, str]], account_id: str, event_id: str, at_us: int
     ) -> None:
-        self._db.execute(
-            "INSERT OR IGNORE INTO identities VALUES (?, ?, ?, ?, ?)",
-            (kind, bytes.fromhex(fingerprint), account_id, event_id, registered_us),
-        )
+        """One multi-row `INSERT` for all of a registration's values: callgrind, 3 values,
+        84,000 instructions where three statements took 99,000 and `executemany` 94,000."""
+        if not prints:
+            return
+        args: list[str | bytes | int] = []
+        for kind, fingerprint in prints:
+            args += (kind, bytes.fromhex(fingerprint), account_id, event_id, at_us)
+        self._db.execute(_add_rows(len(prints)), args)
 
     def identities_of(self, account_id: str) -> list[Fingerprint]:
         """Every identity value the account registered with, by kind and fingerprint."""
