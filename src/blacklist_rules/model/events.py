@@ -201,16 +201,8 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 EVENT_MODELS: dict[str, type[_Event]] = {
-    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
-    for model in (
-        Registration,
-        IdentityVerification,
-        ImpersonationReport,
-        RumorFlag,
-        ReviewDecision,
-        AppealOutcome,
-        ListUpdate,
-    )
+    model.model_fields["type"].annotation.__args__[0]: model
+    for model in typing.get_args(typing.get_args(Event)[0])  # the union's members, in order
 }
 EVENT_TYPES: tuple[str, ...] = tuple(sorted(EVENT_MODELS))
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -548,8 +540,8 @@ FIELDS: dict[str, dict[str, FieldKind]] = {name: _catalog(m) for name, m in EVEN
 """Per event type, the dotted field paths conditions may name."""
 
 
-_NESTED = {name: [p for p in fields if "." in p] for name, fields in FIELDS.items()}
-_TOP = {name: [p for p in fields if "." not in p] for name, fields in FIELDS.items()}
+_NESTED = {name: [(p, p.split(".")) for p in fields if "." in p] for name, fields in FIELDS.items()}
+_TOP = {name: tuple(p for p in fields if "." not in p) for name, fields in FIELDS.items()}
 
 BLACKLISTED_IDENTITY = "identity.blacklisted"
 """True when a registration's ID number or phone matches a blacklist entry in force."""
@@ -582,18 +574,24 @@ for _type, _fields in DERIVED.items():
 def flatten(event: Event) -> dict[str, str | bool | int]:
     """The condition fields as one flat dict with dotted keys; absent fields are left out."""
     values = event.__dict__
-    flat = {name: values[name] for name in _TOP[event.type] if values[name] is not None}
-    for path in _NESTED[event.type]:
-        value: Any = event
-        for part in path.split("."):
+    kind = values["type"]
+    flat = {}
+    for name in _TOP[kind]:  # a loop, not a comprehension: each value read once (issue 19)
+        value = values[name]
+        if value is not None:
+            flat[name] = value
+    for path, parts in _NESTED[kind]:  # paths split once, not per event
+        value = event
+        for part in parts:
             value = getattr(value, part, None)
             if value is None:
                 break
         if value is not None:
             flat[path] = value
-    if event.type == "registration" and event.model_extra:
+    extra = event.__pydantic_extra__  # `model_extra` without the property's call
+    if kind == "registration" and extra:
         for stored, field in PHONE_FACTS.items():  # the engine's, never a sender's (`identify`)
-            fact = event.model_extra.get(stored)
+            fact = extra.get(stored)
             if isinstance(fact, str):
                 flat[field] = fact
     return flat
