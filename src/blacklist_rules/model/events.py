@@ -435,11 +435,14 @@ def stored_payload(event: Event) -> str:
     Declared fields serialise in a fixed order and extra fields are sorted, so the same event
     always gives the same text: that is how a resend is told from a clash of event ids.
     """
-    if not event.model_extra:
+    if not (extra := event.model_extra):
         return event.model_dump_json(exclude=set(_PRIVATE), exclude_none=True)
-    payload = _without_identity(
-        event.model_dump(mode="json", exclude=set(_PRIVATE), exclude_none=True)
-    )
+    payload = event.model_dump(mode="json", exclude=set(_PRIVATE), exclude_none=True)
+    for name in extra:  # only extra fields can hold identity names (issue 19: the rest not walked)
+        if name in _IDENTITY_KEYS:
+            payload.pop(name, None)
+        elif isinstance(payload.get(name), dict | list):
+            payload[name] = _without_identity(payload[name])
     return _STORED.encode(payload)
 
 
