@@ -53,9 +53,9 @@ def _rfc3339_text(value: object) -> object:
     A cheap look at the shape (`YYYY-MM-DDThh…`) suffices: pydantic parses the rest strictly,
     and `AwareDatetime` demands the offset.
     """
-    if isinstance(value, datetime) or (
+    if (  # text first: what JSON gives
         isinstance(value, str) and len(value) >= 20 and value[4] == "-" and value[10] in "Tt "
-    ):
+    ) or isinstance(value, datetime):
         return value
     raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-05-01T09:00:00+08:00")
 
@@ -322,12 +322,12 @@ def _parse_text(text: str | bytes) -> Event:
         if not isinstance(data, Mapping):
             raise EventError("an event must be a JSON object") from None
         raise _error_from(exc, data) from None
-    extra = event.model_extra
-    keys = len(event.model_fields_set) - len(extra or ()) + (bounds.check(extra) if extra else 0)
-    for name in _SUBMODELS.get(event.type, ()):
+    extra, given = event.__pydantic_extra__, event.__pydantic_fields_set__  # not properties
+    keys = len(given) - len(extra or ()) + (bounds.check(extra) if extra else 0)
+    for name in _SUBMODELS[event.type]:
         value = event.__dict__[name]
         if value is not None:
-            keys += len(value.model_fields_set)
+            keys += len(value.__pydantic_fields_set__)
     if keys != bounds.keys_in_text(text):
         bounds.loads(text)  # a key given twice (raises), or a `\":` inside a string (fine)
     return event
