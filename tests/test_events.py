@@ -6,8 +6,11 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from blacklist_rules import EventError, iter_jsonl, parse_event
+from blacklist_rules.model import events
 
 BASE = {
     "event_id": "e1",
@@ -122,3 +125,46 @@ def test_jsonl_lines_keep_their_numbers_and_survive_garbage() -> None:
     assert "longer than" in parsed[3].error.reason
     assert parsed[4].event is not None
     assert parsed[4].event.event_id == "e2"
+
+
+_KEYS = st.sampled_from(["phone", "name", "id_number", "device_id", "identity", "note", "x"])
+_EXTRA = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    kind=st.sampled_from(["registration", "identity_verification", "review_decision"]),
+    extra=st.dictionaries(_KEYS | st.sampled_from(["identity_digest", "phone_kind"]), _EXTRA),
+)
+def test_stored_payload_drops_identity_names_as_a_walk_of_the_whole_event_would(
+    kind: str, extra: dict[str, Any]
+) -> None:
+    """Only extra fields are walked for identity names (issue 19): the text is the one a walk
+    of the whole dump gives, since no declared field, at any depth, has such a name."""
+    declared: dict[str, dict[str, Any]] = {
+        "registration": {
+            "identity": {"phone": "13800138000"},
+            "verification": {"status": "passed"},
+        },
+        "identity_verification": {"status": "passed"},
+        "review_decision": {
+            "reviewer_id": "v",
+            "action": "lift",
+            "reason": "r",
+            "decision_id": "d",
+        },
+    }
+    data = (
+        {k: v for k, v in BASE.items() if k != "status"} | extra | {"type": kind} | declared[kind]
+    )
+    event = parse_event(data)
+    if event.model_extra:  # else the declared fields alone, with no walk before or now
+        dumped = event.model_dump(mode="json", exclude={"identity"}, exclude_none=True)
+        walked = events._STORED.encode(events._without_identity(dumped))
+        assert events.stored_payload(event) == walked
+    names = {n for m in events.EVENT_MODELS.values() for n in m.model_fields} - {"identity"}
+    names |= set(events.Verification.model_fields)
+    assert not names & events._IDENTITY_KEYS

@@ -53,9 +53,9 @@ def _rfc3339_text(value: object) -> object:
     A cheap look at the shape (`YYYY-MM-DDThh…`) suffices: pydantic parses the rest strictly,
     and `AwareDatetime` demands the offset.
     """
-    if isinstance(value, datetime) or (
+    if (  # text first: what JSON gives
         isinstance(value, str) and len(value) >= 20 and value[4] == "-" and value[10] in "Tt "
-    ):
+    ) or isinstance(value, datetime):
         return value
     raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-05-01T09:00:00+08:00")
 
@@ -201,16 +201,8 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 EVENT_MODELS: dict[str, type[_Event]] = {
-    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
-    for model in (
-        Registration,
-        IdentityVerification,
-        ImpersonationReport,
-        RumorFlag,
-        ReviewDecision,
-        AppealOutcome,
-        ListUpdate,
-    )
+    model.model_fields["type"].annotation.__args__[0]: model
+    for model in typing.get_args(typing.get_args(Event)[0])  # the union's members, in order
 }
 EVENT_TYPES: tuple[str, ...] = tuple(sorted(EVENT_MODELS))
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -330,12 +322,12 @@ def _parse_text(text: str | bytes) -> Event:
         if not isinstance(data, Mapping):
             raise EventError("an event must be a JSON object") from None
         raise _error_from(exc, data) from None
-    extra = event.model_extra
-    keys = len(event.model_fields_set) - len(extra or ()) + (bounds.check(extra) if extra else 0)
-    for name in _SUBMODELS.get(event.type, ()):
+    extra, given = event.__pydantic_extra__, event.__pydantic_fields_set__  # not properties
+    keys = len(given) - len(extra or ()) + (bounds.check(extra) if extra else 0)
+    for name in _SUBMODELS[event.type]:
         value = event.__dict__[name]
         if value is not None:
-            keys += len(value.model_fields_set)
+            keys += len(value.__pydantic_fields_set__)
     if keys != bounds.keys_in_text(text):
         bounds.loads(text)  # a key given twice (raises), or a `\":` inside a string (fine)
     return event
@@ -443,11 +435,14 @@ def stored_payload(event: Event) -> str:
     Declared fields serialise in a fixed order and extra fields are sorted, so the same event
     always gives the same text: that is how a resend is told from a clash of event ids.
     """
-    if not event.model_extra:
+    if not (extra := event.model_extra):
         return event.model_dump_json(exclude=set(_PRIVATE), exclude_none=True)
-    payload = _without_identity(
-        event.model_dump(mode="json", exclude=set(_PRIVATE), exclude_none=True)
-    )
+    payload = event.model_dump(mode="json", exclude=set(_PRIVATE), exclude_none=True)
+    for name in extra:  # only extra fields can hold identity names (issue 19: the rest not walked)
+        if name in _IDENTITY_KEYS:
+            payload.pop(name, None)
+        elif isinstance(payload.get(name), dict | list):
+            payload[name] = _without_identity(payload[name])
     return _STORED.encode(payload)
 
 
@@ -548,8 +543,8 @@ FIELDS: dict[str, dict[str, FieldKind]] = {name: _catalog(m) for name, m in EVEN
 """Per event type, the dotted field paths conditions may name."""
 
 
-_NESTED = {name: [p for p in fields if "." in p] for name, fields in FIELDS.items()}
-_TOP = {name: [p for p in fields if "." not in p] for name, fields in FIELDS.items()}
+_NESTED = {name: [(p, p.split(".")) for p in fields if "." in p] for name, fields in FIELDS.items()}
+_TOP = {name: tuple(p for p in fields if "." not in p) for name, fields in FIELDS.items()}
 
 BLACKLISTED_IDENTITY = "identity.blacklisted"
 """True when a registration's ID number or phone matches a blacklist entry in force."""
@@ -582,18 +577,24 @@ for _type, _fields in DERIVED.items():
 def flatten(event: Event) -> dict[str, str | bool | int]:
     """The condition fields as one flat dict with dotted keys; absent fields are left out."""
     values = event.__dict__
-    flat = {name: values[name] for name in _TOP[event.type] if values[name] is not None}
-    for path in _NESTED[event.type]:
-        value: Any = event
-        for part in path.split("."):
+    kind = values["type"]
+    flat = {}
+    for name in _TOP[kind]:  # a loop, not a comprehension: each value read once (issue 19)
+        value = values[name]
+        if value is not None:
+            flat[name] = value
+    for path, parts in _NESTED[kind]:  # paths split once, not per event
+        value = event
+        for part in parts:
             value = getattr(value, part, None)
             if value is None:
                 break
         if value is not None:
             flat[path] = value
-    if event.type == "registration" and event.model_extra:
+    extra = event.__pydantic_extra__  # `model_extra` without the property's call
+    if kind == "registration" and extra:
         for stored, field in PHONE_FACTS.items():  # the engine's, never a sender's (`identify`)
-            fact = event.model_extra.get(stored)
+            fact = extra.get(stored)
             if isinstance(fact, str):
                 flat[field] = fact
     return flat
